@@ -1,0 +1,266 @@
+//! `obscura`: the command-line face of obscura-core. Every subcommand is a
+//! thin shell over the library's public API.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use obscura_core::media::{self, AudioPolicy, DecodeOptions, EncodeOptions, Preset};
+use obscura_core::pipeline::{self, PipelineOptions, Progress};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "obscura",
+    version,
+    about = "Video analytics and redaction for CCTV control rooms"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show what video files hold: size, codec, frame rate, exact frame
+    /// count, duration, keyframes, audio.
+    Probe {
+        /// Files to probe.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON array of objects, one per file.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode and re-encode to H.264/MP4, keeping every frame's timing and
+    /// the audio.
+    Transcode {
+        /// Input video.
+        input: PathBuf,
+        /// Output file (.mp4, .m4v or .mov).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        encode: EncodeArgs,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode only and report the speed; optionally print a hash per frame.
+    Decode {
+        /// Input video.
+        input: PathBuf,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        /// Print `index pts sha256` for every frame (visible Y, U, V samples).
+        #[arg(long)]
+        hashes: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct EncodeArgs {
+    /// x264 constant rate factor, 0 (lossless) to 51.
+    #[arg(long, default_value_t = 18)]
+    crf: u8,
+    /// x264 preset (ultrafast ... veryslow).
+    #[arg(long, default_value = "veryfast")]
+    preset: String,
+    /// Audio: copy (default) or drop.
+    #[arg(long, default_value = "copy")]
+    audio: String,
+}
+
+impl EncodeArgs {
+    fn to_options(&self) -> Result<EncodeOptions> {
+        let opts = EncodeOptions {
+            crf: self.crf,
+            preset: self.preset.parse::<Preset>()?,
+            audio: self.audio.parse::<AudioPolicy>()?,
+            threads: 0,
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct DecodeArgs {
+    /// Segments decoded in parallel (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// Decode sequentially with FFmpeg's own threading instead.
+    #[arg(long)]
+    sequential: bool,
+}
+
+impl DecodeArgs {
+    fn to_options(&self) -> DecodeOptions {
+        if self.sequential {
+            DecodeOptions::sequential()
+        } else {
+            DecodeOptions {
+                workers: self.workers,
+                ..DecodeOptions::default()
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("obscura: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Probe { files, json } => probe(&files, json),
+        Command::Transcode {
+            input,
+            output,
+            encode,
+            decode,
+            json,
+        } => {
+            let opts = PipelineOptions {
+                decode: decode.to_options(),
+                encode: encode.to_options()?,
+            };
+            let bar = progress_bar();
+            let mut on_progress = |p: Progress| {
+                bar.set_length(p.total);
+                bar.set_position(p.frames);
+            };
+            let summary = pipeline::transcode(&input, &output, &opts, &mut on_progress);
+            bar.finish_and_clear();
+            let summary = summary?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                println!(
+                    "{} -> {}: {} frames, {} audio stream(s), {:.1} s ({:.1} fps)",
+                    summary.input.display(),
+                    summary.output.display(),
+                    summary.frames_out,
+                    summary.audio_streams,
+                    summary.seconds,
+                    summary.fps
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Decode {
+            input,
+            decode,
+            hashes,
+            json,
+        } => {
+            let started = Instant::now();
+            let (info, frames) = media::open(&input, &decode.to_options())?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut n = 0u64;
+            for frame in frames {
+                let frame = frame?;
+                if hashes {
+                    writeln!(
+                        out,
+                        "{} {} {}",
+                        frame.index(),
+                        frame.pts(),
+                        frame.view().sha256_hex()
+                    )?;
+                }
+                n += 1;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            let fps = if secs > 0.0 { n as f64 / secs } else { 0.0 };
+            if json {
+                let v = serde_json::json!({
+                    "path": info.path, "frames": n, "seconds": secs, "fps": fps,
+                });
+                writeln!(out, "{v}")?;
+            } else if !hashes {
+                writeln!(
+                    out,
+                    "{}: {n} frames in {secs:.2} s ({fps:.1} fps)",
+                    info.path.display()
+                )?;
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} frames ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn probe(files: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let mut failed = 0usize;
+    let mut objects = Vec::new();
+    for f in files {
+        match media::probe(f) {
+            Ok(info) => {
+                if json {
+                    let v = serde_json::to_value(&info).context("serialising probe result")?;
+                    objects.push(v);
+                } else {
+                    println!(
+                        "{}: {} {}x{} {} {:.3} fps, {} frames, {:.3} s, {} keyframes, {} audio stream(s){}",
+                        info.path.display(),
+                        info.codec,
+                        info.width,
+                        info.height,
+                        info.pixel_format,
+                        info.fps,
+                        info.frames,
+                        info.duration_s,
+                        info.keyframes.len(),
+                        info.audio.len(),
+                        info.creation_time
+                            .as_deref()
+                            .map(|t| format!(", created {t}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("obscura: error: {e}");
+                if json {
+                    objects.push(serde_json::json!({
+                        "path": f, "error": { "kind": e.kind().as_str(), "message": e.to_string() }
+                    }));
+                }
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&objects)?);
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,121 @@
+//! The one error type of the core: a [`ErrorKind`] to match on, the file it
+//! concerns, and a message written for the person at the keyboard.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What went wrong, coarsely enough to act on (retry, fix the input, run the
+/// setup) without parsing messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A file or directory that was named does not exist.
+    NotFound,
+    /// Reading or writing failed at the operating-system level (permissions,
+    /// full disk, unwritable directory).
+    Io,
+    /// The file is not a media file ffmpeg recognises (empty, text, random bytes).
+    NotMedia,
+    /// The file is media but has no video stream to work on (audio only).
+    NoVideo,
+    /// The media is damaged: a truncated file, a corrupt stream, or a decoder
+    /// that produced no picture.
+    Corrupt,
+    /// The media is valid but uses something Obscura does not handle (a codec
+    /// without a decoder, an audio codec MP4 cannot carry).
+    Unsupported,
+    /// Encoding or writing the output container failed.
+    Encode,
+    /// An option or argument is out of its valid range.
+    InvalidArgument,
+}
+
+impl ErrorKind {
+    /// A short stable name for the kind, for JSON output and error mapping in
+    /// other languages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Io => "io",
+            ErrorKind::NotMedia => "not_media",
+            ErrorKind::NoVideo => "no_video",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Encode => "encode",
+            ErrorKind::InvalidArgument => "invalid_argument",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error from the core. Its `Display` is one line: the file (when there is
+/// one), then what is wrong with it.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    path: Option<PathBuf>,
+    message: String,
+}
+
+impl Error {
+    /// Makes an error of `kind` with a message.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            path: None,
+            message: message.into(),
+        }
+    }
+
+    /// Attaches the file this error is about, unless one is attached already.
+    pub fn with_path(mut self, path: impl AsRef<Path>) -> Self {
+        if self.path.is_none() {
+            self.path = Some(path.as_ref().to_path_buf());
+        }
+        self
+    }
+
+    /// Builds an error from an I/O error, choosing [`ErrorKind::NotFound`]
+    /// where the OS says so.
+    pub fn io(err: std::io::Error, what: impl fmt::Display) -> Self {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, format!("{what}: {err}"))
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The file this error is about, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The message without the path.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "{}: {}", p.display(), self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The core's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,51 @@
+//! # obscura-core
+//!
+//! The library behind Obscura, a video analytics and redaction tool for
+//! public-space CCTV control rooms.
+//!
+//! ## Layout
+//! - [`media`]: the only code that talks to FFmpeg. [`media::probe`] reads a
+//!   file's facts with exact frame counts; [`media::open`] decodes it,
+//!   segment-parallel at keyframes with output bit-identical to a sequential
+//!   decode; [`media::Encoder`] writes H.264/MP4 that keeps every frame's
+//!   timestamp and copies audio through; [`media::decode_files`] runs many
+//!   files on a rayon pool.
+//! - [`frame`]: the planar YUV 4:2:0 view every analysis works on, so the
+//!   same code runs on decoded video, synthetic test frames and arrays from
+//!   Python.
+//! - [`pipeline`]: decode → process → encode, with progress reporting.
+//!   [`pipeline::transcode`] is the plain run; redaction plugs in per-frame
+//!   work.
+//! - [`output`]: outputs are written under a temporary name and renamed only
+//!   when complete, and never over an input.
+//! - [`error`]: one [`Error`] type with an [`ErrorKind`] to match on.
+//!
+//! ## Example
+//! ```no_run
+//! use obscura_core::media::{self, DecodeOptions};
+//!
+//! # fn main() -> obscura_core::Result<()> {
+//! let (info, frames) = media::open("clip.mp4", &DecodeOptions::default())?;
+//! println!("{}x{} at {:.2} fps, {} frames", info.width, info.height, info.fps, info.frames);
+//! for frame in frames {
+//!     let frame = frame?;
+//!     let luma = frame.view().luma();
+//!     let mean = luma.rows().flatten().map(|&p| u64::from(p)).sum::<u64>()
+//!         / (luma.width() * luma.height()) as u64;
+//!     println!("frame {} at {:.3}s: mean luma {mean}", frame.index(), frame.time());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod frame;
+pub mod media;
+pub mod output;
+pub mod pipeline;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// The version of this library, as recorded in reports.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

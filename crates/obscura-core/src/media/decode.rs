@@ -1,0 +1,497 @@
+//! Sequential decoding, and the span logic that segment-parallel decoding
+//! runs once per segment.
+
+use super::{is_again, open_input, rational_f64, video_stream_index};
+use crate::error::{Error, ErrorKind, Result};
+use crate::frame::{FrameView, FrameViewMut, Plane, PlaneMut};
+use ffmpeg_next as ff;
+use std::path::{Path, PathBuf};
+
+/// A decoded picture in presentation order. It lends its planes as a
+/// [`FrameView`] without copying.
+pub struct DecodedFrame {
+    pub(super) inner: ff::frame::Video,
+    pub(super) pts: i64,
+    pub(super) index: u64,
+    pub(super) time: f64,
+    pub(super) duration: i64,
+}
+
+impl std::fmt::Debug for DecodedFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodedFrame")
+            .field("index", &self.index)
+            .field("pts", &self.pts)
+            .field("time", &self.time)
+            .field("width", &self.width())
+            .field("height", &self.height())
+            .finish()
+    }
+}
+
+impl DecodedFrame {
+    /// Presentation timestamp in the stream's time base.
+    pub fn pts(&self) -> i64 {
+        self.pts
+    }
+
+    /// Frame number in presentation order, from 0.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Seconds since the start of the video stream.
+    pub fn time(&self) -> f64 {
+        self.time
+    }
+
+    /// How long the frame shows, in the stream's time base (0 if unknown).
+    pub fn duration(&self) -> i64 {
+        self.duration
+    }
+
+    /// Picture width.
+    pub fn width(&self) -> usize {
+        self.inner.width() as usize
+    }
+
+    /// Picture height.
+    pub fn height(&self) -> usize {
+        self.inner.height() as usize
+    }
+
+    /// The picture's planes, borrowed from the decoder's buffer.
+    pub fn view(&self) -> FrameView<'_> {
+        let f = &self.inner;
+        let plane = |i: usize| {
+            Plane::new(
+                f.data(i),
+                f.stride(i),
+                f.plane_width(i) as usize,
+                f.plane_height(i) as usize,
+            )
+        };
+        // The decoder output is always normalised to 8-bit 4:2:0 with
+        // positive strides (see `Decoder::normalise`), so these cannot fail.
+        match (plane(0), plane(1), plane(2)) {
+            (Ok(y), Ok(u), Ok(v)) => match FrameView::new(y, u, v) {
+                Ok(view) => view,
+                Err(e) => unreachable!("decoder produced a non-4:2:0 frame: {e}"),
+            },
+            _ => unreachable!("decoder produced a plane that does not fit its buffer"),
+        }
+    }
+
+    /// The picture's planes for writing. Decoded frames share buffers with
+    /// the decoder's reference pictures, so this first makes the buffers the
+    /// frame's own (copying them only if they are shared).
+    ///
+    /// # Errors
+    /// `Io` if memory for the copy cannot be allocated.
+    pub fn view_mut(&mut self) -> Result<FrameViewMut<'_>> {
+        // SAFETY: `inner` owns a valid AVFrame; av_frame_make_writable either
+        // leaves it untouched or replaces its buffers with private copies.
+        let ret = unsafe { ff::ffi::av_frame_make_writable(self.inner.as_mut_ptr()) };
+        if ret < 0 {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("cannot make frame writable: {}", ff::Error::from(ret)),
+            ));
+        }
+        let (w, h) = (self.width(), self.height());
+        let (cw, ch) = crate::frame::chroma_size(w, h);
+        let strides = [
+            self.inner.stride(0),
+            self.inner.stride(1),
+            self.inner.stride(2),
+        ];
+        // SAFETY: only takes the pointer; every dereference is below.
+        let ptr = unsafe { self.inner.as_mut_ptr() };
+        let mut planes = Vec::with_capacity(3);
+        for (i, (pw, ph)) in [(w, h), (cw, ch), (cw, ch)].into_iter().enumerate() {
+            // SAFETY: the three data pointers of a writable YUV420P frame point
+            // to three distinct buffers of at least stride*plane_height bytes
+            // each, exclusively ours after av_frame_make_writable, and they
+            // stay alive for as long as `self` is mutably borrowed.
+            let slice = unsafe {
+                let data = (*ptr).data[i];
+                std::slice::from_raw_parts_mut(data, strides[i] * ph)
+            };
+            planes.push(PlaneMut::new(slice, strides[i], pw, ph)?);
+        }
+        let mut it = planes.into_iter();
+        match (it.next(), it.next(), it.next()) {
+            (Some(y), Some(u), Some(v)) => FrameViewMut::new(y, u, v),
+            _ => unreachable!("three planes were pushed"),
+        }
+    }
+
+    /// Clears the picture type the decoder set, so an encoder chooses its own.
+    pub(super) fn clear_picture_type(&mut self) {
+        self.inner.set_kind(ff::picture::Type::None);
+    }
+}
+
+/// A stream with more damaged packets than this is given up on.
+const MAX_DECODE_ERRORS: u64 = 100_000;
+
+/// Which part of the stream a decoder covers: all of it, or one segment
+/// between two keyframes for segment-parallel decoding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Span {
+    /// The keyframe to start at: (pts, dts). `None` starts at the beginning.
+    pub start: Option<(i64, i64)>,
+    /// The pts of the keyframe that starts the next segment. Frames from it
+    /// on are left to that segment. `None` runs to the end.
+    pub end: Option<i64>,
+}
+
+/// Sequential decoder over one file's video stream. Yields frames in
+/// presentation order; the end of the stream is `None`.
+///
+/// Frames in any pixel format other than 8-bit 4:2:0 are converted to it
+/// (`yuv420p`; `yuvj420p` keeps its full range).
+pub struct Decoder {
+    path: PathBuf,
+    ictx: ff::format::context::Input,
+    decoder: ff::decoder::Video,
+    stream_index: usize,
+    time_base: f64,
+    start_pts: i64,
+    span: Span,
+    /// Reached the start keyframe of the span (always true without a start).
+    started: bool,
+    /// Fed the keyframe that starts the next segment.
+    past_end: bool,
+    /// No more packets will be sent; the decoder is draining.
+    draining: bool,
+    done: bool,
+    next_index: u64,
+    last_pts: Option<i64>,
+    decode_errors: u64,
+    scaler: Option<ff::software::scaling::Context>,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("path", &self.path)
+            .field("stream_index", &self.stream_index)
+            .field("next_index", &self.next_index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// Opens `path` for sequential decoding with FFmpeg's own threading
+    /// (`threads` = 0 lets FFmpeg pick one per core).
+    ///
+    /// # Errors
+    /// As [`super::probe`] for unreadable, non-media or video-less files.
+    pub fn open(path: impl AsRef<Path>, threads: usize) -> Result<Self> {
+        Decoder::open_span(path.as_ref(), threads, Span::default())
+    }
+
+    pub(super) fn open_span(path: &Path, threads: usize, span: Span) -> Result<Self> {
+        let mut ictx = open_input(path)?;
+        let stream_index = video_stream_index(&ictx, path)?;
+        let (decoder, time_base, start_pts) = {
+            let stream = ictx.stream(stream_index).ok_or_else(|| {
+                Error::new(ErrorKind::NoVideo, "video stream vanished").with_path(path)
+            })?;
+            let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Unsupported,
+                        format!("cannot set up decoder: {e}"),
+                    )
+                    .with_path(path)
+                })?;
+            let threads = i32::try_from(threads).unwrap_or(0);
+            // SAFETY: `ctx` owns a freshly allocated, not yet opened
+            // AVCodecContext. thread_count and thread_type must both be set
+            // before avcodec_open2 (called by `.video()` below), otherwise
+            // thread_type stays 0 and threading is silently off; pkt_timebase
+            // lets the decoder compute best-effort timestamps.
+            unsafe {
+                let p = ctx.as_mut_ptr();
+                (*p).thread_count = threads;
+                (*p).thread_type = ff::ffi::FF_THREAD_FRAME | ff::ffi::FF_THREAD_SLICE;
+                (*p).pkt_timebase = stream.time_base().into();
+            }
+            let decoder = ctx.decoder().video().map_err(|e| {
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "cannot open decoder for {}: {e}",
+                        stream.parameters().id().name()
+                    ),
+                )
+                .with_path(path)
+            })?;
+            let start = stream.start_time();
+            let start_pts = if start == ff::ffi::AV_NOPTS_VALUE {
+                0
+            } else {
+                start
+            };
+            (decoder, rational_f64(stream.time_base()), start_pts)
+        };
+        if let Some((_, dts)) = span.start {
+            seek_before(&mut ictx, stream_index, dts, path)?;
+        }
+        Ok(Decoder {
+            path: path.to_path_buf(),
+            ictx,
+            decoder,
+            stream_index,
+            time_base,
+            start_pts,
+            span,
+            started: span.start.is_none(),
+            past_end: false,
+            draining: false,
+            done: false,
+            next_index: 0,
+            last_pts: None,
+            decode_errors: 0,
+            scaler: None,
+        })
+    }
+
+    /// Packets the decoder rejected as damaged so far (they are skipped, as
+    /// FFmpeg's own tools do; the count goes into reports).
+    pub fn decode_errors(&self) -> u64 {
+        self.decode_errors
+    }
+
+    /// Reads and sends one packet, or starts draining at the end.
+    fn feed(&mut self) -> Result<()> {
+        let mut packet = ff::Packet::empty();
+        loop {
+            match packet.read(&mut self.ictx) {
+                Ok(()) => {}
+                Err(ff::Error::Eof) => return self.drain(),
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Corrupt,
+                        format!("read error: {e} (file damaged or truncated)"),
+                    )
+                    .with_path(&self.path))
+                }
+            }
+            if packet.stream() != self.stream_index {
+                continue;
+            }
+            let ts = packet.pts().or(packet.dts());
+            if !self.started {
+                let Some((kpts, kdts)) = self.span.start else {
+                    unreachable!("only spans with a start begin unstarted")
+                };
+                if packet.is_key() && ts == Some(kpts) {
+                    self.started = true;
+                } else if packet.dts().is_some_and(|d| d > kdts) {
+                    // The seek landed past our keyframe: start over from the
+                    // beginning of the file and skip up to it.
+                    self.ictx = open_input(&self.path)?;
+                    continue;
+                } else {
+                    continue;
+                }
+            }
+            if let Some(end) = self.span.end {
+                if self.past_end {
+                    // Keep feeding the next segment's leading (open-GOP)
+                    // pictures, which show before its keyframe and so are ours.
+                    if ts.is_none_or(|t| t >= end) {
+                        return self.drain();
+                    }
+                } else if packet.is_key() && ts == Some(end) {
+                    self.past_end = true;
+                }
+            }
+            match self.decoder.send_packet(&packet) {
+                Ok(()) => return Ok(()),
+                Err(e) if is_again(&e) => {
+                    // FFmpeg only refuses input when output is waiting, and
+                    // we drain output before every packet.
+                    return Err(Error::new(
+                        ErrorKind::Corrupt,
+                        "decoder refused input while no output was pending",
+                    )
+                    .with_path(&self.path));
+                }
+                Err(_) => {
+                    self.decode_errors += 1;
+                    continue;
+                }
+            }
+        }
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        self.draining = true;
+        match self.decoder.send_eof() {
+            Ok(()) | Err(ff::Error::Eof) => Ok(()),
+            Err(e) => Err(
+                Error::new(ErrorKind::Corrupt, format!("cannot flush decoder: {e}"))
+                    .with_path(&self.path),
+            ),
+        }
+    }
+
+    fn in_span(&self, pts: i64) -> bool {
+        self.span.start.is_none_or(|(k, _)| pts >= k) && self.span.end.is_none_or(|e| pts < e)
+    }
+
+    fn normalise(&mut self, frame: ff::frame::Video) -> Result<ff::frame::Video> {
+        use ff::format::Pixel;
+        let strides_ok = (0..3).all(|i| {
+            // SAFETY: reads one linesize of a valid decoded frame.
+            unsafe { (*frame.as_ptr()).linesize[i] > 0 }
+        });
+        if matches!(frame.format(), Pixel::YUV420P | Pixel::YUVJ420P) && strides_ok {
+            return Ok(frame);
+        }
+        let (w, h, fmt) = (frame.width(), frame.height(), frame.format());
+        let stale = self.scaler.as_ref().is_none_or(|s| {
+            s.input().format != fmt || s.input().width != w || s.input().height != h
+        });
+        if stale {
+            self.scaler = Some(
+                ff::software::scaling::Context::get(
+                    fmt,
+                    w,
+                    h,
+                    Pixel::YUV420P,
+                    w,
+                    h,
+                    ff::software::scaling::Flags::BICUBIC,
+                )
+                .map_err(|e| {
+                    Error::new(
+                        ErrorKind::Unsupported,
+                        format!("cannot convert pixel format {fmt:?} to yuv420p: {e}"),
+                    )
+                    .with_path(&self.path)
+                })?,
+            );
+        }
+        let mut out = ff::frame::Video::empty();
+        if let Some(s) = self.scaler.as_mut() {
+            s.run(&frame, &mut out).map_err(|e| {
+                Error::new(
+                    ErrorKind::Corrupt,
+                    format!("pixel format conversion failed: {e}"),
+                )
+                .with_path(&self.path)
+            })?;
+        }
+        out.set_pts(frame.pts());
+        // SAFETY: copies timing fields between two valid frames.
+        unsafe {
+            (*out.as_mut_ptr()).best_effort_timestamp = (*frame.as_ptr()).best_effort_timestamp;
+        }
+        Ok(out)
+    }
+
+    fn next_frame(&mut self) -> Result<Option<DecodedFrame>> {
+        loop {
+            if self.done {
+                return Ok(None);
+            }
+            let mut frame = ff::frame::Video::empty();
+            match self.decoder.receive_frame(&mut frame) {
+                Ok(()) => {
+                    let duration = frame.packet().duration.max(0);
+                    let pts = frame
+                        .timestamp()
+                        .or(frame.pts())
+                        .unwrap_or_else(|| self.last_pts.map_or(0, |p| p + duration.max(1)));
+                    if !self.in_span(pts) {
+                        continue;
+                    }
+                    self.last_pts = Some(pts);
+                    let inner = self.normalise(frame)?;
+                    let index = self.next_index;
+                    self.next_index += 1;
+                    return Ok(Some(DecodedFrame {
+                        inner,
+                        pts,
+                        index,
+                        time: (pts - self.start_pts) as f64 * self.time_base,
+                        duration,
+                    }));
+                }
+                Err(e) if is_again(&e) => {
+                    if self.draining {
+                        // Nothing more will come.
+                        self.done = true;
+                    } else {
+                        self.feed()?;
+                    }
+                }
+                Err(ff::Error::Eof) => {
+                    self.done = true;
+                    if self.next_index == 0 && self.span == Span::default() {
+                        return Err(Error::new(
+                            ErrorKind::Corrupt,
+                            format!(
+                                "no picture could be decoded ({} damaged packets)",
+                                self.decode_errors
+                            ),
+                        )
+                        .with_path(&self.path));
+                    }
+                }
+                Err(e) => {
+                    self.decode_errors += 1;
+                    if self.draining || self.decode_errors > MAX_DECODE_ERRORS {
+                        self.done = true;
+                        return Err(
+                            Error::new(ErrorKind::Corrupt, format!("decoder failed: {e}"))
+                                .with_path(&self.path),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Decoder {
+    type Item = Result<DecodedFrame>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_frame() {
+            Ok(Some(f)) => Some(Ok(f)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Seeks so that the next packet read is at or before the keyframe with
+/// decode timestamp `dts`.
+fn seek_before(
+    ictx: &mut ff::format::context::Input,
+    stream_index: usize,
+    dts: i64,
+    path: &Path,
+) -> Result<()> {
+    let index = i32::try_from(stream_index)
+        .map_err(|_| Error::new(ErrorKind::Unsupported, "stream index out of range"))?;
+    // SAFETY: `ictx` owns an open AVFormatContext; avformat_seek_file only
+    // repositions its I/O and demuxer state. max_ts = dts asks for a position
+    // at or before the keyframe.
+    let ret =
+        unsafe { ff::ffi::avformat_seek_file(ictx.as_mut_ptr(), index, i64::MIN, dts, dts, 0) };
+    if ret < 0 {
+        // Some demuxers cannot seek: read from the start instead.
+        *ictx = open_input(path)?;
+    }
+    Ok(())
+}

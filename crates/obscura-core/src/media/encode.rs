@@ -1,0 +1,561 @@
+//! H.264 (libx264) into MP4, keeping the source's frame count, timestamps
+//! and duration, with its audio copied through.
+
+use super::decode::DecodedFrame;
+use super::probe::VideoInfo;
+use super::{is_again, open_input};
+use crate::error::{Error, ErrorKind, Result};
+use crate::output::PendingFile;
+use ffmpeg_next as ff;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// x264 speed/size trade-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Preset {
+    Ultrafast,
+    Superfast,
+    Veryfast,
+    Faster,
+    Fast,
+    Medium,
+    Slow,
+    Slower,
+    Veryslow,
+}
+
+impl Preset {
+    /// All presets, fastest first.
+    pub const ALL: [Preset; 9] = [
+        Preset::Ultrafast,
+        Preset::Superfast,
+        Preset::Veryfast,
+        Preset::Faster,
+        Preset::Fast,
+        Preset::Medium,
+        Preset::Slow,
+        Preset::Slower,
+        Preset::Veryslow,
+    ];
+
+    /// The name x264 knows it by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Ultrafast => "ultrafast",
+            Preset::Superfast => "superfast",
+            Preset::Veryfast => "veryfast",
+            Preset::Faster => "faster",
+            Preset::Fast => "fast",
+            Preset::Medium => "medium",
+            Preset::Slow => "slow",
+            Preset::Slower => "slower",
+            Preset::Veryslow => "veryslow",
+        }
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Preset::ALL.iter().map(|p| p.as_str()).collect();
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "invalid preset {s:?} (expected one of {})",
+                        names.join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// What happens to the input's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioPolicy {
+    /// Copy every audio stream through unchanged (stream copy).
+    #[default]
+    Copy,
+    /// Leave audio out.
+    Drop,
+}
+
+impl std::str::FromStr for AudioPolicy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "copy" => Ok(AudioPolicy::Copy),
+            "drop" => Ok(AudioPolicy::Drop),
+            _ => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid audio policy {s:?} (expected copy or drop)"),
+            )),
+        }
+    }
+}
+
+/// Encoder settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EncodeOptions {
+    /// Constant rate factor: 0 (lossless) to 51 (worst). 18 is visually
+    /// close to the source for CCTV; 23 is x264's default.
+    pub crf: u8,
+    /// x264 preset.
+    pub preset: Preset,
+    /// What to do with audio.
+    pub audio: AudioPolicy,
+    /// Encoder threads (0 = x264's choice).
+    pub threads: usize,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            crf: 18,
+            preset: Preset::Veryfast,
+            audio: AudioPolicy::Copy,
+            threads: 0,
+        }
+    }
+}
+
+impl EncodeOptions {
+    /// Checks every field's range.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the field and its valid range.
+    pub fn validate(&self) -> Result<()> {
+        if self.crf > 51 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid crf {} (expected >= 0, <= 51)", self.crf),
+            ));
+        }
+        if self.threads > 128 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid encoder threads {} (expected <= 128)", self.threads),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Audio packets copied from a second demuxer of the source, written just
+/// ahead of the video so the muxer's interleaving buffer stays small.
+struct AudioCopy {
+    ictx: ff::format::context::Input,
+    /// input stream index -> (output stream index, input time base, output time base)
+    map: HashMap<usize, (usize, ff::Rational, ff::Rational)>,
+    pending: Option<ff::Packet>,
+    eof: bool,
+}
+
+impl AudioCopy {
+    /// Writes audio packets whose decode time is at or before `until`
+    /// seconds (all remaining when `None`).
+    fn write_until(
+        &mut self,
+        octx: &mut ff::format::context::Output,
+        until: Option<f64>,
+    ) -> Result<()> {
+        loop {
+            if self.pending.is_none() {
+                if self.eof {
+                    return Ok(());
+                }
+                let mut p = ff::Packet::empty();
+                match p.read(&mut self.ictx) {
+                    Ok(()) => {
+                        if self.map.contains_key(&p.stream()) {
+                            self.pending = Some(p);
+                        }
+                        continue;
+                    }
+                    Err(ff::Error::Eof) => {
+                        self.eof = true;
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        return Err(Error::new(
+                            ErrorKind::Corrupt,
+                            format!("audio read error: {e} (file damaged or truncated)"),
+                        ))
+                    }
+                }
+            }
+            let Some(mut p) = self.pending.take() else {
+                continue;
+            };
+            let Some(&(out_idx, in_tb, out_tb)) = self.map.get(&p.stream()) else {
+                continue;
+            };
+            let t = p.dts().or(p.pts()).map(|d| d as f64 * f64::from(in_tb));
+            if let (Some(limit), Some(t)) = (until, t) {
+                if t > limit {
+                    self.pending = Some(p);
+                    return Ok(());
+                }
+            }
+            p.rescale_ts(in_tb, out_tb);
+            p.set_stream(out_idx);
+            p.set_position(-1);
+            p.write_interleaved(octx)
+                .map_err(|e| Error::new(ErrorKind::Encode, format!("cannot write audio: {e}")))?;
+        }
+    }
+}
+
+/// Summary of a finished encode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EncodeSummary {
+    /// The output file.
+    pub path: PathBuf,
+    /// Video frames encoded.
+    pub frames: u64,
+    /// Audio streams copied.
+    pub audio_streams: usize,
+}
+
+/// Writes H.264 video (and copied audio) to an MP4 file. The output appears
+/// under its name only when [`Encoder::finish`] succeeds.
+pub struct Encoder {
+    // Field order matters for Drop: the muxer closes its file before the
+    // pending output removes it.
+    octx: ff::format::context::Output,
+    encoder: ff::encoder::Video,
+    ost_index: usize,
+    enc_tb: ff::Rational,
+    ost_tb: ff::Rational,
+    default_duration: i64,
+    durations: HashMap<i64, i64>,
+    audio: Option<AudioCopy>,
+    audio_streams: usize,
+    frames: u64,
+    out: PendingFile,
+}
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("dest", &self.out.dest())
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
+fn enc_err(what: &str, e: ff::Error) -> Error {
+    Error::new(ErrorKind::Encode, format!("{what}: {e}"))
+}
+
+impl Encoder {
+    /// Creates `output` (an `.mp4`, `.m4v` or `.mov` file) for the video
+    /// described by `info`, timed in the source's own time base so every
+    /// frame keeps its timestamp.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a bad extension or options, or an output that is
+    /// the input; `NotFound`/`Io` when the output cannot be written;
+    /// `Unsupported` when libx264 is missing or an audio stream cannot be
+    /// stored in MP4 (use [`AudioPolicy::Drop`]).
+    pub fn create(
+        output: impl AsRef<Path>,
+        info: &VideoInfo,
+        opts: &EncodeOptions,
+    ) -> Result<Self> {
+        let output = output.as_ref();
+        opts.validate()?;
+        let ext = output
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let muxer = match ext.as_str() {
+            "mp4" | "m4v" => "mp4",
+            "mov" => "mov",
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid output extension {ext:?} (expected .mp4, .m4v or .mov)"),
+                )
+                .with_path(output))
+            }
+        };
+        if info.width == 0 || info.height == 0 {
+            return Err(
+                Error::new(ErrorKind::Corrupt, "video has no picture size").with_path(&info.path)
+            );
+        }
+        super::init();
+        let out = PendingFile::new(output, &[&info.path])?;
+        Self::create_at(out, info, opts, muxer).map_err(|e| e.with_path(output))
+    }
+
+    fn create_at(
+        out: PendingFile,
+        info: &VideoInfo,
+        opts: &EncodeOptions,
+        muxer: &str,
+    ) -> Result<Self> {
+        let mut octx = ff::format::output_as(out.tmp_path(), muxer)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot create output: {e}")))?;
+        let codec = ff::encoder::find_by_name("libx264").ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "this FFmpeg has no libx264 encoder (install Debian's libavcodec with x264: run the setup)",
+            )
+        })?;
+        let global_header = octx
+            .format()
+            .flags()
+            .contains(ff::format::Flags::GLOBAL_HEADER);
+        let enc_tb = ff::Rational::new(info.time_base.0, info.time_base.1);
+        let fps = ff::Rational::new(info.frame_rate.0, info.frame_rate.1);
+        let default_duration = if info.fps > 0.0 && f64::from(enc_tb) > 0.0 {
+            ((1.0 / info.fps) / f64::from(enc_tb)).round().max(1.0) as i64
+        } else {
+            1
+        };
+
+        let src = open_input(&info.path)?;
+        let src_video = src
+            .stream(info.stream_index)
+            .ok_or_else(|| Error::new(ErrorKind::NoVideo, "video stream vanished"))?;
+        let mut ctx = ff::codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .map_err(|e| enc_err("cannot create H.264 encoder", e))?;
+        ctx.set_width(info.width);
+        ctx.set_height(info.height);
+        let yuvj = info.pixel_format == "yuvj420p";
+        ctx.set_format(if yuvj {
+            ff::format::Pixel::YUVJ420P
+        } else {
+            ff::format::Pixel::YUV420P
+        });
+        ctx.set_time_base(enc_tb);
+        if fps.numerator() > 0 {
+            ctx.set_frame_rate(Some(fps));
+        }
+        {
+            // SAFETY: both pointers are valid: the source stream's parameters
+            // (owned by `src`) and the unopened encoder context. We copy the
+            // aspect ratio and colour description so players show the same
+            // picture, and set the thread count before the encoder opens.
+            unsafe {
+                let sp = src_video.parameters().as_ptr();
+                let e = ctx.as_mut_ptr();
+                (*e).sample_aspect_ratio = (*sp).sample_aspect_ratio;
+                (*e).color_range = (*sp).color_range;
+                (*e).color_primaries = (*sp).color_primaries;
+                (*e).color_trc = (*sp).color_trc;
+                (*e).colorspace = (*sp).color_space;
+                (*e).chroma_sample_location = (*sp).chroma_location;
+                (*e).thread_count = i32::try_from(opts.threads).unwrap_or(0);
+            }
+        }
+        if global_header {
+            // OR the bit in: overwriting would clear flags x264 relies on.
+            // SAFETY: reads and writes the flags field of the unopened
+            // encoder context we own.
+            unsafe {
+                (*ctx.as_mut_ptr()).flags |= ff::ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32;
+            }
+        }
+        let mut dict = ff::Dictionary::new();
+        dict.set("crf", &opts.crf.to_string());
+        dict.set("preset", opts.preset.as_str());
+        let encoder = ctx
+            .open_with(dict)
+            .map_err(|e| enc_err("cannot open H.264 encoder", e))?;
+        let ost_index = {
+            let mut ost = octx
+                .add_stream(codec)
+                .map_err(|e| enc_err("cannot add video stream", e))?;
+            ost.set_parameters(&encoder);
+            ost.set_time_base(enc_tb);
+            if fps.numerator() > 0 {
+                ost.set_avg_frame_rate(fps);
+            }
+            ost.index()
+        };
+
+        let mut map = HashMap::new();
+        if opts.audio == AudioPolicy::Copy {
+            for ist in src.streams() {
+                if ist.parameters().medium() != ff::media::Type::Audio {
+                    continue;
+                }
+                let id = ist.parameters().id();
+                // SAFETY: octx.format() wraps the static AVOutputFormat of
+                // the muxer; avformat_query_codec only reads it.
+                let ok = unsafe {
+                    ff::ffi::avformat_query_codec(
+                        octx.format().as_ptr(),
+                        id.into(),
+                        ff::ffi::FF_COMPLIANCE_NORMAL,
+                    )
+                };
+                if ok != 1 {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        format!(
+                            "audio stream #{} ({}) cannot be copied into MP4; use --audio drop",
+                            ist.index(),
+                            id.name()
+                        ),
+                    ));
+                }
+                let mut ost = octx
+                    .add_stream(ff::encoder::find(ff::codec::Id::None))
+                    .map_err(|e| enc_err("cannot add audio stream", e))?;
+                ost.set_parameters(ist.parameters());
+                // SAFETY: the new stream's codecpar is valid; a source
+                // container's codec tag may not be valid in MP4, so let the
+                // muxer choose.
+                unsafe {
+                    (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0;
+                }
+                map.insert(
+                    ist.index(),
+                    (ost.index(), ist.time_base(), ff::Rational::new(0, 1)),
+                );
+            }
+        }
+        drop(src);
+        octx.write_header()
+            .map_err(|e| enc_err("cannot write MP4 header", e))?;
+        // The muxer may change stream time bases in write_header: read them now.
+        let ost_tb = octx
+            .stream(ost_index)
+            .map(|s| s.time_base())
+            .ok_or_else(|| Error::new(ErrorKind::Encode, "video stream vanished"))?;
+        for v in map.values_mut() {
+            if let Some(s) = octx.stream(v.0) {
+                v.2 = s.time_base();
+            }
+        }
+        let audio_streams = map.len();
+        let audio = if map.is_empty() {
+            None
+        } else {
+            Some(AudioCopy {
+                ictx: open_input(&info.path)?,
+                map,
+                pending: None,
+                eof: false,
+            })
+        };
+        Ok(Encoder {
+            out,
+            octx,
+            encoder,
+            ost_index,
+            enc_tb,
+            ost_tb,
+            default_duration,
+            durations: HashMap::new(),
+            audio,
+            audio_streams,
+            frames: 0,
+        })
+    }
+
+    /// Encodes one frame, keeping its timestamp.
+    ///
+    /// # Errors
+    /// `Encode` when x264 or the muxer fails.
+    pub fn write(&mut self, frame: &mut DecodedFrame) -> Result<()> {
+        frame.clear_picture_type();
+        let pts = frame.pts();
+        frame.inner.set_pts(Some(pts));
+        let d = if frame.duration() > 0 {
+            frame.duration()
+        } else {
+            self.default_duration
+        };
+        self.durations.insert(pts, d);
+        self.encoder
+            .send_frame(&frame.inner)
+            .map_err(|e| enc_err("encoding failed", e).with_path(self.out.dest()))?;
+        self.frames += 1;
+        self.drain_packets()
+    }
+
+    fn drain_packets(&mut self) -> Result<()> {
+        let mut packet = ff::Packet::empty();
+        loop {
+            match self.encoder.receive_packet(&mut packet) {
+                Ok(()) => {
+                    let pts = packet.pts();
+                    // x264 leaves durations at 0: give each packet its frame's.
+                    let d = pts
+                        .and_then(|p| self.durations.remove(&p))
+                        .unwrap_or(self.default_duration);
+                    packet.set_duration(d);
+                    packet.set_stream(self.ost_index);
+                    packet.rescale_ts(self.enc_tb, self.ost_tb);
+                    if let Some(audio) = self.audio.as_mut() {
+                        let t = packet
+                            .dts()
+                            .or(packet.pts())
+                            .map(|t| t as f64 * f64::from(self.ost_tb));
+                        audio
+                            .write_until(&mut self.octx, t)
+                            .map_err(|e| e.with_path(self.out.dest()))?;
+                    }
+                    packet
+                        .write_interleaved(&mut self.octx)
+                        .map_err(|e| enc_err("cannot write video", e).with_path(self.out.dest()))?;
+                }
+                Err(e) if is_again(&e) => return Ok(()),
+                Err(ff::Error::Eof) => return Ok(()),
+                Err(e) => return Err(enc_err("encoding failed", e).with_path(self.out.dest())),
+            }
+        }
+    }
+
+    /// Flushes the encoder, copies the rest of the audio, writes the MP4
+    /// index and moves the file into place.
+    ///
+    /// # Errors
+    /// `Encode`/`Io` on failure; the partial file is removed.
+    pub fn finish(mut self) -> Result<EncodeSummary> {
+        let dest = self.out.dest().to_path_buf();
+        self.encoder
+            .send_eof()
+            .map_err(|e| enc_err("cannot flush encoder", e).with_path(&dest))?;
+        self.drain_packets()?;
+        if let Some(audio) = self.audio.as_mut() {
+            audio
+                .write_until(&mut self.octx, None)
+                .map_err(|e| e.with_path(&dest))?;
+        }
+        self.octx
+            .write_trailer()
+            .map_err(|e| enc_err("cannot finish MP4", e).with_path(&dest))?;
+        let Encoder {
+            out,
+            octx,
+            frames,
+            audio_streams,
+            ..
+        } = self;
+        // Close the file before renaming it.
+        drop(octx);
+        let path = out.commit()?;
+        Ok(EncodeSummary {
+            path,
+            frames,
+            audio_streams,
+        })
+    }
+}

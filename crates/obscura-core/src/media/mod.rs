@@ -1,0 +1,112 @@
+//! Everything that touches FFmpeg (through `ffmpeg-next`) lives in this module:
+//! probing, sequential and segment-parallel decoding, and H.264/MP4 encoding.
+//!
+//! The rest of the crate sees pictures only as [`crate::frame::FrameView`]s
+//! lent by [`DecodedFrame`], and media facts only as the plain structs here.
+//! Every `unsafe` block carries a `// SAFETY:` comment.
+
+mod decode;
+mod encode;
+mod parallel;
+mod probe;
+
+pub use decode::{DecodedFrame, Decoder};
+pub use encode::{AudioPolicy, EncodeOptions, Encoder, Preset};
+pub use parallel::{decode_files, open, DecodeOptions, Frames, ParallelDecoder};
+pub use probe::{probe, AudioStreamInfo, Keyframe, VideoInfo};
+
+use crate::error::{Error, ErrorKind, Result};
+use ffmpeg_next as ff;
+use std::path::Path;
+use std::sync::Once;
+
+/// Initialises FFmpeg once per process and quietens its logging: Obscura
+/// reports problems through its own errors. Set `OBSCURA_FFMPEG_LOG` to
+/// `error`, `warning`, `info` or `debug` to see FFmpeg's own messages.
+pub(crate) fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // `init` only registers codecs on old FFmpeg; it cannot fail on 5.x.
+        let _ = ff::init();
+        let level = match std::env::var("OBSCURA_FFMPEG_LOG").as_deref() {
+            Ok("error") => ff::util::log::Level::Error,
+            Ok("warning") => ff::util::log::Level::Warning,
+            Ok("info") => ff::util::log::Level::Info,
+            Ok("debug") => ff::util::log::Level::Debug,
+            _ => ff::util::log::Level::Quiet,
+        };
+        ff::util::log::set_level(level);
+    });
+}
+
+/// Opens `path` for demuxing, turning FFmpeg's terse errors into ones that
+/// say what is wrong with the file.
+pub(crate) fn open_input(path: &Path) -> Result<ff::format::context::Input> {
+    init();
+    let meta =
+        std::fs::metadata(path).map_err(|e| Error::io(e, "cannot read input").with_path(path))?;
+    if meta.is_dir() {
+        return Err(
+            Error::new(ErrorKind::NotMedia, "is a directory, not a video file").with_path(path),
+        );
+    }
+    if meta.len() == 0 {
+        return Err(Error::new(ErrorKind::NotMedia, "file is empty (0 bytes)").with_path(path));
+    }
+    ff::format::input(&path).map_err(|e| {
+        let msg = match e {
+            ff::Error::InvalidData => {
+                "not a recognised media file, or its header is damaged (for MP4: a file cut short before its index was written)".to_string()
+            }
+            ff::Error::Eof => "file ends before its header is complete (truncated)".to_string(),
+            other => format!("cannot open as media: {other}"),
+        };
+        let kind = match e {
+            ff::Error::InvalidData | ff::Error::Eof => ErrorKind::NotMedia,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, msg).with_path(path)
+    })
+}
+
+/// The index of the best video stream, or a `NoVideo` error that lists what
+/// the file does contain.
+pub(crate) fn video_stream_index(ictx: &ff::format::context::Input, path: &Path) -> Result<usize> {
+    if let Some(s) = ictx.streams().best(ff::media::Type::Video) {
+        return Ok(s.index());
+    }
+    let found: Vec<String> = ictx
+        .streams()
+        .map(|s| {
+            let p = s.parameters();
+            format!("{:?} {}", p.medium(), p.id().name()).to_lowercase()
+        })
+        .collect();
+    let found = if found.is_empty() {
+        "no streams".to_string()
+    } else {
+        found.join(", ")
+    };
+    Err(Error::new(
+        ErrorKind::NoVideo,
+        format!("no video stream (found: {found})"),
+    )
+    .with_path(path))
+}
+
+fn rational(r: ff::Rational) -> (i32, i32) {
+    (r.numerator(), r.denominator())
+}
+
+fn rational_f64(r: ff::Rational) -> f64 {
+    if r.denominator() == 0 {
+        0.0
+    } else {
+        f64::from(r.numerator()) / f64::from(r.denominator())
+    }
+}
+
+/// True for `AVERROR(EAGAIN)`, FFmpeg's "feed me more / drain me first".
+fn is_again(e: &ff::Error) -> bool {
+    matches!(e, ff::Error::Other { errno } if *errno == ff::util::error::EAGAIN)
+}

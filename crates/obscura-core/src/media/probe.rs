@@ -1,0 +1,265 @@
+//! `probe`: what a video file holds, with exact counts rather than header claims.
+
+use super::{open_input, rational, rational_f64, video_stream_index};
+use crate::error::{Error, ErrorKind, Result};
+use ffmpeg_next as ff;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// A keyframe of the video stream: a point where decoding can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Keyframe {
+    /// Its frame index in presentation order.
+    pub index: u64,
+    /// Presentation timestamp, in the stream's time base.
+    pub pts: i64,
+    /// Decode timestamp, in the stream's time base.
+    pub dts: i64,
+}
+
+/// One audio stream of the file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AudioStreamInfo {
+    /// Stream index in the container.
+    pub index: usize,
+    /// Codec name (`aac`, `mp3`, `pcm_s16le`, ...).
+    pub codec: String,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Number of channels.
+    pub channels: u16,
+}
+
+/// What `probe` found in a video file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoInfo {
+    /// The file probed.
+    pub path: PathBuf,
+    /// Container format name as FFmpeg reports it (`mov,mp4,m4a,3gp,3g2,mj2`, `avi`).
+    pub container: String,
+    /// Video codec name (`h264`, `msmpeg4v3`, ...).
+    pub codec: String,
+    /// Index of the video stream in the container.
+    pub stream_index: usize,
+    /// Picture width in pixels.
+    pub width: u32,
+    /// Picture height in pixels.
+    pub height: u32,
+    /// Pixel format of the coded pictures (`yuv420p`, ...).
+    pub pixel_format: String,
+    /// Average frame rate as a fraction (numerator, denominator).
+    pub frame_rate: (i32, i32),
+    /// Average frame rate in frames per second.
+    pub fps: f64,
+    /// Time base of the video stream's timestamps (numerator, denominator).
+    pub time_base: (i32, i32),
+    /// First presentation timestamp of the video stream (time base units).
+    pub start_pts: i64,
+    /// Duration of the video stream in seconds, from the first frame's start
+    /// to the last frame's end, measured from the packets.
+    pub duration_s: f64,
+    /// Duration the container header states, in seconds, if it states one.
+    pub container_duration_s: Option<f64>,
+    /// Number of video frames, counted packet by packet (not read from the header).
+    pub frames: u64,
+    /// Number of frames the header claims, if it claims any. May disagree
+    /// with `frames` when the header lies or the file is truncated.
+    pub header_frames: Option<u64>,
+    /// Keyframes in decode order.
+    pub keyframes: Vec<Keyframe>,
+    /// `creation_time` tag of the container or video stream, if tagged (ISO 8601).
+    pub creation_time: Option<String>,
+    /// Audio streams.
+    pub audio: Vec<AudioStreamInfo>,
+    /// Whether every video packet carries a timestamp. Segment-parallel
+    /// decoding needs them; without them decoding falls back to sequential.
+    pub timestamps_complete: bool,
+}
+
+impl VideoInfo {
+    /// Seconds per time-base unit.
+    pub fn time_base_f64(&self) -> f64 {
+        let (n, d) = self.time_base;
+        if d == 0 {
+            0.0
+        } else {
+            f64::from(n) / f64::from(d)
+        }
+    }
+}
+
+/// Probes `path`: stream facts from the header, then one pass over the
+/// packets (no decoding) to count frames, find keyframes and measure the
+/// duration exactly.
+///
+/// # Errors
+/// `NotFound`/`Io` when the file cannot be read, `NotMedia` when it is not a
+/// media file, `NoVideo` when it has no video stream, `Unsupported` when no
+/// decoder exists for the codec, `Corrupt` on a read error in the middle.
+pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
+    let path = path.as_ref();
+    let mut ictx = open_input(path)?;
+    let vidx = video_stream_index(&ictx, path)?;
+
+    let container = ictx.format().name().to_string();
+    let container_duration_s =
+        (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE));
+    let mut creation_time = ictx.metadata().get("creation_time").map(str::to_string);
+
+    let mut audio = Vec::new();
+    for s in ictx.streams() {
+        let params = s.parameters();
+        if params.medium() == ff::media::Type::Audio {
+            // SAFETY: `params` wraps the stream's live AVCodecParameters,
+            // owned by `ictx`, which outlives this read of two plain fields.
+            let (rate, channels) = unsafe {
+                let p = params.as_ptr();
+                ((*p).sample_rate, (*p).ch_layout.nb_channels)
+            };
+            audio.push(AudioStreamInfo {
+                index: s.index(),
+                codec: params.id().name().to_string(),
+                sample_rate: u32::try_from(rate).unwrap_or(0),
+                channels: u16::try_from(channels).unwrap_or(0),
+            });
+        }
+    }
+
+    let stream = ictx
+        .stream(vidx)
+        .ok_or_else(|| Error::new(ErrorKind::NoVideo, "video stream vanished").with_path(path))?;
+    if creation_time.is_none() {
+        creation_time = stream.metadata().get("creation_time").map(str::to_string);
+    }
+    let params = stream.parameters();
+    let codec_id = params.id();
+    if ff::codec::decoder::find(codec_id).is_none() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!("no decoder for video codec {}", codec_id.name()),
+        )
+        .with_path(path));
+    }
+    // SAFETY: as above, a read of plain fields of parameters owned by `ictx`.
+    let (width, height, raw_format) = unsafe {
+        let p = params.as_ptr();
+        ((*p).width, (*p).height, (*p).format)
+    };
+    let pixel_format = if raw_format < 0 {
+        "unknown".to_string()
+    } else {
+        // SAFETY: `raw_format` is a valid AVPixelFormat value set by the
+        // demuxer; av_get_pix_fmt_name returns a static string or null.
+        unsafe {
+            let name = ff::ffi::av_get_pix_fmt_name(std::mem::transmute::<
+                i32,
+                ff::ffi::AVPixelFormat,
+            >(raw_format));
+            if name.is_null() {
+                "unknown".to_string()
+            } else {
+                std::ffi::CStr::from_ptr(name)
+                    .to_string_lossy()
+                    .into_owned()
+            }
+        }
+    };
+    // MP4 writes 0 (1970-01-01) when nobody set the time: that is no time.
+    let creation_time = creation_time.filter(|t| !t.starts_with("1970-01-01T00:00:00"));
+    let time_base = stream.time_base();
+    let mut frame_rate = stream.avg_frame_rate();
+    if frame_rate.denominator() == 0 || frame_rate.numerator() == 0 {
+        frame_rate = stream.rate();
+    }
+    let header_frames = u64::try_from(stream.frames()).ok().filter(|&n| n > 0);
+    let stream_start = stream.start_time();
+
+    // One pass over the packets.
+    let mut timestamps: Vec<i64> = Vec::new();
+    let mut keys: Vec<(i64, i64)> = Vec::new();
+    let mut timestamps_complete = true;
+    let mut end_max = i64::MIN;
+    let mut packet = ff::Packet::empty();
+    loop {
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ff::Error::Eof) => break,
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!(
+                        "read error after {} video packets: {e} (file damaged or truncated)",
+                        timestamps.len()
+                    ),
+                )
+                .with_path(path))
+            }
+        }
+        if packet.stream() != vidx {
+            continue;
+        }
+        let ts = match packet.pts().or(packet.dts()) {
+            Some(t) => t,
+            None => {
+                timestamps_complete = false;
+                timestamps.last().map_or(0, |t| t + 1)
+            }
+        };
+        end_max = end_max.max(ts.saturating_add(packet.duration().max(0)));
+        if packet.is_key() {
+            keys.push((ts, packet.dts().unwrap_or(ts)));
+        }
+        timestamps.push(ts);
+    }
+    if timestamps.is_empty() {
+        return Err(Error::new(ErrorKind::Corrupt, "video stream has no packets").with_path(path));
+    }
+    let mut sorted = timestamps.clone();
+    sorted.sort_unstable();
+    let first = sorted[0];
+    let keyframes = keys
+        .into_iter()
+        .map(|(pts, dts)| Keyframe {
+            index: sorted.partition_point(|&t| t < pts) as u64,
+            pts,
+            dts,
+        })
+        .collect();
+    let tb = rational_f64(time_base);
+    let start_pts = if stream_start != ff::ffi::AV_NOPTS_VALUE {
+        stream_start
+    } else {
+        first
+    };
+    // A last packet with no duration still shows for one nominal frame.
+    let fps = rational_f64(frame_rate);
+    let last = sorted[sorted.len() - 1];
+    let end = if end_max > last {
+        end_max
+    } else if fps > 0.0 && tb > 0.0 {
+        last + (1.0 / fps / tb).round() as i64
+    } else {
+        last
+    };
+    Ok(VideoInfo {
+        path: path.to_path_buf(),
+        container,
+        codec: codec_id.name().to_string(),
+        stream_index: vidx,
+        width: u32::try_from(width).unwrap_or(0),
+        height: u32::try_from(height).unwrap_or(0),
+        pixel_format,
+        frame_rate: rational(frame_rate),
+        fps,
+        time_base: rational(time_base),
+        start_pts,
+        duration_s: (end - first) as f64 * tb,
+        container_duration_s,
+        frames: timestamps.len() as u64,
+        header_frames,
+        keyframes,
+        creation_time,
+        audio,
+        timestamps_complete,
+    })
+}
