@@ -1,1 +1,13 @@
-//! tmp
+//! # Obscura
+//!
+//! Video analytics and redaction for public-space CCTV control rooms: exact,
+//! fast decoding of recorded footage, fixed privacy masks, face and plate
+//! redaction for subject access requests, and motion-based incident
+//! indexing.
+//!
+//! This crate is a thin facade: everything lives in [`obscura_core`] and is
+//! re-exported here, so `obscura::media::probe` and
+//! `obscura_core::media::probe` are the same function.
+#![deny(missing_docs)]
+
+pub use obscura_core::*;

@@ -1,1 +1,5 @@
+//! Integration tests of the library on real footage fetched by the setup.
 
+mod common;
+mod decode;
+mod transcode;

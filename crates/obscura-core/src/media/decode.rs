@@ -161,8 +161,6 @@ pub struct Decoder {
     span: Span,
     /// Reached the start keyframe of the span (always true without a start).
     started: bool,
-    /// Fed the keyframe that starts the next segment.
-    past_end: bool,
     /// No more packets will be sent; the decoder is draining.
     draining: bool,
     done: bool,
@@ -249,7 +247,6 @@ impl Decoder {
             start_pts,
             span,
             started: span.start.is_none(),
-            past_end: false,
             draining: false,
             done: false,
             next_index: 0,
@@ -297,17 +294,6 @@ impl Decoder {
                     continue;
                 } else {
                     continue;
-                }
-            }
-            if let Some(end) = self.span.end {
-                if self.past_end {
-                    // Keep feeding the next segment's leading (open-GOP)
-                    // pictures, which show before its keyframe and so are ours.
-                    if ts.is_none_or(|t| t >= end) {
-                        return self.drain();
-                    }
-                } else if packet.is_key() && ts == Some(end) {
-                    self.past_end = true;
                 }
             }
             match self.decoder.send_packet(&packet) {
@@ -408,6 +394,14 @@ impl Decoder {
                         .timestamp()
                         .or(frame.pts())
                         .unwrap_or_else(|| self.last_pts.map_or(0, |p| p + duration.max(1)));
+                    if self.span.end.is_some_and(|e| pts >= e) {
+                        // Pictures come out in presentation order, so every
+                        // picture of this span, including the next keyframe's
+                        // open-GOP leading pictures (which show before it),
+                        // has been delivered: the segment is complete.
+                        self.done = true;
+                        continue;
+                    }
                     if !self.in_span(pts) {
                         continue;
                     }

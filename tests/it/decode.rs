@@ -1,0 +1,294 @@
+use crate::common::*;
+use obscura::media::{self, DecodeOptions, Decoder, ParallelDecoder};
+use obscura::ErrorKind;
+use std::path::Path;
+use std::process::Command;
+
+fn hashes(
+    frames: impl Iterator<Item = obscura::Result<media::DecodedFrame>>,
+) -> Vec<(u64, i64, String)> {
+    frames
+        .map(|f| {
+            let f = f.expect("decodes");
+            (f.index(), f.pts(), f.view().sha256_hex())
+        })
+        .collect()
+}
+
+/// Compares two decodes, naming the first frame that differs.
+fn assert_same(got: &[(u64, i64, String)], want: &[(u64, i64, String)], what: &str) {
+    if let Some(i) = (0..got.len().min(want.len())).find(|&i| got[i] != want[i]) {
+        panic!(
+            "{what}: frame {i} differs: got {:?}, want {:?}",
+            got[i], want[i]
+        );
+    }
+    assert_eq!(got.len(), want.len(), "{what}: frame count");
+}
+
+fn sequential(path: &Path) -> Vec<(u64, i64, String)> {
+    hashes(Decoder::open(path, 0).expect("opens"))
+}
+
+/// Segment-parallel decode with short segments, so every keyframe is a
+/// boundary; asserts it really was cut.
+fn parallel(path: &Path, workers: usize) -> Vec<(u64, i64, String)> {
+    let info = media::probe(path).expect("probes");
+    let opts = DecodeOptions {
+        workers,
+        min_segment_frames: 1,
+        target_segments: usize::MAX,
+        queue: 2,
+        ..DecodeOptions::default()
+    };
+    let dec = ParallelDecoder::start(&info, &opts).expect("starts");
+    assert!(
+        dec.segments() > 1 || info.keyframes.len() < 2,
+        "{} with {} keyframes was not segmented",
+        path.display(),
+        info.keyframes.len()
+    );
+    hashes(dec)
+}
+
+#[test]
+fn frame_counts_match_ffprobe_for_every_sample() {
+    for path in all_samples() {
+        let want = ffprobe_count_frames(&path);
+        let info = media::probe(&path).expect("probes");
+        assert_eq!(info.frames, want, "probe of {}", path.display());
+        let decoded = Decoder::open(&path, 0).expect("opens").count() as u64;
+        assert_eq!(decoded, want, "decode of {}", path.display());
+        let (_, frames) = media::open(&path, &DecodeOptions::default()).expect("opens");
+        assert_eq!(
+            frames.count() as u64,
+            want,
+            "parallel decode of {}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn probe_reports_the_facts_of_a_clip() {
+    let info = media::probe(sample("bigbuckbunny.mp4")).expect("probes");
+    assert_eq!((info.width, info.height), (1280, 720));
+    assert_eq!(info.codec, "h264");
+    assert_eq!(info.pixel_format, "yuv420p");
+    assert!((info.fps - 25.0).abs() < 1e-9, "{}", info.fps);
+    assert!(
+        (info.duration_s - 132.0 / 25.0).abs() < 1e-6,
+        "{}",
+        info.duration_s
+    );
+    assert_eq!(info.audio.len(), 1);
+    assert_eq!(info.audio[0].codec, "aac");
+    assert_eq!(info.keyframes[0].index, 0);
+    // MP4's zero creation time means "not set", not 1970.
+    assert_eq!(info.creation_time, None);
+
+    let avi = media::probe(sample("vtest.avi")).expect("probes");
+    assert_eq!(avi.codec, "msmpeg4v3");
+    assert_eq!(avi.frames, 795);
+    assert!(avi.audio.is_empty());
+    let key_indices: Vec<u64> = avi.keyframes.iter().map(|k| k.index).collect();
+    assert!(
+        key_indices.windows(2).all(|w| w[0] < w[1]),
+        "{key_indices:?}"
+    );
+}
+
+#[test]
+fn frames_come_in_presentation_order_with_times_from_zero() {
+    let path = sample("bikes.mp4");
+    let info = media::probe(&path).expect("probes");
+    let frames = sequential(&path);
+    assert_eq!(frames[0].0, 0);
+    assert!(frames
+        .windows(2)
+        .all(|w| w[1].0 == w[0].0 + 1 && w[1].1 > w[0].1));
+    let mut dec = Decoder::open(&path, 1).expect("opens");
+    let first = dec.next().expect("a frame").expect("decodes");
+    assert_eq!(first.time(), 0.0);
+    assert_eq!((first.width(), first.height()), (640, 272));
+    let second = dec.next().expect("a frame").expect("decodes");
+    assert!((second.time() - 1.0 / info.fps).abs() < 1e-6);
+    // The stream ends with None, and stays ended.
+    let rest: Vec<_> = dec.by_ref().collect();
+    assert_eq!(rest.len() as u64, info.frames - 2);
+    assert!(dec.next().is_none());
+}
+
+#[test]
+fn parallel_decode_is_bit_identical_to_sequential() {
+    for name in ["bikes.mp4", "vtest.avi"] {
+        let path = sample(name);
+        let want = sequential(&path);
+        assert_eq!(want.len() as u64, ffprobe_count_frames(&path));
+        for workers in [2, 3] {
+            assert_same(
+                &parallel(&path, workers),
+                &want,
+                &format!("{name} with {workers} workers"),
+            );
+        }
+    }
+}
+
+/// Packets in decode order: (pts, is_key).
+fn packets(path: &Path) -> Vec<(i64, bool)> {
+    let s = run(Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts,flags",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path));
+    s.lines()
+        .filter_map(|l| {
+            let mut it = l.split(',');
+            let pts = it.next()?.parse().ok()?;
+            Some((pts, it.next()?.starts_with('K')))
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_decode_keeps_open_gop_leading_frames() {
+    let dir = tempdir();
+    let clip = dir.path().join("open-gop.mp4");
+    make_clip(
+        &sample("bikes.mp4"),
+        &clip,
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "50",
+            "-bf",
+            "3",
+            "-x264-params",
+            "open-gop=1",
+            "-an",
+        ],
+    );
+    // The clip really is open-GOP: after a (non-first) keyframe in decode
+    // order come pictures that show before it.
+    let pk = packets(&clip);
+    let leading = pk
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, key))| *key && *i > 0)
+        .filter(|(i, (kpts, _))| {
+            pk[i + 1..]
+                .iter()
+                .take_while(|(_, key)| !key)
+                .any(|(p, _)| p < kpts)
+        })
+        .count();
+    assert!(
+        leading >= 2,
+        "expected open-GOP keyframes with leading pictures, found {leading}"
+    );
+
+    let want = sequential(&clip);
+    assert_eq!(want.len() as u64, ffprobe_count_frames(&clip));
+    for workers in [2, 4] {
+        assert_same(
+            &parallel(&clip, workers),
+            &want,
+            &format!("open GOP, {workers} workers"),
+        );
+    }
+}
+
+#[test]
+fn many_files_decode_on_a_pool_in_input_order() {
+    let mut paths = all_samples();
+    paths.push(dir_missing());
+    let results = media::decode_files(&paths, 2, |info, frames| {
+        let n = frames
+            .map(|f| f.map(|_| ()))
+            .collect::<obscura::Result<Vec<()>>>()?
+            .len();
+        Ok((info.path.clone(), n as u64))
+    });
+    assert_eq!(results.len(), paths.len());
+    for (path, r) in paths.iter().zip(&results).take(paths.len() - 1) {
+        let (p, n) = r.as_ref().expect("decodes");
+        assert_eq!(p, path);
+        assert_eq!(*n, ffprobe_count_frames(path));
+    }
+    let err = results
+        .last()
+        .expect("one per file")
+        .as_ref()
+        .expect_err("missing file");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+fn dir_missing() -> std::path::PathBuf {
+    home().join("samples").join("no-such-clip.mp4")
+}
+
+#[test]
+fn dropping_a_parallel_decoder_midway_stops_its_workers() {
+    let path = sample("vtest.avi");
+    let info = media::probe(&path).expect("probes");
+    for _ in 0..20 {
+        let mut dec = ParallelDecoder::start(
+            &info,
+            &DecodeOptions {
+                workers: 2,
+                min_segment_frames: 1,
+                queue: 1,
+                ..Default::default()
+            },
+        )
+        .expect("starts");
+        let f = dec.next().expect("a frame").expect("decodes");
+        assert_eq!(f.index(), 0);
+        drop(dec); // must not hang or leak threads blocked on full queues
+    }
+}
+
+#[test]
+fn bad_inputs_give_typed_errors() {
+    let dir = tempdir();
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").expect("write");
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "this is not a video\n".repeat(100)).expect("write");
+    let audio = dir.path().join("tone.m4a");
+    run(Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "aac",
+        ])
+        .arg(&audio));
+    for (path, kind) in [
+        (dir.path().join("missing.mp4"), ErrorKind::NotFound),
+        (empty, ErrorKind::NotMedia),
+        (text, ErrorKind::NotMedia),
+        (audio, ErrorKind::NoVideo),
+    ] {
+        let err = media::probe(&path).expect_err("must fail");
+        assert_eq!(err.kind(), kind, "{err}");
+        assert_eq!(err.path(), Some(path.as_path()));
+        let err = Decoder::open(&path, 0).expect_err("must fail");
+        assert_eq!(err.kind(), kind, "{err}");
+    }
+}

@@ -1,0 +1,155 @@
+use crate::common::*;
+use obscura::media::{AudioPolicy, DecodeOptions, EncodeOptions};
+use obscura::pipeline::{self, PipelineOptions};
+use obscura::ErrorKind;
+use std::path::Path;
+
+fn transcode(
+    input: &Path,
+    output: &Path,
+    opts: &PipelineOptions,
+) -> obscura::Result<pipeline::PipelineSummary> {
+    let mut last = None;
+    let r = pipeline::transcode(input, output, opts, &mut |p| last = Some(p));
+    if r.is_ok() {
+        let p = last.expect("progress was reported");
+        assert_eq!(p.frames, p.total);
+    }
+    r
+}
+
+fn assert_same_timing(input: &Path, output: &Path) {
+    assert_eq!(ffprobe_count_frames(output), ffprobe_count_frames(input));
+    let (a, b) = (ffprobe_frame_times(input), ffprobe_frame_times(output));
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() < 1e-4, "frame {i}: pts {x} in, {y} out");
+    }
+    let dur = |p: &Path| -> f64 {
+        ffprobe_stream(p, "v:0", "duration")
+            .parse()
+            .expect("a duration")
+    };
+    assert!(
+        (dur(input) - dur(output)).abs() < 1e-3,
+        "duration {} in, {} out",
+        dur(input),
+        dur(output)
+    );
+}
+
+#[test]
+fn transcode_keeps_frames_pts_duration_and_audio() {
+    let dir = tempdir();
+    let input = sample("bigbuckbunny.mp4");
+    let before = file_sha256(&input);
+    let out = dir.path().join("bbb.mp4");
+    let s = transcode(&input, &out, &PipelineOptions::default()).expect("transcodes");
+    assert_eq!(s.frames_out, 132);
+    assert_eq!(s.audio_streams, 1);
+    assert_same_timing(&input, &out);
+    assert_eq!(ffprobe_stream(&out, "v:0", "codec_name"), "h264");
+    assert_eq!(ffprobe_stream(&out, "a:0", "codec_name"), "aac");
+    // Audio copied bit for bit: same packet count and duration.
+    assert_eq!(
+        ffprobe_stream(&out, "a:0", "duration"),
+        ffprobe_stream(&input, "a:0", "duration")
+    );
+    assert_eq!(file_sha256(&input), before, "the input must never change");
+    // Nothing else left in the output directory.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("bbb.mp4")]);
+}
+
+#[test]
+fn transcode_of_avi_cctv_footage_keeps_timing_sequential_and_parallel() {
+    let dir = tempdir();
+    let input = sample("vtest.avi");
+    for (name, decode) in [
+        ("seq.mp4", DecodeOptions::sequential()),
+        ("par.mp4", DecodeOptions::default()),
+    ] {
+        let out = dir.path().join(name);
+        let opts = PipelineOptions {
+            decode,
+            encode: EncodeOptions {
+                preset: obscura::media::Preset::Ultrafast,
+                ..Default::default()
+            },
+        };
+        transcode(&input, &out, &opts).expect("transcodes");
+        assert_same_timing(&input, &out);
+    }
+}
+
+#[test]
+fn audio_can_be_dropped() {
+    let dir = tempdir();
+    let out = dir.path().join("silent.mp4");
+    let opts = PipelineOptions {
+        encode: EncodeOptions {
+            audio: AudioPolicy::Drop,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let s = transcode(&sample("bigbuckbunny.mp4"), &out, &opts).expect("transcodes");
+    assert_eq!(s.audio_streams, 0);
+    assert_eq!(ffprobe_stream(&out, "a", "codec_name"), "");
+}
+
+#[test]
+fn a_truncated_stream_fails_and_leaves_no_output() {
+    let dir = tempdir();
+    // Index first (faststart), then cut: the header promises frames the file
+    // no longer has.
+    let fast = dir.path().join("fast.mp4");
+    make_clip(
+        &sample("bikes.mp4"),
+        &fast,
+        &["-c", "copy", "-movflags", "+faststart"],
+    );
+    let bytes = std::fs::read(&fast).expect("read");
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let out = dir.path().join("out.mp4");
+    let err = transcode(&cut, &out, &PipelineOptions::default()).expect_err("must fail");
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("cut.mp4"), "{err}");
+    assert!(!out.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("obscura-tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn invalid_options_and_outputs_are_refused_before_any_work() {
+    let dir = tempdir();
+    let input = sample("carphone_pristine.mp4");
+    let bad_crf = PipelineOptions {
+        encode: EncodeOptions {
+            crf: 60,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = transcode(&input, &dir.path().join("a.mp4"), &bad_crf).expect_err("crf 60");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("expected >= 0, <= 51"), "{err}");
+    let err = transcode(
+        &input,
+        &dir.path().join("a.avi"),
+        &PipelineOptions::default(),
+    )
+    .expect_err("avi");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    let err = transcode(&input, &input, &PipelineOptions::default()).expect_err("onto input");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+}
