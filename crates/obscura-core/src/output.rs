@@ -41,7 +41,10 @@ impl PendingFile {
         };
         let dir_abs = dir
             .canonicalize()
-            .map_err(|e| Error::io(e, "output directory is not usable").with_path(&dir))?;
+            .map_err(|e| {
+                let what = format!("cannot write output: directory {}", dir.display());
+                Error::io(e, what).with_path(dest)
+            })?;
         let dest_abs = dir_abs.join(name);
         for input in inputs {
             if input.canonicalize().is_ok_and(|i| i == dest_abs) {

@@ -1,0 +1,153 @@
+//! The `obscura` binary end to end: exit codes, one-line errors, JSON output,
+//! and no output left behind on failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn home() -> PathBuf {
+    match std::env::var_os("OBSCURA_HOME") {
+        Some(h) if !h.is_empty() => PathBuf::from(h),
+        _ => PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/obscura"),
+    }
+}
+
+fn sample(name: &str) -> PathBuf {
+    let p = home().join("samples").join(name);
+    assert!(p.is_file(), "{} is missing: run `bash scripts/setup.sh`", p.display());
+    p
+}
+
+fn obscura(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("runs")
+}
+
+fn os(s: &(impl AsRef<std::ffi::OsStr> + ?Sized)) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+/// A failed run: non-zero exit, exactly one line on stderr that names the
+/// file, no panic or backtrace.
+fn assert_clean_failure(out: &Output, names: &Path) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {stderr}");
+    assert!(lines[0].starts_with("obscura: error: "), "{stderr}");
+    let name = names.file_name().expect("a file name").to_string_lossy();
+    assert!(lines[0].contains(name.as_ref()), "error should name {name}: {stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("stack backtrace"), "{stderr}");
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn probe_json_has_one_object_per_file() {
+    let files = [sample("carphone_pristine.mp4"), sample("vtest.avi")];
+    let out = obscura(&[os("probe"), os("--json"), os(&files[0]), os(&files[1])]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let arr = v.as_array().expect("an array");
+    assert_eq!(arr.len(), 2);
+    for key in ["path", "width", "height", "fps", "frames", "duration_s", "codec"] {
+        assert!(arr.iter().all(|o| o.get(key).is_some()), "missing {key}");
+    }
+    assert_eq!(arr[0]["frames"], 120);
+    assert_eq!(arr[1]["frames"], 795);
+    assert_eq!(arr[1]["width"], 768);
+}
+
+#[test]
+fn transcode_writes_the_output_and_a_json_summary() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("out.mp4");
+    let out = obscura(&[
+        os("transcode"),
+        os(&sample("carphone_pristine.mp4")),
+        os("-o"),
+        os(&out_path),
+        os("--preset"),
+        os("ultrafast"),
+        os("--json"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["frames_out"], 120);
+    assert_eq!(v["frames_in"], 120);
+    assert_eq!(entries(dir.path()), vec!["out.mp4"]);
+}
+
+#[test]
+fn bad_inputs_fail_cleanly_with_no_output_left() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let empty = d.join("empty.mp4");
+    std::fs::write(&empty, b"").expect("write");
+    let text = d.join("readme.mp4");
+    std::fs::write(&text, "not a video at all\n".repeat(200)).expect("write");
+    // An MP4 with its index at the end, cut in half: the index is gone.
+    let bytes = std::fs::read(sample("bigbuckbunny.mp4")).expect("read");
+    let half = d.join("half.mp4");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).expect("write");
+    let tone = d.join("tone.m4a");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"])
+        .arg(&tone)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+
+    let before = entries(d);
+    for input in [d.join("missing.mp4"), empty, text, half, tone] {
+        let out_path = d.join("out.mp4");
+        let out = obscura(&[os("transcode"), os(&input), os("-o"), os(&out_path)]);
+        assert_clean_failure(&out, &input);
+        let out = obscura(&[os("probe"), os(&input)]);
+        assert_clean_failure(&out, &input);
+        assert_eq!(entries(d), before, "nothing may be left behind for {}", input.display());
+    }
+}
+
+#[test]
+fn unwritable_outputs_fail_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a_file = dir.path().join("plain.txt");
+    std::fs::write(&a_file, b"x").expect("write");
+    let input = sample("carphone_pristine.mp4");
+    for out_path in [
+        a_file.join("out.mp4"),                        // parent is a file
+        dir.path().join("no/such/dir/out.mp4"),        // parent missing
+        PathBuf::from("/proc/obscura-cannot-write.mp4"), // refused even to root
+    ] {
+        let out = obscura(&[os("transcode"), os(&input), os("-o"), os(&out_path)]);
+        assert_clean_failure(&out, &out_path);
+        assert!(!out_path.exists());
+    }
+    assert_eq!(entries(dir.path()), vec!["plain.txt"]);
+}
+
+#[test]
+fn invalid_options_name_the_valid_range() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = sample("carphone_pristine.mp4");
+    let out_path = dir.path().join("out.mp4");
+    let out = obscura(&[os("transcode"), os(&input), os("-o"), os(&out_path), os("--preset"), os("warp")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("expected one of ultrafast"), "{stderr}");
+    let out = obscura(&[os("transcode"), os(&input), os("-o"), os(&out_path), os("--crf"), os("52")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("expected >= 0, <= 51"), "{stderr}");
+    assert!(entries(dir.path()).is_empty());
+}
