@@ -39,12 +39,10 @@ impl PendingFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let dir_abs = dir
-            .canonicalize()
-            .map_err(|e| {
-                let what = format!("cannot write output: directory {}", dir.display());
-                Error::io(e, what).with_path(dest)
-            })?;
+        let dir_abs = dir.canonicalize().map_err(|e| {
+            let what = format!("cannot write output: directory {}", dir.display());
+            Error::io(e, what).with_path(dest)
+        })?;
         let dest_abs = dir_abs.join(name);
         for input in inputs {
             if input.canonicalize().is_ok_and(|i| i == dest_abs) {

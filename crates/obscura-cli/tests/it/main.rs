@@ -13,7 +13,11 @@ fn home() -> PathBuf {
 
 fn sample(name: &str) -> PathBuf {
     let p = home().join("samples").join(name);
-    assert!(p.is_file(), "{} is missing: run `bash scripts/setup.sh`", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: run `bash scripts/setup.sh`",
+        p.display()
+    );
     p
 }
 
@@ -39,8 +43,14 @@ fn assert_clean_failure(out: &Output, names: &Path) {
     assert_eq!(lines.len(), 1, "one line expected, got: {stderr}");
     assert!(lines[0].starts_with("obscura: error: "), "{stderr}");
     let name = names.file_name().expect("a file name").to_string_lossy();
-    assert!(lines[0].contains(name.as_ref()), "error should name {name}: {stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("stack backtrace"), "{stderr}");
+    assert!(
+        lines[0].contains(name.as_ref()),
+        "error should name {name}: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("stack backtrace"),
+        "{stderr}"
+    );
 }
 
 fn entries(dir: &Path) -> Vec<String> {
@@ -56,11 +66,23 @@ fn entries(dir: &Path) -> Vec<String> {
 fn probe_json_has_one_object_per_file() {
     let files = [sample("carphone_pristine.mp4"), sample("vtest.avi")];
     let out = obscura(&[os("probe"), os("--json"), os(&files[0]), os(&files[1])]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let arr = v.as_array().expect("an array");
     assert_eq!(arr.len(), 2);
-    for key in ["path", "width", "height", "fps", "frames", "duration_s", "codec"] {
+    for key in [
+        "path",
+        "width",
+        "height",
+        "fps",
+        "frames",
+        "duration_s",
+        "codec",
+    ] {
         assert!(arr.iter().all(|o| o.get(key).is_some()), "missing {key}");
     }
     assert_eq!(arr[0]["frames"], 120);
@@ -81,7 +103,11 @@ fn transcode_writes_the_output_and_a_json_summary() {
         os("ultrafast"),
         os("--json"),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["frames_out"], 120);
     assert_eq!(v["frames_in"], 120);
@@ -102,7 +128,16 @@ fn bad_inputs_fail_cleanly_with_no_output_left() {
     std::fs::write(&half, &bytes[..bytes.len() / 2]).expect("write");
     let tone = d.join("tone.m4a");
     let made = Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac"])
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=1",
+            "-c:a",
+            "aac",
+        ])
         .arg(&tone)
         .status()
         .expect("ffmpeg runs");
@@ -115,7 +150,12 @@ fn bad_inputs_fail_cleanly_with_no_output_left() {
         assert_clean_failure(&out, &input);
         let out = obscura(&[os("probe"), os(&input)]);
         assert_clean_failure(&out, &input);
-        assert_eq!(entries(d), before, "nothing may be left behind for {}", input.display());
+        assert_eq!(
+            entries(d),
+            before,
+            "nothing may be left behind for {}",
+            input.display()
+        );
     }
 }
 
@@ -126,8 +166,8 @@ fn unwritable_outputs_fail_cleanly() {
     std::fs::write(&a_file, b"x").expect("write");
     let input = sample("carphone_pristine.mp4");
     for out_path in [
-        a_file.join("out.mp4"),                        // parent is a file
-        dir.path().join("no/such/dir/out.mp4"),        // parent missing
+        a_file.join("out.mp4"),                          // parent is a file
+        dir.path().join("no/such/dir/out.mp4"),          // parent missing
         PathBuf::from("/proc/obscura-cannot-write.mp4"), // refused even to root
     ] {
         let out = obscura(&[os("transcode"), os(&input), os("-o"), os(&out_path)]);
@@ -142,11 +182,25 @@ fn invalid_options_name_the_valid_range() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = sample("carphone_pristine.mp4");
     let out_path = dir.path().join("out.mp4");
-    let out = obscura(&[os("transcode"), os(&input), os("-o"), os(&out_path), os("--preset"), os("warp")]);
+    let out = obscura(&[
+        os("transcode"),
+        os(&input),
+        os("-o"),
+        os(&out_path),
+        os("--preset"),
+        os("warp"),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("expected one of ultrafast"), "{stderr}");
-    let out = obscura(&[os("transcode"), os(&input), os("-o"), os(&out_path), os("--crf"), os("52")]);
+    let out = obscura(&[
+        os("transcode"),
+        os(&input),
+        os("-o"),
+        os(&out_path),
+        os("--crf"),
+        os("52"),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("expected >= 0, <= 51"), "{stderr}");
     assert!(entries(dir.path()).is_empty());

@@ -144,6 +144,9 @@ pub(super) struct Span {
     /// The pts of the keyframe that starts the next segment. Frames from it
     /// on are left to that segment. `None` runs to the end.
     pub end: Option<i64>,
+    /// The end keyframe has no open-GOP leading pictures: every picture of
+    /// this span precedes it in decode order, so feeding can stop there.
+    pub end_closed: bool,
 }
 
 /// Sequential decoder over one file's video stream. Yields frames in
@@ -256,6 +259,26 @@ impl Decoder {
         })
     }
 
+    /// Moves this decoder to another span of the same file: seeks, and
+    /// flushes the codec (which keeps its picture buffer pool, so a worker
+    /// decoding segment after segment does not fault in fresh memory for
+    /// each one).
+    pub(super) fn restart(&mut self, span: Span) -> Result<()> {
+        if let Some((_, dts)) = span.start {
+            seek_before(&mut self.ictx, self.stream_index, dts, &self.path)?;
+        } else {
+            self.ictx = open_input(&self.path)?;
+        }
+        self.decoder.flush();
+        self.span = span;
+        self.started = span.start.is_none();
+        self.draining = false;
+        self.done = false;
+        self.next_index = 0;
+        self.last_pts = None;
+        Ok(())
+    }
+
     /// Packets the decoder rejected as damaged so far (they are skipped, as
     /// FFmpeg's own tools do; the count goes into reports).
     pub fn decode_errors(&self) -> u64 {
@@ -281,6 +304,9 @@ impl Decoder {
                 continue;
             }
             let ts = packet.pts().or(packet.dts());
+            if self.span.end_closed && packet.is_key() && ts.is_some() && ts == self.span.end {
+                return self.drain();
+            }
             if !self.started {
                 let Some((kpts, kdts)) = self.span.start else {
                     unreachable!("only spans with a start begin unstarted")

@@ -3,8 +3,13 @@
 //! A file is cut at keyframes into segments. Each segment is decoded by its
 //! own demuxer and decoder on a worker thread and handed over through a
 //! bounded channel; the consumer reads the segments in order, so frames come
-//! out in presentation order and memory stays bounded by
-//! `workers x queue` frames whatever the file's length.
+//! out in presentation order.
+//!
+//! Memory is bounded whatever the file's length: at most `workers` segments
+//! are in flight (the one being consumed and those ahead of it), and each
+//! buffers at most `max_buffer_bytes / workers` of pictures. A worker can
+//! only run ahead of the consumer by what its buffer holds, so segments are
+//! sized to fit their buffer where the keyframes allow it.
 //!
 //! Open GOPs: pictures that follow a keyframe in decode order but show
 //! before it belong to the segment before. That segment keeps decoding past
@@ -19,7 +24,7 @@ use crate::error::{Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 /// How to decode.
@@ -31,10 +36,12 @@ pub struct DecodeOptions {
     /// Threads inside each segment's decoder (0 = FFmpeg's choice). With
     /// several workers, 1 keeps the cores busy without oversubscribing them.
     pub decoder_threads: usize,
-    /// Frames buffered per segment in flight.
+    /// Upper bound on decoded pictures held in segment buffers, in bytes.
+    pub max_buffer_bytes: usize,
+    /// Frames buffered per segment (0 = derived from `max_buffer_bytes`).
     pub queue: usize,
-    /// Segments are at least this many frames long (short ones cost a
-    /// demuxer open and a decoder warm-up each).
+    /// Segments are at least this many frames long (each costs a demuxer
+    /// open and a decoder warm-up).
     pub min_segment_frames: u64,
     /// How many segments to aim for (0 = four per worker, so one slow
     /// segment does not leave cores idle at the end).
@@ -46,8 +53,9 @@ impl Default for DecodeOptions {
         DecodeOptions {
             workers: 0,
             decoder_threads: 1,
-            queue: 8,
-            min_segment_frames: 120,
+            max_buffer_bytes: 512 << 20,
+            queue: 0,
+            min_segment_frames: 25,
             target_segments: 0,
         }
     }
@@ -72,10 +80,10 @@ impl DecodeOptions {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.queue == 0 || self.queue > 1024 {
+        if self.queue > 100_000 {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("invalid queue {} (expected >= 1, <= 1024)", self.queue),
+                format!("invalid queue {} (expected <= 100000)", self.queue),
             ));
         }
         if self.workers > 256 {
@@ -84,21 +92,26 @@ impl DecodeOptions {
                 format!("invalid workers {} (expected <= 256)", self.workers),
             ));
         }
+        if self.decoder_threads > 256 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "invalid decoder threads {} (expected <= 256)",
+                    self.decoder_threads
+                ),
+            ));
+        }
         Ok(())
     }
 }
 
-/// Cuts the stream into segments at keyframes, about `target` of them, none
-/// shorter than `min_frames`. Returns one whole-stream span when the file
-/// cannot be segmented safely.
-pub(super) fn plan_segments(
-    info: &VideoInfo,
-    workers: usize,
-    target: usize,
-    min_frames: u64,
-) -> Vec<Span> {
-    let whole = vec![Span::default()];
-    if workers <= 1 || !info.timestamps_complete || info.keyframes.len() < 2 {
+/// Cuts the stream into segments at keyframes, each about `target` frames
+/// long and none shorter than `min_frames`. Returns the spans with their
+/// frame counts; one whole-stream span when the file cannot be segmented
+/// safely.
+pub(super) fn plan_segments(info: &VideoInfo, target: u64, min_frames: u64) -> Vec<(Span, u64)> {
+    let whole = vec![(Span::default(), info.frames)];
+    if !info.timestamps_complete || info.keyframes.len() < 2 {
         return whole;
     }
     // Keyframes must have distinct, increasing timestamps to serve as
@@ -106,40 +119,118 @@ pub(super) fn plan_segments(
     let mut keys: Vec<_> = info.keyframes.iter().filter(|k| k.index > 0).collect();
     keys.sort_by_key(|k| k.pts);
     keys.dedup_by_key(|k| k.pts);
-    let target = info.frames / (target.max(1) as u64);
-    let target = target.max(min_frames.max(1));
-    let mut bounds: Vec<(i64, i64)> = Vec::new();
+    let min_frames = min_frames.max(1);
+    let target = target.max(min_frames);
+    let mut spans = Vec::new();
+    let mut start = None;
     let mut last_index = 0u64;
+    // Whether the current segment starts at a keyframe with leading pictures.
+    let mut start_open = false;
+    let mut cut = |k: &super::probe::Keyframe, start: &mut Option<(i64, i64)>, last: &mut u64| {
+        // Stopping at a closed end keyframe and flushing is exact, except
+        // that FFmpeg 5.1's H.264 decoder drops the last picture on flush
+        // when decoding began at an open-GOP recovery point (found by the
+        // open-GOP test): such segments decode past their end instead.
+        spans.push((
+            Span {
+                start: *start,
+                end: Some(k.pts),
+                end_closed: !k.leading_pictures && !start_open,
+            },
+            k.index - *last,
+        ));
+        *start = Some((k.pts, k.dts));
+        *last = k.index;
+        start_open = k.leading_pictures;
+    };
+    // Greedy: end a segment at the last keyframe that keeps it within the
+    // target, or at the first one past it when the GOP is longer.
+    let mut candidate: Option<&super::probe::Keyframe> = None;
     for k in keys {
-        if k.index - last_index >= target && info.frames - k.index >= target / 2 {
-            bounds.push((k.pts, k.dts));
-            last_index = k.index;
+        if info.frames.saturating_sub(k.index) < min_frames {
+            break;
+        }
+        let len = k.index - last_index;
+        if len > target {
+            match candidate.take() {
+                Some(c) => {
+                    cut(c, &mut start, &mut last_index);
+                    if k.index - last_index >= min_frames {
+                        candidate = Some(k);
+                    }
+                }
+                None => cut(k, &mut start, &mut last_index),
+            }
+        } else if len >= min_frames {
+            candidate = Some(k);
         }
     }
-    if bounds.is_empty() {
+    if let Some(c) = candidate {
+        if info.frames - c.index >= min_frames && c.index > last_index {
+            cut(c, &mut start, &mut last_index);
+        }
+    }
+    if spans.is_empty() {
         return whole;
     }
-    let mut spans = Vec::with_capacity(bounds.len() + 1);
-    let mut start = None;
-    for &b in &bounds {
-        spans.push(Span {
+    spans.push((
+        Span {
             start,
-            end: Some(b.0),
-        });
-        start = Some(b);
-    }
-    spans.push(Span { start, end: None });
+            ..Span::default()
+        },
+        info.frames - last_index,
+    ));
     spans
 }
 
 type Slot = Mutex<Option<SyncSender<Result<DecodedFrame>>>>;
+
+/// What the consumer and the workers share.
+struct Shared {
+    path: PathBuf,
+    threads: usize,
+    spans: Vec<Span>,
+    slots: Vec<Slot>,
+    next: AtomicUsize,
+    cancel: AtomicBool,
+    /// Index of the segment the consumer is reading.
+    consuming: Mutex<usize>,
+    advanced: Condvar,
+    /// Segments allowed in flight, counting the one being consumed.
+    window: usize,
+}
+
+impl Shared {
+    fn stop(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        self.advanced.notify_all();
+    }
+
+    /// Blocks until segment `i` is inside the window; false when cancelled.
+    fn wait_for_turn(&self, i: usize) -> bool {
+        let Ok(mut consuming) = self.consuming.lock() else {
+            return false;
+        };
+        while i >= *consuming + self.window {
+            if self.cancel.load(Ordering::SeqCst) {
+                return false;
+            }
+            consuming = match self.advanced.wait(consuming) {
+                Ok(g) => g,
+                Err(_) => return false,
+            };
+        }
+        !self.cancel.load(Ordering::SeqCst)
+    }
+}
 
 /// Frames of one file decoded segment by segment on worker threads, yielded
 /// in presentation order. Dropping it stops the workers.
 pub struct ParallelDecoder {
     receivers: std::vec::IntoIter<Receiver<Result<DecodedFrame>>>,
     current: Option<Receiver<Result<DecodedFrame>>>,
-    cancel: Arc<AtomicBool>,
+    current_segment: usize,
+    shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
     next_index: u64,
     segments: usize,
@@ -164,41 +255,66 @@ impl ParallelDecoder {
     /// through the iterator.
     pub fn start(info: &VideoInfo, opts: &DecodeOptions) -> Result<Self> {
         opts.validate()?;
-        let workers = opts.resolved_workers();
-        let target = if opts.target_segments == 0 {
+        let workers = opts.resolved_workers().max(1);
+        let frame_bytes = (info.width as usize * info.height as usize * 3 / 2).max(1);
+        let queue = if opts.queue > 0 {
+            opts.queue
+        } else {
+            (opts.max_buffer_bytes / frame_bytes / workers).max(2)
+        };
+        let target_segments = if opts.target_segments == 0 {
             workers * 4
         } else {
             opts.target_segments
         };
-        let spans = plan_segments(info, workers, target, opts.min_segment_frames);
-        let n = spans.len();
+        // Aim for the requested number of segments, but no longer than a
+        // buffer holds, so a worker can finish its segment ahead of the
+        // consumer instead of waiting for it.
+        let target = (info.frames / target_segments as u64).min(queue as u64);
+        let plan = if workers > 1 {
+            plan_segments(info, target, opts.min_segment_frames)
+        } else {
+            vec![(Span::default(), info.frames)]
+        };
+        let n = plan.len();
         let mut receivers = Vec::with_capacity(n);
         let mut slots: Vec<Slot> = Vec::with_capacity(n);
-        for _ in 0..n {
-            let (tx, rx) = sync_channel(opts.queue);
+        for (_, frames) in &plan {
+            let cap = queue.min(usize::try_from(*frames).unwrap_or(usize::MAX).max(1));
+            let (tx, rx) = sync_channel(cap);
             receivers.push(rx);
             slots.push(Mutex::new(Some(tx)));
         }
-        let slots = Arc::new(slots);
-        let spans = Arc::new(spans);
-        let next = Arc::new(AtomicUsize::new(0));
-        let cancel = Arc::new(AtomicBool::new(false));
-        let threads = if n == 1 { 0 } else { opts.decoder_threads };
+        let shared = Arc::new(Shared {
+            path: info.path.clone(),
+            threads: if n == 1 { 0 } else { opts.decoder_threads },
+            spans: plan.iter().map(|(s, _)| *s).collect(),
+            slots,
+            next: AtomicUsize::new(0),
+            cancel: AtomicBool::new(false),
+            consuming: Mutex::new(0),
+            advanced: Condvar::new(),
+            window: workers,
+        });
         let mut handles = Vec::new();
         for w in 0..workers.min(n) {
-            let (slots, spans, next, cancel) =
-                (slots.clone(), spans.clone(), next.clone(), cancel.clone());
-            let path = info.path.clone();
-            let handle = std::thread::Builder::new()
+            let mine = shared.clone();
+            let spawned = std::thread::Builder::new()
                 .name(format!("obscura-decode-{w}"))
-                .spawn(move || worker(&path, threads, &spans, &slots, &next, &cancel))
-                .map_err(|e| Error::io(e, "cannot start a decoding thread"))?;
-            handles.push(handle);
+                .spawn(move || worker(&mine));
+            match spawned {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    shared.stop();
+                    return Err(Error::io(e, "cannot start a decoding thread"));
+                }
+            }
         }
         Ok(ParallelDecoder {
             receivers: receivers.into_iter(),
             current: None,
-            cancel,
+            current_segment: 0,
+            shared,
             workers: handles,
             next_index: 0,
             segments: n,
@@ -212,43 +328,41 @@ impl ParallelDecoder {
     }
 }
 
-fn worker(
-    path: &Path,
-    threads: usize,
-    spans: &[Span],
-    slots: &[Slot],
-    next: &AtomicUsize,
-    cancel: &AtomicBool,
-) {
+fn worker(shared: &Shared) {
+    let mut decoder: Option<Decoder> = None;
     loop {
-        if cancel.load(Ordering::Relaxed) {
-            return;
-        }
-        let i = next.fetch_add(1, Ordering::SeqCst);
-        let (Some(span), Some(slot)) = (spans.get(i), slots.get(i)) else {
+        let i = shared.next.fetch_add(1, Ordering::SeqCst);
+        let (Some(span), Some(slot)) = (shared.spans.get(i), shared.slots.get(i)) else {
             return;
         };
+        if !shared.wait_for_turn(i) {
+            return;
+        }
         let tx = match slot.lock() {
             Ok(mut guard) => guard.take(),
             Err(_) => return,
         };
         let Some(tx) = tx else { return };
-        let decoder = match Decoder::open_span(path, threads, *span) {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                cancel.store(true, Ordering::Relaxed);
-                return;
-            }
+        let ready = match decoder.as_mut() {
+            Some(d) => d.restart(*span),
+            None => Decoder::open_span(&shared.path, shared.threads, *span).map(|d| {
+                decoder = Some(d);
+            }),
         };
-        for item in decoder {
+        if let Err(e) = ready {
+            let _ = tx.send(Err(e));
+            shared.stop();
+            return;
+        }
+        let Some(dec) = decoder.as_mut() else { return };
+        for item in dec.by_ref() {
             let failed = item.is_err();
             if tx.send(item).is_err() || failed {
                 // The consumer is gone, or this segment failed: stop all.
-                cancel.store(true, Ordering::Relaxed);
+                shared.stop();
                 return;
             }
-            if cancel.load(Ordering::Relaxed) {
+            if shared.cancel.load(Ordering::Relaxed) {
                 return;
             }
         }
@@ -278,8 +392,15 @@ impl Iterator for ParallelDecoder {
                     self.done = true;
                     return Some(Err(e));
                 }
-                // This segment is complete.
-                Err(_) => self.current = None,
+                // This segment is complete: let the next one into the window.
+                Err(_) => {
+                    self.current = None;
+                    self.current_segment += 1;
+                    if let Ok(mut c) = self.shared.consuming.lock() {
+                        *c = self.current_segment;
+                    }
+                    self.shared.advanced.notify_all();
+                }
             }
         }
         None
@@ -288,7 +409,7 @@ impl Iterator for ParallelDecoder {
 
 impl Drop for ParallelDecoder {
     fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
+        self.shared.stop();
         // Dropping the receivers wakes workers blocked on a full queue.
         self.current = None;
         self.receivers = Vec::new().into_iter();

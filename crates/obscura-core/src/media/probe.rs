@@ -15,6 +15,9 @@ pub struct Keyframe {
     pub pts: i64,
     /// Decode timestamp, in the stream's time base.
     pub dts: i64,
+    /// Whether pictures that show before this keyframe follow it in decode
+    /// order (open-GOP leading pictures).
+    pub leading_pictures: bool,
 }
 
 /// One audio stream of the file.
@@ -176,7 +179,7 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
 
     // One pass over the packets.
     let mut timestamps: Vec<i64> = Vec::new();
-    let mut keys: Vec<(i64, i64)> = Vec::new();
+    let mut keys: Vec<(i64, i64, bool)> = Vec::new();
     let mut timestamps_complete = true;
     let mut end_max = i64::MIN;
     let mut packet = ff::Packet::empty();
@@ -207,7 +210,11 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         };
         end_max = end_max.max(ts.saturating_add(packet.duration().max(0)));
         if packet.is_key() {
-            keys.push((ts, packet.dts().unwrap_or(ts)));
+            keys.push((ts, packet.dts().unwrap_or(ts), false));
+        } else if let Some(k) = keys.last_mut() {
+            if ts < k.0 {
+                k.2 = true;
+            }
         }
         timestamps.push(ts);
     }
@@ -219,10 +226,11 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     let first = sorted[0];
     let keyframes = keys
         .into_iter()
-        .map(|(pts, dts)| Keyframe {
+        .map(|(pts, dts, leading_pictures)| Keyframe {
             index: sorted.partition_point(|&t| t < pts) as u64,
             pts,
             dts,
+            leading_pictures,
         })
         .collect();
     let tb = rational_f64(time_base);
