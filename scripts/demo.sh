@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job on real sample footage: probe the samples, then transcode the
+# CCTV-like sample (vtest.avi, a fixed overhead camera) to H.264/MP4 and
+# check the result keeps every frame.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export OBSCURA_HOME="${OBSCURA_HOME:-$HOME/.cache/obscura}"
+cargo build --release --locked -p obscura-cli
+bin=target/release/obscura
+samples="$OBSCURA_HOME/samples"
+out=demo-out
+mkdir -p "$out"
+
+echo "== probe"
+"$bin" probe "$samples"/*.mp4 "$samples/vtest.avi"
+echo "== transcode (segment-parallel decode, x264, audio copied)"
+"$bin" transcode "$samples/vtest.avi" -o "$out/vtest.mp4"
+"$bin" transcode "$samples/bigbuckbunny.mp4" -o "$out/bigbuckbunny.mp4"
+echo "== check"
+"$bin" probe "$out/vtest.mp4" "$out/bigbuckbunny.mp4"
+echo "outputs in $out/"
