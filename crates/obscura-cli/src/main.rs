@@ -50,6 +50,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the installation: FFmpeg with x264, ONNX Runtime, models
+    /// (pinned hashes, and that they load and run), sample footage.
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Decode only and report the speed; optionally print a hash per frame.
     Decode {
         /// Input video.
@@ -159,6 +166,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     summary.seconds,
                     summary.fps
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { json } => {
+            let checks = obscura_core::doctor::run();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&checks)?);
+            } else {
+                for c in &checks {
+                    println!(
+                        "{} {:<28} {}",
+                        if c.ok { "ok  " } else { "FAIL" },
+                        c.name,
+                        c.detail
+                    );
+                }
+            }
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            if failed > 0 {
+                eprintln!("obscura: error: {failed} check(s) failed: run `bash scripts/setup.sh`");
+                return Ok(ExitCode::FAILURE);
             }
             Ok(ExitCode::SUCCESS)
         }

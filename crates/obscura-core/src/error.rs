@@ -28,6 +28,10 @@ pub enum ErrorKind {
     Encode,
     /// An option or argument is out of its valid range.
     InvalidArgument,
+    /// ONNX Runtime is missing or cannot be loaded.
+    Runtime,
+    /// A model is missing, corrupt, or not the model expected.
+    Model,
 }
 
 impl ErrorKind {
@@ -43,6 +47,8 @@ impl ErrorKind {
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Encode => "encode",
             ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Runtime => "runtime",
+            ErrorKind::Model => "model",
         }
     }
 }

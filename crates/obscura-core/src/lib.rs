@@ -16,6 +16,9 @@
 //! - [`pipeline`]: decode → process → encode, with progress reporting.
 //!   [`pipeline::transcode`] is the plain run; redaction plugs in per-frame
 //!   work.
+//! - [`onnx`]: the only code that talks to ONNX Runtime, loaded at run time
+//!   from the library the setup fetched; [`models`]: the pinned model
+//!   manifest and checks of the files on disk.
 //! - [`output`]: outputs are written under a temporary name and renamed only
 //!   when complete, and never over an input.
 //! - [`error`]: one [`Error`] type with an [`ErrorKind`] to match on.
@@ -39,13 +42,30 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod doctor;
 pub mod error;
 pub mod frame;
+pub mod hash;
 pub mod media;
+pub mod models;
+pub mod onnx;
 pub mod output;
 pub mod pipeline;
 
 pub use error::{Error, ErrorKind, Result};
+
+/// Where the setup keeps models, the ONNX Runtime library and sample
+/// footage: `$OBSCURA_HOME`, or `~/.cache/obscura`.
+pub fn home() -> std::path::PathBuf {
+    match std::env::var_os("OBSCURA_HOME") {
+        Some(h) if !h.is_empty() => std::path::PathBuf::from(h),
+        _ => std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default()
+            .join(".cache")
+            .join("obscura"),
+    }
+}
 
 /// The version of this library, as recorded in reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

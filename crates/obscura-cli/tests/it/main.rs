@@ -205,3 +205,60 @@ fn invalid_options_name_the_valid_range() {
     assert!(stderr.contains("expected >= 0, <= 51"), "{stderr}");
     assert!(entries(dir.path()).is_empty());
 }
+
+#[test]
+fn doctor_passes_on_a_set_up_machine() {
+    let out = obscura(&[os("doctor"), os("--json")]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let failed: Vec<_> = v
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|c| c["ok"] != true)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(out.status.success());
+}
+
+#[test]
+fn doctor_explains_a_broken_runtime_and_corrupt_model_without_panicking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).expect("mkdir");
+    // A truncated CenterFace: wrong hash.
+    let real = std::fs::read(home().join("models/centerface.onnx")).expect("set up");
+    std::fs::write(models.join("centerface.onnx"), &real[..real.len() / 3]).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(["doctor", "--json"])
+        .env("OBSCURA_HOME", dir.path())
+        .env("OBSCURA_ORT_LIB", "/etc/hostname") // not a shared library
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let by_name = |n: &str| {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .find(|c| c["name"] == n)
+            .cloned()
+            .expect("present")
+    };
+    let rt = by_name("onnxruntime");
+    assert_eq!(rt["ok"], false);
+    assert!(
+        rt["detail"]
+            .as_str()
+            .expect("text")
+            .contains("cannot load ONNX Runtime"),
+        "{rt}"
+    );
+    let cf = by_name("model centerface");
+    assert_eq!(cf["ok"], false);
+    assert!(
+        cf["detail"].as_str().expect("text").contains("expected"),
+        "{cf}"
+    );
+}

@@ -110,3 +110,25 @@ fn rational_f64(r: ff::Rational) -> f64 {
 fn is_again(e: &ff::Error) -> bool {
     matches!(e, ff::Error::Other { errno } if *errno == ff::util::error::EAGAIN)
 }
+
+/// The FFmpeg libraries Obscura is running against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LibraryInfo {
+    /// libavcodec version, `major.minor.micro`.
+    pub avcodec: String,
+    /// libavformat version, `major.minor.micro`.
+    pub avformat: String,
+    /// Whether the libx264 encoder is available.
+    pub libx264: bool,
+}
+
+/// Versions and capabilities of the FFmpeg libraries in use.
+pub fn library_info() -> LibraryInfo {
+    init();
+    let v = |n: u32| format!("{}.{}.{}", n >> 16, (n >> 8) & 0xff, n & 0xff);
+    LibraryInfo {
+        avcodec: v(ff::codec::version()),
+        avformat: v(ff::format::version()),
+        libx264: ff::encoder::find_by_name("libx264").is_some(),
+    }
+}

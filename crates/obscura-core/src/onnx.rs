@@ -1,0 +1,225 @@
+//! Everything that touches ONNX Runtime (through `ort`) lives in this module.
+//!
+//! The runtime is a shared library loaded at run time (`ort`'s
+//! `load-dynamic`), found in this order: the path given to [`init`],
+//! `$OBSCURA_ORT_LIB`, then `$OBSCURA_HOME/lib/libonnxruntime.so.*` where the
+//! setup puts it. A missing or broken library is an error that says to run
+//! the setup, never a panic.
+
+use crate::error::{Error, ErrorKind, Result};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+struct Runtime {
+    path: PathBuf,
+    env: ort::environment::Environment,
+}
+
+static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+
+fn find_library(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("OBSCURA_ORT_LIB").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let dir = crate::home().join("lib");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("libonnxruntime.so"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found.pop().ok_or_else(|| {
+        Error::new(
+            ErrorKind::Runtime,
+            format!(
+                "ONNX Runtime library not found in {} (run `bash scripts/setup.sh`, or set OBSCURA_ORT_LIB)",
+                dir.display()
+            ),
+        )
+    })
+}
+
+/// Loads ONNX Runtime once per process and returns the library's path.
+/// Later calls return the first result, whatever path they pass.
+///
+/// # Errors
+/// `Runtime` when the library is missing or cannot be loaded.
+pub fn init(library: Option<&Path>) -> Result<PathBuf> {
+    runtime(library).map(|r| r.path.clone())
+}
+
+fn runtime(library: Option<&Path>) -> Result<&'static Runtime> {
+    let r = RUNTIME.get_or_init(|| {
+        let path = find_library(library).map_err(|e| e.to_string())?;
+        if !path.is_file() {
+            return Err(format!(
+                "ONNX Runtime library {} does not exist (run `bash scripts/setup.sh`)",
+                path.display()
+            ));
+        }
+        let builder = ort::init_from(&path).map_err(|e| {
+            format!(
+                "cannot load ONNX Runtime from {}: {e} (run `bash scripts/setup.sh`)",
+                path.display()
+            )
+        })?;
+        let env = builder
+            .with_name("obscura")
+            .build()
+            .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", path.display()))?;
+        Ok(Runtime { path, env })
+    });
+    r.as_ref()
+        .map_err(|m| Error::new(ErrorKind::Runtime, m.clone()))
+}
+
+/// One output tensor of a model run, copied out of the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    /// Output name.
+    pub name: String,
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Values in row-major order.
+    pub data: Vec<f32>,
+}
+
+/// A loaded model with its own session (sessions are not shared between
+/// threads: give each worker its own `Model`).
+pub struct Model {
+    session: ort::session::Session,
+    path: PathBuf,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("path", &self.path)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .finish_non_exhaustive()
+    }
+}
+
+fn model_err(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Model, what.to_string()).with_path(path)
+}
+
+impl Model {
+    /// Loads the ONNX model at `path` with `threads` intra-op threads
+    /// (0 = the runtime's choice), initialising the runtime if needed.
+    ///
+    /// # Errors
+    /// `Runtime` when ONNX Runtime is missing; `Model` when the file is
+    /// missing or is not a valid model.
+    pub fn load(path: impl AsRef<Path>, threads: usize) -> Result<Model> {
+        let path = path.as_ref();
+        let rt = runtime(None)?;
+        if !path.is_file() {
+            return Err(model_err(
+                path,
+                "model file not found (run `bash scripts/setup.sh`)",
+            ));
+        }
+        let mut builder = ort::session::Session::builder(&rt.env)
+            .map_err(|e| model_err(path, format!("cannot create a session: {e}")))?;
+        if threads > 0 {
+            builder = builder
+                .with_intra_threads(threads)
+                .map_err(|e| model_err(path, format!("cannot set threads: {e}")))?;
+        }
+        let session = builder.commit_from_file(path).map_err(|e| {
+            model_err(
+                path,
+                format!("not a valid ONNX model: {e} (delete it and run `bash scripts/setup.sh`)"),
+            )
+        })?;
+        let inputs = session
+            .inputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
+        let outputs = session
+            .outputs()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
+        Ok(Model {
+            session,
+            path: path.to_path_buf(),
+            inputs,
+            outputs,
+        })
+    }
+
+    /// Input names, in the model's order.
+    pub fn inputs(&self) -> &[String] {
+        &self.inputs
+    }
+
+    /// Output names, in the model's order.
+    pub fn outputs(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// Checks that the model has exactly these inputs and at least these
+    /// outputs.
+    ///
+    /// # Errors
+    /// `Model`, listing what the model has instead.
+    pub fn expect_io(&self, inputs: &[&str], outputs: &[&str]) -> Result<()> {
+        let ok_in = self.inputs.len() == inputs.len()
+            && inputs.iter().all(|i| self.inputs.iter().any(|n| n == i));
+        let ok_out = outputs.iter().all(|o| self.outputs.iter().any(|n| n == o));
+        if ok_in && ok_out {
+            return Ok(());
+        }
+        Err(model_err(
+            &self.path,
+            format!(
+                "unexpected model interface: inputs {:?}, outputs {:?} (expected inputs {inputs:?}, outputs including {outputs:?})",
+                self.inputs, self.outputs
+            ),
+        ))
+    }
+
+    /// Runs the model on one float32 input tensor of `shape`.
+    ///
+    /// # Errors
+    /// `Model` when the runtime rejects the input or a output is not float32.
+    pub fn run(&mut self, input: &str, shape: &[usize], data: Vec<f32>) -> Result<Vec<Tensor>> {
+        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+        let value = ort::value::Tensor::from_array((dims, data))
+            .map_err(|e| model_err(&self.path, format!("bad input tensor: {e}")))?;
+        let path = self.path.clone();
+        let outputs = self
+            .session
+            .run(ort::inputs![input => value])
+            .map_err(|e| model_err(&path, format!("inference failed: {e}")))?;
+        let mut result = Vec::with_capacity(outputs.len());
+        for (name, v) in outputs.iter() {
+            let (shape, data) = v
+                .try_extract_tensor::<f32>()
+                .map_err(|e| model_err(&path, format!("output {name} is not float32: {e}")))?;
+            result.push(Tensor {
+                name: name.to_string(),
+                shape: shape
+                    .iter()
+                    .map(|&d| usize::try_from(d).unwrap_or(0))
+                    .collect(),
+                data: data.to_vec(),
+            });
+        }
+        Ok(result)
+    }
+}
