@@ -2,4 +2,6 @@
 
 mod common;
 mod decode;
+mod masks;
+mod redact;
 mod transcode;

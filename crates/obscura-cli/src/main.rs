@@ -57,6 +57,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Obscure a camera's privacy masks on every frame and write a redaction
+    /// record (OUTPUT.redaction.json) next to the output.
+    Redact {
+        /// Input video.
+        input: PathBuf,
+        /// Output file (.mp4, .m4v or .mov).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Camera profile (TOML) with the privacy masks.
+        #[arg(long)]
+        camera: Option<PathBuf>,
+        /// Lift this mask (repeatable); needs --authorisation and --operator.
+        #[arg(long = "unmask", value_name = "MASK_ID")]
+        unmask: Vec<String>,
+        /// Authorisation reference for lifting masks (e.g. a RIPA reference).
+        #[arg(long)]
+        authorisation: Option<String>,
+        /// Who is doing this (recorded).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Case or request reference (recorded).
+        #[arg(long = "case")]
+        case_reference: Option<String>,
+        #[command(flatten)]
+        encode: EncodeArgs,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Decode only and report the speed; optionally print a hash per frame.
     Decode {
         /// Input video.
@@ -165,6 +199,63 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     summary.audio_streams,
                     summary.seconds,
                     summary.fps
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Redact {
+            input,
+            output,
+            camera,
+            unmask,
+            authorisation,
+            operator,
+            reason,
+            case_reference,
+            encode,
+            decode,
+            json,
+        } => {
+            let opts = obscura_core::redact::RedactOptions {
+                pipeline: PipelineOptions {
+                    decode: decode.to_options(),
+                    encode: encode.to_options()?,
+                },
+                camera,
+                unmask,
+                authorisation,
+                operator: operator.unwrap_or_default(),
+                reason: reason.unwrap_or_default(),
+                case_reference,
+            };
+            let bar = progress_bar();
+            let mut on_progress = |p: Progress| {
+                bar.set_length(p.total);
+                bar.set_position(p.frames);
+            };
+            let record = obscura_core::redact::redact(&input, &output, &opts, &mut on_progress);
+            bar.finish_and_clear();
+            let record = record?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&record)?);
+            } else {
+                let lifted: Vec<_> = record.masks_lifted.iter().map(|m| m.id.as_str()).collect();
+                println!(
+                    "{} -> {}: {} frames, {} mask(s) applied{}; record {}",
+                    record.input.path.display(),
+                    record.output.path.display(),
+                    record.output.frames,
+                    record.masks_applied.len(),
+                    if lifted.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ", lifted {} under {}",
+                            lifted.join(", "),
+                            opts.authorisation.as_deref().unwrap_or("")
+                        )
+                    },
+                    obscura_core::redact::record_path(&output).display()
                 );
             }
             Ok(ExitCode::SUCCESS)

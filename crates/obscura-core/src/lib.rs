@@ -19,6 +19,9 @@
 //! - [`onnx`]: the only code that talks to ONNX Runtime, loaded at run time
 //!   from the library the setup fetched; [`models`]: the pinned model
 //!   manifest and checks of the files on disk.
+//! - [`camera`]: validated camera profiles (masks, ignore-zones);
+//!   [`mask`]: polygon rasterisation and the irreversible obscuring kernels;
+//!   [`redact`]: masks applied on every frame, with a redaction record.
 //! - [`output`]: outputs are written under a temporary name and renamed only
 //!   when complete, and never over an input.
 //! - [`error`]: one [`Error`] type with an [`ErrorKind`] to match on.
@@ -42,15 +45,18 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod camera;
 pub mod doctor;
 pub mod error;
 pub mod frame;
 pub mod hash;
+pub mod mask;
 pub mod media;
 pub mod models;
 pub mod onnx;
 pub mod output;
 pub mod pipeline;
+pub mod redact;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -7,12 +7,12 @@ use super::{is_again, open_input};
 use crate::error::{Error, ErrorKind, Result};
 use crate::output::PendingFile;
 use ffmpeg_next as ff;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// x264 speed/size trade-off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[allow(missing_docs)]
 pub enum Preset {
@@ -78,7 +78,7 @@ impl std::str::FromStr for Preset {
 }
 
 /// What happens to the input's audio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AudioPolicy {
     /// Copy every audio stream through unchanged (stream copy).
@@ -104,7 +104,7 @@ impl std::str::FromStr for AudioPolicy {
 }
 
 /// Encoder settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncodeOptions {
     /// Constant rate factor: 0 (lossless) to 51 (worst). 18 is visually
     /// close to the source for CCTV; 23 is x264's default.

@@ -1,0 +1,419 @@
+//! Rasterised regions and the obscuring kernels.
+//!
+//! A polygon is rasterised once per resolution into row spans (even-odd
+//! rule, a pixel is inside when its centre is), clipped to the frame. The
+//! kernels then work in place on the YUV 4:2:0 planes, touching only the
+//! covered pixels, in tight loops over the spans. Chroma is obscured for
+//! every chroma sample any covered luma pixel uses, so no colour of the
+//! covered area survives.
+//!
+//! ## Irreversibility
+//! Defaults are chosen so the result cannot be undone:
+//! - **mosaic**: tiles are `max(8, ceil(L / 8))` pixels, where `L` is the
+//!   longer side of the region's bounding box. A region is at most about 8
+//!   tiles across, so a face-sized region keeps at most 8x8 averages, far
+//!   below what recognition needs. Each tile is the average of all the
+//!   covered pixels it contains.
+//! - **blur**: the same tile averages, bilinearly interpolated between tile
+//!   centres. It looks smooth, but carries exactly the mosaic's information,
+//!   so unlike a Gaussian blur it cannot be deconvolved.
+//! - **solid**: black.
+
+use crate::camera::Style;
+use crate::frame::{chroma_size, FrameViewMut, PlaneMut};
+
+/// Covered pixels of one region at one resolution: for each row, sorted
+/// disjoint half-open `[start, end)` spans.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Spans {
+    width: usize,
+    height: usize,
+    /// (row, start, end), rows ascending, spans of a row ascending.
+    spans: Vec<(u32, u32, u32)>,
+}
+
+impl Spans {
+    /// Rasterises `polygon` (pixel coordinates, any orientation, may be
+    /// partly or wholly outside the frame) for a `width`x`height` plane.
+    pub fn rasterise(polygon: &[[f64; 2]], width: usize, height: usize) -> Spans {
+        let mut spans = Vec::new();
+        let n = polygon.len();
+        let mut xs: Vec<f64> = Vec::with_capacity(n);
+        if n >= 3 {
+            let ymin = polygon.iter().map(|p| p[1]).fold(f64::INFINITY, f64::min);
+            let ymax = polygon
+                .iter()
+                .map(|p| p[1])
+                .fold(f64::NEG_INFINITY, f64::max);
+            let y0 = (ymin - 0.5).ceil().max(0.0) as usize;
+            let y1 = ((ymax - 0.5).floor() + 1.0).clamp(0.0, height as f64) as usize;
+            for y in y0..y1 {
+                let py = y as f64 + 0.5;
+                xs.clear();
+                let mut j = n - 1;
+                for i in 0..n {
+                    let (a, b) = (polygon[i], polygon[j]);
+                    if (a[1] > py) != (b[1] > py) {
+                        xs.push(crossing(a, b, py));
+                    }
+                    j = i;
+                }
+                xs.sort_by(f64::total_cmp);
+                for pair in xs.chunks_exact(2) {
+                    let start = (pair[0] - 0.5).ceil().clamp(0.0, width as f64) as u32;
+                    let end = (pair[1] - 0.5).ceil().clamp(0.0, width as f64) as u32;
+                    if start < end {
+                        spans.push((y as u32, start, end));
+                    }
+                }
+            }
+        }
+        Spans {
+            width,
+            height,
+            spans,
+        }
+    }
+
+    /// The spans as (row, start, end).
+    pub fn iter(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.spans
+            .iter()
+            .map(|&(y, a, b)| (y as usize, a as usize, b as usize))
+    }
+
+    /// Number of covered pixels.
+    pub fn area(&self) -> usize {
+        self.iter().map(|(_, a, b)| b - a).sum()
+    }
+
+    /// Whether nothing is covered (the region lies outside the frame).
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Whether pixel (x, y) is covered.
+    pub fn contains(&self, x: usize, y: usize) -> bool {
+        self.iter().any(|(r, a, b)| r == y && (a..b).contains(&x))
+    }
+
+    /// Bounding box `(x0, y0, x1, y1)`, exclusive ends.
+    pub fn bbox(&self) -> Option<(usize, usize, usize, usize)> {
+        let first = self.spans.first()?;
+        let last = self.spans.last()?;
+        let x0 = self.spans.iter().map(|s| s.1).min()? as usize;
+        let x1 = self.spans.iter().map(|s| s.2).max()? as usize;
+        Some((x0, first.0 as usize, x1, last.0 as usize + 1))
+    }
+
+    /// The chroma samples (of a 4:2:0 picture) that any covered luma pixel
+    /// uses.
+    pub fn to_chroma(&self) -> Spans {
+        let (cw, ch) = chroma_size(self.width, self.height);
+        let mut rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ch];
+        for (y, a, b) in self.iter() {
+            rows[y / 2].push((a as u32 / 2, (b as u32).div_ceil(2)));
+        }
+        let mut spans = Vec::new();
+        for (cy, mut r) in rows.into_iter().enumerate() {
+            r.sort_unstable();
+            let mut cur: Option<(u32, u32)> = None;
+            for (a, b) in r {
+                cur = match cur {
+                    Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
+                    Some((ca, cb)) => {
+                        spans.push((cy as u32, ca, cb));
+                        Some((a, b))
+                    }
+                    None => Some((a, b)),
+                };
+            }
+            if let Some((a, b)) = cur {
+                spans.push((cy as u32, a, b));
+            }
+        }
+        Spans {
+            width: cw,
+            height: ch,
+            spans,
+        }
+    }
+}
+
+/// Where the edge a→b crosses the horizontal line at `py` (the PNPOLY formula).
+fn crossing(a: [f64; 2], b: [f64; 2], py: f64) -> f64 {
+    (b[0] - a[0]) * (py - a[1]) / (b[1] - a[1]) + a[0]
+}
+
+/// Reference point-in-polygon test (PNPOLY, even-odd) at pixel centres, for
+/// checking the rasteriser.
+pub fn point_in_polygon(polygon: &[[f64; 2]], px: f64, py: f64) -> bool {
+    let n = polygon.len();
+    let mut inside = false;
+    let mut j = n.wrapping_sub(1);
+    for i in 0..n {
+        let (a, b) = (polygon[i], polygon[j]);
+        if (a[1] > py) != (b[1] > py) && px < crossing(a, b, py) {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
+/// The default tile size for a region whose bounding box is `w`x`h`.
+pub fn default_tile(w: usize, h: usize) -> usize {
+    w.max(h).div_ceil(8).max(8)
+}
+
+/// A region ready to obscure frames of one resolution: its luma and chroma
+/// spans, style and tile size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    luma: Spans,
+    chroma: Spans,
+    style: Style,
+    tile: usize,
+}
+
+impl Region {
+    /// Prepares `polygon` (video pixel coordinates) for `width`x`height`
+    /// frames; `tile` overrides the default tile size.
+    pub fn new(
+        polygon: &[[f64; 2]],
+        width: usize,
+        height: usize,
+        style: Style,
+        tile: Option<usize>,
+    ) -> Region {
+        let luma = Spans::rasterise(polygon, width, height);
+        let chroma = luma.to_chroma();
+        let tile = tile.unwrap_or_else(|| {
+            luma.bbox()
+                .map_or(8, |(x0, y0, x1, y1)| default_tile(x1 - x0, y1 - y0))
+        });
+        Region {
+            luma,
+            chroma,
+            style,
+            tile: tile.max(1),
+        }
+    }
+
+    /// A rectangle region (manual boxes, detections).
+    pub fn rect(
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        width: usize,
+        height: usize,
+        style: Style,
+    ) -> Region {
+        Region::new(
+            &[[x, y], [x + w, y], [x + w, y + h], [x, y + h]],
+            width,
+            height,
+            style,
+            None,
+        )
+    }
+
+    /// The luma spans.
+    pub fn luma(&self) -> &Spans {
+        &self.luma
+    }
+
+    /// Tile size in luma pixels.
+    pub fn tile(&self) -> usize {
+        self.tile
+    }
+
+    /// The style.
+    pub fn style(&self) -> Style {
+        self.style
+    }
+
+    /// Obscures this region of `frame` in place. Frames of another size than
+    /// the region was prepared for are left alone (callers prepare regions
+    /// per resolution).
+    pub fn apply(&self, frame: &mut FrameViewMut<'_>) {
+        if frame.width() != self.luma.width
+            || frame.height() != self.luma.height
+            || self.luma.is_empty()
+        {
+            return;
+        }
+        let planes = frame.planes_mut();
+        let ctile = self.tile.div_ceil(2).max(1);
+        let [y, u, v] = planes;
+        match self.style {
+            Style::Solid => {
+                fill(y, &self.luma, 16);
+                fill(u, &self.chroma, 128);
+                fill(v, &self.chroma, 128);
+            }
+            Style::Mosaic => {
+                mosaic(y, &self.luma, self.tile, false);
+                mosaic(u, &self.chroma, ctile, false);
+                mosaic(v, &self.chroma, ctile, false);
+            }
+            Style::Blur => {
+                mosaic(y, &self.luma, self.tile, true);
+                mosaic(u, &self.chroma, ctile, true);
+                mosaic(v, &self.chroma, ctile, true);
+            }
+        }
+    }
+}
+
+fn fill(plane: &mut PlaneMut<'_>, spans: &Spans, value: u8) {
+    for (y, a, b) in spans.iter() {
+        plane.row_mut(y)[a..b].fill(value);
+    }
+}
+
+/// Tile averages over the covered pixels of a grid anchored at the spans'
+/// bounding box; then either writes each tile's average (mosaic) or
+/// interpolates bilinearly between tile centres (blur).
+fn mosaic(plane: &mut PlaneMut<'_>, spans: &Spans, tile: usize, smooth: bool) {
+    let Some((x0, y0, x1, y1)) = spans.bbox() else {
+        return;
+    };
+    let tw = (x1 - x0).div_ceil(tile);
+    let th = (y1 - y0).div_ceil(tile);
+    let mut sum = vec![0u64; tw * th];
+    let mut count = vec![0u32; tw * th];
+    for (y, a, b) in spans.iter() {
+        let row = plane.row(y);
+        let trow = (y - y0) / tile * tw;
+        let mut x = a;
+        while x < b {
+            let t = (x - x0) / tile;
+            let end = (x0 + (t + 1) * tile).min(b);
+            let s: u64 = row[x..end].iter().map(|&p| u64::from(p)).sum();
+            sum[trow + t] += s;
+            count[trow + t] += (end - x) as u32;
+            x = end;
+        }
+    }
+    let avg: Vec<u8> = sum
+        .iter()
+        .zip(&count)
+        .map(|(&s, &c)| {
+            if c == 0 {
+                0
+            } else {
+                ((s + u64::from(c) / 2) / u64::from(c)) as u8
+            }
+        })
+        .collect();
+    if !smooth {
+        for (y, a, b) in spans.iter() {
+            let trow = (y - y0) / tile * tw;
+            let row = plane.row_mut(y);
+            let mut x = a;
+            while x < b {
+                let t = (x - x0) / tile;
+                let end = (x0 + (t + 1) * tile).min(b);
+                row[x..end].fill(avg[trow + t]);
+                x = end;
+            }
+        }
+        return;
+    }
+    // Blur: tiles without covered pixels take their nearest covered
+    // neighbour's value along the row so interpolation near the region's
+    // edge stays inside the region's own averages.
+    let mut val: Vec<f32> = avg.iter().map(|&a| f32::from(a)).collect();
+    for ty in 0..th {
+        let r = &count[ty * tw..(ty + 1) * tw];
+        if let Some(first) = r.iter().position(|&c| c > 0) {
+            let mut last = val[ty * tw + first];
+            for tx in 0..tw {
+                if r[tx] > 0 {
+                    last = val[ty * tw + tx];
+                } else {
+                    val[ty * tw + tx] = last;
+                }
+            }
+        }
+    }
+    for ty in 0..th {
+        if count[ty * tw..(ty + 1) * tw].iter().all(|&c| c == 0) {
+            let src = (0..th)
+                .filter(|&o| count[o * tw..(o + 1) * tw].iter().any(|&c| c > 0))
+                .min_by_key(|&o| o.abs_diff(ty));
+            if let Some(o) = src {
+                for tx in 0..tw {
+                    val[ty * tw + tx] = val[o * tw + tx];
+                }
+            }
+        }
+    }
+    let t = tile as f32;
+    let half = t / 2.0;
+    let max_tx = (tw - 1) as f32;
+    let max_ty = (th - 1) as f32;
+    for (y, a, b) in spans.iter() {
+        let fy = (((y - y0) as f32 + 0.5 - half) / t).clamp(0.0, max_ty);
+        let ty0 = fy.floor() as usize;
+        let ty1 = (ty0 + 1).min(th - 1);
+        let wy = fy - ty0 as f32;
+        let (r0, r1) = (
+            &val[ty0 * tw..(ty0 + 1) * tw],
+            &val[ty1 * tw..(ty1 + 1) * tw],
+        );
+        let row = plane.row_mut(y);
+        for (x, px) in row.iter_mut().enumerate().take(b).skip(a) {
+            let fx = (((x - x0) as f32 + 0.5 - half) / t).clamp(0.0, max_tx);
+            let tx0 = fx.floor() as usize;
+            let tx1 = (tx0 + 1).min(tw - 1);
+            let wx = fx - tx0 as f32;
+            let top = r0[tx0] + (r0[tx1] - r0[tx0]) * wx;
+            let bot = r1[tx0] + (r1[tx1] - r1[tx0]) * wx;
+            *px = (top + (bot - top) * wy).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+/// The fixed privacy masks of a camera, rasterised for one resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskSet {
+    regions: Vec<(String, Region)>,
+}
+
+impl MaskSet {
+    /// Rasterises every mask of `profile` except those in `lifted`, for
+    /// `width`x`height` frames.
+    pub fn new(
+        profile: &crate::camera::CameraProfile,
+        width: usize,
+        height: usize,
+        lifted: &[String],
+    ) -> MaskSet {
+        let regions = profile
+            .masks
+            .iter()
+            .filter(|m| !lifted.contains(&m.id))
+            .map(|m| {
+                let poly = profile.to_video(&m.polygon, width, height);
+                let region = Region::new(&poly, width, height, m.style, m.tile.map(|t| t as usize));
+                (m.id.clone(), region)
+            })
+            .collect();
+        MaskSet { regions }
+    }
+
+    /// The prepared regions by mask id.
+    pub fn regions(&self) -> &[(String, Region)] {
+        &self.regions
+    }
+
+    /// Obscures every mask on `frame`.
+    pub fn apply(&self, frame: &mut FrameViewMut<'_>) {
+        for (_, r) in &self.regions {
+            r.apply(frame);
+        }
+    }
+}
