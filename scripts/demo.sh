@@ -17,6 +17,11 @@ echo "== probe"
 echo "== transcode (segment-parallel decode, x264, audio copied)"
 "$bin" transcode "$samples/vtest.avi" -o "$out/vtest.mp4"
 "$bin" transcode "$samples/bigbuckbunny.mp4" -o "$out/bigbuckbunny.mp4"
+echo "== redact: privacy masks of camera 7 (examples/cameras/vtest.toml), with a record"
+"$bin" redact "$samples/vtest.avi" -o "$out/cam7-masked.mp4" \
+  --camera examples/cameras/vtest.toml --operator "Demo Operator" \
+  --reason "Code of Practice privacy masks" --case DEMO-1
 echo "== check"
-"$bin" probe "$out/vtest.mp4" "$out/bigbuckbunny.mp4"
+"$bin" probe "$out/vtest.mp4" "$out/bigbuckbunny.mp4" "$out/cam7-masked.mp4"
+echo "record: $out/cam7-masked.mp4.redaction.json"
 echo "outputs in $out/"

@@ -61,7 +61,8 @@ impl fmt::Display for ErrorKind {
 
 /// An error from the core. Its `Display` is one line: the file (when there is
 /// one), then what is wrong with it.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.one_line())]
 pub struct Error {
     kind: ErrorKind,
     path: Option<PathBuf>,
@@ -110,18 +111,14 @@ impl Error {
     pub fn message(&self) -> &str {
         &self.message
     }
-}
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn one_line(&self) -> String {
         match &self.path {
-            Some(p) => write!(f, "{}: {}", p.display(), self.message),
-            None => f.write_str(&self.message),
+            Some(p) => format!("{}: {}", p.display(), self.message),
+            None => self.message.clone(),
         }
     }
 }
-
-impl std::error::Error for Error {}
 
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

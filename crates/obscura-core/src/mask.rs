@@ -351,28 +351,32 @@ fn mosaic(plane: &mut PlaneMut<'_>, spans: &Spans, tile: usize, smooth: bool) {
             }
         }
     }
+    // Bilinear interpolation between tile centres, separably and in fixed
+    // point: per column, the left tile and its weight (precomputed once per
+    // call); per row, the two tile rows blended vertically.
     let t = tile as f32;
     let half = t / 2.0;
-    let max_tx = (tw - 1) as f32;
-    let max_ty = (th - 1) as f32;
+    let pos = |d: usize, max: usize| -> (usize, u32) {
+        let f = ((d as f32 + 0.5 - half) / t).clamp(0.0, max as f32);
+        let i = (f.floor() as usize).min(max);
+        (i, ((f - i as f32) * 256.0).round() as u32)
+    };
+    let cols: Vec<(usize, u32)> = (0..x1 - x0).map(|dx| pos(dx, tw - 1)).collect();
+    // Tile values scaled by 16 for sub-level precision.
+    let mut line = vec![0u32; tw + 1];
     for (y, a, b) in spans.iter() {
-        let fy = (((y - y0) as f32 + 0.5 - half) / t).clamp(0.0, max_ty);
-        let ty0 = fy.floor() as usize;
+        let (ty0, wy) = pos(y - y0, th - 1);
         let ty1 = (ty0 + 1).min(th - 1);
-        let wy = fy - ty0 as f32;
-        let (r0, r1) = (
-            &val[ty0 * tw..(ty0 + 1) * tw],
-            &val[ty1 * tw..(ty1 + 1) * tw],
-        );
+        for (tx, l) in line.iter_mut().enumerate().take(tw) {
+            let (v0, v1) = (val[ty0 * tw + tx], val[ty1 * tw + tx]);
+            *l = ((v0 * (256 - wy) as f32 + v1 * wy as f32) / 16.0).round() as u32;
+        }
+        line[tw] = line[tw - 1];
         let row = plane.row_mut(y);
-        for (x, px) in row.iter_mut().enumerate().take(b).skip(a) {
-            let fx = (((x - x0) as f32 + 0.5 - half) / t).clamp(0.0, max_tx);
-            let tx0 = fx.floor() as usize;
-            let tx1 = (tx0 + 1).min(tw - 1);
-            let wx = fx - tx0 as f32;
-            let top = r0[tx0] + (r0[tx1] - r0[tx0]) * wx;
-            let bot = r1[tx0] + (r1[tx1] - r1[tx0]) * wx;
-            *px = (top + (bot - top) * wy).round().clamp(0.0, 255.0) as u8;
+        for (px, &(tx, wx)) in row[a..b].iter_mut().zip(&cols[a - x0..b - x0]) {
+            let v = line[tx] * (256 - wx) + line[tx + 1] * wx;
+            // line is value*16 (after /16 of *256), times 256 from wx.
+            *px = ((v + 2048) >> 12).min(255) as u8;
         }
     }
 }

@@ -262,3 +262,97 @@ fn doctor_explains_a_broken_runtime_and_corrupt_model_without_panicking() {
         "{cf}"
     );
 }
+
+fn vtest_profile() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cameras/vtest.toml")
+}
+
+#[test]
+fn redact_writes_output_and_record_and_prints_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("cam7.mp4");
+    let out = obscura(&[
+        os("redact"),
+        os(&sample("vtest.avi")),
+        os("-o"),
+        os(&out_path),
+        os("--camera"),
+        os(&vtest_profile()),
+        os("--operator"),
+        os("A Officer"),
+        os("--reason"),
+        os("privacy masks"),
+        os("--preset"),
+        os("ultrafast"),
+        os("--json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["schema"], "obscura.redaction/1");
+    assert_eq!(v["output"]["frames"], 795);
+    assert_eq!(v["masks_applied"].as_array().expect("array").len(), 3);
+    assert_eq!(
+        entries(dir.path()),
+        vec!["cam7.mp4", "cam7.mp4.redaction.json"]
+    );
+}
+
+#[test]
+fn unmask_without_authorisation_is_refused_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("cam7.mp4");
+    let out = obscura(&[
+        os("redact"),
+        os(&sample("vtest.avi")),
+        os("-o"),
+        os(&out_path),
+        os("--camera"),
+        os(&vtest_profile()),
+        os("--operator"),
+        os("A Officer"),
+        os("--reason"),
+        os("looking in"),
+        os("--unmask"),
+        os("block-b-windows"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("authorisation"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn an_invalid_profile_is_refused_naming_file_and_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let prof = dir.path().join("cam1.toml");
+    std::fs::write(
+        &prof,
+        "camera = 1\nname = \"n\"\ntown = \"t\"\ndesk = \"d\"\n[reference]\nwidth = 640\nheight = 480\n[[mask]]\nid = \"a\"\nstyle = \"mosaic\"\npolygon = [[1,1],[2,2]]\n",
+    )
+    .expect("write");
+    let out_path = dir.path().join("o.mp4");
+    let out = obscura(&[
+        os("redact"),
+        os(&sample("carphone_pristine.mp4")),
+        os("-o"),
+        os(&out_path),
+        os("--camera"),
+        os(&prof),
+        os("--operator"),
+        os("x"),
+        os("--reason"),
+        os("y"),
+    ]);
+    assert_clean_failure(&out, &prof);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mask[0]") && stderr.contains("expected >= 3"),
+        "{stderr}"
+    );
+    assert_eq!(entries(dir.path()), vec!["cam1.toml"]);
+}
