@@ -23,6 +23,8 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per run: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Show what video files hold: size, codec, frame rate, exact frame
     /// count, duration, keyframes, audio.
@@ -47,6 +49,40 @@ enum Command {
         #[command(flatten)]
         decode: DecodeArgs,
         /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the face and plate tracks of a clip, with a contact sheet (PNG)
+    /// of one labelled thumbnail per track, so the requester can be picked.
+    Tracks {
+        /// Input video.
+        input: PathBuf,
+        #[command(flatten)]
+        detect: DetectArgs,
+        /// Contact sheet path (default: INPUT-NAME.tracks.png here).
+        #[arg(long)]
+        sheet: Option<PathBuf>,
+        /// Print the tracks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run detection on a redacted output and list every face or plate
+    /// still visible. Exits 2 when it finds any, so scripts can gate
+    /// disclosure on it.
+    VerifyRedaction {
+        /// Redacted video.
+        output: PathBuf,
+        /// Its redaction record (default: OUTPUT.redaction.json if present):
+        /// detection settings are taken from it and kept tracks are expected.
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Report detections scoring at least this (default: the
+        /// redaction's own threshold).
+        #[arg(long)]
+        min_score: Option<f32>,
+        #[command(flatten)]
+        detect: DetectArgs,
+        /// Print the residuals as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -83,6 +119,26 @@ enum Command {
         /// Case or request reference (recorded).
         #[arg(long = "case")]
         case_reference: Option<String>,
+        #[command(flatten)]
+        detect: DetectArgs,
+        /// Leave this track visible (the requester; repeatable). Ids come
+        /// from `obscura tracks`.
+        #[arg(long = "keep-track", value_name = "ID")]
+        keep_tracks: Vec<u32>,
+        /// Why the kept tracks stay visible (recorded).
+        #[arg(long)]
+        keep_reason: Option<String>,
+        /// Obscure a region a detector cannot know about:
+        /// FIRST-LAST:x,y,w,h (frames, pixels; repeatable).
+        #[arg(long = "box", value_name = "FRAMES:x,y,w,h")]
+        boxes: Vec<String>,
+        /// Enlarge detection boxes by this factor.
+        #[arg(long, default_value_t = 1.3)]
+        pad: f32,
+        /// Re-create the regions of an earlier redaction record instead of
+        /// detecting (bit-identical frames before encoding).
+        #[arg(long)]
+        replay: Option<PathBuf>,
         #[command(flatten)]
         encode: EncodeArgs,
         #[command(flatten)]
@@ -129,6 +185,45 @@ impl EncodeArgs {
         };
         opts.validate()?;
         Ok(opts)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct DetectArgs {
+    /// Detect and obscure faces (CenterFace).
+    #[arg(long)]
+    faces: bool,
+    /// Detect and obscure number plates (PP-OCRv4 text detector + plate
+    /// geometry).
+    #[arg(long)]
+    plates: bool,
+    /// Face score threshold.
+    #[arg(long, default_value_t = 0.3)]
+    face_threshold: f32,
+    /// Face detection scale (0 = automatic: about 1536 px across).
+    #[arg(long, default_value_t = 0.0)]
+    face_scale: f32,
+    /// Detection workers, each with its own model sessions (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    detect_workers: usize,
+}
+
+impl DetectArgs {
+    fn any(&self) -> bool {
+        self.faces || self.plates
+    }
+
+    fn to_options(&self) -> obscura_core::analyse::AnalyseOptions {
+        use obscura_core::detect::{FaceSettings, PlateSettings};
+        obscura_core::analyse::AnalyseOptions {
+            faces: self.faces.then_some(FaceSettings {
+                threshold: self.face_threshold,
+                scale: self.face_scale,
+            }),
+            plates: self.plates.then(PlateSettings::default),
+            workers: self.detect_workers,
+            ..Default::default()
+        }
     }
 }
 
@@ -212,10 +307,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             operator,
             reason,
             case_reference,
+            detect,
+            keep_tracks,
+            keep_reason,
+            boxes,
+            pad,
+            replay,
             encode,
             decode,
             json,
         } => {
+            let boxes = boxes
+                .iter()
+                .map(|b| b.parse::<obscura_core::redact::ManualBox>())
+                .collect::<Result<Vec<_>, _>>()?;
             let opts = obscura_core::redact::RedactOptions {
                 pipeline: PipelineOptions {
                     decode: decode.to_options(),
@@ -227,6 +332,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 operator: operator.unwrap_or_default(),
                 reason: reason.unwrap_or_default(),
                 case_reference,
+                detect: detect.any().then(|| detect.to_options()),
+                keep_tracks,
+                keep_reason,
+                boxes,
+                pad,
+                replay,
+                ..Default::default()
             };
             let bar = progress_bar();
             let mut on_progress = |p: Progress| {
@@ -241,11 +353,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 let lifted: Vec<_> = record.masks_lifted.iter().map(|m| m.id.as_str()).collect();
                 println!(
-                    "{} -> {}: {} frames, {} mask(s) applied{}; record {}",
+                    "{} -> {}: {} frames, {} mask(s) applied, {} track(s) ({} kept), {} box(es) obscured{}; record {}",
                     record.input.path.display(),
                     record.output.path.display(),
                     record.output.frames,
                     record.masks_applied.len(),
+                    record.counts.tracks,
+                    record.counts.kept_tracks,
+                    record.counts.obscured_boxes,
                     if lifted.is_empty() {
                         String::new()
                     } else {
@@ -259,6 +374,132 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Tracks {
+            input,
+            detect,
+            sheet,
+            json,
+        } => {
+            let mut opts = detect.to_options();
+            if !detect.any() {
+                opts.faces = Some(Default::default());
+            }
+            let bar = progress_bar();
+            let mut on_progress = |p: Progress| {
+                bar.set_length(p.total);
+                bar.set_position(p.frames);
+            };
+            let listing = obscura_core::analyse::list_tracks(
+                &input,
+                &DecodeOptions::default(),
+                &opts,
+                &mut on_progress,
+            );
+            bar.finish_and_clear();
+            let listing = listing?;
+            let sheet = sheet.unwrap_or_else(|| {
+                let name = input
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                PathBuf::from(format!("{name}.tracks.png"))
+            });
+            let cells: Vec<(String, obscura_core::sheet::Thumb)> = listing
+                .tracks
+                .iter()
+                .zip(&listing.thumbnails)
+                .map(|(t, th)| {
+                    let c = match t.class {
+                        obscura_core::detect::Class::Face => "F",
+                        obscura_core::detect::Class::Plate => "P",
+                    };
+                    (format!("#{}{c}", t.id), th.clone())
+                })
+                .collect();
+            obscura_core::sheet::write_contact_sheet(&sheet, &cells)?;
+            if json {
+                let v = serde_json::json!({ "sheet": sheet, "tracks": listing.tracks });
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "{:>5} {:>5} {:>14} {:>14} {:>6}",
+                    "id", "class", "first (s)", "last (s)", "hits"
+                );
+                for t in &listing.tracks {
+                    println!(
+                        "{:>5} {:>5} {:>7} {:>6.2} {:>7} {:>6.2} {:>6}",
+                        t.id,
+                        format!("{:?}", t.class).to_lowercase(),
+                        t.first_frame,
+                        t.first_time,
+                        t.last_frame,
+                        t.last_time,
+                        t.detections
+                    );
+                }
+                println!("contact sheet: {}", sheet.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::VerifyRedaction {
+            output,
+            record,
+            min_score,
+            detect,
+            json,
+        } => {
+            let record_path = record.or_else(|| {
+                let p = obscura_core::redact::record_path(&output);
+                p.is_file().then_some(p)
+            });
+            let record = record_path
+                .as_deref()
+                .map(obscura_core::redact::read_record)
+                .transpose()?;
+            // Look at least as closely as the redaction did.
+            let mut opts = match record.as_ref().and_then(|r| r.detection.as_ref()) {
+                Some(d) if !detect.any() => d.settings.clone(),
+                _ => detect.to_options(),
+            };
+            if opts.faces.is_none() && opts.plates.is_none() {
+                opts.faces = Some(Default::default());
+            }
+            let min = min_score.unwrap_or_else(|| opts.faces.map_or(0.5, |f| f.threshold));
+            let bar = progress_bar();
+            let mut on_progress = |p: Progress| {
+                bar.set_length(p.total);
+                bar.set_position(p.frames);
+            };
+            let residuals = obscura_core::verify::verify(
+                &output,
+                &opts,
+                record.as_ref(),
+                min,
+                &mut on_progress,
+            );
+            bar.finish_and_clear();
+            let residuals = residuals?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&residuals)?);
+            } else {
+                for r in &residuals {
+                    println!(
+                        "frame {:>6} {:>8.2}s {:?} score {:.2} at {:.0},{:.0} {:.0}x{:.0}",
+                        r.frame, r.time, r.class, r.score, r.bbox.x, r.bbox.y, r.bbox.w, r.bbox.h
+                    );
+                }
+                println!(
+                    "{}: {} residual detection(s) at score >= {min}",
+                    output.display(),
+                    residuals.len()
+                );
+            }
+            Ok(if residuals.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
         }
         Command::Doctor { json } => {
             let checks = obscura_core::doctor::run();

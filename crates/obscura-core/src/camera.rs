@@ -34,10 +34,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// How a mask obscures what it covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Style {
     /// Tiles, each the average of the pixels it covers.
+    #[default]
     Mosaic,
     /// A smooth interpolation of the same coarse tile averages as `mosaic`,
     /// so it carries no more information than the mosaic does.

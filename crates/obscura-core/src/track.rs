@@ -1,0 +1,372 @@
+//! Tracking: detections associated across frames into tracks with stable
+//! ids, so no frame of a person is left uncovered when the detector misses.
+//!
+//! Association is ByteTrack-style: boxes are predicted with a constant
+//! velocity model, matched to confident detections by IoU first, then to the
+//! remaining low-score detections. Tracking runs over the whole clip before
+//! rendering, so gaps are filled both ways: a track missed between two
+//! detections is covered by linear interpolation, covered for `lead_frames`
+//! before its first detection and `hold_frames` after its last (at its
+//! predicted position).
+
+use crate::detect::{BBox, Class, Detection};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Tracker settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrackerSettings {
+    /// Detections at or above this score are matched first and may start
+    /// tracks; lower ones only extend existing tracks... unless
+    /// `start_on_low` is set.
+    pub high: f32,
+    /// Minimum IoU between a prediction and a detection to match.
+    pub iou: f32,
+    /// Frames a track stays alive (and covered) after its last detection.
+    pub hold_frames: u64,
+    /// Frames covered before a track's first detection.
+    pub lead_frames: u64,
+    /// Low-score detections that match no track start one too (recall over
+    /// precision: an extra blurred box costs little, a missed face a lot).
+    pub start_on_low: bool,
+}
+
+impl Default for TrackerSettings {
+    fn default() -> Self {
+        TrackerSettings {
+            high: 0.5,
+            iou: 0.2,
+            hold_frames: 12,
+            lead_frames: 5,
+            start_on_low: true,
+        }
+    }
+}
+
+/// How a track's box for a frame was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A detection.
+    Detected,
+    /// Interpolated between two detections.
+    Interpolated,
+    /// Predicted after the last or before the first detection.
+    Predicted,
+}
+
+/// A track's box in one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrackBox {
+    /// The box (unpadded).
+    pub bbox: BBox,
+    /// Detection score, for detected boxes.
+    pub score: Option<f32>,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// A finished track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Track {
+    /// Stable id (1-based, in order of first detection).
+    pub id: u32,
+    /// Face or plate.
+    pub class: Class,
+    /// Boxes by frame index, covering every frame from first to last.
+    pub boxes: BTreeMap<u64, TrackBox>,
+    /// Frame of the best detection (highest score x sqrt(area)).
+    pub best_frame: u64,
+}
+
+impl Track {
+    /// First covered frame.
+    pub fn first(&self) -> u64 {
+        self.boxes.keys().next().copied().unwrap_or(0)
+    }
+
+    /// Last covered frame.
+    pub fn last(&self) -> u64 {
+        self.boxes.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// Number of frames with a detection.
+    pub fn detections(&self) -> usize {
+        self.boxes
+            .values()
+            .filter(|b| b.source == Source::Detected)
+            .count()
+    }
+}
+
+#[derive(Debug)]
+struct Live {
+    id: u32,
+    class: Class,
+    /// Detected boxes only: (frame, box, score).
+    hits: Vec<(u64, BBox, f32)>,
+    best: (f32, u64),
+}
+
+impl Live {
+    fn predict(&self, frame: u64) -> BBox {
+        let (f1, b1, _) = self.hits[self.hits.len() - 1];
+        if self.hits.len() < 2 {
+            return b1;
+        }
+        let (f0, b0, _) = self.hits[self.hits.len() - 2];
+        let dt = (f1 - f0).max(1) as f32;
+        let k = (frame - f1) as f32 / dt;
+        BBox {
+            x: b1.x + (b1.x - b0.x) * k,
+            y: b1.y + (b1.y - b0.y) * k,
+            w: b1.w,
+            h: b1.h,
+        }
+    }
+}
+
+/// Online association of detections into tracks; [`Tracker::finish`] fills
+/// the gaps.
+#[derive(Debug)]
+pub struct Tracker {
+    settings: TrackerSettings,
+    live: Vec<Live>,
+    done: Vec<Live>,
+    next_id: u32,
+}
+
+impl Tracker {
+    /// A tracker with `settings`.
+    pub fn new(settings: TrackerSettings) -> Tracker {
+        Tracker {
+            settings,
+            live: Vec::new(),
+            done: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Associates the detections of `frame` (frames in increasing order)
+    /// and returns, per detection, the id of the track it joined.
+    pub fn update(&mut self, frame: u64, dets: &[Detection]) -> Vec<u32> {
+        let mut assigned: Vec<Option<u32>> = vec![None; dets.len()];
+        let mut used = vec![false; self.live.len()];
+        for pass_high in [true, false] {
+            let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+            for (di, d) in dets.iter().enumerate() {
+                if assigned[di].is_some() || (d.score >= self.settings.high) != pass_high {
+                    continue;
+                }
+                for (ti, t) in self.live.iter().enumerate() {
+                    if used[ti] || t.class != d.class {
+                        continue;
+                    }
+                    let iou = t.predict(frame).iou(&d.bbox);
+                    if iou >= self.settings.iou {
+                        pairs.push((iou, di, ti));
+                    }
+                }
+            }
+            pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+            for (_, di, ti) in pairs {
+                if assigned[di].is_some() || used[ti] {
+                    continue;
+                }
+                used[ti] = true;
+                let t = &mut self.live[ti];
+                let d = &dets[di];
+                t.hits.push((frame, d.bbox, d.score));
+                let q = d.score * d.bbox.area().sqrt();
+                if q > t.best.0 {
+                    t.best = (q, frame);
+                }
+                assigned[di] = Some(t.id);
+            }
+        }
+        for (di, d) in dets.iter().enumerate() {
+            if assigned[di].is_none()
+                && (d.score >= self.settings.high || self.settings.start_on_low)
+            {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.live.push(Live {
+                    id,
+                    class: d.class,
+                    hits: vec![(frame, d.bbox, d.score)],
+                    best: (d.score * d.bbox.area().sqrt(), frame),
+                });
+                assigned[di] = Some(id);
+            }
+        }
+        let hold = self.settings.hold_frames;
+        let (keep, gone): (Vec<Live>, Vec<Live>) = std::mem::take(&mut self.live)
+            .into_iter()
+            .partition(|t| frame - t.hits[t.hits.len() - 1].0 <= hold);
+        self.live = keep;
+        self.done.extend(gone);
+        assigned.into_iter().map(|a| a.unwrap_or(0)).collect()
+    }
+
+    /// Ends tracking for a clip of `frames` frames of `width`x`height` and
+    /// returns the tracks with every gap filled, ordered by id.
+    pub fn finish(mut self, frames: u64, width: f32, height: f32) -> Vec<Track> {
+        self.done.append(&mut self.live);
+        let s = self.settings;
+        let mut tracks: Vec<Track> = self
+            .done
+            .into_iter()
+            .map(|t| {
+                let mut boxes = BTreeMap::new();
+                for w in t.hits.windows(2) {
+                    let ((f0, b0, s0), (f1, b1, _)) = (w[0], w[1]);
+                    boxes.insert(
+                        f0,
+                        TrackBox {
+                            bbox: b0,
+                            score: Some(s0),
+                            source: Source::Detected,
+                        },
+                    );
+                    for f in f0 + 1..f1 {
+                        let k = (f - f0) as f32 / (f1 - f0) as f32;
+                        boxes.insert(
+                            f,
+                            TrackBox {
+                                bbox: b0.lerp(&b1, k),
+                                score: None,
+                                source: Source::Interpolated,
+                            },
+                        );
+                    }
+                }
+                let (fl, bl, sl) = t.hits[t.hits.len() - 1];
+                boxes.insert(
+                    fl,
+                    TrackBox {
+                        bbox: bl,
+                        score: Some(sl),
+                        source: Source::Detected,
+                    },
+                );
+                let on_screen =
+                    |b: &BBox| b.x + b.w > 0.0 && b.y + b.h > 0.0 && b.x < width && b.y < height;
+                let live = Live {
+                    id: t.id,
+                    class: t.class,
+                    hits: t.hits.clone(),
+                    best: t.best,
+                };
+                for f in fl + 1..=(fl + s.hold_frames).min(frames.saturating_sub(1)) {
+                    let b = live.predict(f);
+                    if !on_screen(&b) {
+                        break;
+                    }
+                    boxes.insert(
+                        f,
+                        TrackBox {
+                            bbox: b,
+                            score: None,
+                            source: Source::Predicted,
+                        },
+                    );
+                }
+                let (ff, bf, _) = t.hits[0];
+                for f in ff.saturating_sub(s.lead_frames)..ff {
+                    boxes.insert(
+                        f,
+                        TrackBox {
+                            bbox: bf,
+                            score: None,
+                            source: Source::Predicted,
+                        },
+                    );
+                }
+                Track {
+                    id: t.id,
+                    class: t.class,
+                    boxes,
+                    best_frame: t.best.1,
+                }
+            })
+            .collect();
+        tracks.sort_by_key(|t| t.id);
+        tracks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x: f32, score: f32) -> Detection {
+        Detection {
+            class: Class::Face,
+            bbox: BBox {
+                x,
+                y: 10.0,
+                w: 20.0,
+                h: 20.0,
+            },
+            score,
+        }
+    }
+
+    #[test]
+    fn a_moving_face_keeps_one_id_and_gaps_are_interpolated() {
+        let mut t = Tracker::new(TrackerSettings::default());
+        for f in 0..30u64 {
+            // The detector misses frames 10..15 and sees a low score at 20.
+            let dets = match f {
+                10..=15 => vec![],
+                20 => vec![det(2.0 * f as f32, 0.25)],
+                _ => vec![det(2.0 * f as f32, 0.8)],
+            };
+            let ids = t.update(f, &dets);
+            assert!(ids.iter().all(|&i| i == 1), "frame {f}: {ids:?}");
+        }
+        let tracks = t.finish(40, 640.0, 480.0);
+        assert_eq!(tracks.len(), 1);
+        let tr = &tracks[0];
+        for f in 10..=15u64 {
+            let b = tr.boxes[&f];
+            assert_eq!(b.source, Source::Interpolated);
+            assert!(
+                (b.bbox.x - 2.0 * f as f32).abs() < 1e-3,
+                "frame {f}: {:?}",
+                b.bbox
+            );
+        }
+        // Held after the last detection at its predicted position.
+        assert_eq!(
+            tr.last(),
+            29 + 10.min(TrackerSettings::default().hold_frames)
+        );
+        assert!((tr.boxes[&31].bbox.x - 62.0).abs() < 1e-3);
+        assert_eq!(tr.first(), 0);
+    }
+
+    #[test]
+    fn two_faces_get_two_ids_and_a_lost_track_ends() {
+        let mut t = Tracker::new(TrackerSettings {
+            hold_frames: 3,
+            ..Default::default()
+        });
+        for f in 0..10u64 {
+            let mut dets = vec![det(300.0, 0.9)];
+            if f < 4 {
+                dets.push(det(10.0, 0.9));
+            }
+            t.update(f, &dets);
+        }
+        // Reappearing far later at the same place is a new person.
+        let ids = t.update(20, &[det(10.0, 0.9)]);
+        assert_eq!(ids, vec![3]);
+        let tracks = t.finish(25, 640.0, 480.0);
+        assert_eq!(
+            tracks.iter().map(|t| t.id).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(tracks[1].last(), 3 + 3);
+    }
+}

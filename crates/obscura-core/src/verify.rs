@@ -1,0 +1,91 @@
+//! `verify-redaction`: re-runs detection on a redacted output, at least as
+//! closely as the redaction looked, and lists every face or plate still
+//! visible, except the tracks the record says were kept on purpose.
+
+use crate::analyse::{self, AnalyseOptions};
+use crate::detect::{BBox, Class};
+use crate::error::Result;
+use crate::media::DecodeOptions;
+use crate::pipeline::Progress;
+use crate::redact::RedactionRecord;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A detection in the output that no redaction covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Residual {
+    /// Frame index.
+    pub frame: u64,
+    /// Seconds from the start.
+    pub time: f64,
+    /// Face or plate.
+    pub class: Class,
+    /// Detector score.
+    pub score: f32,
+    /// Where.
+    pub bbox: BBox,
+}
+
+/// Detects on `output` with `opts` and returns the residual detections
+/// scoring at least `min_score`. With the redaction `record`, detections
+/// inside a kept track's box are expected and not reported.
+///
+/// # Errors
+/// Decode or detection errors.
+pub fn verify(
+    output: &Path,
+    opts: &AnalyseOptions,
+    record: Option<&RedactionRecord>,
+    min_score: f32,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<Residual>> {
+    let mut kept: HashMap<u64, Vec<BBox>> = HashMap::new();
+    for t in record
+        .iter()
+        .flat_map(|r| r.tracks.iter())
+        .filter(|t| t.kept)
+    {
+        for b in &t.boxes {
+            kept.entry(b[0] as u64).or_default().push(BBox {
+                x: b[1] as f32,
+                y: b[2] as f32,
+                w: b[3] as f32,
+                h: b[4] as f32,
+            });
+        }
+    }
+    let workers = if opts.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.workers
+    };
+    let sets = (0..workers)
+        .map(|_| analyse::detectors(opts, 1))
+        .collect::<Result<Vec<_>>>()?;
+    let mut residuals = Vec::new();
+    analyse::analyse(
+        output,
+        &DecodeOptions::default(),
+        sets,
+        opts.tracker,
+        progress,
+        |frame, dets, _| {
+            for d in dets.iter().filter(|d| d.score >= min_score) {
+                let expected = kept
+                    .get(&frame.index())
+                    .is_some_and(|ks| ks.iter().any(|k| d.bbox.covered_by(k) >= 0.5));
+                if !expected {
+                    residuals.push(Residual {
+                        frame: frame.index(),
+                        time: frame.time(),
+                        class: d.class,
+                        score: d.score,
+                        bbox: d.bbox,
+                    });
+                }
+            }
+        },
+    )?;
+    Ok(residuals)
+}
