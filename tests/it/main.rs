@@ -4,4 +4,5 @@ mod common;
 mod decode;
 mod masks;
 mod redact;
+mod sar;
 mod transcode;

@@ -1,0 +1,369 @@
+//! Subject access redaction: detection, tracking, kept tracks, plates,
+//! verification and replay, on real footage and the real models.
+
+use crate::common::*;
+use obscura::analyse::{self, AnalyseOptions};
+use obscura::detect::{
+    BBox, Detection, Detector, FaceDetector, FaceSettings, PlateDetector, PlateSettings,
+};
+use obscura::frame::FrameView;
+use obscura::media::{self, DecodeOptions, Decoder, EncodeOptions, Preset};
+use obscura::pipeline::PipelineOptions;
+use obscura::redact::{self, RedactOptions, RedactionRecord};
+use obscura::track::{Source, TrackerSettings};
+use obscura::ErrorKind;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+fn faces_only(workers: usize) -> AnalyseOptions {
+    AnalyseOptions {
+        workers,
+        ..Default::default()
+    }
+}
+
+fn sar_opts(keep: Vec<u32>) -> RedactOptions {
+    RedactOptions {
+        pipeline: PipelineOptions {
+            encode: EncodeOptions {
+                crf: 0,
+                preset: Preset::Ultrafast,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        detect: Some(faces_only(0)),
+        keep_reason: (!keep.is_empty()).then(|| "the requester".to_string()),
+        keep_tracks: keep,
+        ..RedactOptions::new("D Officer", "SAR-2026-007 disclosure")
+    }
+}
+
+/// Boxes the record says were drawn, by frame.
+fn drawn(record: &RedactionRecord) -> HashMap<u64, Vec<BBox>> {
+    let mut m: HashMap<u64, Vec<BBox>> = HashMap::new();
+    for t in record.tracks.iter().filter(|t| !t.kept) {
+        for b in &t.boxes {
+            m.entry(b[0] as u64).or_default().push(BBox {
+                x: b[1] as f32,
+                y: b[2] as f32,
+                w: b[3] as f32,
+                h: b[4] as f32,
+            });
+        }
+    }
+    m
+}
+
+#[test]
+fn every_face_found_in_the_original_is_covered_and_verify_finds_nothing() {
+    let dir = tempdir();
+    let input = sample("carphone_pristine.mp4");
+    let out = dir.path().join("cp.mp4");
+    let record = redact::redact(&input, &out, &sar_opts(vec![]), &mut |_| {}).expect("redacts");
+    assert_eq!(record.output.frames, 120);
+    assert!(record
+        .detection
+        .as_ref()
+        .is_some_and(|d| d.models[0].name == "centerface"));
+
+    // Independently: every face CenterFace finds in the original frames is
+    // inside a drawn box in that frame.
+    let boxes = drawn(&record);
+    let mut det = FaceDetector::new(FaceSettings::default(), 2).expect("model loads");
+    let mut found = 0;
+    for f in Decoder::open(&input, 0).expect("opens") {
+        let f = f.expect("decodes");
+        for d in det.detect(&f.view()).expect("detects") {
+            found += 1;
+            let covered = boxes
+                .get(&f.index())
+                .is_some_and(|bs| bs.iter().any(|b| d.bbox.covered_by(b) >= 0.95));
+            assert!(
+                covered,
+                "frame {}: face {:?} not covered",
+                f.index(),
+                d.bbox
+            );
+        }
+    }
+    assert!(
+        found >= 120,
+        "the face is found in every frame of this clip ({found})"
+    );
+
+    let residuals = obscura::verify::verify(&out, &faces_only(0), Some(&record), 0.3, &mut |_| {})
+        .expect("verifies");
+    assert!(residuals.is_empty(), "{residuals:?}");
+}
+
+/// Two faces side by side: the sample beside its mirror image.
+fn two_faces(dir: &Path) -> std::path::PathBuf {
+    let clip = dir.join("two.mp4");
+    let src = sample("carphone_pristine.mp4");
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&src)
+        .args([
+            "-filter_complex",
+            "[0]split[a][b];[b]hflip[c];[a][c]hstack",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "10",
+            "-preset",
+            "veryfast",
+        ])
+        .arg(&clip));
+    clip
+}
+
+#[test]
+fn a_kept_track_stays_untouched_while_the_other_face_is_covered() {
+    let dir = tempdir();
+    let clip = two_faces(dir.path());
+    let listing = analyse::list_tracks(
+        &clip,
+        &DecodeOptions::default(),
+        &faces_only(0),
+        &mut |_| {},
+    )
+    .expect("tracks");
+    let long: Vec<_> = listing
+        .tracks
+        .iter()
+        .filter(|t| t.detections >= 100)
+        .collect();
+    assert_eq!(
+        long.len(),
+        2,
+        "two faces, two long tracks: {:?}",
+        listing.tracks
+    );
+    // Keep the face on the left half.
+    let left = long
+        .iter()
+        .find(|t| listing.tracks.iter().any(|x| x.id == t.id) && t.first_frame == 0)
+        .expect("a track from the start");
+    let keep = left.id;
+
+    let out = dir.path().join("kept.mp4");
+    let record = redact::redact(&clip, &out, &sar_opts(vec![keep]), &mut |_| {}).expect("redacts");
+    assert_eq!(record.kept_tracks.len(), 1);
+    assert_eq!(record.kept_tracks[0].reason, "the requester");
+    let kept = record
+        .tracks
+        .iter()
+        .find(|t| t.id == keep)
+        .expect("recorded");
+    assert!(kept.kept);
+    let other_boxes = drawn(&record);
+
+    // Lossless output: kept pixels equal the input's, except where another
+    // track's box overlaps them; the other face is obscured.
+    let src = Decoder::open(&clip, 0).expect("opens");
+    let red = Decoder::open(&out, 0).expect("opens");
+    for (a, b) in src.zip(red) {
+        let (a, b) = (a.expect("decodes"), b.expect("decodes"));
+        let f = a.index();
+        let Some(kb) = kept.boxes.iter().find(|k| k[0] as u64 == f) else {
+            continue;
+        };
+        let (ya, yb) = (a.view().luma(), b.view().luma());
+        let others = other_boxes.get(&f).cloned().unwrap_or_default();
+        for y in kb[2]..kb[2] + kb[4] {
+            for x in kb[1]..kb[1] + kb[3] {
+                let inside_other = others.iter().any(|o| {
+                    (x as f32) >= o.x
+                        && (x as f32) < o.x + o.w
+                        && (y as f32) >= o.y
+                        && (y as f32) < o.y + o.h
+                });
+                if !inside_other {
+                    assert_eq!(
+                        ya.row(y as usize)[x as usize],
+                        yb.row(y as usize)[x as usize],
+                        "frame {f} kept pixel ({x},{y}) changed"
+                    );
+                }
+            }
+        }
+    }
+    let residuals = obscura::verify::verify(&out, &faces_only(0), Some(&record), 0.3, &mut |_| {})
+        .expect("verifies");
+    assert!(residuals.is_empty(), "other face visible: {residuals:?}");
+    // Without the record, the kept face is (rightly) reported.
+    let residuals =
+        obscura::verify::verify(&out, &faces_only(0), None, 0.5, &mut |_| {}).expect("verifies");
+    assert!(!residuals.is_empty());
+}
+
+/// The real face detector, blind on some frames (called in frame order by
+/// a single worker).
+struct Blinking {
+    inner: FaceDetector,
+    calls: u64,
+}
+
+impl Detector for Blinking {
+    fn detect(&mut self, frame: &FrameView<'_>) -> obscura::Result<Vec<Detection>> {
+        let n = self.calls;
+        self.calls += 1;
+        let dets = self.inner.detect(frame)?;
+        Ok(if n % 10 >= 6 { Vec::new() } else { dets })
+    }
+}
+
+#[test]
+fn missed_detections_are_covered_by_interpolation() {
+    let det = Blinking {
+        inner: FaceDetector::new(FaceSettings::default(), 2).expect("loads"),
+        calls: 0,
+    };
+    let analysis = analyse::analyse(
+        &sample("carphone_pristine.mp4"),
+        &DecodeOptions::sequential(),
+        vec![vec![Box::new(det)]],
+        TrackerSettings::default(),
+        &mut |_| {},
+        |_, _, _| {},
+    )
+    .expect("analyses");
+    assert_eq!(
+        analysis.tracks.len(),
+        1,
+        "{:?}",
+        analysis
+            .tracks
+            .iter()
+            .map(|t| (t.id, t.first(), t.last()))
+            .collect::<Vec<_>>()
+    );
+    let t = &analysis.tracks[0];
+    for f in 0..120u64 {
+        let b = t
+            .boxes
+            .get(&f)
+            .unwrap_or_else(|| panic!("frame {f} uncovered"));
+        let want = match f {
+            116.. => Source::Predicted, // blind to the end: held at its predicted place
+            _ if f % 10 >= 6 => Source::Interpolated,
+            _ => Source::Detected,
+        };
+        assert_eq!(b.source, want, "frame {f}");
+    }
+}
+
+#[test]
+fn plates_rendered_onto_cctv_frames_are_detected() {
+    let dir = tempdir();
+    let font = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
+    assert!(
+        Path::new(font).is_file(),
+        "{font} missing: run scripts/setup.sh (fonts-dejavu-core)"
+    );
+    let mut det = PlateDetector::new(PlateSettings::default(), 2).expect("model loads");
+    for (size, angle) in [(20u32, 0.0f32), (34, 0.08), (48, -0.06)] {
+        let plate = dir.path().join(format!("plate{size}.png"));
+        run(Command::new("ffmpeg").args([
+            "-v", "error", "-y", "-f", "lavfi", "-i",
+            &format!("color=c=0xF5D300:s={}x{}", size * 6, size * 3 / 2),
+            "-vf",
+            &format!("drawtext=fontfile={font}:text='AB12 CDE':fontsize={size}:fontcolor=black:x=(w-text_w)/2:y=(h-text_h)/2,rotate={angle}:c=none:ow=rotw({angle}):oh=roth({angle}),format=rgba"),
+            "-frames:v", "1",
+        ]).arg(&plate));
+        let scene = dir.path().join(format!("scene{size}.png"));
+        run(Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(sample("vtest.avi"))
+            .arg("-i")
+            .arg(&plate)
+            .args(["-filter_complex", "[0][1]overlay=300:380", "-frames:v", "1"])
+            .arg(&scene));
+        let frame = Decoder::open(&scene, 0)
+            .expect("opens")
+            .next()
+            .expect("a frame")
+            .expect("decodes");
+        let truth = BBox {
+            x: 300.0,
+            y: 380.0,
+            w: (size * 6) as f32,
+            h: (size * 3 / 2) as f32,
+        };
+        let dets = det.detect(&frame.view()).expect("detects");
+        let hit = dets
+            .iter()
+            .any(|d| d.bbox.covered_by(&truth) > 0.5 && truth.covered_by(&d.bbox) > 0.3);
+        assert!(
+            hit,
+            "plate of size {size} at {angle} rad not found: {dets:?}"
+        );
+        // And the clean frame has no plate-shaped text there.
+        let clean = media::open(sample("vtest.avi"), &DecodeOptions::sequential())
+            .expect("opens")
+            .1
+            .next()
+            .expect("frame")
+            .expect("decodes");
+        let clean_dets = det.detect(&clean.view()).expect("detects");
+        assert!(
+            clean_dets.iter().all(|d| d.bbox.covered_by(&truth) < 0.5),
+            "{clean_dets:?}"
+        );
+    }
+}
+
+#[test]
+fn replay_recreates_the_same_frames() {
+    let dir = tempdir();
+    let input = sample("carphone_pristine.mp4");
+    let first = dir.path().join("first.mp4");
+    let mut o = sar_opts(vec![]);
+    o.boxes = vec!["10-30:0,0,40,30".parse().expect("a box")];
+    redact::redact(&input, &first, &o, &mut |_| {}).expect("redacts");
+    let second = dir.path().join("second.mp4");
+    let replay = RedactOptions {
+        pipeline: o.pipeline.clone(),
+        replay: Some(redact::record_path(&first)),
+        ..RedactOptions::new("D Officer", "replay check")
+    };
+    let record = redact::redact(&input, &second, &replay, &mut |_| {}).expect("replays");
+    assert!(record.replay_of.is_some());
+    let hashes = |p: &Path| -> Vec<String> {
+        Decoder::open(p, 0)
+            .expect("opens")
+            .map(|f| f.expect("decodes").view().sha256_hex())
+            .collect()
+    };
+    assert_eq!(hashes(&first), hashes(&second));
+    // Replaying onto other footage is refused.
+    let err = redact::redact(
+        &sample("bikes.mp4"),
+        &dir.path().join("x.mp4"),
+        &replay,
+        &mut |_| {},
+    )
+    .expect_err("wrong input");
+    assert!(err.to_string().contains("sha256"), "{err}");
+}
+
+#[test]
+fn kept_tracks_need_a_reason_and_must_exist() {
+    let dir = tempdir();
+    let input = sample("carphone_pristine.mp4");
+    let mut o = sar_opts(vec![1]);
+    o.keep_reason = None;
+    let err =
+        redact::redact(&input, &dir.path().join("a.mp4"), &o, &mut |_| {}).expect_err("no reason");
+    assert!(err.to_string().contains("--keep-reason"), "{err}");
+    let o = sar_opts(vec![42]);
+    let err = redact::redact(&input, &dir.path().join("a.mp4"), &o, &mut |_| {})
+        .expect_err("no such track");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("no track 42"), "{err}");
+    assert!("5-2:0,0,10,10".parse::<redact::ManualBox>().is_err());
+    assert!("5:0,0,0,10".parse::<redact::ManualBox>().is_err());
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+}
