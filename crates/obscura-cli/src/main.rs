@@ -135,6 +135,9 @@ enum Command {
         /// Enlarge detection boxes by this factor.
         #[arg(long, default_value_t = 1.3)]
         pad: f32,
+        /// How detections and manual boxes are obscured: mosaic, blur or solid.
+        #[arg(long, default_value = "mosaic")]
+        style: String,
         /// Re-create the regions of an earlier redaction record instead of
         /// detecting (bit-identical frames before encoding).
         #[arg(long)]
@@ -206,6 +209,10 @@ struct DetectArgs {
     /// Detection workers, each with its own model sessions (0 = one per core).
     #[arg(long, default_value_t = 0)]
     detect_workers: usize,
+    /// Detect on the whole frame every N frames and in between only where
+    /// something moved or a face was recently seen (0 = whole frame always).
+    #[arg(long, default_value_t = 8)]
+    full_every: u64,
 }
 
 impl DetectArgs {
@@ -222,6 +229,10 @@ impl DetectArgs {
             }),
             plates: self.plates.then(PlateSettings::default),
             workers: self.detect_workers,
+            roi: (self.full_every > 0).then(|| obscura_core::analyse::RoiSettings {
+                full_every: self.full_every,
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
@@ -312,11 +323,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             keep_reason,
             boxes,
             pad,
+            style,
             replay,
             encode,
             decode,
             json,
         } => {
+            let detection_style = match style.as_str() {
+                "mosaic" => obscura_core::camera::Style::Mosaic,
+                "blur" => obscura_core::camera::Style::Blur,
+                "solid" => obscura_core::camera::Style::Solid,
+                other => anyhow::bail!("invalid style {other:?} (expected mosaic, blur or solid)"),
+            };
             let boxes = boxes
                 .iter()
                 .map(|b| b.parse::<obscura_core::redact::ManualBox>())
@@ -338,7 +356,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 boxes,
                 pad,
                 replay,
-                ..Default::default()
+                detection_style,
             };
             let bar = progress_bar();
             let mut on_progress = |p: Progress| {

@@ -26,6 +26,12 @@ pub struct AnalyseOptions {
     pub tracker: TrackerSettings,
     /// Detection workers (0 = one per core).
     pub workers: usize,
+    /// Detect only where something moved or a face was recently seen, with
+    /// a full-frame pass at a fixed interval; `None` looks at every whole
+    /// frame. On by default: on a 720p CCTV clip (vtest scaled, 100 frames)
+    /// it recalled every face the whole-frame detector found (66 of 66) at
+    /// about 2.5x the speed (`examples/roi_recall.rs`).
+    pub roi: Option<RoiSettings>,
 }
 
 impl Default for AnalyseOptions {
@@ -35,7 +41,195 @@ impl Default for AnalyseOptions {
             plates: None,
             tracker: TrackerSettings::default(),
             workers: 0,
+            roi: Some(RoiSettings::default()),
         }
+    }
+}
+
+/// Region-of-interest detection: with a fixed camera most of each frame is
+/// static background, so the detector runs only on blocks that changed since
+/// the previous frame and around recent detections, plus a whole-frame pass
+/// every `full_every` frames for anyone standing still.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RoiSettings {
+    /// A whole-frame pass every this many frames.
+    pub full_every: u64,
+    /// Block side in pixels for change detection.
+    pub block: usize,
+    /// Mean luma change of a block that counts as motion.
+    pub diff: u16,
+    /// Blocks of context added around moving blocks.
+    pub margin: usize,
+    /// Above this fraction of the frame, detect on the whole frame.
+    pub max_fraction: f32,
+    /// Regions are grown to at least this side (pixels), so a crop around
+    /// a small movement (a mouth, a hand) still holds the whole face.
+    pub min_side: usize,
+}
+
+impl Default for RoiSettings {
+    fn default() -> Self {
+        RoiSettings {
+            full_every: 8,
+            block: 16,
+            diff: 4,
+            margin: 2,
+            max_fraction: 0.6,
+            min_side: 192,
+        }
+    }
+}
+
+/// Frames between a frame's detections and their use for planning the
+/// regions of a later frame. Fixed (not tied to the worker count or to
+/// timing) so a clip gives the same regions, detections and track ids on
+/// every run and machine.
+const ROI_LAG: u64 = 4;
+
+/// Frames of recent detections whose surroundings are searched.
+const ROI_RECENT: u64 = 8;
+
+/// Chooses the regions to detect in, frame by frame.
+struct RoiPlanner {
+    s: RoiSettings,
+    prev: Vec<u16>,
+    /// Detection boxes by frame, for the last `ROI_LAG + ROI_RECENT` frames.
+    recent: BTreeMap<u64, Vec<crate::detect::BBox>>,
+    frames: u64,
+}
+
+impl RoiPlanner {
+    fn new(s: RoiSettings) -> Self {
+        RoiPlanner {
+            s,
+            prev: Vec::new(),
+            recent: BTreeMap::new(),
+            frames: 0,
+        }
+    }
+
+    fn block_means(&self, frame: &DecodedFrame) -> (Vec<u16>, usize, usize) {
+        let y = frame.view().luma();
+        let b = self.s.block.max(4);
+        let (bw, bh) = (y.width().div_ceil(b), y.height().div_ceil(b));
+        let mut sum = vec![0u32; bw * bh];
+        let mut cnt = vec![0u32; bw * bh];
+        for (r, row) in y.rows().enumerate() {
+            let base = (r / b) * bw;
+            for (bx, chunk) in row.chunks(b).enumerate() {
+                sum[base + bx] += chunk.iter().map(|&p| u32::from(p)).sum::<u32>();
+                cnt[base + bx] += chunk.len() as u32;
+            }
+        }
+        let means = sum
+            .iter()
+            .zip(&cnt)
+            .map(|(&s, &c)| (s / c.max(1)) as u16)
+            .collect();
+        (means, bw, bh)
+    }
+
+    /// Regions for `frame`, or `None` for the whole frame. Every frame up to
+    /// `frame.index() - ROI_LAG` must have been reported with [`Self::saw`].
+    fn plan(&mut self, frame: &DecodedFrame) -> Option<Vec<[usize; 4]>> {
+        let i = frame.index();
+        let (w, h) = (frame.width(), frame.height());
+        let (means, bw, bh) = self.block_means(frame);
+        let full = self.frames % self.s.full_every.max(1) == 0 || self.prev.len() != means.len();
+        let prev = std::mem::replace(&mut self.prev, means);
+        self.frames += 1;
+        if full {
+            return None;
+        }
+        let b = self.s.block.max(4);
+        let mut active = vec![false; bw * bh];
+        for (i, (a, p)) in self.prev.iter().zip(&prev).enumerate() {
+            active[i] = a.abs_diff(*p) >= self.s.diff;
+        }
+        // Only frames at least ROI_LAG behind are certainly finished.
+        let recent = match i.checked_sub(ROI_LAG) {
+            Some(last) => self
+                .recent
+                .range(last.saturating_sub(ROI_RECENT)..=last)
+                .collect(),
+            None => Vec::new(),
+        };
+        for (_, boxes) in recent {
+            for d in boxes {
+                let e = d.padded(2.0);
+                let x0 = (e.x.max(0.0) as usize / b).min(bw - 1);
+                let y0 = (e.y.max(0.0) as usize / b).min(bh - 1);
+                let x1 = (((e.x + e.w).max(0.0) as usize) / b).min(bw - 1);
+                let y1 = (((e.y + e.h).max(0.0) as usize) / b).min(bh - 1);
+                for by in y0..=y1 {
+                    active[by * bw + x0..=by * bw + x1].fill(true);
+                }
+            }
+        }
+        // Dilate by the margin, then take connected groups' bounding boxes.
+        let m = self.s.margin;
+        let mut grown = vec![false; bw * bh];
+        for by in 0..bh {
+            for bx in 0..bw {
+                if active[by * bw + bx] {
+                    for gy in by.saturating_sub(m)..=(by + m).min(bh - 1) {
+                        grown[gy * bw + bx.saturating_sub(m)..=gy * bw + (bx + m).min(bw - 1)]
+                            .fill(true);
+                    }
+                }
+            }
+        }
+        let mut seen = vec![false; bw * bh];
+        let mut rects = Vec::new();
+        let mut area = 0usize;
+        for start in 0..bw * bh {
+            if !grown[start] || seen[start] {
+                continue;
+            }
+            let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+            let mut stack = vec![start];
+            seen[start] = true;
+            while let Some(i) = stack.pop() {
+                let (x, y) = (i % bw, i / bw);
+                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+                for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                    if nx < 0 || ny < 0 || nx >= bw as i64 || ny >= bh as i64 {
+                        continue;
+                    }
+                    let j = ny as usize * bw + nx as usize;
+                    if grown[j] && !seen[j] {
+                        seen[j] = true;
+                        stack.push(j);
+                    }
+                }
+            }
+            let grow = |lo: usize, hi: usize, limit: usize| -> (usize, usize) {
+                let want = self.s.min_side.min(limit);
+                if hi - lo >= want {
+                    return (lo, hi);
+                }
+                let lo = (lo + hi).saturating_sub(want) / 2;
+                let lo = lo.min(limit - want);
+                (lo, lo + want)
+            };
+            let (rx, rx1) = grow(x0 * b, ((x1 + 1) * b).min(w), w);
+            let (ry, ry1) = grow(y0 * b, ((y1 + 1) * b).min(h), h);
+            let (rw, rh) = (rx1 - rx, ry1 - ry);
+            area += rw * rh;
+            rects.push([rx, ry, rw, rh]);
+        }
+        if area as f32 > self.s.max_fraction * (w * h) as f32 {
+            return None;
+        }
+        Some(rects)
+    }
+
+    fn saw(&mut self, frame: u64, dets: &[Detection]) {
+        self.recent
+            .insert(frame, dets.iter().map(|d| d.bbox).collect());
+        let keep_from = frame.saturating_sub(2 * (ROI_LAG + ROI_RECENT));
+        self.recent = self.recent.split_off(&keep_from);
     }
 }
 
@@ -74,7 +268,7 @@ pub struct Analysis {
     pub detections: u64,
 }
 
-type Job = (u64, DecodedFrame);
+type Job = (u64, DecodedFrame, Option<Vec<[usize; 4]>>);
 type Done = Result<(u64, DecodedFrame, Vec<Detection>)>;
 
 /// Decodes `input`, detects with `sets` (one detector set per worker), and
@@ -88,6 +282,22 @@ pub fn analyse(
     decode: &DecodeOptions,
     sets: Vec<DetectorSet>,
     tracker: TrackerSettings,
+    progress: &mut dyn FnMut(Progress),
+    on_frame: impl FnMut(&DecodedFrame, &[Detection], &[u32]),
+) -> Result<Analysis> {
+    analyse_with(input, decode, sets, tracker, None, progress, on_frame)
+}
+
+/// [`analyse`] with region-of-interest detection when `roi` is set.
+///
+/// # Errors
+/// Decode or inference errors.
+pub fn analyse_with(
+    input: &Path,
+    decode: &DecodeOptions,
+    sets: Vec<DetectorSet>,
+    tracker: TrackerSettings,
+    roi: Option<RoiSettings>,
     progress: &mut dyn FnMut(Progress),
     mut on_frame: impl FnMut(&DecodedFrame, &[Detection], &[u32]),
 ) -> Result<Analysis> {
@@ -104,11 +314,16 @@ pub fn analyse(
                 Ok(r) => r.recv(),
                 Err(_) => return,
             };
-            let Ok((i, frame)) = job else { return };
+            let Ok((i, frame, rois)) = job else { return };
             let mut all = Vec::new();
             let mut failed = None;
             for d in set.iter_mut() {
-                match d.detect(&frame.view()) {
+                let found = match &rois {
+                    Some(r) if r.is_empty() => Ok(Vec::new()),
+                    Some(r) => d.detect_in(&frame.view(), r),
+                    None => d.detect(&frame.view()),
+                };
+                match found {
                     Ok(mut v) => all.append(&mut v),
                     Err(e) => {
                         failed = Some(e);
@@ -133,14 +348,19 @@ pub fn analyse(
     let mut sent = 0u64;
     let mut detections = 0u64;
     let mut frames = frames.peekable();
+    let mut planner = roi.map(RoiPlanner::new);
+    // Frames in flight: enough to keep the workers busy, and no more than
+    // the ROI lag, so planning only ever uses finished frames.
+    let in_flight = ((workers * 2) as u64).clamp(1, ROI_LAG);
     let result = (|| -> Result<()> {
         loop {
             // Keep the workers fed, without blocking while results wait.
-            while sent - next < (workers * 2) as u64 {
+            while sent - next < in_flight {
                 match frames.next() {
                     Some(f) => {
                         let f = f?;
-                        job_tx.send((sent, f)).map_err(|_| {
+                        let rois = planner.as_mut().and_then(|p| p.plan(&f));
+                        job_tx.send((sent, f, rois)).map_err(|_| {
                             Error::new(ErrorKind::Model, "detection worker stopped")
                         })?;
                         sent += 1;
@@ -157,6 +377,9 @@ pub fn analyse(
             pending.insert(i, (frame, dets));
             while let Some((frame, dets)) = pending.remove(&next) {
                 let ids = tracker.update(next, &dets);
+                if let Some(p) = planner.as_mut() {
+                    p.saw(next, &dets);
+                }
                 detections += dets.len() as u64;
                 on_frame(&frame, &dets, &ids);
                 next += 1;
@@ -234,11 +457,12 @@ pub fn list_tracks(
         .map(|_| detectors(opts, 1))
         .collect::<Result<Vec<_>>>()?;
     let mut best: std::collections::HashMap<u32, (f32, crate::sheet::Thumb)> = Default::default();
-    let analysis = analyse(
+    let analysis = analyse_with(
         input,
         decode,
         sets,
         opts.tracker,
+        opts.roi,
         progress,
         |frame, dets, ids| {
             for (d, &id) in dets.iter().zip(ids) {

@@ -106,6 +106,17 @@ pub trait Detector: Send {
     /// # Errors
     /// When inference fails.
     fn detect(&mut self, frame: &FrameView<'_>) -> Result<Vec<Detection>>;
+
+    /// Detections inside the regions `rois` only (`[x, y, w, h]` in frame
+    /// pixels), for detecting where something moved. The default looks at
+    /// the whole frame.
+    ///
+    /// # Errors
+    /// When inference fails.
+    fn detect_in(&mut self, frame: &FrameView<'_>, rois: &[[usize; 4]]) -> Result<Vec<Detection>> {
+        let _ = rois;
+        self.detect(frame)
+    }
 }
 
 /// Greedy non-maximum suppression at IoU `thresh`, highest score first.
@@ -128,26 +139,28 @@ pub fn nms(mut dets: Vec<Detection>, thresh: f32) -> Vec<Detection> {
 /// channel to R(0)/G(1)/B(2); `norm` is applied per output channel.
 fn to_planar_rgb(
     frame: &FrameView<'_>,
+    src: [usize; 4],
     dw: usize,
     dh: usize,
     order: [usize; 3],
     norm: impl Fn(usize, f32) -> f32,
 ) -> Vec<f32> {
     let (w, h) = (frame.width(), frame.height());
+    let [rx, ry, rw, rh] = src;
     let (yp, up, vp) = (frame.plane(0), frame.plane(1), frame.plane(2));
     let mut out = vec![0f32; 3 * dw * dh];
-    let sx = w as f32 / dw as f32;
-    let sy = h as f32 / dh as f32;
+    let sx = rw as f32 / dw as f32;
+    let sy = rh as f32 / dh as f32;
     let cols: Vec<(usize, usize, f32)> = (0..dw)
         .map(|ox| {
-            let fx = ((ox as f32 + 0.5) * sx - 0.5).clamp(0.0, (w - 1) as f32);
+            let fx = (rx as f32 + (ox as f32 + 0.5) * sx - 0.5).clamp(0.0, (w - 1) as f32);
             let x0 = fx.floor() as usize;
             (x0, (x0 + 1).min(w - 1), fx - x0 as f32)
         })
         .collect();
     let plane_len = dw * dh;
     for oy in 0..dh {
-        let fy = ((oy as f32 + 0.5) * sy - 0.5).clamp(0.0, (h - 1) as f32);
+        let fy = (ry as f32 + (oy as f32 + 0.5) * sy - 0.5).clamp(0.0, (h - 1) as f32);
         let y0 = fy.floor() as usize;
         let y1 = (y0 + 1).min(h - 1);
         let wy = fy - y0 as f32;
@@ -266,13 +279,15 @@ impl FaceDetector {
     }
 }
 
-impl Detector for FaceDetector {
-    fn detect(&mut self, frame: &FrameView<'_>) -> Result<Vec<Detection>> {
-        let (w, h) = (frame.width(), frame.height());
-        let scale = self.settings.effective_scale(w);
+impl FaceDetector {
+    /// Faces in the rectangle `[x, y, w, h]` of `frame`, detected at the
+    /// scale the whole frame would use.
+    fn detect_rect(&mut self, frame: &FrameView<'_>, rect: [usize; 4]) -> Result<Vec<Detection>> {
+        let [rx, ry, w, h] = rect;
+        let scale = self.settings.effective_scale(frame.width());
         let dw = ((w as f32 * scale) / 32.0).ceil().max(1.0) as usize * 32;
         let dh = ((h as f32 * scale) / 32.0).ceil().max(1.0) as usize * 32;
-        let input = to_planar_rgb(frame, dw, dh, [0, 1, 2], |_, v| v);
+        let input = to_planar_rgb(frame, rect, dw, dh, [0, 1, 2], |_, v| v);
         let outs = self.model.run("input.1", &[1, 3, dh, dw], input)?;
         let (heat, scale, off) = (
             tensor(&outs, "537")?,
@@ -309,8 +324,8 @@ impl Detector for FaceDetector {
                 dets.push(Detection {
                     class: Class::Face,
                     bbox: BBox {
-                        x: x1 * fx,
-                        y: y1 * fy,
+                        x: rx as f32 + x1 * fx,
+                        y: ry as f32 + y1 * fy,
                         w: (x2 - x1) * fx,
                         h: (y2 - y1) * fy,
                     },
@@ -319,6 +334,39 @@ impl Detector for FaceDetector {
             }
         }
         Ok(nms(dets, 0.3))
+    }
+}
+
+impl Detector for FaceDetector {
+    fn detect(&mut self, frame: &FrameView<'_>) -> Result<Vec<Detection>> {
+        self.detect_rect(frame, [0, 0, frame.width(), frame.height()])
+    }
+
+    fn detect_in(&mut self, frame: &FrameView<'_>, rois: &[[usize; 4]]) -> Result<Vec<Detection>> {
+        let mut all = Vec::new();
+        for &r in rois {
+            let r = [
+                r[0].min(frame.width() - 1),
+                r[1].min(frame.height() - 1),
+                r[2].min(frame.width() - r[0].min(frame.width() - 1)).max(1),
+                r[3].min(frame.height() - r[1].min(frame.height() - 1))
+                    .max(1),
+            ];
+            // A face cut by the crop's edge (where the crop is not at the
+            // frame's edge) is only partly seen: its box would leave the
+            // rest exposed. Leave it to tracking, which covers it from the
+            // neighbouring frames' whole detections.
+            let (x1, y1) = (r[0] + r[2], r[1] + r[3]);
+            let cut = |d: &Detection| {
+                let m = 2.0;
+                (r[0] > 0 && d.bbox.x <= r[0] as f32 + m)
+                    || (r[1] > 0 && d.bbox.y <= r[1] as f32 + m)
+                    || (x1 < frame.width() && d.bbox.x + d.bbox.w >= x1 as f32 - m)
+                    || (y1 < frame.height() && d.bbox.y + d.bbox.h >= y1 as f32 - m)
+            };
+            all.extend(self.detect_rect(frame, r)?.into_iter().filter(|d| !cut(d)));
+        }
+        Ok(nms(all, 0.3))
     }
 }
 
@@ -390,7 +438,7 @@ impl PlateDetector {
         const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
         const STD: [f32; 3] = [0.229, 0.224, 0.225];
         // PaddleOCR normalises the image as OpenCV loads it: B, G, R.
-        let input = to_planar_rgb(frame, dw, dh, [2, 1, 0], |c, v| {
+        let input = to_planar_rgb(frame, [0, 0, w, h], dw, dh, [2, 1, 0], |c, v| {
             (v / 255.0 - MEAN[c]) / STD[c]
         });
         let name = self.model.inputs()[0].clone();

@@ -19,6 +19,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Detection boxes are obscured with at most this many tiles across: a
+/// padded face box keeps only a few coarse averages, fewer than the 8 of a
+/// fixed mask, so that the detector no longer finds a face in the result.
+pub const DETECTION_TILES_ACROSS: usize = 6;
+
 /// Schema identifier of the redaction record written by this version.
 pub const RECORD_SCHEMA: &str = "obscura.redaction/2";
 
@@ -408,6 +413,18 @@ pub fn read_record(path: &Path) -> Result<RedactionRecord> {
 /// Boxes to draw, by frame: `[x, y, w, h]` in video pixels.
 type Plan = BTreeMap<u64, Vec<[i64; 4]>>;
 
+/// Enlarges a detection box for drawing: by `pad`, and at least 2x for
+/// boxes under 32 pixels, whose faces are localised less precisely and
+/// whose mosaic would otherwise keep a face-shaped blob.
+pub fn pad_box(b: &crate::detect::BBox, pad: f32) -> crate::detect::BBox {
+    let f = if b.w.max(b.h) < 32.0 {
+        pad.max(2.0)
+    } else {
+        pad
+    };
+    b.padded(f)
+}
+
 fn rounded(b: &crate::detect::BBox) -> [i64; 4] {
     let x0 = b.x.floor() as i64;
     let y0 = b.y.floor() as i64;
@@ -527,11 +544,12 @@ pub fn redact(
         let sets = (0..workers)
             .map(|_| analyse::detectors(a, 1))
             .collect::<Result<Vec<_>>>()?;
-        let analysis = analyse::analyse(
+        let analysis = analyse::analyse_with(
             input,
             &opts.pipeline.decode,
             sets,
             a.tracker,
+            a.roi,
             progress,
             |_, _, _| {},
         )?;
@@ -565,7 +583,7 @@ pub fn redact(
                     .boxes
                     .iter()
                     .filter_map(|(&f, b)| {
-                        let p = b.bbox.padded(opts.pad);
+                        let p = pad_box(&b.bbox, opts.pad);
                         // Clip to the picture; drop boxes wholly outside.
                         let x0 = p.x.max(0.0);
                         let y0 = p.y.max(0.0);
@@ -627,16 +645,11 @@ pub fn redact(
         }
         if let Some(boxes) = plan.get(&fi.index) {
             for b in boxes {
-                Region::rect(
-                    b[0] as f64,
-                    b[1] as f64,
-                    b[2] as f64,
-                    b[3] as f64,
-                    w,
-                    h,
-                    style,
-                )
-                .apply(frame);
+                let side = b[2].max(b[3]).max(1) as usize;
+                let tile = side.div_ceil(DETECTION_TILES_ACROSS).max(8);
+                let (x, y, bw, bh) = (b[0] as f64, b[1] as f64, b[2] as f64, b[3] as f64);
+                let poly = [[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]];
+                Region::new(&poly, w, h, style, Some(tile)).apply(frame);
             }
         }
         Ok(())

@@ -16,9 +16,8 @@ use std::collections::BTreeMap;
 /// Tracker settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TrackerSettings {
-    /// Detections at or above this score are matched first and may start
-    /// tracks; lower ones only extend existing tracks... unless
-    /// `start_on_low` is set.
+    /// Detections at or above this score are matched first; lower ones are
+    /// matched to the tracks left over (ByteTrack's second stage).
     pub high: f32,
     /// Minimum IoU between a prediction and a detection to match.
     pub iou: f32,
@@ -29,6 +28,9 @@ pub struct TrackerSettings {
     /// Low-score detections that match no track start one too (recall over
     /// precision: an extra blurred box costs little, a missed face a lot).
     pub start_on_low: bool,
+    /// Without overlap, a detection may still join a track whose predicted
+    /// centre is within this many box sizes.
+    pub max_jump: f32,
 }
 
 impl Default for TrackerSettings {
@@ -39,6 +41,7 @@ impl Default for TrackerSettings {
             hold_frames: 12,
             lead_frames: 5,
             start_on_low: true,
+            max_jump: 1.5,
         }
     }
 }
@@ -162,9 +165,23 @@ impl Tracker {
                     if used[ti] || t.class != d.class {
                         continue;
                     }
-                    let iou = t.predict(frame).iou(&d.bbox);
+                    let p = t.predict(frame);
+                    let iou = p.iou(&d.bbox);
                     if iou >= self.settings.iou {
-                        pairs.push((iou, di, ti));
+                        pairs.push((1.0 + iou, di, ti));
+                    } else {
+                        // Small, fast faces (CCTV at a distance) move more than
+                        // their own size between frames, so boxes do not
+                        // overlap: fall back to centre distance relative to
+                        // size, ranked below any overlap.
+                        let size = p.w.max(p.h).max(d.bbox.w.max(d.bbox.h)).max(1.0);
+                        let (pcx, pcy) = (p.x + p.w / 2.0, p.y + p.h / 2.0);
+                        let (dcx, dcy) = (d.bbox.x + d.bbox.w / 2.0, d.bbox.y + d.bbox.h / 2.0);
+                        let dist = ((pcx - dcx).powi(2) + (pcy - dcy).powi(2)).sqrt() / size;
+                        let similar = (d.bbox.area() / p.area().max(1.0)).clamp(0.0, 4.0);
+                        if dist < self.settings.max_jump && (0.4..=2.5).contains(&similar) {
+                            pairs.push((1.0 - dist / self.settings.max_jump, di, ti));
+                        }
                     }
                 }
             }

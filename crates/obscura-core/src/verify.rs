@@ -27,7 +27,8 @@ pub struct Residual {
     pub bbox: BBox,
 }
 
-/// Detects on `output` with `opts` and returns the residual detections
+/// Detects on `output` with `opts` (on every whole frame, whatever
+/// `opts.roi` says) and returns the residual detections
 /// scoring at least `min_score`. With the redaction `record`, detections
 /// inside a kept track's box are expected and not reported.
 ///
@@ -63,6 +64,8 @@ pub fn verify(
     let sets = (0..workers)
         .map(|_| analyse::detectors(opts, 1))
         .collect::<Result<Vec<_>>>()?;
+    // Verification always looks at every whole frame, never only where
+    // something moved: it must look at least as closely as redaction did.
     let mut residuals = Vec::new();
     analyse::analyse(
         output,

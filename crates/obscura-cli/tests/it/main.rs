@@ -292,7 +292,7 @@ fn redact_writes_output_and_record_and_prints_json() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(v["schema"], "obscura.redaction/1");
+    assert_eq!(v["schema"], "obscura.redaction/2");
     assert_eq!(v["output"]["frames"], 795);
     assert_eq!(v["masks_applied"].as_array().expect("array").len(), 3);
     assert_eq!(
@@ -355,4 +355,88 @@ fn an_invalid_profile_is_refused_naming_file_and_field() {
         "{stderr}"
     );
     assert_eq!(entries(dir.path()), vec!["cam1.toml"]);
+}
+
+#[test]
+fn sar_workflow_tracks_then_redact_then_verify() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = sample("carphone_pristine.mp4");
+    let sheet = dir.path().join("sheet.png");
+    let out = obscura(&[
+        os("tracks"),
+        os(&input),
+        os("--json"),
+        os("--sheet"),
+        os(&sheet),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let tracks = v["tracks"].as_array().expect("tracks");
+    assert_eq!(tracks.len(), 1, "{v}");
+    assert_eq!(tracks[0]["class"], "face");
+    let png = std::fs::read(&sheet).expect("contact sheet written");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    let red = dir.path().join("red.mp4");
+    let out = obscura(&[
+        os("redact"),
+        os(&input),
+        os("-o"),
+        os(&red),
+        os("--faces"),
+        os("--operator"),
+        os("D"),
+        os("--reason"),
+        os("SAR"),
+        os("--preset"),
+        os("ultrafast"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = obscura(&[os("verify-redaction"), os(&red), os("--json")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The unredacted input fails verification with exit code 2.
+    let out = obscura(&[os("verify-redaction"), os(&input), os("--faces")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("residual detection"));
+}
+
+#[test]
+fn a_missing_model_or_runtime_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_path = dir.path().join("o.mp4");
+    let run = |home: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_obscura"))
+            .args(["redact"])
+            .arg(sample("carphone_pristine.mp4"))
+            .arg("-o")
+            .arg(&out_path)
+            .args(["--faces", "--operator", "x", "--reason", "y"])
+            .env("OBSCURA_HOME", home)
+            .output()
+            .expect("runs")
+    };
+    let empty = dir.path().join("empty-home");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let out = run(&empty);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("setup.sh") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!out_path.exists());
 }

@@ -1,0 +1,87 @@
+//! Recall and speed of region-of-interest face detection against
+//! whole-frame detection on the same clip: the measurement behind `--roi`.
+//!
+//! `cargo run --release --example roi_recall -- CLIP`
+//!
+//! A whole-frame detection (score >= 0.5) counts as recalled when the ROI
+//! run's tracks cover it (box padded 1.3x as redaction draws it) in that
+//! frame: what matters for redaction is that the face is obscured.
+
+use obscura::analyse::{self, AnalyseOptions, RoiSettings};
+use obscura::detect::BBox;
+use obscura::media::DecodeOptions;
+use std::collections::HashMap;
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let clip = std::env::args().nth(1).ok_or("usage: roi_recall CLIP")?;
+    let opts = AnalyseOptions::default();
+    let sets = |n: usize| -> obscura::Result<Vec<_>> {
+        (0..n).map(|_| analyse::detectors(&opts, 1)).collect()
+    };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let mut truth: HashMap<u64, Vec<BBox>> = HashMap::new();
+    let t = Instant::now();
+    let full = analyse::analyse(
+        clip.as_ref(),
+        &DecodeOptions::default(),
+        sets(workers)?,
+        opts.tracker,
+        &mut |_| {},
+        |f, dets, _| {
+            truth.insert(
+                f.index(),
+                dets.iter()
+                    .filter(|d| d.score >= 0.5)
+                    .map(|d| d.bbox)
+                    .collect(),
+            );
+        },
+    )?;
+    let t_full = t.elapsed().as_secs_f64();
+
+    for full_every in [4u64, 8, 16] {
+        let roi = RoiSettings {
+            full_every,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let r = analyse::analyse_with(
+            clip.as_ref(),
+            &DecodeOptions::default(),
+            sets(workers)?,
+            opts.tracker,
+            Some(roi),
+            &mut |_| {},
+            |_, _, _| {},
+        )?;
+        let t_roi = t.elapsed().as_secs_f64();
+        let mut covered: HashMap<u64, Vec<BBox>> = HashMap::new();
+        for tr in &r.tracks {
+            for (f, b) in &tr.boxes {
+                covered.entry(*f).or_default().push(b.bbox.padded(1.3));
+            }
+        }
+        let (mut n, mut hit) = (0usize, 0usize);
+        for (f, faces) in &truth {
+            for face in faces {
+                n += 1;
+                if covered
+                    .get(f)
+                    .is_some_and(|bs| bs.iter().any(|b| face.covered_by(b) >= 0.9))
+                {
+                    hit += 1;
+                }
+            }
+        }
+        println!(
+            "full every {full_every:>2}: recall {hit}/{n} = {:.3}; {:.2} fps vs whole-frame {:.2} fps ({:.2}x)",
+            hit as f64 / n.max(1) as f64,
+            full.info.frames as f64 / t_roi,
+            full.info.frames as f64 / t_full,
+            t_full / t_roi
+        );
+    }
+    Ok(())
+}
