@@ -21,6 +21,11 @@ echo "== redact: privacy masks of camera 7 (examples/cameras/vtest.toml), with a
 "$bin" redact "$samples/vtest.avi" -o "$out/cam7-masked.mp4" \
   --camera examples/cameras/vtest.toml --operator "Demo Operator" \
   --reason "Code of Practice privacy masks" --case DEMO-1
+echo "== subject access request: list tracks, redact every face, verify"
+"$bin" tracks "$samples/carphone_pristine.mp4" --sheet "$out/carphone.tracks.png"
+"$bin" redact "$samples/carphone_pristine.mp4" -o "$out/carphone-sar.mp4" --faces \
+  --operator "Demo Officer" --reason "SAR disclosure" --case SAR-DEMO-1
+"$bin" verify-redaction "$out/carphone-sar.mp4"
 echo "== check"
 "$bin" probe "$out/vtest.mp4" "$out/bigbuckbunny.mp4" "$out/cam7-masked.mp4"
 echo "record: $out/cam7-masked.mp4.redaction.json"

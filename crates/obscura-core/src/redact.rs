@@ -158,6 +158,9 @@ pub struct DetectionRecord {
     pub models: Vec<ModelRef>,
     /// Detection and tracking settings (thresholds, detection scale).
     pub settings: AnalyseOptions,
+    /// Resolution whole frames were given to the face detector at
+    /// (width, height), if faces were detected.
+    pub face_resolution: Option<(usize, usize)>,
     /// Box enlargement factor.
     pub pad: f32,
     /// Obscuring style of detections.
@@ -617,8 +620,15 @@ pub fn redact(
                 sha256: m.expected_sha256().to_string(),
             });
         }
+        let face_resolution = a.faces.map(|f| {
+            let (w, h) = (analysis.info.width as usize, analysis.info.height as usize);
+            let s = f.effective_scale(w);
+            let up = |n: usize| ((n as f32 * s) / 32.0).ceil().max(1.0) as usize * 32;
+            (up(w), up(h))
+        });
         detection = Some(DetectionRecord {
             models,
+            face_resolution,
             settings: a.clone(),
             pad: opts.pad,
             style: opts.detection_style,
