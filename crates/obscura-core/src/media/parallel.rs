@@ -27,6 +27,10 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
+/// Frames a segment buffers at most, whatever the byte budget allows: small
+/// pictures must not let a decoder run minutes ahead of a slow consumer.
+const MAX_QUEUE: usize = 256;
+
 /// How to decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeOptions {
@@ -260,7 +264,7 @@ impl ParallelDecoder {
         let queue = if opts.queue > 0 {
             opts.queue
         } else {
-            (opts.max_buffer_bytes / frame_bytes / workers).max(2)
+            (opts.max_buffer_bytes / frame_bytes / workers).clamp(2, MAX_QUEUE)
         };
         let target_segments = if opts.target_segments == 0 {
             workers * 4
