@@ -2,6 +2,8 @@
 
 mod common;
 mod decode;
+mod index;
 mod masks;
+mod motion;
 mod redact;
 mod transcode;

@@ -378,6 +378,23 @@ impl Index {
         Ok(index)
     }
 
+    /// Opens an index that must already exist (for queries), so a mistyped
+    /// name is an error rather than a new empty database.
+    ///
+    /// # Errors
+    /// `NotFound` if there is no file at `path`; otherwise as [`Index::open`].
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Index> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                "no index database here (create one with `obscura index`)",
+            )
+            .with_path(path));
+        }
+        Index::open(path)
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
