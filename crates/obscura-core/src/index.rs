@@ -862,9 +862,15 @@ pub fn index_files(
         opts.threads
     };
     let per_file = files.len() >= threads.max(2);
-    let file_opts = MotionOptions {
-        segments: if per_file { 1 } else { opts.segments },
-        ..opts.clone()
+    let file_opts = if per_file {
+        MotionOptions {
+            segments: 1,
+            decode_workers: 1,
+            threads: 1,
+            ..opts.clone()
+        }
+    } else {
+        opts.clone()
     };
     let done = std::sync::atomic::AtomicU64::new(0);
     let mut last = vec![0u64; files.len()];

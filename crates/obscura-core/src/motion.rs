@@ -2,8 +2,8 @@
 //! (motion events) with wall-clock times, ready for the [`crate::index`].
 //!
 //! ## Per frame ([`Analyser`])
-//! 1. The luma plane is box-averaged down by an integer factor to about
-//!    [`MotionOptions::width`] pixels wide (never converted to RGB; chroma
+//! 1. The luma plane is box-averaged down by the smallest integer factor
+//!    that makes it at most [`MotionOptions::width`] pixels wide (never converted to RGB; chroma
 //!    is not read), then blurred with a 3x3 binomial kernel (σ ≈ 0.85).
 //! 2. It is compared with a running-average background (learning rate
 //!    [`MotionOptions::learning_rate`], 0.01 by default); a pixel moves when
@@ -61,8 +61,8 @@ pub const HEATMAP_SIZE: usize = 16;
 /// documented defaults; [`MotionOptions::validate`] checks ranges.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MotionOptions {
-    /// Target width of the analysis picture in pixels (the luma plane is
-    /// shrunk by the integer factor that comes closest).
+    /// Largest width of the analysis picture in pixels (the luma plane is
+    /// shrunk by the smallest integer factor that gets it there).
     pub width: usize,
     /// Background learning rate per frame, 0 < rate < 1.
     pub learning_rate: f32,
@@ -95,6 +95,9 @@ pub struct MotionOptions {
     pub segments: usize,
     /// Threads for segments (0 = one per core).
     pub threads: usize,
+    /// With one segment: segment-parallel decode workers feeding the one
+    /// analysis thread (0 = one per core, 1 = a plain sequential decoder).
+    pub decode_workers: usize,
     /// Width of the JPEG thumbnail at each event's peak (0 = none).
     pub thumbnail_width: usize,
 }
@@ -117,6 +120,7 @@ impl Default for MotionOptions {
             warmup_frames: 0,
             segments: 0,
             threads: 0,
+            decode_workers: 0,
             thumbnail_width: 320,
         }
     }
@@ -187,10 +191,10 @@ impl MotionOptions {
                 self.max_event_s
             )));
         }
-        if self.threads > 256 || self.segments > 4096 {
+        if self.threads > 256 || self.decode_workers > 256 || self.segments > 4096 {
             return Err(bad(format!(
-                "invalid threads {} / segments {} (expected <= 256 / <= 4096)",
-                self.threads, self.segments
+                "invalid threads {} / decode workers {} / segments {} (expected <= 256 / <= 256 / <= 4096)",
+                self.threads, self.decode_workers, self.segments
             )));
         }
         if self.thumbnail_width > 4096 {
@@ -253,6 +257,9 @@ pub struct Analyser {
     background: Vec<f32>,
     primed: bool,
     grey: Vec<u8>,
+    acc: Vec<u32>,
+    cols: Vec<u32>,
+    small: Vec<u16>,
     tmp: Vec<u16>,
     moving: Vec<u8>,
     labels: Vec<u32>,
@@ -278,7 +285,7 @@ impl Analyser {
                 "invalid frame size {width}x{height} for motion analysis (expected each >= 16)"
             )));
         }
-        let factor = ((width as f64 / opts.width as f64).round() as usize).max(1);
+        let factor = width.div_ceil(opts.width).max(1);
         let (w, h) = (width / factor, height / factor);
         let mut include = vec![1u8; w * h];
         let scale = 1.0 / factor as f64;
@@ -309,6 +316,9 @@ impl Analyser {
             background: vec![0.0; w * h],
             primed: false,
             grey: vec![0; w * h],
+            acc: vec![0; w],
+            cols: vec![0; w * factor],
+            small: vec![0; w],
             tmp: vec![0; w * h],
             moving: vec![0; w * h],
             labels: vec![0; w * h],
@@ -389,44 +399,74 @@ impl Analyser {
     }
 
     /// Box-average by `factor`, then a 3x3 binomial blur, into `grey`.
+    /// Written as plain slice loops the compiler vectorises.
     fn shrink_and_blur(&mut self, luma: Plane<'_>) {
         let (w, h, k) = (self.w, self.h, self.factor);
-        let area = (k * k) as u32;
-        let half = area / 2;
-        let mut acc = vec![0u32; w];
+        // grey = sum * inv >> 24 divides by k*k with rounding close enough
+        // for a threshold test (within one grey level).
+        let inv = ((1u64 << 24) / (k * k) as u64) as u32;
+        let (acc, cols) = (&mut self.acc, &mut self.cols);
         for y in 0..h {
-            acc.fill(0);
+            // Sum the block's rows column by column (vectorises), then
+            // each run of k columns.
+            cols.fill(0);
             for sy in y * k..y * k + k {
-                let row = &luma.row(sy)[..w * k];
-                if k == 1 {
-                    for (a, &p) in acc.iter_mut().zip(row) {
-                        *a += u32::from(p);
+                for (c, &p) in cols.iter_mut().zip(&luma.row(sy)[..w * k]) {
+                    *c += u32::from(p);
+                }
+            }
+            match k {
+                1 => acc.copy_from_slice(cols),
+                2 => {
+                    for (a, c) in acc.iter_mut().zip(cols.chunks_exact(2)) {
+                        *a = c[0] + c[1];
                     }
-                } else {
-                    for (a, chunk) in acc.iter_mut().zip(row.chunks_exact(k)) {
-                        *a += chunk.iter().map(|&p| u32::from(p)).sum::<u32>();
+                }
+                3 => {
+                    for (a, c) in acc.iter_mut().zip(cols.chunks_exact(3)) {
+                        *a = c[0] + c[1] + c[2];
+                    }
+                }
+                4 => {
+                    for (a, c) in acc.iter_mut().zip(cols.chunks_exact(4)) {
+                        *a = (c[0] + c[1]) + (c[2] + c[3]);
+                    }
+                }
+                6 => {
+                    for (a, c) in acc.iter_mut().zip(cols.chunks_exact(6)) {
+                        *a = (c[0] + c[1]) + (c[2] + c[3]) + (c[4] + c[5]);
+                    }
+                }
+                _ => {
+                    for (a, c) in acc.iter_mut().zip(cols.chunks_exact(k)) {
+                        *a = c.iter().sum();
                     }
                 }
             }
-            // Horizontal [1 2 1] pass into tmp (edges replicated).
+            let small = &mut self.small[..w];
+            for (s, &a) in small.iter_mut().zip(acc.iter()) {
+                *s = ((u64::from(a) * u64::from(inv) + (1 << 23)) >> 24) as u16;
+            }
+            // Horizontal [1 2 1] pass into tmp, edges replicated.
             let out = &mut self.tmp[y * w..(y + 1) * w];
-            let px = |x: usize| (acc[x] + half) / area;
-            for (x, o) in out.iter_mut().enumerate() {
-                let l = px(x.saturating_sub(1));
-                let r = px((x + 1).min(w - 1));
-                *o = (l + 2 * px(x) + r) as u16;
+            out[0] = 3 * small[0] + small[1.min(w - 1)];
+            out[w - 1] = small[w.saturating_sub(2)] + 3 * small[w - 1];
+            for ((o, l), (c, r)) in out[1..w - 1]
+                .iter_mut()
+                .zip(&small[..w - 2])
+                .zip(small[1..w - 1].iter().zip(&small[2..]))
+            {
+                *o = l + 2 * c + r;
             }
         }
         // Vertical [1 2 1] pass into grey.
         for y in 0..h {
-            let up = y.saturating_sub(1) * w;
-            let mid = y * w;
-            let down = (y + 1).min(h - 1) * w;
-            for x in 0..w {
-                let s = u32::from(self.tmp[up + x])
-                    + 2 * u32::from(self.tmp[mid + x])
-                    + u32::from(self.tmp[down + x]);
-                self.grey[mid + x] = ((s + 8) / 16) as u8;
+            let up = &self.tmp[y.saturating_sub(1) * w..][..w];
+            let mid = &self.tmp[y * w..][..w];
+            let down = &self.tmp[(y + 1).min(h - 1) * w..][..w];
+            let out = &mut self.grey[y * w..(y + 1) * w];
+            for (((o, &u), &m), &d) in out.iter_mut().zip(up).zip(mid).zip(down) {
+                *o = ((u + 2 * m + d + 8) >> 4) as u8;
             }
         }
     }
@@ -835,13 +875,14 @@ pub fn analyse(
         progress(total);
     };
     let series = if segments <= 1 {
-        let key = Keyframe {
-            index: 0,
-            pts: 0,
-            dts: 0,
-            leading_pictures: false,
+        // One analysis thread, fed by segment-parallel decoding: exact, and
+        // the decoding (the expensive part) still uses every core.
+        let decode = media::DecodeOptions {
+            workers: opts.decode_workers,
+            ..media::DecodeOptions::default()
         };
-        run_segment(&info, &key, 0, u64::MAX, analyser.clone(), &tick)?
+        let (_, frames) = media::open(path, &decode)?;
+        analyse_frames(frames, path, 0, u64::MAX, analyser.clone(), &tick)?
     } else {
         let threads = opts.resolved_threads().min(segments);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -1018,15 +1059,25 @@ fn run_segment(
     key: &Keyframe,
     from: u64,
     to: u64,
+    analyser: Analyser,
+    tick: &(dyn Fn(u64) + Sync),
+) -> Result<Series> {
+    let decoder = Decoder::open_from(info, key, 1)?;
+    analyse_frames(decoder, &info.path, from, to, analyser, tick)
+}
+
+/// Runs `analyser` over `frames`, keeping frames `from..to`.
+fn analyse_frames(
+    frames: impl Iterator<Item = Result<media::DecodedFrame>>,
+    path: &Path,
+    from: u64,
+    to: u64,
     mut analyser: Analyser,
     tick: &(dyn Fn(u64) + Sync),
 ) -> Result<Series> {
-    let path = &info.path;
-    let threads = if from == 0 && to == u64::MAX { 0 } else { 1 };
-    let decoder = Decoder::open_from(info, key, threads)?;
     let mut out = Series::default();
     let mut pending = 0u64;
-    for frame in decoder {
+    for frame in frames {
         let frame = frame?;
         let idx = frame.index();
         if idx >= to {
