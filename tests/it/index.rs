@@ -27,7 +27,7 @@ fn opts() -> MotionOptions {
 }
 
 fn index_ok(db: &Path, p: &CameraProfile, files: &[PathBuf]) -> Vec<index::Indexed> {
-    index::index_files(db, p, files, None, &opts(), &|_| {})
+    index::index_files(db, p, files, None, &opts(), &|_, _| {})
         .expect("index opens")
         .into_iter()
         .map(|r| r.expect("indexed"))
@@ -190,7 +190,7 @@ fn gaps_between_recordings_are_faults_and_a_bad_file_is_skipped() {
     ];
     let good = std::fs::read(&files[0]).expect("read");
     std::fs::write(&files[2], &good[..good.len() / 3]).expect("truncated copy");
-    let results = index::index_files(&db, &profile(9, "East"), &files, None, &opts(), &|_| {})
+    let results = index::index_files(&db, &profile(9, "East"), &files, None, &opts(), &|_, _| {})
         .expect("index opens");
     assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok());
     let err = results[2].as_ref().expect_err("truncated file");

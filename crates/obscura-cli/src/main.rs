@@ -584,17 +584,12 @@ fn index(
             "--start gives one recording's start: index the files one at a time, or name them with the profile's filename_pattern"
         );
     }
-    // Count frames first for the bar; files that fail here fail again below
-    // and are reported there.
-    let total: u64 = files
-        .iter()
-        .filter_map(|f| media::probe(f).ok())
-        .map(|i| i.frames)
-        .sum();
     let bar = progress_bar();
-    bar.set_length(total);
     let started = Instant::now();
-    let results = index::index_files(db, &profile, files, start, &opts, &|n| bar.set_position(n));
+    let results = index::index_files(db, &profile, files, start, &opts, &|n, total| {
+        bar.set_length(total);
+        bar.set_position(n);
+    });
     bar.finish_and_clear();
     let results = results?;
     let secs = started.elapsed().as_secs_f64();

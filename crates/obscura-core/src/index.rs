@@ -837,7 +837,8 @@ pub struct Indexed {
 /// each file in its own transaction. With at least as many files as
 /// threads, files run in parallel (each decoded sequentially); otherwise
 /// each file is analysed segment-parallel. `progress` receives frames done
-/// over all files.
+/// over all files and the total frames of the files that could be probed
+/// (known before any analysis starts).
 ///
 /// Results come back in the order of `files`; one bad file does not stop
 /// the others.
@@ -851,11 +852,21 @@ pub fn index_files(
     files: &[PathBuf],
     explicit_start: Option<DateTime<Utc>>,
     opts: &MotionOptions,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Vec<Result<Indexed>>> {
     opts.validate()?;
     // Create and migrate once up front, so workers only open it.
     drop(Index::open(db)?);
+    let started: Vec<std::time::Instant> =
+        files.iter().map(|_| std::time::Instant::now()).collect();
+    let probed: Vec<Result<crate::media::VideoInfo>> =
+        files.iter().map(crate::media::probe).collect();
+    let total: u64 = probed.iter().flatten().map(|i| i.frames).sum();
+    progress(0, total);
+    let probed: Vec<std::sync::Mutex<Option<Result<crate::media::VideoInfo>>>> = probed
+        .into_iter()
+        .map(|p| std::sync::Mutex::new(Some(p)))
+        .collect();
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -878,15 +889,28 @@ pub fn index_files(
         .drain(..)
         .map(std::sync::atomic::AtomicU64::new)
         .collect();
+    let total_frames = total;
     let one = |i: usize, path: &PathBuf| -> Result<Indexed> {
         use std::sync::atomic::Ordering;
         let tick = |n: u64| {
             let before = last_seen[i].swap(n, Ordering::Relaxed);
             let total = done.fetch_add(n.saturating_sub(before), Ordering::Relaxed)
                 + n.saturating_sub(before);
-            progress(total);
+            progress(total, total_frames);
         };
-        let a = motion::analyse(path, Some(camera), explicit_start, &file_opts, &tick)?;
+        let info = probed[i]
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .unwrap_or_else(|| crate::media::probe(path))?;
+        let a = motion::analyse_probed(
+            info,
+            Some(camera),
+            explicit_start,
+            &file_opts,
+            &tick,
+            started[i],
+        )?;
         let mut index = Index::open(db)?;
         let stored = index.store(camera, &a)?;
         Ok(Indexed {

@@ -8,6 +8,9 @@
 //! 2. It is compared with a running-average background (learning rate
 //!    [`MotionOptions::learning_rate`], 0.01 by default); a pixel moves when
 //!    it differs by more than [`MotionOptions::threshold`] grey levels.
+//!    A pixel that differs from the background but stays unchanged from
+//!    frame to frame for [`MotionOptions::still_frames`] frames is
+//!    something that stopped, and goes into the background at once.
 //! 3. Moving pixels inside the camera's ignore-zones are dropped; the rest
 //!    are grouped into 8-connected regions and regions smaller than
 //!    [`MotionOptions::min_region`] pixels (noise, rain drops) are dropped.
@@ -68,6 +71,10 @@ pub struct MotionOptions {
     pub learning_rate: f32,
     /// Grey-level difference from the background above which a pixel moves.
     pub threshold: u8,
+    /// Frames a pixel must differ from the background while not changing
+    /// from frame to frame before the background takes it (something that
+    /// stopped); 0 = only the running average learns.
+    pub still_frames: u8,
     /// Smallest connected region (analysis pixels) that counts as motion.
     pub min_region: usize,
     /// Score (moving fraction) at which a frame becomes active.
@@ -108,6 +115,7 @@ impl Default for MotionOptions {
             width: 320,
             learning_rate: 0.01,
             threshold: 25,
+            still_frames: 25,
             min_region: 6,
             trigger: 0.002,
             release: 0.001,
@@ -259,6 +267,10 @@ pub struct Analyser {
     grey: Vec<u8>,
     acc: Vec<u32>,
     cols: Vec<u32>,
+    previous: Vec<u8>,
+    still: Vec<u8>,
+    still_frames: u8,
+    still_threshold: u8,
     small: Vec<u16>,
     tmp: Vec<u16>,
     moving: Vec<u8>,
@@ -317,6 +329,14 @@ impl Analyser {
             primed: false,
             grey: vec![0; w * h],
             acc: vec![0; w],
+            previous: vec![0; w * h],
+            still: vec![0; w * h],
+            still_frames: if opts.still_frames == 0 {
+                u8::MAX
+            } else {
+                opts.still_frames
+            },
+            still_threshold: opts.threshold / 2,
             cols: vec![0; w * factor],
             small: vec![0; w],
             tmp: vec![0; w * h],
@@ -363,25 +383,41 @@ impl Analyser {
             for (b, &g) in self.background.iter_mut().zip(&self.grey) {
                 *b = f32::from(g);
             }
+            self.previous.copy_from_slice(&self.grey);
             self.primed = true;
             return Ok(FrameMotion::default());
         }
-        // Compare with the background, then let the background learn.
-        let (rate, thr) = (self.rate, self.threshold);
+        // Compare with the background, then let the background learn. A
+        // pixel that differs from the background but has not changed since
+        // the previous frame for `still_frames` frames in a row is a thing
+        // that stopped (a parked car, a person standing, the still picture
+        // of a paused feed): the background takes it at once, instead of
+        // the running average firing for the ~100 frames it needs.
+        let (rate, thr, still_thr) = (self.rate, self.threshold, self.still_threshold);
+        let absorb = self.still_frames;
         let mut changed = 0usize;
-        for (((b, &g), m), &inc) in self
+        for (((((b, &g), m), &inc), p), c) in self
             .background
             .iter_mut()
             .zip(&self.grey)
             .zip(self.moving.iter_mut())
             .zip(&self.include)
+            .zip(self.previous.iter_mut())
+            .zip(self.still.iter_mut())
         {
+            let still = u8::from(g.abs_diff(*p) <= still_thr);
+            *p = g;
             let g = f32::from(g);
             let d = g - *b;
-            let mv = u8::from(d.abs() > thr) & inc;
-            *m = mv;
-            changed += usize::from(mv);
-            *b += rate * d;
+            let fg = u8::from(d.abs() > thr) & inc;
+            *c = (*c + 1) * (fg & still);
+            let take = *c >= absorb;
+            *b = if take { g } else { *b + rate * d };
+            if take {
+                *c = 0;
+            }
+            *m = fg;
+            changed += usize::from(fg);
         }
         if changed as f32 > self.recalibrate * self.analysed as f32 {
             for (b, &g) in self.background.iter_mut().zip(&self.grey) {
@@ -857,6 +893,25 @@ pub fn analyse(
     let started = Instant::now();
     opts.validate()?;
     let info = media::probe(path)?;
+    analyse_probed(info, profile, explicit_start, opts, progress, started)
+}
+
+/// As [`analyse`], for a file already probed (`info.path`); `started` is
+/// when the work on it began, for the reported time.
+///
+/// # Errors
+/// As [`analyse`].
+pub fn analyse_probed(
+    info: VideoInfo,
+    profile: Option<&CameraProfile>,
+    explicit_start: Option<DateTime<Utc>>,
+    opts: &MotionOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    started: Instant,
+) -> Result<Analysis> {
+    opts.validate()?;
+    let path = info.path.clone();
+    let path = path.as_path();
     let (w, h) = (info.width as usize, info.height as usize);
     let ignore: Vec<Vec<[f64; 2]>> = profile
         .map(|p| {
@@ -881,7 +936,11 @@ pub fn analyse(
             workers: opts.decode_workers,
             ..media::DecodeOptions::default()
         };
-        let (_, frames) = media::open(path, &decode)?;
+        let frames = if decode.workers == 1 {
+            media::Frames::Sequential(Decoder::open(path, 0)?)
+        } else {
+            media::Frames::Parallel(media::ParallelDecoder::start(&info, &decode)?)
+        };
         analyse_frames(frames, path, 0, u64::MAX, analyser.clone(), &tick)?
     } else {
         let threads = opts.resolved_threads().min(segments);
@@ -1223,6 +1282,29 @@ mod tests {
         let m = a.push(&bright.view()).expect("same size");
         assert!(m.recalibrated && m.score == 0.0);
         assert_eq!(a.push(&bright.view()).expect("same size").score, 0.0);
+    }
+
+    #[test]
+    fn something_that_stops_joins_the_background_after_still_frames() {
+        let o = MotionOptions {
+            still_frames: 5,
+            ..opts()
+        };
+        let mut a = Analyser::new(320, 240, &[], &o).expect("valid");
+        let still = OwnedFrame::filled(320, 240, [60, 128, 128]).expect("valid");
+        a.push(&still.view()).expect("ok");
+        let parked = frame_with_square(100, 100, 40, 60);
+        let scores: Vec<f32> = (0..8)
+            .map(|_| a.push(&parked.view()).expect("ok").score)
+            .collect();
+        // Appears (1 frame), then unchanged for 5 frames: taken in.
+        assert!(scores[..6].iter().all(|&s| s > 0.02), "{scores:?}");
+        assert!(scores[6..].iter().all(|&s| s == 0.0), "{scores:?}");
+        // When it leaves, the spot it left is news for another 5 frames.
+        let left: Vec<f32> = (0..8)
+            .map(|_| a.push(&still.view()).expect("ok").score)
+            .collect();
+        assert!(left[0] > 0.02 && left[7] == 0.0, "{left:?}");
     }
 
     #[test]
