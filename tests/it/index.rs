@@ -82,12 +82,12 @@ fn reindexing_replaces_and_a_copy_counts_once() {
         Some("2026-11-10T08:00:00.000Z"),
         "1 s of motion, 1.5 s padding: starts at the file's start"
     );
-    let (heat, thumb) = idx
+    let images = idx
         .incident_images(after[0].id)
         .expect("read")
         .expect("exists");
-    assert_eq!(heat.len(), 256);
-    assert_eq!(&thumb.expect("a thumbnail")[..2], &[0xFF, 0xD8]);
+    assert_eq!(images.heatmap.len(), 256);
+    assert_eq!(&images.thumbnail.expect("a thumbnail")[..2], &[0xFF, 0xD8]);
 }
 
 #[test]

@@ -748,7 +748,7 @@ fn print_incidents(rows: &[IncidentRow], json: bool, csv: bool) -> Result<()> {
 fn write_thumbnails(idx: &Index, rows: &[IncidentRow], dir: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for r in rows {
-        if let Some((_, Some(jpeg))) = idx.incident_images(r.id)? {
+        if let Some(jpeg) = idx.incident_images(r.id)?.and_then(|i| i.thumbnail) {
             let dest = dir.join(format!("incident-{}.jpg", r.id));
             let pending = obscura_core::output::PendingFile::new(&dest, &[])?;
             std::fs::write(pending.tmp_path(), &jpeg)

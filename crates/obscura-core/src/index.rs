@@ -164,6 +164,15 @@ pub struct IncidentRow {
     pub thumbnail_bytes: usize,
 }
 
+/// The pictures of one incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentImages {
+    /// Activity per cell of a 16x16 grid, row-major, 255 = busiest.
+    pub heatmap: Vec<u8>,
+    /// JPEG at the peak, when thumbnails were made.
+    pub thumbnail: Option<Vec<u8>>,
+}
+
 /// One recording as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordingRow {
@@ -597,16 +606,21 @@ impl Index {
         rows.collect::<rusqlite::Result<_>>().map_err(e)
     }
 
-    /// The JPEG thumbnail and 16x16 heatmap of incident `id`.
+    /// The heatmap and JPEG thumbnail of incident `id`.
     ///
     /// # Errors
     /// `Database` on any SQLite failure.
-    pub fn incident_images(&self, id: i64) -> Result<Option<(Vec<u8>, Option<Vec<u8>>)>> {
+    pub fn incident_images(&self, id: i64) -> Result<Option<IncidentImages>> {
         self.conn
             .query_row(
                 "SELECT heatmap, thumbnail FROM incidents WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| {
+                    Ok(IncidentImages {
+                        heatmap: r.get(0)?,
+                        thumbnail: r.get(1)?,
+                    })
+                },
             )
             .optional()
             .map_err(|err| db_err(&self.path, "cannot read incident", err))
@@ -715,7 +729,9 @@ impl Index {
             GroupBy::Town => "c.town",
             GroupBy::Desk => "c.desk",
         };
-        let mut groups: BTreeMap<String, (Vec<String>, [(u64, f64); 2])> = BTreeMap::new();
+        // group -> (camera names, [(incidents, active minutes); this, previous])
+        type Figures = (Vec<String>, [(u64, f64); 2]);
+        let mut groups: BTreeMap<String, Figures> = BTreeMap::new();
         {
             let mut st = self
                 .conn

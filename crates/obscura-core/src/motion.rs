@@ -1103,8 +1103,7 @@ fn plan(info: &VideoInfo, opts: &MotionOptions) -> Vec<(Keyframe, u64, u64)> {
             start
         } else {
             keys.iter()
-                .filter(|k| k.index <= need)
-                .next_back()
+                .rfind(|k| k.index <= need)
                 .copied()
                 .unwrap_or(start)
         };
@@ -1181,8 +1180,7 @@ fn thumbnails(info: &VideoInfo, wanted: &[u64], width: usize) -> Result<Vec<Vec<
     for &target in wanted {
         let key = keys
             .iter()
-            .filter(|k| k.index <= target)
-            .next_back()
+            .rfind(|k| k.index <= target)
             .copied()
             .unwrap_or(Keyframe {
                 index: 0,
