@@ -299,3 +299,53 @@ fn a_timestamp_jump_inside_a_file_is_found() {
     assert!((a.gaps[0].after_s - 3.96).abs() < 0.05, "{:?}", a.gaps);
     assert!((a.gaps[0].missing_s - 5.0).abs() < 0.05, "{:?}", a.gaps);
 }
+
+#[test]
+fn triage_skips_still_stretches_and_keeps_the_events() {
+    let dir = tempdir();
+    // Motion at 5-7 s and 40-42 s of 60 s; the rest is a still picture
+    // (no noise, so x264's inter packets there are tiny).
+    let clip = dir.path().join("quiet.mp4");
+    let graph = "color=c=white:s=40x40:r=25[b0];color=c=white:s=40x40:r=25[b1];\
+        [0:v][b0]overlay=x='20+100*(t-5)':y=60:enable='between(t,5,7)':shortest=1[s1];\
+        [s1][b1]overlay=x='20+100*(t-40)':y=140:enable='between(t,40,42)':shortest=1[s2]";
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("color=c=0x707070:s=320x240:r=25:d=60")
+        .args(["-filter_complex", graph, "-map", "[s2]"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "18",
+            "-g",
+            "50",
+        ])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&clip));
+    let info = obscura::media::probe(&clip).expect("probe");
+    let still = info
+        .keyframes
+        .iter()
+        .filter(|k| motion::gop_looks_still(k))
+        .count();
+    assert!(
+        still >= 20,
+        "{still} of {} GOPs look still",
+        info.keyframes.len()
+    );
+    let full = analyse(&clip, None, &seq());
+    let triaged = analyse(
+        &clip,
+        None,
+        &MotionOptions {
+            triage: true,
+            ..seq()
+        },
+    );
+    assert_eq!(triaged.frames, full.frames);
+    assert_eq!(full.incidents.len(), 2, "{:?}", full.incidents);
+    assert_same_events(&full, &triaged);
+}

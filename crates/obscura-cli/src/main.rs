@@ -263,6 +263,10 @@ struct MotionArgs {
     /// Segments per file (0 = decided from its length; 1 = sequential).
     #[arg(long, default_value_t = 0)]
     segments: usize,
+    /// Skip decoding stretches whose packet sizes say the picture is still
+    /// (faster on quiet footage; may miss very small motion).
+    #[arg(long)]
+    triage: bool,
 }
 
 impl MotionArgs {
@@ -278,6 +282,7 @@ impl MotionArgs {
             post_s: self.post,
             threads: self.threads,
             segments: self.segments,
+            triage: self.triage,
             ..defaults
         };
         opts.validate()?;

@@ -59,6 +59,19 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+/// With [`MotionOptions::triage`], a GOP is skipped when none of its inter
+/// packets reaches this fraction of its keyframe's size ...
+pub const TRIAGE_FRACTION: f64 = 0.01;
+
+/// ... or this many bytes (flat scenes have tiny keyframes).
+pub const TRIAGE_MIN_BYTES: u64 = 64;
+
+/// Whether the packet sizes of the GOP starting at `key` say its picture
+/// is still (see [`MotionOptions::triage`]).
+pub fn gop_looks_still(key: &Keyframe) -> bool {
+    (key.max_inter_bytes as f64) < (TRIAGE_FRACTION * key.bytes as f64).max(TRIAGE_MIN_BYTES as f64)
+}
+
 /// Side of the activity heatmap grid.
 pub const HEATMAP_SIZE: usize = 16;
 
@@ -107,6 +120,10 @@ pub struct MotionOptions {
     /// With one segment: segment-parallel decode workers feeding the one
     /// analysis thread (0 = one per core, 1 = a plain sequential decoder).
     pub decode_workers: usize,
+    /// Triage: skip decoding whole GOPs whose every inter packet is tiny
+    /// (see [`gop_looks_still`]: a still picture); their frames score 0. Faster on quiet footage, at the cost of missing
+    /// motion too small to show in packet sizes. Sequential analysis only.
+    pub triage: bool,
     /// Width of the JPEG thumbnail at each event's peak (0 = none).
     pub thumbnail_width: usize,
 }
@@ -131,6 +148,7 @@ impl Default for MotionOptions {
             segments: 0,
             threads: 0,
             decode_workers: 0,
+            triage: false,
             thumbnail_width: 320,
         }
     }
@@ -946,7 +964,9 @@ pub fn analyse_probed(
         let total = done.fetch_add(n, Ordering::Relaxed) + n;
         progress(total);
     };
-    let series = if segments <= 1 {
+    let series = if opts.triage {
+        triage_series(&info, analyser.clone(), &tick)?
+    } else if segments <= 1 {
         // One analysis thread, fed by segment-parallel decoding: exact, and
         // the decoding (the expensive part) still uses every core.
         let decode = media::DecodeOptions {
@@ -958,7 +978,7 @@ pub fn analyse_probed(
         } else {
             media::Frames::Parallel(media::ParallelDecoder::start(&info, &decode)?)
         };
-        analyse_frames(frames, path, 0, u64::MAX, analyser.clone(), &tick)?
+        analyse_frames(frames, path, 0, u64::MAX, &mut analyser.clone(), &tick)?
     } else {
         let threads = opts.resolved_threads().min(segments);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -1075,15 +1095,20 @@ pub fn analyse_probed(
     })
 }
 
+/// Decoding from here means from the start of the file.
+const FIRST: Keyframe = Keyframe {
+    index: 0,
+    pts: 0,
+    dts: 0,
+    leading_pictures: false,
+    bytes: 0,
+    max_inter_bytes: 0,
+};
+
 /// Segments as (keyframe to start decoding at, first frame scored, end
 /// frame exclusive).
 fn plan(info: &VideoInfo, opts: &MotionOptions) -> Vec<(Keyframe, u64, u64)> {
-    let start = Keyframe {
-        index: 0,
-        pts: 0,
-        dts: 0,
-        leading_pictures: false,
-    };
+    let start = FIRST;
     let whole = vec![(start, 0, u64::MAX)];
     let warmup = opts.resolved_warmup();
     let n = match opts.segments {
@@ -1134,11 +1159,11 @@ fn run_segment(
     key: &Keyframe,
     from: u64,
     to: u64,
-    analyser: Analyser,
+    mut analyser: Analyser,
     tick: &(dyn Fn(u64) + Sync),
 ) -> Result<Series> {
     let decoder = Decoder::open_from(info, key, 1)?;
-    analyse_frames(decoder, &info.path, from, to, analyser, tick)
+    analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)
 }
 
 /// Runs `analyser` over `frames`, keeping frames `from..to`.
@@ -1147,7 +1172,7 @@ fn analyse_frames(
     path: &Path,
     from: u64,
     to: u64,
-    mut analyser: Analyser,
+    analyser: &mut Analyser,
     tick: &(dyn Fn(u64) + Sync),
 ) -> Result<Series> {
     let mut out = Series::default();
@@ -1175,6 +1200,59 @@ fn analyse_frames(
     Ok(out)
 }
 
+/// Sequential analysis that decodes only the GOPs packet sizes say are
+/// not still; skipped frames score 0 at their nominal times.
+fn triage_series(
+    info: &VideoInfo,
+    mut analyser: Analyser,
+    tick: &(dyn Fn(u64) + Sync),
+) -> Result<Series> {
+    let mut keys: Vec<Keyframe> = info.keyframes.clone();
+    keys.sort_by_key(|k| k.index);
+    if keys.first().is_none_or(|k| k.index != 0) || !info.timestamps_complete {
+        keys.insert(0, FIRST);
+    }
+    let ends: Vec<u64> = keys
+        .iter()
+        .skip(1)
+        .map(|k| k.index)
+        .chain([info.frames])
+        .collect();
+    // The first GOP is always decoded, to start the background.
+    let busy: Vec<bool> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| i == 0 || !gop_looks_still(k))
+        .collect();
+    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
+    let mut out = Series::default();
+    let mut g = 0;
+    while g < keys.len() {
+        let from = keys[g].index;
+        let mut last = g;
+        while last + 1 < keys.len() && busy[last + 1] == busy[g] {
+            last += 1;
+        }
+        let to = ends[last];
+        if busy[g] {
+            let decoder = Decoder::open_from(info, &keys[g], 0)?;
+            // The model carries on across skipped (still) stretches.
+            let part = analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)?;
+            out.times.extend(part.times);
+            out.frames.extend(part.frames);
+        } else {
+            let base = out.times.last().map_or(0.0, |t| t + frame_s);
+            for i in 0..to.saturating_sub(from) {
+                out.times.push(base + i as f64 * frame_s);
+                out.frames.push(FrameMotion::default());
+            }
+            tick(to.saturating_sub(from));
+        }
+        g = last + 1;
+    }
+    Ok(out)
+}
+
 fn find_gaps(times: &[f64], frame_s: f64) -> Vec<TimestampGap> {
     // A step of more than 1.5 frames, and at least 0.5 s, is missing footage.
     let limit = (frame_s * 1.5).max(frame_s + 0.5);
@@ -1199,12 +1277,7 @@ fn thumbnails(info: &VideoInfo, wanted: &[u64], width: usize) -> Result<Vec<Vec<
             .iter()
             .rfind(|k| k.index <= target)
             .copied()
-            .unwrap_or(Keyframe {
-                index: 0,
-                pts: 0,
-                dts: 0,
-                leading_pictures: false,
-            });
+            .unwrap_or(FIRST);
         let mut jpeg = Vec::new();
         for frame in Decoder::open_from(info, &key, 0)? {
             let frame = frame?;
