@@ -873,8 +873,6 @@ pub fn index_files(
     opts.validate()?;
     // Create and migrate once up front, so workers only open it.
     drop(Index::open(db)?);
-    let started: Vec<std::time::Instant> =
-        files.iter().map(|_| std::time::Instant::now()).collect();
     let probed: Vec<Result<crate::media::VideoInfo>> =
         files.iter().map(crate::media::probe).collect();
     let total: u64 = probed.iter().flatten().map(|i| i.frames).sum();
@@ -900,14 +898,16 @@ pub fn index_files(
         opts.clone()
     };
     let done = std::sync::atomic::AtomicU64::new(0);
-    let mut last = vec![0u64; files.len()];
-    let last_seen: Vec<std::sync::atomic::AtomicU64> = last
-        .drain(..)
-        .map(std::sync::atomic::AtomicU64::new)
+    // Frames done per file, so each file's running count adds to the
+    // total once.
+    let last_seen: Vec<std::sync::atomic::AtomicU64> = files
+        .iter()
+        .map(|_| std::sync::atomic::AtomicU64::new(0))
         .collect();
     let total_frames = total;
     let one = |i: usize, path: &PathBuf| -> Result<Indexed> {
         use std::sync::atomic::Ordering;
+        let started = std::time::Instant::now();
         let tick = |n: u64| {
             let before = last_seen[i].swap(n, Ordering::Relaxed);
             let total = done.fetch_add(n.saturating_sub(before), Ordering::Relaxed)
@@ -925,7 +925,7 @@ pub fn index_files(
             explicit_start,
             &file_opts,
             &tick,
-            started[i],
+            started,
         )?;
         let mut index = Index::open(db)?;
         let stored = index.store(camera, &a)?;
