@@ -94,6 +94,37 @@ pub fn format_utc(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// Switches `conn` to WAL. Changing the journal mode takes an exclusive
+/// lock and SQLite does not call the busy handler for it, so when another
+/// process holds the database (two indexers creating it at once) this
+/// retries for as long as the busy timeout would have waited.
+fn set_wal(conn: &Connection, path: &Path) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let mode =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0));
+        match mode {
+            Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(m) => {
+                return Err(Error::new(
+                    ErrorKind::Database,
+                    format!("cannot use WAL (journal mode stays {m})"),
+                )
+                .with_path(path))
+            }
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(db_err(path, "not an index database (cannot use WAL)", e)),
+        }
+    }
+}
+
 /// An open incident index.
 #[derive(Debug)]
 pub struct Index {
@@ -378,8 +409,7 @@ impl Index {
         let conn = Connection::open(&path).map_err(|e| db_err(&path, "cannot open index", e))?;
         conn.busy_timeout(Duration::from_secs(120))
             .map_err(|e| db_err(&path, "cannot set busy timeout", e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| db_err(&path, "not an index database (cannot use WAL)", e))?;
+        set_wal(&conn, &path)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| db_err(&path, "cannot enable foreign keys", e))?;
         let mut index = Index { conn, path };
