@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on real sample footage: probe the samples, then transcode the
 # CCTV-like sample (vtest.avi, a fixed overhead camera) to H.264/MP4 and
-# check the result keeps every frame.
+# check the result keeps every frame; mask camera 7's private windows; index
+# its motion incidents with wall-clock times and print a monthly report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -26,6 +27,14 @@ echo "== subject access request: list tracks, redact every face, verify"
 "$bin" redact "$samples/carphone_pristine.mp4" -o "$out/carphone-sar.mp4" --faces \
   --operator "Demo Officer" --reason "SAR disclosure" --case SAR-DEMO-1
 "$bin" verify-redaction "$out/carphone-sar.mp4"
+echo "== index: motion incidents of camera 7 into an SQLite index, then list and report"
+# The profile names recordings cam07_YYYYMMDD_HHMMSS.avi: the copy's name
+# gives its wall-clock start.
+cp "$samples/vtest.avi" "$out/cam07_20261103_081500.avi"
+rm -f "$out/index.db" "$out/index.db-wal" "$out/index.db-shm"
+"$bin" index "$out/cam07_20261103_081500.avi" --camera examples/cameras/vtest.toml --db "$out/index.db"
+"$bin" incidents --db "$out/index.db" --camera 7 --thumbnails "$out/thumbnails"
+"$bin" report --db "$out/index.db" --month 2026-11 --by town --compare previous
 echo "== check"
 "$bin" probe "$out/vtest.mp4" "$out/bigbuckbunny.mp4" "$out/cam7-masked.mp4"
 echo "record: $out/cam7-masked.mp4.redaction.json"

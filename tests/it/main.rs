@@ -2,7 +2,9 @@
 
 mod common;
 mod decode;
+mod index;
 mod masks;
+mod motion;
 mod redact;
 mod sar;
 mod transcode;

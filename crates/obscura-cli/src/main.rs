@@ -4,7 +4,10 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use obscura_core::camera::CameraProfile;
+use obscura_core::index::{self, GroupBy, IncidentFilter, IncidentRow, Index, Month, Report};
 use obscura_core::media::{self, AudioPolicy, DecodeOptions, EncodeOptions, Preset};
+use obscura_core::motion::MotionOptions;
 use obscura_core::pipeline::{self, PipelineOptions, Progress};
 use std::io::Write;
 use std::path::PathBuf;
@@ -150,6 +153,84 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Find motion incidents in recordings of one camera and store them,
+    /// one transaction per recording, in an SQLite index (re-indexing a
+    /// recording replaces it).
+    Index {
+        /// Recordings of the camera.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Camera profile (TOML): number, name, town, desk, ignore-zones,
+        /// file-name pattern.
+        #[arg(long)]
+        camera: PathBuf,
+        /// Index database (created if missing).
+        #[arg(long)]
+        db: PathBuf,
+        /// Wall-clock start of the recording (UTC, RFC 3339 or
+        /// "YYYY-MM-DD HH:MM:SS"); only with a single file. Otherwise the
+        /// container's creation time or the profile's file-name pattern is
+        /// used, and with neither the recording has no wall-clock times.
+        #[arg(long)]
+        start: Option<String>,
+        #[command(flatten)]
+        motion: MotionArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List indexed incidents.
+    Incidents {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Only this camera number.
+        #[arg(long)]
+        camera: Option<u32>,
+        /// Only cameras in this town.
+        #[arg(long)]
+        town: Option<String>,
+        /// Only cameras at this desk.
+        #[arg(long)]
+        desk: Option<String>,
+        /// Incidents starting at or after this time (UTC; YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Incidents starting before this time (UTC; YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Write each incident's JPEG thumbnail into this directory.
+        #[arg(long, value_name = "DIR")]
+        thumbnails: Option<PathBuf>,
+        /// JSON array.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with a header row.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Monthly report: incidents and active minutes per camera, town or
+    /// desk, optionally against the previous month.
+    Report {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        /// Group by camera, town or desk.
+        #[arg(long, default_value = "camera")]
+        by: String,
+        /// Compare with a period: `previous` (the month before).
+        #[arg(long, value_name = "PERIOD")]
+        compare: Option<String>,
+        /// JSON object.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with a header row.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Decode only and report the speed; optionally print a hash per frame.
     Decode {
         /// Input video.
@@ -258,6 +339,60 @@ impl DecodeArgs {
                 ..DecodeOptions::default()
             }
         }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct MotionArgs {
+    /// Analysis width in pixels (the luma plane is shrunk to about this).
+    #[arg(long, default_value_t = 320)]
+    width: usize,
+    /// Grey-level difference from the background that counts as motion.
+    #[arg(long, default_value_t = 25)]
+    threshold: u8,
+    /// Moving fraction of the picture that starts an incident.
+    #[arg(long, default_value_t = 0.002)]
+    trigger: f32,
+    /// Minimum length of motion, seconds.
+    #[arg(long, default_value_t = 0.1)]
+    min_event: f64,
+    /// Padding before each incident, seconds.
+    #[arg(long, default_value_t = 1.5)]
+    pre: f64,
+    /// Padding after each incident, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    post: f64,
+    /// Threads (0 = one per core). Files run in parallel; a single file is
+    /// cut into segments.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Segments per file (0 = decided from its length; 1 = sequential).
+    #[arg(long, default_value_t = 0)]
+    segments: usize,
+    /// Skip decoding stretches whose packet sizes say the picture is still
+    /// (faster on quiet footage; may miss very small motion).
+    #[arg(long)]
+    triage: bool,
+}
+
+impl MotionArgs {
+    fn to_options(&self) -> Result<MotionOptions> {
+        let defaults = MotionOptions::default();
+        let opts = MotionOptions {
+            width: self.width,
+            threshold: self.threshold,
+            trigger: self.trigger,
+            release: defaults.release.min(self.trigger),
+            min_event_s: self.min_event,
+            pre_s: self.pre,
+            post_s: self.post,
+            threads: self.threads,
+            segments: self.segments,
+            triage: self.triage,
+            ..defaults
+        };
+        opts.validate()?;
+        Ok(opts)
     }
 }
 
@@ -540,6 +675,60 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Index {
+            files,
+            camera,
+            db,
+            start,
+            motion,
+            json,
+        } => index(&files, &camera, &db, start.as_deref(), &motion, json),
+        Command::Incidents {
+            db,
+            camera,
+            town,
+            desk,
+            from,
+            to,
+            thumbnails,
+            json,
+            csv,
+        } => {
+            let filter = IncidentFilter {
+                camera,
+                town,
+                desk,
+                from: from.as_deref().map(index::parse_time_arg).transpose()?,
+                to: to.as_deref().map(index::parse_time_arg).transpose()?,
+            };
+            let idx = Index::open_existing(&db)?;
+            let rows = idx.incidents(&filter)?;
+            if let Some(dir) = &thumbnails {
+                write_thumbnails(&idx, &rows, dir)?;
+            }
+            print_incidents(&rows, json, csv)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            db,
+            month,
+            by,
+            compare,
+            json,
+            csv,
+        } => {
+            let month: Month = month.parse()?;
+            let by: GroupBy = by.parse()?;
+            let compare_previous = match compare.as_deref() {
+                None => false,
+                Some("previous") => true,
+                Some(other) => anyhow::bail!("invalid --compare {other:?} (expected `previous`)"),
+            };
+            let idx = Index::open_existing(&db)?;
+            let report = idx.report(month, by, compare_previous)?;
+            print_report(&report, json, csv)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Decode {
             input,
             decode,
@@ -641,4 +830,266 @@ fn probe(files: &[PathBuf], json: bool) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn index(
+    files: &[PathBuf],
+    camera: &std::path::Path,
+    db: &std::path::Path,
+    start: Option<&str>,
+    motion: &MotionArgs,
+    json: bool,
+) -> Result<ExitCode> {
+    let opts = motion.to_options()?;
+    let profile = CameraProfile::load(camera)?;
+    let start = start.map(index::parse_time_arg).transpose()?;
+    if start.is_some() && files.len() > 1 {
+        anyhow::bail!(
+            "--start gives one recording's start: index the files one at a time, or name them with the profile's filename_pattern"
+        );
+    }
+    let bar = progress_bar();
+    let started = Instant::now();
+    let results = index::index_files(db, &profile, files, start, &opts, &|n, total| {
+        bar.set_length(total);
+        bar.set_position(n);
+    });
+    bar.finish_and_clear();
+    let results = results?;
+    let secs = started.elapsed().as_secs_f64();
+    let idx = Index::open(db)?;
+    let faults = idx.faults(Some(profile.camera), 1.0)?;
+    let mut failed = 0usize;
+    let mut objects = Vec::new();
+    let (mut frames, mut incidents, mut ok) = (0u64, 0usize, 0usize);
+    for (path, r) in files.iter().zip(&results) {
+        match r {
+            Ok(done) => {
+                ok += 1;
+                frames += done.frames;
+                incidents += done.incidents;
+                if json {
+                    objects.push(serde_json::to_value(done)?);
+                } else {
+                    println!(
+                        "{}: {} frames, {} incident(s), start {} ({}){}{}",
+                        done.path.display(),
+                        done.frames,
+                        done.incidents,
+                        done.start_utc.as_deref().unwrap_or("unknown"),
+                        done.time_source,
+                        if done.gaps > 0 {
+                            format!(", {} timestamp jump(s)", done.gaps)
+                        } else {
+                            String::new()
+                        },
+                        if done.replaced {
+                            ", replaced earlier index"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("obscura: error: {e} (skipped)");
+                if json {
+                    objects.push(serde_json::json!({
+                        "path": path, "error": { "kind": e.kind().as_str(), "message": e.to_string() }
+                    }));
+                }
+            }
+        }
+    }
+    let fps = if secs > 0.0 {
+        frames as f64 / secs
+    } else {
+        0.0
+    };
+    if json {
+        let v = serde_json::json!({
+            "db": db, "camera": profile.camera, "files": objects, "indexed": ok, "failed": failed,
+            "frames": frames, "incidents": incidents, "seconds": secs, "fps": fps, "faults": faults,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "indexed {ok} of {} file(s) for camera {} into {}: {frames} frames, {incidents} incident(s), {secs:.1} s ({fps:.1} fps)",
+            files.len(),
+            profile.camera,
+            db.display()
+        );
+        for f in &faults {
+            println!(
+                "fault: camera {} {} after {}{}: {:.1} s",
+                f.camera,
+                f.kind,
+                f.recording,
+                f.at_s.map(|s| format!(" at {s:.2} s")).unwrap_or_default(),
+                f.seconds
+            );
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One CSV field, quoted when it needs to be.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_line(fields: &[String]) -> String {
+    fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn print_incidents(rows: &[IncidentRow], json: bool, csv: bool) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(rows)?)?;
+    } else if csv {
+        writeln!(
+            out,
+            "id,camera,camera_name,town,desk,recording,start_utc,end_utc,start_s,end_s,start_frame,end_frame,peak_score,peak_s,bbox_x0,bbox_y0,bbox_x1,bbox_y1"
+        )?;
+        for r in rows {
+            let mut f = vec![
+                r.id.to_string(),
+                r.camera.to_string(),
+                r.camera_name.clone(),
+                r.town.clone(),
+                r.desk.clone(),
+                r.recording.clone(),
+                opt(&r.start_utc),
+                opt(&r.end_utc),
+                format!("{:.3}", r.start_s),
+                format!("{:.3}", r.end_s),
+                r.start_frame.to_string(),
+                r.end_frame.to_string(),
+                format!("{:.5}", r.peak_score),
+                format!("{:.3}", r.peak_s),
+            ];
+            f.extend(r.bbox.iter().map(u32::to_string));
+            writeln!(out, "{}", csv_line(&f))?;
+        }
+    } else {
+        for r in rows {
+            writeln!(
+                out,
+                "#{} camera {} ({}, {}): {} .. {}  [{:.2}-{:.2} s of {}] peak {:.2}% at {:.2} s",
+                r.id,
+                r.camera,
+                r.camera_name,
+                r.town,
+                r.start_utc.as_deref().unwrap_or("time unknown"),
+                r.end_utc.as_deref().unwrap_or("time unknown"),
+                r.start_s,
+                r.end_s,
+                r.recording,
+                r.peak_score * 100.0,
+                r.peak_s
+            )?;
+        }
+        writeln!(out, "{} incident(s)", rows.len())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_thumbnails(idx: &Index, rows: &[IncidentRow], dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for r in rows {
+        if let Some(jpeg) = idx.incident_images(r.id)?.and_then(|i| i.thumbnail) {
+            let dest = dir.join(format!("incident-{}.jpg", r.id));
+            let pending = obscura_core::output::PendingFile::new(&dest, &[])?;
+            std::fs::write(pending.tmp_path(), &jpeg)
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+            pending.commit()?;
+        }
+    }
+    Ok(())
+}
+
+fn print_report(report: &Report, json: bool, csv: bool) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let by = match report.by {
+        GroupBy::Camera => "camera",
+        GroupBy::Town => "town",
+        GroupBy::Desk => "desk",
+    };
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
+    } else if csv {
+        writeln!(
+            out,
+            "month,{by},cameras,incidents,active_minutes,previous_incidents,previous_active_minutes,change,change_pct"
+        )?;
+        let o = |v: Option<String>| v.unwrap_or_default();
+        for r in &report.rows {
+            let f = vec![
+                report.month.clone(),
+                r.group.clone(),
+                r.cameras.join("; "),
+                r.incidents.to_string(),
+                format!("{:.2}", r.active_minutes),
+                o(r.previous_incidents.map(|v| v.to_string())),
+                o(r.previous_active_minutes.map(|v| format!("{v:.2}"))),
+                o(r.change.map(|v| v.to_string())),
+                o(r.change_pct.map(|v| format!("{v:.1}"))),
+            ];
+            writeln!(out, "{}", csv_line(&f))?;
+        }
+    } else {
+        writeln!(
+            out,
+            "Incidents in {} by {by}{}",
+            report.month,
+            report
+                .compared_with
+                .as_deref()
+                .map(|p| format!(", compared with {p}"))
+                .unwrap_or_default()
+        )?;
+        for r in &report.rows {
+            let change = match (r.previous_incidents, r.change, r.change_pct) {
+                (Some(p), Some(c), Some(pct)) => format!("  (previous {p}, {c:+}, {pct:+.0}%)"),
+                (Some(p), Some(c), None) => format!("  (previous {p}, {c:+})"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "{:<24} {:>6} incident(s) {:>9.1} active min{change}",
+                format!("{by} {}", r.group),
+                r.incidents,
+                r.active_minutes
+            )?;
+        }
+        writeln!(
+            out,
+            "{:<24} {:>6} incident(s) {:>9.1} active min",
+            "total", report.total_incidents, report.total_active_minutes
+        )?;
+        if report.undated_incidents > 0 {
+            writeln!(
+                out,
+                "{} incident(s) in recordings with no known wall-clock time are in no month",
+                report.undated_incidents
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }

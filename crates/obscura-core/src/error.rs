@@ -32,6 +32,9 @@ pub enum ErrorKind {
     Runtime,
     /// A model is missing, corrupt, or not the model expected.
     Model,
+    /// The incident index (SQLite) cannot be opened, read or written, or
+    /// was made by a newer Obscura.
+    Database,
 }
 
 impl ErrorKind {
@@ -49,6 +52,7 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "invalid_argument",
             ErrorKind::Runtime => "runtime",
             ErrorKind::Model => "model",
+            ErrorKind::Database => "database",
         }
     }
 }

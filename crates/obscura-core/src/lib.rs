@@ -22,6 +22,10 @@
 //! - [`camera`]: validated camera profiles (masks, ignore-zones);
 //!   [`mask`]: polygon rasterisation and the irreversible obscuring kernels;
 //!   [`redact`]: masks applied on every frame, with a redaction record.
+//! - [`motion`]: motion scores on the luma plane, incidents with
+//!   wall-clock times, segment-parallel within a file;
+//!   [`index`]: the SQLite incident index (cameras, recordings, incidents),
+//!   its queries and monthly reports.
 //! - [`output`]: outputs are written under a temporary name and renamed only
 //!   when complete, and never over an input.
 //! - [`error`]: one [`Error`] type with an [`ErrorKind`] to match on.
@@ -52,9 +56,11 @@ pub mod doctor;
 pub mod error;
 pub mod frame;
 pub mod hash;
+pub mod index;
 pub mod mask;
 pub mod media;
 pub mod models;
+pub mod motion;
 pub mod onnx;
 pub mod output;
 pub mod pipeline;

@@ -440,3 +440,321 @@ fn a_missing_model_or_runtime_is_a_clear_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!out_path.exists());
 }
+
+/// A 320x240 25 fps clip of `secs` seconds, grey with light noise, with a
+/// white square crossing it during each `(from, to)` and a small static
+/// mark at `mark` px (so clips differ in content), H.264.
+fn clip(dir: &Path, name: &str, secs: u32, squares: &[(f64, f64)], mark: u32) -> PathBuf {
+    let dst = dir.join(name);
+    let mut graph =
+        format!("[0:v]noise=alls=6:allf=t,drawbox=x={mark}:y=0:w=8:h=8:color=black:t=fill[s0]");
+    for (k, (from, to)) in squares.iter().enumerate() {
+        graph.push_str(&format!(
+            ";color=c=white:s=40x40:r=25[b{k}];[s{k}][b{k}]overlay=x='20+100*(t-{from})':y=100:enable='between(t,{from},{to})':shortest=1[s{}]",
+            k + 1
+        ));
+    }
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c=0x707070:s=320x240:r=25:d={secs}"))
+        .args(["-filter_complex", &graph, "-map"])
+        .arg(format!("[s{}]", squares.len()))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "50",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&dst)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dst
+}
+
+fn write_profile(dir: &Path, camera: u32, town: &str) -> PathBuf {
+    let p = dir.join(format!("cam{camera}.toml"));
+    std::fs::write(
+        &p,
+        format!(
+            "camera = {camera}\nname = \"Cam {camera}\"\ntown = \"{town}\"\ndesk = \"A\"\ncoordinates = \"normalised\"\nfilename_pattern = \"c{camera}_%Y%m%d_%H%M%S.mp4\"\n"
+        ),
+    )
+    .expect("write profile");
+    p
+}
+
+fn ok_json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn index_incidents_and_report_agree_in_json_and_csv() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let db = d.join("index.db");
+    let p1 = write_profile(d, 1, "North");
+    let p2 = write_profile(d, 2, "South");
+    let nov1 = clip(
+        d,
+        "c1_20261102_090000.mp4",
+        10,
+        &[(1.0, 2.0), (6.0, 7.0)],
+        0,
+    );
+    let oct1 = clip(d, "c1_20261020_090000.mp4", 10, &[(3.0, 4.0)], 10);
+    let nov2 = clip(d, "c2_20261115_120000.mp4", 10, &[(3.0, 4.0)], 20);
+    let v = ok_json(&obscura(&[
+        os("index"),
+        os(&nov1),
+        os(&oct1),
+        os("--camera"),
+        os(&p1),
+        os("--db"),
+        os(&db),
+        os("--json"),
+    ]));
+    assert_eq!(v["indexed"], 2);
+    assert_eq!(v["incidents"], 3);
+    let out = obscura(&[
+        os("index"),
+        os(&nov2),
+        os("--camera"),
+        os(&p2),
+        os("--db"),
+        os(&db),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 incident(s)") && text.contains("filename_pattern"),
+        "{text}"
+    );
+
+    let all = ok_json(&obscura(&[
+        os("incidents"),
+        os("--db"),
+        os(&db),
+        os("--json"),
+    ]));
+    assert_eq!(all.as_array().expect("array").len(), 4);
+    let nov = ok_json(&obscura(&[
+        os("incidents"),
+        os("--db"),
+        os(&db),
+        os("--from"),
+        os("2026-11-01"),
+        os("--to"),
+        os("2026-12-01"),
+        os("--json"),
+    ]));
+    let nov = nov.as_array().expect("array");
+    assert_eq!(nov.len(), 3);
+    let north = ok_json(&obscura(&[
+        os("incidents"),
+        os("--db"),
+        os(&db),
+        os("--town"),
+        os("North"),
+        os("--json"),
+    ]));
+    assert!(north
+        .as_array()
+        .expect("array")
+        .iter()
+        .all(|i| i["camera"] == 1));
+    let csv = obscura(&[
+        os("incidents"),
+        os("--db"),
+        os(&db),
+        os("--camera"),
+        os("2"),
+        os("--csv"),
+    ]);
+    assert!(csv.status.success());
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    let lines: Vec<_> = csv.lines().collect();
+    assert!(lines[0].starts_with("id,camera,camera_name,town,desk,recording,start_utc"));
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(lines[1].contains(",2026-11-15T12:00:01.520Z,"), "{csv}");
+
+    let report = ok_json(&obscura(&[
+        os("report"),
+        os("--db"),
+        os(&db),
+        os("--month"),
+        os("2026-11"),
+        os("--compare"),
+        os("previous"),
+        os("--json"),
+    ]));
+    assert_eq!(report["total_incidents"], nov.len());
+    let rows = report["rows"].as_array().expect("rows");
+    let sum: u64 = rows
+        .iter()
+        .map(|r| r["incidents"].as_u64().expect("n"))
+        .sum();
+    assert_eq!(sum as usize, nov.len());
+    assert_eq!(rows[0]["group"], "1");
+    assert_eq!(rows[0]["previous_incidents"], 1);
+    assert_eq!(rows[0]["change"], 1);
+    let minutes: f64 = nov
+        .iter()
+        .map(|i| i["end_s"].as_f64().expect("s") - i["start_s"].as_f64().expect("s"))
+        .sum::<f64>()
+        / 60.0;
+    let total = report["total_active_minutes"].as_f64().expect("minutes");
+    assert!((total - minutes).abs() < 1e-9, "{total} vs {minutes}");
+    let csv = obscura(&[
+        os("report"),
+        os("--db"),
+        os(&db),
+        os("--month"),
+        os("2026-11"),
+        os("--by"),
+        os("town"),
+        os("--csv"),
+    ]);
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(
+        csv.starts_with("month,town,cameras,incidents,active_minutes"),
+        "{csv}"
+    );
+    assert!(csv.contains("2026-11,North,1 Cam 1,2,"), "{csv}");
+    assert!(csv.contains("2026-11,South,2 Cam 2,1,"), "{csv}");
+    let thumbs = d.join("thumbs");
+    let out = obscura(&[
+        os("incidents"),
+        os("--db"),
+        os(&db),
+        os("--thumbnails"),
+        os(&thumbs),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(entries(&thumbs).len(), 4);
+}
+
+#[test]
+fn two_indexing_processes_at_once_lose_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let db = d.join("shared.db");
+    let p = write_profile(d, 3, "East");
+    let files: Vec<PathBuf> = (0..6)
+        .map(|i| {
+            clip(
+                d,
+                &format!("c3_20261105_0{i}0000.mp4"),
+                6,
+                &[(2.0, 3.0)],
+                i * 9,
+            )
+        })
+        .collect();
+    let spawn = |part: &[PathBuf]| {
+        Command::new(env!("CARGO_BIN_EXE_obscura"))
+            .arg("index")
+            .args(part)
+            .args([
+                os("--camera"),
+                os(&p),
+                os("--db"),
+                os(&db),
+                os("--threads"),
+                os("1"),
+            ])
+            .arg("--json")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawns")
+    };
+    let a = spawn(&files[..3]);
+    let b = spawn(&files[3..]);
+    let a = a.wait_with_output().expect("a finishes");
+    let b = b.wait_with_output().expect("b finishes");
+    let (va, vb) = (ok_json(&a), ok_json(&b));
+    assert_eq!(
+        (va["indexed"].as_u64(), vb["indexed"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let reported = va["incidents"].as_u64().expect("n") + vb["incidents"].as_u64().expect("n");
+    assert_eq!(reported, 6, "one square per clip");
+    let listed = ok_json(&obscura(&[
+        os("incidents"),
+        os("--db"),
+        os(&db),
+        os("--json"),
+    ]));
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len() as u64, reported);
+    let mut recordings: Vec<&str> = listed
+        .iter()
+        .map(|i| i["recording"].as_str().expect("path"))
+        .collect();
+    recordings.dedup();
+    assert_eq!(recordings.len(), 6);
+}
+
+#[test]
+fn a_corrupt_file_in_a_batch_is_reported_and_skipped() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let db = d.join("index.db");
+    let p = write_profile(d, 4, "West");
+    let good = clip(d, "c4_20261101_080000.mp4", 6, &[(2.0, 3.0)], 0);
+    let bytes = std::fs::read(&good).expect("read");
+    let bad = d.join("c4_20261101_090000.mp4");
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).expect("write");
+    let out = obscura(&[
+        os("index"),
+        os(&bad),
+        os(&good),
+        os("--camera"),
+        os(&p),
+        os("--db"),
+        os(&db),
+    ]);
+    assert_clean_failure(&out, &bad);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("indexed 1 of 2 file(s)"), "{stdout}");
+    let listed = ok_json(&obscura(&[
+        os("incidents"),
+        os("--db"),
+        os(&db),
+        os("--json"),
+    ]));
+    assert_eq!(listed.as_array().expect("array").len(), 1);
+
+    let missing = d.join("nope.db");
+    let out = obscura(&[
+        os("report"),
+        os("--db"),
+        os(&missing),
+        os("--month"),
+        os("2026-11"),
+    ]);
+    assert_clean_failure(&out, &missing);
+    assert!(!missing.exists(), "queries never create an index");
+    let out = obscura(&[
+        os("report"),
+        os("--db"),
+        os(&db),
+        os("--month"),
+        os("2026-13"),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected YYYY-MM"));
+}

@@ -193,6 +193,35 @@ impl Decoder {
         Decoder::open_span(path.as_ref(), threads, Span::default())
     }
 
+    /// Opens `info.path` to decode from `key`, one of the keyframes probe
+    /// found, to the end of the stream. Frames are numbered as in a decode
+    /// from the start (the first one yielded is `key.index`), so work on a
+    /// later part of a file does not decode everything before it.
+    ///
+    /// Falls back to decoding from the start when the file's timestamps do
+    /// not allow a seek (`info.timestamps_complete` false); the frames
+    /// before `key` are then yielded too, with their own indices.
+    ///
+    /// # Errors
+    /// As [`Decoder::open`].
+    pub fn open_from(
+        info: &super::VideoInfo,
+        key: &super::Keyframe,
+        threads: usize,
+    ) -> Result<Self> {
+        if key.index == 0 || !info.timestamps_complete {
+            return Decoder::open_span(&info.path, threads, Span::default());
+        }
+        let span = Span {
+            start: Some((key.pts, key.dts)),
+            end: None,
+            end_closed: false,
+        };
+        let mut d = Decoder::open_span(&info.path, threads, span)?;
+        d.next_index = key.index;
+        Ok(d)
+    }
+
     pub(super) fn open_span(path: &Path, threads: usize, span: Span) -> Result<Self> {
         let mut ictx = open_input(path)?;
         let stream_index = video_stream_index(&ictx, path)?;

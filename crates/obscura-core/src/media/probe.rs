@@ -18,6 +18,12 @@ pub struct Keyframe {
     /// Whether pictures that show before this keyframe follow it in decode
     /// order (open-GOP leading pictures).
     pub leading_pictures: bool,
+    /// Size of the keyframe's packet in bytes.
+    pub bytes: u64,
+    /// Largest packet after it, up to the next keyframe in decode order
+    /// (0 if none): small ones mean a still picture, a cue for skipping the
+    /// stretch without decoding it.
+    pub max_inter_bytes: u64,
 }
 
 /// One audio stream of the file.
@@ -179,7 +185,7 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
 
     // One pass over the packets.
     let mut timestamps: Vec<i64> = Vec::new();
-    let mut keys: Vec<(i64, i64, bool)> = Vec::new();
+    let mut keys: Vec<(i64, i64, bool, u64, u64)> = Vec::new();
     let mut timestamps_complete = true;
     let mut end_max = i64::MIN;
     let mut packet = ff::Packet::empty();
@@ -209,12 +215,14 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
             }
         };
         end_max = end_max.max(ts.saturating_add(packet.duration().max(0)));
+        let bytes = packet.size() as u64;
         if packet.is_key() {
-            keys.push((ts, packet.dts().unwrap_or(ts), false));
+            keys.push((ts, packet.dts().unwrap_or(ts), false, bytes, 0));
         } else if let Some(k) = keys.last_mut() {
             if ts < k.0 {
                 k.2 = true;
             }
+            k.4 = k.4.max(bytes);
         }
         timestamps.push(ts);
     }
@@ -226,12 +234,16 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     let first = sorted[0];
     let keyframes = keys
         .into_iter()
-        .map(|(pts, dts, leading_pictures)| Keyframe {
-            index: sorted.partition_point(|&t| t < pts) as u64,
-            pts,
-            dts,
-            leading_pictures,
-        })
+        .map(
+            |(pts, dts, leading_pictures, bytes, max_inter_bytes)| Keyframe {
+                index: sorted.partition_point(|&t| t < pts) as u64,
+                pts,
+                dts,
+                leading_pictures,
+                bytes,
+                max_inter_bytes,
+            },
+        )
         .collect();
     let tb = rational_f64(time_base);
     let start_pts = if stream_start != ff::ffi::AV_NOPTS_VALUE {

@@ -1,0 +1,1056 @@
+//! The incident index: an embedded SQLite database of cameras, recordings
+//! and their motion incidents, with queries and monthly reports.
+//!
+//! ## Tables
+//! - `cameras`: number, name, town, desk (from the camera profile);
+//! - `recordings`: path, camera, wall-clock start and end (and where the
+//!   start came from), duration, frames, sha256, the timestamp jumps found
+//!   inside the file;
+//! - `incidents`: one row per motion event, with media and wall-clock
+//!   times, peak, bounding box, 16x16 heatmap and a JPEG thumbnail.
+//!
+//! ## Guarantees
+//! - The schema is versioned (`PRAGMA user_version`) and migrated forward
+//!   when a database is opened; a database from a newer Obscura is refused.
+//! - Storing one recording is one transaction: a crash leaves either the
+//!   old rows or the new ones. Storing a recording again (same content
+//!   hash, or same path) replaces it, so re-indexing is idempotent.
+//! - Several processes can index into one database at once: WAL journal,
+//!   `BEGIN IMMEDIATE` transactions and a busy timeout.
+//! - Wall-clock times are stored as UTC text `YYYY-MM-DDTHH:MM:SS.sssZ`,
+//!   so they sort and compare as strings; unknown times are `NULL`.
+
+use crate::camera::CameraProfile;
+use crate::error::{Error, ErrorKind, Result};
+use crate::motion::{self, Analysis, MotionOptions, TimestampGap};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Schema migrations, in order; the database's `user_version` is the number
+/// applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE cameras (
+        number INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        town TEXT NOT NULL,
+        desk TEXT NOT NULL
+    );
+    CREATE TABLE recordings (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,
+        camera INTEGER NOT NULL REFERENCES cameras(number),
+        start_utc TEXT,
+        end_utc TEXT,
+        time_source TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        frames INTEGER NOT NULL,
+        fps REAL NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        sha256 TEXT NOT NULL UNIQUE,
+        gaps TEXT NOT NULL,
+        recalibrations INTEGER NOT NULL,
+        indexed_at TEXT NOT NULL,
+        obscura_version TEXT NOT NULL
+    );
+    CREATE INDEX recordings_camera_start ON recordings(camera, start_utc);
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        recording INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        camera INTEGER NOT NULL REFERENCES cameras(number),
+        start_frame INTEGER NOT NULL,
+        end_frame INTEGER NOT NULL,
+        start_s REAL NOT NULL,
+        end_s REAL NOT NULL,
+        start_utc TEXT,
+        end_utc TEXT,
+        peak_score REAL NOT NULL,
+        peak_s REAL NOT NULL,
+        bbox_x0 INTEGER NOT NULL,
+        bbox_y0 INTEGER NOT NULL,
+        bbox_x1 INTEGER NOT NULL,
+        bbox_y1 INTEGER NOT NULL,
+        heatmap BLOB NOT NULL,
+        thumbnail BLOB
+    );
+    CREATE INDEX incidents_camera_start ON incidents(camera, start_utc);
+    CREATE INDEX incidents_recording ON incidents(recording);",
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+fn db_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
+    Error::new(ErrorKind::Database, format!("{what}: {e}")).with_path(path)
+}
+
+/// UTC time as stored: `YYYY-MM-DDTHH:MM:SS.sssZ`.
+pub fn format_utc(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Switches `conn` to WAL. Changing the journal mode takes an exclusive
+/// lock and SQLite does not call the busy handler for it, so when another
+/// process holds the database (two indexers creating it at once) this
+/// retries for as long as the busy timeout would have waited.
+fn set_wal(conn: &Connection, path: &Path) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let mode =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0));
+        match mode {
+            Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(m) => {
+                return Err(Error::new(
+                    ErrorKind::Database,
+                    format!("cannot use WAL (journal mode stays {m})"),
+                )
+                .with_path(path))
+            }
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(db_err(path, "not an index database (cannot use WAL)", e)),
+        }
+    }
+}
+
+/// An open incident index.
+#[derive(Debug)]
+pub struct Index {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What storing a recording did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stored {
+    /// The recording's row id.
+    pub recording: i64,
+    /// Whether an earlier index of the same recording was replaced.
+    pub replaced: bool,
+    /// Incidents stored.
+    pub incidents: usize,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentFilter {
+    /// Only this camera.
+    pub camera: Option<u32>,
+    /// Only cameras in this town.
+    pub town: Option<String>,
+    /// Only cameras at this desk.
+    pub desk: Option<String>,
+    /// Incidents starting at or after this time (undated ones excluded).
+    pub from: Option<DateTime<Utc>>,
+    /// Incidents starting before this time (undated ones excluded).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// One incident as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentRow {
+    /// Row id.
+    pub id: i64,
+    /// Camera number.
+    pub camera: u32,
+    /// Camera name.
+    pub camera_name: String,
+    /// Town.
+    pub town: String,
+    /// Desk.
+    pub desk: String,
+    /// Recording file.
+    pub recording: String,
+    /// Start, wall-clock UTC (None when the recording's time is unknown).
+    pub start_utc: Option<String>,
+    /// End, wall-clock UTC.
+    pub end_utc: Option<String>,
+    /// Start, media seconds.
+    pub start_s: f64,
+    /// End, media seconds.
+    pub end_s: f64,
+    /// First frame.
+    pub start_frame: u64,
+    /// Last frame, inclusive.
+    pub end_frame: u64,
+    /// Highest score.
+    pub peak_score: f64,
+    /// Media seconds of the peak.
+    pub peak_s: f64,
+    /// Bounding box, video pixels `[x0, y0, x1, y1]`.
+    pub bbox: [u32; 4],
+    /// Size of the JPEG thumbnail in bytes (0 = none).
+    pub thumbnail_bytes: usize,
+}
+
+/// The pictures of one incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentImages {
+    /// Activity per cell of a 16x16 grid, row-major, 255 = busiest.
+    pub heatmap: Vec<u8>,
+    /// JPEG at the peak, when thumbnails were made.
+    pub thumbnail: Option<Vec<u8>>,
+}
+
+/// One recording as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordingRow {
+    /// Row id.
+    pub id: i64,
+    /// File.
+    pub path: String,
+    /// Camera number.
+    pub camera: u32,
+    /// Wall-clock start.
+    pub start_utc: Option<String>,
+    /// Wall-clock end.
+    pub end_utc: Option<String>,
+    /// Where the start came from.
+    pub time_source: String,
+    /// Duration, seconds.
+    pub duration_s: f64,
+    /// Frames.
+    pub frames: u64,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Timestamp jumps inside the file.
+    pub gaps: Vec<TimestampGap>,
+}
+
+/// A fault: footage that is missing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fault {
+    /// Camera number.
+    pub camera: u32,
+    /// `gap_between_recordings`, `overlapping_recordings` or `timestamp_jump`.
+    pub kind: &'static str,
+    /// The recording the fault follows (or lies in).
+    pub recording: String,
+    /// The next recording, for faults between recordings.
+    pub next_recording: Option<String>,
+    /// Start of the missing stretch, wall-clock UTC when known.
+    pub from_utc: Option<String>,
+    /// Media seconds into `recording`, for jumps inside a file.
+    pub at_s: Option<f64>,
+    /// Missing seconds (negative for an overlap).
+    pub seconds: f64,
+}
+
+/// How a report groups incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// Per camera.
+    Camera,
+    /// Per town.
+    Town,
+    /// Per desk.
+    Desk,
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "camera" => Ok(GroupBy::Camera),
+            "town" => Ok(GroupBy::Town),
+            "desk" => Ok(GroupBy::Desk),
+            other => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid grouping {other:?} (expected camera, town or desk)"),
+            )),
+        }
+    }
+}
+
+/// A calendar month, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Month {
+    /// Year.
+    pub year: i32,
+    /// Month, 1..=12.
+    pub month: u32,
+}
+
+impl std::str::FromStr for Month {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let invalid = || {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid month {s:?} (expected YYYY-MM, e.g. 2026-11)"),
+            )
+        };
+        let (y, m) = s.trim().split_once('-').ok_or_else(invalid)?;
+        let year: i32 = y.parse().map_err(|_| invalid())?;
+        let month: u32 = m.parse().map_err(|_| invalid())?;
+        if !(1..=12).contains(&month) || !(1970..=9999).contains(&year) {
+            return Err(invalid());
+        }
+        Ok(Month { year, month })
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+impl Month {
+    /// First instant of the month.
+    pub fn start(&self) -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(self.year, self.month, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+            .unwrap_or_default()
+    }
+
+    /// The month after.
+    pub fn next(&self) -> Month {
+        if self.month == 12 {
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    /// The month before.
+    pub fn previous(&self) -> Month {
+        if self.month == 1 {
+            Month {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+
+    /// The month containing `t`.
+    pub fn of(t: &DateTime<Utc>) -> Month {
+        Month {
+            year: t.year(),
+            month: t.month(),
+        }
+    }
+}
+
+/// Figures of one group in a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportRow {
+    /// The group: camera number, town or desk.
+    pub group: String,
+    /// Camera name(s) in the group.
+    pub cameras: Vec<String>,
+    /// Incidents starting in the month.
+    pub incidents: u64,
+    /// Minutes covered by those incidents.
+    pub active_minutes: f64,
+    /// Incidents in the previous month, when compared.
+    pub previous_incidents: Option<u64>,
+    /// Active minutes in the previous month, when compared.
+    pub previous_active_minutes: Option<f64>,
+    /// Change in incidents against the previous month.
+    pub change: Option<i64>,
+    /// Change in percent (None when the previous month had none).
+    pub change_pct: Option<f64>,
+}
+
+/// A monthly report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The month.
+    pub month: String,
+    /// The grouping.
+    pub by: GroupBy,
+    /// The previous month, when compared.
+    pub compared_with: Option<String>,
+    /// One row per group, every known camera's group included.
+    pub rows: Vec<ReportRow>,
+    /// Sum of the rows' incidents.
+    pub total_incidents: u64,
+    /// Sum of the rows' active minutes.
+    pub total_active_minutes: f64,
+    /// Incidents in recordings with no known wall-clock time (in no month).
+    pub undated_incidents: u64,
+}
+
+impl Index {
+    /// Opens (creating if needed) the index at `path`, in WAL mode with a
+    /// busy timeout, migrating its schema to [`SCHEMA_VERSION`].
+    ///
+    /// # Errors
+    /// `Database` if the file is not an SQLite database, cannot be opened or
+    /// migrated, or was made by a newer Obscura.
+    pub fn open(path: impl AsRef<Path>) -> Result<Index> {
+        let path = path.as_ref().to_path_buf();
+        let conn = Connection::open(&path).map_err(|e| db_err(&path, "cannot open index", e))?;
+        conn.busy_timeout(Duration::from_secs(120))
+            .map_err(|e| db_err(&path, "cannot set busy timeout", e))?;
+        set_wal(&conn, &path)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| db_err(&path, "cannot enable foreign keys", e))?;
+        let mut index = Index { conn, path };
+        index.migrate()?;
+        Ok(index)
+    }
+
+    /// Opens an index that must already exist (for queries), so a mistyped
+    /// name is an error rather than a new empty database.
+    ///
+    /// # Errors
+    /// `NotFound` if there is no file at `path`; otherwise as [`Index::open`].
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Index> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                "no index database here (create one with `obscura index`)",
+            )
+            .with_path(path));
+        }
+        Index::open(path)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    ///
+    /// # Errors
+    /// `Database` if it cannot be read.
+    pub fn schema_version(&self) -> Result<u32> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| db_err(&self.path, "cannot read schema version", e))
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_err(&path, "cannot lock index for migration", e))?;
+        let version: u32 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| db_err(&path, "not an index database", e))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::new(
+                ErrorKind::Database,
+                format!(
+                    "index schema version {version} is newer than this Obscura's ({SCHEMA_VERSION}): upgrade Obscura"
+                ),
+            )
+            .with_path(&path));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| db_err(&path, &format!("migration {} failed", i + 1), e))?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| db_err(&path, "cannot record schema version", e))?;
+        tx.commit()
+            .map_err(|e| db_err(&path, "cannot commit migration", e))
+    }
+
+    /// Stores `analysis` for `camera`'s profile in one transaction,
+    /// replacing any earlier index of the same recording (same content
+    /// hash or same path).
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure (nothing is stored then).
+    pub fn store(&mut self, camera: &CameraProfile, analysis: &Analysis) -> Result<Stored> {
+        let path = self.path.clone();
+        let e = |what: &'static str| {
+            let path = path.clone();
+            move |err: rusqlite::Error| db_err(&path, what, err)
+        };
+        let rec_path = std::fs::canonicalize(&analysis.path)
+            .unwrap_or_else(|_| analysis.path.clone())
+            .to_string_lossy()
+            .into_owned();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e("cannot lock index"))?;
+        tx.execute(
+            "INSERT INTO cameras (number, name, town, desk) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(number) DO UPDATE SET name = ?2, town = ?3, desk = ?4",
+            params![camera.camera, camera.name, camera.town, camera.desk],
+        )
+        .map_err(e("cannot store camera"))?;
+        let old: Vec<i64> = {
+            let mut st = tx
+                .prepare("SELECT id FROM recordings WHERE sha256 = ?1 OR path = ?2")
+                .map_err(e("cannot look up recording"))?;
+            let rows = st
+                .query_map(params![analysis.sha256, rec_path], |r| r.get(0))
+                .map_err(e("cannot look up recording"))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(e("cannot look up recording"))?
+        };
+        for id in &old {
+            tx.execute("DELETE FROM incidents WHERE recording = ?1", [id])
+                .map_err(e("cannot replace incidents"))?;
+            tx.execute("DELETE FROM recordings WHERE id = ?1", [id])
+                .map_err(e("cannot replace recording"))?;
+        }
+        let wc = &analysis.wall_clock;
+        let gaps = serde_json::to_string(&analysis.gaps).unwrap_or_else(|_| "[]".into());
+        tx.execute(
+            "INSERT INTO recordings (path, camera, start_utc, end_utc, time_source, duration_s,
+                frames, fps, width, height, sha256, gaps, recalibrations, indexed_at, obscura_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                rec_path,
+                camera.camera,
+                wc.start.as_ref().map(format_utc),
+                wc.at(analysis.duration_s).as_ref().map(format_utc),
+                wc.source.as_str(),
+                analysis.duration_s,
+                analysis.frames as i64,
+                analysis.info.fps,
+                analysis.info.width,
+                analysis.info.height,
+                analysis.sha256,
+                gaps,
+                analysis.recalibrations as i64,
+                format_utc(&Utc::now()),
+                crate::VERSION,
+            ],
+        )
+        .map_err(e("cannot store recording"))?;
+        let recording = tx.last_insert_rowid();
+        {
+            let mut st = tx
+                .prepare(
+                    "INSERT INTO incidents (recording, camera, start_frame, end_frame, start_s, end_s,
+                        start_utc, end_utc, peak_score, peak_s, bbox_x0, bbox_y0, bbox_x1, bbox_y1,
+                        heatmap, thumbnail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                )
+                .map_err(e("cannot store incidents"))?;
+            for i in &analysis.incidents {
+                st.execute(params![
+                    recording,
+                    camera.camera,
+                    i.start_frame as i64,
+                    i.end_frame as i64,
+                    i.start_s,
+                    i.end_s,
+                    i.start_utc.as_ref().map(format_utc),
+                    i.end_utc.as_ref().map(format_utc),
+                    f64::from(i.peak_score),
+                    i.peak_s,
+                    i.bbox[0],
+                    i.bbox[1],
+                    i.bbox[2],
+                    i.bbox[3],
+                    i.heatmap,
+                    (!i.thumbnail.is_empty()).then_some(&i.thumbnail),
+                ])
+                .map_err(e("cannot store incident"))?;
+            }
+        }
+        tx.commit().map_err(e("cannot commit"))?;
+        Ok(Stored {
+            recording,
+            replaced: !old.is_empty(),
+            incidents: analysis.incidents.len(),
+        })
+    }
+
+    /// Incidents matching `filter`, oldest first (undated ones by file).
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+        let e = |err| db_err(&self.path, "cannot list incidents", err);
+        let from = filter.from.as_ref().map(format_utc);
+        let to = filter.to.as_ref().map(format_utc);
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT i.id, i.camera, c.name, c.town, c.desk, r.path, i.start_utc, i.end_utc,
+                        i.start_s, i.end_s, i.start_frame, i.end_frame, i.peak_score, i.peak_s,
+                        i.bbox_x0, i.bbox_y0, i.bbox_x1, i.bbox_y1, length(i.thumbnail)
+                 FROM incidents i JOIN cameras c ON c.number = i.camera
+                      JOIN recordings r ON r.id = i.recording
+                 WHERE (?1 IS NULL OR i.camera = ?1)
+                   AND (?2 IS NULL OR c.town = ?2)
+                   AND (?3 IS NULL OR c.desk = ?3)
+                   AND (?4 IS NULL OR i.start_utc >= ?4)
+                   AND (?5 IS NULL OR i.start_utc < ?5)
+                 ORDER BY i.start_utc IS NULL, i.start_utc, r.path, i.start_s",
+            )
+            .map_err(e)?;
+        let rows = st
+            .query_map(
+                params![filter.camera, filter.town, filter.desk, from, to],
+                |r| {
+                    Ok(IncidentRow {
+                        id: r.get(0)?,
+                        camera: r.get(1)?,
+                        camera_name: r.get(2)?,
+                        town: r.get(3)?,
+                        desk: r.get(4)?,
+                        recording: r.get(5)?,
+                        start_utc: r.get(6)?,
+                        end_utc: r.get(7)?,
+                        start_s: r.get(8)?,
+                        end_s: r.get(9)?,
+                        start_frame: r.get::<_, i64>(10)?.max(0) as u64,
+                        end_frame: r.get::<_, i64>(11)?.max(0) as u64,
+                        peak_score: r.get(12)?,
+                        peak_s: r.get(13)?,
+                        bbox: [r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?],
+                        thumbnail_bytes: r.get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as usize,
+                    })
+                },
+            )
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(e)
+    }
+
+    /// The heatmap and JPEG thumbnail of incident `id`.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn incident_images(&self, id: i64) -> Result<Option<IncidentImages>> {
+        self.conn
+            .query_row(
+                "SELECT heatmap, thumbnail FROM incidents WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(IncidentImages {
+                        heatmap: r.get(0)?,
+                        thumbnail: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|err| db_err(&self.path, "cannot read incident", err))
+    }
+
+    /// Recordings, of one camera or all, in wall-clock order (undated last).
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn recordings(&self, camera: Option<u32>) -> Result<Vec<RecordingRow>> {
+        let e = |err| db_err(&self.path, "cannot list recordings", err);
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, path, camera, start_utc, end_utc, time_source, duration_s, frames,
+                        sha256, gaps
+                 FROM recordings WHERE (?1 IS NULL OR camera = ?1)
+                 ORDER BY camera, start_utc IS NULL, start_utc, path",
+            )
+            .map_err(e)?;
+        let rows = st
+            .query_map(params![camera], |r| {
+                let gaps: String = r.get(9)?;
+                Ok(RecordingRow {
+                    id: r.get(0)?,
+                    path: r.get(1)?,
+                    camera: r.get(2)?,
+                    start_utc: r.get(3)?,
+                    end_utc: r.get(4)?,
+                    time_source: r.get(5)?,
+                    duration_s: r.get(6)?,
+                    frames: r.get::<_, i64>(7)?.max(0) as u64,
+                    sha256: r.get(8)?,
+                    gaps: serde_json::from_str(&gaps).unwrap_or_default(),
+                })
+            })
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(e)
+    }
+
+    /// Missing footage: gaps (and overlaps) between consecutive dated
+    /// recordings of a camera longer than `tolerance_s`, and timestamp jumps
+    /// inside files.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn faults(&self, camera: Option<u32>, tolerance_s: f64) -> Result<Vec<Fault>> {
+        let recs = self.recordings(camera)?;
+        let mut out = Vec::new();
+        for r in &recs {
+            for g in &r.gaps {
+                out.push(Fault {
+                    camera: r.camera,
+                    kind: "timestamp_jump",
+                    recording: r.path.clone(),
+                    next_recording: None,
+                    from_utc: r.start_utc.as_deref().and_then(motion::parse_utc).map(|t| {
+                        format_utc(&(t + chrono::Duration::milliseconds((g.after_s * 1e3) as i64)))
+                    }),
+                    at_s: Some(g.after_s),
+                    seconds: g.missing_s,
+                });
+            }
+        }
+        for pair in recs.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if a.camera != b.camera {
+                continue;
+            }
+            let (Some(end), Some(start)) = (
+                a.end_utc.as_deref().and_then(motion::parse_utc),
+                b.start_utc.as_deref().and_then(motion::parse_utc),
+            ) else {
+                continue;
+            };
+            let gap = (start - end).num_milliseconds() as f64 / 1000.0;
+            if gap.abs() > tolerance_s {
+                out.push(Fault {
+                    camera: a.camera,
+                    kind: if gap > 0.0 {
+                        "gap_between_recordings"
+                    } else {
+                        "overlapping_recordings"
+                    },
+                    recording: a.path.clone(),
+                    next_recording: Some(b.path.clone()),
+                    from_utc: a.end_utc.clone(),
+                    at_s: None,
+                    seconds: gap,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Incidents and active minutes per group for `month`, every known
+    /// camera's group listed (with zeros), optionally against the month
+    /// before.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn report(&self, month: Month, by: GroupBy, compare_previous: bool) -> Result<Report> {
+        let e = |err| db_err(&self.path, "cannot build report", err);
+        let key = match by {
+            GroupBy::Camera => "CAST(c.number AS TEXT)",
+            GroupBy::Town => "c.town",
+            GroupBy::Desk => "c.desk",
+        };
+        // group -> (camera names, [(incidents, active minutes); this, previous])
+        type Figures = (Vec<String>, [(u64, f64); 2]);
+        let mut groups: BTreeMap<String, Figures> = BTreeMap::new();
+        {
+            let mut st = self
+                .conn
+                .prepare(&format!(
+                    "SELECT {key}, c.number, c.name FROM cameras c ORDER BY c.number"
+                ))
+                .map_err(e)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(e)?;
+            for row in rows {
+                let (g, n, name) = row.map_err(e)?;
+                groups.entry(g).or_default().0.push(format!("{n} {name}"));
+            }
+        }
+        let periods = [month, month.previous()];
+        for (p, m) in periods.iter().enumerate() {
+            if p == 1 && !compare_previous {
+                break;
+            }
+            let mut st = self
+                .conn
+                .prepare(&format!(
+                    "SELECT {key}, count(*), coalesce(sum(i.end_s - i.start_s), 0)
+                     FROM incidents i JOIN cameras c ON c.number = i.camera
+                     WHERE i.start_utc >= ?1 AND i.start_utc < ?2 GROUP BY 1"
+                ))
+                .map_err(e)?;
+            let rows = st
+                .query_map(
+                    params![format_utc(&m.start()), format_utc(&m.next().start())],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, f64>(2)?,
+                        ))
+                    },
+                )
+                .map_err(e)?;
+            for row in rows {
+                let (g, n, secs) = row.map_err(e)?;
+                groups.entry(g).or_default().1[p] = (n.max(0) as u64, secs / 60.0);
+            }
+        }
+        let undated: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM incidents WHERE start_utc IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
+        let mut rows: Vec<ReportRow> = groups
+            .into_iter()
+            .map(|(group, (cameras, [(n, mins), (pn, pmins)]))| {
+                let prev = compare_previous.then_some(pn);
+                ReportRow {
+                    group,
+                    cameras,
+                    incidents: n,
+                    active_minutes: mins,
+                    previous_incidents: prev,
+                    previous_active_minutes: compare_previous.then_some(pmins),
+                    change: prev.map(|p| n as i64 - p as i64),
+                    change_pct: prev
+                        .filter(|&p| p > 0)
+                        .map(|p| (n as f64 - p as f64) * 100.0 / p as f64),
+                }
+            })
+            .collect();
+        if by == GroupBy::Camera {
+            rows.sort_by_key(|r| r.group.parse::<u64>().unwrap_or(u64::MAX));
+        }
+        Ok(Report {
+            month: month.to_string(),
+            by,
+            compared_with: compare_previous.then(|| month.previous().to_string()),
+            total_incidents: rows.iter().map(|r| r.incidents).sum(),
+            total_active_minutes: rows.iter().map(|r| r.active_minutes).sum(),
+            rows,
+            undated_incidents: undated.max(0) as u64,
+        })
+    }
+}
+
+/// What indexing one file did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indexed {
+    /// The file.
+    pub path: PathBuf,
+    /// Frames analysed.
+    pub frames: u64,
+    /// Duration, seconds.
+    pub duration_s: f64,
+    /// Wall-clock start, when known.
+    pub start_utc: Option<String>,
+    /// Where it came from.
+    pub time_source: &'static str,
+    /// Incidents found.
+    pub incidents: usize,
+    /// Timestamp jumps inside the file.
+    pub gaps: usize,
+    /// Whether an earlier index of it was replaced.
+    pub replaced: bool,
+    /// Segments it was analysed in.
+    pub segments: usize,
+    /// Seconds the analysis and storing took.
+    pub seconds: f64,
+}
+
+/// Analyses `files` of one camera and stores each in the index at `db`,
+/// each file in its own transaction. With at least as many files as
+/// threads, files run in parallel (each decoded sequentially); otherwise
+/// each file is analysed segment-parallel. `progress` receives frames done
+/// over all files and the total frames of the files that could be probed
+/// (known before any analysis starts).
+///
+/// Results come back in the order of `files`; one bad file does not stop
+/// the others.
+///
+/// # Errors
+/// `Database` if the index cannot be opened (per-file errors are in the
+/// returned list).
+pub fn index_files(
+    db: &Path,
+    camera: &CameraProfile,
+    files: &[PathBuf],
+    explicit_start: Option<DateTime<Utc>>,
+    opts: &MotionOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<Result<Indexed>>> {
+    opts.validate()?;
+    // Create and migrate once up front, so workers only open it.
+    drop(Index::open(db)?);
+    let probed: Vec<Result<crate::media::VideoInfo>> =
+        files.iter().map(crate::media::probe).collect();
+    let total: u64 = probed.iter().flatten().map(|i| i.frames).sum();
+    progress(0, total);
+    let probed: Vec<std::sync::Mutex<Option<Result<crate::media::VideoInfo>>>> = probed
+        .into_iter()
+        .map(|p| std::sync::Mutex::new(Some(p)))
+        .collect();
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.threads
+    };
+    let per_file = files.len() >= threads.max(2);
+    let file_opts = if per_file {
+        MotionOptions {
+            segments: 1,
+            decode_workers: 1,
+            threads: 1,
+            ..opts.clone()
+        }
+    } else {
+        opts.clone()
+    };
+    let done = std::sync::atomic::AtomicU64::new(0);
+    // Frames done per file, so each file's running count adds to the
+    // total once.
+    let last_seen: Vec<std::sync::atomic::AtomicU64> = files
+        .iter()
+        .map(|_| std::sync::atomic::AtomicU64::new(0))
+        .collect();
+    let total_frames = total;
+    let one = |i: usize, path: &PathBuf| -> Result<Indexed> {
+        use std::sync::atomic::Ordering;
+        let started = std::time::Instant::now();
+        let tick = |n: u64| {
+            let before = last_seen[i].swap(n, Ordering::Relaxed);
+            let total = done.fetch_add(n.saturating_sub(before), Ordering::Relaxed)
+                + n.saturating_sub(before);
+            progress(total, total_frames);
+        };
+        let info = probed[i]
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .unwrap_or_else(|| crate::media::probe(path))?;
+        let a = motion::analyse_probed(
+            info,
+            Some(camera),
+            explicit_start,
+            &file_opts,
+            &tick,
+            started,
+        )?;
+        let mut index = Index::open(db)?;
+        let stored = index.store(camera, &a)?;
+        Ok(Indexed {
+            path: path.clone(),
+            frames: a.frames,
+            duration_s: a.duration_s,
+            start_utc: a.wall_clock.start.as_ref().map(format_utc),
+            time_source: a.wall_clock.source.as_str(),
+            incidents: stored.incidents,
+            gaps: a.gaps.len(),
+            replaced: stored.replaced,
+            segments: a.segments,
+            seconds: a.seconds,
+        })
+    };
+    if !per_file {
+        return Ok(files.iter().enumerate().map(|(i, p)| one(i, p)).collect());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start threads: {e}")))?;
+    Ok(pool.install(|| {
+        use rayon::prelude::*;
+        files
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| one(i, p))
+            .collect()
+    }))
+}
+
+/// Parses a time given on the command line: `YYYY-MM-DD`, `YYYY-MM-DD
+/// HH:MM:SS` or RFC 3339, all UTC unless an offset is given.
+///
+/// # Errors
+/// `InvalidArgument` naming the accepted forms.
+pub fn parse_time_arg(text: &str) -> Result<DateTime<Utc>> {
+    if let Some(t) = motion::parse_utc(text) {
+        return Ok(t);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(Error::new(
+        ErrorKind::InvalidArgument,
+        format!(
+            "invalid time {text:?} (expected YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339, UTC)"
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_parse_and_step_over_years() {
+        let m: Month = "2026-01".parse().expect("valid");
+        assert_eq!(m.previous().to_string(), "2025-12");
+        assert_eq!(m.next().to_string(), "2026-02");
+        assert_eq!(format_utc(&m.start()), "2026-01-01T00:00:00.000Z");
+        let e = "2026-13".parse::<Month>().expect_err("no 13th month");
+        assert!(e.to_string().contains("expected YYYY-MM"), "{e}");
+        assert!("town".parse::<GroupBy>().is_ok());
+        assert!("street".parse::<GroupBy>().is_err());
+        assert_eq!(
+            format_utc(&parse_time_arg("2026-11-02").expect("date")),
+            "2026-11-02T00:00:00.000Z"
+        );
+        assert!(parse_time_arg("yesterday").is_err());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_migration_is_idempotent() {
+        let dir = std::env::temp_dir().join(format!("obscura-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let db = dir.join("i.db");
+        let idx = Index::open(&db).expect("create");
+        assert_eq!(idx.schema_version().expect("read"), SCHEMA_VERSION);
+        drop(idx);
+        let idx = Index::open(&db).expect("reopen");
+        idx.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("bump");
+        drop(idx);
+        let e = Index::open(&db).expect_err("newer");
+        assert_eq!(e.kind(), ErrorKind::Database);
+        assert!(e.to_string().contains("newer"), "{e}");
+        std::fs::write(dir.join("text.db"), "not a database at all, just text").expect("write");
+        let e = Index::open(dir.join("text.db")).expect_err("not sqlite");
+        assert_eq!(e.kind(), ErrorKind::Database);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}

@@ -1,0 +1,216 @@
+//! The SQLite incident index: idempotent re-indexing, queries, reports
+//! whose totals are the sum of the incidents, faults between and inside
+//! recordings, and a bad file in a batch.
+
+use crate::common::tempdir;
+use crate::motion::{square, synth};
+use obscura::camera::CameraProfile;
+use obscura::index::{self, GroupBy, IncidentFilter, Index, Month};
+use obscura::motion::MotionOptions;
+use obscura::ErrorKind;
+use std::path::{Path, PathBuf};
+
+fn profile(camera: u32, town: &str) -> CameraProfile {
+    let text = format!(
+        "camera = {camera}\nname = \"Cam {camera}\"\ntown = \"{town}\"\ndesk = \"D{}\"\ncoordinates = \"normalised\"\nfilename_pattern = \"cam_%Y%m%d_%H%M%S.mp4\"\n",
+        camera % 2
+    );
+    CameraProfile::parse(&text, Path::new("p.toml")).expect("valid")
+}
+
+fn opts() -> MotionOptions {
+    MotionOptions {
+        threads: 2,
+        thumbnail_width: 64,
+        ..MotionOptions::default()
+    }
+}
+
+fn index_ok(db: &Path, p: &CameraProfile, files: &[PathBuf]) -> Vec<index::Indexed> {
+    index::index_files(db, p, files, None, &opts(), &|_, _| {})
+        .expect("index opens")
+        .into_iter()
+        .map(|r| r.expect("indexed"))
+        .collect()
+}
+
+#[test]
+fn reindexing_replaces_and_a_copy_counts_once() {
+    let dir = tempdir();
+    let clip = synth(
+        dir.path(),
+        "cam_20261110_080000.mp4",
+        10,
+        &[square(1.0, 2.0, 40), square(6.0, 7.0, 150)].join(";"),
+        &[],
+    );
+    let db = dir.path().join("i.db");
+    let p = profile(4, "North");
+    let first = index_ok(&db, &p, std::slice::from_ref(&clip));
+    assert_eq!(first[0].incidents, 2);
+    assert!(!first[0].replaced);
+    let idx = Index::open(&db).expect("open");
+    let before = idx.incidents(&IncidentFilter::default()).expect("list");
+    let again = index_ok(&db, &p, std::slice::from_ref(&clip));
+    assert!(again[0].replaced);
+    // The same footage under the same name elsewhere: one recording.
+    std::fs::create_dir(dir.path().join("copy")).expect("dir");
+    let copy = dir.path().join("copy/cam_20261110_080000.mp4");
+    std::fs::copy(&clip, &copy).expect("copy");
+    index_ok(&db, &p, &[copy]);
+    let after = idx.incidents(&IncidentFilter::default()).expect("list");
+    assert_eq!(idx.recordings(None).expect("list").len(), 1);
+    assert_eq!(before.len(), after.len());
+    for (a, b) in before.iter().zip(&after) {
+        assert_eq!(
+            (
+                a.start_utc.clone(),
+                a.end_utc.clone(),
+                a.start_frame,
+                a.end_frame
+            ),
+            (
+                b.start_utc.clone(),
+                b.end_utc.clone(),
+                b.start_frame,
+                b.end_frame
+            )
+        );
+    }
+    assert_eq!(
+        after[0].start_utc.as_deref(),
+        Some("2026-11-10T08:00:00.000Z"),
+        "1 s of motion, 1.5 s padding: starts at the file's start"
+    );
+    let images = idx
+        .incident_images(after[0].id)
+        .expect("read")
+        .expect("exists");
+    assert_eq!(images.heatmap.len(), 256);
+    assert_eq!(&images.thumbnail.expect("a thumbnail")[..2], &[0xFF, 0xD8]);
+}
+
+#[test]
+fn report_totals_are_the_sum_of_incidents_with_the_previous_month() {
+    let dir = tempdir();
+    let db = dir.path().join("i.db");
+    let motion = [square(1.0, 2.0, 40), square(6.0, 7.0, 150)].join(";");
+    let one = square(3.0, 4.0, 100);
+    // A small static mark per file keeps their contents (and hashes) apart.
+    let mk = |name: &str, f: &str, k: u32| {
+        let mark = format!("drawbox=x={}:y=0:w=8:h=8:color=black:t=fill", k * 9);
+        let f = if f.is_empty() {
+            mark
+        } else {
+            format!("{f};{mark}")
+        };
+        synth(dir.path(), name, 10, &f, &[])
+    };
+    // Camera 1 (North): two files in November, one in October.
+    // Camera 2 (South): one file in November. Camera 5: no incidents.
+    let c1 = [
+        mk("cam_20261103_100000.mp4", &motion, 1),
+        mk("cam_20261120_230000.mp4", &one, 2),
+        mk("cam_20261015_090000.mp4", &motion, 3),
+    ];
+    index_ok(&db, &profile(1, "North"), &c1);
+    let c2 = [mk("cam_20261130_235958.mp4", &one, 4)];
+    index_ok(&db, &profile(2, "South"), &c2);
+    let quiet = [mk("cam_20261101_000000.mp4", "", 5)];
+    index_ok(&db, &profile(5, "North"), &quiet);
+
+    let idx = Index::open(&db).expect("open");
+    let month: Month = "2026-11".parse().expect("month");
+    let nov = IncidentFilter {
+        from: Some(month.start()),
+        to: Some(month.next().start()),
+        ..IncidentFilter::default()
+    };
+    let listed = idx.incidents(&nov).expect("list");
+    for by in [GroupBy::Camera, GroupBy::Town, GroupBy::Desk] {
+        let r = idx.report(month, by, true).expect("report");
+        assert_eq!(r.total_incidents as usize, listed.len(), "{by:?}");
+        assert_eq!(
+            r.rows.iter().map(|g| g.incidents).sum::<u64>(),
+            r.total_incidents
+        );
+        let minutes: f64 = listed.iter().map(|i| i.end_s - i.start_s).sum::<f64>() / 60.0;
+        assert!((r.total_active_minutes - minutes).abs() < 1e-9);
+    }
+    let r = idx.report(month, GroupBy::Camera, true).expect("report");
+    let groups: Vec<(&str, u64, Option<u64>)> = r
+        .rows
+        .iter()
+        .map(|g| (g.group.as_str(), g.incidents, g.previous_incidents))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![("1", 3, Some(2)), ("2", 1, Some(0)), ("5", 0, Some(0))]
+    );
+    assert_eq!(r.rows[0].change, Some(1));
+    assert_eq!(r.rows[0].change_pct, Some(50.0));
+    let town = idx.report(month, GroupBy::Town, false).expect("report");
+    assert_eq!(town.rows.len(), 2);
+    assert_eq!(town.rows[0].group, "North");
+    assert_eq!(town.rows[0].incidents, 3);
+    assert_eq!(town.rows[0].previous_incidents, None);
+    let south = idx
+        .incidents(&IncidentFilter {
+            town: Some("South".into()),
+            ..IncidentFilter::default()
+        })
+        .expect("list");
+    assert_eq!(south.len(), 1);
+    assert_eq!(south[0].camera, 2);
+}
+
+#[test]
+fn gaps_between_recordings_are_faults_and_a_bad_file_is_skipped() {
+    let dir = tempdir();
+    let db = dir.path().join("i.db");
+    // 8 s recordings starting at 08:00:00, 08:00:08 (contiguous) and
+    // 08:01:00 (52 s missing).
+    let files = vec![
+        synth(dir.path(), "cam_20261112_080000.mp4", 8, "", &[]),
+        synth(
+            dir.path(),
+            "cam_20261112_080008.mp4",
+            8,
+            "drawbox=x=0:y=0:w=8:h=8:color=black:t=fill",
+            &[],
+        ),
+        dir.path().join("cam_20261112_080030.mp4"),
+        synth(
+            dir.path(),
+            "cam_20261112_080100.mp4",
+            8,
+            "drawbox=x=9:y=0:w=8:h=8:color=black:t=fill",
+            &[],
+        ),
+    ];
+    let good = std::fs::read(&files[0]).expect("read");
+    std::fs::write(&files[2], &good[..good.len() / 3]).expect("truncated copy");
+    let results = index::index_files(&db, &profile(9, "East"), &files, None, &opts(), &|_, _| {})
+        .expect("index opens");
+    assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok());
+    let err = results[2].as_ref().expect_err("truncated file");
+    assert!(
+        matches!(err.kind(), ErrorKind::NotMedia | ErrorKind::Corrupt),
+        "{err}"
+    );
+    assert_eq!(err.path(), Some(files[2].as_path()));
+    let idx = Index::open(&db).expect("open");
+    assert_eq!(idx.recordings(Some(9)).expect("list").len(), 3);
+    let faults = idx.faults(Some(9), 1.0).expect("faults");
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert_eq!(faults[0].kind, "gap_between_recordings");
+    assert!((faults[0].seconds - 44.0).abs() < 0.1, "{faults:?}");
+    assert!(faults[0].recording.ends_with("cam_20261112_080008.mp4"));
+}
+
+#[test]
+fn queries_refuse_a_missing_index() {
+    let dir = tempdir();
+    let e = Index::open_existing(dir.path().join("nope.db")).expect_err("missing");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+}

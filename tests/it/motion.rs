@@ -1,0 +1,351 @@
+//! Motion incidents on clips made here with the ffmpeg CLI (a square moving
+//! during known frames, a still scene, a brightness step, an ignore-zone,
+//! a timestamp jump) and on vtest.avi, sequential against segment-parallel.
+
+use crate::common::{run, sample, tempdir};
+use obscura::camera::CameraProfile;
+use obscura::motion::{self, Analysis, MotionOptions, TimeSource};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const FPS: f64 = 25.0;
+
+/// Makes `name` in `dir`: `secs` seconds of a grey 320x240 scene with
+/// light temporal noise at 25 fps, then `stages` (ffmpeg filters separated
+/// by `;`, or [`square`]s), H.264 with a keyframe every 2 s, plus `extra`
+/// output args.
+pub fn synth(dir: &Path, name: &str, secs: u32, stages: &str, extra: &[&str]) -> PathBuf {
+    let dst = dir.join(name);
+    let mut graph = "[0:v]noise=alls=6:allf=t[s0]".to_string();
+    let mut cur = 0;
+    for (k, stage) in stages.split(';').filter(|s| !s.is_empty()).enumerate() {
+        let next = k + 1;
+        match stage.strip_prefix("square:") {
+            Some(spec) => {
+                let v: Vec<&str> = spec.split(':').collect();
+                let (from, to, y) = (v[0], v[1], v[2]);
+                graph.push_str(&format!(
+                    ";color=c=white:s=40x40:r=25[b{k}];[s{cur}][b{k}]overlay=x='20+100*(t-{from})':y={y}:enable='between(t,{from},{to})':shortest=1[s{next}]"
+                ));
+            }
+            None => graph.push_str(&format!(";[s{cur}]{stage}[s{next}]")),
+        }
+        cur = next;
+    }
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c=0x707070:s=320x240:r=25:d={secs}"))
+        .args(["-filter_complex", &graph, "-map", &format!("[s{cur}]")])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "18",
+            "-g",
+            "50",
+        ])
+        .args(["-pix_fmt", "yuv420p"])
+        .args(extra)
+        .arg(&dst);
+    run(&mut cmd);
+    dst
+}
+
+/// A stage for [`synth`]: a white 40x40 square crossing the picture at
+/// 100 px/s from x = 20 while `from <= t <= to`.
+pub fn square(from: f64, to: f64, y: u32) -> String {
+    format!("square:{from}:{to}:{y}")
+}
+
+fn analyse(path: &Path, profile: Option<&CameraProfile>, opts: &MotionOptions) -> Analysis {
+    motion::analyse(path, profile, None, opts, &|_| {}).expect("analyses")
+}
+
+fn profile(extra: &str) -> CameraProfile {
+    let text = format!(
+        "camera = 3\nname = \"Test\"\ntown = \"T\"\ndesk = \"A\"\ncoordinates = \"normalised\"\n{extra}"
+    );
+    CameraProfile::parse(&text, Path::new("test.toml")).expect("valid profile")
+}
+
+fn seq() -> MotionOptions {
+    MotionOptions {
+        segments: 1,
+        ..MotionOptions::default()
+    }
+}
+
+#[test]
+fn a_square_moving_during_known_frames_gives_one_event_with_padded_bounds() {
+    let dir = tempdir();
+    // Frames 100..=150 (4 s to 6 s) hold the moving square.
+    let clip = synth(dir.path(), "square.mp4", 10, &square(4.0, 6.0, 100), &[]);
+    let a = analyse(&clip, None, &seq());
+    assert_eq!(a.frames, 250);
+    assert_eq!(a.incidents.len(), 1, "{:?}", a.incidents);
+    let i = &a.incidents[0];
+    let frame = 1.0 / FPS;
+    // Padding rules: 1.5 s before the first moving frame, 2 s after the
+    // end of the last one.
+    let (want_start, want_end) = (4.0 - 1.5, 6.0 + frame + 2.0);
+    assert!(
+        (i.start_s - want_start).abs() <= frame + 1e-6,
+        "start {} (expected {want_start})",
+        i.start_s
+    );
+    assert!(
+        (i.end_s - want_end).abs() <= frame + 1e-6,
+        "end {} (expected {want_end})",
+        i.end_s
+    );
+    assert!((4.0..=6.04).contains(&i.peak_s), "peak at {}", i.peak_s);
+    // The square's path: x 20..260, y 100..140.
+    let [x0, y0, x1, y1] = i.bbox;
+    assert!(
+        x0 <= 30 && x1 >= 240 && y0 <= 102 && y1 >= 138,
+        "{:?}",
+        i.bbox
+    );
+    assert!(y0 >= 90 && y1 <= 150, "{:?}", i.bbox);
+    // Heatmap: hot along the square's rows, cold at the top.
+    assert_eq!(i.heatmap.len(), 256);
+    assert_eq!(i.heatmap.iter().copied().max(), Some(255));
+    assert!(i.heatmap[..16 * 4].iter().all(|&v| v == 0));
+    assert_eq!(&i.thumbnail[..2], &[0xFF, 0xD8], "a JPEG");
+    assert_eq!(a.wall_clock.source, TimeSource::Unknown);
+    assert!(i.start_utc.is_none(), "no time is invented");
+}
+
+#[test]
+fn a_still_scene_and_a_brightness_step_give_no_events() {
+    let dir = tempdir();
+    let still = synth(dir.path(), "still.mp4", 8, "", &[]);
+    let a = analyse(&still, None, &seq());
+    assert!(a.incidents.is_empty(), "{:?}", a.incidents);
+    assert_eq!(a.recalibrations, 0);
+    // Lights on at 4 s, on a textured scene (vtest.avi's first picture).
+    let bg = dir.path().join("bg.png");
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample("vtest.avi"))
+        .args(["-frames:v", "1"])
+        .arg(&bg));
+    let step = dir.path().join("step.mp4");
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-loop", "1", "-framerate", "25", "-i"])
+        .arg(&bg)
+        .args(["-t", "8", "-vf", "eq=brightness=0.25:enable='gte(t,4)'"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "18",
+            "-g",
+            "50",
+        ])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&step));
+    let a = analyse(&step, None, &seq());
+    assert!(a.incidents.is_empty(), "{:?}", a.incidents);
+    assert!(a.recalibrations >= 1, "the step should recalibrate");
+}
+
+#[test]
+fn an_ignore_zone_suppresses_motion_inside_it() {
+    let dir = tempdir();
+    let clip = synth(dir.path(), "zone.mp4", 8, &square(3.0, 5.0, 100), &[]);
+    let zone =
+        "[[ignore_zone]]\nid = \"road\"\npolygon = [[0, 0.35], [1, 0.35], [1, 0.65], [0, 0.65]]\n";
+    let with = analyse(&clip, Some(&profile(zone)), &seq());
+    assert!(with.incidents.is_empty(), "{:?}", with.incidents);
+    let without = analyse(&clip, Some(&profile("")), &seq());
+    assert_eq!(without.incidents.len(), 1);
+}
+
+fn frames_covered(a: &Analysis) -> u64 {
+    a.incidents
+        .iter()
+        .map(|i| i.end_frame - i.start_frame + 1)
+        .sum()
+}
+
+#[test]
+fn vtest_events_cover_the_frames_where_people_move() {
+    let a = analyse(&sample("vtest.avi"), None, &seq());
+    assert_eq!(a.frames, 795);
+    assert!(!a.incidents.is_empty());
+    // Pedestrians cross the path all through the clip.
+    let covered = frames_covered(&a);
+    assert!(covered >= 795 * 9 / 10, "{covered} of 795 frames");
+    for i in &a.incidents {
+        assert!(i.peak_score > 0.002, "{i:?}");
+        assert!(i.bbox[2] <= 768 && i.bbox[3] <= 576 && i.bbox[0] < i.bbox[2]);
+        assert_eq!(&i.thumbnail[..2], &[0xFF, 0xD8]);
+    }
+}
+
+/// Events of two runs agree frame for frame, give or take one.
+fn assert_same_events(a: &Analysis, b: &Analysis) {
+    assert_eq!(
+        a.incidents.len(),
+        b.incidents.len(),
+        "{:?} vs {:?}",
+        a.incidents,
+        b.incidents
+    );
+    for (x, y) in a.incidents.iter().zip(&b.incidents) {
+        assert!(x.start_frame.abs_diff(y.start_frame) <= 1, "{x:?} vs {y:?}");
+        assert!(x.end_frame.abs_diff(y.end_frame) <= 1, "{x:?} vs {y:?}");
+    }
+}
+
+#[test]
+fn segment_parallel_events_match_a_sequential_run() {
+    // vtest.avi: keyframes every 250 frames, so with 4 segments and 200
+    // warm-up frames the last segment warms up from frame 250.
+    let opts = MotionOptions {
+        segments: 4,
+        warmup_frames: 200,
+        thumbnail_width: 0,
+        ..MotionOptions::default()
+    };
+    let path = sample("vtest.avi");
+    let par = analyse(&path, None, &opts);
+    assert_eq!(par.segments, 4);
+    let one = analyse(
+        &path,
+        None,
+        &MotionOptions {
+            segments: 1,
+            ..opts.clone()
+        },
+    );
+    assert_eq!(one.segments, 1);
+    assert_same_events(&par, &one);
+
+    // Quiet stretches and an event across a segment boundary (frame 750
+    // of 1500 at 30 s), keyframes every 2 s.
+    let dir = tempdir();
+    let filters = [
+        square(8.0, 10.0, 40),
+        square(29.0, 31.5, 100),
+        square(50.0, 51.0, 180),
+    ]
+    .join(";");
+    let clip = synth(dir.path(), "long.mp4", 60, &filters, &[]);
+    let par = analyse(&clip, None, &opts);
+    let one = analyse(
+        &clip,
+        None,
+        &MotionOptions {
+            segments: 1,
+            ..opts.clone()
+        },
+    );
+    assert_eq!(par.segments, 4);
+    assert_eq!(one.incidents.len(), 3, "{:?}", one.incidents);
+    assert!(one.incidents[1].start_frame < 750 && one.incidents[1].end_frame > 750);
+    assert_same_events(&par, &one);
+}
+
+#[test]
+fn wall_clock_comes_from_option_then_creation_time_then_file_name() {
+    let dir = tempdir();
+    let named = synth(
+        dir.path(),
+        "cam03_20261105_100000.mp4",
+        2,
+        "",
+        &["-metadata", "creation_time=2026-11-04T09:00:00Z"],
+    );
+    let p = profile("filename_pattern = \"cam03_%Y%m%d_%H%M%S.mp4\"\n");
+    let a = motion::analyse(&named, Some(&p), None, &seq(), &|_| {}).expect("ok");
+    assert_eq!(a.wall_clock.source, TimeSource::CreationTime);
+    assert_eq!(
+        a.wall_clock.start.map(|t| t.to_rfc3339()),
+        Some("2026-11-04T09:00:00+00:00".into())
+    );
+    let explicit = motion::parse_utc("2026-11-06T12:00:00Z");
+    let a = motion::analyse(&named, Some(&p), explicit, &seq(), &|_| {}).expect("ok");
+    assert_eq!(a.wall_clock.source, TimeSource::Explicit);
+    let untagged = synth(dir.path(), "cam03_20261105_100000b.mp4", 2, "", &[]);
+    let renamed = dir.path().join("cam03_20261105_100000.mp4");
+    std::fs::rename(&untagged, &renamed).expect("rename");
+    let a = motion::analyse(&renamed, Some(&p), None, &seq(), &|_| {}).expect("ok");
+    assert_eq!(a.wall_clock.source, TimeSource::FilenamePattern);
+    assert_eq!(
+        a.wall_clock.start.map(|t| t.to_rfc3339()),
+        Some("2026-11-05T10:00:00+00:00".into())
+    );
+}
+
+#[test]
+fn a_timestamp_jump_inside_a_file_is_found() {
+    let dir = tempdir();
+    // 5 s missing after frame 100.
+    let clip = synth(
+        dir.path(),
+        "jump.mp4",
+        8,
+        "setpts='if(gte(N,100),PTS+5/TB,PTS)'",
+        &["-fps_mode", "passthrough"],
+    );
+    let a = analyse(&clip, None, &seq());
+    assert_eq!(a.gaps.len(), 1, "{:?}", a.gaps);
+    assert!((a.gaps[0].after_s - 3.96).abs() < 0.05, "{:?}", a.gaps);
+    assert!((a.gaps[0].missing_s - 5.0).abs() < 0.05, "{:?}", a.gaps);
+}
+
+#[test]
+fn triage_skips_still_stretches_and_keeps_the_events() {
+    let dir = tempdir();
+    // Motion at 5-7 s and 40-42 s of 60 s; the rest is a still picture
+    // (no noise, so x264's inter packets there are tiny).
+    let clip = dir.path().join("quiet.mp4");
+    let graph = "color=c=white:s=40x40:r=25[b0];color=c=white:s=40x40:r=25[b1];\
+        [0:v][b0]overlay=x='20+100*(t-5)':y=60:enable='between(t,5,7)':shortest=1[s1];\
+        [s1][b1]overlay=x='20+100*(t-40)':y=140:enable='between(t,40,42)':shortest=1[s2]";
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("color=c=0x707070:s=320x240:r=25:d=60")
+        .args(["-filter_complex", graph, "-map", "[s2]"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "18",
+            "-g",
+            "50",
+        ])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&clip));
+    let info = obscura::media::probe(&clip).expect("probe");
+    let still = info
+        .keyframes
+        .iter()
+        .filter(|k| motion::gop_looks_still(k))
+        .count();
+    assert!(
+        still >= 20,
+        "{still} of {} GOPs look still",
+        info.keyframes.len()
+    );
+    let full = analyse(&clip, None, &seq());
+    let triaged = analyse(
+        &clip,
+        None,
+        &MotionOptions {
+            triage: true,
+            ..seq()
+        },
+    );
+    assert_eq!(triaged.frames, full.frames);
+    assert_eq!(full.incidents.len(), 2, "{:?}", full.incidents);
+    assert_same_events(&full, &triaged);
+}
