@@ -16,17 +16,13 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clip = std::env::args().nth(1).ok_or("usage: roi_recall CLIP")?;
     let opts = AnalyseOptions::default();
-    let sets = |n: usize| -> obscura::Result<Vec<_>> {
-        (0..n).map(|_| analyse::detectors(&opts, 1)).collect()
-    };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let mut truth: HashMap<u64, Vec<BBox>> = HashMap::new();
     let t = Instant::now();
     let full = analyse::analyse(
         clip.as_ref(),
         &DecodeOptions::default(),
-        sets(workers)?,
+        analyse::worker_detectors(&opts)?,
         opts.tracker,
         &mut |_| {},
         |f, dets, _| {
@@ -50,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let r = analyse::analyse_with(
             clip.as_ref(),
             &DecodeOptions::default(),
-            sets(workers)?,
+            analyse::worker_detectors(&opts)?,
             opts.tracker,
             Some(roi),
             &mut |_| {},

@@ -11,15 +11,12 @@ and `cargo build --release`)
 """
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_decode import clip  # noqa: E402
+from compare_decode import best_seconds, clip  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,14 +43,6 @@ style = "solid"
 """
 
 
-def best(cmd, runs):
-    t_best = float("inf")
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        t_best = min(t_best, time.perf_counter() - t)
-    return t_best
-
 
 def main():
     ap = argparse.ArgumentParser()
@@ -65,8 +54,8 @@ def main():
         prof = Path(d) / "cam99.toml"
         prof.write_text(PROFILE)
         common = ["--preset", "veryfast", "--crf", "20"]
-        t_plain = best([args.obscura, "transcode", str(src), "-o", f"{d}/plain.mp4", *common], args.runs)
-        t_mask = best([args.obscura, "redact", str(src), "-o", f"{d}/masked.mp4", "--camera", str(prof),
+        t_plain = best_seconds([args.obscura, "transcode", str(src), "-o", f"{d}/plain.mp4", *common], args.runs)
+        t_mask = best_seconds([args.obscura, "redact", str(src), "-o", f"{d}/masked.mp4", "--camera", str(prof),
                        "--operator", "bench", "--reason", "benchmark", *common], args.runs)
     ratio = t_mask / t_plain
     print(f"clip: {src}, best of {args.runs} runs, x264 veryfast crf 20")

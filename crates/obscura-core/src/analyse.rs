@@ -257,6 +257,20 @@ pub fn detectors(opts: &AnalyseOptions, threads: usize) -> Result<DetectorSet> {
     Ok(set)
 }
 
+/// One detector set per worker (`opts.workers`, 0 = one per core), each
+/// with its own single-threaded model sessions.
+///
+/// # Errors
+/// As [`detectors`].
+pub fn worker_detectors(opts: &AnalyseOptions) -> Result<Vec<DetectorSet>> {
+    let workers = if opts.workers == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.workers
+    };
+    (0..workers).map(|_| detectors(opts, 1)).collect()
+}
+
 /// Result of the analysis pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
@@ -448,14 +462,7 @@ pub fn list_tracks(
     opts: &AnalyseOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrackListing> {
-    let workers = if opts.workers == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        opts.workers
-    };
-    let sets = (0..workers)
-        .map(|_| detectors(opts, 1))
-        .collect::<Result<Vec<_>>>()?;
+    let sets = worker_detectors(opts)?;
     let mut best: std::collections::HashMap<u32, (f32, crate::sheet::Thumb)> = Default::default();
     let analysis = analyse_with(
         input,

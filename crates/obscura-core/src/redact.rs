@@ -539,14 +539,7 @@ pub fn redact(
         detections = r.counts.detections;
         tracks = r.tracks.clone();
     } else if let Some(a) = &opts.detect {
-        let workers = if a.workers == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            a.workers
-        };
-        let sets = (0..workers)
-            .map(|_| analyse::detectors(a, 1))
-            .collect::<Result<Vec<_>>>()?;
+        let sets = analyse::worker_detectors(a)?;
         let analysis = analyse::analyse_with(
             input,
             &opts.pipeline.decode,

@@ -56,14 +56,7 @@ pub fn verify(
             });
         }
     }
-    let workers = if opts.workers == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        opts.workers
-    };
-    let sets = (0..workers)
-        .map(|_| analyse::detectors(opts, 1))
-        .collect::<Result<Vec<_>>>()?;
+    let sets = analyse::worker_detectors(opts)?;
     // Verification always looks at every whole frame, never only where
     // something moved: it must look at least as closely as redaction did.
     let mut residuals = Vec::new();
