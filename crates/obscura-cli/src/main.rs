@@ -421,13 +421,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 decode: decode.to_options(),
                 encode: encode.to_options()?,
             };
-            let bar = progress_bar();
-            let mut on_progress = |p: Progress| {
-                bar.set_length(p.total);
-                bar.set_position(p.frames);
-            };
-            let summary = pipeline::transcode(&input, &output, &opts, &mut on_progress);
-            bar.finish_and_clear();
+            let summary = with_progress(|on_progress| {
+                pipeline::transcode(&input, &output, &opts, on_progress)
+            });
             let summary = summary?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -493,13 +489,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 replay,
                 detection_style,
             };
-            let bar = progress_bar();
-            let mut on_progress = |p: Progress| {
-                bar.set_length(p.total);
-                bar.set_position(p.frames);
-            };
-            let record = obscura_core::redact::redact(&input, &output, &opts, &mut on_progress);
-            bar.finish_and_clear();
+            let record = with_progress(|on_progress| {
+                obscura_core::redact::redact(&input, &output, &opts, on_progress)
+            });
             let record = record?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&record)?);
@@ -538,18 +530,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !detect.any() {
                 opts.faces = Some(Default::default());
             }
-            let bar = progress_bar();
-            let mut on_progress = |p: Progress| {
-                bar.set_length(p.total);
-                bar.set_position(p.frames);
-            };
-            let listing = obscura_core::analyse::list_tracks(
-                &input,
-                &DecodeOptions::default(),
-                &opts,
-                &mut on_progress,
-            );
-            bar.finish_and_clear();
+            let listing = with_progress(|on_progress| {
+                obscura_core::analyse::list_tracks(
+                    &input,
+                    &DecodeOptions::default(),
+                    &opts,
+                    on_progress,
+                )
+            });
             let listing = listing?;
             let sheet = sheet.unwrap_or_else(|| {
                 let name = input
@@ -619,19 +607,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 opts.faces = Some(Default::default());
             }
             let min = min_score.unwrap_or_else(|| opts.faces.map_or(0.5, |f| f.threshold));
-            let bar = progress_bar();
-            let mut on_progress = |p: Progress| {
-                bar.set_length(p.total);
-                bar.set_position(p.frames);
-            };
-            let residuals = obscura_core::verify::verify(
-                &output,
-                &opts,
-                record.as_ref(),
-                min,
-                &mut on_progress,
-            );
-            bar.finish_and_clear();
+            let residuals = with_progress(|on_progress| {
+                obscura_core::verify::verify(&output, &opts, record.as_ref(), min, on_progress)
+            });
             let residuals = residuals?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&residuals)?);
@@ -770,6 +748,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs `work` with a progress bar on stderr fed by the core's progress
+/// reports, cleared when the work ends (successfully or not).
+fn with_progress<T>(work: impl FnOnce(&mut dyn FnMut(Progress)) -> T) -> T {
+    let bar = progress_bar();
+    let mut on_progress = |p: Progress| {
+        bar.set_length(p.total);
+        bar.set_position(p.frames);
+    };
+    let out = work(&mut on_progress);
+    bar.finish_and_clear();
+    out
 }
 
 fn progress_bar() -> ProgressBar {
