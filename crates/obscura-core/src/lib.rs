@@ -21,7 +21,13 @@
 //!   manifest and checks of the files on disk.
 //! - [`camera`]: validated camera profiles (masks, ignore-zones);
 //!   [`mask`]: polygon rasterisation and the irreversible obscuring kernels;
-//!   [`redact`]: masks applied on every frame, with a redaction record.
+//!   [`redact`]: masks, tracked faces and plates and manual boxes applied on
+//!   every frame, with a redaction record that can be replayed.
+//! - [`detect`]: face (CenterFace) and plate (PP-OCRv4 + plate geometry)
+//!   detectors behind one trait; [`track`]: tracks with gaps filled both
+//!   ways; [`analyse`]: the parallel detect-and-track pass, with
+//!   region-of-interest detection; [`verify`]: re-detection on an output;
+//!   [`sheet`]: track thumbnails and the contact sheet.
 //! - [`motion`]: motion scores on the luma plane, incidents with
 //!   wall-clock times, segment-parallel within a file;
 //!   [`index`]: the SQLite incident index (cameras, recordings, incidents),
