@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: setup (idempotent), lints, the
-# Rust tests on real footage, and a compile of the benchmarks.
+# benchmarks compiled, then the Rust tests on real footage (last, so the
+# run ends with the test summary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,7 +11,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
-cargo test --workspace --locked
 echo "== cargo bench --no-run"
 cargo bench --workspace --locked --no-run
+echo "== cargo test"
+cargo test --workspace --locked
