@@ -12,7 +12,6 @@ use obscura::pipeline::PipelineOptions;
 use obscura::redact::{self, RedactOptions, RedactionRecord};
 use obscura::track::{Source, TrackerSettings};
 use obscura::ErrorKind;
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -41,19 +40,8 @@ fn sar_opts(keep: Vec<u32>) -> RedactOptions {
 }
 
 /// Boxes the record says were drawn, by frame.
-fn drawn(record: &RedactionRecord) -> HashMap<u64, Vec<BBox>> {
-    let mut m: HashMap<u64, Vec<BBox>> = HashMap::new();
-    for t in record.tracks.iter().filter(|t| !t.kept) {
-        for b in &t.boxes {
-            m.entry(b[0] as u64).or_default().push(BBox {
-                x: b[1] as f32,
-                y: b[2] as f32,
-                w: b[3] as f32,
-                h: b[4] as f32,
-            });
-        }
-    }
-    m
+fn drawn(record: &RedactionRecord) -> std::collections::BTreeMap<u64, Vec<BBox>> {
+    record.boxes_by_frame(false)
 }
 
 #[test]

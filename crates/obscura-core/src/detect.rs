@@ -170,14 +170,8 @@ fn to_planar_rgb(
         for (ox, &(x0, x1, wx)) in cols.iter().enumerate() {
             let top = f32::from(r0[x0]) + (f32::from(r0[x1]) - f32::from(r0[x0])) * wx;
             let bot = f32::from(r1[x0]) + (f32::from(r1[x1]) - f32::from(r1[x0])) * wx;
-            let yv = 1.164 * (top + (bot - top) * wy - 16.0);
             let cx = (x0 / 2).min(ur.len() - 1);
-            let (u, v) = (f32::from(ur[cx]) - 128.0, f32::from(vr[cx]) - 128.0);
-            let rgb = [
-                (yv + 1.596 * v).clamp(0.0, 255.0),
-                (yv - 0.392 * u - 0.813 * v).clamp(0.0, 255.0),
-                (yv + 2.017 * u).clamp(0.0, 255.0),
-            ];
+            let rgb = crate::frame::yuv_to_rgb(top + (bot - top) * wy, ur[cx], vr[cx]);
             let i = oy * dw + ox;
             for c in 0..3 {
                 out[c * plane_len + i] = norm(c, rgb[order[c]]);

@@ -152,6 +152,18 @@ fn check_plane(len: usize, stride: usize, width: usize, height: usize) -> Result
     Ok(())
 }
 
+/// One BT.601 limited-range YUV sample to RGB (0..255, clamped). Luma is a
+/// float so callers may pass an interpolated value.
+pub fn yuv_to_rgb(y: f32, u: u8, v: u8) -> [f32; 3] {
+    let y = 1.164 * (y - 16.0);
+    let (u, v) = (f32::from(u) - 128.0, f32::from(v) - 128.0);
+    [
+        (y + 1.596 * v).clamp(0.0, 255.0),
+        (y - 0.392 * u - 0.813 * v).clamp(0.0, 255.0),
+        (y + 2.017 * u).clamp(0.0, 255.0),
+    ]
+}
+
 /// Chroma plane size for a 4:2:0 picture of `width`x`height`.
 pub fn chroma_size(width: usize, height: usize) -> (usize, usize) {
     (width.div_ceil(2), height.div_ceil(2))

@@ -312,6 +312,25 @@ pub struct RedactionRecord {
     pub finished_utc: String,
 }
 
+impl RedactionRecord {
+    /// The recorded track boxes by frame: those of kept tracks (`kept`) or
+    /// those drawn (`!kept`).
+    pub fn boxes_by_frame(&self, kept: bool) -> BTreeMap<u64, Vec<crate::detect::BBox>> {
+        let mut m: BTreeMap<u64, Vec<crate::detect::BBox>> = BTreeMap::new();
+        for t in self.tracks.iter().filter(|t| t.kept == kept) {
+            for b in &t.boxes {
+                m.entry(b[0] as u64).or_default().push(crate::detect::BBox {
+                    x: b[1] as f32,
+                    y: b[2] as f32,
+                    w: b[3] as f32,
+                    h: b[4] as f32,
+                });
+            }
+        }
+        m
+    }
+}
+
 /// Where the record of `output` goes.
 pub fn record_path(output: &Path) -> PathBuf {
     let mut name = output

@@ -27,13 +27,15 @@ pub fn thumbnail(frame: &FrameView<'_>, bbox: &BBox) -> Thumb {
         let sy = (y0 + (ty as f32 + 0.5) * side / THUMB as f32).clamp(0.0, h - 1.0) as usize;
         for tx in 0..THUMB {
             let sx = (x0 + (tx as f32 + 0.5) * side / THUMB as f32).clamp(0.0, w - 1.0) as usize;
-            let yv = 1.164 * (f32::from(yp.row(sy)[sx]) - 16.0);
-            let u = f32::from(up.row(sy / 2)[sx / 2]) - 128.0;
-            let v = f32::from(vp.row(sy / 2)[sx / 2]) - 128.0;
+            let rgb = crate::frame::yuv_to_rgb(
+                f32::from(yp.row(sy)[sx]),
+                up.row(sy / 2)[sx / 2],
+                vp.row(sy / 2)[sx / 2],
+            );
             let i = (ty * THUMB + tx) * 3;
-            out[i] = (yv + 1.596 * v).clamp(0.0, 255.0) as u8;
-            out[i + 1] = (yv - 0.392 * u - 0.813 * v).clamp(0.0, 255.0) as u8;
-            out[i + 2] = (yv + 2.017 * u).clamp(0.0, 255.0) as u8;
+            for (o, c) in out[i..i + 3].iter_mut().zip(rgb) {
+                *o = c as u8;
+            }
         }
     }
     Thumb(out)

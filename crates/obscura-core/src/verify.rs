@@ -9,7 +9,6 @@ use crate::media::DecodeOptions;
 use crate::pipeline::Progress;
 use crate::redact::RedactionRecord;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 
 /// A detection in the output that no redaction covers.
@@ -41,21 +40,7 @@ pub fn verify(
     min_score: f32,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<Residual>> {
-    let mut kept: HashMap<u64, Vec<BBox>> = HashMap::new();
-    for t in record
-        .iter()
-        .flat_map(|r| r.tracks.iter())
-        .filter(|t| t.kept)
-    {
-        for b in &t.boxes {
-            kept.entry(b[0] as u64).or_default().push(BBox {
-                x: b[1] as f32,
-                y: b[2] as f32,
-                w: b[3] as f32,
-                h: b[4] as f32,
-            });
-        }
-    }
+    let kept = record.map(|r| r.boxes_by_frame(true)).unwrap_or_default();
     let sets = analyse::worker_detectors(opts)?;
     // Verification always looks at every whole frame, never only where
     // something moved: it must look at least as closely as redaction did.
