@@ -81,8 +81,15 @@ fn every_face_found_in_the_original_is_covered_and_verify_finds_nothing() {
         "the face is found in every frame of this clip ({found})"
     );
 
-    let residuals = obscura::verify::verify(&out, &faces_only(0), Some(&record), 0.3, &mut |_| {})
-        .expect("verifies");
+    let residuals = obscura::verify::verify(
+        &out,
+        &Default::default(),
+        &faces_only(0),
+        Some(&record),
+        0.3,
+        &mut |_| {},
+    )
+    .expect("verifies");
     assert!(residuals.is_empty(), "{residuals:?}");
 }
 
@@ -178,12 +185,26 @@ fn a_kept_track_stays_untouched_while_the_other_face_is_covered() {
             }
         }
     }
-    let residuals = obscura::verify::verify(&out, &faces_only(0), Some(&record), 0.3, &mut |_| {})
-        .expect("verifies");
+    let residuals = obscura::verify::verify(
+        &out,
+        &Default::default(),
+        &faces_only(0),
+        Some(&record),
+        0.3,
+        &mut |_| {},
+    )
+    .expect("verifies");
     assert!(residuals.is_empty(), "other face visible: {residuals:?}");
     // Without the record, the kept face is (rightly) reported.
-    let residuals =
-        obscura::verify::verify(&out, &faces_only(0), None, 0.5, &mut |_| {}).expect("verifies");
+    let residuals = obscura::verify::verify(
+        &out,
+        &Default::default(),
+        &faces_only(0),
+        None,
+        0.5,
+        &mut |_| {},
+    )
+    .expect("verifies");
     assert!(!residuals.is_empty());
 }
 

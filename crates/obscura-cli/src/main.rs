@@ -237,9 +237,14 @@ enum Command {
         input: PathBuf,
         #[command(flatten)]
         decode: DecodeArgs,
-        /// Print `index pts sha256` for every frame (visible Y, U, V samples).
+        /// Print `index pts sha256` for every frame (of the visible Y, U, V
+        /// samples, or of the converted picture with `--to`).
         #[arg(long)]
         hashes: bool,
+        /// Convert every frame as the Python bindings do: `rgb` (packed
+        /// RGB24) or `gray` (luma rows); `yuv` leaves frames as decoded.
+        #[arg(long, default_value = "yuv", value_parser = ["yuv", "rgb", "gray"])]
+        to: String,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -608,7 +613,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let min = min_score.unwrap_or_else(|| opts.faces.map_or(0.5, |f| f.threshold));
             let residuals = with_progress(|on_progress| {
-                obscura_core::verify::verify(&output, &opts, record.as_ref(), min, on_progress)
+                obscura_core::verify::verify(
+                    &output,
+                    &DecodeOptions::default(),
+                    &opts,
+                    record.as_ref(),
+                    min,
+                    on_progress,
+                )
             });
             let residuals = residuals?;
             if json {
@@ -711,22 +723,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             input,
             decode,
             hashes,
+            to,
             json,
         } => {
             let started = Instant::now();
             let (info, frames) = media::open(&input, &decode.to_options())?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let mut n = 0u64;
+            let mut rgb = media::RgbConverter::new();
+            let mut buf = Vec::new();
             for frame in frames {
                 let frame = frame?;
-                if hashes {
-                    writeln!(
-                        out,
-                        "{} {} {}",
-                        frame.index(),
-                        frame.pts(),
-                        frame.view().sha256_hex()
-                    )?;
+                let (w, h) = (frame.width(), frame.height());
+                let hash = match to.as_str() {
+                    "rgb" => {
+                        buf.resize(w * h * 3, 0);
+                        rgb.write_rgb(&frame, &mut buf)?;
+                        hashes.then(|| obscura_core::hash::sha256_hex(&buf))
+                    }
+                    "gray" => {
+                        buf.resize(w * h, 0);
+                        frame.view().write_gray(&mut buf);
+                        hashes.then(|| obscura_core::hash::sha256_hex(&buf))
+                    }
+                    _ => hashes.then(|| frame.view().sha256_hex()),
+                };
+                if let Some(hash) = hash {
+                    writeln!(out, "{} {} {hash}", frame.index(), frame.pts())?;
                 }
                 n += 1;
             }

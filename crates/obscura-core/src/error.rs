@@ -35,6 +35,9 @@ pub enum ErrorKind {
     /// The incident index (SQLite) cannot be opened, read or written, or
     /// was made by a newer Obscura.
     Database,
+    /// The work was stopped on request (Ctrl-C, or a [`crate::Cancel`]
+    /// token) before it finished; nothing partial was left behind.
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -53,6 +56,7 @@ impl ErrorKind {
             ErrorKind::Runtime => "runtime",
             ErrorKind::Model => "model",
             ErrorKind::Database => "database",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }

@@ -164,6 +164,55 @@ pub fn yuv_to_rgb(y: f32, u: u8, v: u8) -> [f32; 3] {
     ]
 }
 
+/// One row of BT.601 limited-range 4:2:0 to interleaved RGB, in 8-bit fixed
+/// point (the same coefficients as [`yuv_to_rgb`], scaled by 256): each
+/// chroma sample serves the two luma samples above it (no chroma
+/// interpolation, as FFmpeg's own fast path does). `out` holds
+/// `3 * y.len()` bytes.
+fn rgb_row(y: &[u8], u: &[u8], v: &[u8], out: &mut [u8]) {
+    #[inline(always)]
+    fn px(l: u8, dr: i32, dg: i32, db: i32, out: &mut [u8]) {
+        let c = (i32::from(l) - 16) * 298 + 128;
+        out[0] = ((c + dr) >> 8).clamp(0, 255) as u8;
+        out[1] = ((c + dg) >> 8).clamp(0, 255) as u8;
+        out[2] = ((c + db) >> 8).clamp(0, 255) as u8;
+    }
+    let pairs = y.len() / 2;
+    for (((o, l), &cu), &cv) in out[..pairs * 6]
+        .chunks_exact_mut(6)
+        .zip(y.chunks_exact(2))
+        .zip(u)
+        .zip(v)
+    {
+        let (d, e) = (i32::from(cu) - 128, i32::from(cv) - 128);
+        let (dr, dg, db) = (409 * e, -100 * d - 208 * e, 516 * d);
+        let (a, b) = o.split_at_mut(3);
+        px(l[0], dr, dg, db, a);
+        px(l[1], dr, dg, db, b);
+    }
+    if y.len() % 2 == 1 {
+        let (d, e) = (i32::from(u[pairs]) - 128, i32::from(v[pairs]) - 128);
+        px(
+            y[pairs * 2],
+            409 * e,
+            -100 * d - 208 * e,
+            516 * d,
+            &mut out[pairs * 6..pairs * 6 + 3],
+        );
+    }
+}
+
+/// One RGB pixel to BT.601 limited-range Y, U, V in fixed point (the inverse
+/// of [`rgb_row`]).
+fn rgb_to_yuv(r: u8, g: u8, b: u8) -> (i32, i32, i32) {
+    let (r, g, b) = (i32::from(r), i32::from(g), i32::from(b));
+    (
+        ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16,
+        ((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128,
+        ((112 * r - 94 * g - 18 * b + 128) >> 8) + 128,
+    )
+}
+
 /// Chroma plane size for a 4:2:0 picture of `width`x`height`.
 pub fn chroma_size(width: usize, height: usize) -> (usize, usize) {
     (width.div_ceil(2), height.div_ceil(2))
@@ -226,6 +275,50 @@ impl<'a> FrameView<'a> {
     /// [`FrameView::sha256`] as lowercase hex.
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256())
+    }
+
+    /// The picture as interleaved 8-bit RGB, `height` rows of `width * 3`
+    /// bytes (BT.601 limited range, the matrix FFmpeg's converters assume
+    /// by default).
+    pub fn to_rgb(&self) -> Vec<u8> {
+        let mut out = vec![0; self.width() * self.height() * 3];
+        self.write_rgb(&mut out);
+        out
+    }
+
+    /// [`FrameView::to_rgb`] into a caller's buffer of exactly
+    /// `width * height * 3` bytes, so a buffer can be reused or owned by
+    /// someone else (a numpy array).
+    ///
+    /// # Panics
+    /// If `out` has another length.
+    pub fn write_rgb(&self, out: &mut [u8]) {
+        let (w, h) = (self.width(), self.height());
+        assert_eq!(out.len(), w * h * 3, "RGB buffer size");
+        let [y, u, v] = &self.planes;
+        for (r, row) in out.chunks_exact_mut(w * 3).enumerate() {
+            rgb_row(y.row(r), u.row(r / 2), v.row(r / 2), row);
+        }
+    }
+
+    /// The luma plane as `height` tight rows of `width` bytes.
+    pub fn to_gray(&self) -> Vec<u8> {
+        let mut out = vec![0; self.width() * self.height()];
+        self.write_gray(&mut out);
+        out
+    }
+
+    /// [`FrameView::to_gray`] into a caller's buffer of exactly
+    /// `width * height` bytes.
+    ///
+    /// # Panics
+    /// If `out` has another length.
+    pub fn write_gray(&self, out: &mut [u8]) {
+        let w = self.width();
+        assert_eq!(out.len(), w * self.height(), "luma buffer size");
+        for (dst, src) in out.chunks_exact_mut(w).zip(self.planes[0].rows()) {
+            dst.copy_from_slice(src);
+        }
     }
 
     /// Copies the visible samples into an [`OwnedFrame`] with tight strides.
@@ -362,6 +455,58 @@ impl OwnedFrame {
         })
     }
 
+    /// Converts interleaved 8-bit RGB (`height` rows of `width * 3` bytes,
+    /// rows `stride` bytes apart) to BT.601 limited-range 4:2:0, each chroma
+    /// sample the average of the 2x2 block it covers. The inverse of
+    /// [`FrameView::to_rgb`] up to chroma subsampling and rounding.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a zero size or a buffer too small.
+    pub fn from_rgb(width: usize, height: usize, rgb: &[u8], stride: usize) -> Result<Self> {
+        let row = width
+            .checked_mul(3)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "RGB width overflows"))?;
+        let mut frame = OwnedFrame::filled(width, height, [0; 3])?;
+        check_plane(rgb.len(), stride, row, height)?;
+        let (cw, _) = chroma_size(width, height);
+        let [yp, up, vp] = &mut frame.planes;
+        let mut acc = vec![(0i32, 0i32, 0i32); cw];
+        for r in 0..height {
+            let src = &rgb[r * stride..r * stride + row];
+            for (x, p) in src.chunks_exact(3).enumerate() {
+                let (y, u, v) = rgb_to_yuv(p[0], p[1], p[2]);
+                yp[r * width + x] = y.clamp(0, 255) as u8;
+                let a = &mut acc[x / 2];
+                a.0 += u;
+                a.1 += v;
+                a.2 += 1;
+            }
+            if r % 2 == 1 || r + 1 == height {
+                for (x, a) in acc.iter_mut().enumerate() {
+                    let n = a.2.max(1);
+                    up[(r / 2) * cw + x] = ((a.0 + n / 2) / n).clamp(0, 255) as u8;
+                    vp[(r / 2) * cw + x] = ((a.1 + n / 2) / n).clamp(0, 255) as u8;
+                    *a = (0, 0, 0);
+                }
+            }
+        }
+        Ok(frame)
+    }
+
+    /// Wraps a grey picture (`height` rows of `width` bytes, rows `stride`
+    /// bytes apart) as luma with neutral chroma.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a zero size or a buffer too small.
+    pub fn from_gray(width: usize, height: usize, luma: &[u8], stride: usize) -> Result<Self> {
+        let mut frame = OwnedFrame::filled(width, height, [0, 128, 128])?;
+        check_plane(luma.len(), stride, width, height)?;
+        for (r, dst) in frame.planes[0].chunks_exact_mut(width).enumerate() {
+            dst.copy_from_slice(&luma[r * stride..r * stride + width]);
+        }
+        Ok(frame)
+    }
+
     /// Picture width.
     pub fn width(&self) -> usize {
         self.width
@@ -482,5 +627,66 @@ mod tests {
                 .view()
                 .sha256()
         );
+    }
+
+    #[test]
+    fn fixed_point_rgb_matches_the_float_conversion() {
+        // Every luma with a spread of chroma, on an odd-sized picture so the
+        // last column and row share their chroma samples.
+        let (w, h) = (257, 3);
+        let mut f = OwnedFrame::filled(w, h, [0, 0, 0]).expect("valid size");
+        {
+            let mut v = f.view_mut();
+            for r in 0..h {
+                for (x, p) in v.plane_mut(0).row_mut(r).iter_mut().enumerate() {
+                    *p = (x % 256) as u8;
+                }
+            }
+            for (x, p) in v.plane_mut(1).row_mut(0).iter_mut().enumerate() {
+                *p = (x * 2 % 256) as u8;
+            }
+            for (x, p) in v.plane_mut(2).row_mut(1).iter_mut().enumerate() {
+                *p = (255 - x * 3 % 256) as u8;
+            }
+        }
+        let view = f.view();
+        let rgb = view.to_rgb();
+        assert_eq!(rgb.len(), w * h * 3);
+        for r in 0..h {
+            for x in 0..w {
+                let want = yuv_to_rgb(
+                    f32::from(view.luma().row(r)[x]),
+                    view.plane(1).row(r / 2)[x / 2],
+                    view.plane(2).row(r / 2)[x / 2],
+                );
+                for c in 0..3 {
+                    let got = f32::from(rgb[(r * w + x) * 3 + c]);
+                    assert!(
+                        (got - want[c]).abs() <= 1.0,
+                        "({x},{r}) ch {c}: {got} vs {}",
+                        want[c]
+                    );
+                }
+            }
+        }
+        assert_eq!(view.to_gray(), f.planes()[0]);
+    }
+
+    #[test]
+    fn rgb_round_trips_through_yuv() {
+        let (w, h) = (6, 5);
+        let colours = [[200u8, 30, 40], [20, 180, 60], [250, 250, 250], [5, 5, 5]];
+        let rgb: Vec<u8> = (0..w * h).flat_map(|i| colours[(i % w) / 2 % 4]).collect();
+        let f = OwnedFrame::from_rgb(w, h, &rgb, w * 3).expect("valid");
+        let back = f.view().to_rgb();
+        for (a, b) in rgb.iter().zip(&back) {
+            assert!((i32::from(*a) - i32::from(*b)).abs() <= 4, "{a} vs {b}");
+        }
+        let grey = OwnedFrame::from_gray(w, h, &f.planes()[0], w).expect("valid");
+        assert_eq!(grey.planes()[0], f.planes()[0]);
+        assert!(grey.planes()[1].iter().all(|&c| c == 128));
+        let err = OwnedFrame::from_rgb(w, h, &rgb[..10], w * 3).expect_err("short");
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        assert!(OwnedFrame::from_gray(0, 2, &[], 0).is_err());
     }
 }

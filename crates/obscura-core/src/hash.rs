@@ -1,4 +1,5 @@
-//! SHA-256 of files, streamed (never the whole file in memory).
+//! SHA-256 of files, streamed (never the whole file in memory), and of
+//! buffers.
 
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -20,4 +21,9 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
+}
+
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }

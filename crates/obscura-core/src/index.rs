@@ -937,6 +937,7 @@ pub fn index_files(
     let total_frames = total;
     let one = |i: usize, path: &PathBuf| -> Result<Indexed> {
         use std::sync::atomic::Ordering;
+        file_opts.cancel.check()?;
         let started = std::time::Instant::now();
         let tick = |n: u64| {
             let before = last_seen[i].swap(n, Ordering::Relaxed);

@@ -34,7 +34,8 @@
 //!   its queries and monthly reports.
 //! - [`output`]: outputs are written under a temporary name and renamed only
 //!   when complete, and never over an input.
-//! - [`error`]: one [`Error`] type with an [`ErrorKind`] to match on.
+//! - [`error`]: one [`Error`] type with an [`ErrorKind`] to match on;
+//!   [`cancel`]: a [`Cancel`] token that stops any decoding pass cleanly.
 //!
 //! ## Example
 //! ```no_run
@@ -57,6 +58,7 @@
 
 pub mod analyse;
 pub mod camera;
+pub mod cancel;
 pub mod detect;
 pub mod doctor;
 pub mod error;
@@ -75,6 +77,7 @@ pub mod sheet;
 pub mod track;
 pub mod verify;
 
+pub use cancel::Cancel;
 pub use error::{Error, ErrorKind, Result};
 
 /// Where the setup keeps models, the ONNX Runtime library and sample

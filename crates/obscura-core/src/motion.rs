@@ -126,6 +126,8 @@ pub struct MotionOptions {
     pub triage: bool,
     /// Width of the JPEG thumbnail at each event's peak (0 = none).
     pub thumbnail_width: usize,
+    /// Stops the analysis when cancelled (`Interrupted`; nothing is stored).
+    pub cancel: crate::Cancel,
 }
 
 impl Default for MotionOptions {
@@ -150,6 +152,7 @@ impl Default for MotionOptions {
             decode_workers: 0,
             triage: false,
             thumbnail_width: 320,
+            cancel: crate::Cancel::default(),
         }
     }
 }
@@ -965,16 +968,19 @@ pub fn analyse_probed(
         progress(total);
     };
     let series = if opts.triage {
-        triage_series(&info, analyser.clone(), &tick)?
+        triage_series(&info, analyser.clone(), &tick, &opts.cancel)?
     } else if segments <= 1 {
         // One analysis thread, fed by segment-parallel decoding: exact, and
         // the decoding (the expensive part) still uses every core.
         let decode = media::DecodeOptions {
             workers: opts.decode_workers,
+            cancel: opts.cancel.clone(),
             ..media::DecodeOptions::default()
         };
         let frames = if decode.workers == 1 {
-            media::Frames::Sequential(Decoder::open(path, 0)?)
+            let mut d = Decoder::open(path, 0)?;
+            d.set_cancel(opts.cancel.clone());
+            media::Frames::Sequential(d)
         } else {
             media::Frames::Parallel(media::ParallelDecoder::start(&info, &decode)?)
         };
@@ -988,7 +994,17 @@ pub fn analyse_probed(
         let parts: Vec<Result<Series>> = pool.install(|| {
             use rayon::prelude::*;
             plan.par_iter()
-                .map(|(key, from, to)| run_segment(&info, key, *from, *to, analyser.clone(), &tick))
+                .map(|(key, from, to)| {
+                    run_segment(
+                        &info,
+                        key,
+                        *from,
+                        *to,
+                        analyser.clone(),
+                        &tick,
+                        &opts.cancel,
+                    )
+                })
                 .collect()
         });
         let mut all = Series::default();
@@ -1073,7 +1089,7 @@ pub fn analyse_probed(
     }
     if opts.thumbnail_width > 0 && !incidents.is_empty() {
         let wanted: Vec<u64> = incidents.iter().map(|i| i.peak_frame).collect();
-        let thumbs = thumbnails(&info, &wanted, opts.thumbnail_width)?;
+        let thumbs = thumbnails(&info, &wanted, opts.thumbnail_width, &opts.cancel)?;
         for (inc, t) in incidents.iter_mut().zip(thumbs) {
             inc.thumbnail = t;
         }
@@ -1154,6 +1170,18 @@ fn plan(info: &VideoInfo, opts: &MotionOptions) -> Vec<(Keyframe, u64, u64)> {
     out
 }
 
+/// A decoder from `key` that stops when `cancel` is cancelled.
+fn open_decoder(
+    info: &VideoInfo,
+    key: &Keyframe,
+    threads: usize,
+    cancel: &crate::Cancel,
+) -> Result<Decoder> {
+    let mut d = Decoder::open_from(info, key, threads)?;
+    d.set_cancel(cancel.clone());
+    Ok(d)
+}
+
 fn run_segment(
     info: &VideoInfo,
     key: &Keyframe,
@@ -1161,8 +1189,9 @@ fn run_segment(
     to: u64,
     mut analyser: Analyser,
     tick: &(dyn Fn(u64) + Sync),
+    cancel: &crate::Cancel,
 ) -> Result<Series> {
-    let decoder = Decoder::open_from(info, key, 1)?;
+    let decoder = open_decoder(info, key, 1, cancel)?;
     analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)
 }
 
@@ -1206,6 +1235,7 @@ fn triage_series(
     info: &VideoInfo,
     mut analyser: Analyser,
     tick: &(dyn Fn(u64) + Sync),
+    cancel: &crate::Cancel,
 ) -> Result<Series> {
     let mut keys: Vec<Keyframe> = info.keyframes.clone();
     keys.sort_by_key(|k| k.index);
@@ -1235,7 +1265,7 @@ fn triage_series(
         }
         let to = ends[last];
         if busy[g] {
-            let decoder = Decoder::open_from(info, &keys[g], 0)?;
+            let decoder = open_decoder(info, &keys[g], 0, cancel)?;
             // The model carries on across skipped (still) stretches.
             let part = analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)?;
             out.times.extend(part.times);
@@ -1268,7 +1298,12 @@ fn find_gaps(times: &[f64], frame_s: f64) -> Vec<TimestampGap> {
 
 /// JPEG thumbnails of the frames `wanted` (indices), `width` pixels wide,
 /// in the same order. Decodes from the keyframe before each one.
-fn thumbnails(info: &VideoInfo, wanted: &[u64], width: usize) -> Result<Vec<Vec<u8>>> {
+fn thumbnails(
+    info: &VideoInfo,
+    wanted: &[u64],
+    width: usize,
+    cancel: &crate::Cancel,
+) -> Result<Vec<Vec<u8>>> {
     let mut keys: Vec<Keyframe> = info.keyframes.clone();
     keys.sort_by_key(|k| k.index);
     let mut out = Vec::with_capacity(wanted.len());
@@ -1279,7 +1314,7 @@ fn thumbnails(info: &VideoInfo, wanted: &[u64], width: usize) -> Result<Vec<Vec<
             .copied()
             .unwrap_or(FIRST);
         let mut jpeg = Vec::new();
-        for frame in Decoder::open_from(info, &key, 0)? {
+        for frame in open_decoder(info, &key, 0, cancel)? {
             let frame = frame?;
             if frame.index() == target {
                 jpeg = encode_jpeg(&frame.view(), width)?;

@@ -26,7 +26,7 @@ pub struct Residual {
     pub bbox: BBox,
 }
 
-/// Detects on `output` with `opts` (on every whole frame, whatever
+/// Detects on `output` with `opts`, decoding with `decode` (on every whole frame, whatever
 /// `opts.roi` says) and returns the residual detections
 /// scoring at least `min_score`. With the redaction `record`, detections
 /// inside a kept track's box are expected and not reported.
@@ -35,6 +35,7 @@ pub struct Residual {
 /// Decode or detection errors.
 pub fn verify(
     output: &Path,
+    decode: &DecodeOptions,
     opts: &AnalyseOptions,
     record: Option<&RedactionRecord>,
     min_score: f32,
@@ -47,7 +48,7 @@ pub fn verify(
     let mut residuals = Vec::new();
     analyse::analyse(
         output,
-        &DecodeOptions::default(),
+        decode,
         sets,
         opts.tracker,
         progress,

@@ -2,6 +2,7 @@
 //! runs once per segment.
 
 use super::{is_again, open_input, rational_f64, video_stream_index};
+use crate::cancel::Cancel;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{FrameView, FrameViewMut, Plane, PlaneMut};
 use ffmpeg_next as ff;
@@ -171,6 +172,7 @@ pub struct Decoder {
     last_pts: Option<i64>,
     decode_errors: u64,
     scaler: Option<ff::software::scaling::Context>,
+    cancel: Cancel,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -285,6 +287,7 @@ impl Decoder {
             last_pts: None,
             decode_errors: 0,
             scaler: None,
+            cancel: Cancel::default(),
         })
     }
 
@@ -306,6 +309,12 @@ impl Decoder {
         self.next_index = 0;
         self.last_pts = None;
         Ok(())
+    }
+
+    /// Stops this decoder when `cancel` is cancelled: the next frame asked
+    /// for is an `Interrupted` error, and the stream ends after it.
+    pub fn set_cancel(&mut self, cancel: Cancel) {
+        self.cancel = cancel;
     }
 
     /// Packets the decoder rejected as damaged so far (they are skipped, as
@@ -512,6 +521,10 @@ impl Iterator for Decoder {
     type Item = Result<DecodedFrame>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if !self.done && self.cancel.is_cancelled() {
+            self.done = true;
+            return Some(Err(interrupted(&self.path)));
+        }
         match self.next_frame() {
             Ok(Some(f)) => Some(Ok(f)),
             Ok(None) => None,
@@ -521,6 +534,15 @@ impl Iterator for Decoder {
             }
         }
     }
+}
+
+/// The error a cancelled decoder ends with.
+pub(super) fn interrupted(path: &Path) -> Error {
+    Error::new(
+        ErrorKind::Interrupted,
+        "interrupted before the end of the video",
+    )
+    .with_path(path)
 }
 
 /// Seeks so that the next packet read is at or before the keyframe with

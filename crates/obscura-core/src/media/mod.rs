@@ -5,11 +5,13 @@
 //! lent by [`DecodedFrame`], and media facts only as the plain structs here.
 //! Every `unsafe` block carries a `// SAFETY:` comment.
 
+mod convert;
 mod decode;
 mod encode;
 mod parallel;
 mod probe;
 
+pub use convert::RgbConverter;
 pub use decode::{DecodedFrame, Decoder};
 pub use encode::{AudioPolicy, EncodeOptions, Encoder, Preset};
 pub use parallel::{decode_files, open, DecodeOptions, Frames, ParallelDecoder};

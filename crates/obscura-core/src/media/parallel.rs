@@ -18,8 +18,9 @@
 //! pictures before its keyframe. So the output is bit-identical to a
 //! sequential decode (tested on an x264 open-GOP clip).
 
-use super::decode::{DecodedFrame, Decoder, Span};
+use super::decode::{interrupted, DecodedFrame, Decoder, Span};
 use super::probe::{probe, VideoInfo};
+use crate::cancel::Cancel;
 use crate::error::{Error, ErrorKind, Result};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,6 +51,9 @@ pub struct DecodeOptions {
     /// How many segments to aim for (0 = four per worker, so one slow
     /// segment does not leave cores idle at the end).
     pub target_segments: usize,
+    /// Stops decoding when cancelled: the frames then end with an
+    /// `Interrupted` error.
+    pub cancel: Cancel,
 }
 
 impl Default for DecodeOptions {
@@ -61,6 +65,7 @@ impl Default for DecodeOptions {
             queue: 0,
             min_segment_frames: 25,
             target_segments: 0,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -202,6 +207,8 @@ struct Shared {
     advanced: Condvar,
     /// Segments allowed in flight, counting the one being consumed.
     window: usize,
+    /// The caller's token, handed to every segment's decoder.
+    user_cancel: Cancel,
 }
 
 impl Shared {
@@ -299,6 +306,7 @@ impl ParallelDecoder {
             consuming: Mutex::new(0),
             advanced: Condvar::new(),
             window: workers,
+            user_cancel: opts.cancel.clone(),
         });
         let mut handles = Vec::new();
         for w in 0..workers.min(n) {
@@ -349,7 +357,8 @@ fn worker(shared: &Shared) {
         let Some(tx) = tx else { return };
         let ready = match decoder.as_mut() {
             Some(d) => d.restart(*span),
-            None => Decoder::open_span(&shared.path, shared.threads, *span).map(|d| {
+            None => Decoder::open_span(&shared.path, shared.threads, *span).map(|mut d| {
+                d.set_cancel(shared.user_cancel.clone());
                 decoder = Some(d);
             }),
         };
@@ -377,6 +386,11 @@ impl Iterator for ParallelDecoder {
     type Item = Result<DecodedFrame>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if !self.done && self.shared.user_cancel.is_cancelled() {
+            self.done = true;
+            self.shared.stop();
+            return Some(Err(interrupted(&self.shared.path)));
+        }
         while !self.done {
             if self.current.is_none() {
                 self.current = self.receivers.next();
@@ -453,7 +467,9 @@ pub fn open(path: impl AsRef<Path>, opts: &DecodeOptions) -> Result<(VideoInfo, 
     opts.validate()?;
     let info = probe(path)?;
     let frames = if opts.resolved_workers() <= 1 {
-        Frames::Sequential(Decoder::open(&info.path, opts.decoder_threads)?)
+        let mut d = Decoder::open(&info.path, opts.decoder_threads)?;
+        d.set_cancel(opts.cancel.clone());
+        Frames::Sequential(d)
     } else {
         Frames::Parallel(ParallelDecoder::start(&info, opts)?)
     };
