@@ -465,12 +465,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             decode,
             json,
         } => {
-            let detection_style = match style.as_str() {
-                "mosaic" => obscura_core::camera::Style::Mosaic,
-                "blur" => obscura_core::camera::Style::Blur,
-                "solid" => obscura_core::camera::Style::Solid,
-                other => anyhow::bail!("invalid style {other:?} (expected mosaic, blur or solid)"),
-            };
+            let detection_style: obscura_core::camera::Style = style.parse()?;
             let boxes = boxes
                 .iter()
                 .map(|b| b.parse::<obscura_core::redact::ManualBox>())
@@ -551,19 +546,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .unwrap_or_default();
                 PathBuf::from(format!("{name}.tracks.png"))
             });
-            let cells: Vec<(String, obscura_core::sheet::Thumb)> = listing
-                .tracks
-                .iter()
-                .zip(&listing.thumbnails)
-                .map(|(t, th)| {
-                    let c = match t.class {
-                        obscura_core::detect::Class::Face => "F",
-                        obscura_core::detect::Class::Plate => "P",
-                    };
-                    (format!("#{}{c}", t.id), th.clone())
-                })
-                .collect();
-            obscura_core::sheet::write_contact_sheet(&sheet, &cells)?;
+            listing.write_contact_sheet(&sheet)?;
             if json {
                 let v = serde_json::json!({ "sheet": sheet, "tracks": listing.tracks });
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -595,34 +578,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             detect,
             json,
         } => {
-            let record_path = record.or_else(|| {
-                let p = obscura_core::redact::record_path(&output);
-                p.is_file().then_some(p)
-            });
-            let record = record_path
-                .as_deref()
-                .map(obscura_core::redact::read_record)
-                .transpose()?;
-            // Look at least as closely as the redaction did.
-            let mut opts = match record.as_ref().and_then(|r| r.detection.as_ref()) {
-                Some(d) if !detect.any() => d.settings.clone(),
-                _ => detect.to_options(),
-            };
-            if opts.faces.is_none() && opts.plates.is_none() {
-                opts.faces = Some(Default::default());
-            }
-            let min = min_score.unwrap_or_else(|| opts.faces.map_or(0.5, |f| f.threshold));
-            let residuals = with_progress(|on_progress| {
-                obscura_core::verify::verify(
+            let v = with_progress(|on_progress| {
+                obscura_core::verify::verify_redaction(
                     &output,
+                    record.as_deref(),
+                    detect.any().then(|| detect.to_options()),
+                    min_score,
                     &DecodeOptions::default(),
-                    &opts,
-                    record.as_ref(),
-                    min,
                     on_progress,
                 )
-            });
-            let residuals = residuals?;
+            })?;
+            let (residuals, min) = (v.residuals, v.min_score);
             if json {
                 println!("{}", serde_json::to_string_pretty(&residuals)?);
             } else {
@@ -857,11 +823,6 @@ fn index(
     let opts = motion.to_options()?;
     let profile = CameraProfile::load(camera)?;
     let start = start.map(index::parse_time_arg).transpose()?;
-    if start.is_some() && files.len() > 1 {
-        anyhow::bail!(
-            "--start gives one recording's start: index the files one at a time, or name them with the profile's filename_pattern"
-        );
-    }
     let bar = progress_bar();
     let started = Instant::now();
     let results = index::index_files(db, &profile, files, start, &opts, &|n, total| {

@@ -452,6 +452,30 @@ pub struct TrackListing {
     pub thumbnails: Vec<crate::sheet::Thumb>,
 }
 
+impl TrackListing {
+    /// Writes the contact sheet: one thumbnail per track labelled with its
+    /// id and class (`#3F` is face track 3, `#7P` plate track 7), for the
+    /// officer to pick the requester from.
+    ///
+    /// # Errors
+    /// `Io` when the file cannot be written; nothing is left behind then.
+    pub fn write_contact_sheet(&self, path: &Path) -> Result<()> {
+        let cells: Vec<(String, crate::sheet::Thumb)> = self
+            .tracks
+            .iter()
+            .zip(&self.thumbnails)
+            .map(|(t, th)| {
+                let c = match t.class {
+                    crate::detect::Class::Face => "F",
+                    crate::detect::Class::Plate => "P",
+                };
+                (format!("#{}{c}", t.id), th.clone())
+            })
+            .collect();
+        crate::sheet::write_contact_sheet(path, &cells)
+    }
+}
+
 /// Detects and tracks `input` and returns its tracks with thumbnails.
 ///
 /// # Errors

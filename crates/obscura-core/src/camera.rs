@@ -52,6 +52,25 @@ impl Style {
     pub const ALL: [&'static str; 3] = ["mosaic", "blur", "solid"];
 }
 
+impl std::str::FromStr for Style {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "mosaic" => Ok(Style::Mosaic),
+            "blur" => Ok(Style::Blur),
+            "solid" => Ok(Style::Solid),
+            other => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "invalid style {other:?} (expected one of {})",
+                    Style::ALL.join(", ")
+                ),
+            )),
+        }
+    }
+}
+
 /// A privacy mask as written in the profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -901,6 +901,12 @@ pub fn index_files(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Vec<Result<Indexed>>> {
     opts.validate()?;
+    if explicit_start.is_some() && files.len() > 1 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "an explicit start time gives one recording's start: index the files one at a time, or name them with the profile's filename_pattern",
+        ));
+    }
     // Create and migrate once up front, so workers only open it.
     drop(Index::open(db)?);
     let probed: Vec<Result<crate::media::VideoInfo>> =

@@ -9,7 +9,7 @@ use crate::media::DecodeOptions;
 use crate::pipeline::Progress;
 use crate::redact::RedactionRecord;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A detection in the output that no redaction covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,4 +70,61 @@ pub fn verify(
         },
     )?;
     Ok(residuals)
+}
+
+/// What [`verify_redaction`] found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verification {
+    /// The redacted video checked.
+    pub output: PathBuf,
+    /// The redaction record used, if one was given or found next to it.
+    pub record: Option<PathBuf>,
+    /// Detections below this score were not reported.
+    pub min_score: f32,
+    /// Every face or plate still visible, in frame order.
+    pub residuals: Vec<Residual>,
+}
+
+/// The officer's last check before disclosure: finds the redaction record
+/// (`record`, or `OUTPUT.redaction.json` if it exists), detects with the
+/// redaction's own settings unless `detect` overrides them (faces at the
+/// default settings when neither says), and reports every detection at or
+/// above `min_score` (default: the face threshold used, else 0.5) that no
+/// kept track explains.
+///
+/// # Errors
+/// An unreadable record, decode or detection errors.
+pub fn verify_redaction(
+    output: &Path,
+    record: Option<&Path>,
+    detect: Option<AnalyseOptions>,
+    min_score: Option<f32>,
+    decode: &DecodeOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Verification> {
+    let record_path = record.map(Path::to_path_buf).or_else(|| {
+        let p = crate::redact::record_path(output);
+        p.is_file().then_some(p)
+    });
+    let record = record_path
+        .as_deref()
+        .map(crate::redact::read_record)
+        .transpose()?;
+    // Look at least as closely as the redaction did.
+    let mut opts = match (detect, record.as_ref().and_then(|r| r.detection.as_ref())) {
+        (Some(d), _) => d,
+        (None, Some(d)) => d.settings.clone(),
+        (None, None) => AnalyseOptions::default(),
+    };
+    if opts.faces.is_none() && opts.plates.is_none() {
+        opts.faces = Some(Default::default());
+    }
+    let min_score = min_score.unwrap_or_else(|| opts.faces.map_or(0.5, |f| f.threshold));
+    let residuals = verify(output, decode, &opts, record.as_ref(), min_score, progress)?;
+    Ok(Verification {
+        output: output.to_path_buf(),
+        record: record_path,
+        min_score,
+        residuals,
+    })
 }

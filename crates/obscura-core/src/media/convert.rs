@@ -13,7 +13,7 @@ use ffmpeg_next as ff;
 /// frames of the same size and format.
 #[derive(Default)]
 pub struct RgbConverter {
-    ctx: Option<ff::software::scaling::Context>,
+    ctx: Option<super::Scaler>,
 }
 
 impl std::fmt::Debug for RgbConverter {
@@ -57,10 +57,10 @@ impl RgbConverter {
             return Ok(());
         }
         let stale = self.ctx.as_ref().is_none_or(|s| {
-            s.input().format != fmt || s.input().width != w || s.input().height != h
+            s.0.input().format != fmt || s.0.input().width != w || s.0.input().height != h
         });
         if stale {
-            self.ctx = Some(
+            self.ctx = Some(super::Scaler(
                 ff::software::scaling::Context::get(
                     fmt,
                     w,
@@ -76,7 +76,7 @@ impl RgbConverter {
                         format!("cannot convert pixel format {fmt:?} to RGB: {e}"),
                     )
                 })?,
-            );
+            ));
         }
         let Some(ctx) = self.ctx.as_mut() else {
             return Err(Error::new(ErrorKind::Unsupported, "no RGB converter"));
@@ -101,7 +101,7 @@ impl RgbConverter {
         // `out`'s length (checked above), so swscale writes only inside it.
         let ret = unsafe {
             ff::ffi::sws_scale(
-                ctx.as_mut_ptr(),
+                ctx.0.as_mut_ptr(),
                 (*src.as_ptr()).data.as_ptr() as *const *const u8,
                 (*src.as_ptr()).linesize.as_ptr(),
                 0,

@@ -171,7 +171,7 @@ pub struct Decoder {
     next_index: u64,
     last_pts: Option<i64>,
     decode_errors: u64,
-    scaler: Option<ff::software::scaling::Context>,
+    scaler: Option<super::Scaler>,
     cancel: Cancel,
 }
 
@@ -405,10 +405,10 @@ impl Decoder {
         }
         let (w, h, fmt) = (frame.width(), frame.height(), frame.format());
         let stale = self.scaler.as_ref().is_none_or(|s| {
-            s.input().format != fmt || s.input().width != w || s.input().height != h
+            s.0.input().format != fmt || s.0.input().width != w || s.0.input().height != h
         });
         if stale {
-            self.scaler = Some(
+            self.scaler = Some(super::Scaler(
                 ff::software::scaling::Context::get(
                     fmt,
                     w,
@@ -425,11 +425,11 @@ impl Decoder {
                     )
                     .with_path(&self.path)
                 })?,
-            );
+            ));
         }
         let mut out = ff::frame::Video::empty();
         if let Some(s) = self.scaler.as_mut() {
-            s.run(&frame, &mut out).map_err(|e| {
+            s.0.run(&frame, &mut out).map_err(|e| {
                 Error::new(
                     ErrorKind::Corrupt,
                     format!("pixel format conversion failed: {e}"),

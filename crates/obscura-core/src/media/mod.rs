@@ -22,6 +22,17 @@ use ffmpeg_next as ff;
 use std::path::Path;
 use std::sync::Once;
 
+/// An swscale context that may move to another thread: decoders and
+/// converters are handed to worker threads and to Python iterators.
+pub(crate) struct Scaler(pub(crate) ff::software::scaling::Context);
+
+// SAFETY: an SwsContext keeps no thread-local state and no reference to the
+// thread that made it; FFmpeg only forbids using one context from two
+// threads at once. A `Scaler` is owned by one decoder or converter and used
+// through `&mut`, so it is only ever used by one thread at a time. It is
+// deliberately not `Sync`.
+unsafe impl Send for Scaler {}
+
 /// Initialises FFmpeg once per process and quietens its logging: Obscura
 /// reports problems through its own errors. Set `OBSCURA_FFMPEG_LOG` to
 /// `error`, `warning`, `info` or `debug` to see FFmpeg's own messages.
@@ -132,5 +143,19 @@ pub fn library_info() -> LibraryInfo {
         avcodec: v(ff::codec::version()),
         avformat: v(ff::format::version()),
         libx264: ff::encoder::find_by_name("libx264").is_some(),
+    }
+}
+
+#[cfg(test)]
+mod send_tests {
+    fn assert_send<T: Send>() {}
+
+    /// Decoders and converters move into worker threads and Python
+    /// iterators.
+    #[test]
+    fn decoders_and_converters_are_send() {
+        assert_send::<super::Decoder>();
+        assert_send::<super::Frames>();
+        assert_send::<super::RgbConverter>();
     }
 }
