@@ -1,0 +1,388 @@
+"""Obscura: video analytics and redaction for CCTV control rooms.
+
+The same engine as the ``obscura`` command, for notebooks and services:
+
+- :func:`probe` and :func:`open` read footage; frames are numpy arrays
+  (``H x W x 3`` RGB, or ``H x W`` luma with ``gray=True``) that carry their
+  ``index``, ``pts`` and ``time``.
+- :func:`detect_faces` / :func:`detect_plates` find faces and number plates
+  in any array; :class:`FaceDetector` / :class:`PlateDetector` keep a model
+  loaded between calls.
+- :func:`tracks`, :func:`redact` and :func:`verify_redaction` are the
+  subject-access workflow; :func:`redact` returns the redaction record.
+- :func:`index`, :func:`incidents` and :func:`report` build and query the
+  motion-incident index. They return :class:`Rows`, which
+  ``pandas.DataFrame(rows)`` takes directly (or call ``rows.to_pandas()``).
+
+Long calls release the GIL, and Ctrl-C stops them cleanly (no partial
+output is left). Errors are :class:`obscura.errors.ObscuraError` subclasses
+with the CLI's message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _obscura, errors
+from ._obscura import FaceDetector, PlateDetector, __version__
+from .errors import (
+    CancelledError,
+    CorruptError,
+    DatabaseError,
+    EncodeError,
+    InvalidArgumentError,
+    IoError,
+    ModelError,
+    NoVideoError,
+    NotFoundError,
+    NotMediaError,
+    ObscuraError,
+    OnnxRuntimeError,
+    UnsupportedError,
+)
+
+__all__ = [
+    "__version__",
+    "VideoInfo",
+    "Frame",
+    "FrameReader",
+    "Detection",
+    "Rows",
+    "FaceDetector",
+    "PlateDetector",
+    "probe",
+    "open",
+    "detect_faces",
+    "detect_plates",
+    "tracks",
+    "redact",
+    "verify_redaction",
+    "index",
+    "incidents",
+    "report",
+    "errors",
+    "ObscuraError",
+    "NotFoundError",
+    "IoError",
+    "NotMediaError",
+    "NoVideoError",
+    "CorruptError",
+    "UnsupportedError",
+    "EncodeError",
+    "InvalidArgumentError",
+    "OnnxRuntimeError",
+    "ModelError",
+    "DatabaseError",
+    "CancelledError",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe` found in a video file (frame counts are exact:
+    counted packet by packet, not read from the header)."""
+
+    path: str
+    container: str
+    codec: str
+    stream_index: int
+    width: int
+    height: int
+    pixel_format: str
+    frame_rate: Tuple[int, int]
+    fps: float
+    time_base: Tuple[int, int]
+    start_pts: int
+    duration_s: float
+    container_duration_s: Optional[float]
+    frames: int
+    header_frames: Optional[int]
+    keyframes: List[Dict[str, Any]] = field(repr=False)
+    creation_time: Optional[str]
+    audio: List[Dict[str, Any]]
+    timestamps_complete: bool
+
+    @classmethod
+    def _from_json(cls, text: str) -> "VideoInfo":
+        d = json.loads(text)
+        d["frame_rate"] = tuple(d["frame_rate"])
+        d["time_base"] = tuple(d["time_base"])
+        return cls(**d)
+
+
+def probe(path: PathLike) -> VideoInfo:
+    """Facts about a video file: size, codec, frame rate, exact frame count,
+    duration, keyframes, audio streams."""
+    return VideoInfo._from_json(_obscura.probe(os.fspath(path)))
+
+
+class Frame(np.ndarray):
+    """A decoded frame: a numpy array with ``index`` (frame number in
+    presentation order), ``pts`` (timestamp in the stream's time base) and
+    ``time`` (seconds from the start of the stream)."""
+
+    index: Optional[int]
+    pts: Optional[int]
+    time: Optional[float]
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.index = getattr(obj, "index", None)
+        self.pts = getattr(obj, "pts", None)
+        self.time = getattr(obj, "time", None)
+
+
+class FrameReader:
+    """Iterator over the frames of one file (see :func:`open`). Closing it,
+    leaving a ``with`` block or dropping it stops the decoder and frees its
+    threads and buffers."""
+
+    def __init__(self, path: PathLike, *, parallel: bool = True, every: int = 1, gray: bool = False):
+        self._it: Optional[_obscura.FrameIter] = _obscura.FrameIter(
+            os.fspath(path), parallel=parallel, every=every, gray=gray
+        )
+        self.info: VideoInfo = VideoInfo._from_json(self._it.info_json)
+
+    def __iter__(self) -> "FrameReader":
+        return self
+
+    def __next__(self) -> Frame:
+        if self._it is None:
+            raise StopIteration
+        array, index, pts, time = next(self._it)
+        frame = array.view(Frame)
+        frame.index, frame.pts, frame.time = index, pts, time
+        return frame
+
+    def close(self) -> None:
+        """Stops decoding now and frees the decoder."""
+        if self._it is not None:
+            self._it.close()
+            self._it = None
+
+    def __enter__(self) -> "FrameReader":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def open(path: PathLike, *, parallel: bool = True, every: int = 1, gray: bool = False) -> FrameReader:
+    """Decodes ``path`` frame by frame.
+
+    Frames are ``H x W x 3`` uint8 RGB (BT.601), or ``H x W`` luma with
+    ``gray=True``, each a :class:`Frame` with ``index``, ``pts`` and
+    ``time``. ``parallel`` decodes segments between keyframes on every core
+    (same frames, bit for bit); ``every=n`` yields every n-th frame. The
+    array's memory is written once, by the conversion, and handed over.
+    """
+    return FrameReader(path, parallel=parallel, every=every, gray=gray)
+
+
+class Detection(NamedTuple):
+    """A face or plate: box in frame pixels and detector score."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float
+
+
+_detectors: Dict[Tuple[Any, ...], Any] = {}
+
+
+def _cached(key: Tuple[Any, ...], make: Any) -> Any:
+    if key not in _detectors:
+        _detectors[key] = make()
+    return _detectors[key]
+
+
+def detect_faces(array: np.ndarray, *, threshold: float = 0.3, scale: float = 0.0) -> List[Detection]:
+    """Faces in an ``H x W x 3`` RGB or ``H x W`` grey uint8 array, with
+    CenterFace at the same settings redaction uses (the model is loaded on
+    first use and kept)."""
+    det = _cached(("face", threshold, scale), lambda: FaceDetector(threshold=threshold, scale=scale))
+    return [Detection(*d) for d in det.detect(np.asarray(array, dtype=np.uint8))]
+
+
+def detect_plates(array: np.ndarray, *, threshold: float = 0.3) -> List[Detection]:
+    """Number-plate-shaped text regions in an RGB or grey uint8 array
+    (PP-OCRv4 text detection plus the plate-geometry filter)."""
+    det = _cached(("plate", threshold), lambda: PlateDetector(threshold=threshold))
+    return [Detection(*d) for d in det.detect(np.asarray(array, dtype=np.uint8))]
+
+
+class Rows(List[Dict[str, Any]]):
+    """A list of flat dicts, one per row: ``pandas.DataFrame(rows)`` takes
+    it directly. ``meta`` holds what applies to all rows (report totals)."""
+
+    meta: Dict[str, Any]
+
+    def __init__(self, rows: Iterable[Dict[str, Any]] = (), meta: Optional[Dict[str, Any]] = None):
+        super().__init__(rows)
+        self.meta = meta or {}
+
+    def to_pandas(self) -> Any:
+        """The rows as a ``pandas.DataFrame``; ``*_utc`` columns become
+        timezone-aware datetimes. Needs pandas (not a dependency of obscura)."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas() needs pandas: pip install pandas") from e
+        df = pd.DataFrame(list(self))
+        for col in df.columns:
+            if str(col).endswith("_utc"):
+                df[col] = pd.to_datetime(df[col], utc=True)
+        return df
+
+
+def tracks(
+    input: PathLike,
+    *,
+    faces: bool = True,
+    plates: bool = False,
+    face_threshold: float = 0.3,
+    face_scale: float = 0.0,
+    full_every: int = 8,
+    sheet: Optional[PathLike] = None,
+) -> Rows:
+    """Face (and plate) tracks of a clip: id, class, first and last frame and
+    time, detections. With ``sheet``, also writes the contact sheet (PNG) for
+    picking the requester."""
+    out = json.loads(
+        _obscura.tracks(
+            os.fspath(input),
+            faces=faces,
+            plates=plates,
+            face_threshold=face_threshold,
+            face_scale=face_scale,
+            full_every=full_every,
+            sheet=None if sheet is None else os.fspath(sheet),
+        )
+    )
+    return Rows(out["tracks"], meta={"sheet": out["sheet"]})
+
+
+def redact(
+    input: PathLike,
+    output: PathLike,
+    *,
+    operator: str,
+    reason: str,
+    camera: Optional[PathLike] = None,
+    faces: bool = True,
+    plates: bool = True,
+    keep_tracks: Sequence[int] = (),
+    keep_reason: Optional[str] = None,
+    boxes: Sequence[str] = (),
+    unmask: Sequence[str] = (),
+    authorisation: Optional[str] = None,
+    case_reference: Optional[str] = None,
+    style: str = "mosaic",
+    pad: float = 1.3,
+    replay: Optional[PathLike] = None,
+    face_threshold: float = 0.3,
+    face_scale: float = 0.0,
+    full_every: int = 8,
+    crf: int = 18,
+    preset: str = "veryfast",
+    audio: str = "copy",
+) -> Dict[str, Any]:
+    """Redacts ``input`` into ``output`` as ``obscura redact`` does: the
+    camera's privacy masks, every face and plate track except
+    ``keep_tracks`` (the requester), and manual ``boxes``
+    (``"FRAMES:x,y,w,h"``). Returns the redaction record, which is also
+    written next to the output as ``OUTPUT.redaction.json``."""
+    return json.loads(
+        _obscura.redact(
+            os.fspath(input),
+            os.fspath(output),
+            operator=operator,
+            reason=reason,
+            camera=None if camera is None else os.fspath(camera),
+            faces=faces,
+            plates=plates,
+            keep_tracks=list(keep_tracks),
+            keep_reason=keep_reason,
+            boxes=list(boxes),
+            unmask=list(unmask),
+            authorisation=authorisation,
+            case_reference=case_reference,
+            style=style,
+            pad=pad,
+            replay=None if replay is None else os.fspath(replay),
+            face_threshold=face_threshold,
+            face_scale=face_scale,
+            full_every=full_every,
+            crf=crf,
+            preset=preset,
+            audio=audio,
+        )
+    )
+
+
+def verify_redaction(
+    output: PathLike, *, record: Optional[PathLike] = None, min_score: Optional[float] = None
+) -> Dict[str, Any]:
+    """Re-detects on a redacted output, at the redaction's own settings, and
+    returns ``{"residuals": [...], ...}``: every face or plate still
+    visible. An empty list is the go-ahead for disclosure."""
+    return json.loads(
+        _obscura.verify_redaction(
+            os.fspath(output),
+            record=None if record is None else os.fspath(record),
+            min_score=min_score,
+        )
+    )
+
+
+def index(
+    paths: Union[PathLike, Sequence[PathLike]],
+    *,
+    camera: PathLike,
+    db: PathLike,
+    start: Optional[str] = None,
+) -> Rows:
+    """Indexes recordings of one camera (its profile ``camera``) into the
+    SQLite index ``db``: one row per file, with an ``error`` dict for files
+    that could not be indexed (the others still are)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    rows = _obscura.index(
+        [os.fspath(p) for p in paths], camera=os.fspath(camera), db=os.fspath(db), start=start
+    )
+    return Rows(json.loads(rows))
+
+
+def incidents(
+    db: PathLike,
+    *,
+    camera: Optional[int] = None,
+    town: Optional[str] = None,
+    desk: Optional[str] = None,
+    since: Optional[str] = None,
+    until: Optional[str] = None,
+) -> Rows:
+    """Motion incidents in the index, filtered by camera number, town, desk
+    and wall-clock time (``since``/``until``: ISO 8601, UTC)."""
+    rows = _obscura.incidents(
+        os.fspath(db), camera=camera, town=town, desk=desk, since=since, until=until
+    )
+    return Rows(json.loads(rows))
+
+
+def report(db: PathLike, month: str, *, by: str = "camera", compare_previous: bool = True) -> Rows:
+    """The monthly report (``month`` as ``YYYY-MM``) grouped ``by`` camera,
+    town or desk: one row per group; ``rows.meta`` has the month and the
+    totals."""
+    r = json.loads(_obscura.report(os.fspath(db), month, by=by, compare_previous=compare_previous))
+    rows = r.pop("rows")
+    return Rows(rows, meta=r)
+

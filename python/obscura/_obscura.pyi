@@ -1,0 +1,84 @@
+# Stubs of the compiled module; python/tests/test_stubs.py checks them
+# against the built module.
+from typing import List, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+def probe(path: str) -> str: ...
+
+class FrameIter:
+    def __new__(
+        cls, path: str, *, parallel: bool = True, every: int = 1, gray: bool = False
+    ) -> "FrameIter": ...
+    @property
+    def info_json(self) -> str: ...
+    def __iter__(self) -> "FrameIter": ...
+    def __next__(self) -> Tuple[npt.NDArray[np.uint8], int, int, float]: ...
+    def close(self) -> None: ...
+
+class FaceDetector:
+    def __new__(
+        cls, *, threshold: float = 0.3, scale: float = 0.0, threads: int = 0
+    ) -> "FaceDetector": ...
+    def detect(
+        self, array: npt.NDArray[np.uint8]
+    ) -> List[Tuple[float, float, float, float, float]]: ...
+
+class PlateDetector:
+    def __new__(cls, *, threshold: float = 0.3, threads: int = 0) -> "PlateDetector": ...
+    def detect(
+        self, array: npt.NDArray[np.uint8]
+    ) -> List[Tuple[float, float, float, float, float]]: ...
+
+def redact(
+    input: str,
+    output: str,
+    *,
+    operator: str,
+    reason: str,
+    camera: Optional[str] = None,
+    faces: bool = True,
+    plates: bool = True,
+    keep_tracks: List[int] = ...,
+    keep_reason: Optional[str] = None,
+    boxes: List[str] = ...,
+    unmask: List[str] = ...,
+    authorisation: Optional[str] = None,
+    case_reference: Optional[str] = None,
+    style: str = "mosaic",
+    pad: float = 1.3,
+    replay: Optional[str] = None,
+    face_threshold: float = 0.3,
+    face_scale: float = 0.0,
+    full_every: int = 8,
+    crf: int = 18,
+    preset: str = "veryfast",
+    audio: str = "copy",
+) -> str: ...
+def tracks(
+    input: str,
+    *,
+    faces: bool = True,
+    plates: bool = False,
+    face_threshold: float = 0.3,
+    face_scale: float = 0.0,
+    full_every: int = 8,
+    sheet: Optional[str] = None,
+) -> str: ...
+def verify_redaction(
+    output: str, *, record: Optional[str] = None, min_score: Optional[float] = None
+) -> str: ...
+def index(paths: List[str], *, camera: str, db: str, start: Optional[str] = None) -> str: ...
+def incidents(
+    db: str,
+    *,
+    camera: Optional[int] = None,
+    town: Optional[str] = None,
+    desk: Optional[str] = None,
+    since: Optional[str] = None,
+    until: Optional[str] = None,
+) -> str: ...
+def report(db: str, month: str, *, by: str = "camera", compare_previous: bool = True) -> str: ...

@@ -1,0 +1,622 @@
+//! `obscura._obscura`: the compiled half of the `obscura` Python package.
+//!
+//! A thin shell over `obscura-core`: every function here converts its
+//! arguments, calls the core with the GIL released, and hands the result
+//! back as numpy arrays or as JSON text that the pure-Python half turns into
+//! dicts and dataclasses. No behaviour lives only here.
+//!
+//! Long calls run the core on a scoped thread while the calling thread waits
+//! without the GIL, checking for signals every 100 ms: Ctrl-C cancels the
+//! core's [`Cancel`] token, waits for the work to stop (which removes any
+//! partial output), and raises `KeyboardInterrupt`.
+#![deny(missing_docs)]
+
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use obscura_core::analyse::{AnalyseOptions, RoiSettings};
+use obscura_core::detect::{Detector, FaceSettings, PlateSettings};
+use obscura_core::frame::OwnedFrame;
+use obscura_core::media::{self, DecodeOptions, Frames, RgbConverter};
+use obscura_core::{Cancel, ErrorKind};
+use pyo3::prelude::*;
+use std::path::PathBuf;
+use std::sync::{mpsc, Mutex};
+use std::time::Duration;
+
+/// The Python exception class for an error kind (defined in
+/// `obscura/errors.py`, so classes can also derive from `ValueError`,
+/// `FileNotFoundError`, ...).
+fn class_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::NotFound => "NotFoundError",
+        ErrorKind::Io => "IoError",
+        ErrorKind::NotMedia => "NotMediaError",
+        ErrorKind::NoVideo => "NoVideoError",
+        ErrorKind::Corrupt => "CorruptError",
+        ErrorKind::Unsupported => "UnsupportedError",
+        ErrorKind::Encode => "EncodeError",
+        ErrorKind::InvalidArgument => "InvalidArgumentError",
+        ErrorKind::Runtime => "OnnxRuntimeError",
+        ErrorKind::Model => "ModelError",
+        ErrorKind::Database => "DatabaseError",
+        ErrorKind::Interrupted => "CancelledError",
+        _ => "ObscuraError",
+    }
+}
+
+/// A core error as the matching `obscura.errors` exception, carrying the
+/// same one-line message the CLI prints, plus `kind` and `path`.
+fn to_py(py: Python<'_>, e: obscura_core::Error) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let cls = py
+            .import("obscura.errors")?
+            .getattr(class_name(e.kind()))?;
+        let exc = cls.call1((e.to_string(),))?;
+        exc.setattr("kind", e.kind().as_str())?;
+        exc.setattr("path", e.path().map(|p| p.to_string_lossy().into_owned()))?;
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+/// Runs `work` on a scoped thread with the GIL released, checking for
+/// Ctrl-C in between; see the module documentation.
+fn interruptible<T, F>(py: Python<'_>, cancel: &Cancel, work: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> obscura_core::Result<T> + Send,
+{
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel();
+        s.spawn(move || {
+            let _ = tx.send(work());
+        });
+        // Receivers are not Sync; the waiting (GIL-free) side borrows it.
+        let rx = Mutex::new(rx);
+        let wait = |timeout: Option<Duration>| {
+            let rx = rx.lock().map_err(|_| mpsc::RecvTimeoutError::Disconnected)?;
+            match timeout {
+                Some(t) => rx.recv_timeout(t),
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            }
+        };
+        loop {
+            let got = py.detach(|| wait(Some(Duration::from_millis(100))));
+            match got {
+                Ok(result) => return result.map_err(|e| to_py(py, e)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(interrupt) = py.check_signals() {
+                        cancel.cancel();
+                        // Let the core stop and clean up before raising.
+                        let _ = py.detach(|| wait(None));
+                        return Err(interrupt);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                        "obscura worker thread ended without a result",
+                    ))
+                }
+            }
+        }
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot serialise: {e}")))
+}
+
+fn invalid(msg: impl Into<String>) -> obscura_core::Error {
+    obscura_core::Error::new(ErrorKind::InvalidArgument, msg)
+}
+
+/// Probes a video file; returns the facts as JSON.
+#[pyfunction]
+fn probe(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    let info = py
+        .detach(|| media::probe(&path))
+        .map_err(|e| to_py(py, e))?;
+    json(&info)
+}
+
+/// What a [`FrameIter`] decodes with; behind a mutex because decoders may
+/// move between threads but not be shared.
+struct Decoding {
+    frames: Option<Frames>,
+    rgb: RgbConverter,
+}
+
+/// Frames of one file as numpy arrays, in presentation order.
+#[pyclass(module = "obscura._obscura")]
+struct FrameIter {
+    decoding: Mutex<Decoding>,
+    every: u64,
+    gray: bool,
+    info: String,
+}
+
+impl FrameIter {
+    fn decoding(&self) -> PyResult<std::sync::MutexGuard<'_, Decoding>> {
+        self.decoding.try_lock().map_err(|_| {
+            pyo3::exceptions::PyRuntimeError::new_err(
+                "this frame iterator is in use by another thread",
+            )
+        })
+    }
+}
+
+type Picture = (Vec<u8>, usize, usize, u64, i64, f64);
+
+#[pymethods]
+impl FrameIter {
+    /// Opens `path`; `parallel` uses segment-parallel decoding, `every`
+    /// yields every n-th frame, `gray` yields luma only.
+    #[new]
+    #[pyo3(signature = (path, *, parallel = true, every = 1, gray = false))]
+    fn new(py: Python<'_>, path: PathBuf, parallel: bool, every: u64, gray: bool) -> PyResult<Self> {
+        if every == 0 {
+            return Err(to_py(py, invalid("invalid every 0 (expected >= 1)")));
+        }
+        let opts = if parallel {
+            DecodeOptions::default()
+        } else {
+            DecodeOptions::sequential()
+        };
+        let (info, frames) = py
+            .detach(|| media::open(&path, &opts))
+            .map_err(|e| to_py(py, e))?;
+        Ok(FrameIter {
+            decoding: Mutex::new(Decoding {
+                frames: Some(frames),
+                rgb: RgbConverter::new(),
+            }),
+            every,
+            gray,
+            info: json(&info)?,
+        })
+    }
+
+    /// The probe result of the file, as JSON.
+    #[getter]
+    fn info_json(&self) -> &str {
+        &self.info
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// `(array, index, pts, time)` of the next frame, or the end.
+    fn __next__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(Bound<'py, PyAny>, u64, i64, f64)>> {
+        let mut guard = self.decoding()?;
+        let state: &mut Decoding = &mut guard;
+        let Some(frames) = state.frames.as_mut() else {
+            return Ok(None);
+        };
+        let (every, gray, rgb) = (self.every, self.gray, &mut state.rgb);
+        let got = py.detach(|| -> obscura_core::Result<Option<Picture>> {
+            for frame in frames.by_ref() {
+                let frame = frame?;
+                if frame.index() % every != 0 {
+                    continue;
+                }
+                let (w, h) = (frame.width(), frame.height());
+                let buf = if gray {
+                    let mut buf = vec![0u8; w * h];
+                    frame.view().write_gray(&mut buf);
+                    buf
+                } else {
+                    let mut buf = vec![0u8; w * h * 3];
+                    rgb.write_rgb(&frame, &mut buf)?;
+                    buf
+                };
+                return Ok(Some((buf, w, h, frame.index(), frame.pts(), frame.time())));
+            }
+            Ok(None)
+        });
+        match got {
+            Ok(Some((buf, w, h, index, pts, time))) => {
+                // The buffer becomes the array's memory: no copy.
+                let flat = PyArray1::from_vec(py, buf);
+                let array = if gray {
+                    flat.reshape([h, w])?.into_any()
+                } else {
+                    flat.reshape([h, w, 3])?.into_any()
+                };
+                Ok(Some((array, index, pts, time)))
+            }
+            Ok(None) => {
+                let frames = state.frames.take();
+                py.detach(move || drop(frames));
+                Ok(None)
+            }
+            Err(e) => {
+                let frames = state.frames.take();
+                py.detach(move || drop(frames));
+                Err(to_py(py, e))
+            }
+        }
+    }
+
+    /// Stops decoding and frees the decoder and its threads now.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let frames = self.decoding()?.frames.take();
+        py.detach(move || drop(frames));
+        Ok(())
+    }
+}
+
+/// An `H x W x 3` RGB or `H x W` grey uint8 array as a 4:2:0 frame.
+fn frame_from_array(array: &PyReadonlyArrayDyn<'_, u8>) -> obscura_core::Result<OwnedFrame> {
+    let shape = array.shape().to_vec();
+    let view = array.as_array();
+    let contiguous: Vec<u8>;
+    let data: &[u8] = match view.as_slice() {
+        Some(s) => s,
+        None => {
+            contiguous = view.iter().copied().collect();
+            &contiguous
+        }
+    };
+    match shape.as_slice() {
+        [h, w, 3] => OwnedFrame::from_rgb(*w, *h, data, w * 3),
+        [h, w] => OwnedFrame::from_gray(*w, *h, data, *w),
+        other => Err(invalid(format!(
+            "invalid frame shape {other:?} (expected H x W x 3 RGB or H x W grey, uint8)"
+        ))),
+    }
+}
+
+fn detections(
+    py: Python<'_>,
+    detector: &mut dyn Detector,
+    array: PyReadonlyArrayDyn<'_, u8>,
+) -> PyResult<Vec<(f32, f32, f32, f32, f32)>> {
+    let frame = frame_from_array(&array).map_err(|e| to_py(py, e))?;
+    drop(array);
+    let found = py
+        .detach(|| detector.detect(&frame.view()))
+        .map_err(|e| to_py(py, e))?;
+    Ok(found
+        .into_iter()
+        .map(|d| (d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score))
+        .collect())
+}
+
+/// CenterFace, loaded once, for detecting faces in arrays.
+#[pyclass(module = "obscura._obscura")]
+struct FaceDetector {
+    inner: obscura_core::detect::FaceDetector,
+}
+
+#[pymethods]
+impl FaceDetector {
+    /// Loads the model; `scale` 0 picks the detection resolution from the
+    /// picture width, as redaction does.
+    #[new]
+    #[pyo3(signature = (*, threshold = 0.3, scale = 0.0, threads = 0))]
+    fn new(py: Python<'_>, threshold: f32, scale: f32, threads: usize) -> PyResult<Self> {
+        let settings = FaceSettings { threshold, scale };
+        let inner = py
+            .detach(|| obscura_core::detect::FaceDetector::new(settings, threads))
+            .map_err(|e| to_py(py, e))?;
+        Ok(FaceDetector { inner })
+    }
+
+    /// `(x, y, w, h, score)` of every face in the array.
+    fn detect(
+        &mut self,
+        py: Python<'_>,
+        array: PyReadonlyArrayDyn<'_, u8>,
+    ) -> PyResult<Vec<(f32, f32, f32, f32, f32)>> {
+        detections(py, &mut self.inner, array)
+    }
+}
+
+/// PP-OCRv4 text detection with the plate-geometry filter.
+#[pyclass(module = "obscura._obscura")]
+struct PlateDetector {
+    inner: obscura_core::detect::PlateDetector,
+}
+
+#[pymethods]
+impl PlateDetector {
+    /// Loads the model.
+    #[new]
+    #[pyo3(signature = (*, threshold = 0.3, threads = 0))]
+    fn new(py: Python<'_>, threshold: f32, threads: usize) -> PyResult<Self> {
+        let settings = PlateSettings {
+            threshold,
+            ..PlateSettings::default()
+        };
+        let inner = py
+            .detach(|| obscura_core::detect::PlateDetector::new(settings, threads))
+            .map_err(|e| to_py(py, e))?;
+        Ok(PlateDetector { inner })
+    }
+
+    /// `(x, y, w, h, score)` of every plate-shaped text region.
+    fn detect(
+        &mut self,
+        py: Python<'_>,
+        array: PyReadonlyArrayDyn<'_, u8>,
+    ) -> PyResult<Vec<(f32, f32, f32, f32, f32)>> {
+        detections(py, &mut self.inner, array)
+    }
+}
+
+/// Detection settings as the CLI's `--faces --plates --face-threshold
+/// --face-scale --full-every` give them.
+fn analyse_options(
+    faces: bool,
+    plates: bool,
+    face_threshold: f32,
+    face_scale: f32,
+    full_every: u64,
+) -> AnalyseOptions {
+    AnalyseOptions {
+        faces: faces.then_some(FaceSettings {
+            threshold: face_threshold,
+            scale: face_scale,
+        }),
+        plates: plates.then(PlateSettings::default),
+        roi: (full_every > 0).then(|| RoiSettings {
+            full_every,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Redacts `input` into `output`; returns the redaction record as JSON.
+#[pyfunction]
+#[pyo3(signature = (
+    input, output, *, operator, reason, camera = None, faces = true, plates = true,
+    keep_tracks = Vec::new(), keep_reason = None, boxes = Vec::new(), unmask = Vec::new(),
+    authorisation = None, case_reference = None, style = "mosaic", pad = 1.3, replay = None,
+    face_threshold = 0.3, face_scale = 0.0, full_every = 8, crf = 18, preset = "veryfast",
+    audio = "copy",
+))]
+#[allow(clippy::too_many_arguments)]
+fn redact(
+    py: Python<'_>,
+    input: PathBuf,
+    output: PathBuf,
+    operator: String,
+    reason: String,
+    camera: Option<PathBuf>,
+    faces: bool,
+    plates: bool,
+    keep_tracks: Vec<u32>,
+    keep_reason: Option<String>,
+    boxes: Vec<String>,
+    unmask: Vec<String>,
+    authorisation: Option<String>,
+    case_reference: Option<String>,
+    style: &str,
+    pad: f32,
+    replay: Option<PathBuf>,
+    face_threshold: f32,
+    face_scale: f32,
+    full_every: u64,
+    crf: u8,
+    preset: &str,
+    audio: &str,
+) -> PyResult<String> {
+    let cancel = Cancel::new();
+    let build = || -> obscura_core::Result<obscura_core::redact::RedactOptions> {
+        let encode = media::EncodeOptions {
+            crf,
+            preset: preset.parse()?,
+            audio: audio.parse()?,
+            threads: 0,
+        };
+        encode.validate()?;
+        Ok(obscura_core::redact::RedactOptions {
+            pipeline: obscura_core::pipeline::PipelineOptions {
+                decode: DecodeOptions {
+                    cancel: cancel.clone(),
+                    ..DecodeOptions::default()
+                },
+                encode,
+            },
+            camera,
+            unmask,
+            authorisation,
+            operator,
+            reason,
+            case_reference,
+            detect: (faces || plates).then(|| {
+                analyse_options(faces, plates, face_threshold, face_scale, full_every)
+            }),
+            keep_tracks,
+            keep_reason,
+            boxes: boxes
+                .iter()
+                .map(|b| b.parse())
+                .collect::<obscura_core::Result<Vec<_>>>()?,
+            pad,
+            detection_style: style.parse()?,
+            replay,
+        })
+    };
+    let opts = build().map_err(|e| to_py(py, e))?;
+    let record = interruptible(py, &cancel, || {
+        obscura_core::redact::redact(&input, &output, &opts, &mut |_| {})
+    })?;
+    json(&record)
+}
+
+/// Detects and tracks; returns `{"tracks": [...], "sheet": path}` as JSON,
+/// writing the contact sheet when `sheet` is given.
+#[pyfunction]
+#[pyo3(signature = (
+    input, *, faces = true, plates = false, face_threshold = 0.3, face_scale = 0.0,
+    full_every = 8, sheet = None,
+))]
+fn tracks(
+    py: Python<'_>,
+    input: PathBuf,
+    faces: bool,
+    plates: bool,
+    face_threshold: f32,
+    face_scale: f32,
+    full_every: u64,
+    sheet: Option<PathBuf>,
+) -> PyResult<String> {
+    let cancel = Cancel::new();
+    let opts = analyse_options(faces, plates, face_threshold, face_scale, full_every);
+    let decode = DecodeOptions {
+        cancel: cancel.clone(),
+        ..DecodeOptions::default()
+    };
+    let listing = interruptible(py, &cancel, || {
+        let listing = obscura_core::analyse::list_tracks(&input, &decode, &opts, &mut |_| {})?;
+        if let Some(sheet) = &sheet {
+            listing.write_contact_sheet(sheet)?;
+        }
+        Ok(listing)
+    })?;
+    json(&serde_json::json!({ "tracks": listing.tracks, "sheet": sheet }))
+}
+
+/// Re-detects on a redacted output; returns the verification as JSON.
+#[pyfunction]
+#[pyo3(signature = (output, *, record = None, min_score = None))]
+fn verify_redaction(
+    py: Python<'_>,
+    output: PathBuf,
+    record: Option<PathBuf>,
+    min_score: Option<f32>,
+) -> PyResult<String> {
+    let cancel = Cancel::new();
+    let decode = DecodeOptions {
+        cancel: cancel.clone(),
+        ..DecodeOptions::default()
+    };
+    let v = interruptible(py, &cancel, || {
+        obscura_core::verify::verify_redaction(
+            &output,
+            record.as_deref(),
+            None,
+            min_score,
+            &decode,
+            &mut |_| {},
+        )
+    })?;
+    json(&v)
+}
+
+/// Indexes recordings of one camera into the database; returns one JSON
+/// object per file (with `error` for files that failed).
+#[pyfunction]
+#[pyo3(signature = (paths, *, camera, db, start = None))]
+fn index(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    camera: PathBuf,
+    db: PathBuf,
+    start: Option<String>,
+) -> PyResult<String> {
+    let cancel = Cancel::new();
+    let opts = obscura_core::motion::MotionOptions {
+        cancel: cancel.clone(),
+        ..Default::default()
+    };
+    let results = interruptible(py, &cancel, || {
+        let profile = obscura_core::camera::CameraProfile::load(&camera)?;
+        let start = start
+            .as_deref()
+            .map(obscura_core::index::parse_time_arg)
+            .transpose()?;
+        obscura_core::index::index_files(&db, &profile, &paths, start, &opts, &|_, _| {})
+    })?;
+    if cancel.is_cancelled() {
+        return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(()));
+    }
+    let rows: Vec<serde_json::Value> = paths
+        .iter()
+        .zip(results)
+        .map(|(path, r)| match r {
+            Ok(done) => serde_json::to_value(done).unwrap_or_default(),
+            Err(e) => serde_json::json!({
+                "path": path,
+                "error": { "kind": e.kind().as_str(), "message": e.to_string() },
+            }),
+        })
+        .collect();
+    json(&rows)
+}
+
+/// Incidents matching the filters, as JSON rows.
+#[pyfunction]
+#[pyo3(signature = (db, *, camera = None, town = None, desk = None, since = None, until = None))]
+fn incidents(
+    py: Python<'_>,
+    db: PathBuf,
+    camera: Option<u32>,
+    town: Option<String>,
+    desk: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+) -> PyResult<String> {
+    let rows = py
+        .detach(|| -> obscura_core::Result<_> {
+            let filter = obscura_core::index::IncidentFilter {
+                camera,
+                town,
+                desk,
+                from: since
+                    .as_deref()
+                    .map(obscura_core::index::parse_time_arg)
+                    .transpose()?,
+                to: until
+                    .as_deref()
+                    .map(obscura_core::index::parse_time_arg)
+                    .transpose()?,
+            };
+            obscura_core::index::Index::open_existing(&db)?.incidents(&filter)
+        })
+        .map_err(|e| to_py(py, e))?;
+    json(&rows)
+}
+
+/// The monthly report, as JSON.
+#[pyfunction]
+#[pyo3(signature = (db, month, *, by = "camera", compare_previous = true))]
+fn report(
+    py: Python<'_>,
+    db: PathBuf,
+    month: &str,
+    by: &str,
+    compare_previous: bool,
+) -> PyResult<String> {
+    let report = py
+        .detach(|| -> obscura_core::Result<_> {
+            let month: obscura_core::index::Month = month.parse()?;
+            let by: obscura_core::index::GroupBy = by.parse()?;
+            obscura_core::index::Index::open_existing(&db)?.report(month, by, compare_previous)
+        })
+        .map_err(|e| to_py(py, e))?;
+    json(&report)
+}
+
+/// The compiled module.
+#[pymodule]
+fn _obscura(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", obscura_core::VERSION)?;
+    m.add_class::<FrameIter>()?;
+    m.add_class::<FaceDetector>()?;
+    m.add_class::<PlateDetector>()?;
+    m.add_function(wrap_pyfunction!(probe, m)?)?;
+    m.add_function(wrap_pyfunction!(redact, m)?)?;
+    m.add_function(wrap_pyfunction!(tracks, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_redaction, m)?)?;
+    m.add_function(wrap_pyfunction!(index, m)?)?;
+    m.add_function(wrap_pyfunction!(incidents, m)?)?;
+    m.add_function(wrap_pyfunction!(report, m)?)?;
+    Ok(())
+}
