@@ -47,9 +47,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
 /// same one-line message the CLI prints, plus `kind` and `path`.
 fn to_py(py: Python<'_>, e: obscura_core::Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let cls = py
-            .import("obscura.errors")?
-            .getattr(class_name(e.kind()))?;
+        let cls = py.import("obscura.errors")?.getattr(class_name(e.kind()))?;
         let exc = cls.call1((e.to_string(),))?;
         exc.setattr("kind", e.kind().as_str())?;
         exc.setattr("path", e.path().map(|p| p.to_string_lossy().into_owned()))?;
@@ -73,7 +71,9 @@ where
         // Receivers are not Sync; the waiting (GIL-free) side borrows it.
         let rx = Mutex::new(rx);
         let wait = |timeout: Option<Duration>| {
-            let rx = rx.lock().map_err(|_| mpsc::RecvTimeoutError::Disconnected)?;
+            let rx = rx
+                .lock()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected)?;
             match timeout {
                 Some(t) => rx.recv_timeout(t),
                 None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
@@ -145,7 +145,14 @@ impl FrameIter {
     }
 }
 
+/// A converted picture: bytes, width, height, index, pts, time.
 type Picture = (Vec<u8>, usize, usize, u64, i64, f64);
+
+/// What the iterator yields: array, index, pts, time.
+type Yielded<'py> = (Bound<'py, PyAny>, u64, i64, f64);
+
+/// A detection as Python gets it: x, y, w, h, score.
+type Found = (f32, f32, f32, f32, f32);
 
 #[pymethods]
 impl FrameIter {
@@ -153,7 +160,13 @@ impl FrameIter {
     /// yields every n-th frame, `gray` yields luma only.
     #[new]
     #[pyo3(signature = (path, *, parallel = true, every = 1, gray = false))]
-    fn new(py: Python<'_>, path: PathBuf, parallel: bool, every: u64, gray: bool) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        parallel: bool,
+        every: u64,
+        gray: bool,
+    ) -> PyResult<Self> {
         if every == 0 {
             return Err(to_py(py, invalid("invalid every 0 (expected >= 1)")));
         }
@@ -187,10 +200,7 @@ impl FrameIter {
     }
 
     /// `(array, index, pts, time)` of the next frame, or the end.
-    fn __next__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<Option<(Bound<'py, PyAny>, u64, i64, f64)>> {
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Yielded<'py>>> {
         let mut guard = self.decoding()?;
         let state: &mut Decoding = &mut guard;
         let Some(frames) = state.frames.as_mut() else {
@@ -274,7 +284,7 @@ fn detections(
     py: Python<'_>,
     detector: &mut dyn Detector,
     array: PyReadonlyArrayDyn<'_, u8>,
-) -> PyResult<Vec<(f32, f32, f32, f32, f32)>> {
+) -> PyResult<Vec<Found>> {
     let frame = frame_from_array(&array).map_err(|e| to_py(py, e))?;
     drop(array);
     let found = py
@@ -311,7 +321,7 @@ impl FaceDetector {
         &mut self,
         py: Python<'_>,
         array: PyReadonlyArrayDyn<'_, u8>,
-    ) -> PyResult<Vec<(f32, f32, f32, f32, f32)>> {
+    ) -> PyResult<Vec<Found>> {
         detections(py, &mut self.inner, array)
     }
 }
@@ -343,7 +353,7 @@ impl PlateDetector {
         &mut self,
         py: Python<'_>,
         array: PyReadonlyArrayDyn<'_, u8>,
-    ) -> PyResult<Vec<(f32, f32, f32, f32, f32)>> {
+    ) -> PyResult<Vec<Found>> {
         detections(py, &mut self.inner, array)
     }
 }
@@ -429,9 +439,8 @@ fn redact(
             operator,
             reason,
             case_reference,
-            detect: (faces || plates).then(|| {
-                analyse_options(faces, plates, face_threshold, face_scale, full_every)
-            }),
+            detect: (faces || plates)
+                .then(|| analyse_options(faces, plates, face_threshold, face_scale, full_every)),
             keep_tracks,
             keep_reason,
             boxes: boxes
@@ -457,6 +466,7 @@ fn redact(
     input, *, faces = true, plates = false, face_threshold = 0.3, face_scale = 0.0,
     full_every = 8, sheet = None,
 ))]
+#[allow(clippy::too_many_arguments)]
 fn tracks(
     py: Python<'_>,
     input: PathBuf,
