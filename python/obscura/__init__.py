@@ -198,6 +198,15 @@ class Detection(NamedTuple):
 _detectors: Dict[Tuple[Any, ...], Any] = {}
 
 
+def _picture(array: Any) -> np.ndarray:
+    a = np.asarray(array)
+    if a.dtype != np.uint8:
+        raise InvalidArgumentError(
+            f"invalid frame dtype {a.dtype} (expected uint8: H x W x 3 RGB or H x W grey)"
+        )
+    return a
+
+
 def _cached(key: Tuple[Any, ...], make: Any) -> Any:
     if key not in _detectors:
         _detectors[key] = make()
@@ -209,14 +218,14 @@ def detect_faces(array: np.ndarray, *, threshold: float = 0.3, scale: float = 0.
     CenterFace at the same settings redaction uses (the model is loaded on
     first use and kept)."""
     det = _cached(("face", threshold, scale), lambda: FaceDetector(threshold=threshold, scale=scale))
-    return [Detection(*d) for d in det.detect(np.asarray(array, dtype=np.uint8))]
+    return [Detection(*d) for d in det.detect(_picture(array))]
 
 
 def detect_plates(array: np.ndarray, *, threshold: float = 0.3) -> List[Detection]:
     """Number-plate-shaped text regions in an RGB or grey uint8 array
     (PP-OCRv4 text detection plus the plate-geometry filter)."""
     det = _cached(("plate", threshold), lambda: PlateDetector(threshold=threshold))
-    return [Detection(*d) for d in det.detect(np.asarray(array, dtype=np.uint8))]
+    return [Detection(*d) for d in det.detect(_picture(array))]
 
 
 class Rows(List[Dict[str, Any]]):

@@ -215,9 +215,7 @@ impl FrameIter {
                 }
                 let (w, h) = (frame.width(), frame.height());
                 let buf = if gray {
-                    let mut buf = vec![0u8; w * h];
-                    frame.view().write_gray(&mut buf);
-                    buf
+                    frame.view().to_gray()
                 } else {
                     let mut buf = vec![0u8; w * h * 3];
                     rgb.write_rgb(&frame, &mut buf)?;

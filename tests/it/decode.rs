@@ -209,6 +209,30 @@ fn parallel_decode_keeps_open_gop_leading_frames() {
     }
 }
 
+/// A stream-copy cut that starts between keyframes (what `ffmpeg -ss -c copy`
+/// and many recorders' exports write) carries pre-roll packets that an edit
+/// list hides: they are not frames of the video, and counting them made
+/// every decode look truncated.
+#[test]
+fn stream_copy_cuts_with_pre_roll_count_only_shown_frames() {
+    let dir = tempdir();
+    let cut = dir.path().join("cut.mp4");
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y", "-ss", "3", "-t", "3", "-i"])
+        .arg(sample("bikes.mp4"))
+        .args(["-c", "copy", "-an"])
+        .arg(&cut);
+    run(&mut cmd);
+    let shown = ffprobe_count_frames(&cut);
+    let info = media::probe(&cut).expect("probes");
+    assert_eq!(info.frames, shown, "probe counts shown frames only");
+    let want = sequential(&cut);
+    assert_eq!(want.len() as u64, shown);
+    assert_eq!(want[0].1, 0, "first shown frame at pts 0");
+    let (_, frames) = media::open(&cut, &DecodeOptions::default()).expect("opens");
+    assert_same(&hashes(frames), &want, "cut, parallel");
+}
+
 #[test]
 fn many_files_decode_on_a_pool_in_input_order() {
     let mut paths = all_samples();

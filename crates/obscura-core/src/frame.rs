@@ -303,8 +303,10 @@ impl<'a> FrameView<'a> {
 
     /// The luma plane as `height` tight rows of `width` bytes.
     pub fn to_gray(&self) -> Vec<u8> {
-        let mut out = vec![0; self.width() * self.height()];
-        self.write_gray(&mut out);
+        let mut out = Vec::with_capacity(self.width() * self.height());
+        for row in self.planes[0].rows() {
+            out.extend_from_slice(row);
+        }
         out
     }
 

@@ -1,0 +1,119 @@
+"""The analyst's and the officer's calls, on the sample footage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import obscura
+from conftest import run_cli
+
+
+def test_incidents_and_reports_load_into_pandas(cli, sample, camera_profile, tmp_path):
+    db = tmp_path / "index.db"
+    rows = obscura.index([sample("vtest.avi")], camera=camera_profile, db=db, start="2026-11-02T08:00:00Z")
+    assert len(rows) == 1 and rows[0]["frames"] == 795 and rows[0]["incidents"] > 0
+
+    incidents = obscura.incidents(db, camera=7)
+    assert len(incidents) == rows[0]["incidents"]
+    df = pd.DataFrame(incidents)
+    assert {"camera", "town", "desk", "start_utc", "end_utc", "peak_score", "bbox"} <= set(df.columns)
+    assert (df["camera"] == 7).all() and (df["town"] == "Exampleton").all()
+    typed = incidents.to_pandas()
+    assert str(typed["start_utc"].dtype).startswith("datetime64") and typed["start_utc"].dt.tz is not None
+    assert (typed["end_utc"] >= typed["start_utc"]).all()
+    assert typed["start_utc"].min() >= pd.Timestamp("2026-11-02T08:00:00Z")
+
+    # The same rows the CLI gives.
+    out = run_cli(cli, "incidents", "--db", str(db), "--json")
+    assert out.returncode == 0, out.stderr
+    assert [r["id"] for r in json.loads(out.stdout)] == list(df["id"])
+
+    assert obscura.incidents(db, camera=8) == []
+    assert len(obscura.incidents(db, town="Exampleton", since="2026-11-02T08:00:30Z")) < len(incidents)
+
+    report = obscura.report(db, "2026-11", by="town")
+    rdf = pd.DataFrame(report)
+    assert list(rdf["group"]) == ["Exampleton"]
+    assert int(rdf["incidents"].sum()) == len(incidents) == report.meta["total_incidents"]
+    assert report.meta["month"] == "2026-11"
+
+
+def test_faces_found_in_frames_and_arrays(sample):
+    path = sample("carphone_pristine.mp4")
+    frames = list(obscura.open(path, every=30))
+    found = [obscura.detect_faces(f) for f in frames]
+    assert all(len(d) >= 1 for d in found), found
+    for f, dets in zip(frames, found):
+        best = max(dets, key=lambda d: d.score)
+        assert 0 <= best.x < f.shape[1] and 0 <= best.y < f.shape[0] and best.w > 10
+    # Grey works too, a blank picture has no face, and results go into pandas.
+    assert obscura.detect_faces(np.asarray(frames[0])[..., 1])
+    assert obscura.detect_faces(np.zeros((144, 176, 3), np.uint8)) == []
+    assert list(pd.DataFrame(found[0]).columns) == ["x", "y", "w", "h", "score"]
+    assert obscura.detect_plates(np.zeros((272, 640, 3), np.uint8)) == []
+
+
+def test_tracks_redact_and_verify(sample, tmp_path):
+    clip = sample("carphone_pristine.mp4")
+    sheet = tmp_path / "sheet.png"
+    tracks = obscura.tracks(clip, sheet=sheet)
+    assert tracks and tracks[0]["class"] == "face" and sheet.stat().st_size > 0
+    assert tracks.meta["sheet"] == str(sheet)
+
+    out = tmp_path / "redacted.mp4"
+    record = obscura.redact(clip, out, operator="A. Officer", reason="SAR 2026/0042", plates=False)
+    assert record["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert record["input"]["sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert record["counts"]["tracks"] >= 1
+    assert (tmp_path / "redacted.mp4.redaction.json").is_file()
+    check = obscura.verify_redaction(out)
+    assert check["residuals"] == [] and check["record"].endswith("redaction.json")
+    # The original, checked the same way, shows the face.
+    assert obscura.verify_redaction(clip, min_score=0.5)["residuals"]
+
+
+def test_stubs_match_the_compiled_module():
+    import ast
+
+    from obscura import _obscura
+
+    tree = ast.parse((Path(obscura.__file__).parent / "_obscura.pyi").read_text())
+    stubbed = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            stubbed[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            stubbed[node.name] = node
+        elif isinstance(node, ast.AnnAssign):
+            stubbed[node.target.id] = node
+    public = {n for n in dir(_obscura) if not n.startswith("_") or n == "__version__"}
+    assert public == set(stubbed), public ^ set(stubbed)
+
+    def params(fn: ast.FunctionDef):
+        a = fn.args
+        return [x.arg for x in a.posonlyargs + a.args], [x.arg for x in a.kwonlyargs]
+
+    for name, node in stubbed.items():
+        obj = getattr(_obscura, name)
+        if isinstance(node, ast.FunctionDef):
+            sig = inspect.signature(obj)
+            pos = [p.name for p in sig.parameters.values() if p.kind != p.KEYWORD_ONLY]
+            kw = [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+            assert (pos, kw) == params(node), name
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    assert hasattr(obj, item.name), f"{name}.{item.name}"
+                    if item.name == "__new__":
+                        sig = inspect.signature(obj)
+                        kw = [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+                        pos = [p.name for p in sig.parameters.values() if p.kind != p.KEYWORD_ONLY]
+                        want_pos, want_kw = params(item)
+                        assert (pos, kw) == (want_pos[1:], want_kw), name

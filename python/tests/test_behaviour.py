@@ -1,0 +1,166 @@
+"""Resources, the GIL, Ctrl-C and exceptions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import obscura
+from conftest import run_cli
+
+
+def threads_now() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def test_iterators_left_early_free_their_decoders(sample):
+    path = sample("bigbuckbunny.mp4")  # 720p, decoded segment-parallel
+    before_threads = threads_now()
+    # Warm up allocator and decoder pools once before measuring.
+    for f in obscura.open(path):
+        break
+    rss_before = rss_mb()
+    for i in range(30):
+        frames = obscura.open(path)
+        for n, f in enumerate(frames):
+            if n == 5:
+                break
+        if i % 3 == 0:
+            frames.close()  # explicit close
+        elif i % 3 == 1:
+            with obscura.open(path) as it:  # context manager
+                next(it)
+        del frames, f  # dropped while the workers are running ahead
+    time.sleep(0.2)
+    assert threads_now() == before_threads
+    # 30 abandoned decoders would hold > 1 GB of buffered 720p pictures.
+    assert rss_mb() - rss_before < 100
+    closed = obscura.open(path)
+    closed.close()
+    assert list(closed) == []
+
+
+def test_other_threads_run_during_a_long_call(sample, tmp_path):
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.002)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        started = time.perf_counter()
+        rows = obscura.index(
+            sample("vtest.avi"),
+            camera=Path(__file__).resolve().parents[2] / "examples/cameras/vtest.toml",
+            db=tmp_path / "index.db",
+            start="2026-11-02T08:00:00Z",
+        )
+        ended = time.perf_counter()
+    finally:
+        stop.set()
+        t.join()
+    assert "error" not in rows[0], rows
+    during = [x for x in ticks if started < x < ended]
+    # The ticker wakes every 2 ms; holding the GIL would freeze it.
+    assert ended - started > 0.3
+    assert len(during) > 0.3 * (ended - started) / 0.002, (len(during), ended - started)
+
+
+def test_ctrl_c_stops_a_long_call_and_leaves_nothing(sample, tmp_path):
+    out = tmp_path / "out.mp4"
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    started = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        obscura.redact(
+            sample("bigbuckbunny.mp4"),
+            out,
+            operator="test",
+            reason="interrupt test",
+            faces=True,
+            plates=True,
+            face_scale=2.0,
+            full_every=1,
+        )
+    timer.cancel()
+    assert time.perf_counter() - started < 10
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_each_error_kind_has_its_class_and_the_cli_message(cli, sample, tmp_path):
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(obscura.NotFoundError) as e:
+        obscura.probe(missing)
+    assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, obscura.ObscuraError)
+    assert e.value.kind == "not_found" and e.value.path == str(missing)
+    cli_err = run_cli(cli, "probe", str(missing)).stderr
+    assert f"obscura: error: {e.value}" in cli_err
+
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 100)
+    with pytest.raises(obscura.NotMediaError):
+        obscura.open(text)
+
+    with pytest.raises(obscura.InvalidArgumentError) as e:
+        obscura.open(sample("bikes.mp4"), every=0)
+    assert isinstance(e.value, ValueError)
+    with pytest.raises(obscura.InvalidArgumentError):
+        obscura.report(tmp_path / "none.db", "2026-13")
+    with pytest.raises(obscura.InvalidArgumentError):
+        obscura.redact(sample("bikes.mp4"), tmp_path / "o.mp4", operator="", reason="")
+    with pytest.raises(obscura.InvalidArgumentError):
+        obscura.detect_faces(np.zeros(12, np.uint8))  # 1-D, not a picture
+    with pytest.raises(obscura.InvalidArgumentError):
+        obscura.detect_faces(np.zeros((8, 8, 3), np.float32))
+
+    truncated = tmp_path / "cut.mp4"
+    truncated.write_bytes(sample("bikes.mp4").read_bytes()[:20000])
+    with pytest.raises(obscura.ObscuraError) as e:
+        list(obscura.open(truncated))
+    assert type(e.value) in (obscura.NotMediaError, obscura.CorruptError)
+
+    with pytest.raises(obscura.DatabaseError):
+        bad = tmp_path / "bad.db"
+        bad.write_bytes(b"this is not sqlite" * 100)
+        obscura.incidents(bad)
+    assert not list(tmp_path.glob("o.mp4*"))
+
+
+def test_missing_model_or_runtime_says_to_run_the_setup(tmp_path):
+    # Fresh processes, so ONNX Runtime is not already loaded.
+    code = (
+        "import obscura\n"
+        "try:\n"
+        "    obscura.FaceDetector()\n"
+        "except obscura.ObscuraError as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    real_home = Path(os.environ.get("OBSCURA_HOME", Path.home() / ".cache" / "obscura"))
+    empty = tmp_path / "empty"
+    no_runtime = tmp_path / "no-runtime"
+    empty.mkdir()
+    no_runtime.mkdir()
+    (no_runtime / "models").symlink_to(real_home / "models")
+    for home, want in [(empty, "ModelError"), (no_runtime, "OnnxRuntimeError")]:
+        env = dict(os.environ, OBSCURA_HOME=str(home))
+        env.pop("OBSCURA_ORT_LIB", None)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert out.stdout.startswith(want), (out.stdout, out.stderr)
+        assert "setup" in out.stdout
