@@ -440,6 +440,25 @@ enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Log something an operator did and why (e.g. footage viewed at a
+    /// police request).
+    Note {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Who.
+        #[arg(long)]
+        operator: String,
+        /// What it concerns (camera, file, incident, request).
+        #[arg(long)]
+        subject: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
     /// Sign the current head of the chain.
     Sign {
         /// Index database.
@@ -1296,6 +1315,25 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
                 writeln!(out, "{} entries", entries.len())?;
             }
             out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Note {
+            db,
+            operator,
+            subject,
+            reason,
+            key,
+        } => {
+            use obscura_core::audit::{Action, NewEntry};
+            let key = load_key(key.as_deref())?;
+            let mut idx = Index::open_existing(&db)?;
+            let e = idx.append_audit_all(
+                &[NewEntry::new(operator, Action::Note, subject, reason)],
+                key.as_ref(),
+            )?;
+            if let Some(e) = e.first() {
+                println!("audit entry {} {}", e.seq, e.entry_hash);
+            }
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Sign { db, key } => {

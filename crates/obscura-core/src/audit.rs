@@ -72,6 +72,9 @@ pub enum Action {
     HoldRelease,
     /// A recording removed by the retention policy.
     RetentionPurge,
+    /// Anything else an operator justifies (viewing footage for the
+    /// police, a review), logged by hand.
+    Note,
 }
 
 impl Action {
@@ -85,6 +88,7 @@ impl Action {
             Action::Hold => "hold",
             Action::HoldRelease => "hold_release",
             Action::RetentionPurge => "retention_purge",
+            Action::Note => "note",
         }
     }
 }
@@ -634,6 +638,17 @@ fn check_signature(
     }
 }
 
+/// The sequence number `e` had when it was hashed, if its contents are
+/// intact apart from a lower number (entries before it deleted and the
+/// rest renumbered to hide the gap).
+fn renumbered_from(e: &Entry) -> Option<i64> {
+    (1..=10_000).map(|d| e.seq + d).find(|&s| {
+        let mut orig = e.clone();
+        orig.seq = s;
+        orig.computed_hash() == e.entry_hash
+    })
+}
+
 /// The first bad entry of `entries` (in stored sequence order), if any.
 pub fn check_chain(entries: &[Entry]) -> Option<BadEntry> {
     let position: HashMap<&str, usize> = entries
@@ -704,7 +719,7 @@ pub fn check_chain(entries: &[Entry]) -> Option<BadEntry> {
                         ),
                     )
                 }
-                _ if e.computed_hash() != e.entry_hash => {
+                _ if e.computed_hash() != e.entry_hash && renumbered_from(e).is_none() => {
                     return bad(
                         e.seq,
                         Problem::Altered,
@@ -718,10 +733,16 @@ pub fn check_chain(entries: &[Entry]) -> Option<BadEntry> {
                     return bad(
                         e.seq,
                         Problem::Deleted,
-                        format!(
-                            "entry {} is chained to an entry that is no longer in the trail (an entry before it was deleted)",
-                            e.seq
-                        ),
+                        match renumbered_from(e) {
+                            Some(s) => format!(
+                                "entry {} was entry {s}: entries before it were deleted and the rest renumbered",
+                                e.seq
+                            ),
+                            None => format!(
+                                "entry {} is chained to an entry that is no longer in the trail (an entry before it was deleted)",
+                                e.seq
+                            ),
+                        },
                     )
                 }
             }
