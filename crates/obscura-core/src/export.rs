@@ -772,10 +772,10 @@ pub fn burn_text(view: &mut FrameViewMut<'_>, text: &str) {
         let end = box_w.min(row.len());
         row[..end].fill(16);
     }
-    for p in 1..3 {
-        let (cw, ch) = (box_w.div_ceil(2), box_h.div_ceil(2));
-        for y in 0..ch.min(planes[p].height()) {
-            let row = planes[p].row_mut(y);
+    let (cw, ch) = (box_w.div_ceil(2), box_h.div_ceil(2));
+    for plane in planes.iter_mut().skip(1) {
+        for y in 0..ch.min(plane.height()) {
+            let row = plane.row_mut(y);
             let end = cw.min(row.len());
             row[..end].fill(128);
         }

@@ -7,7 +7,9 @@
 //!   start came from), duration, frames, sha256, the timestamp jumps found
 //!   inside the file;
 //! - `incidents`: one row per motion event, with media and wall-clock
-//!   times, peak, bounding box, 16x16 heatmap and a JPEG thumbnail.
+//!   times, peak, bounding box, 16x16 heatmap and a JPEG thumbnail;
+//! - `audit`, `audit_signatures`, `holds` (schema 2): the evidence trail,
+//!   see [`crate::audit`] and [`crate::retention`].
 //!
 //! ## Guarantees
 //! - The schema is versioned (`PRAGMA user_version`) and migrated forward
