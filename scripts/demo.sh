@@ -35,6 +35,15 @@ rm -f "$out/index.db" "$out/index.db-wal" "$out/index.db-shm"
 "$bin" index "$out/cam07_20261103_081500.avi" --camera examples/cameras/vtest.toml --db "$out/index.db"
 "$bin" incidents --db "$out/index.db" --camera 7 --thumbnails "$out/thumbnails"
 "$bin" report --db "$out/index.db" --month 2026-11 --by town --compare previous
+echo "== evidence: export camera 7 08:15:30-08:15:40 as exhibit DEMO/1, verify, audit"
+rm -rf "$out/exhibits" "$out/demo.key" "$out/demo.key.pub"
+"$bin" audit keygen --out "$out/demo.key"
+"$bin" export --db "$out/index.db" --camera 7 --from "2026-11-03 08:15:30" --to "2026-11-03 08:15:40" \
+  --exhibit DEMO/1 --operator "Demo Operator" --reason "demonstration" -o "$out/exhibits" \
+  --working-copy --key "$out/demo.key"
+"$bin" verify "$out/exhibits/DEMO_1.manifest.json" --public-key "$out/demo.key.pub"
+"$bin" retention --db "$out/index.db" --days 28 --dry-run
+"$bin" audit verify --db "$out/index.db" --public-key "$out/demo.key.pub"
 echo "== check"
 "$bin" probe "$out/vtest.mp4" "$out/bigbuckbunny.mp4" "$out/cam7-masked.mp4"
 echo "record: $out/cam7-masked.mp4.redaction.json"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: setup (idempotent), lints, the
-# benchmarks compiled, then the Rust tests on real footage (last, so the
-# run ends with the test summary).
+# benchmarks compiled, the Rust tests on real footage, then the Python
+# package: its wheel built, installed into a fresh virtualenv, and its
+# pytest suite (last, so the run ends with a test summary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,3 +16,28 @@ echo "== cargo bench --no-run"
 cargo bench --workspace --locked --no-run
 echo "== cargo test"
 cargo test --workspace --locked
+
+echo "== python: wheel"
+VENV=$(bash scripts/python_env.sh)
+WHEELHOUSE="$OBSCURA_HOME/wheelhouse"
+rm -f target/wheels/obscura-*.whl
+"$VENV/bin/maturin" build --release --locked --manifest-path python/Cargo.toml -o target/wheels 2>&1 | tail -n 1
+WHEEL=$(ls target/wheels/obscura-*.whl)
+
+echo "== python: install into a fresh virtualenv"
+FRESH=$(mktemp -d)
+trap 'rm -rf "$FRESH"' EXIT
+python3 -m venv "$FRESH/venv"
+"$FRESH/venv/bin/pip" install --quiet --disable-pip-version-check --no-index \
+  --find-links "$WHEELHOUSE" "$WHEEL"
+(cd "$FRESH" && "$FRESH/venv/bin/python" -c "
+import obscura, sys
+info = obscura.probe(sys.argv[1])
+n = sum(1 for _ in obscura.open(sys.argv[1], gray=True))
+assert n == info.frames, (n, info.frames)
+print(f'fresh virtualenv: obscura {obscura.__version__} decoded {n} frames')
+" "$OBSCURA_HOME/samples/bikes.mp4")
+
+echo "== pytest"
+"$VENV/bin/pip" install --quiet --disable-pip-version-check --no-index --no-deps --force-reinstall "$WHEEL"
+OBSCURA_BIN="$PWD/target/debug/obscura" "$VENV/bin/python" -m pytest python/tests -q

@@ -303,12 +303,16 @@ def redact(
     crf: int = 18,
     preset: str = "veryfast",
     audio: str = "copy",
+    db: Optional[PathLike] = None,
+    key: Optional[PathLike] = None,
 ) -> Dict[str, Any]:
     """Redacts ``input`` into ``output`` as ``obscura redact`` does: the
     camera's privacy masks, every face and plate track except
     ``keep_tracks`` (the requester), and manual ``boxes``
     (``"FRAMES:x,y,w,h"``). Returns the redaction record, which is also
-    written next to the output as ``OUTPUT.redaction.json``."""
+    written next to the output as ``OUTPUT.redaction.json``. With ``db``, the
+    redaction (and any lifted mask) is logged in that index's audit trail,
+    its head signed with the Ed25519 ``key`` file if one is given."""
     return json.loads(
         _obscura.redact(
             os.fspath(input),
@@ -333,6 +337,8 @@ def redact(
             crf=crf,
             preset=preset,
             audio=audio,
+            db=None if db is None else os.fspath(db),
+            key=None if key is None else os.fspath(key),
         )
     )
 

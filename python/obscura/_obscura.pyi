@@ -57,6 +57,8 @@ def redact(
     crf: int = 18,
     preset: str = "veryfast",
     audio: str = "copy",
+    db: Optional[str] = None,
+    key: Optional[str] = None,
 ) -> str: ...
 def tracks(
     input: str,

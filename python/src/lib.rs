@@ -386,7 +386,7 @@ fn analyse_options(
     keep_tracks = Vec::new(), keep_reason = None, boxes = Vec::new(), unmask = Vec::new(),
     authorisation = None, case_reference = None, style = "mosaic", pad = 1.3, replay = None,
     face_threshold = 0.3, face_scale = 0.0, full_every = 8, crf = 18, preset = "veryfast",
-    audio = "copy",
+    audio = "copy", db = None, key = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn redact(
@@ -413,6 +413,8 @@ fn redact(
     crf: u8,
     preset: &str,
     audio: &str,
+    db: Option<PathBuf>,
+    key: Option<PathBuf>,
 ) -> PyResult<String> {
     let cancel = Cancel::new();
     let build = || -> obscura_core::Result<obscura_core::redact::RedactOptions> {
@@ -452,7 +454,22 @@ fn redact(
     };
     let opts = build().map_err(|e| to_py(py, e))?;
     let record = interruptible(py, &cancel, || {
-        obscura_core::redact::redact(&input, &output, &opts, &mut |_| {})
+        // As the CLI: open the audit trail and key first, so a redaction
+        // that could not be logged is refused before any work.
+        let mut trail = db
+            .as_deref()
+            .map(obscura_core::index::Index::open)
+            .transpose()?;
+        let key = key
+            .as_deref()
+            .map(obscura_core::sign::SecretKey::load)
+            .transpose()?;
+        let record = obscura_core::redact::redact(&input, &output, &opts, &mut |_| {})?;
+        if let Some(idx) = trail.as_mut() {
+            let record_file = obscura_core::redact::record_path(&output);
+            obscura_core::audit::log_redaction(idx, &record, &record_file, key.as_ref())?;
+        }
+        Ok(record)
     })?;
     json(&record)
 }

@@ -60,7 +60,7 @@ def test_faces_found_in_frames_and_arrays(sample):
     assert obscura.detect_plates(np.zeros((272, 640, 3), np.uint8)) == []
 
 
-def test_tracks_redact_and_verify(sample, tmp_path):
+def test_tracks_redact_and_verify(cli, sample, tmp_path):
     clip = sample("carphone_pristine.mp4")
     sheet = tmp_path / "sheet.png"
     tracks = obscura.tracks(clip, sheet=sheet)
@@ -68,11 +68,17 @@ def test_tracks_redact_and_verify(sample, tmp_path):
     assert tracks.meta["sheet"] == str(sheet)
 
     out = tmp_path / "redacted.mp4"
-    record = obscura.redact(clip, out, operator="A. Officer", reason="SAR 2026/0042", plates=False)
+    db = tmp_path / "index.db"
+    record = obscura.redact(
+        clip, out, operator="A. Officer", reason="SAR 2026/0042", plates=False, db=db
+    )
     assert record["output"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert record["input"]["sha256"] == hashlib.sha256(clip.read_bytes()).hexdigest()
     assert record["counts"]["tracks"] >= 1
     assert (tmp_path / "redacted.mp4.redaction.json").is_file()
+    # Logged in the audit trail, as `obscura redact --db` does.
+    trail = run_cli(cli, "audit", "verify", "--db", str(db), "--json")
+    assert trail.returncode == 0, trail.stdout + trail.stderr
     check = obscura.verify_redaction(out)
     assert check["residuals"] == [] and check["record"].endswith("redaction.json")
     # The original, checked the same way, shows the face.

@@ -2,6 +2,7 @@
 
 mod common;
 mod decode;
+mod evidence;
 mod index;
 mod masks;
 mod motion;

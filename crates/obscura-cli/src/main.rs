@@ -149,7 +149,175 @@ enum Command {
         encode: EncodeArgs,
         #[command(flatten)]
         decode: DecodeArgs,
+        /// Log the redaction (and any lifted mask with its authorisation)
+        /// in this index database's audit trail.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Ed25519 secret key file: sign the audit trail's head (with --db).
+        #[arg(long, requires = "db")]
+        key: Option<PathBuf>,
         /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export evidence: a stream copy (no re-encode) of the recordings
+    /// covering a time range, cut at the enclosing keyframes, with a
+    /// manifest of file and per-frame hashes; logged in the audit trail and
+    /// the sources held.
+    Export {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Camera number.
+        #[arg(long)]
+        camera: u32,
+        /// Start (UTC; YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS" or RFC 3339).
+        #[arg(long)]
+        from: String,
+        /// End, exclusive (UTC).
+        #[arg(long)]
+        to: String,
+        /// Exhibit reference (e.g. JS/1).
+        #[arg(long)]
+        exhibit: String,
+        /// Who is exporting (recorded).
+        #[arg(long)]
+        operator: String,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: String,
+        /// Directory for the exhibit (created if missing).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also write an H.264 MP4 working copy with the time burned in.
+        #[arg(long)]
+        working_copy: bool,
+        /// Do not hold the source recordings under the exhibit reference.
+        #[arg(long)]
+        no_hold: bool,
+        /// Ed25519 secret key file: sign the manifest and the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check an exhibit against its manifest: every file's sha256 and every
+    /// frame of each master; the signature if there is one. Exits 2 when
+    /// anything fails, naming the first bad frame.
+    Verify {
+        /// The manifest (REF.manifest.json).
+        manifest: PathBuf,
+        /// Ed25519 public key (64 hex digits, or a file) the manifest must
+        /// be signed with.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail: verify, list, sign its head, make a signing key.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Apply the retention period: remove index rows (and optionally the
+    /// files) of recordings that ended more than DAYS ago, except held ones;
+    /// every removal is logged in the audit trail.
+    Retention {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Days recordings are kept.
+        #[arg(long, default_value_t = 28)]
+        days: u32,
+        /// Delete the recording files too (only if unchanged since indexed).
+        #[arg(long)]
+        delete_files: bool,
+        /// List what would go; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Count the window back from this time instead of now (UTC).
+        #[arg(long)]
+        now: Option<String>,
+        /// Who (recorded).
+        #[arg(long, default_value = "obscura retention")]
+        operator: String,
+        /// Why (recorded; default: the retention period elapsed).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold recordings as evidence (retention never removes them), release
+    /// a hold, or list holds. Logged in the audit trail.
+    Hold {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Hold this indexed recording.
+        #[arg(long, conflicts_with_all = ["camera", "list", "release"])]
+        recording: Option<PathBuf>,
+        /// Hold every recording of this camera overlapping --from..--to.
+        #[arg(long, requires_all = ["from", "to"], conflicts_with_all = ["list", "release"])]
+        camera: Option<u32>,
+        /// Start (UTC).
+        #[arg(long)]
+        from: Option<String>,
+        /// End (UTC).
+        #[arg(long)]
+        to: Option<String>,
+        /// Release every active hold under --reference.
+        #[arg(long, conflicts_with = "list")]
+        release: bool,
+        /// List holds (active ones; with --all, released ones too).
+        #[arg(long)]
+        list: bool,
+        /// With --list: released holds too.
+        #[arg(long, requires = "list")]
+        all: bool,
+        /// Hold reference (exhibit, case or incident number).
+        #[arg(long)]
+        reference: Option<String>,
+        /// Who (recorded).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log the disclosure of a redacted output (subject access request) or
+    /// an exhibit: date, recipient, reason, and the hash of what left.
+    Disclose {
+        /// Redaction record (OUTPUT.redaction.json), the redacted video next
+        /// to it, or an exhibit manifest.
+        record: PathBuf,
+        /// Index database holding the audit trail.
+        #[arg(long)]
+        db: PathBuf,
+        /// Who receives it.
+        #[arg(long)]
+        recipient: String,
+        /// Why it is disclosed (e.g. "SAR 2026-118").
+        #[arg(long)]
+        reason: String,
+        /// Who discloses (recorded).
+        #[arg(long)]
+        operator: String,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Print the entry as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -251,6 +419,68 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the chain entry by entry and the head signatures. Exits 2 and
+    /// names the first bad entry if anything was edited, deleted, inserted
+    /// or reordered.
+    Verify {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Ed25519 public key (64 hex digits, or a file) the head must be
+        /// signed with.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the entries.
+    List {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log something an operator did and why (e.g. footage viewed at a
+    /// police request).
+    Note {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Who.
+        #[arg(long)]
+        operator: String,
+        /// What it concerns (camera, file, incident, request).
+        #[arg(long)]
+        subject: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Sign the current head of the chain.
+    Sign {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Ed25519 secret key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Make an Ed25519 key pair: KEY (secret, owner-only) and KEY.pub.
+    Keygen {
+        /// The secret key file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 #[derive(clap::Args, Debug)]
 struct EncodeArgs {
     /// x264 constant rate factor, 0 (lossless) to 51.
@@ -337,11 +567,14 @@ struct DecodeArgs {
 impl DecodeArgs {
     fn to_options(&self) -> DecodeOptions {
         if self.sequential {
-            DecodeOptions::sequential()
+            DecodeOptions {
+                cancel: interrupt().clone(),
+                ..DecodeOptions::sequential()
+            }
         } else {
             DecodeOptions {
                 workers: self.workers,
-                ..DecodeOptions::default()
+                ..decoding()
             }
         }
     }
@@ -394,6 +627,7 @@ impl MotionArgs {
             threads: self.threads,
             segments: self.segments,
             triage: self.triage,
+            cancel: interrupt().clone(),
             ..defaults
         };
         opts.validate()?;
@@ -401,13 +635,46 @@ impl MotionArgs {
     }
 }
 
+/// The token every long command's decoders watch: the first Ctrl-C
+/// cancels it, so the work stops at the next frame and removes its partial
+/// output; a second Ctrl-C quits at once.
+fn interrupt() -> &'static obscura_core::Cancel {
+    static TOKEN: std::sync::OnceLock<obscura_core::Cancel> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(obscura_core::Cancel::new)
+}
+
+/// Default decoding, stopped by Ctrl-C.
+fn decoding() -> DecodeOptions {
+    DecodeOptions {
+        cancel: interrupt().clone(),
+        ..DecodeOptions::default()
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let handler = ctrlc::set_handler(|| {
+        if interrupt().is_cancelled() {
+            std::process::exit(130);
+        }
+        eprintln!("obscura: stopping (press Ctrl-C again to quit at once)");
+        interrupt().cancel();
+    });
+    if let Err(e) = handler {
+        eprintln!("obscura: warning: Ctrl-C will not stop work cleanly: {e}");
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("obscura: error: {e:#}");
-            ExitCode::FAILURE
+            let interrupted = e
+                .downcast_ref::<obscura_core::Error>()
+                .is_some_and(|e| e.kind() == obscura_core::ErrorKind::Interrupted);
+            if interrupted {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -463,8 +730,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             replay,
             encode,
             decode,
+            db,
+            key,
             json,
         } => {
+            // Open the trail (and key) first: a redaction that cannot be
+            // logged is refused before any work.
+            let mut trail = db.as_deref().map(Index::open).transpose()?;
+            let key = load_key(key.as_deref())?;
             let detection_style: obscura_core::camera::Style = style.parse()?;
             let boxes = boxes
                 .iter()
@@ -493,6 +766,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 obscura_core::redact::redact(&input, &output, &opts, on_progress)
             });
             let record = record?;
+            if let Some(idx) = trail.as_mut() {
+                let record_file = obscura_core::redact::record_path(&output);
+                obscura_core::audit::log_redaction(idx, &record, &record_file, key.as_ref())
+                    .context("the redaction is done but could not be logged")?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&record)?);
             } else {
@@ -531,12 +809,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 opts.faces = Some(Default::default());
             }
             let listing = with_progress(|on_progress| {
-                obscura_core::analyse::list_tracks(
-                    &input,
-                    &DecodeOptions::default(),
-                    &opts,
-                    on_progress,
-                )
+                obscura_core::analyse::list_tracks(&input, &decoding(), &opts, on_progress)
             });
             let listing = listing?;
             let sheet = sheet.unwrap_or_else(|| {
@@ -584,7 +857,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     record.as_deref(),
                     detect.any().then(|| detect.to_options()),
                     min_score,
-                    &DecodeOptions::default(),
+                    &decoding(),
                     on_progress,
                 )
             })?;
@@ -628,6 +901,255 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if failed > 0 {
                 eprintln!("obscura: error: {failed} check(s) failed: run `bash scripts/setup.sh`");
                 return Ok(ExitCode::FAILURE);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
+            db,
+            camera,
+            from,
+            to,
+            exhibit,
+            operator,
+            reason,
+            output,
+            working_copy,
+            no_hold,
+            key,
+            json,
+        } => {
+            let req = obscura_core::export::ExportRequest {
+                camera,
+                from: index::parse_time_arg(&from)?,
+                to: index::parse_time_arg(&to)?,
+                exhibit,
+                operator,
+                reason,
+                out_dir: output,
+                working_copy,
+                hold: !no_hold,
+                decode: decoding(),
+            };
+            let key = load_key(key.as_deref())?;
+            let mut idx = Index::open_existing(&db)?;
+            let done = with_progress(|on_progress| {
+                obscura_core::export::export(&mut idx, &req, key.as_ref(), on_progress)
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else {
+                for m in &done.masters {
+                    println!("master: {}", m.display());
+                }
+                for w in &done.working_copies {
+                    println!("working copy: {}", w.display());
+                }
+                println!(
+                    "manifest: {} (sha256 {}){}",
+                    done.manifest.display(),
+                    done.manifest_sha256,
+                    done.signature
+                        .as_ref()
+                        .map(|s| format!(", signed: {}", s.display()))
+                        .unwrap_or_default()
+                );
+                println!(
+                    "{} frame(s) in {} master(s); {} recording(s) newly held; audit entry {}",
+                    done.frames,
+                    done.masters.len(),
+                    done.holds_placed,
+                    done.audit_seq
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify {
+            manifest,
+            public_key,
+            json,
+        } => {
+            let key = public_key
+                .as_deref()
+                .map(obscura_core::sign::PublicKey::from_arg)
+                .transpose()?;
+            let report = with_progress(|on_progress| {
+                obscura_core::export::verify_manifest(
+                    &manifest,
+                    key.as_ref(),
+                    &decoding(),
+                    on_progress,
+                )
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_verify(&report);
+            }
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Audit { command } => audit(command),
+        Command::Retention {
+            db,
+            days,
+            delete_files,
+            dry_run,
+            now,
+            operator,
+            reason,
+            key,
+            json,
+        } => {
+            let mut opts = obscura_core::retention::RetentionOptions::new(days);
+            if let Some(t) = now {
+                opts.now = index::parse_time_arg(&t)?;
+            }
+            opts.delete_files = delete_files;
+            opts.dry_run = dry_run;
+            opts.operator = operator;
+            if let Some(r) = reason {
+                opts.reason = r;
+            }
+            let key = load_key(key.as_deref())?;
+            let mut idx = Index::open_existing(&db)?;
+            let report = idx.retention(&opts, key.as_ref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let verb = if report.dry_run {
+                    "would remove"
+                } else {
+                    "removed"
+                };
+                for p in &report.purged {
+                    println!(
+                        "{verb}: camera {} {} .. {} {} (file {}){}",
+                        p.recording.camera,
+                        p.recording.start_utc.as_deref().unwrap_or("?"),
+                        p.recording.end_utc.as_deref().unwrap_or("?"),
+                        p.recording.path,
+                        p.file,
+                        p.audit_seq
+                            .map(|s| format!(", audit entry {s}"))
+                            .unwrap_or_default()
+                    );
+                }
+                for h in &report.held {
+                    println!("held, kept: {}", h.path);
+                }
+                for u in &report.undated {
+                    println!("no wall-clock time, kept: {}", u.path);
+                }
+                println!(
+                    "{} recording(s) {verb} (ended before {}); {} held, {} in the window, {} undated kept",
+                    report.purged.len(),
+                    report.cutoff_utc,
+                    report.held.len(),
+                    report.in_window,
+                    report.undated.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hold {
+            db,
+            recording,
+            camera,
+            from,
+            to,
+            release,
+            list,
+            all,
+            reference,
+            operator,
+            reason,
+            key,
+            json,
+        } => {
+            let mut idx = Index::open_existing(&db)?;
+            let holds = if list {
+                idx.holds(!all)?
+            } else {
+                let key = load_key(key.as_deref())?;
+                let reference = reference.unwrap_or_default();
+                let operator = operator.unwrap_or_default();
+                let reason = reason.unwrap_or_default();
+                if release {
+                    idx.release_hold(&reference, &operator, &reason, key.as_ref())?
+                } else {
+                    use obscura_core::retention::HoldTarget;
+                    let target = match (recording, camera, from, to) {
+                        (Some(p), _, _, _) => HoldTarget::Recording(p),
+                        (None, Some(camera), Some(from), Some(to)) => HoldTarget::Range {
+                            camera,
+                            from: index::parse_time_arg(&from)?,
+                            to: index::parse_time_arg(&to)?,
+                        },
+                        _ => anyhow::bail!(
+                            "name what to hold: --recording PATH, or --camera N --from T1 --to T2 (or --release, --list)"
+                        ),
+                    };
+                    idx.place_hold(&target, &reference, &operator, &reason, key.as_ref())?
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&holds)?);
+            } else {
+                let what = if list {
+                    "hold"
+                } else if release {
+                    "released"
+                } else {
+                    "held"
+                };
+                for h in &holds {
+                    println!(
+                        "{what}: {} camera {} {} (by {} {}: {}){}",
+                        h.reference,
+                        h.camera,
+                        h.path,
+                        h.placed_by,
+                        h.placed_utc,
+                        h.reason,
+                        h.released_utc
+                            .as_deref()
+                            .map(|r| format!(", released {r}"))
+                            .unwrap_or_default()
+                    );
+                }
+                println!("{} recording(s)", holds.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Disclose {
+            record,
+            db,
+            recipient,
+            reason,
+            operator,
+            key,
+            json,
+        } => {
+            let key = load_key(key.as_deref())?;
+            let mut idx = Index::open_existing(&db)?;
+            let entry = obscura_core::audit::log_disclosure(
+                &mut idx,
+                &record,
+                &recipient,
+                &operator,
+                &reason,
+                key.as_ref(),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entry)?);
+            } else {
+                println!(
+                    "disclosed {} to {} on {} ({}); audit entry {}",
+                    entry.subject, recipient, entry.utc, entry.reason, entry.seq
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -736,6 +1258,192 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+fn load_key(path: Option<&std::path::Path>) -> Result<Option<obscura_core::sign::SecretKey>> {
+    Ok(path.map(obscura_core::sign::SecretKey::load).transpose()?)
+}
+
+fn audit(command: AuditCommand) -> Result<ExitCode> {
+    match command {
+        AuditCommand::Verify {
+            db,
+            public_key,
+            json,
+        } => {
+            let key = public_key
+                .as_deref()
+                .map(obscura_core::sign::PublicKey::from_arg)
+                .transpose()?;
+            let idx = Index::open_existing(&db)?;
+            let report = idx.verify_audit(key.as_ref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for s in &report.signatures {
+                    println!(
+                        "{} signature of entry {} ({}): {}",
+                        if s.ok { "ok  " } else { "FAIL" },
+                        s.signature.seq,
+                        s.signature.utc,
+                        s.message
+                    );
+                }
+                match &report.first_bad {
+                    Some(b) => println!(
+                        "FAIL {}: first bad entry {}: {}",
+                        db.display(),
+                        b.seq,
+                        b.message
+                    ),
+                    None => println!(
+                        "ok   {}: {} entries, chain intact{}{}",
+                        db.display(),
+                        report.entries,
+                        report
+                            .head
+                            .as_ref()
+                            .map(|(s, h)| format!(", head {s} {h}"))
+                            .unwrap_or_default(),
+                        report
+                            .unsigned_entries
+                            .map(|n| format!(", {n} entries after the last signed head"))
+                            .unwrap_or_default()
+                    ),
+                }
+            }
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        AuditCommand::List { db, json } => {
+            let idx = Index::open_existing(&db)?;
+            let entries = idx.audit_entries()?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?;
+            } else {
+                for e in &entries {
+                    writeln!(
+                        out,
+                        "{:>5} {} {:<16} {:<20} {} — {} {}",
+                        e.seq, e.utc, e.action, e.operator, e.subject, e.reason, e.details
+                    )?;
+                }
+                writeln!(out, "{} entries", entries.len())?;
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Note {
+            db,
+            operator,
+            subject,
+            reason,
+            key,
+        } => {
+            use obscura_core::audit::{Action, NewEntry};
+            let key = load_key(key.as_deref())?;
+            let mut idx = Index::open_existing(&db)?;
+            let e = idx.append_audit_all(
+                &[NewEntry::new(operator, Action::Note, subject, reason)],
+                key.as_ref(),
+            )?;
+            if let Some(e) = e.first() {
+                println!("audit entry {} {}", e.seq, e.entry_hash);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Sign { db, key } => {
+            let key = obscura_core::sign::SecretKey::load(&key)?;
+            let mut idx = Index::open_existing(&db)?;
+            match idx.sign_audit_head(&key)? {
+                Some(s) => println!(
+                    "signed entry {} ({}) with {}",
+                    s.seq, s.head_hash, s.public_key
+                ),
+                None => println!("the audit trail is empty: nothing to sign"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Keygen { out } => {
+            let key = obscura_core::sign::SecretKey::generate()?;
+            let mut public = out.clone().into_os_string();
+            public.push(".pub");
+            let public = PathBuf::from(public);
+            key.write(&out, &public)?;
+            println!(
+                "secret key: {} (keep it safe)\npublic key: {} {}",
+                out.display(),
+                public.display(),
+                key.public_key().to_hex()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_verify(report: &obscura_core::export::VerifyReport) {
+    if let Some(s) = &report.signature {
+        println!(
+            "{} signature: {}",
+            if s.ok { "ok  " } else { "FAIL" },
+            s.message
+        );
+    }
+    for f in &report.files {
+        let frames = match (f.frames_expected, f.frames_ok) {
+            (Some(n), Some(ok)) => format!(", frames {ok}/{n} match"),
+            _ => String::new(),
+        };
+        let why = if f.ok {
+            String::new()
+        } else if !f.exists {
+            ": missing".into()
+        } else if f.actual_sha256.as_deref() != Some(f.expected_sha256.as_str()) {
+            ": sha256 differs".into()
+        } else {
+            String::new()
+        };
+        println!(
+            "{} {} {}{frames}{why}{}",
+            if f.ok { "ok  " } else { "FAIL" },
+            f.role,
+            f.file,
+            f.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+        for b in f.bad_frames.iter().take(20) {
+            println!(
+                "     frame {}{}{}: {}",
+                b.index,
+                b.source_index
+                    .map(|s| format!(" (source {s})"))
+                    .unwrap_or_default(),
+                b.utc
+                    .as_deref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default(),
+                match (&b.expected, &b.actual) {
+                    (Some(_), Some(_)) => "hash differs",
+                    (Some(_), None) => "missing",
+                    _ => "not in the manifest",
+                }
+            );
+        }
+        if f.bad_frame_count > 20 {
+            println!("     ... {} bad frame(s) in all", f.bad_frame_count);
+        }
+    }
+    match &report.first_bad_frame {
+        Some(b) => println!("FAIL {}: first bad frame: {b}", report.exhibit),
+        None if report.ok => println!("PASS {}: every file and frame checks", report.exhibit),
+        None => println!("FAIL {}", report.exhibit),
     }
 }
 

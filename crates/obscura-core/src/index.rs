@@ -7,7 +7,9 @@
 //!   start came from), duration, frames, sha256, the timestamp jumps found
 //!   inside the file;
 //! - `incidents`: one row per motion event, with media and wall-clock
-//!   times, peak, bounding box, 16x16 heatmap and a JPEG thumbnail.
+//!   times, peak, bounding box, 16x16 heatmap and a JPEG thumbnail;
+//! - `audit`, `audit_signatures`, `holds` (schema 2): the evidence trail,
+//!   see [`crate::audit`] and [`crate::retention`].
 //!
 //! ## Guarantees
 //! - The schema is versioned (`PRAGMA user_version`) and migrated forward
@@ -80,12 +82,54 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX incidents_camera_start ON incidents(camera, start_utc);
     CREATE INDEX incidents_recording ON incidents(recording);",
+    // 2: evidence integrity. The hash-chained audit trail (append-only:
+    // triggers refuse UPDATE and DELETE, and the chain shows any change made
+    // around them), signatures of its head, and evidential holds (by content
+    // hash, so re-indexing a held recording keeps it held).
+    "CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        utc TEXT NOT NULL,
+        operator TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        entry_hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TABLE audit_signatures (
+        id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        head_hash TEXT NOT NULL,
+        utc TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        signature TEXT NOT NULL
+    );
+    CREATE TABLE holds (
+        id INTEGER PRIMARY KEY,
+        reference TEXT NOT NULL,
+        recording_sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,
+        camera INTEGER NOT NULL,
+        placed_utc TEXT NOT NULL,
+        placed_by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        released_utc TEXT,
+        released_by TEXT,
+        release_reason TEXT,
+        UNIQUE (reference, recording_sha256)
+    );
+    CREATE INDEX holds_recording ON holds(recording_sha256);",
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-fn db_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
+pub(crate) fn db_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
     Error::new(ErrorKind::Database, format!("{what}: {e}")).with_path(path)
 }
 
@@ -437,6 +481,16 @@ impl Index {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The connection, for the evidence modules that share the database.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The connection, for transactions.
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     /// The schema version of the open database.

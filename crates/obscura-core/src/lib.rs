@@ -32,6 +32,13 @@
 //!   wall-clock times, segment-parallel within a file;
 //!   [`index`]: the SQLite incident index (cameras, recordings, incidents),
 //!   its queries and monthly reports.
+//! - Evidence integrity: [`audit`], the hash-chained, append-only audit
+//!   trail in the index database (every redaction, lifted mask, export,
+//!   disclosure, hold and purge), verified entry by entry; [`export`],
+//!   evidential exports (stream-copied masters cut at keyframes, working
+//!   copies, a manifest with per-frame hashes) and their verification;
+//!   [`retention`], the retention window and evidential holds; [`sign`],
+//!   Ed25519 keys for signing the trail's head and manifests.
 //! - [`output`]: outputs are written under a temporary name and renamed only
 //!   when complete, and never over an input.
 //! - [`error`]: one [`Error`] type with an [`ErrorKind`] to match on;
@@ -57,11 +64,13 @@
 #![deny(missing_docs)]
 
 pub mod analyse;
+pub mod audit;
 pub mod camera;
 pub mod cancel;
 pub mod detect;
 pub mod doctor;
 pub mod error;
+pub mod export;
 pub mod frame;
 pub mod hash;
 pub mod index;
@@ -73,7 +82,9 @@ pub mod onnx;
 pub mod output;
 pub mod pipeline;
 pub mod redact;
+pub mod retention;
 pub mod sheet;
+pub mod sign;
 pub mod track;
 pub mod verify;
 

@@ -177,6 +177,39 @@ fn unwritable_outputs_fail_cleanly() {
     assert_eq!(entries(dir.path()), vec!["plain.txt"]);
 }
 
+/// Ctrl-C stops a long run at the next frame: exit 130, one message, and no
+/// output or temporary file left behind.
+#[test]
+fn ctrl_c_stops_cleanly_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out.mp4");
+    // A clip long enough that the signal lands mid-run, even on a fast machine.
+    let child = Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args([
+            os("redact"),
+            sample("bigbuckbunny.mp4").as_os_str(),
+            os("-o"),
+        ])
+        .arg(&out)
+        .args(["--operator", "t", "--reason", "t", "--faces", "--plates"])
+        .args(["--face-scale", "2", "--full-every", "1"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let done = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(entries(dir.path()), Vec::<String>::new());
+}
+
 #[test]
 fn invalid_options_name_the_valid_range() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -757,4 +790,250 @@ fn a_corrupt_file_in_a_batch_is_reported_and_skipped() {
         os("2026-13"),
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected YYYY-MM"));
+}
+
+/// Runs obscura and returns (exit code, stdout JSON).
+fn json_run(args: &[&std::ffi::OsStr]) -> (Option<i32>, serde_json::Value) {
+    let out = obscura(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON expected ({e}): {stderr}"));
+    (out.status.code(), v)
+}
+
+#[test]
+fn evidence_end_to_end_export_verify_redact_disclose_audit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let db = d.join("index.db");
+    let rec = d.join("cam07_20261103_081500.avi");
+    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
+    ok_json(&obscura(&[
+        os("index"),
+        os(&rec),
+        os("--camera"),
+        os(&vtest_profile()),
+        os("--db"),
+        os(&db),
+        os("--json"),
+    ]));
+    let key = d.join("signing.key");
+    let out = obscura(&[os("audit"), os("keygen"), os("--out"), os(&key)]);
+    assert!(out.status.success());
+    let public = d.join("signing.key.pub");
+    let ex = d.join("exhibits");
+    let (code, v) = json_run(&[
+        os("export"),
+        os("--db"),
+        os(&db),
+        os("--camera"),
+        os("7"),
+        os("--from"),
+        os("2026-11-03 08:15:30"),
+        os("--to"),
+        os("2026-11-03 08:15:40"),
+        os("--exhibit"),
+        os("JS/1"),
+        os("--operator"),
+        os("J Smith"),
+        os("--reason"),
+        os("assault"),
+        os("-o"),
+        os(&ex),
+        os("--key"),
+        os(&key),
+        os("--json"),
+    ]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["frames"], 250);
+    let manifest = PathBuf::from(v["manifest"].as_str().expect("path"));
+    let master = PathBuf::from(v["masters"][0].as_str().expect("path"));
+    let verify = |key: &Path| {
+        json_run(&[
+            os("verify"),
+            os(&manifest),
+            os("--public-key"),
+            os(key),
+            os("--json"),
+        ])
+    };
+    let (code, v) = verify(&public);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["ok"], true);
+    // Another key: exit 2.
+    let other = d.join("other.key");
+    assert!(
+        obscura(&[os("audit"), os("keygen"), os("--out"), os(&other)])
+            .status
+            .success()
+    );
+    let (code, _) = verify(&d.join("other.key.pub"));
+    assert_eq!(code, Some(2));
+    // A changed byte in the master: exit 2 and the frame named.
+    let original = std::fs::read(&master).expect("read");
+    let mut bytes = original.clone();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&master, &bytes).expect("write");
+    let (code, v) = verify(&public);
+    assert_eq!(code, Some(2));
+    assert!(
+        v["first_bad_frame"]
+            .as_str()
+            .is_some_and(|s| s.contains("frame")),
+        "{v}"
+    );
+    assert_eq!(v["files"][0]["ok"], false);
+    std::fs::write(&master, &original).expect("restore");
+
+    // A redaction with a lifted mask, logged; then its disclosure.
+    let red = d.join("cam7.mp4");
+    let out = obscura(&[
+        os("redact"),
+        os(&rec),
+        os("-o"),
+        os(&red),
+        os("--camera"),
+        os(&vtest_profile()),
+        os("--unmask"),
+        os("block-b-windows"),
+        os("--authorisation"),
+        os("RIPA-2026-77"),
+        os("--operator"),
+        os("A Officer"),
+        os("--reason"),
+        os("directed surveillance"),
+        os("--preset"),
+        os("ultrafast"),
+        os("--db"),
+        os(&db),
+        os("--key"),
+        os(&key),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, v) = json_run(&[
+        os("disclose"),
+        os(&red),
+        os("--db"),
+        os(&db),
+        os("--recipient"),
+        os("Data subject (SAR 2026-118)"),
+        os("--reason"),
+        os("subject access request"),
+        os("--operator"),
+        os("A Officer"),
+        os("--json"),
+    ]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["action"], "disclosure");
+    let (_, list) = json_run(&[os("audit"), os("list"), os("--db"), os(&db), os("--json")]);
+    let actions: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        ["hold", "export", "redaction", "mask_lifted", "disclosure"]
+    );
+    let lifted = &list[3]["details"];
+    assert!(lifted.as_str().expect("text").contains("RIPA-2026-77"));
+
+    let audit_verify = |pk: &Path| {
+        json_run(&[
+            os("audit"),
+            os("verify"),
+            os("--db"),
+            os(&db),
+            os("--public-key"),
+            os(pk),
+            os("--json"),
+        ])
+    };
+    let (code, v) = audit_verify(&public);
+    assert_eq!(code, Some(0), "{v}");
+    let (code, _) = audit_verify(&d.join("other.key.pub"));
+    assert_eq!(code, Some(2));
+    // Edit the redaction entry behind the triggers' back: exit 2, entry 3.
+    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    conn.execute_batch(
+        "DROP TRIGGER audit_no_update; UPDATE audit SET reason = 'routine' WHERE seq = 3;",
+    )
+    .expect("tamper");
+    drop(conn);
+    let (code, v) = audit_verify(&public);
+    assert_eq!(code, Some(2));
+    assert_eq!(v["first_bad"]["seq"], 3, "{v}");
+    assert_eq!(v["first_bad"]["problem"], "altered");
+
+    // Retention: the exported recording is held, so nothing goes.
+    let (code, v) = json_run(&[
+        os("retention"),
+        os("--db"),
+        os(&db),
+        os("--days"),
+        os("1"),
+        os("--dry-run"),
+        os("--json"),
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["purged"].as_array().map(Vec::len), Some(0), "{v}");
+    assert_eq!(v["held"].as_array().map(Vec::len), Some(1), "{v}");
+}
+
+#[test]
+fn two_processes_appending_at_once_keep_one_chain() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("trail.db");
+    // An index database (the trail lives in it).
+    drop(rusqlite::Connection::open(&db).expect("create"));
+    let out = obscura(&[os("hold"), os("--db"), os(&db), os("--list")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    const EACH: usize = 25;
+    let writer = |name: &'static str| {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            for i in 0..EACH {
+                let out = obscura(&[
+                    os("audit"),
+                    os("note"),
+                    os("--db"),
+                    os(&db),
+                    os("--operator"),
+                    os(name),
+                    os("--subject"),
+                    os(&format!("camera 7 review {i}")),
+                    os("--reason"),
+                    os("concurrency"),
+                ]);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        })
+    };
+    let a = writer("A");
+    let b = writer("B");
+    a.join().expect("a");
+    b.join().expect("b");
+    let (code, v) = json_run(&[os("audit"), os("verify"), os("--db"), os(&db), os("--json")]);
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["entries"], 2 * EACH as u64);
+    let (_, list) = json_run(&[os("audit"), os("list"), os("--db"), os(&db), os("--json")]);
+    let list = list.as_array().expect("array");
+    for who in ["A", "B"] {
+        assert_eq!(list.iter().filter(|e| e["operator"] == who).count(), EACH);
+    }
 }

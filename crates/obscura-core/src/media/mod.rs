@@ -1,5 +1,6 @@
 //! Everything that touches FFmpeg (through `ffmpeg-next`) lives in this module:
-//! probing, sequential and segment-parallel decoding, and H.264/MP4 encoding.
+//! probing, sequential and segment-parallel decoding, H.264/MP4 encoding,
+//! and stream copies of a range cut at keyframes (evidential masters).
 //!
 //! The rest of the crate sees pictures only as [`crate::frame::FrameView`]s
 //! lent by [`DecodedFrame`], and media facts only as the plain structs here.
@@ -10,12 +11,14 @@ mod decode;
 mod encode;
 mod parallel;
 mod probe;
+mod remux;
 
 pub use convert::RgbConverter;
 pub use decode::{DecodedFrame, Decoder};
 pub use encode::{AudioPolicy, EncodeOptions, Encoder, Preset};
 pub use parallel::{decode_files, open, DecodeOptions, Frames, ParallelDecoder};
 pub use probe::{probe, AudioStreamInfo, Keyframe, VideoInfo};
+pub use remux::{copy_range, plan_cut, Cut, Remuxed};
 
 use crate::error::{Error, ErrorKind, Result};
 use ffmpeg_next as ff;

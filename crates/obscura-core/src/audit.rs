@@ -1,0 +1,989 @@
+//! The audit trail: an append-only, hash-chained log in the index database
+//! of everything done to recorded material that the Code of Practice asks
+//! to be accountable: redactions, lifted masks, evidential exports,
+//! disclosures, holds and their release, retention purges.
+//!
+//! ## The chain
+//! Every entry has a sequence number (1, 2, ...), a UTC time, the operator,
+//! the action, its subject (a file, an exhibit reference), the reason, a
+//! JSON object of details (hashes, recipients, authorisations), the
+//! `prev_hash` of the entry before it (64 zeros for the first) and its own
+//! `entry_hash`:
+//!
+//! ```text
+//! entry_hash = sha256( "obscura.audit/1"
+//!                      || for each of seq (decimal), utc, operator, action,
+//!                         subject, reason, details, prev_hash:
+//!                            its UTF-8 length as 8 bytes big-endian || its bytes )
+//! ```
+//!
+//! so the hash covers every field unambiguously and can be recomputed by
+//! anyone with the database and a SHA-256 tool. Appending reads the head and
+//! inserts the next entry inside one `BEGIN IMMEDIATE` transaction, so
+//! processes appending at once are serialised into one chain.
+//!
+//! ## What verification finds
+//! [`Index::verify_audit`] walks the entries in order and names the first
+//! bad one: an entry whose contents no longer match its hash (edited), a
+//! missing sequence number or a link to an entry that is gone (deleted), an
+//! entry the next one is not chained to (inserted), or a link to a later
+//! entry (reordered). Removing entries from the *end* leaves a shorter
+//! valid chain: only a signed head (below), or a head recorded elsewhere,
+//! shows that.
+//!
+//! ## Signatures
+//! With an Ed25519 key ([`crate::sign`]) the head can be signed
+//! ([`Index::sign_audit_head`]): the message is
+//! `obscura.audit-head/1\n{seq}\n{entry_hash}\n{utc}\n`. Verification checks
+//! each stored signature against the public key given, and that the signed
+//! entry is still there with the same hash.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::{db_err, format_utc, Index};
+use crate::sign::{PublicKey, SecretKey};
+use chrono::Utc;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// `prev_hash` of the first entry.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Domain prefix of entry hashes.
+const ENTRY_DOMAIN: &[u8] = b"obscura.audit/1";
+
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Action {
+    /// A redaction, with the hash of its record.
+    Redaction,
+    /// A privacy mask lifted, with its authorisation.
+    MaskLifted,
+    /// An evidential export, with its manifest's hash.
+    Export,
+    /// A disclosure of a redacted output or exhibit: recipient and reason.
+    Disclosure,
+    /// A recording put under evidential hold.
+    Hold,
+    /// A hold released.
+    HoldRelease,
+    /// A recording removed by the retention policy.
+    RetentionPurge,
+    /// Anything else an operator justifies (viewing footage for the
+    /// police, a review), logged by hand.
+    Note,
+}
+
+impl Action {
+    /// The name stored in the trail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Redaction => "redaction",
+            Action::MaskLifted => "mask_lifted",
+            Action::Export => "export",
+            Action::Disclosure => "disclosure",
+            Action::Hold => "hold",
+            Action::HoldRelease => "hold_release",
+            Action::RetentionPurge => "retention_purge",
+            Action::Note => "note",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An entry to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    /// Who did it.
+    pub operator: String,
+    /// What.
+    pub action: Action,
+    /// To what: a file, an exhibit reference.
+    pub subject: String,
+    /// Why.
+    pub reason: String,
+    /// Hashes, recipients, authorisations... (a JSON object).
+    pub details: serde_json::Value,
+}
+
+impl NewEntry {
+    /// An entry with empty details.
+    pub fn new(
+        operator: impl Into<String>,
+        action: Action,
+        subject: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        NewEntry {
+            operator: operator.into(),
+            action,
+            subject: subject.into(),
+            reason: reason.into(),
+            details: serde_json::Value::Object(Default::default()),
+        }
+    }
+
+    /// The same entry with `details`.
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let need = |v: &str, what: &str| {
+            if v.trim().is_empty() {
+                Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("an audit entry needs {what}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        need(&self.operator, "an operator (--operator NAME)")?;
+        need(&self.reason, "a reason (--reason TEXT)")?;
+        need(&self.subject, "a subject")
+    }
+}
+
+/// An entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Sequence number, from 1.
+    pub seq: i64,
+    /// When, UTC.
+    pub utc: String,
+    /// Who.
+    pub operator: String,
+    /// What (an [`Action`] name).
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// Why.
+    pub reason: String,
+    /// Details, JSON text exactly as hashed.
+    pub details: String,
+    /// The previous entry's hash.
+    pub prev_hash: String,
+    /// This entry's hash.
+    pub entry_hash: String,
+}
+
+impl Entry {
+    /// The hash its contents should have.
+    pub fn computed_hash(&self) -> String {
+        let seq = self.seq.to_string();
+        let mut h = Sha256::new();
+        h.update(ENTRY_DOMAIN);
+        for field in [
+            seq.as_str(),
+            &self.utc,
+            &self.operator,
+            &self.action,
+            &self.subject,
+            &self.reason,
+            &self.details,
+            &self.prev_hash,
+        ] {
+            h.update((field.len() as u64).to_be_bytes());
+            h.update(field.as_bytes());
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// What is wrong with the first bad entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// Its contents do not match its hash.
+    Altered,
+    /// Entries before it are missing.
+    Deleted,
+    /// The next entry is not chained to it.
+    Inserted,
+    /// It is chained to an entry that comes after it.
+    Reordered,
+    /// The signed head is gone or changed, or a signature does not verify.
+    Signature,
+}
+
+/// The first bad entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadEntry {
+    /// Its sequence number.
+    pub seq: i64,
+    /// What is wrong.
+    pub problem: Problem,
+    /// In words.
+    pub message: String,
+}
+
+/// A stored signature of the chain head, and whether it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeadSignature {
+    /// The entry signed.
+    pub seq: i64,
+    /// Its hash when signed.
+    pub head_hash: String,
+    /// When signed, UTC.
+    pub utc: String,
+    /// The public key stored with it (hex).
+    pub public_key: String,
+    /// The signature (hex).
+    pub signature: String,
+}
+
+impl HeadSignature {
+    /// The signed message.
+    pub fn message(&self) -> Vec<u8> {
+        head_message(self.seq, &self.head_hash, &self.utc)
+    }
+}
+
+fn head_message(seq: i64, hash: &str, utc: &str) -> Vec<u8> {
+    format!("obscura.audit-head/1\n{seq}\n{hash}\n{utc}\n").into_bytes()
+}
+
+/// A signature's check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureCheck {
+    /// The signature.
+    #[serde(flatten)]
+    pub signature: HeadSignature,
+    /// Whether it was checked against a public key given by the verifier
+    /// (otherwise only against the key stored with it, which proves
+    /// nothing about who signed).
+    pub key_checked: bool,
+    /// Whether it holds.
+    pub ok: bool,
+    /// Why not, or what was checked.
+    pub message: String,
+}
+
+/// The result of verifying the trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditReport {
+    /// Whether the chain and every signature check passed.
+    pub ok: bool,
+    /// Entries in the trail.
+    pub entries: u64,
+    /// The last entry's sequence number and hash.
+    pub head: Option<(i64, String)>,
+    /// The first bad entry (None if the chain holds).
+    pub first_bad: Option<BadEntry>,
+    /// Head signatures and their checks.
+    pub signatures: Vec<SignatureCheck>,
+    /// Entries after the last signed head (valid signature), if any were
+    /// signed.
+    pub unsigned_entries: Option<u64>,
+}
+
+fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        seq: r.get(0)?,
+        utc: r.get(1)?,
+        operator: r.get(2)?,
+        action: r.get(3)?,
+        subject: r.get(4)?,
+        reason: r.get(5)?,
+        details: r.get(6)?,
+        prev_hash: r.get(7)?,
+        entry_hash: r.get(8)?,
+    })
+}
+
+const ENTRY_COLUMNS: &str =
+    "seq, utc, operator, action, subject, reason, details, prev_hash, entry_hash";
+
+/// Appends `entry` inside the caller's transaction (which must have been
+/// begun `IMMEDIATE`, so the head cannot move under it).
+pub(crate) fn append_tx(
+    tx: &rusqlite::Transaction<'_>,
+    db: &std::path::Path,
+    entry: &NewEntry,
+) -> Result<Entry> {
+    entry.validate()?;
+    let e = |err| db_err(db, "cannot append to the audit trail", err);
+    let head: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(e)?;
+    let (seq, prev_hash) = match head {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_string()),
+    };
+    let details = serde_json::to_string(&entry.details)
+        .map_err(|err| Error::new(ErrorKind::Io, format!("cannot serialise details: {err}")))?;
+    let mut stored = Entry {
+        seq,
+        utc: format_utc(&Utc::now()),
+        operator: entry.operator.trim().to_string(),
+        action: entry.action.as_str().to_string(),
+        subject: entry.subject.clone(),
+        reason: entry.reason.trim().to_string(),
+        details,
+        prev_hash,
+        entry_hash: String::new(),
+    };
+    stored.entry_hash = stored.computed_hash();
+    tx.execute(
+        &format!("INSERT INTO audit ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            stored.seq,
+            stored.utc,
+            stored.operator,
+            stored.action,
+            stored.subject,
+            stored.reason,
+            stored.details,
+            stored.prev_hash,
+            stored.entry_hash
+        ],
+    )
+    .map_err(e)?;
+    Ok(stored)
+}
+
+/// Signs the head inside the caller's transaction.
+pub(crate) fn sign_head_tx(
+    tx: &rusqlite::Transaction<'_>,
+    db: &std::path::Path,
+    key: &SecretKey,
+) -> Result<Option<HeadSignature>> {
+    let e = |err| db_err(db, "cannot sign the audit trail", err);
+    let head: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(e)?;
+    let Some((seq, head_hash)) = head else {
+        return Ok(None);
+    };
+    let utc = format_utc(&Utc::now());
+    let sig = HeadSignature {
+        signature: key.sign(&head_message(seq, &head_hash, &utc)),
+        seq,
+        head_hash,
+        utc,
+        public_key: key.public_key().to_hex(),
+    };
+    tx.execute(
+        "INSERT INTO audit_signatures (seq, head_hash, utc, public_key, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            sig.seq,
+            sig.head_hash,
+            sig.utc,
+            sig.public_key,
+            sig.signature
+        ],
+    )
+    .map_err(e)?;
+    Ok(Some(sig))
+}
+
+impl Index {
+    /// Appends one entry to the audit trail, in its own transaction.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a missing operator, reason or subject;
+    /// `Database` on any SQLite failure (nothing is appended then).
+    pub fn append_audit(&mut self, entry: &NewEntry) -> Result<Entry> {
+        self.append_audit_all(std::slice::from_ref(entry), None)
+            .map(|mut v| v.remove(0))
+    }
+
+    /// Appends `entries` in one transaction (all or none) and, with `key`,
+    /// signs the new head in the same transaction.
+    ///
+    /// # Errors
+    /// As [`Index::append_audit`].
+    pub fn append_audit_all(
+        &mut self,
+        entries: &[NewEntry],
+        key: Option<&SecretKey>,
+    ) -> Result<Vec<Entry>> {
+        for e in entries {
+            e.validate()?;
+        }
+        let path = self.path().to_path_buf();
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_err(&path, "cannot lock the audit trail", e))?;
+        let out = entries
+            .iter()
+            .map(|e| append_tx(&tx, &path, e))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(k) = key {
+            sign_head_tx(&tx, &path, k)?;
+        }
+        tx.commit()
+            .map_err(|e| db_err(&path, "cannot commit to the audit trail", e))?;
+        Ok(out)
+    }
+
+    /// Every entry, in sequence order.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure, or an entry whose fields are not
+    /// text (tampering with the column types).
+    pub fn audit_entries(&self) -> Result<Vec<Entry>> {
+        let e = |err| db_err(self.path(), "cannot read the audit trail", err);
+        let mut st = self
+            .conn()
+            .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM audit ORDER BY seq"))
+            .map_err(e)?;
+        let rows = st.query_map([], read_entry).map_err(e)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(e)
+    }
+
+    /// The last entry's sequence number and hash.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        self.conn()
+            .query_row(
+                "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| db_err(self.path(), "cannot read the audit trail", e))
+    }
+
+    /// Signs the current head with `key` and stores the signature. Returns
+    /// None when the trail is empty.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn sign_audit_head(&mut self, key: &SecretKey) -> Result<Option<HeadSignature>> {
+        let path = self.path().to_path_buf();
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_err(&path, "cannot lock the audit trail", e))?;
+        let sig = sign_head_tx(&tx, &path, key)?;
+        tx.commit()
+            .map_err(|e| db_err(&path, "cannot store the signature", e))?;
+        Ok(sig)
+    }
+
+    /// Stored head signatures, oldest first.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn audit_signatures(&self) -> Result<Vec<HeadSignature>> {
+        let e = |err| db_err(self.path(), "cannot read signatures", err);
+        let mut st = self
+            .conn()
+            .prepare(
+                "SELECT seq, head_hash, utc, public_key, signature FROM audit_signatures ORDER BY id",
+            )
+            .map_err(e)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(HeadSignature {
+                    seq: r.get(0)?,
+                    head_hash: r.get(1)?,
+                    utc: r.get(2)?,
+                    public_key: r.get(3)?,
+                    signature: r.get(4)?,
+                })
+            })
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(e)
+    }
+
+    /// Verifies the chain and the head signatures. With `public_key`, every
+    /// stored signature must verify under it and at least one must exist.
+    ///
+    /// # Errors
+    /// `Database` if the trail cannot be read at all (a broken chain is a
+    /// report, not an error).
+    pub fn verify_audit(&self, public_key: Option<&PublicKey>) -> Result<AuditReport> {
+        let entries = self.audit_entries()?;
+        let first_bad = check_chain(&entries);
+        let by_seq: HashMap<i64, &Entry> = entries.iter().map(|e| (e.seq, e)).collect();
+        let mut signatures = Vec::new();
+        let mut last_signed: Option<i64> = None;
+        for sig in self.audit_signatures()? {
+            let (ok, message, key_checked) = check_signature(&sig, &by_seq, public_key);
+            if ok {
+                last_signed = Some(last_signed.map_or(sig.seq, |s| s.max(sig.seq)));
+            }
+            signatures.push(SignatureCheck {
+                signature: sig,
+                key_checked,
+                ok,
+                message,
+            });
+        }
+        let mut first_bad = first_bad;
+        if first_bad.is_none() {
+            if let Some(s) = signatures.iter().find(|s| !s.ok) {
+                first_bad = Some(BadEntry {
+                    seq: s.signature.seq,
+                    problem: Problem::Signature,
+                    message: s.message.clone(),
+                });
+            } else if public_key.is_some() && signatures.is_empty() {
+                first_bad = Some(BadEntry {
+                    seq: 0,
+                    problem: Problem::Signature,
+                    message: "no signature of the chain head to check the public key against"
+                        .into(),
+                });
+            }
+        }
+        let head = entries.last().map(|e| (e.seq, e.entry_hash.clone()));
+        let unsigned_entries = last_signed.map(|s| {
+            entries
+                .iter()
+                .filter(|e| e.seq > s)
+                .count()
+                .try_into()
+                .unwrap_or(u64::MAX)
+        });
+        Ok(AuditReport {
+            ok: first_bad.is_none(),
+            entries: entries.len() as u64,
+            head,
+            first_bad,
+            signatures,
+            unsigned_entries,
+        })
+    }
+}
+
+fn check_signature(
+    sig: &HeadSignature,
+    by_seq: &HashMap<i64, &Entry>,
+    public_key: Option<&PublicKey>,
+) -> (bool, String, bool) {
+    match by_seq.get(&sig.seq) {
+        None => {
+            return (
+                false,
+                format!(
+                    "signed head entry {} is missing (entries removed from the end of the trail)",
+                    sig.seq
+                ),
+                public_key.is_some(),
+            )
+        }
+        Some(e) if e.entry_hash != sig.head_hash => {
+            return (
+                false,
+                format!(
+                    "signed head entry {} no longer has the hash that was signed",
+                    sig.seq
+                ),
+                public_key.is_some(),
+            )
+        }
+        Some(_) => {}
+    }
+    match public_key {
+        Some(k) => {
+            if k.verify(&sig.message(), &sig.signature) {
+                (
+                    true,
+                    format!("head {} signed with the given key", sig.seq),
+                    true,
+                )
+            } else {
+                (
+                    false,
+                    format!(
+                        "signature of head {} does not verify with the given public key",
+                        sig.seq
+                    ),
+                    true,
+                )
+            }
+        }
+        None => match PublicKey::from_hex(&sig.public_key) {
+            Ok(k) if k.verify(&sig.message(), &sig.signature) => (
+                true,
+                format!(
+                    "head {} signature consistent with its stored key (give --public-key to check who signed)",
+                    sig.seq
+                ),
+                false,
+            ),
+            _ => (
+                false,
+                format!("signature of head {} does not verify", sig.seq),
+                false,
+            ),
+        },
+    }
+}
+
+/// The sequence number `e` had when it was hashed, if its contents are
+/// intact apart from a lower number (entries before it deleted and the
+/// rest renumbered to hide the gap).
+fn renumbered_from(e: &Entry) -> Option<i64> {
+    (1..=10_000).map(|d| e.seq + d).find(|&s| {
+        let mut orig = e.clone();
+        orig.seq = s;
+        orig.computed_hash() == e.entry_hash
+    })
+}
+
+/// The first bad entry of `entries` (in stored sequence order), if any.
+pub fn check_chain(entries: &[Entry]) -> Option<BadEntry> {
+    let position: HashMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.entry_hash.as_str(), i))
+        .collect();
+    let bad = |seq: i64, problem: Problem, message: String| {
+        Some(BadEntry {
+            seq,
+            problem,
+            message,
+        })
+    };
+    for (i, e) in entries.iter().enumerate() {
+        let expected_seq = if i == 0 { 1 } else { entries[i - 1].seq + 1 };
+        if e.seq != expected_seq {
+            return bad(
+                expected_seq,
+                Problem::Deleted,
+                if e.seq > expected_seq {
+                    format!(
+                        "entries {expected_seq}..{} are missing (deleted)",
+                        e.seq - 1
+                    )
+                } else {
+                    format!("entry {} is out of sequence", e.seq)
+                },
+            );
+        }
+        let expected_prev = if i == 0 {
+            GENESIS
+        } else {
+            entries[i - 1].entry_hash.as_str()
+        };
+        if e.prev_hash != expected_prev {
+            match position.get(e.prev_hash.as_str()) {
+                Some(&j) if j > i => {
+                    return bad(
+                        e.seq,
+                        Problem::Reordered,
+                        format!(
+                            "entry {} is chained to entry {}, which comes after it (reordered)",
+                            e.seq, entries[j].seq
+                        ),
+                    )
+                }
+                Some(&j) if j + 1 < i => {
+                    return bad(
+                        entries[j + 1].seq,
+                        Problem::Inserted,
+                        format!(
+                            "entry {} follows entry {}: entries {}..{} are not part of the chain (inserted)",
+                            e.seq,
+                            entries[j].seq,
+                            entries[j + 1].seq,
+                            e.seq - 1
+                        ),
+                    )
+                }
+                _ if e.prev_hash == GENESIS && i > 0 => {
+                    return bad(
+                        entries[0].seq,
+                        Problem::Inserted,
+                        format!(
+                            "entry {} is the start of the chain: entries before it were inserted",
+                            e.seq
+                        ),
+                    )
+                }
+                _ if e.computed_hash() != e.entry_hash && renumbered_from(e).is_none() => {
+                    return bad(
+                        e.seq,
+                        Problem::Altered,
+                        format!(
+                            "entry {} was altered: its contents do not match its hash",
+                            e.seq
+                        ),
+                    )
+                }
+                _ => {
+                    return bad(
+                        e.seq,
+                        Problem::Deleted,
+                        match renumbered_from(e) {
+                            Some(s) => format!(
+                                "entry {} was entry {s}: entries before it were deleted and the rest renumbered",
+                                e.seq
+                            ),
+                            None => format!(
+                                "entry {} is chained to an entry that is no longer in the trail (an entry before it was deleted)",
+                                e.seq
+                            ),
+                        },
+                    )
+                }
+            }
+        }
+        if e.computed_hash() != e.entry_hash {
+            return bad(
+                e.seq,
+                Problem::Altered,
+                format!(
+                    "entry {} was altered: its contents do not match its hash",
+                    e.seq
+                ),
+            );
+        }
+    }
+    None
+}
+
+/// Logs a finished redaction: one `redaction` entry with the hash of its
+/// record (written at `record_path`) and the input and output hashes, and
+/// one `mask_lifted` entry per lifted mask with its authorisation, all in
+/// one transaction (the head signed with `key`).
+///
+/// # Errors
+/// `Io` if the record cannot be hashed; `Database` on SQLite failures.
+pub fn log_redaction(
+    index: &mut Index,
+    record: &crate::redact::RedactionRecord,
+    record_path: &std::path::Path,
+    key: Option<&SecretKey>,
+) -> Result<Vec<Entry>> {
+    let record_sha = crate::hash::file_sha256(record_path)
+        .map_err(|e| Error::io(e, "cannot hash record").with_path(record_path))?;
+    let subject = record.output.path.to_string_lossy().into_owned();
+    let reason = if record.reason.trim().is_empty() {
+        "redaction".to_string()
+    } else {
+        record.reason.clone()
+    };
+    let mut entries =
+        vec![NewEntry::new(
+        &record.operator,
+        Action::Redaction,
+        &subject,
+        &reason,
+    )
+    .with_details(serde_json::json!({
+        "record": record_path,
+        "record_sha256": record_sha,
+        "input": record.input.path,
+        "input_sha256": record.input.sha256,
+        "output_sha256": record.output.sha256,
+        "case_reference": record.case_reference,
+        "masks_applied": record.masks_applied.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        "tracks_obscured": record.counts.tracks.saturating_sub(record.counts.kept_tracks),
+        "kept_tracks": record.kept_tracks,
+        "replay_of": record.replay_of,
+    }))];
+    for m in &record.masks_lifted {
+        entries.push(
+            NewEntry::new(&m.operator, Action::MaskLifted, &subject, &reason).with_details(
+                serde_json::json!({
+                    "mask": m.id,
+                    "authorisation": m.authorisation,
+                    "record_sha256": record_sha,
+                    "input_sha256": record.input.sha256,
+                }),
+            ),
+        );
+    }
+    index.append_audit_all(&entries, key)
+}
+
+/// Logs the disclosure of a redacted output (subject access request) or an
+/// exhibit: `what` is a redaction record (`OUTPUT.redaction.json`), the
+/// redacted video next to its record, or an export manifest. The file's
+/// current sha256 must still be the one recorded, so what is logged is
+/// what leaves.
+///
+/// # Errors
+/// `InvalidArgument` for a missing recipient, reason or operator, or a
+/// file that is neither a record nor a manifest; `Corrupt` when the output
+/// no longer matches its record; `Database` on SQLite failures.
+pub fn log_disclosure(
+    index: &mut Index,
+    what: &std::path::Path,
+    recipient: &str,
+    operator: &str,
+    reason: &str,
+    key: Option<&SecretKey>,
+) -> Result<Entry> {
+    if recipient.trim().is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "a disclosure needs a recipient (--recipient NAME)",
+        ));
+    }
+    let hash = |p: &std::path::Path| {
+        crate::hash::file_sha256(p).map_err(|e| Error::io(e, "cannot hash").with_path(p))
+    };
+    let is_json = |p: &std::path::Path| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    };
+    let record_path = if is_json(what) {
+        what.to_path_buf()
+    } else {
+        crate::redact::record_path(what)
+    };
+    if !record_path.is_file() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "no redaction record or export manifest here (disclose OUTPUT.redaction.json, the redacted video next to it, or an exhibit manifest)",
+        )
+        .with_path(&record_path));
+    }
+    let text = std::fs::read_to_string(&record_path)
+        .map_err(|e| Error::io(e, "cannot read").with_path(&record_path))?;
+    let schema = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("schema").and_then(|s| s.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let record_sha = hash(&record_path)?;
+    let (subject, details) = if schema == crate::export::MANIFEST_SCHEMA {
+        let m = crate::export::read_manifest(&record_path)?;
+        (
+            m.exhibit.clone(),
+            serde_json::json!({
+                "kind": "exhibit",
+                "recipient": recipient.trim(),
+                "manifest": record_path,
+                "manifest_sha256": record_sha,
+                "files": m.masters.iter().map(|f| serde_json::json!({"file": f.file, "sha256": f.sha256}))
+                    .chain(m.working_copies.iter().map(|f| serde_json::json!({"file": f.file, "sha256": f.sha256})))
+                    .collect::<Vec<_>>(),
+            }),
+        )
+    } else {
+        let record = crate::redact::read_record(&record_path)?;
+        let output = if is_json(what) {
+            let p = record.output.path.clone();
+            if p.is_absolute() || p.is_file() {
+                p
+            } else {
+                record_path
+                    .parent()
+                    .map(|d| d.join(p.file_name().unwrap_or_default()))
+                    .unwrap_or(p)
+            }
+        } else {
+            what.to_path_buf()
+        };
+        let output_sha = hash(&output)?;
+        if output_sha != record.output.sha256 {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "sha256 {output_sha} is not the redacted output's recorded {} (the file changed since it was redacted): not logged",
+                    record.output.sha256
+                ),
+            )
+            .with_path(&output));
+        }
+        (
+            output.to_string_lossy().into_owned(),
+            serde_json::json!({
+                "kind": "redacted_output",
+                "recipient": recipient.trim(),
+                "output_sha256": output_sha,
+                "record": record_path,
+                "record_sha256": record_sha,
+                "input_sha256": record.input.sha256,
+                "case_reference": record.case_reference,
+            }),
+        )
+    };
+    let entry = NewEntry::new(operator, Action::Disclosure, subject, reason).with_details(details);
+    index
+        .append_audit_all(std::slice::from_ref(&entry), key)
+        .map(|mut v| v.remove(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: i64, prev: &str) -> Entry {
+        let mut e = Entry {
+            seq,
+            utc: "2026-11-28T10:00:00.000Z".into(),
+            operator: "op".into(),
+            action: "export".into(),
+            subject: format!("s{seq}"),
+            reason: "r".into(),
+            details: "{}".into(),
+            prev_hash: prev.into(),
+            entry_hash: String::new(),
+        };
+        e.entry_hash = e.computed_hash();
+        e
+    }
+
+    fn chain(n: i64) -> Vec<Entry> {
+        let mut v: Vec<Entry> = Vec::new();
+        for s in 1..=n {
+            let prev = v
+                .last()
+                .map_or(GENESIS.to_string(), |e| e.entry_hash.clone());
+            v.push(entry(s, &prev));
+        }
+        v
+    }
+
+    #[test]
+    fn field_boundaries_are_part_of_the_hash() {
+        let mut a = entry(1, GENESIS);
+        let mut b = a.clone();
+        a.operator = "ab".into();
+        a.action = "c".into();
+        b.operator = "a".into();
+        b.action = "bc".into();
+        assert_ne!(a.computed_hash(), b.computed_hash());
+    }
+
+    #[test]
+    fn each_kind_of_tampering_is_named() {
+        assert_eq!(check_chain(&chain(5)), None);
+        let mut v = chain(5);
+        v[2].reason.push('!');
+        let b = check_chain(&v).expect("bad");
+        assert_eq!((b.seq, b.problem), (3, Problem::Altered));
+        let mut v = chain(5);
+        v.remove(2);
+        let b = check_chain(&v).expect("bad");
+        assert_eq!((b.seq, b.problem), (3, Problem::Deleted));
+        let mut v = chain(5);
+        v.swap(1, 2);
+        let (s1, s2) = (v[1].seq, v[2].seq);
+        v[1].seq = s2;
+        v[2].seq = s1;
+        let b = check_chain(&v).expect("bad");
+        assert_eq!((b.seq, b.problem), (2, Problem::Reordered), "{b:?}");
+    }
+}

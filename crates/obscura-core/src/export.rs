@@ -1,0 +1,1169 @@
+//! Evidential export: a master exhibit in the recording's native format,
+//! an optional H.264 working copy with the time burned in, and a manifest
+//! that lets anyone check every file and every frame.
+//!
+//! ## What an export holds
+//! For a camera and a wall-clock range, every indexed recording that
+//! overlaps the range is checked against the hash it was indexed with,
+//! then stream-copied ([`crate::media::copy_range`]: no re-encode, cut at
+//! the keyframes enclosing the range) into `DIR/REF_camN_START.EXT`. Each
+//! master is decoded and compared, frame by frame, with the source frames
+//! it should hold; an export that does not reproduce the source exactly
+//! fails and leaves nothing behind.
+//!
+//! The manifest `DIR/REF.manifest.json` ([`MANIFEST_SCHEMA`]) records the
+//! camera, date, requested and actual start and end times, the exhibit
+//! reference, operator and reason, tool and FFmpeg versions, each source's
+//! and output's sha256, and for each master a list of every frame's
+//! sha256 with its source frame number and wall-clock time. The frame
+//! hash is SHA-256 of the decoded picture's 8-bit YUV 4:2:0 samples, Y then
+//! U then V, row by row: for `yuv420p` video it equals what
+//! `ffmpeg -i MASTER -f framehash -hash sha256 -` prints, so the frames
+//! can be checked without Obscura.
+//!
+//! With a signing key the manifest's exact bytes are signed into
+//! `REF.manifest.json.sig` (and the audit head is signed). The export, and
+//! (by default) a hold on each source recording under the exhibit
+//! reference, are logged in the audit trail.
+//!
+//! [`verify_manifest`] re-hashes every file and every frame and names the
+//! first bad frame.
+
+use crate::audit::{self, Action, NewEntry};
+use crate::error::{Error, ErrorKind, Result};
+use crate::frame::FrameViewMut;
+use crate::index::{db_err, format_utc, Index};
+use crate::media::{self, AudioPolicy, DecodeOptions, Decoder, EncodeOptions};
+use crate::output::PendingFile;
+use crate::pipeline::{PipelineOptions, Progress};
+use crate::retention::{self, RecordingRef};
+use crate::sign::{PublicKey, SecretKey};
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Schema of export manifests.
+pub const MANIFEST_SCHEMA: &str = "obscura.exhibit/1";
+/// Schema of detached manifest signatures.
+pub const SIGNATURE_SCHEMA: &str = "obscura.signature/1";
+
+const FRAME_HASH: &str = "sha256 of each decoded picture's 8-bit YUV 4:2:0 samples, Y then U then V, row by row (for yuv420p video the same as `ffmpeg -i FILE -f framehash -hash sha256 -`)";
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    /// Camera number.
+    pub camera: u32,
+    /// Start of the range, UTC.
+    pub from: DateTime<Utc>,
+    /// End of the range, UTC (exclusive).
+    pub to: DateTime<Utc>,
+    /// Exhibit reference (e.g. `JS/1`).
+    pub exhibit: String,
+    /// Who.
+    pub operator: String,
+    /// Why.
+    pub reason: String,
+    /// Directory the exhibit goes into (created if missing).
+    pub out_dir: PathBuf,
+    /// Also write an H.264 working copy with the time burned in.
+    pub working_copy: bool,
+    /// Hold the source recordings under the exhibit reference (so
+    /// retention never removes them).
+    pub hold: bool,
+    /// How to decode for hashing.
+    pub decode: DecodeOptions,
+}
+
+/// Tool and library versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// `obscura`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// libavcodec version.
+    pub avcodec: String,
+    /// libavformat version.
+    pub avformat: String,
+}
+
+/// The camera.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CameraInfo {
+    /// Number.
+    pub number: u32,
+    /// Name.
+    pub name: String,
+    /// Town.
+    pub town: String,
+    /// Desk.
+    pub desk: String,
+}
+
+/// A source recording.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// Path.
+    pub path: String,
+    /// sha256 (checked against the index before copying).
+    pub sha256: String,
+    /// Wall-clock start of the recording.
+    pub start_utc: String,
+    /// Frames in the recording.
+    pub frames: u64,
+}
+
+/// One frame of a master.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameHash {
+    /// Frame number in the master, from 0.
+    pub index: u64,
+    /// Frame number in the source recording.
+    pub source_index: u64,
+    /// Wall-clock time the frame shows from.
+    pub utc: String,
+    /// Hash of the decoded picture (see the manifest's `frame_hash`).
+    pub sha256: String,
+}
+
+/// A master exhibit file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterFile {
+    /// File name, next to the manifest.
+    pub file: String,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Container written.
+    pub container: String,
+    /// Video codec (copied, not re-encoded).
+    pub codec: String,
+    /// Picture size.
+    pub width: u32,
+    /// Picture size.
+    pub height: u32,
+    /// The recording it was copied from.
+    pub source: SourceRef,
+    /// Where it was cut (source frames and media seconds).
+    pub cut: media::Cut,
+    /// Wall-clock time of its first frame.
+    pub start_utc: String,
+    /// Wall-clock time its last frame ends.
+    pub end_utc: String,
+    /// Audio packets copied.
+    pub audio_packets: u64,
+    /// Every frame's hash.
+    pub frames: Vec<FrameHash>,
+}
+
+/// A working copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkingCopy {
+    /// File name, next to the manifest.
+    pub file: String,
+    /// sha256 of the file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// The master it was made from.
+    pub master: String,
+    /// Frames.
+    pub frames: u64,
+    /// How it was made.
+    pub note: String,
+}
+
+/// The exhibit manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_SCHEMA`].
+    pub schema: String,
+    /// Exhibit reference.
+    pub exhibit: String,
+    /// Camera.
+    pub camera: CameraInfo,
+    /// Date of the requested start, UTC (`YYYY-MM-DD`).
+    pub date: String,
+    /// Requested start, UTC.
+    pub from_utc: String,
+    /// Requested end, UTC.
+    pub to_utc: String,
+    /// Who exported.
+    pub operator: String,
+    /// Why.
+    pub reason: String,
+    /// When, UTC.
+    pub created_utc: String,
+    /// The tool.
+    pub tool: ToolInfo,
+    /// How frame hashes are computed.
+    pub frame_hash: String,
+    /// Master copies, in wall-clock order.
+    pub masters: Vec<MasterFile>,
+    /// Working copies.
+    pub working_copies: Vec<WorkingCopy>,
+}
+
+/// A detached signature of a manifest's exact bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestSignature {
+    /// [`SIGNATURE_SCHEMA`].
+    pub schema: String,
+    /// `ed25519`.
+    pub algorithm: String,
+    /// sha256 of the manifest file signed.
+    pub manifest_sha256: String,
+    /// The signer's public key (hex).
+    pub public_key: String,
+    /// The signature (hex) of the manifest file's bytes.
+    pub signature: String,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exported {
+    /// The manifest.
+    pub manifest: PathBuf,
+    /// Its sha256.
+    pub manifest_sha256: String,
+    /// The detached signature, when signed.
+    pub signature: Option<PathBuf>,
+    /// Master files.
+    pub masters: Vec<PathBuf>,
+    /// Working copies.
+    pub working_copies: Vec<PathBuf>,
+    /// Frames in the masters.
+    pub frames: u64,
+    /// Holds placed (source recordings newly held).
+    pub holds_placed: usize,
+    /// The audit entry of the export.
+    pub audit_seq: i64,
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidArgument, msg)
+}
+
+/// The exhibit reference as a file-name part: letters, digits, `-`, `_`
+/// and `.` kept, anything else `_`.
+pub fn file_stem(exhibit: &str) -> String {
+    exhibit
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Where the manifest of `exhibit` goes in `dir`.
+pub fn manifest_path(dir: &Path, exhibit: &str) -> PathBuf {
+    dir.join(format!("{}.manifest.json", file_stem(exhibit)))
+}
+
+fn at(start: &DateTime<Utc>, secs: f64) -> DateTime<Utc> {
+    *start + chrono::Duration::microseconds((secs * 1e6).round() as i64)
+}
+
+fn hash_file(p: &Path) -> Result<String> {
+    crate::hash::file_sha256(p).map_err(|e| Error::io(e, "cannot hash").with_path(p))
+}
+
+fn file_len(p: &Path) -> Result<u64> {
+    std::fs::metadata(p)
+        .map(|m| m.len())
+        .map_err(|e| Error::io(e, "cannot read").with_path(p))
+}
+
+/// Exports `req` from `index`: masters, optional working copies, manifest
+/// (signed with `key`), holds and the audit entry. Nothing is left in the
+/// directory if it fails.
+///
+/// # Errors
+/// `InvalidArgument` for missing fields, an empty range, or an exhibit
+/// that already exists in the directory; `NotFound` when no dated
+/// recording of the camera covers the range or a source file is missing;
+/// `Corrupt` when a source no longer has its indexed hash or a master does
+/// not reproduce its source frames; media and database errors as they come.
+pub fn export(
+    index: &mut Index,
+    req: &ExportRequest,
+    key: Option<&SecretKey>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Exported> {
+    for (v, what) in [
+        (&req.exhibit, "an exhibit reference (--exhibit REF)"),
+        (&req.operator, "an operator (--operator NAME)"),
+        (&req.reason, "a reason (--reason TEXT)"),
+    ] {
+        if v.trim().is_empty() {
+            return Err(invalid(format!("{what} is required")));
+        }
+    }
+    if req.to <= req.from {
+        return Err(invalid(format!(
+            "invalid range {} .. {} (expected --to after --from)",
+            format_utc(&req.from),
+            format_utc(&req.to)
+        )));
+    }
+    let db = index.path().to_path_buf();
+    let camera = index
+        .conn()
+        .query_row(
+            "SELECT number, name, town, desk FROM cameras WHERE number = ?1",
+            [req.camera],
+            |r| {
+                Ok(CameraInfo {
+                    number: r.get(0)?,
+                    name: r.get(1)?,
+                    town: r.get(2)?,
+                    desk: r.get(3)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(|e| db_err(&db, "cannot read camera", e))?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("camera {} is not in the index", req.camera),
+            )
+            .with_path(&db)
+        })?;
+    let recs =
+        retention::recordings_overlapping(index.conn(), &db, req.camera, &req.from, &req.to)?;
+    if recs.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "no recording of camera {} with a known wall-clock time covers {} .. {}",
+                req.camera,
+                format_utc(&req.from),
+                format_utc(&req.to)
+            ),
+        )
+        .with_path(&db));
+    }
+    std::fs::create_dir_all(&req.out_dir)
+        .map_err(|e| Error::io(e, "cannot create export directory").with_path(&req.out_dir))?;
+    let stem = file_stem(&req.exhibit);
+    let manifest_dest = manifest_path(&req.out_dir, &req.exhibit);
+    let sig_dest = sig_path(&manifest_dest);
+    let refuse_existing = |p: &Path| -> Result<()> {
+        if p.exists() {
+            Err(invalid("already exists (exhibits are never overwritten)").with_path(p))
+        } else {
+            Ok(())
+        }
+    };
+    refuse_existing(&manifest_dest)?;
+    refuse_existing(&sig_dest)?;
+
+    // Masters, under temporary names until everything is done.
+    let total: u64 = recs.iter().map(|r| r.frames).sum();
+    let mut done = 0u64;
+    let mut masters: Vec<(PendingFile, MasterFile)> = Vec::new();
+    for rec in &recs {
+        let (pending, master) = export_one(req, rec, &stem, &mut |n| {
+            progress(Progress {
+                frames: done + n,
+                total,
+            })
+        })?;
+        done += master.cut.frames();
+        masters.push((pending, master));
+    }
+
+    // Working copies (written by the encoder, removed again on failure).
+    let mut working: Vec<(PathBuf, WorkingCopy)> = Vec::new();
+    let cleanup = |w: &[(PathBuf, WorkingCopy)]| {
+        for (p, _) in w {
+            let _ = std::fs::remove_file(p);
+        }
+    };
+    if req.working_copy {
+        for (pending, m) in &masters {
+            match working_copy(req, pending, m) {
+                Ok(w) => working.push(w),
+                Err(e) => {
+                    cleanup(&working);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    let mut finish = || -> Result<Exported> {
+        let lib = media::library_info();
+        let manifest = Manifest {
+            schema: MANIFEST_SCHEMA.into(),
+            exhibit: req.exhibit.trim().to_string(),
+            camera: camera.clone(),
+            date: req.from.format("%Y-%m-%d").to_string(),
+            from_utc: format_utc(&req.from),
+            to_utc: format_utc(&req.to),
+            operator: req.operator.trim().to_string(),
+            reason: req.reason.trim().to_string(),
+            created_utc: format_utc(&Utc::now()),
+            tool: ToolInfo {
+                name: "obscura".into(),
+                version: crate::VERSION.into(),
+                avcodec: lib.avcodec,
+                avformat: lib.avformat,
+            },
+            frame_hash: FRAME_HASH.into(),
+            masters: masters.iter().map(|(_, m)| m.clone()).collect(),
+            working_copies: working.iter().map(|(_, w)| w.clone()).collect(),
+        };
+        let bytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise manifest: {e}")))?;
+        let manifest_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let mf = PendingFile::new(&manifest_dest, &[])?;
+        std::fs::write(mf.tmp_path(), &bytes)
+            .map_err(|e| Error::io(e, "cannot write manifest").with_path(&manifest_dest))?;
+        let sig = match key {
+            Some(k) => {
+                let s = ManifestSignature {
+                    schema: SIGNATURE_SCHEMA.into(),
+                    algorithm: "ed25519".into(),
+                    manifest_sha256: manifest_sha.clone(),
+                    public_key: k.public_key().to_hex(),
+                    signature: k.sign(&bytes),
+                };
+                let sf = PendingFile::new(&sig_dest, &[])?;
+                let text = serde_json::to_vec_pretty(&s).map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("cannot serialise signature: {e}"))
+                })?;
+                std::fs::write(sf.tmp_path(), text)
+                    .map_err(|e| Error::io(e, "cannot write signature").with_path(&sig_dest))?;
+                Some(sf)
+            }
+            None => None,
+        };
+        // Log (and hold) in one transaction; the files are moved into place
+        // inside it, so an export is either logged and present or neither.
+        let tx = index
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_err(&db, "cannot lock index", e))?;
+        let holds = if req.hold {
+            retention::hold_tx(
+                &tx,
+                &db,
+                &recs,
+                req.exhibit.trim(),
+                &req.operator,
+                &format!("evidential export: {}", req.reason.trim()),
+            )?
+        } else {
+            Vec::new()
+        };
+        let entry = NewEntry::new(
+            &req.operator,
+            Action::Export,
+            req.exhibit.trim(),
+            &req.reason,
+        )
+        .with_details(serde_json::json!({
+            "camera": req.camera,
+            "from_utc": manifest.from_utc,
+            "to_utc": manifest.to_utc,
+            "manifest": std::fs::canonicalize(&req.out_dir)
+                .map(|d| d.join(manifest_dest.file_name().unwrap_or_default()))
+                .unwrap_or_else(|_| manifest_dest.clone()),
+            "manifest_sha256": manifest_sha,
+            "signed": key.is_some(),
+            "masters": manifest.masters.iter().map(|m| serde_json::json!({
+                "file": m.file, "sha256": m.sha256, "frames": m.frames.len(),
+                "source": m.source.path, "source_sha256": m.source.sha256,
+            })).collect::<Vec<_>>(),
+            "working_copies": manifest.working_copies.iter().map(|w| serde_json::json!({
+                "file": w.file, "sha256": w.sha256,
+            })).collect::<Vec<_>>(),
+        }));
+        let logged = audit::append_tx(&tx, &db, &entry)?;
+        if let Some(k) = key {
+            audit::sign_head_tx(&tx, &db, k)?;
+        }
+        let mut placed: Vec<PathBuf> = Vec::new();
+        let commit_all = || -> Result<()> {
+            for (pending, _) in masters.drain(..) {
+                placed.push(pending.commit()?);
+            }
+            placed.push(mf.commit()?);
+            if let Some(sf) = sig {
+                placed.push(sf.commit()?);
+            }
+            Ok(())
+        };
+        if let Err(e) = commit_all().and_then(|()| {
+            tx.commit()
+                .map_err(|e| db_err(&db, "cannot commit the export's audit entry", e))
+        }) {
+            for p in &placed {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        Ok(Exported {
+            manifest: manifest_dest.clone(),
+            manifest_sha256: manifest_sha,
+            signature: key.map(|_| sig_dest.clone()),
+            masters: manifest
+                .masters
+                .iter()
+                .map(|m| req.out_dir.join(&m.file))
+                .collect(),
+            working_copies: working.iter().map(|(p, _)| p.clone()).collect(),
+            frames: manifest.masters.iter().map(|m| m.frames.len() as u64).sum(),
+            holds_placed: holds.len(),
+            audit_seq: logged.seq,
+        })
+    };
+    finish().inspect_err(|_| cleanup(&working))
+}
+
+/// Copies the part of `rec` in the range, checks it against the source
+/// frame by frame, and hashes it.
+fn export_one(
+    req: &ExportRequest,
+    rec: &RecordingRef,
+    stem: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(PendingFile, MasterFile)> {
+    let src = PathBuf::from(&rec.path);
+    let sha = hash_file(&src).map_err(|e| {
+        if e.kind() == ErrorKind::NotFound {
+            Error::new(ErrorKind::NotFound, "indexed recording is missing").with_path(&src)
+        } else {
+            e
+        }
+    })?;
+    if sha != rec.sha256 {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "sha256 {sha} is not the {} it was indexed with: the recording changed since, not exported",
+                rec.sha256
+            ),
+        )
+        .with_path(&src));
+    }
+    let start = rec
+        .start_utc
+        .as_deref()
+        .and_then(crate::motion::parse_utc)
+        .ok_or_else(|| {
+            Error::new(ErrorKind::Database, "recording has no start time").with_path(&src)
+        })?;
+    let info = media::probe(&src)?;
+    let secs = |t: &DateTime<Utc>| (*t - start).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6;
+    let from_s = secs(&req.from).max(0.0);
+    let to_s = secs(&req.to).min(info.duration_s);
+    let ext = src
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "recording has no file extension: cannot tell its container format",
+            )
+            .with_path(&src)
+        })?;
+    // Plan first (cheaply, inside copy_range) for the name: the master is
+    // named after the wall-clock time of its first frame.
+    let tmp_name = req
+        .out_dir
+        .join(format!("{stem}_cam{}_pending.{ext}", req.camera));
+    let pending = PendingFile::new(&tmp_name, &[&src])?;
+    let remuxed = media::copy_range(&info, from_s, to_s, &pending)?;
+    let cut = remuxed.cut.clone();
+    let master_start = at(&start, cut.start_s);
+    let name = format!(
+        "{stem}_cam{}_{}.{ext}",
+        req.camera,
+        master_start.format("%Y%m%dT%H%M%S%.3fZ")
+    );
+    let dest = req.out_dir.join(&name);
+    if dest.exists() {
+        return Err(invalid("already exists (exhibits are never overwritten)").with_path(&dest));
+    }
+    let final_pending = PendingFile::new(&dest, &[&src])?;
+    std::fs::rename(pending.tmp_path(), final_pending.tmp_path())
+        .map_err(|e| Error::io(e, "cannot rename master").with_path(&dest))?;
+    drop(pending);
+
+    // The master's frames, and the source's over the same span.
+    let (_, master_frames) = media::open(final_pending.tmp_path(), &req.decode)?;
+    let key = info
+        .keyframes
+        .iter()
+        .find(|k| k.index == cut.first_frame)
+        .copied();
+    let source_frames: Box<dyn Iterator<Item = Result<media::DecodedFrame>>> = match key {
+        Some(k) => Box::new(Decoder::open_from(&info, &k, 0)?),
+        None => Box::new(Decoder::open(&src, 0)?),
+    };
+    let mut source_frames = source_frames
+        .filter(|f| f.as_ref().map_or(true, |f| f.index() >= cut.first_frame))
+        .take(cut.frames() as usize);
+    let mut frames = Vec::with_capacity(cut.frames() as usize);
+    for (i, m) in master_frames.enumerate() {
+        let m = m.map_err(|e| e.with_path(&dest))?;
+        let s = match source_frames.next() {
+            Some(s) => s?,
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!(
+                        "master has more frames than the {} source frames {}..{}",
+                        cut.frames(),
+                        cut.first_frame,
+                        cut.end_frame
+                    ),
+                )
+                .with_path(&dest))
+            }
+        };
+        let (mh, sh) = (m.view().sha256_hex(), s.view().sha256_hex());
+        if mh != sh {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "master frame {i} does not match source frame {} (stream copy not faithful): not exported",
+                    s.index()
+                ),
+            )
+            .with_path(&dest));
+        }
+        frames.push(FrameHash {
+            index: i as u64,
+            source_index: s.index(),
+            utc: format_utc(&at(&start, s.time())),
+            sha256: mh,
+        });
+        if i % 16 == 0 {
+            progress(i as u64);
+        }
+    }
+    if frames.len() as u64 != cut.frames() {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "master decodes to {} frames, expected the {} source frames {}..{}",
+                frames.len(),
+                cut.frames(),
+                cut.first_frame,
+                cut.end_frame
+            ),
+        )
+        .with_path(&dest));
+    }
+    progress(cut.frames());
+    let master = MasterFile {
+        file: name,
+        sha256: hash_file(final_pending.tmp_path())?,
+        bytes: file_len(final_pending.tmp_path())?,
+        container: remuxed.container,
+        codec: info.codec.clone(),
+        width: info.width,
+        height: info.height,
+        source: SourceRef {
+            path: rec.path.clone(),
+            sha256: sha,
+            start_utc: format_utc(&start),
+            frames: info.frames,
+        },
+        start_utc: format_utc(&master_start),
+        end_utc: format_utc(&at(&start, cut.end_s)),
+        cut,
+        audio_packets: remuxed.audio_packets,
+        frames,
+    };
+    Ok((final_pending, master))
+}
+
+/// H.264 MP4 of a master with the wall-clock time of each frame burned in
+/// at the top left.
+fn working_copy(
+    req: &ExportRequest,
+    master: &PendingFile,
+    m: &MasterFile,
+) -> Result<(PathBuf, WorkingCopy)> {
+    let stem = Path::new(&m.file)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = format!("{stem}.working.mp4");
+    let dest = req.out_dir.join(&name);
+    if dest.exists() {
+        return Err(invalid("already exists (exhibits are never overwritten)").with_path(&dest));
+    }
+    let opts = PipelineOptions {
+        decode: req.decode.clone(),
+        encode: EncodeOptions {
+            audio: AudioPolicy::Drop,
+            ..EncodeOptions::default()
+        },
+    };
+    let summary =
+        crate::pipeline::run(master.tmp_path(), &dest, &opts, &mut |_| {}, |view, fi| {
+            let text = m
+                .frames
+                .get(fi.index as usize)
+                .map(|f| f.utc.replace('T', " ").replace('Z', " UTC"))
+                .unwrap_or_default();
+            burn_text(view, &text);
+            Ok(())
+        })?;
+    let w = WorkingCopy {
+        file: name,
+        sha256: hash_file(&dest)?,
+        bytes: file_len(&dest)?,
+        master: m.file.clone(),
+        frames: summary.frames_out,
+        note: "H.264 re-encode of the master for viewing; wall-clock time (UTC) burned in at the top left; not the evidential master".into(),
+    };
+    Ok((dest, w))
+}
+
+/// 5x7 glyphs of the characters a time needs.
+fn glyph(c: char) -> [u8; 7] {
+    match c {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
+        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
+        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
+        _ => [0; 7],
+    }
+}
+
+/// Draws `text` in white on a black box at the top left, scaled to the
+/// picture (one glyph pixel per 240 lines).
+pub fn burn_text(view: &mut FrameViewMut<'_>, text: &str) {
+    let (w, h) = (view.width(), view.height());
+    let s = (h / 240).max(1);
+    let box_w = ((text.chars().count() * 6 + 2) * s).min(w);
+    let box_h = (9 * s).min(h);
+    let planes = view.planes_mut();
+    for y in 0..box_h {
+        let row = planes[0].row_mut(y);
+        let end = box_w.min(row.len());
+        row[..end].fill(16);
+    }
+    let (cw, ch) = (box_w.div_ceil(2), box_h.div_ceil(2));
+    for plane in planes.iter_mut().skip(1) {
+        for y in 0..ch.min(plane.height()) {
+            let row = plane.row_mut(y);
+            let end = cw.min(row.len());
+            row[..end].fill(128);
+        }
+    }
+    for (i, c) in text.chars().enumerate() {
+        let g = glyph(c);
+        let x0 = (i * 6 + 1) * s;
+        for (gy, bits) in g.iter().enumerate() {
+            for gx in 0..5 {
+                if bits & (0x10 >> gx) == 0 {
+                    continue;
+                }
+                for dy in 0..s {
+                    let y = (gy + 1) * s + dy;
+                    if y >= h {
+                        continue;
+                    }
+                    let row = planes[0].row_mut(y);
+                    for dx in 0..s {
+                        let x = x0 + gx * s + dx;
+                        if x < row.len() {
+                            row[x] = 235;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where the detached signature of a manifest goes.
+pub fn sig_path(manifest: &Path) -> PathBuf {
+    let mut name = manifest
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".sig");
+    manifest.with_file_name(name)
+}
+
+/// Reads a manifest.
+///
+/// # Errors
+/// `NotFound`/`Io` if unreadable; `InvalidArgument` if it is not an
+/// exhibit manifest of a supported schema.
+pub fn read_manifest(path: &Path) -> Result<Manifest> {
+    let text =
+        std::fs::read(path).map_err(|e| Error::io(e, "cannot read manifest").with_path(path))?;
+    let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
+        invalid(format!("not an exhibit manifest ({MANIFEST_SCHEMA}): {e}")).with_path(path)
+    })?;
+    if m.schema != MANIFEST_SCHEMA {
+        return Err(invalid(format!(
+            "manifest schema {} is not supported (expected {MANIFEST_SCHEMA})",
+            m.schema
+        ))
+        .with_path(path));
+    }
+    Ok(m)
+}
+
+/// A frame that does not check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadFrame {
+    /// Frame number in the master.
+    pub index: u64,
+    /// Frame number in the source, when the manifest lists the frame.
+    pub source_index: Option<u64>,
+    /// Its wall-clock time, when listed.
+    pub utc: Option<String>,
+    /// Hash in the manifest (None: a frame the manifest does not list).
+    pub expected: Option<String>,
+    /// Hash decoded now (None: the frame is missing).
+    pub actual: Option<String>,
+}
+
+/// The check of one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileCheck {
+    /// File name from the manifest.
+    pub file: String,
+    /// `master` or `working_copy`.
+    pub role: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// Whether it exists.
+    pub exists: bool,
+    /// sha256 recorded.
+    pub expected_sha256: String,
+    /// sha256 now.
+    pub actual_sha256: Option<String>,
+    /// For masters: frames listed.
+    pub frames_expected: Option<u64>,
+    /// For masters: frames decoded now.
+    pub frames_decoded: Option<u64>,
+    /// For masters: frames whose hash matches.
+    pub frames_ok: Option<u64>,
+    /// For masters: frames that do not (at most 1000 listed).
+    pub bad_frames: Vec<BadFrame>,
+    /// Bad frames in all.
+    pub bad_frame_count: u64,
+    /// A decode error, if decoding stopped.
+    pub error: Option<String>,
+}
+
+/// The signature's check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignatureStatus {
+    /// Whether it holds.
+    pub ok: bool,
+    /// Whether it was checked against a public key given by the verifier.
+    pub key_checked: bool,
+    /// The key in the signature file.
+    pub public_key: Option<String>,
+    /// In words.
+    pub message: String,
+}
+
+/// The result of verifying an exhibit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    /// The manifest.
+    pub manifest: PathBuf,
+    /// Exhibit reference.
+    pub exhibit: String,
+    /// Whether everything passed.
+    pub ok: bool,
+    /// The signature, if one exists or a key was given.
+    pub signature: Option<SignatureStatus>,
+    /// Per file.
+    pub files: Vec<FileCheck>,
+    /// The first bad frame of the first failing master, in words.
+    pub first_bad_frame: Option<String>,
+}
+
+const MAX_LISTED: usize = 1000;
+
+/// Re-hashes every file of the exhibit described by the manifest at
+/// `path`, and every frame of each master; checks the detached signature
+/// if there is one (against `public_key` when given; with a key given, a
+/// missing signature fails).
+///
+/// # Errors
+/// Only when the manifest itself cannot be read (a failing exhibit is a
+/// report, not an error).
+pub fn verify_manifest(
+    path: &Path,
+    public_key: Option<&PublicKey>,
+    decode: &DecodeOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<VerifyReport> {
+    let m = read_manifest(path)?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(e, "cannot read manifest").with_path(path))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let sig = check_manifest_signature(path, &bytes, public_key);
+    let total: u64 = m.masters.iter().map(|f| f.frames.len() as u64).sum();
+    let mut done = 0u64;
+    let mut files = Vec::new();
+    for f in &m.masters {
+        let mut check = check_file(&dir, &f.file, &f.sha256, "master");
+        if check.exists {
+            check_frames(&dir.join(&f.file), f, decode, &mut check, &mut |n| {
+                progress(Progress {
+                    frames: done + n,
+                    total,
+                })
+            });
+        }
+        done += f.frames.len() as u64;
+        check.ok = check.exists
+            && check.actual_sha256.as_deref() == Some(f.sha256.as_str())
+            && check.bad_frame_count == 0
+            && check.error.is_none();
+        files.push(check);
+    }
+    for w in &m.working_copies {
+        let mut check = check_file(&dir, &w.file, &w.sha256, "working_copy");
+        check.ok = check.exists && check.actual_sha256.as_deref() == Some(w.sha256.as_str());
+        files.push(check);
+    }
+    let first_bad_frame = files.iter().find_map(|f| {
+        f.bad_frames.first().map(|b| {
+            format!(
+                "{}: frame {}{}{}: {}",
+                f.file,
+                b.index,
+                b.source_index
+                    .map(|s| format!(" (source frame {s})"))
+                    .unwrap_or_default(),
+                b.utc
+                    .as_deref()
+                    .map(|u| format!(" at {u}"))
+                    .unwrap_or_default(),
+                match (&b.expected, &b.actual) {
+                    (Some(_), Some(_)) => "differs",
+                    (Some(_), None) => "missing",
+                    _ => "not in the manifest",
+                }
+            )
+        })
+    });
+    let ok = files.iter().all(|f| f.ok) && sig.as_ref().is_none_or(|s| s.ok);
+    Ok(VerifyReport {
+        manifest: path.to_path_buf(),
+        exhibit: m.exhibit,
+        ok,
+        signature: sig,
+        files,
+        first_bad_frame,
+    })
+}
+
+fn check_manifest_signature(
+    path: &Path,
+    bytes: &[u8],
+    public_key: Option<&PublicKey>,
+) -> Option<SignatureStatus> {
+    let sp = sig_path(path);
+    let status = |ok, key_checked, public_key, message: String| {
+        Some(SignatureStatus {
+            ok,
+            key_checked,
+            public_key,
+            message,
+        })
+    };
+    let text = match std::fs::read(&sp) {
+        Ok(t) => t,
+        Err(_) if public_key.is_some() => {
+            return status(
+                false,
+                true,
+                None,
+                format!(
+                    "no signature ({}) to check the public key against",
+                    sp.display()
+                ),
+            )
+        }
+        Err(_) => return None,
+    };
+    let s: ManifestSignature = match serde_json::from_slice(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            return status(
+                false,
+                public_key.is_some(),
+                None,
+                format!("unreadable signature file: {e}"),
+            )
+        }
+    };
+    let stored = PublicKey::from_hex(&s.public_key).ok();
+    let (key, key_checked) = match public_key {
+        Some(k) => (Some(k.clone()), true),
+        None => (stored, false),
+    };
+    let Some(key) = key else {
+        return status(
+            false,
+            false,
+            Some(s.public_key),
+            "signature has an invalid public key".into(),
+        );
+    };
+    if key.verify(bytes, &s.signature) {
+        status(
+            true,
+            key_checked,
+            Some(s.public_key),
+            if key_checked {
+                "manifest signed with the given key".into()
+            } else {
+                "signature consistent with the key stored beside it (give --public-key to check who signed)".into()
+            },
+        )
+    } else {
+        status(
+            false,
+            key_checked,
+            Some(s.public_key),
+            if key_checked {
+                "signature does not verify with the given public key (wrong key, or the manifest changed)".into()
+            } else {
+                "signature does not verify: the manifest changed after signing".into()
+            },
+        )
+    }
+}
+
+fn check_file(dir: &Path, file: &str, expected: &str, role: &'static str) -> FileCheck {
+    // Files are named relative to the manifest; refuse to wander off.
+    let name_ok = Path::new(file)
+        .file_name()
+        .is_some_and(|n| n == std::ffi::OsStr::new(file));
+    let p = dir.join(file);
+    let actual = if name_ok {
+        crate::hash::file_sha256(&p).ok()
+    } else {
+        None
+    };
+    FileCheck {
+        file: file.to_string(),
+        role,
+        ok: false,
+        exists: actual.is_some(),
+        expected_sha256: expected.to_string(),
+        actual_sha256: actual,
+        frames_expected: None,
+        frames_decoded: None,
+        frames_ok: None,
+        bad_frames: Vec::new(),
+        bad_frame_count: 0,
+        error: (!name_ok).then(|| "file name is not a plain name next to the manifest".into()),
+    }
+}
+
+fn check_frames(
+    path: &Path,
+    m: &MasterFile,
+    decode: &DecodeOptions,
+    check: &mut FileCheck,
+    progress: &mut dyn FnMut(u64),
+) {
+    check.frames_expected = Some(m.frames.len() as u64);
+    let mut decoded = 0u64;
+    let mut matching = 0u64;
+    let bad = |check: &mut FileCheck, b: BadFrame| {
+        check.bad_frame_count += 1;
+        if check.bad_frames.len() < MAX_LISTED {
+            check.bad_frames.push(b);
+        }
+    };
+    match media::open(path, decode) {
+        Err(e) => check.error = Some(e.to_string()),
+        Ok((_, frames)) => {
+            for f in frames {
+                let f = match f {
+                    Ok(f) => f,
+                    Err(e) => {
+                        check.error = Some(e.to_string());
+                        break;
+                    }
+                };
+                let actual = f.view().sha256_hex();
+                match m.frames.get(decoded as usize) {
+                    Some(exp) if exp.sha256 == actual => matching += 1,
+                    Some(exp) => bad(
+                        check,
+                        BadFrame {
+                            index: decoded,
+                            source_index: Some(exp.source_index),
+                            utc: Some(exp.utc.clone()),
+                            expected: Some(exp.sha256.clone()),
+                            actual: Some(actual),
+                        },
+                    ),
+                    None => bad(
+                        check,
+                        BadFrame {
+                            index: decoded,
+                            source_index: None,
+                            utc: None,
+                            expected: None,
+                            actual: Some(actual),
+                        },
+                    ),
+                }
+                decoded += 1;
+                if decoded % 16 == 0 {
+                    progress(decoded);
+                }
+            }
+        }
+    }
+    for (i, exp) in m.frames.iter().enumerate().skip(decoded as usize) {
+        bad(
+            check,
+            BadFrame {
+                index: i as u64,
+                source_index: Some(exp.source_index),
+                utc: Some(exp.utc.clone()),
+                expected: Some(exp.sha256.clone()),
+                actual: None,
+            },
+        );
+    }
+    check.frames_decoded = Some(decoded);
+    check.frames_ok = Some(matching);
+}
