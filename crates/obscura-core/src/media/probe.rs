@@ -209,7 +209,7 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         }
         // SAFETY: reads the flags field of the packet just read.
         let flags = unsafe { (*ff::packet::Ref::as_ptr(&packet)).flags };
-        if flags & ff::ffi::AV_PKT_FLAG_DISCARD as i32 != 0 {
+        if flags & ff::ffi::AV_PKT_FLAG_DISCARD != 0 {
             // Pre-roll before an edit list's start (a stream-copy cut that
             // began between keyframes): decoded for reference only, never
             // shown, so not a frame of the video.
