@@ -221,10 +221,11 @@ def detect_faces(array: np.ndarray, *, threshold: float = 0.3, scale: float = 0.
     return [Detection(*d) for d in det.detect(_picture(array))]
 
 
-def detect_plates(array: np.ndarray, *, threshold: float = 0.3) -> List[Detection]:
+def detect_plates(array: np.ndarray, *, threshold: float = 0.3, confirm: bool = False) -> List[Detection]:
     """Number-plate-shaped text regions in an RGB or grey uint8 array
-    (PP-OCRv4 text detection plus the plate-geometry filter)."""
-    det = _cached(("plate", threshold), lambda: PlateDetector(threshold=threshold))
+    (PP-OCRv4 text detection plus the plate-geometry filter; with
+    ``confirm``, only those the recogniser reads as a plate-like string)."""
+    det = _cached(("plate", threshold, confirm), lambda: PlateDetector(threshold=threshold, confirm=confirm))
     return [Detection(*d) for d in det.detect(_picture(array))]
 
 
@@ -257,6 +258,7 @@ def tracks(
     *,
     faces: bool = True,
     plates: bool = False,
+    plate_confirm: bool = False,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
     full_every: int = 8,
@@ -270,6 +272,7 @@ def tracks(
             os.fspath(input),
             faces=faces,
             plates=plates,
+            plate_confirm=plate_confirm,
             face_threshold=face_threshold,
             face_scale=face_scale,
             full_every=full_every,
@@ -288,6 +291,7 @@ def redact(
     camera: Optional[PathLike] = None,
     faces: bool = True,
     plates: bool = True,
+    plate_confirm: bool = False,
     keep_tracks: Sequence[int] = (),
     keep_reason: Optional[str] = None,
     boxes: Sequence[str] = (),
@@ -322,6 +326,7 @@ def redact(
             camera=None if camera is None else os.fspath(camera),
             faces=faces,
             plates=plates,
+            plate_confirm=plate_confirm,
             keep_tracks=list(keep_tracks),
             keep_reason=keep_reason,
             boxes=list(boxes),

@@ -28,7 +28,9 @@ class FaceDetector:
     ) -> List[Tuple[float, float, float, float, float]]: ...
 
 class PlateDetector:
-    def __new__(cls, *, threshold: float = 0.3, threads: int = 0) -> "PlateDetector": ...
+    def __new__(
+        cls, *, threshold: float = 0.3, confirm: bool = False, threads: int = 0
+    ) -> "PlateDetector": ...
     def detect(
         self, array: npt.NDArray[np.uint8]
     ) -> List[Tuple[float, float, float, float, float]]: ...
@@ -42,6 +44,7 @@ def redact(
     camera: Optional[str] = None,
     faces: bool = True,
     plates: bool = True,
+    plate_confirm: bool = False,
     keep_tracks: List[int] = ...,
     keep_reason: Optional[str] = None,
     boxes: List[str] = ...,
@@ -65,6 +68,7 @@ def tracks(
     *,
     faces: bool = True,
     plates: bool = False,
+    plate_confirm: bool = False,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
     full_every: int = 8,

@@ -334,10 +334,11 @@ struct PlateDetector {
 impl PlateDetector {
     /// Loads the model.
     #[new]
-    #[pyo3(signature = (*, threshold = 0.3, threads = 0))]
-    fn new(py: Python<'_>, threshold: f32, threads: usize) -> PyResult<Self> {
+    #[pyo3(signature = (*, threshold = 0.3, confirm = false, threads = 0))]
+    fn new(py: Python<'_>, threshold: f32, confirm: bool, threads: usize) -> PyResult<Self> {
         let settings = PlateSettings {
             threshold,
+            confirm,
             ..PlateSettings::default()
         };
         let inner = py
@@ -357,10 +358,11 @@ impl PlateDetector {
 }
 
 /// Detection settings as the CLI's `--faces --plates --face-threshold
-/// --face-scale --full-every` give them.
+/// --face-scale --full-every --plate-confirm` give them.
 fn analyse_options(
     faces: bool,
     plates: bool,
+    plate_confirm: bool,
     face_threshold: f32,
     face_scale: f32,
     full_every: u64,
@@ -370,7 +372,10 @@ fn analyse_options(
             threshold: face_threshold,
             scale: face_scale,
         }),
-        plates: plates.then(PlateSettings::default),
+        plates: plates.then(|| PlateSettings {
+            confirm: plate_confirm,
+            ..PlateSettings::default()
+        }),
         roi: (full_every > 0).then(|| RoiSettings {
             full_every,
             ..Default::default()
@@ -383,6 +388,7 @@ fn analyse_options(
 #[pyfunction]
 #[pyo3(signature = (
     input, output, *, operator, reason, camera = None, faces = true, plates = true,
+    plate_confirm = false,
     keep_tracks = Vec::new(), keep_reason = None, boxes = Vec::new(), unmask = Vec::new(),
     authorisation = None, case_reference = None, style = "mosaic", pad = 1.3, replay = None,
     face_threshold = 0.3, face_scale = 0.0, full_every = 8, crf = 18, preset = "veryfast",
@@ -398,6 +404,7 @@ fn redact(
     camera: Option<PathBuf>,
     faces: bool,
     plates: bool,
+    plate_confirm: bool,
     keep_tracks: Vec<u32>,
     keep_reason: Option<String>,
     boxes: Vec<String>,
@@ -439,8 +446,16 @@ fn redact(
             operator,
             reason,
             case_reference,
-            detect: (faces || plates)
-                .then(|| analyse_options(faces, plates, face_threshold, face_scale, full_every)),
+            detect: (faces || plates).then(|| {
+                analyse_options(
+                    faces,
+                    plates,
+                    plate_confirm,
+                    face_threshold,
+                    face_scale,
+                    full_every,
+                )
+            }),
             keep_tracks,
             keep_reason,
             boxes: boxes
@@ -478,7 +493,8 @@ fn redact(
 /// writing the contact sheet when `sheet` is given.
 #[pyfunction]
 #[pyo3(signature = (
-    input, *, faces = true, plates = false, face_threshold = 0.3, face_scale = 0.0,
+    input, *, faces = true, plates = false, plate_confirm = false, face_threshold = 0.3,
+    face_scale = 0.0,
     full_every = 8, sheet = None,
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -487,13 +503,21 @@ fn tracks(
     input: PathBuf,
     faces: bool,
     plates: bool,
+    plate_confirm: bool,
     face_threshold: f32,
     face_scale: f32,
     full_every: u64,
     sheet: Option<PathBuf>,
 ) -> PyResult<String> {
     let cancel = Cancel::new();
-    let opts = analyse_options(faces, plates, face_threshold, face_scale, full_every);
+    let opts = analyse_options(
+        faces,
+        plates,
+        plate_confirm,
+        face_threshold,
+        face_scale,
+        full_every,
+    );
     let decode = DecodeOptions {
         cancel: cancel.clone(),
         ..DecodeOptions::default()

@@ -4,7 +4,8 @@
 use crate::common::*;
 use obscura::analyse::{self, AnalyseOptions};
 use obscura::detect::{
-    BBox, Detection, Detector, FaceDetector, FaceSettings, PlateDetector, PlateSettings,
+    plate_like, BBox, Detection, Detector, FaceDetector, FaceSettings, PlateDetector, PlateReader,
+    PlateSettings,
 };
 use obscura::frame::FrameView;
 use obscura::media::{self, DecodeOptions, Decoder, EncodeOptions, Preset};
@@ -320,6 +321,82 @@ fn plates_rendered_onto_cctv_frames_are_detected() {
         assert!(
             clean_dets.iter().all(|d| d.bbox.covered_by(&truth) < 0.5),
             "{clean_dets:?}"
+        );
+    }
+}
+
+/// A frame of vtest.avi with `text` rendered in black on a `colour` panel
+/// at (300, 380), `size` pixels high; returns the frame and the panel box.
+fn scene_with_text(dir: &Path, text: &str, colour: &str, size: u32) -> (media::DecodedFrame, BBox) {
+    let font = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
+    let panel_w = size * (text.len() as u32 * 3 / 4 + 1);
+    let panel = dir.join(format!("panel-{size}-{}.png", text.replace(' ', "_")));
+    run(Command::new("ffmpeg").args([
+        "-v", "error", "-y", "-f", "lavfi", "-i",
+        &format!("color=c={colour}:s={panel_w}x{}", size * 3 / 2),
+        "-vf",
+        &format!("drawtext=fontfile={font}:text='{text}':fontsize={size}:fontcolor=black:x=(w-text_w)/2:y=(h-text_h)/2"),
+        "-frames:v", "1",
+    ]).arg(&panel));
+    let scene = dir.join(format!("scene-{size}-{}.png", text.replace(' ', "_")));
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample("vtest.avi"))
+        .arg("-i")
+        .arg(&panel)
+        .args(["-filter_complex", "[0][1]overlay=300:380", "-frames:v", "1"])
+        .arg(&scene));
+    let frame = Decoder::open(&scene, 0)
+        .expect("opens")
+        .next()
+        .expect("a frame")
+        .expect("decodes");
+    let panel_box = BBox {
+        x: 300.0,
+        y: 380.0,
+        w: panel_w as f32,
+        h: (size * 3 / 2) as f32,
+    };
+    (frame, panel_box)
+}
+
+#[test]
+fn the_recogniser_confirms_plates_and_rejects_signs() {
+    let dir = tempdir();
+    let mut reader = PlateReader::new(2).expect("recogniser loads");
+    let mut confirming = PlateDetector::new(
+        PlateSettings {
+            confirm: true,
+            ..PlateSettings::default()
+        },
+        2,
+    )
+    .expect("models load");
+    let mut plain = PlateDetector::new(PlateSettings::default(), 2).expect("model loads");
+    for size in [34u32, 48] {
+        let (frame, panel) = scene_with_text(dir.path(), "AB12 CDE", "0xF5D300", size);
+        let (text, score) = reader.read(&frame.view(), &panel).expect("reads");
+        assert_eq!(text.replace(' ', ""), "AB12CDE", "read {text:?} at {score}");
+        assert!(plate_like(&text) && score > 0.8, "{text:?} {score}");
+        let dets = confirming.detect(&frame.view()).expect("detects");
+        assert!(
+            dets.iter().any(|d| d.bbox.covered_by(&panel) > 0.5),
+            "confirmed plate of size {size} missing: {dets:?}"
+        );
+
+        // A shop sign of plate-like shape: the geometry filter alone keeps
+        // it; the recogniser reads a word, not a plate, and drops it.
+        let (frame, panel) = scene_with_text(dir.path(), "BAKERY", "0xFFFFFF", size);
+        let (text, _) = reader.read(&frame.view(), &panel).expect("reads");
+        assert!(!plate_like(&text), "{text:?} taken for a plate");
+        let on_sign = |dets: &[Detection]| dets.iter().any(|d| d.bbox.covered_by(&panel) > 0.5);
+        assert!(
+            on_sign(&plain.detect(&frame.view()).expect("detects")),
+            "sign {size} not even a text region"
+        );
+        assert!(
+            !on_sign(&confirming.detect(&frame.view()).expect("detects")),
+            "sign {size} confirmed as a plate"
         );
     }
 }

@@ -517,6 +517,11 @@ struct DetectArgs {
     #[arg(long)]
     plates: bool,
     /// Face score threshold.
+    /// Keep only plate candidates the PP-OCRv4 recogniser reads as a
+    /// plate-like string (fewer signs obscured; off by default, since
+    /// missing a plate matters more than covering a sign).
+    #[arg(long)]
+    plate_confirm: bool,
     #[arg(long, default_value_t = 0.3)]
     face_threshold: f32,
     /// Face detection scale (0 = automatic: about 1536 px across).
@@ -543,7 +548,10 @@ impl DetectArgs {
                 threshold: self.face_threshold,
                 scale: self.face_scale,
             }),
-            plates: self.plates.then(PlateSettings::default),
+            plates: self.plates.then(|| PlateSettings {
+                confirm: self.plate_confirm,
+                ..PlateSettings::default()
+            }),
             workers: self.detect_workers,
             roi: (self.full_every > 0).then(|| obscura_core::analyse::RoiSettings {
                 full_every: self.full_every,

@@ -373,6 +373,11 @@ pub struct PlateSettings {
     pub box_threshold: f32,
     /// Longer side of the detection input, in pixels (a multiple of 32).
     pub max_side: usize,
+    /// Keep only regions the PP-OCRv4 recogniser reads as a plate-like
+    /// string ([`plate_like`]). Off by default: for a disclosure, obscuring
+    /// a sign by mistake costs nothing, missing a plate does.
+    #[serde(default)]
+    pub confirm: bool,
 }
 
 impl Default for PlateSettings {
@@ -381,6 +386,7 @@ impl Default for PlateSettings {
             threshold: 0.3,
             box_threshold: 0.5,
             max_side: 960,
+            confirm: false,
         }
     }
 }
@@ -396,11 +402,152 @@ pub fn plate_shaped(b: &BBox) -> bool {
     (1.0..=8.0).contains(&aspect)
 }
 
-/// PP-OCRv4 text detector with the plate-geometry filter.
+/// Whether recognised text looks like a number plate: 2 to 8 letters and
+/// digits (spaces and a hyphen ignored) with at least one of each, in Latin
+/// capitals. Covers UK current (`AB12 CDE`), prefix, suffix and dateless
+/// plates and most European formats; street signs and shop names fail it.
+pub fn plate_like(text: &str) -> bool {
+    let chars: Vec<char> = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '·')
+        .collect();
+    (2..=8).contains(&chars.len())
+        && chars
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && chars.iter().any(|c| c.is_ascii_uppercase())
+        && chars.iter().any(|c| c.is_ascii_digit())
+}
+
+/// The PP-OCRv4 recogniser: reads the text in a region (greedy CTC over the
+/// character list the model file carries).
+#[derive(Debug)]
+pub struct PlateReader {
+    model: Model,
+    chars: Vec<String>,
+}
+
+/// Height of the recogniser's input.
+const REC_HEIGHT: usize = 48;
+/// Narrowest input the recogniser is given (PaddleOCR pads to 320).
+const REC_MIN_WIDTH: usize = 320;
+/// Widest input: plates are short; longer crops are squeezed.
+const REC_MAX_WIDTH: usize = 640;
+
+impl PlateReader {
+    /// Loads the pinned PP-OCRv4 recogniser with `threads` inference threads.
+    ///
+    /// # Errors
+    /// `Runtime`/`Model` with how to fix it, including a model without its
+    /// character list.
+    pub fn new(threads: usize) -> Result<Self> {
+        let path = crate::models::get("ppocr-v4-rec")?.verify()?;
+        let model = Model::load(&path, threads)?;
+        let list = model.metadata("character")?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Model,
+                "the PP-OCR recogniser carries no character list (metadata `character`)",
+            )
+            .with_path(&path)
+        })?;
+        // Index 0 is the CTC blank; PaddleOCR appends a space.
+        let mut chars = vec![String::new()];
+        chars.extend(list.lines().map(str::to_string));
+        chars.push(" ".to_string());
+        if model.inputs().len() != 1 {
+            return Err(Error::new(
+                ErrorKind::Model,
+                format!("unexpected PP-OCR recogniser inputs {:?}", model.inputs()),
+            ));
+        }
+        Ok(PlateReader { model, chars })
+    }
+
+    /// The text in `bbox` of `frame` and its mean character confidence
+    /// (0 when nothing was read).
+    ///
+    /// # Errors
+    /// When inference fails or the output is not the expected shape.
+    pub fn read(&mut self, frame: &FrameView<'_>, bbox: &BBox) -> Result<(String, f32)> {
+        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+        let x0 = bbox.x.clamp(0.0, fw - 1.0);
+        let y0 = bbox.y.clamp(0.0, fh - 1.0);
+        let x1 = (bbox.x + bbox.w).clamp(x0 + 1.0, fw);
+        let y1 = (bbox.y + bbox.h).clamp(y0 + 1.0, fh);
+        let src = [
+            x0 as usize,
+            y0 as usize,
+            ((x1 - x0) as usize).max(1),
+            ((y1 - y0) as usize).max(1),
+        ];
+        let ratio = src[2] as f32 / src[3] as f32;
+        let rw = ((REC_HEIGHT as f32 * ratio).ceil() as usize).clamp(8, REC_MAX_WIDTH);
+        let width = rw.max(REC_MIN_WIDTH);
+        // PaddleOCR feeds OpenCV's B, G, R order, scaled to -1..1, and pads
+        // the right with zeros.
+        let crop = to_planar_rgb(frame, src, rw, REC_HEIGHT, [2, 1, 0], |_, v| {
+            v / 127.5 - 1.0
+        });
+        let mut input = vec![0f32; 3 * REC_HEIGHT * width];
+        for c in 0..3 {
+            for y in 0..REC_HEIGHT {
+                let from = c * REC_HEIGHT * rw + y * rw;
+                let to = c * REC_HEIGHT * width + y * width;
+                input[to..to + rw].copy_from_slice(&crop[from..from + rw]);
+            }
+        }
+        let name = self.model.inputs()[0].clone();
+        let outs = self.model.run(&name, &[1, 3, REC_HEIGHT, width], input)?;
+        let out = outs
+            .first()
+            .ok_or_else(|| Error::new(ErrorKind::Model, "PP-OCR recogniser gave no output"))?;
+        let classes = *out.shape.last().unwrap_or(&0);
+        if classes != self.chars.len() || out.data.len() % classes != 0 {
+            return Err(Error::new(
+                ErrorKind::Model,
+                format!(
+                    "unexpected PP-OCR recogniser output {:?} for {} characters",
+                    out.shape,
+                    self.chars.len()
+                ),
+            ));
+        }
+        Ok(ctc_greedy(&out.data, classes, &self.chars))
+    }
+}
+
+/// Greedy CTC decoding: the best class per step, repeats collapsed, blanks
+/// (class 0) dropped; returns the text and the mean probability of the
+/// characters kept.
+fn ctc_greedy(probs: &[f32], classes: usize, chars: &[String]) -> (String, f32) {
+    let mut text = String::new();
+    let (mut sum, mut n) = (0f32, 0usize);
+    let mut last = 0usize;
+    for step in probs.chunks_exact(classes) {
+        let (best, p) = step
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::MIN), |a, (i, v)| if v > a.1 { (i, v) } else { a });
+        if best != 0 && best != last {
+            if let Some(c) = chars.get(best) {
+                text.push_str(c);
+                sum += p;
+                n += 1;
+            }
+        }
+        last = best;
+    }
+    (text, if n > 0 { sum / n as f32 } else { 0.0 })
+}
+
+/// PP-OCRv4 text detector with the plate-geometry filter, and optionally
+/// the recogniser's confirmation.
 #[derive(Debug)]
 pub struct PlateDetector {
     model: Model,
     settings: PlateSettings,
+    reader: Option<PlateReader>,
 }
 
 impl PlateDetector {
@@ -417,7 +564,16 @@ impl PlateDetector {
                 format!("unexpected PP-OCR detector inputs {:?}", model.inputs()),
             ));
         }
-        Ok(PlateDetector { model, settings })
+        let reader = if settings.confirm {
+            Some(PlateReader::new(threads)?)
+        } else {
+            None
+        };
+        Ok(PlateDetector {
+            model,
+            settings,
+            reader,
+        })
     }
 
     /// Text regions (before the plate filter), for tests and tuning.
@@ -470,13 +626,26 @@ impl PlateDetector {
     }
 }
 
+/// A recogniser read below this mean confidence does not confirm a plate.
+const MIN_READ_SCORE: f32 = 0.5;
+
 impl Detector for PlateDetector {
     fn detect(&mut self, frame: &FrameView<'_>) -> Result<Vec<Detection>> {
-        Ok(self
+        let shaped = self
             .text_regions(frame)?
             .into_iter()
-            .filter(|d| plate_shaped(&d.bbox))
-            .collect())
+            .filter(|d| plate_shaped(&d.bbox));
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(shaped.collect());
+        };
+        let mut confirmed = Vec::new();
+        for d in shaped {
+            let (text, score) = reader.read(frame, &d.bbox)?;
+            if score >= MIN_READ_SCORE && plate_like(&text) {
+                confirmed.push(d);
+            }
+        }
+        Ok(confirmed)
     }
 }
 
@@ -579,6 +748,46 @@ mod tests {
         );
         assert_eq!(kept.len(), 3);
         assert_eq!(kept[0].score, 0.9);
+    }
+
+    #[test]
+    fn plate_like_strings() {
+        for plate in [
+            "AB12 CDE",
+            "AB12CDE",
+            "A123 BCD",
+            "ABC 123D",
+            "1234 AB",
+            "B-AB 1234",
+        ] {
+            assert!(plate_like(plate), "{plate}");
+        }
+        for other in [
+            "BAKERY",
+            "12345",
+            "STOP",
+            "ab12 cde",
+            "A",
+            "AB12 CDE FGH",
+            "東京 12",
+        ] {
+            assert!(!plate_like(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn ctc_collapses_repeats_and_drops_blanks() {
+        let chars: Vec<String> = ["", "A", "B", "1"].iter().map(|s| s.to_string()).collect();
+        // Steps: A A blank A B 1 1 blank
+        let best = [1, 1, 0, 1, 2, 3, 3, 0];
+        let probs: Vec<f32> = best
+            .iter()
+            .flat_map(|&b| (0..4).map(move |c| if c == b { 0.9 } else { 0.05 }))
+            .collect();
+        let (text, score) = ctc_greedy(&probs, 4, &chars);
+        assert_eq!(text, "AAB1");
+        assert!((score - 0.9).abs() < 1e-6);
+        assert_eq!(ctc_greedy(&[0.9, 0.1], 2, &chars[..2]).0, "");
     }
 
     #[test]

@@ -162,6 +162,19 @@ impl Model {
         })
     }
 
+    /// A custom metadata value the model file carries (a recogniser's
+    /// character list, say), if it has one under `key`.
+    ///
+    /// # Errors
+    /// `Model` when the runtime cannot read the metadata.
+    pub fn metadata(&self, key: &str) -> Result<Option<String>> {
+        let meta = self
+            .session
+            .metadata()
+            .map_err(|e| model_err(&self.path, format!("cannot read model metadata: {e}")))?;
+        Ok(meta.custom(key))
+    }
+
     /// Input names, in the model's order.
     pub fn inputs(&self) -> &[String] {
         &self.inputs
