@@ -469,22 +469,14 @@ fn redact(
     };
     let opts = build().map_err(|e| to_py(py, e))?;
     let record = interruptible(py, &cancel, || {
-        // As the CLI: open the audit trail and key first, so a redaction
-        // that could not be logged is refused before any work.
-        let mut trail = db
-            .as_deref()
-            .map(obscura_core::index::Index::open)
-            .transpose()?;
-        let key = key
-            .as_deref()
-            .map(obscura_core::sign::SecretKey::load)
-            .transpose()?;
-        let record = obscura_core::redact::redact(&input, &output, &opts, &mut |_| {})?;
-        if let Some(idx) = trail.as_mut() {
-            let record_file = obscura_core::redact::record_path(&output);
-            obscura_core::audit::log_redaction(idx, &record, &record_file, key.as_ref())?;
-        }
-        Ok(record)
+        obscura_core::audit::redact_logged(
+            &input,
+            &output,
+            &opts,
+            db.as_deref(),
+            key.as_deref(),
+            &mut |_| {},
+        )
     })?;
     json(&record)
 }

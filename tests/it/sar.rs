@@ -268,40 +268,16 @@ fn missed_detections_are_covered_by_interpolation() {
 #[test]
 fn plates_rendered_onto_cctv_frames_are_detected() {
     let dir = tempdir();
-    let font = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
-    assert!(
-        Path::new(font).is_file(),
-        "{font} missing: run scripts/setup.sh (fonts-dejavu-core)"
-    );
     let mut det = PlateDetector::new(PlateSettings::default(), 2).expect("model loads");
+    let clean = media::open(sample("vtest.avi"), &DecodeOptions::sequential())
+        .expect("opens")
+        .1
+        .next()
+        .expect("frame")
+        .expect("decodes");
+    let clean_dets = det.detect(&clean.view()).expect("detects");
     for (size, angle) in [(20u32, 0.0f32), (34, 0.08), (48, -0.06)] {
-        let plate = dir.path().join(format!("plate{size}.png"));
-        run(Command::new("ffmpeg").args([
-            "-v", "error", "-y", "-f", "lavfi", "-i",
-            &format!("color=c=0xF5D300:s={}x{}", size * 6, size * 3 / 2),
-            "-vf",
-            &format!("drawtext=fontfile={font}:text='AB12 CDE':fontsize={size}:fontcolor=black:x=(w-text_w)/2:y=(h-text_h)/2,rotate={angle}:c=none:ow=rotw({angle}):oh=roth({angle}),format=rgba"),
-            "-frames:v", "1",
-        ]).arg(&plate));
-        let scene = dir.path().join(format!("scene{size}.png"));
-        run(Command::new("ffmpeg")
-            .args(["-v", "error", "-y", "-i"])
-            .arg(sample("vtest.avi"))
-            .arg("-i")
-            .arg(&plate)
-            .args(["-filter_complex", "[0][1]overlay=300:380", "-frames:v", "1"])
-            .arg(&scene));
-        let frame = Decoder::open(&scene, 0)
-            .expect("opens")
-            .next()
-            .expect("a frame")
-            .expect("decodes");
-        let truth = BBox {
-            x: 300.0,
-            y: 380.0,
-            w: (size * 6) as f32,
-            h: (size * 3 / 2) as f32,
-        };
+        let (frame, truth) = scene_with_text(dir.path(), "AB12 CDE", "0xF5D300", size, angle);
         let dets = det.detect(&frame.view()).expect("detects");
         let hit = dets
             .iter()
@@ -311,13 +287,6 @@ fn plates_rendered_onto_cctv_frames_are_detected() {
             "plate of size {size} at {angle} rad not found: {dets:?}"
         );
         // And the clean frame has no plate-shaped text there.
-        let clean = media::open(sample("vtest.avi"), &DecodeOptions::sequential())
-            .expect("opens")
-            .1
-            .next()
-            .expect("frame")
-            .expect("decodes");
-        let clean_dets = det.detect(&clean.view()).expect("detects");
         assert!(
             clean_dets.iter().all(|d| d.bbox.covered_by(&truth) < 0.5),
             "{clean_dets:?}"
@@ -325,20 +294,32 @@ fn plates_rendered_onto_cctv_frames_are_detected() {
     }
 }
 
-/// A frame of vtest.avi with `text` rendered in black on a `colour` panel
-/// at (300, 380), `size` pixels high; returns the frame and the panel box.
-fn scene_with_text(dir: &Path, text: &str, colour: &str, size: u32) -> (media::DecodedFrame, BBox) {
+/// A frame of vtest.avi with `text` rendered in black (DejaVu Sans Bold,
+/// `size` px) on a `colour` panel turned by `angle` radians, at (300, 380);
+/// returns the frame and the unturned panel's box.
+fn scene_with_text(
+    dir: &Path,
+    text: &str,
+    colour: &str,
+    size: u32,
+    angle: f32,
+) -> (media::DecodedFrame, BBox) {
     let font = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
+    assert!(
+        Path::new(font).is_file(),
+        "{font} missing: run scripts/setup.sh (fonts-dejavu-core)"
+    );
     let panel_w = size * (text.len() as u32 * 3 / 4 + 1);
-    let panel = dir.join(format!("panel-{size}-{}.png", text.replace(' ', "_")));
+    let name = format!("{size}-{angle}-{}", text.replace(' ', "_"));
+    let panel = dir.join(format!("panel-{name}.png"));
     run(Command::new("ffmpeg").args([
         "-v", "error", "-y", "-f", "lavfi", "-i",
         &format!("color=c={colour}:s={panel_w}x{}", size * 3 / 2),
         "-vf",
-        &format!("drawtext=fontfile={font}:text='{text}':fontsize={size}:fontcolor=black:x=(w-text_w)/2:y=(h-text_h)/2"),
+        &format!("drawtext=fontfile={font}:text='{text}':fontsize={size}:fontcolor=black:x=(w-text_w)/2:y=(h-text_h)/2,rotate={angle}:c=none:ow=rotw({angle}):oh=roth({angle}),format=rgba"),
         "-frames:v", "1",
     ]).arg(&panel));
-    let scene = dir.join(format!("scene-{size}-{}.png", text.replace(' ', "_")));
+    let scene = dir.join(format!("scene-{name}.png"));
     run(Command::new("ffmpeg")
         .args(["-v", "error", "-y", "-i"])
         .arg(sample("vtest.avi"))
@@ -374,7 +355,7 @@ fn the_recogniser_confirms_plates_and_rejects_signs() {
     .expect("models load");
     let mut plain = PlateDetector::new(PlateSettings::default(), 2).expect("model loads");
     for size in [34u32, 48] {
-        let (frame, panel) = scene_with_text(dir.path(), "AB12 CDE", "0xF5D300", size);
+        let (frame, panel) = scene_with_text(dir.path(), "AB12 CDE", "0xF5D300", size, 0.0);
         let (text, score) = reader.read(&frame.view(), &panel).expect("reads");
         assert_eq!(text.replace(' ', ""), "AB12CDE", "read {text:?} at {score}");
         assert!(plate_like(&text) && score > 0.8, "{text:?} {score}");
@@ -386,7 +367,7 @@ fn the_recogniser_confirms_plates_and_rejects_signs() {
 
         // A shop sign of plate-like shape: the geometry filter alone keeps
         // it; the recogniser reads a word, not a plate, and drops it.
-        let (frame, panel) = scene_with_text(dir.path(), "BAKERY", "0xFFFFFF", size);
+        let (frame, panel) = scene_with_text(dir.path(), "BAKERY", "0xFFFFFF", size, 0.0);
         let (text, _) = reader.read(&frame.view(), &panel).expect("reads");
         assert!(!plate_like(&text), "{text:?} taken for a plate");
         let on_sign = |dets: &[Detection]| dets.iter().any(|d| d.bbox.covered_by(&panel) > 0.5);

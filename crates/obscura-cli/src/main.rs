@@ -742,10 +742,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
             json,
         } => {
-            // Open the trail (and key) first: a redaction that cannot be
-            // logged is refused before any work.
-            let mut trail = db.as_deref().map(Index::open).transpose()?;
-            let key = load_key(key.as_deref())?;
             let detection_style: obscura_core::camera::Style = style.parse()?;
             let boxes = boxes
                 .iter()
@@ -771,14 +767,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 detection_style,
             };
             let record = with_progress(|on_progress| {
-                obscura_core::redact::redact(&input, &output, &opts, on_progress)
-            });
-            let record = record?;
-            if let Some(idx) = trail.as_mut() {
-                let record_file = obscura_core::redact::record_path(&output);
-                obscura_core::audit::log_redaction(idx, &record, &record_file, key.as_ref())
-                    .context("the redaction is done but could not be logged")?;
-            }
+                obscura_core::audit::redact_logged(
+                    &input,
+                    &output,
+                    &opts,
+                    db.as_deref(),
+                    key.as_deref(),
+                    on_progress,
+                )
+            })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&record)?);
             } else {
