@@ -261,7 +261,7 @@ def tracks(
     plate_confirm: bool = False,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
-    full_every: int = 8,
+    full_every: int = 16,
     sheet: Optional[PathLike] = None,
 ) -> Rows:
     """Face (and plate) tracks of a clip: id, class, first and last frame and
@@ -303,7 +303,7 @@ def redact(
     replay: Optional[PathLike] = None,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
-    full_every: int = 8,
+    full_every: int = 16,
     crf: int = 18,
     preset: str = "veryfast",
     audio: str = "copy",

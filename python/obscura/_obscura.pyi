@@ -56,7 +56,7 @@ def redact(
     replay: Optional[str] = None,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
-    full_every: int = 8,
+    full_every: int = 16,
     crf: int = 18,
     preset: str = "veryfast",
     audio: str = "copy",
@@ -71,7 +71,7 @@ def tracks(
     plate_confirm: bool = False,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
-    full_every: int = 8,
+    full_every: int = 16,
     sheet: Optional[str] = None,
 ) -> str: ...
 def verify_redaction(

@@ -391,7 +391,7 @@ fn analyse_options(
     plate_confirm = false,
     keep_tracks = Vec::new(), keep_reason = None, boxes = Vec::new(), unmask = Vec::new(),
     authorisation = None, case_reference = None, style = "mosaic", pad = 1.3, replay = None,
-    face_threshold = 0.3, face_scale = 0.0, full_every = 8, crf = 18, preset = "veryfast",
+    face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18, preset = "veryfast",
     audio = "copy", db = None, key = None,
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -487,7 +487,7 @@ fn redact(
 #[pyo3(signature = (
     input, *, faces = true, plates = false, plate_confirm = false, face_threshold = 0.3,
     face_scale = 0.0,
-    full_every = 8, sheet = None,
+    full_every = 16, sheet = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn tracks(

@@ -532,7 +532,7 @@ struct DetectArgs {
     detect_workers: usize,
     /// Detect on the whole frame every N frames and in between only where
     /// something moved or a face was recently seen (0 = whole frame always).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     full_every: u64,
 }
 

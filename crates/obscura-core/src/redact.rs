@@ -10,9 +10,11 @@ use crate::analyse::{self, AnalyseOptions};
 use crate::camera::{CameraProfile, LoadedProfile, Style};
 use crate::detect::Class;
 use crate::error::{Error, ErrorKind, Result};
+use crate::frame::FrameViewMut;
 use crate::mask::MaskSet;
 use crate::mask::Region;
 use crate::media::EncodeOptions;
+use crate::media::Encoder;
 use crate::output::PendingFile;
 use crate::pipeline::{self, PipelineOptions, Progress};
 use serde::{Deserialize, Serialize};
@@ -455,7 +457,36 @@ fn rounded(b: &crate::detect::BBox) -> [i64; 4] {
     [x0, y0, x1 - x0, y1 - y0]
 }
 
-/// Builds the track records (padded integer boxes) and the drawing plan.
+/// A track's box as recorded and drawn: padded by `pad` about its centre,
+/// clipped to the `w`x`h` picture and rounded outwards to whole pixels;
+/// `None` when it lies wholly outside.
+fn record_box(b: &crate::detect::BBox, pad: f32, w: f32, h: f32) -> Option<[i64; 4]> {
+    let p = pad_box(b, pad);
+    let x0 = p.x.max(0.0);
+    let y0 = p.y.max(0.0);
+    let x1 = (p.x + p.w).min(w);
+    let y1 = (p.y + p.h).min(h);
+    (x1 > x0 && y1 > y0).then(|| {
+        rounded(&crate::detect::BBox {
+            x: x0,
+            y: y0,
+            w: x1 - x0,
+            h: y1 - y0,
+        })
+    })
+}
+
+/// The manual boxes that cover frame `f` of a clip of `frames` frames.
+fn manual_at(manual: &[ManualBox], f: u64, frames: u64) -> impl Iterator<Item = [i64; 4]> + '_ {
+    manual
+        .iter()
+        .filter(move |m| m.first <= f && f <= m.last && f < frames)
+        .map(|m| m.rect.map(i64::from))
+}
+
+/// Builds the track records (padded integer boxes) and the drawing plan:
+/// per frame, the boxes of every track not kept, in id order, then the
+/// manual boxes.
 fn plan_from_tracks(
     tracks: Vec<TrackRecord>,
     manual: &[ManualBox],
@@ -471,16 +502,55 @@ fn plan_from_tracks(
     }
     for m in manual {
         for f in m.first..=m.last.min(frames.saturating_sub(1)) {
-            let r = m.rect;
-            plan.entry(f).or_default().push([
-                i64::from(r[0]),
-                i64::from(r[1]),
-                i64::from(r[2]),
-                i64::from(r[3]),
-            ]);
+            plan.entry(f)
+                .or_default()
+                .extend(manual_at(std::slice::from_ref(m), f, frames));
         }
     }
     (tracks, plan)
+}
+
+/// Draws a frame's regions: the camera's masks (made once per picture
+/// size), then the detection and manual boxes in the detection style.
+struct Renderer<'a> {
+    profile: Option<&'a CameraProfile>,
+    unmask: &'a [String],
+    style: Style,
+    masks: Option<(usize, usize, MaskSet)>,
+}
+
+impl<'a> Renderer<'a> {
+    fn new(profile: Option<&'a CameraProfile>, unmask: &'a [String], style: Style) -> Self {
+        Renderer {
+            profile,
+            unmask,
+            style,
+            masks: None,
+        }
+    }
+
+    fn draw(&mut self, frame: &mut FrameViewMut<'_>, boxes: &[[i64; 4]]) {
+        let (w, h) = (frame.width(), frame.height());
+        if let Some(profile) = self.profile {
+            if self.masks.as_ref().is_none_or(|m| (m.0, m.1) != (w, h)) {
+                self.masks = Some((w, h, MaskSet::new(profile, w, h, self.unmask)));
+            }
+            if let Some((_, _, set)) = &self.masks {
+                set.apply(frame);
+            }
+        }
+        for b in boxes {
+            let side = b[2].max(b[3]).max(1) as usize;
+            let tile = side.div_ceil(DETECTION_TILES_ACROSS).max(8);
+            let (x, y, bw, bh) = (b[0] as f64, b[1] as f64, b[2] as f64, b[3] as f64);
+            let poly = [[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]];
+            Region::new(&poly, w, h, self.style, Some(tile)).apply(frame);
+        }
+    }
+
+    fn into_masks(self) -> Option<(usize, usize, MaskSet)> {
+        self.masks
+    }
 }
 
 /// Redacts `input` into `output` and writes the record next to it: the
@@ -549,24 +619,68 @@ pub fn redact(
         std::thread::spawn(move || crate::hash::file_sha256(&input))
     };
 
-    // Detection and tracking (first pass), or the recorded regions.
+    // Detection, tracking, rendering and encoding in one pass over the
+    // video, rendering a fixed lag behind detection; or, for a replay or
+    // masks alone, rendering the regions known up front.
     let mut detection = None;
     let mut detections = 0u64;
     let mut tracks: Vec<TrackRecord> = Vec::new();
-    if let Some(r) = &replayed {
-        detection = r.detection.clone();
-        detections = r.counts.detections;
-        tracks = r.tracks.clone();
-    } else if let Some(a) = &opts.detect {
+    let manual: Vec<ManualBox> = match &replayed {
+        Some(r) => r.manual_boxes.clone(),
+        None => opts.boxes.clone(),
+    };
+    let style = replayed
+        .as_ref()
+        .and_then(|r| r.detection.as_ref())
+        .map_or(opts.detection_style, |d| d.style);
+    let mut renderer = Renderer::new(camera.as_ref().map(|c| &c.profile), &unmask, style);
+    let summary = if let (None, Some(a)) = (&replayed, &opts.detect) {
+        let started = std::time::Instant::now();
+        let info = crate::media::probe(input)?;
+        let (w, h) = (info.width as f32, info.height as f32);
+        opts.pipeline.encode.validate()?;
+        let mut encoder = Encoder::create(output, &info, &opts.pipeline.encode)?;
+        let mut queue: std::collections::VecDeque<crate::media::DecodedFrame> = Default::default();
+        let mut written = 0u64;
+        let mut emit = |frame: &mut crate::media::DecodedFrame, boxes: &[[i64; 4]]| -> Result<()> {
+            {
+                let mut view = frame.view_mut().map_err(|e| e.with_path(input))?;
+                renderer.draw(&mut view, boxes);
+            }
+            encoder.write(frame)?;
+            written += 1;
+            Ok(())
+        };
         let sets = analyse::worker_detectors(a)?;
-        let analysis = analyse::analyse_with(
+        let analysis = analyse::analyse_each(
             input,
             &opts.pipeline.decode,
             sets,
             a.tracker,
             a.roi,
             progress,
-            |_, _, _| {},
+            &mut |frame, _, _, tracker| {
+                let newest = frame.index();
+                queue.push_back(frame);
+                while queue
+                    .front()
+                    .is_some_and(|f| f.index() + tracker.settle_lag() <= newest)
+                {
+                    let Some(mut f) = queue.pop_front() else {
+                        break;
+                    };
+                    let i = f.index();
+                    let mut boxes: Vec<[i64; 4]> = tracker
+                        .boxes_at(i, info.frames, w, h)
+                        .iter()
+                        .filter(|(id, _, _)| !opts.keep_tracks.contains(id))
+                        .filter_map(|(_, _, b)| record_box(&b.bbox, opts.pad, w, h))
+                        .collect();
+                    boxes.extend(manual_at(&manual, i, info.frames));
+                    emit(&mut f, &boxes)?;
+                }
+                Ok(())
+            },
         )?;
         let known: Vec<u32> = analysis.tracks.iter().map(|t| t.id).collect();
         if let Some(bad) = opts.keep_tracks.iter().find(|k| !known.contains(k)) {
@@ -585,7 +699,6 @@ pub fn redact(
             .with_path(input));
         }
         detections = analysis.detections;
-        let (w, h) = (analysis.info.width as f32, analysis.info.height as f32);
         tracks = analysis
             .tracks
             .iter()
@@ -598,25 +711,30 @@ pub fn redact(
                     .boxes
                     .iter()
                     .filter_map(|(&f, b)| {
-                        let p = pad_box(&b.bbox, opts.pad);
-                        // Clip to the picture; drop boxes wholly outside.
-                        let x0 = p.x.max(0.0);
-                        let y0 = p.y.max(0.0);
-                        let x1 = (p.x + p.w).min(w);
-                        let y1 = (p.y + p.h).min(h);
-                        (x1 > x0 && y1 > y0).then(|| {
-                            let r = rounded(&crate::detect::BBox {
-                                x: x0,
-                                y: y0,
-                                w: x1 - x0,
-                                h: y1 - y0,
-                            });
-                            [f as i64, r[0], r[1], r[2], r[3]]
-                        })
+                        let r = record_box(&b.bbox, opts.pad, w, h)?;
+                        Some([f as i64, r[0], r[1], r[2], r[3]])
                     })
                     .collect(),
             })
             .collect();
+        // The last frames, once the tracks are final.
+        let (_, plan) = plan_from_tracks(tracks.clone(), &manual, info.frames);
+        while let Some(mut f) = queue.pop_front() {
+            let boxes = plan.get(&f.index()).cloned().unwrap_or_default();
+            emit(&mut f, &boxes)?;
+        }
+        if written != info.frames {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "decoded {written} of the {} frames the file holds (damaged stream); no output written",
+                    info.frames
+                ),
+            )
+            .with_path(input));
+        }
+        let done = encoder.finish()?;
+        let seconds = started.elapsed().as_secs_f64();
         let mut models = Vec::new();
         if a.faces.is_some() {
             let m = crate::models::get("centerface")?;
@@ -635,8 +753,10 @@ pub fn redact(
         let face_resolution = a.faces.map(|f| {
             let (w, h) = (analysis.info.width as usize, analysis.info.height as usize);
             let s = f.effective_scale(w);
-            let up = |n: usize| ((n as f32 * s) / 32.0).ceil().max(1.0) as usize * 32;
-            (up(w), up(h))
+            (
+                crate::detect::model_side(w, s),
+                crate::detect::model_side(h, s),
+            )
         });
         detection = Some(DetectionRecord {
             models,
@@ -645,37 +765,34 @@ pub fn redact(
             pad: opts.pad,
             style: opts.detection_style,
         });
-    }
-    let manual: Vec<ManualBox> = match &replayed {
-        Some(r) => r.manual_boxes.clone(),
-        None => opts.boxes.clone(),
+        pipeline::PipelineSummary {
+            input: input.to_path_buf(),
+            output: done.path,
+            frames_in: info.frames,
+            frames_out: done.frames,
+            audio_streams: done.audio_streams,
+            seconds,
+            fps: if seconds > 0.0 {
+                written as f64 / seconds
+            } else {
+                0.0
+            },
+        }
+    } else {
+        if let Some(r) = &replayed {
+            detection = r.detection.clone();
+            detections = r.counts.detections;
+            tracks = r.tracks.clone();
+        }
+        let (_, plan) = plan_from_tracks(tracks.clone(), &manual, u64::MAX);
+        pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
+            let boxes = plan.get(&fi.index).map(Vec::as_slice).unwrap_or(&[]);
+            renderer.draw(frame, boxes);
+            Ok(())
+        })?
     };
-    let style = detection.as_ref().map_or(opts.detection_style, |d| d.style);
     let (tracks, plan) = plan_from_tracks(tracks, &manual, u64::MAX);
-
-    // Rendering (second pass).
-    let mut masks: Option<(usize, usize, MaskSet)> = None;
-    let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
-        let (w, h) = (frame.width(), frame.height());
-        if let Some(cam) = &camera {
-            if masks.as_ref().is_none_or(|m| (m.0, m.1) != (w, h)) {
-                masks = Some((w, h, MaskSet::new(&cam.profile, w, h, &unmask)));
-            }
-            if let Some((_, _, set)) = &masks {
-                set.apply(frame);
-            }
-        }
-        if let Some(boxes) = plan.get(&fi.index) {
-            for b in boxes {
-                let side = b[2].max(b[3]).max(1) as usize;
-                let tile = side.div_ceil(DETECTION_TILES_ACROSS).max(8);
-                let (x, y, bw, bh) = (b[0] as f64, b[1] as f64, b[2] as f64, b[3] as f64);
-                let poly = [[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]];
-                Region::new(&poly, w, h, style, Some(tile)).apply(frame);
-            }
-        }
-        Ok(())
-    })?;
+    let masks = renderer.into_masks();
 
     let cleanup = |e: Error| {
         let _ = std::fs::remove_file(&summary.output);

@@ -225,6 +225,38 @@ impl Tracker {
         assigned.into_iter().map(|a| a.unwrap_or(0)).collect()
     }
 
+    /// Frames a box can still change after the frame it is for: once
+    /// [`Tracker::update`] has seen frame `f + settle_lag()`, the boxes of
+    /// frame `f` are final (a gap is at most `hold_frames` long, and a new
+    /// track reaches back `lead_frames`).
+    pub fn settle_lag(&self) -> u64 {
+        self.settings.hold_frames.max(self.settings.lead_frames)
+    }
+
+    /// Every track's box in `frame`, ordered by track id, for a clip of
+    /// `frames` frames of `width`x`height`: exactly what [`Tracker::finish`]
+    /// will give for that frame, provided the tracker has seen frame
+    /// `frame + settle_lag()` (or the clip has ended). Lets rendering run
+    /// a fixed number of frames behind detection in one pass.
+    pub fn boxes_at(
+        &self,
+        frame: u64,
+        frames: u64,
+        width: f32,
+        height: f32,
+    ) -> Vec<(u32, Class, TrackBox)> {
+        let mut out: Vec<(u32, Class, TrackBox)> = self
+            .done
+            .iter()
+            .chain(&self.live)
+            .filter_map(|t| {
+                box_at(t, frame, &self.settings, frames, width, height).map(|b| (t.id, t.class, b))
+            })
+            .collect();
+        out.sort_by_key(|(id, _, _)| *id);
+        out
+    }
+
     /// Ends tracking for a clip of `frames` frames of `width`x`height` and
     /// returns the tracks with every gap filled, ordered by id.
     pub fn finish(mut self, frames: u64, width: f32, height: f32) -> Vec<Track> {
@@ -232,73 +264,13 @@ impl Tracker {
         let s = self.settings;
         let mut tracks: Vec<Track> = self
             .done
-            .into_iter()
+            .iter()
             .map(|t| {
-                let mut boxes = BTreeMap::new();
-                for w in t.hits.windows(2) {
-                    let ((f0, b0, s0), (f1, b1, _)) = (w[0], w[1]);
-                    boxes.insert(
-                        f0,
-                        TrackBox {
-                            bbox: b0,
-                            score: Some(s0),
-                            source: Source::Detected,
-                        },
-                    );
-                    for f in f0 + 1..f1 {
-                        let k = (f - f0) as f32 / (f1 - f0) as f32;
-                        boxes.insert(
-                            f,
-                            TrackBox {
-                                bbox: b0.lerp(&b1, k),
-                                score: None,
-                                source: Source::Interpolated,
-                            },
-                        );
-                    }
-                }
-                let (fl, bl, sl) = t.hits[t.hits.len() - 1];
-                boxes.insert(
-                    fl,
-                    TrackBox {
-                        bbox: bl,
-                        score: Some(sl),
-                        source: Source::Detected,
-                    },
-                );
-                let on_screen =
-                    |b: &BBox| b.x + b.w > 0.0 && b.y + b.h > 0.0 && b.x < width && b.y < height;
-                let live = Live {
-                    id: t.id,
-                    class: t.class,
-                    hits: t.hits.clone(),
-                    best: t.best,
-                };
-                for f in fl + 1..=(fl + s.hold_frames).min(frames.saturating_sub(1)) {
-                    let b = live.predict(f);
-                    if !on_screen(&b) {
-                        break;
-                    }
-                    boxes.insert(
-                        f,
-                        TrackBox {
-                            bbox: b,
-                            score: None,
-                            source: Source::Predicted,
-                        },
-                    );
-                }
-                let (ff, bf, _) = t.hits[0];
-                for f in ff.saturating_sub(s.lead_frames)..ff {
-                    boxes.insert(
-                        f,
-                        TrackBox {
-                            bbox: bf,
-                            score: None,
-                            source: Source::Predicted,
-                        },
-                    );
-                }
+                let first = t.hits[0].0.saturating_sub(s.lead_frames);
+                let last = t.hits[t.hits.len() - 1].0 + s.hold_frames;
+                let boxes = (first..=last)
+                    .filter_map(|f| box_at(t, f, &s, frames, width, height).map(|b| (f, b)))
+                    .collect();
                 Track {
                     id: t.id,
                     class: t.class,
@@ -310,6 +282,60 @@ impl Tracker {
         tracks.sort_by_key(|t| t.id);
         tracks
     }
+}
+
+/// A track's box in frame `f`: its detection there, the interpolation
+/// between the detections around it, its first box for up to
+/// `lead_frames` before it starts, or its predicted box for up to
+/// `hold_frames` after its last detection (while the prediction stays on
+/// screen, and within the clip's `frames`).
+fn box_at(
+    t: &Live,
+    f: u64,
+    s: &TrackerSettings,
+    frames: u64,
+    width: f32,
+    height: f32,
+) -> Option<TrackBox> {
+    let (first, first_box, _) = t.hits[0];
+    let (last, _, _) = t.hits[t.hits.len() - 1];
+    if f < first {
+        return (f + s.lead_frames >= first).then_some(TrackBox {
+            bbox: first_box,
+            score: None,
+            source: Source::Predicted,
+        });
+    }
+    if f <= last {
+        return Some(match t.hits.binary_search_by_key(&f, |h| h.0) {
+            Ok(i) => TrackBox {
+                bbox: t.hits[i].1,
+                score: Some(t.hits[i].2),
+                source: Source::Detected,
+            },
+            Err(i) => {
+                let ((f0, b0, _), (f1, b1, _)) = (t.hits[i - 1], t.hits[i]);
+                TrackBox {
+                    bbox: b0.lerp(&b1, (f - f0) as f32 / (f1 - f0) as f32),
+                    score: None,
+                    source: Source::Interpolated,
+                }
+            }
+        });
+    }
+    if f > last + s.hold_frames || f >= frames {
+        return None;
+    }
+    let on_screen = |b: &BBox| b.x + b.w > 0.0 && b.y + b.h > 0.0 && b.x < width && b.y < height;
+    // Covered until the prediction first leaves the picture.
+    if !(last + 1..=f).all(|g| on_screen(&t.predict(g))) {
+        return None;
+    }
+    Some(TrackBox {
+        bbox: t.predict(f),
+        score: None,
+        source: Source::Predicted,
+    })
 }
 
 #[cfg(test)]
@@ -385,5 +411,53 @@ mod tests {
             vec![1, 2, 3]
         );
         assert_eq!(tracks[1].last(), 3 + 3);
+    }
+
+    /// Boxes read `settle_lag()` frames behind the tracker, as one-pass
+    /// redaction draws them, are exactly the finished tracks' boxes.
+    #[test]
+    fn settled_boxes_equal_the_finished_tracks() {
+        let frames = 90u64;
+        let mut t = Tracker::new(TrackerSettings::default());
+        let lag = t.settle_lag();
+        let mut early: BTreeMap<u64, Vec<(u32, Class, TrackBox)>> = BTreeMap::new();
+        for f in 0..frames {
+            // Three faces: one with gaps, one leaving the picture, one that
+            // appears late (lead-in) and is lost for good.
+            let mut dets = Vec::new();
+            if f % 7 != 3 && !(40..48).contains(&f) {
+                dets.push(det(3.0 * f as f32, 0.8));
+            }
+            if f < 60 {
+                dets.push(det(620.0 + 2.0 * f as f32, 0.9));
+            }
+            if (30..50).contains(&f) {
+                dets.push(Detection {
+                    bbox: BBox {
+                        x: 300.0,
+                        y: 200.0 + f as f32,
+                        w: 24.0,
+                        h: 24.0,
+                    },
+                    ..det(0.0, 0.6)
+                });
+            }
+            t.update(f, &dets);
+            if f >= lag {
+                early.insert(f - lag, t.boxes_at(f - lag, frames, 640.0, 480.0));
+            }
+        }
+        for f in frames.saturating_sub(lag)..frames {
+            early.insert(f, t.boxes_at(f, frames, 640.0, 480.0));
+        }
+        let tracks = t.finish(frames, 640.0, 480.0);
+        assert!(tracks.len() >= 3, "{}", tracks.len());
+        for f in 0..frames {
+            let want: Vec<(u32, Class, TrackBox)> = tracks
+                .iter()
+                .filter_map(|tr| tr.boxes.get(&f).map(|b| (tr.id, tr.class, *b)))
+                .collect();
+            assert_eq!(early[&f], want, "frame {f}");
+        }
     }
 }
