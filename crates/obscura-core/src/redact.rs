@@ -639,90 +639,114 @@ pub fn redact(
         let info = crate::media::probe(input)?;
         let (w, h) = (info.width as f32, info.height as f32);
         opts.pipeline.encode.validate()?;
-        let mut encoder = Encoder::create(output, &info, &opts.pipeline.encode)?;
-        let mut queue: std::collections::VecDeque<crate::media::DecodedFrame> = Default::default();
-        let mut written = 0u64;
-        let mut emit = |frame: &mut crate::media::DecodedFrame, boxes: &[[i64; 4]]| -> Result<()> {
-            {
-                let mut view = frame.view_mut().map_err(|e| e.with_path(input))?;
-                renderer.draw(&mut view, boxes);
-            }
-            encoder.write(frame)?;
-            written += 1;
-            Ok(())
-        };
-        let sets = analyse::worker_detectors(a)?;
-        let analysis = analyse::analyse_each(
-            input,
-            &opts.pipeline.decode,
-            sets,
-            a.tracker,
-            a.roi,
-            progress,
-            &mut |frame, _, _, tracker| {
-                let newest = frame.index();
-                queue.push_back(frame);
-                while queue
-                    .front()
-                    .is_some_and(|f| f.index() + tracker.settle_lag() <= newest)
-                {
-                    let Some(mut f) = queue.pop_front() else {
-                        break;
-                    };
-                    let i = f.index();
-                    let mut boxes: Vec<[i64; 4]> = tracker
-                        .boxes_at(i, info.frames, w, h)
-                        .iter()
-                        .filter(|(id, _, _)| !opts.keep_tracks.contains(id))
-                        .filter_map(|(_, _, b)| record_box(&b.bbox, opts.pad, w, h))
-                        .collect();
-                    boxes.extend(manual_at(&manual, i, info.frames));
-                    emit(&mut f, &boxes)?;
+        let encoder = Encoder::create(output, &info, &opts.pipeline.encode)?;
+        // Rendering and encoding run on their own thread, so the detection
+        // workers are fed while a frame is encoded.
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<(crate::media::DecodedFrame, Vec<[i64; 4]>)>(8);
+        let drawer = &mut renderer;
+        let (analysis, written, encoder) = std::thread::scope(|scope| -> Result<_> {
+            let writer = scope.spawn(move || -> Result<(u64, Encoder)> {
+                let mut encoder = encoder;
+                let mut written = 0u64;
+                for (mut frame, boxes) in rx {
+                    {
+                        let mut view = frame.view_mut().map_err(|e| e.with_path(input))?;
+                        drawer.draw(&mut view, &boxes);
+                    }
+                    encoder.write(&mut frame)?;
+                    written += 1;
                 }
-                Ok(())
-            },
-        )?;
-        let known: Vec<u32> = analysis.tracks.iter().map(|t| t.id).collect();
-        if let Some(bad) = opts.keep_tracks.iter().find(|k| !known.contains(k)) {
-            return Err(invalid(format!(
-                "no track {bad} to keep (tracks found: {}); list them with `obscura tracks`",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                Ok((written, encoder))
+            });
+            let writer_gone = || Error::new(ErrorKind::Encode, "the encoding thread stopped");
+            let detected = (|| -> Result<(analyse::Analysis, Vec<TrackRecord>)> {
+                let mut queue: std::collections::VecDeque<crate::media::DecodedFrame> =
+                    Default::default();
+                let sets = analyse::worker_detectors(a)?;
+                let analysis = analyse::analyse_each(
+                    input,
+                    &opts.pipeline.decode,
+                    sets,
+                    a.tracker,
+                    a.roi,
+                    progress,
+                    &mut |frame, _, _, tracker| {
+                        let newest = frame.index();
+                        queue.push_back(frame);
+                        while queue
+                            .front()
+                            .is_some_and(|f| f.index() + tracker.settle_lag() <= newest)
+                        {
+                            let Some(f) = queue.pop_front() else {
+                                break;
+                            };
+                            let i = f.index();
+                            let mut boxes: Vec<[i64; 4]> = tracker
+                                .boxes_at(i, info.frames, w, h)
+                                .iter()
+                                .filter(|(id, _, _)| !opts.keep_tracks.contains(id))
+                                .filter_map(|(_, _, b)| record_box(&b.bbox, opts.pad, w, h))
+                                .collect();
+                            boxes.extend(manual_at(&manual, i, info.frames));
+                            tx.send((f, boxes)).map_err(|_| writer_gone())?;
+                        }
+                        Ok(())
+                    },
+                )?;
+                let known: Vec<u32> = analysis.tracks.iter().map(|t| t.id).collect();
+                if let Some(bad) = opts.keep_tracks.iter().find(|k| !known.contains(k)) {
+                    return Err(invalid(format!(
+                        "no track {bad} to keep (tracks found: {}); list them with `obscura tracks`",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known
+                                .iter()
+                                .map(u32::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ))
+                    .with_path(input));
                 }
-            ))
-            .with_path(input));
-        }
-        detections = analysis.detections;
-        tracks = analysis
-            .tracks
-            .iter()
-            .map(|t| TrackRecord {
-                id: t.id,
-                class: t.class,
-                kept: opts.keep_tracks.contains(&t.id),
-                detections: t.detections(),
-                boxes: t
-                    .boxes
+                let tracks: Vec<TrackRecord> = analysis
+                    .tracks
                     .iter()
-                    .filter_map(|(&f, b)| {
-                        let r = record_box(&b.bbox, opts.pad, w, h)?;
-                        Some([f as i64, r[0], r[1], r[2], r[3]])
+                    .map(|t| TrackRecord {
+                        id: t.id,
+                        class: t.class,
+                        kept: opts.keep_tracks.contains(&t.id),
+                        detections: t.detections(),
+                        boxes: t
+                            .boxes
+                            .iter()
+                            .filter_map(|(&f, b)| {
+                                let r = record_box(&b.bbox, opts.pad, w, h)?;
+                                Some([f as i64, r[0], r[1], r[2], r[3]])
+                            })
+                            .collect(),
                     })
-                    .collect(),
-            })
-            .collect();
-        // The last frames, once the tracks are final.
-        let (_, plan) = plan_from_tracks(tracks.clone(), &manual, info.frames);
-        while let Some(mut f) = queue.pop_front() {
-            let boxes = plan.get(&f.index()).cloned().unwrap_or_default();
-            emit(&mut f, &boxes)?;
-        }
+                    .collect();
+                // The last frames, once the tracks are final.
+                let (_, plan) = plan_from_tracks(tracks.clone(), &manual, info.frames);
+                while let Some(f) = queue.pop_front() {
+                    let boxes = plan.get(&f.index()).cloned().unwrap_or_default();
+                    tx.send((f, boxes)).map_err(|_| writer_gone())?;
+                }
+                Ok((analysis, tracks))
+            })();
+            drop(tx);
+            let written = writer
+                .join()
+                .map_err(|_| Error::new(ErrorKind::Encode, "the encoding thread panicked"))?;
+            // The writer's own error explains a detection side that saw it go.
+            let (written, encoder) = written?;
+            let (analysis, records) = detected?;
+            tracks = records;
+            Ok((analysis, written, encoder))
+        })?;
+        detections = analysis.detections;
         if written != info.frames {
             return Err(Error::new(
                 ErrorKind::Corrupt,
