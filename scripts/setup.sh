@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev
-  pkg-config ffmpeg fonts-dejavu-core)
+  pkg-config ffmpeg fonts-dejavu-core python3-venv)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
