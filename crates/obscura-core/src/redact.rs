@@ -484,14 +484,9 @@ fn manual_at(manual: &[ManualBox], f: u64, frames: u64) -> impl Iterator<Item = 
         .map(|m| m.rect.map(i64::from))
 }
 
-/// Builds the track records (padded integer boxes) and the drawing plan:
-/// per frame, the boxes of every track not kept, in id order, then the
-/// manual boxes.
-fn plan_from_tracks(
-    tracks: Vec<TrackRecord>,
-    manual: &[ManualBox],
-    frames: u64,
-) -> (Vec<TrackRecord>, Plan) {
+/// The drawing plan: per frame (below `frames`), the boxes of every track
+/// not kept, in id order, then the manual boxes.
+fn drawing_plan(tracks: &[TrackRecord], manual: &[ManualBox], frames: u64) -> Plan {
     let mut plan: Plan = BTreeMap::new();
     for t in tracks.iter().filter(|t| !t.kept) {
         for b in &t.boxes {
@@ -507,7 +502,7 @@ fn plan_from_tracks(
                 .extend(manual_at(std::slice::from_ref(m), f, frames));
         }
     }
-    (tracks, plan)
+    plan
 }
 
 /// Draws a frame's regions: the camera's masks (made once per picture
@@ -634,7 +629,7 @@ pub fn redact(
         .and_then(|r| r.detection.as_ref())
         .map_or(opts.detection_style, |d| d.style);
     let mut renderer = Renderer::new(camera.as_ref().map(|c| &c.profile), &unmask, style);
-    let summary = if let (None, Some(a)) = (&replayed, &opts.detect) {
+    let (summary, plan) = if let (None, Some(a)) = (&replayed, &opts.detect) {
         let started = std::time::Instant::now();
         let info = crate::media::probe(input)?;
         let (w, h) = (info.width as f32, info.height as f32);
@@ -645,7 +640,7 @@ pub fn redact(
         let (tx, rx) =
             std::sync::mpsc::sync_channel::<(crate::media::DecodedFrame, Vec<[i64; 4]>)>(8);
         let drawer = &mut renderer;
-        let (analysis, written, encoder) = std::thread::scope(|scope| -> Result<_> {
+        let (analysis, written, encoder, plan) = std::thread::scope(|scope| -> Result<_> {
             let writer = scope.spawn(move || -> Result<(u64, Encoder)> {
                 let mut encoder = encoder;
                 let mut written = 0u64;
@@ -660,7 +655,7 @@ pub fn redact(
                 Ok((written, encoder))
             });
             let writer_gone = || Error::new(ErrorKind::Encode, "the encoding thread stopped");
-            let detected = (|| -> Result<(analyse::Analysis, Vec<TrackRecord>)> {
+            let detected = (|| -> Result<(analyse::Analysis, Vec<TrackRecord>, Plan)> {
                 let mut queue: std::collections::VecDeque<crate::media::DecodedFrame> =
                     Default::default();
                 let sets = analyse::worker_detectors(a)?;
@@ -729,12 +724,12 @@ pub fn redact(
                     })
                     .collect();
                 // The last frames, once the tracks are final.
-                let (_, plan) = plan_from_tracks(tracks.clone(), &manual, info.frames);
+                let plan = drawing_plan(&tracks, &manual, info.frames);
                 while let Some(f) = queue.pop_front() {
                     let boxes = plan.get(&f.index()).cloned().unwrap_or_default();
                     tx.send((f, boxes)).map_err(|_| writer_gone())?;
                 }
-                Ok((analysis, tracks))
+                Ok((analysis, tracks, plan))
             })();
             drop(tx);
             let written = writer
@@ -742,9 +737,9 @@ pub fn redact(
                 .map_err(|_| Error::new(ErrorKind::Encode, "the encoding thread panicked"))?;
             // The writer's own error explains a detection side that saw it go.
             let (written, encoder) = written?;
-            let (analysis, records) = detected?;
+            let (analysis, records, plan) = detected?;
             tracks = records;
-            Ok((analysis, written, encoder))
+            Ok((analysis, written, encoder, plan))
         })?;
         detections = analysis.detections;
         if written != info.frames {
@@ -789,7 +784,7 @@ pub fn redact(
             pad: opts.pad,
             style: opts.detection_style,
         });
-        pipeline::PipelineSummary {
+        let summary = pipeline::PipelineSummary {
             input: input.to_path_buf(),
             output: done.path,
             frames_in: info.frames,
@@ -801,21 +796,22 @@ pub fn redact(
             } else {
                 0.0
             },
-        }
+        };
+        (summary, plan)
     } else {
         if let Some(r) = &replayed {
             detection = r.detection.clone();
             detections = r.counts.detections;
             tracks = r.tracks.clone();
         }
-        let (_, plan) = plan_from_tracks(tracks.clone(), &manual, u64::MAX);
-        pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
+        let plan = drawing_plan(&tracks, &manual, u64::MAX);
+        let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
             let boxes = plan.get(&fi.index).map(Vec::as_slice).unwrap_or(&[]);
             renderer.draw(frame, boxes);
             Ok(())
-        })?
+        })?;
+        (summary, plan)
     };
-    let (tracks, plan) = plan_from_tracks(tracks, &manual, u64::MAX);
     let masks = renderer.into_masks();
 
     let cleanup = |e: Error| {
