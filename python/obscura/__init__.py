@@ -66,19 +66,7 @@ __all__ = [
     "incidents",
     "report",
     "errors",
-    "ObscuraError",
-    "NotFoundError",
-    "IoError",
-    "NotMediaError",
-    "NoVideoError",
-    "CorruptError",
-    "UnsupportedError",
-    "EncodeError",
-    "InvalidArgumentError",
-    "OnnxRuntimeError",
-    "ModelError",
-    "DatabaseError",
-    "CancelledError",
+    *errors.__all__,
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]

@@ -327,16 +327,8 @@ impl Decoder {
     fn feed(&mut self) -> Result<()> {
         let mut packet = ff::Packet::empty();
         loop {
-            match packet.read(&mut self.ictx) {
-                Ok(()) => {}
-                Err(ff::Error::Eof) => return self.drain(),
-                Err(e) => {
-                    return Err(Error::new(
-                        ErrorKind::Corrupt,
-                        format!("read error: {e} (file damaged or truncated)"),
-                    )
-                    .with_path(&self.path))
-                }
+            if !super::read_packet(&mut self.ictx, &mut packet, &self.path)? {
+                return self.drain();
             }
             if packet.stream() != self.stream_index {
                 continue;

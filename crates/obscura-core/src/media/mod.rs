@@ -36,6 +36,36 @@ pub(crate) struct Scaler(pub(crate) ff::software::scaling::Context);
 // deliberately not `Sync`.
 unsafe impl Send for Scaler {}
 
+/// Reads the next packet of `ictx` into `packet`; `false` at the end of the
+/// file.
+///
+/// # Errors
+/// `Corrupt` on a read error (a damaged or truncated file).
+pub(crate) fn read_packet(
+    ictx: &mut ff::format::context::Input,
+    packet: &mut ff::Packet,
+    path: &Path,
+) -> Result<bool> {
+    match packet.read(ictx) {
+        Ok(()) => Ok(true),
+        Err(ff::Error::Eof) => Ok(false),
+        Err(e) => Err(Error::new(
+            ErrorKind::Corrupt,
+            format!("read error: {e} (file damaged or truncated)"),
+        )
+        .with_path(path)),
+    }
+}
+
+/// Whether the demuxer marked `packet` as pre-roll: decoded for reference
+/// but never shown (an edit list that starts between keyframes, as a
+/// stream-copy cut writes). Such packets are not frames of the video.
+pub(crate) fn is_pre_roll(packet: &ff::Packet) -> bool {
+    // SAFETY: reads the flags field of a packet the caller owns.
+    let flags = unsafe { (*ff::packet::Ref::as_ptr(packet)).flags };
+    flags & ff::ffi::AV_PKT_FLAG_DISCARD != 0
+}
+
 /// Initialises FFmpeg once per process and quietens its logging: Obscura
 /// reports problems through its own errors. Set `OBSCURA_FFMPEG_LOG` to
 /// `error`, `warning`, `info` or `debug` to see FFmpeg's own messages.

@@ -1,6 +1,6 @@
 //! `probe`: what a video file holds, with exact counts rather than header claims.
 
-use super::{open_input, rational, rational_f64, video_stream_index};
+use super::{is_pre_roll, open_input, rational, rational_f64, read_packet, video_stream_index};
 use crate::error::{Error, ErrorKind, Result};
 use ffmpeg_next as ff;
 use serde::Serialize;
@@ -189,30 +189,17 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     let mut timestamps_complete = true;
     let mut end_max = i64::MIN;
     let mut packet = ff::Packet::empty();
-    loop {
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ff::Error::Eof) => break,
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Corrupt,
-                    format!(
-                        "read error after {} video packets: {e} (file damaged or truncated)",
-                        timestamps.len()
-                    ),
-                )
-                .with_path(path))
-            }
-        }
+    while read_packet(&mut ictx, &mut packet, path).map_err(|e| {
+        Error::new(
+            e.kind(),
+            format!("{} after {} video packets", e.message(), timestamps.len()),
+        )
+        .with_path(path)
+    })? {
         if packet.stream() != vidx {
             continue;
         }
-        // SAFETY: reads the flags field of the packet just read.
-        let flags = unsafe { (*ff::packet::Ref::as_ptr(&packet)).flags };
-        if flags & ff::ffi::AV_PKT_FLAG_DISCARD != 0 {
-            // Pre-roll before an edit list's start (a stream-copy cut that
-            // began between keyframes): decoded for reference only, never
-            // shown, so not a frame of the video.
+        if is_pre_roll(&packet) {
             continue;
         }
         let ts = match packet.pts().or(packet.dts()) {

@@ -23,7 +23,7 @@
 //! are shifted so the copy starts at 0; their spacing is untouched.
 
 use super::probe::{Keyframe, VideoInfo};
-use super::{open_input, rational_f64};
+use super::{is_pre_roll, open_input, rational_f64, read_packet};
 use crate::error::{Error, ErrorKind, Result};
 use crate::output::PendingFile;
 use ffmpeg_next as ff;
@@ -138,19 +138,9 @@ fn frame_pts(info: &VideoInfo) -> Result<Vec<i64>> {
     let mut ictx = open_input(&info.path)?;
     let mut out = Vec::with_capacity(info.frames as usize);
     let mut packet = ff::Packet::empty();
-    loop {
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ff::Error::Eof) => break,
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Corrupt,
-                    format!("read error: {e} (file damaged or truncated)"),
-                )
-                .with_path(&info.path))
-            }
-        }
-        if packet.stream() != info.stream_index {
+    while read_packet(&mut ictx, &mut packet, &info.path)? {
+        // Counted as probe counts: pre-roll is not a frame.
+        if packet.stream() != info.stream_index || is_pre_roll(&packet) {
             continue;
         }
         let ts = match packet.pts().or(packet.dts()) {
@@ -246,18 +236,7 @@ pub fn copy_range(info: &VideoInfo, from_s: f64, to_s: f64, out: &PendingFile) -
     let (mut video_packets, mut audio_packets) = (0u64, 0u64);
     let mut video_done = false;
     let mut packet = ff::Packet::empty();
-    loop {
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ff::Error::Eof) => break,
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::Corrupt,
-                    format!("read error: {e} (file damaged or truncated)"),
-                )
-                .with_path(path))
-            }
-        }
+    while read_packet(&mut ictx, &mut packet, path)? {
         let sidx = packet.stream();
         let Some(&(oidx, in_tb)) = map.get(&sidx) else {
             continue;
