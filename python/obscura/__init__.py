@@ -31,6 +31,7 @@ import numpy as np
 from . import _obscura, errors
 from ._obscura import FaceDetector, PlateDetector, __version__
 from .errors import (
+    AlreadyExistsError,
     CancelledError,
     CorruptError,
     DatabaseError,

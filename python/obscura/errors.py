@@ -15,6 +15,7 @@ __all__ = [
     "ObscuraError",
     "NotFoundError",
     "IoError",
+    "AlreadyExistsError",
     "NotMediaError",
     "NoVideoError",
     "CorruptError",
@@ -41,6 +42,10 @@ class NotFoundError(ObscuraError, FileNotFoundError):
 
 class IoError(ObscuraError, OSError):
     """Reading or writing failed (permissions, full disk, unwritable folder)."""
+
+
+class AlreadyExistsError(ObscuraError, FileExistsError):
+    """An output or record already exists: nothing is replaced unless asked."""
 
 
 class NotMediaError(ObscuraError):

@@ -29,6 +29,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::NotFound => "NotFoundError",
         ErrorKind::Io => "IoError",
+        ErrorKind::AlreadyExists => "AlreadyExistsError",
         ErrorKind::NotMedia => "NotMediaError",
         ErrorKind::NoVideo => "NoVideoError",
         ErrorKind::Corrupt => "CorruptError",
@@ -430,6 +431,7 @@ fn redact(
             preset: preset.parse()?,
             audio: audio.parse()?,
             threads: 0,
+            replace_existing: false,
         };
         encode.validate()?;
         Ok(obscura_core::redact::RedactOptions {
@@ -517,7 +519,7 @@ fn tracks(
     let listing = interruptible(py, &cancel, || {
         let listing = obscura_core::analyse::list_tracks(&input, &decode, &opts, &mut |_| {})?;
         if let Some(sheet) = &sheet {
-            listing.write_contact_sheet(sheet)?;
+            listing.write_contact_sheet(sheet, false)?;
         }
         Ok(listing)
     })?;

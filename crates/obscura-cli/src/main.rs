@@ -65,6 +65,9 @@ enum Command {
         /// Contact sheet path (default: INPUT-NAME.tracks.png here).
         #[arg(long)]
         sheet: Option<PathBuf>,
+        /// Replace an existing contact sheet (never an input).
+        #[arg(long)]
+        force: bool,
         /// Print the tracks as JSON.
         #[arg(long)]
         json: bool,
@@ -492,6 +495,11 @@ struct EncodeArgs {
     /// Audio: copy (default) or drop.
     #[arg(long, default_value = "copy")]
     audio: String,
+    /// Replace an existing output (never an input). A redaction keeps the
+    /// record it replaces as OUTPUT.redaction.superseded-UTC.json and says
+    /// so in the new record. Without it, an existing output is refused.
+    #[arg(long)]
+    force: bool,
 }
 
 impl EncodeArgs {
@@ -501,6 +509,7 @@ impl EncodeArgs {
             preset: self.preset.parse::<Preset>()?,
             audio: self.audio.parse::<AudioPolicy>()?,
             threads: 0,
+            replace_existing: self.force,
         };
         opts.validate()?;
         Ok(opts)
@@ -516,12 +525,13 @@ struct DetectArgs {
     /// geometry).
     #[arg(long)]
     plates: bool,
-    /// Face score threshold.
     /// Keep only plate candidates the PP-OCRv4 recogniser reads as a
     /// plate-like string (fewer signs obscured; off by default, since
     /// missing a plate matters more than covering a sign).
     #[arg(long)]
     plate_confirm: bool,
+    /// Face score threshold, 0 to 1: detections scoring at least this are
+    /// faces.
     #[arg(long, default_value_t = 0.3)]
     face_threshold: f32,
     /// Face detection scale (0 = automatic: about 1536 px across).
@@ -807,24 +817,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             input,
             detect,
             sheet,
+            force,
             json,
         } => {
             let mut opts = detect.to_options();
             if !detect.any() {
                 opts.faces = Some(Default::default());
             }
+            let sheet = sheet.unwrap_or_else(|| {
+                let mut name = input
+                    .file_name()
+                    .map(|n| n.to_os_string())
+                    .unwrap_or_default();
+                name.push(".tracks.png");
+                PathBuf::from(name)
+            });
+            // Claimed before the analysis, so a name that cannot be used
+            // fails at once rather than after minutes of detection.
+            let sheet_out =
+                obscura_core::output::PendingFile::with_policy(&sheet, &[&input], force)?;
             let listing = with_progress(|on_progress| {
                 obscura_core::analyse::list_tracks(&input, &decoding(), &opts, on_progress)
             });
             let listing = listing?;
-            let sheet = sheet.unwrap_or_else(|| {
-                let name = input
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                PathBuf::from(format!("{name}.tracks.png"))
-            });
-            listing.write_contact_sheet(&sheet)?;
+            listing.write_contact_sheet_to(sheet_out)?;
             if json {
                 let v = serde_json::json!({ "sheet": sheet, "tracks": listing.tracks });
                 println!("{}", serde_json::to_string_pretty(&v)?);
@@ -1699,14 +1715,27 @@ fn print_incidents(rows: &[IncidentRow], json: bool, csv: bool) -> Result<()> {
 
 fn write_thumbnails(idx: &Index, rows: &[IncidentRow], dir: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // Every name is checked before any is written: a thumbnail already
+    // there with the same bytes is left as it is, a different file at that
+    // name is never replaced.
+    let mut todo = Vec::new();
     for r in rows {
         if let Some(jpeg) = idx.incident_images(r.id)?.and_then(|i| i.thumbnail) {
             let dest = dir.join(format!("incident-{}.jpg", r.id));
-            let pending = obscura_core::output::PendingFile::new(&dest, &[])?;
-            std::fs::write(pending.tmp_path(), &jpeg)
-                .with_context(|| format!("cannot write {}", dest.display()))?;
-            pending.commit()?;
+            match std::fs::read(&dest) {
+                Ok(existing) if existing == jpeg => continue,
+                Ok(_) => anyhow::bail!(
+                    "{}: a different file already exists there; thumbnails never replace files (choose another folder)",
+                    dest.display()
+                ),
+                Err(_) => todo.push((obscura_core::output::PendingFile::new(&dest, &[])?, jpeg)),
+            }
         }
+    }
+    for (pending, jpeg) in todo {
+        std::fs::write(pending.tmp_path(), &jpeg)
+            .with_context(|| format!("cannot write {}", pending.dest().display()))?;
+        pending.commit()?;
     }
     Ok(())
 }

@@ -295,8 +295,21 @@ pub fn detectors(opts: &AnalyseOptions, threads: usize) -> Result<DetectorSet> {
 /// # Errors
 /// As [`detectors`].
 pub fn worker_detectors(opts: &AnalyseOptions) -> Result<Vec<DetectorSet>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Each worker holds its own model sessions (tens of MB): more workers
+    // than a few per core only costs memory.
+    let most = cores * 2;
+    if opts.workers > most {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "invalid detection workers {} (expected 0 for one per core, or 1..={most}: two per core on this machine)",
+                opts.workers
+            ),
+        ));
+    }
     let workers = if opts.workers == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        cores
     } else {
         opts.workers
     };
@@ -475,6 +488,18 @@ pub(crate) fn analyse_each(
         let _ = h.join();
     }
     result.map_err(|e| e.with_path(input))?;
+    // Whatever looks at frames must have seen every one of them: a check
+    // that missed frames must not pass.
+    if next != info.frames {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "decoded {next} of the {} frames the file holds (damaged stream)",
+                info.frames
+            ),
+        )
+        .with_path(input));
+    }
     let tracks = tracker.finish(next, info.width as f32, info.height as f32);
     Ok(Analysis {
         info,
@@ -521,8 +546,20 @@ impl TrackListing {
     /// officer to pick the requester from.
     ///
     /// # Errors
+    /// `AlreadyExists` when a file is at `path` and `replace` is false,
+    /// `InvalidArgument` when `path` is the input, `Io` when the file cannot
+    /// be written; nothing is left behind then.
+    pub fn write_contact_sheet(&self, path: &Path, replace: bool) -> Result<()> {
+        let out = crate::output::PendingFile::with_policy(path, &[&self.info.path], replace)?;
+        self.write_contact_sheet_to(out)
+    }
+
+    /// Writes the contact sheet into an output claimed beforehand (so that a
+    /// name that cannot be written fails before the analysis, not after).
+    ///
+    /// # Errors
     /// `Io` when the file cannot be written; nothing is left behind then.
-    pub fn write_contact_sheet(&self, path: &Path) -> Result<()> {
+    pub fn write_contact_sheet_to(&self, out: crate::output::PendingFile) -> Result<()> {
         let cells: Vec<(String, crate::sheet::Thumb)> = self
             .tracks
             .iter()
@@ -535,7 +572,7 @@ impl TrackListing {
                 (format!("#{}{c}", t.id), th.clone())
             })
             .collect();
-        crate::sheet::write_contact_sheet(path, &cells)
+        crate::sheet::write_contact_sheet(out, &cells)
     }
 }
 

@@ -246,6 +246,10 @@ impl CameraProfile {
                 }
             }
         }
+        if let Some(pattern) = &self.filename_pattern {
+            check_filename_pattern(pattern)
+                .map_err(|why| invalid(path, "filename_pattern", why))?;
+        }
         let mut zone_ids = HashSet::new();
         for (i, z) in self.ignore_zones.iter().enumerate() {
             let field = format!("ignore_zone[{i}] (id {:?})", z.id);
@@ -350,5 +354,31 @@ impl LoadedProfile {
             sha256: hex::encode(sha2::Sha256::digest(&bytes)),
             profile,
         })
+    }
+}
+
+/// Checks a recording file-name pattern: only known strftime fields, and
+/// enough of them (date, hour and minute) to give each file's start, so a
+/// typo cannot leave every recording silently undated.
+fn check_filename_pattern(pattern: &str) -> std::result::Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    use chrono::TimeZone;
+    if StrftimeItems::new(pattern).any(|i| matches!(i, Item::Error)) {
+        return Err(format!(
+            "invalid pattern {pattern:?}: an unknown or incomplete % field (use strftime fields such as %Y%m%d_%H%M%S; %% for a literal %)"
+        ));
+    }
+    let Some(sample) = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 2, 7, 30, 45)
+        .single()
+    else {
+        return Ok(());
+    };
+    let name = sample.format(pattern).to_string();
+    match crate::motion::time_from_name(&name, pattern) {
+        Some(t) if (t - sample).num_seconds().abs() < 60 => Ok(()),
+        _ => Err(format!(
+            "pattern {pattern:?} does not give a start time (it needs the date, hour and minute, e.g. cam12_%Y%m%d_%H%M%S.mp4)"
+        )),
     }
 }

@@ -14,6 +14,9 @@ pub enum ErrorKind {
     /// Reading or writing failed at the operating-system level (permissions,
     /// full disk, unwritable directory).
     Io,
+    /// An output or record already exists at that name: outputs and records
+    /// are never replaced unless replacing is asked for explicitly.
+    AlreadyExists,
     /// The file is not a media file ffmpeg recognises (empty, text, random bytes).
     NotMedia,
     /// The file is media but has no video stream to work on (audio only).
@@ -47,6 +50,7 @@ impl ErrorKind {
         match self {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Io => "io",
+            ErrorKind::AlreadyExists => "already_exists",
             ErrorKind::NotMedia => "not_media",
             ErrorKind::NoVideo => "no_video",
             ErrorKind::Corrupt => "corrupt",

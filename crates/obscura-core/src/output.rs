@@ -1,10 +1,24 @@
 //! Writing outputs safely: under a temporary name next to the destination,
-//! renamed into place only once complete, removed if anything fails. A
-//! half-written file never carries the name of a finished one, and an input
-//! is never the output.
+//! moved into place only once complete, removed if anything fails. A
+//! half-written file never carries the name of a finished one, an input is
+//! never the output, and an existing file is never replaced unless the
+//! caller asked for that explicitly ([`PendingFile::replacing`]).
+//!
+//! Temporary names are `.NAME.obscura-tmp-PID-N.EXT`, shortened to fit the
+//! 255-byte limit of file names. A process killed mid-write leaves such a
+//! file behind; the next output written into the same folder removes every
+//! one whose process is gone ([`clean_stale_temps`]).
 
 use crate::error::{Error, ErrorKind, Result};
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The marker in every temporary name this module makes.
+pub const TEMP_MARKER: &str = ".obscura-tmp-";
+
+/// Longest file name most file systems accept, in bytes.
+const NAME_MAX: usize = 255;
 
 /// An output file being written under a temporary name.
 ///
@@ -13,28 +27,47 @@ use std::path::{Path, PathBuf};
 pub struct PendingFile {
     tmp: PathBuf,
     dest: PathBuf,
+    replace: bool,
     committed: bool,
 }
 
 impl PendingFile {
-    /// Prepares to write `dest`, refusing it if it is one of `inputs` and
-    /// checking that its directory exists and is writable (by creating the
-    /// temporary file).
+    /// Prepares to write `dest`, a file that must not exist yet: refuses it
+    /// if it exists, is one of `inputs` or is a directory, and checks that
+    /// its directory exists and is writable (by creating the temporary
+    /// file).
     ///
     /// # Errors
-    /// `InvalidArgument` if `dest` is an input or a directory, `NotFound` if
-    /// its directory does not exist, `Io` if it cannot be written.
+    /// `AlreadyExists` if `dest` exists, `InvalidArgument` if `dest` is an
+    /// input or a directory, `NotFound` if its directory does not exist,
+    /// `Io` if it cannot be written.
     pub fn new(dest: impl AsRef<Path>, inputs: &[&Path]) -> Result<Self> {
-        let dest = dest.as_ref();
+        Self::create(dest.as_ref(), inputs, false)
+    }
+
+    /// Like [`PendingFile::new`], but an existing regular file at `dest`
+    /// is replaced when the new one is committed (the caller asked for it
+    /// and records that it did). Inputs, directories and anything that is
+    /// not a regular file are still refused.
+    ///
+    /// # Errors
+    /// As [`PendingFile::new`], except for an existing regular file.
+    pub fn replacing(dest: impl AsRef<Path>, inputs: &[&Path]) -> Result<Self> {
+        Self::create(dest.as_ref(), inputs, true)
+    }
+
+    /// [`PendingFile::replacing`] when `replace`, else [`PendingFile::new`].
+    ///
+    /// # Errors
+    /// As those.
+    pub fn with_policy(dest: impl AsRef<Path>, inputs: &[&Path], replace: bool) -> Result<Self> {
+        Self::create(dest.as_ref(), inputs, replace)
+    }
+
+    fn create(dest: &Path, inputs: &[&Path], replace: bool) -> Result<Self> {
         let name = dest.file_name().ok_or_else(|| {
             Error::new(ErrorKind::InvalidArgument, "output path has no file name").with_path(dest)
         })?;
-        if dest.is_dir() {
-            return Err(
-                Error::new(ErrorKind::InvalidArgument, "output path is a directory")
-                    .with_path(dest),
-            );
-        }
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -44,30 +77,44 @@ impl PendingFile {
             Error::io(e, what).with_path(dest)
         })?;
         let dest_abs = dir_abs.join(name);
-        for input in inputs {
-            if input.canonicalize().is_ok_and(|i| i == dest_abs) {
+        refuse_inputs(dest, &dest_abs, inputs)?;
+        match std::fs::symlink_metadata(&dest_abs) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(
+                    Error::new(ErrorKind::InvalidArgument, "output path is a directory")
+                        .with_path(dest),
+                )
+            }
+            Ok(meta) if !replace => {
+                let what = if meta.is_file() { "file" } else { "path" };
                 return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "output would overwrite the input (inputs are never modified)",
+                    ErrorKind::AlreadyExists,
+                    format!(
+                        "{what} already exists: outputs and records are never replaced unless replacing is asked for explicitly"
+                    ),
                 )
                 .with_path(dest));
             }
+            Ok(meta) if !meta.is_file() => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "output path exists and is not a regular file: not replacing it",
+                )
+                .with_path(dest))
+            }
+            _ => {}
         }
-        let ext = dest
-            .extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
-            .unwrap_or_default();
-        let tmp = dir.join(format!(
-            ".{}.obscura-tmp-{}{}",
-            name.to_string_lossy(),
-            std::process::id(),
-            ext
-        ));
-        std::fs::File::create(&tmp)
+        clean_stale_temps(&dir);
+        let tmp = dir.join(temp_name(name));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
             .map_err(|e| Error::io(e, "cannot write output").with_path(dest))?;
         Ok(PendingFile {
             tmp,
             dest: dest.to_path_buf(),
+            replace,
             committed: false,
         })
     }
@@ -82,17 +129,28 @@ impl PendingFile {
         &self.dest
     }
 
-    /// Flushes the finished file to disk and renames it into place.
+    /// Flushes the finished file to disk and moves it into place. Unless
+    /// made by [`PendingFile::replacing`], it never replaces a file that
+    /// appeared at the final name in the meantime.
     ///
     /// # Errors
-    /// `Io` if syncing or renaming fails; the temporary file is removed.
+    /// `Io` if syncing or moving fails, `AlreadyExists` if a file took the
+    /// final name meanwhile; the temporary file is removed.
     pub fn commit(mut self) -> Result<PathBuf> {
         let sync = std::fs::File::open(&self.tmp).and_then(|f| f.sync_all());
         sync.map_err(|e| Error::io(e, "cannot flush output").with_path(&self.dest))?;
-        std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
-            Error::io(e, "cannot move finished output into place").with_path(&self.dest)
-        })?;
+        if self.replace {
+            std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
+                Error::io(e, "cannot move finished output into place").with_path(&self.dest)
+            })?;
+        } else {
+            move_no_clobber(&self.tmp, &self.dest)?;
+        }
         self.committed = true;
+        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the new name durable too; a failure here loses nothing.
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
         Ok(self.dest.clone())
     }
 }
@@ -105,14 +163,197 @@ impl Drop for PendingFile {
     }
 }
 
+/// Refuses `dest` if it is one of `inputs`, by name or as the same file
+/// under another name (a hard link): for callers that claim several output
+/// names before writing any of them.
+///
+/// # Errors
+/// `InvalidArgument` if it is; `NotFound`/`Io` if its folder is missing.
+pub fn check_not_input(dest: &Path, inputs: &[&Path]) -> Result<()> {
+    let name = dest.file_name().ok_or_else(|| {
+        Error::new(ErrorKind::InvalidArgument, "output path has no file name").with_path(dest)
+    })?;
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir_abs = dir.canonicalize().map_err(|e| {
+        let what = format!("cannot write output: directory {}", dir.display());
+        Error::io(e, what).with_path(dest)
+    })?;
+    refuse_inputs(dest, &dir_abs.join(name), inputs)
+}
+
+fn refuse_inputs(dest: &Path, dest_abs: &Path, inputs: &[&Path]) -> Result<()> {
+    let same_file = |input: &Path| -> bool {
+        if input.canonicalize().is_ok_and(|i| i == dest_abs) {
+            return true;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            if let (Ok(a), Ok(b)) = (std::fs::metadata(input), std::fs::metadata(dest_abs)) {
+                return a.dev() == b.dev() && a.ino() == b.ino();
+            }
+        }
+        false
+    };
+    if inputs.iter().any(|i| same_file(i)) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "output would overwrite an input (inputs are never modified)",
+        )
+        .with_path(dest));
+    }
+    Ok(())
+}
+
+/// Moves `tmp` to `dest` unless `dest` exists, atomically where the file
+/// system supports hard links.
+fn move_no_clobber(tmp: &Path, dest: &Path) -> Result<()> {
+    match std::fs::hard_link(tmp, dest) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::new(
+            ErrorKind::AlreadyExists,
+            "a file appeared at the output's name while it was being written: not replacing it",
+        )
+        .with_path(dest)),
+        Err(_) => {
+            // No hard links here (FAT, some network shares): check, then rename.
+            if std::fs::symlink_metadata(dest).is_ok() {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    "a file appeared at the output's name while it was being written: not replacing it",
+                )
+                .with_path(dest));
+            }
+            std::fs::rename(tmp, dest)
+                .map_err(|e| Error::io(e, "cannot move finished output into place").with_path(dest))
+        }
+    }
+}
+
+/// A fresh temporary name for `name`: `.NAME.obscura-tmp-PID-N.EXT`, with
+/// NAME shortened (at a character boundary where it is UTF-8) so the whole
+/// stays within 255 bytes.
+pub fn temp_name(name: &OsStr) -> OsString {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let ext = Path::new(name)
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .filter(|e| e.len() <= 16)
+        .unwrap_or_default();
+    let tail = format!("{TEMP_MARKER}{}-{n}{ext}", std::process::id());
+    let room = NAME_MAX - 1 - tail.len();
+    let mut out = OsString::from(".");
+    out.push(truncate_name(name, room));
+    out.push(tail);
+    out
+}
+
+#[cfg(unix)]
+fn truncate_name(name: &OsStr, room: usize) -> OsString {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let bytes = name.as_bytes();
+    if bytes.len() <= room {
+        return name.to_os_string();
+    }
+    let mut end = room;
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+    }
+    OsString::from_vec(bytes[..end].to_vec())
+}
+
+#[cfg(not(unix))]
+fn truncate_name(name: &OsStr, room: usize) -> OsString {
+    let s = name.to_string_lossy();
+    let mut end = room.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    OsString::from(&s[..end])
+}
+
+/// The process id in a temporary name made by [`temp_name`] (or by older
+/// versions, `.NAME.obscura-tmp-PID.EXT`), if it is one.
+fn temp_owner(name: &OsStr) -> Option<u32> {
+    let s = name.to_string_lossy();
+    if !s.starts_with('.') {
+        return None;
+    }
+    let at = s.rfind(TEMP_MARKER)?;
+    let digits: String = s[at + TEMP_MARKER.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Whether process `pid` is running (on Linux; elsewhere always assumed,
+/// so nothing is removed).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Removes the temporary files (and exhibit folders) that runs killed
+/// mid-write left in `dir`: those whose process is no longer running.
+/// Returns what it removed; anything it cannot remove is left alone.
+pub fn clean_stale_temps(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    if !cfg!(target_os = "linux") {
+        return removed;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = temp_owner(&entry.file_name()) else {
+            continue;
+        };
+        if process_alive(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let gone = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path).is_ok(),
+            Ok(_) => std::fs::remove_file(&path).is_ok(),
+            Err(_) => false,
+        };
+        if gone {
+            removed.push(path);
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("obscura-out-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
     #[test]
     fn uncommitted_output_leaves_nothing_and_commit_renames() {
-        let dir = std::env::temp_dir().join(format!("obscura-out-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = temp_dir("basic");
         let dest = dir.join("a.txt");
         {
             let p = PendingFile::new(&dest, &[]).expect("writable");
@@ -127,6 +368,85 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         let err = PendingFile::new(dir.join("nope/b.txt"), &[]).expect_err("no dir");
         assert_eq!(err.kind(), ErrorKind::NotFound);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn existing_files_are_never_replaced_unless_asked() {
+        let dir = temp_dir("clobber");
+        let dest = dir.join("record.json");
+        std::fs::write(&dest, b"original").expect("write");
+        let err = PendingFile::new(&dest, &[]).expect_err("exists");
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&dest).expect("read"), b"original");
+
+        // A file that appears while the output is being written survives.
+        let late = dir.join("late.json");
+        let p = PendingFile::new(&late, &[]).expect("free");
+        std::fs::write(&late, b"someone else's").expect("write");
+        std::fs::write(p.tmp_path(), b"mine").expect("write");
+        assert_eq!(
+            p.commit().expect_err("taken").kind(),
+            ErrorKind::AlreadyExists
+        );
+        assert_eq!(std::fs::read(&late).expect("read"), b"someone else's");
+
+        let p = PendingFile::replacing(&dest, &[]).expect("asked for");
+        std::fs::write(p.tmp_path(), b"new").expect("write");
+        p.commit().expect("commit");
+        assert_eq!(std::fs::read(&dest).expect("read"), b"new");
+
+        // Replacing still never touches an input, even through a hard link.
+        let input = dir.join("clip.mp4");
+        std::fs::write(&input, b"video").expect("write");
+        let link = dir.join("link.png");
+        std::fs::hard_link(&input, &link).expect("link");
+        for target in [&input, &link] {
+            let err = PendingFile::replacing(target, &[input.as_path()]).expect_err("input");
+            assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+        }
+        assert_eq!(std::fs::read(&input).expect("read"), b"video");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn long_names_get_temporary_names_within_the_limit() {
+        let dir = temp_dir("long");
+        let name = format!("{}.mp4", "é".repeat(120));
+        assert_eq!(name.len(), 244);
+        let dest = dir.join(&name);
+        let p = PendingFile::new(&dest, &[]).expect("a 244-byte name is writable");
+        let tmp_len = p.tmp_path().file_name().map_or(0, |n| n.len());
+        assert!(tmp_len <= NAME_MAX, "{tmp_len}");
+        std::fs::write(p.tmp_path(), b"x").expect("write");
+        p.commit().expect("commit");
+        assert!(dest.is_file());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_are_removed() {
+        let dir = temp_dir("stale");
+        // A process that has exited: its pid is not running any more.
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let dead = child.id();
+        child.wait().expect("wait");
+        let stale = dir.join(format!(".out.mp4{TEMP_MARKER}{dead}.mp4"));
+        let stale_dir = dir.join(format!(".JS-1{TEMP_MARKER}{dead}-0"));
+        std::fs::write(&stale, b"half").expect("write");
+        std::fs::create_dir(&stale_dir).expect("dir");
+        let live = dir.join(format!(
+            ".other.mp4{TEMP_MARKER}{}-99.mp4",
+            std::process::id()
+        ));
+        std::fs::write(&live, b"in progress").expect("write");
+        let unrelated = dir.join("keep.obscura-tmp-notes.txt");
+        std::fs::write(&unrelated, b"user file").expect("write");
+
+        let p = PendingFile::new(dir.join("new.mp4"), &[]).expect("writable");
+        assert!(!stale.exists() && !stale_dir.exists());
+        assert!(live.exists() && unrelated.exists());
+        drop(p);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

@@ -261,6 +261,18 @@ pub struct LiftedMask {
     pub operator: String,
 }
 
+/// What a redaction replaced when it was asked to replace an existing
+/// output: nothing is lost, the old record is kept under another name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaced {
+    /// sha256 of the output file that was replaced, if one was there.
+    pub output_sha256: Option<String>,
+    /// Where the record that was there is kept now, if one was there.
+    pub record_kept_as: Option<PathBuf>,
+    /// sha256 of that record.
+    pub record_sha256: Option<String>,
+}
+
 /// The tool that wrote a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
@@ -308,6 +320,10 @@ pub struct RedactionRecord {
     pub counts: Counts,
     /// The record replayed, if this is a replay (its sha256).
     pub replay_of: Option<String>,
+    /// What this redaction replaced at its output's name, when replacing
+    /// was asked for explicitly; absent when nothing was replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<Replaced>,
     /// When the work started (UTC, RFC 3339).
     pub started_utc: String,
     /// When the output and record were complete (UTC, RFC 3339).
@@ -484,9 +500,10 @@ fn manual_at(manual: &[ManualBox], f: u64, frames: u64) -> impl Iterator<Item = 
         .map(|m| m.rect.map(i64::from))
 }
 
-/// The drawing plan: per frame (below `frames`), the boxes of every track
-/// not kept, in id order, then the manual boxes.
-fn drawing_plan(tracks: &[TrackRecord], manual: &[ManualBox], frames: u64) -> Plan {
+/// The track part of the drawing plan: per frame, the boxes of every
+/// track not kept, in id order. Manual boxes are added frame by frame
+/// ([`manual_at`]), so a long frame range costs nothing up front.
+fn drawing_plan(tracks: &[TrackRecord]) -> Plan {
     let mut plan: Plan = BTreeMap::new();
     for t in tracks.iter().filter(|t| !t.kept) {
         for b in &t.boxes {
@@ -495,14 +512,101 @@ fn drawing_plan(tracks: &[TrackRecord], manual: &[ManualBox], frames: u64) -> Pl
                 .push([b[1], b[2], b[3], b[4]]);
         }
     }
-    for m in manual {
-        for f in m.first..=m.last.min(frames.saturating_sub(1)) {
-            plan.entry(f)
-                .or_default()
-                .extend(manual_at(std::slice::from_ref(m), f, frames));
+    plan
+}
+
+/// The boxes drawn on frame `f`: the plan's, then the manual ones.
+fn boxes_at(plan: &Plan, manual: &[ManualBox], f: u64, frames: u64) -> Vec<[i64; 4]> {
+    let mut boxes = plan.get(&f).cloned().unwrap_or_default();
+    boxes.extend(manual_at(manual, f, frames));
+    boxes
+}
+
+/// Boxes obscured summed over the first `frames` frames, and the frames
+/// with at least one, without walking the frames one by one.
+fn count_boxes(plan: &Plan, manual: &[ManualBox], frames: u64) -> (u64, u64) {
+    let mut spans: Vec<(u64, u64)> = manual
+        .iter()
+        .filter(|m| m.first < frames && m.first <= m.last)
+        .map(|m| (m.first, m.last.min(frames - 1)))
+        .collect();
+    let manual_boxes: u64 = spans.iter().map(|(a, b)| b - a + 1).sum();
+    spans.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
         }
     }
-    plan
+    let covered = |f: u64| {
+        let i = merged.partition_point(|&(_, b)| b < f);
+        merged.get(i).is_some_and(|&(a, _)| a <= f)
+    };
+    let tracked = plan.range(..frames);
+    let (mut boxes, mut with) = (manual_boxes, merged.iter().map(|(a, b)| b - a + 1).sum());
+    for (&f, v) in tracked {
+        boxes += v.len() as u64;
+        if !covered(f) && !v.is_empty() {
+            with += 1;
+        }
+    }
+    (boxes, with)
+}
+
+/// Checks that every region a record or the options name lies on the
+/// picture and within the clip, so that what a record claims was obscured
+/// is what was drawn.
+pub(crate) fn validate_regions(
+    tracks: &[TrackRecord],
+    manual: &[ManualBox],
+    width: u32,
+    height: u32,
+    frames: u64,
+) -> Result<()> {
+    let (w, h) = (i64::from(width), i64::from(height));
+    let on_picture = |r: [i64; 4]| {
+        r[2] >= 1
+            && r[3] >= 1
+            && r[0] < w
+            && r[1] < h
+            && r[0].saturating_add(r[2]) > 0
+            && r[1].saturating_add(r[3]) > 0
+    };
+    for t in tracks {
+        for b in &t.boxes {
+            if b[0] < 0 || b[0] as u64 >= frames {
+                return Err(invalid(format!(
+                    "track {} has a box at frame {}, outside the clip's {frames} frames",
+                    t.id, b[0]
+                )));
+            }
+            if !on_picture([b[1], b[2], b[3], b[4]]) {
+                return Err(invalid(format!(
+                    "track {} box [{}, {}, {}, {}] at frame {} does not lie on the {width}x{height} picture (x, y, width, height; width and height >= 1)",
+                    t.id, b[1], b[2], b[3], b[4], b[0]
+                )));
+            }
+        }
+    }
+    for m in manual {
+        if m.first > m.last || m.first >= frames {
+            return Err(invalid(format!(
+                "manual box frames {}-{} do not lie within the clip's {frames} frames (0-{})",
+                m.first,
+                m.last,
+                frames.saturating_sub(1)
+            )));
+        }
+        if !on_picture(m.rect.map(i64::from)) {
+            let r = m.rect;
+            return Err(invalid(format!(
+                "manual box [{}, {}, {}, {}] does not lie on the {width}x{height} picture (x, y, width, height; width and height >= 1)",
+                r[0], r[1], r[2], r[3]
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Draws a frame's regions: the camera's masks (made once per picture
@@ -524,11 +628,19 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    fn draw(&mut self, frame: &mut FrameViewMut<'_>, boxes: &[[i64; 4]]) {
+    fn draw(&mut self, frame: &mut FrameViewMut<'_>, boxes: &[[i64; 4]]) -> Result<()> {
         let (w, h) = (frame.width(), frame.height());
         if let Some(profile) = self.profile {
             if self.masks.as_ref().is_none_or(|m| (m.0, m.1) != (w, h)) {
-                self.masks = Some((w, h, MaskSet::new(profile, w, h, self.unmask)));
+                let set = MaskSet::new(profile, w, h, self.unmask);
+                // A mask that covers nothing protects nothing: the profile
+                // does not fit this camera's picture.
+                if let Some((id, _)) = set.regions().iter().find(|(_, r)| r.luma().area() == 0) {
+                    return Err(invalid(format!(
+                        "privacy mask {id:?} covers no pixel of the {w}x{h} picture (it lies outside it or is too thin): the profile does not fit this video"
+                    )));
+                }
+                self.masks = Some((w, h, set));
             }
             if let Some((_, _, set)) = &self.masks {
                 set.apply(frame);
@@ -541,6 +653,7 @@ impl<'a> Renderer<'a> {
             let poly = [[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]];
             Region::new(&poly, w, h, self.style, Some(tile)).apply(frame);
         }
+        Ok(())
     }
 
     fn into_masks(self) -> Option<(usize, usize, MaskSet)> {
@@ -605,9 +718,33 @@ pub fn redact(
             camera.as_ref(),
         )?;
     }
-    // Claim the record's name too before any work, so an unwritable place
-    // fails fast.
-    let record_out = PendingFile::new(record_path(output), &[input])?;
+    // Claim the output's and the record's names before any work, so an
+    // unwritable place or an existing file fails fast; inputs (footage,
+    // profile, replayed record) are never replaced, even when replacing is
+    // asked for.
+    let inputs: Vec<&Path> = [Some(input), opts.camera.as_deref(), opts.replay.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let replace = opts.pipeline.encode.replace_existing;
+    crate::output::check_not_input(output, &inputs)?;
+    let record_file = record_path(output);
+    let record_out = PendingFile::with_policy(&record_file, &inputs, replace)?;
+    if !replace && std::fs::symlink_metadata(output).is_ok() {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            "file already exists: outputs and records are never replaced unless replacing is asked for explicitly",
+        )
+        .with_path(output));
+    }
+    let replaced_output_sha = if replace && output.is_file() {
+        Some(
+            crate::hash::file_sha256(output)
+                .map_err(|e| Error::io(e, "cannot hash").with_path(output))?,
+        )
+    } else {
+        None
+    };
 
     let input_hash = {
         let input = input.to_path_buf();
@@ -632,6 +769,7 @@ pub fn redact(
     let (summary, plan) = if let (None, Some(a)) = (&replayed, &opts.detect) {
         let started = std::time::Instant::now();
         let info = crate::media::probe(input)?;
+        validate_regions(&[], &manual, info.width, info.height, info.frames)?;
         let (w, h) = (info.width as f32, info.height as f32);
         opts.pipeline.encode.validate()?;
         let encoder = Encoder::create(output, &info, &opts.pipeline.encode)?;
@@ -647,7 +785,7 @@ pub fn redact(
                 for (mut frame, boxes) in rx {
                     {
                         let mut view = frame.view_mut().map_err(|e| e.with_path(input))?;
-                        drawer.draw(&mut view, &boxes);
+                        drawer.draw(&mut view, &boxes)?;
                     }
                     encoder.write(&mut frame)?;
                     written += 1;
@@ -724,9 +862,9 @@ pub fn redact(
                     })
                     .collect();
                 // The last frames, once the tracks are final.
-                let plan = drawing_plan(&tracks, &manual, info.frames);
+                let plan = drawing_plan(&tracks);
                 while let Some(f) = queue.pop_front() {
-                    let boxes = plan.get(&f.index()).cloned().unwrap_or_default();
+                    let boxes = boxes_at(&plan, &manual, f.index(), info.frames);
                     tx.send((f, boxes)).map_err(|_| writer_gone())?;
                 }
                 Ok((analysis, tracks, plan))
@@ -804,11 +942,21 @@ pub fn redact(
             detections = r.counts.detections;
             tracks = r.tracks.clone();
         }
-        let plan = drawing_plan(&tracks, &manual, u64::MAX);
+        if !tracks.is_empty() || !manual.is_empty() {
+            let info = crate::media::probe(input)?;
+            validate_regions(&tracks, &manual, info.width, info.height, info.frames).map_err(
+                |e| match &opts.replay {
+                    Some(r) => {
+                        Error::new(e.kind(), format!("record {}: {}", r.display(), e.message()))
+                    }
+                    None => e,
+                },
+            )?;
+        }
+        let plan = drawing_plan(&tracks);
         let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
-            let boxes = plan.get(&fi.index).map(Vec::as_slice).unwrap_or(&[]);
-            renderer.draw(frame, boxes);
-            Ok(())
+            let boxes = boxes_at(&plan, &manual, fi.index, u64::MAX);
+            renderer.draw(frame, &boxes)
         })?;
         (summary, plan)
     };
@@ -873,17 +1021,15 @@ pub fn redact(
             })
             .collect(),
     };
+    let (obscured_boxes, frames_with_boxes) = count_boxes(&plan, &manual, summary.frames_out);
     let counts = Counts {
         tracks: tracks.len(),
         face_tracks: tracks.iter().filter(|t| t.class == Class::Face).count(),
         plate_tracks: tracks.iter().filter(|t| t.class == Class::Plate).count(),
         kept_tracks: tracks.iter().filter(|t| t.kept).count(),
         detections,
-        obscured_boxes: plan
-            .range(..summary.frames_out)
-            .map(|(_, v)| v.len() as u64)
-            .sum(),
-        frames_with_boxes: plan.range(..summary.frames_out).count() as u64,
+        obscured_boxes,
+        frames_with_boxes,
     };
     let camera = camera
         .map(|c| -> Result<CameraRef> {
@@ -926,9 +1072,22 @@ pub fn redact(
         manual_boxes: manual,
         counts,
         replay_of: replay_sha,
+        replaced: None,
         started_utc,
         finished_utc: now(),
     };
+    let mut record = record;
+    if replace {
+        let kept = keep_replaced_record(&record_file).map_err(cleanup)?;
+        if replaced_output_sha.is_some() || kept.is_some() {
+            let (record_kept_as, record_sha256) = kept.unzip();
+            record.replaced = Some(Replaced {
+                output_sha256: replaced_output_sha,
+                record_kept_as,
+                record_sha256,
+            });
+        }
+    }
     let json = serde_json::to_vec(&record).map_err(|e| {
         cleanup(Error::new(
             ErrorKind::Io,
@@ -939,4 +1098,40 @@ pub fn redact(
         .map_err(|e| cleanup(Error::io(e, "cannot write record").with_path(record_out.dest())))?;
     record_out.commit().map_err(cleanup)?;
     Ok(record)
+}
+
+/// Before a record is replaced (explicitly asked for), keeps the old one
+/// as `NAME.redaction.superseded-UTC.json` next to it: records are never
+/// lost. Returns where it went and its sha256, or `None` if there was none.
+fn keep_replaced_record(record: &Path) -> Result<Option<(PathBuf, String)>> {
+    if !record.is_file() {
+        return Ok(None);
+    }
+    let sha = crate::hash::file_sha256(record)
+        .map_err(|e| Error::io(e, "cannot hash the record being replaced").with_path(record))?;
+    let stem = record
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_end_matches(".json").to_string())
+        .unwrap_or_default();
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    for n in 0..100 {
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let kept = record.with_file_name(format!("{stem}.superseded-{stamp}{suffix}.json"));
+        match std::fs::hard_link(record, &kept) {
+            Ok(()) => return Ok(Some((kept, sha))),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(Error::io(e, "cannot keep the record being replaced").with_path(record))
+            }
+        }
+    }
+    Err(Error::new(
+        ErrorKind::AlreadyExists,
+        "cannot find a free name to keep the record being replaced",
+    )
+    .with_path(record))
 }

@@ -5,7 +5,6 @@ use crate::detect::BBox;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameView;
 use crate::output::PendingFile;
-use std::path::Path;
 
 /// Side of a thumbnail in pixels.
 pub const THUMB: usize = 96;
@@ -61,12 +60,12 @@ fn glyph(c: char) -> [u8; 5] {
     }
 }
 
-/// Writes a contact sheet of `(label, thumbnail)` cells to `path` as PNG,
-/// six per row, each labelled beneath in white on black.
+/// Writes a contact sheet of `(label, thumbnail)` cells as PNG into `out`,
+/// six per row, each labelled beneath in white on black, and commits it.
 ///
 /// # Errors
 /// `Io` when the file cannot be written; nothing is left behind then.
-pub fn write_contact_sheet(path: &Path, cells: &[(String, Thumb)]) -> Result<()> {
+pub fn write_contact_sheet(out: PendingFile, cells: &[(String, Thumb)]) -> Result<()> {
     const COLS: usize = 6;
     const LABEL: usize = 16;
     const SCALE: usize = 2;
@@ -103,7 +102,8 @@ pub fn write_contact_sheet(path: &Path, cells: &[(String, Thumb)]) -> Result<()>
             }
         }
     }
-    let out = PendingFile::new(path, &[])?;
+    let path = out.dest().to_path_buf();
+    let path = path.as_path();
     {
         let file = std::fs::File::create(out.tmp_path())
             .map_err(|e| Error::io(e, "cannot write contact sheet").with_path(path))?;

@@ -4,7 +4,7 @@
 
 use crate::analyse::{self, AnalyseOptions};
 use crate::detect::{BBox, Class};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::media::DecodeOptions;
 use crate::pipeline::Progress;
 use crate::redact::RedactionRecord;
@@ -42,6 +42,9 @@ pub fn verify(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<Residual>> {
     let kept = record.map(|r| r.boxes_by_frame(true)).unwrap_or_default();
+    let pad = record
+        .and_then(|r| r.detection.as_ref())
+        .map_or(crate::redact::RedactOptions::default().pad, |d| d.pad);
     let sets = analyse::worker_detectors(opts)?;
     // Verification always looks at every whole frame, never only where
     // something moved: it must look at least as closely as redaction did.
@@ -56,7 +59,7 @@ pub fn verify(
             for d in dets.iter().filter(|d| d.score >= min_score) {
                 let expected = kept
                     .get(&frame.index())
-                    .is_some_and(|ks| ks.iter().any(|k| d.bbox.covered_by(k) >= 0.5));
+                    .is_some_and(|ks| ks.iter().any(|k| explains(k, &d.bbox, pad)));
                 if !expected {
                     residuals.push(Residual {
                         frame: frame.index(),
@@ -70,6 +73,95 @@ pub fn verify(
         },
     )?;
     Ok(residuals)
+}
+
+/// How much larger in area than the padded box a kept box may be, for the
+/// difference between the detection the redaction made and the one made
+/// again on the encoded output.
+const KEPT_SLACK: f32 = 2.0;
+
+/// Whether kept box `k` explains detection `d`: `d` lies (mostly) inside
+/// `k`, and `k` is no larger than the redaction's padding of a box like
+/// `d` (by `pad`, at least 2x for small faces) makes it. A kept box far
+/// larger than the face it would explain (a whole frame, say) is not a
+/// tracked face, and explains nothing.
+fn explains(k: &BBox, d: &BBox, pad: f32) -> bool {
+    let (ka, da) = (k.w * k.h, d.w * d.h);
+    let f = if d.w.max(d.h) < 48.0 {
+        pad.max(2.0)
+    } else {
+        pad
+    };
+    d.covered_by(k) >= 0.5 && ka > 0.0 && ka <= da * f * f * KEPT_SLACK
+}
+
+/// Checks a record before it is trusted to excuse anything: it must be the
+/// record of `output` (same sha256), and its kept tracks must be what it
+/// says (each listed once with a reason, marked kept, with boxes on the
+/// picture and within the clip).
+///
+/// # Errors
+/// `InvalidArgument` naming the first inconsistency.
+pub fn check_record(output: &Path, record: &RedactionRecord, record_path: &Path) -> Result<()> {
+    let bad = |msg: String| Error::new(ErrorKind::InvalidArgument, msg).with_path(record_path);
+    let sha = crate::hash::file_sha256(output)
+        .map_err(|e| Error::io(e, "cannot hash").with_path(output))?;
+    if sha != record.output.sha256 {
+        return Err(bad(format!(
+            "is not the record of {}: the file's sha256 is {sha}, the record's output is {}",
+            output.display(),
+            record.output.sha256
+        )));
+    }
+    let info = crate::media::probe(output)?;
+    if info.frames != record.output.frames {
+        return Err(bad(format!(
+            "says the output has {} frames, the file holds {}",
+            record.output.frames, info.frames
+        )));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for k in &record.kept_tracks {
+        if !seen.insert(k.id) {
+            return Err(bad(format!("lists kept track {} twice", k.id)));
+        }
+        if k.reason.trim().is_empty() {
+            return Err(bad(format!("kept track {} has no reason", k.id)));
+        }
+        match record.tracks.iter().find(|t| t.id == k.id) {
+            Some(t) if t.kept => {}
+            Some(_) => {
+                return Err(bad(format!(
+                    "lists track {} as kept, but its track is marked obscured",
+                    k.id
+                )))
+            }
+            None => {
+                return Err(bad(format!(
+                    "lists kept track {}, which it does not hold",
+                    k.id
+                )))
+            }
+        }
+    }
+    if let Some(t) = record
+        .tracks
+        .iter()
+        .find(|t| t.kept && !seen.contains(&t.id))
+    {
+        return Err(bad(format!(
+            "marks track {} kept without listing it and its reason among the kept tracks",
+            t.id
+        )));
+    }
+    crate::redact::validate_regions(
+        &record.tracks,
+        &record.manual_boxes,
+        info.width,
+        info.height,
+        info.frames,
+    )
+    .map_err(|e| bad(e.message().to_string()))
 }
 
 /// What [`verify_redaction`] found.
@@ -110,6 +202,9 @@ pub fn verify_redaction(
         .as_deref()
         .map(crate::redact::read_record)
         .transpose()?;
+    if let (Some(r), Some(p)) = (&record, &record_path) {
+        check_record(output, r, p)?;
+    }
     // Look at least as closely as the redaction did.
     let mut opts = match (detect, record.as_ref().and_then(|r| r.detection.as_ref())) {
         (Some(d), _) => d,

@@ -1037,3 +1037,4 @@ fn two_processes_appending_at_once_keep_one_chain() {
         assert_eq!(list.iter().filter(|e| e["operator"] == who).count(), EACH);
     }
 }
+mod trust;

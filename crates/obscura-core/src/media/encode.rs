@@ -115,6 +115,11 @@ pub struct EncodeOptions {
     pub audio: AudioPolicy,
     /// Encoder threads (0 = x264's choice).
     pub threads: usize,
+    /// Replace an existing file at the output's name (never an input).
+    /// Off by default: outputs are never replaced unless asked for. Not part
+    /// of what a record stores about the encoding.
+    #[serde(skip)]
+    pub replace_existing: bool,
 }
 
 impl Default for EncodeOptions {
@@ -124,6 +129,7 @@ impl Default for EncodeOptions {
             preset: Preset::Veryfast,
             audio: AudioPolicy::Copy,
             threads: 0,
+            replace_existing: false,
         }
     }
 }
@@ -295,7 +301,7 @@ impl Encoder {
             );
         }
         super::init();
-        let out = PendingFile::new(output, &[&info.path])?;
+        let out = PendingFile::with_policy(output, &[&info.path], opts.replace_existing)?;
         Self::create_at(out, info, opts, muxer).map_err(|e| e.with_path(output))
     }
 

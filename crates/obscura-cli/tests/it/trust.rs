@@ -1,0 +1,368 @@
+//! Nothing lost, nothing misstated, no forgery accepted: regression tests
+//! for the adversarial findings (outputs over inputs and records, forged or
+//! invalid records, unbounded arguments, silent no-op profiles, temporary
+//! files).
+
+use super::{assert_clean_failure, entries, obscura, os, sample};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn sha(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).expect("readable")))
+}
+
+fn ok(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A copy of the carphone clip (a face, 120 frames of 176x144) in `dir`.
+fn carphone(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::copy(sample("carphone_pristine.mp4"), &p).expect("copy");
+    p
+}
+
+/// A profile with one mask, in normalised coordinates.
+fn profile(dir: &Path, name: &str, extra: &str, polygon: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(
+        &p,
+        format!(
+            "camera = 3\nname = \"c\"\ntown = \"t\"\ndesk = \"d\"\ncoordinates = \"normalised\"\n{extra}\n[[mask]]\nid = \"w\"\nstyle = \"mosaic\"\npolygon = {polygon}\n"
+        ),
+    )
+    .expect("write profile");
+    p
+}
+
+const SMALL_MASK: &str = "[[0.1, 0.1], [0.3, 0.1], [0.3, 0.3], [0.1, 0.3]]";
+
+fn redact(input: &Path, output: &Path, extra: &[&std::ffi::OsStr]) -> Output {
+    let mut args = vec![
+        os("redact"),
+        os(input),
+        os("-o"),
+        os(output),
+        os("--operator"),
+        os("A Officer"),
+        os("--reason"),
+        os("SAR 1"),
+        os("--preset"),
+        os("ultrafast"),
+        os("--json"),
+    ];
+    args.extend_from_slice(extra);
+    obscura(&args)
+}
+
+#[test]
+fn a_contact_sheet_never_replaces_the_input_or_an_existing_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = carphone(dir.path(), "f.mp4");
+    let before = sha(&input);
+    for force in [false, true] {
+        let mut args = vec![os("tracks"), os(&input), os("--sheet"), os(&input)];
+        if force {
+            args.push(os("--force"));
+        }
+        let out = obscura(&args);
+        assert_clean_failure(&out, &input);
+        assert_eq!(sha(&input), before, "the input was changed");
+        assert_eq!(entries(dir.path()), vec!["f.mp4"]);
+    }
+    // An existing sheet is kept unless replacing is asked for.
+    let sheet = dir.path().join("sheet.png");
+    std::fs::write(&sheet, b"earlier sheet").expect("write");
+    let out = obscura(&[os("tracks"), os(&input), os("--sheet"), os(&sheet)]);
+    assert_clean_failure(&out, &sheet);
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&sheet).expect("read"), b"earlier sheet");
+    let out = obscura(&[
+        os("tracks"),
+        os(&input),
+        os("--sheet"),
+        os(&sheet),
+        os("--force"),
+        os("--json"),
+    ]);
+    ok(&out);
+    assert_eq!(&std::fs::read(&sheet).expect("read")[..4], b"\x89PNG");
+}
+
+#[test]
+fn outputs_and_records_are_never_silently_replaced() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let input = carphone(d, "in.mp4");
+    let prof = profile(d, "cam.toml", "", SMALL_MASK);
+    let out_path = d.join("out.mp4");
+    let record = d.join("out.mp4.redaction.json");
+    let first = ok(&redact(&input, &out_path, &[os("--camera"), os(&prof)]));
+    assert_eq!(first["output"]["frames"], 120);
+    let (out_sha, record_bytes) = (sha(&out_path), std::fs::read(&record).expect("record"));
+
+    // Again to the same name: refused before any work, nothing touched.
+    let again = redact(&input, &out_path, &[os("--camera"), os(&prof)]);
+    assert_clean_failure(&again, &out_path);
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(sha(&out_path), out_sha);
+    assert_eq!(std::fs::read(&record).expect("record"), record_bytes);
+
+    // Replaying a record to its own output's name would replace the record
+    // being replayed: refused even with --force.
+    let replay = redact(
+        &input,
+        &out_path,
+        &[os("--replay"), os(&record), os("--force")],
+    );
+    assert_clean_failure(&replay, &record);
+    assert_eq!(std::fs::read(&record).expect("record"), record_bytes);
+
+    // A camera profile that sits at OUTPUT.redaction.json is an input.
+    let odd = d.join("odd.mp4");
+    let odd_prof = profile(d, "odd.mp4.redaction.json", "", SMALL_MASK);
+    let prof_bytes = std::fs::read(&odd_prof).expect("profile");
+    let out = redact(
+        &input,
+        &odd,
+        &[os("--camera"), os(&odd_prof), os("--force")],
+    );
+    assert_clean_failure(&out, &odd_prof);
+    assert_eq!(std::fs::read(&odd_prof).expect("profile"), prof_bytes);
+    assert!(!odd.exists());
+
+    // With --force the output is replaced, the old record is kept under a
+    // new name, and the new record says what it replaced.
+    let forced = ok(&redact(
+        &input,
+        &out_path,
+        &[os("--camera"), os(&prof), os("--force")],
+    ));
+    let replaced = &forced["replaced"];
+    assert_eq!(replaced["output_sha256"], out_sha.as_str());
+    let record_sha = hex::encode(Sha256::digest(&record_bytes));
+    assert_eq!(replaced["record_sha256"], record_sha.as_str());
+    let kept = PathBuf::from(replaced["record_kept_as"].as_str().expect("kept as"));
+    assert_eq!(std::fs::read(&kept).expect("kept record"), record_bytes);
+    assert_eq!(sha(&input), sha(&sample("carphone_pristine.mp4")));
+    assert!(entries(d).iter().all(|n| !n.contains("obscura-tmp")));
+}
+
+#[test]
+fn verify_redaction_refuses_a_record_that_is_not_the_files_or_excuses_too_much() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let input = carphone(d, "in.mp4");
+    let red = d.join("red.mp4");
+    let record = ok(&redact(&input, &red, &[os("--faces")]));
+    assert_eq!(
+        obscura(&[os("verify-redaction"), os(&red)]).status.code(),
+        Some(0)
+    );
+
+    // The real record, offered for the unredacted clip: not its record.
+    let real_record = d.join("red.mp4.redaction.json");
+    let out = obscura(&[
+        os("verify-redaction"),
+        os(&input),
+        os("--record"),
+        os(&real_record),
+    ]);
+    assert_clean_failure(&out, &real_record);
+    assert!(
+        stderr(&out).contains("is not the record of"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A forged record for the unredacted clip whose "kept track" covers
+    // every whole frame: it hashes right, but a whole frame is no face's
+    // box, so the face is still reported.
+    let forged = d.join("forged.mp4");
+    std::fs::copy(&input, &forged).expect("copy");
+    let mut fake = record.clone();
+    fake["output"]["sha256"] = sha(&forged).into();
+    fake["output"]["path"] = forged.to_string_lossy().into_owned().into();
+    let boxes: Vec<serde_json::Value> = (0..120)
+        .map(|f| serde_json::json!([f, 0, 0, 176, 144]))
+        .collect();
+    fake["tracks"] = serde_json::json!([{
+        "id": 1, "class": "face", "kept": true, "detections": 120, "boxes": boxes
+    }]);
+    fake["kept_tracks"] = serde_json::json!([{ "id": 1, "reason": "the requester" }]);
+    let fake_path = d.join("forged.mp4.redaction.json");
+    std::fs::write(&fake_path, serde_json::to_vec(&fake).expect("json")).expect("write");
+    let out = obscura(&[os("verify-redaction"), os(&forged), os("--json")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
+    // Kept tracks must be what the record says: a listed track it does not
+    // hold, or one without a reason, is refused.
+    for (kept, why) in [
+        (
+            serde_json::json!([{ "id": 9, "reason": "x" }]),
+            "does not hold",
+        ),
+        (serde_json::json!([{ "id": 1, "reason": " " }]), "no reason"),
+    ] {
+        fake["kept_tracks"] = kept;
+        std::fs::write(&fake_path, serde_json::to_vec(&fake).expect("json")).expect("write");
+        let out = obscura(&[os("verify-redaction"), os(&forged)]);
+        assert_clean_failure(&out, &fake_path);
+        assert!(stderr(&out).contains(why), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn records_and_boxes_are_validated_and_bounded_by_the_clip() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let input = carphone(d, "in.mp4");
+
+    // A range far past the end is bounded by the clip's 120 frames (this
+    // aborted on allocation before).
+    let out_path = d.join("boxed.mp4");
+    let v = ok(&redact(
+        &input,
+        &out_path,
+        &[os("--box"), os("0-999999999999:0,0,10,10")],
+    ));
+    assert_eq!(v["counts"]["obscured_boxes"], 120);
+    assert_eq!(v["counts"]["frames_with_boxes"], 120);
+
+    // A box that starts after the end, or lies off the picture, is refused.
+    for (arg, why) in [
+        ("500-600:0,0,10,10", "within the clip"),
+        ("0-5:-50,-50,10,10", "does not lie on"),
+        ("0-5:176,0,10,10", "does not lie on"),
+    ] {
+        let o = d.join("bad.mp4");
+        let out = redact(&input, &o, &[os("--box"), os(arg)]);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(why), "{arg}: {}", stderr(&out));
+        assert!(!o.exists());
+    }
+
+    // A replay record with negative boxes claiming to obscure a face, or a
+    // huge manual range, is refused or bounded: never misstated.
+    let record_path = d.join("boxed.mp4.redaction.json");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("json");
+    let mut neg = record.clone();
+    neg["tracks"] = serde_json::json!([{
+        "id": 1, "class": "face", "kept": false, "detections": 62,
+        "boxes": (0..62).map(|f| serde_json::json!([f, -400, -400, 50, 50])).collect::<Vec<_>>()
+    }]);
+    let neg_path = d.join("neg.json");
+    std::fs::write(&neg_path, serde_json::to_vec(&neg).expect("json")).expect("write");
+    let o = d.join("replayed.mp4");
+    let out = redact(&input, &o, &[os("--replay"), os(&neg_path)]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not lie on"), "{}", stderr(&out));
+    assert!(!o.exists());
+
+    let mut huge = record;
+    huge["manual_boxes"] =
+        serde_json::json!([{ "first": 0, "last": 999_999_999_999u64, "rect": [0, 0, 10, 10] }]);
+    let huge_path = d.join("huge.json");
+    std::fs::write(&huge_path, serde_json::to_vec(&huge).expect("json")).expect("write");
+    let v = ok(&redact(&input, &o, &[os("--replay"), os(&huge_path)]));
+    assert_eq!(v["counts"]["obscured_boxes"], 120);
+
+    // One worker per core is plenty; a thousand would hold a thousand
+    // copies of the models.
+    let out = redact(
+        &input,
+        &d.join("w.mp4"),
+        &[os("--faces"), os("--detect-workers"), os("1000")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("invalid detection workers 1000"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn profiles_that_would_do_nothing_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let input = carphone(d, "in.mp4");
+    // A mask wholly outside the picture, and a sliver thinner than a pixel.
+    for (name, poly) in [
+        ("outside.toml", "[[1.5, 1.5], [2.0, 1.5], [2.0, 2.0]]"),
+        (
+            "sliver.toml",
+            "[[0.1, 0.1], [0.9, 0.1], [0.9, 0.1001], [0.1, 0.1001]]",
+        ),
+    ] {
+        let prof = profile(d, name, "", poly);
+        let o = d.join("o.mp4");
+        let out = redact(&input, &o, &[os("--camera"), os(&prof)]);
+        assert!(!out.status.success(), "{name}");
+        assert!(
+            stderr(&out).contains("covers no pixel"),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert!(!o.exists());
+    }
+    // A file-name pattern that cannot give a time is refused at load.
+    for pattern in ["cam_%Q.mp4", "cam_%Y%m%d_%H%M%", "cam.mp4", "cam_%Y.mp4"] {
+        let prof = profile(
+            d,
+            "pattern.toml",
+            &format!("filename_pattern = \"{pattern}\""),
+            SMALL_MASK,
+        );
+        let out = redact(&input, &d.join("p.mp4"), &[os("--camera"), os(&prof)]);
+        assert_clean_failure(&out, &prof);
+        assert!(
+            stderr(&out).contains("filename_pattern"),
+            "{pattern}: {}",
+            stderr(&out)
+        );
+        std::fs::remove_file(&prof).expect("remove");
+    }
+}
+
+#[test]
+fn long_names_work_and_stale_temporaries_are_cleaned() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let input = carphone(d, "in.mp4");
+    // A temporary file left by a run that was killed: its process is gone.
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let stale = d.join(format!(".out.mp4.obscura-tmp-{dead}.mp4"));
+    std::fs::write(&stale, b"half an output").expect("write");
+
+    let long = d.join(format!("{}.mp4", "a".repeat(240)));
+    let out = obscura(&[
+        os("transcode"),
+        os(&input),
+        os("-o"),
+        os(&long),
+        os("--preset"),
+        os("ultrafast"),
+        os("--json"),
+    ]);
+    assert_eq!(ok(&out)["frames_out"], 120);
+    assert!(long.is_file());
+    assert!(!stale.exists(), "a stale temporary file was left");
+}
