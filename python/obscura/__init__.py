@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading as _threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -185,6 +186,7 @@ class Detection(NamedTuple):
 
 
 _detectors: Dict[Tuple[Any, ...], Any] = {}
+_detectors_lock = _threading.Lock()
 
 
 def _picture(array: Any) -> np.ndarray:
@@ -197,9 +199,12 @@ def _picture(array: Any) -> np.ndarray:
 
 
 def _cached(key: Tuple[Any, ...], make: Any) -> Any:
-    if key not in _detectors:
-        _detectors[key] = make()
-    return _detectors[key]
+    # Detectors are safe to share between threads; the lock only keeps two
+    # threads from loading the same model at once.
+    with _detectors_lock:
+        if key not in _detectors:
+            _detectors[key] = make()
+        return _detectors[key]
 
 
 def detect_faces(array: np.ndarray, *, threshold: float = 0.3, scale: float = 0.0) -> List[Detection]:
@@ -252,10 +257,12 @@ def tracks(
     face_scale: float = 0.0,
     full_every: int = 16,
     sheet: Optional[PathLike] = None,
+    overwrite: bool = False,
 ) -> Rows:
     """Face (and plate) tracks of a clip: id, class, first and last frame and
     time, detections. With ``sheet``, also writes the contact sheet (PNG) for
-    picking the requester."""
+    picking the requester; an existing file there is replaced only with
+    ``overwrite`` (the input never is)."""
     out = json.loads(
         _obscura.tracks(
             os.fspath(input),
@@ -266,6 +273,7 @@ def tracks(
             face_scale=face_scale,
             full_every=full_every,
             sheet=None if sheet is None else os.fspath(sheet),
+            overwrite=overwrite,
         )
     )
     return Rows(out["tracks"], meta={"sheet": out["sheet"]})
@@ -298,6 +306,7 @@ def redact(
     audio: str = "copy",
     db: Optional[PathLike] = None,
     key: Optional[PathLike] = None,
+    overwrite: bool = False,
 ) -> Dict[str, Any]:
     """Redacts ``input`` into ``output`` as ``obscura redact`` does: the
     camera's privacy masks, every face and plate track except
@@ -305,7 +314,10 @@ def redact(
     (``"FRAMES:x,y,w,h"``). Returns the redaction record, which is also
     written next to the output as ``OUTPUT.redaction.json``. With ``db``, the
     redaction (and any lifted mask) is logged in that index's audit trail,
-    its head signed with the Ed25519 ``key`` file if one is given."""
+    its head signed with the Ed25519 ``key`` file if one is given. An
+    existing output is replaced only with ``overwrite``; the record it had
+    is then kept as ``OUTPUT.redaction.superseded-UTC.json`` and the new
+    record's ``replaced`` says so."""
     return json.loads(
         _obscura.redact(
             os.fspath(input),
@@ -333,6 +345,7 @@ def redact(
             audio=audio,
             db=None if db is None else os.fspath(db),
             key=None if key is None else os.fspath(key),
+            overwrite=overwrite,
         )
     )
 

@@ -62,6 +62,7 @@ def redact(
     audio: str = "copy",
     db: Optional[str] = None,
     key: Optional[str] = None,
+    overwrite: bool = False,
 ) -> str: ...
 def tracks(
     input: str,
@@ -73,6 +74,7 @@ def tracks(
     face_scale: float = 0.0,
     full_every: int = 16,
     sheet: Optional[str] = None,
+    overwrite: bool = False,
 ) -> str: ...
 def verify_redaction(
     output: str, *, record: Optional[str] = None, min_score: Optional[float] = None

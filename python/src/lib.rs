@@ -111,6 +111,21 @@ fn invalid(msg: impl Into<String>) -> obscura_core::Error {
     obscura_core::Error::new(ErrorKind::InvalidArgument, msg)
 }
 
+/// An integer argument in `lo..=hi`: Python ints arrive as `i64` so that a
+/// negative or huge count is an `InvalidArgumentError` naming the argument
+/// and its range, not an `OverflowError`.
+fn int_arg<T: TryFrom<i64>>(py: Python<'_>, name: &str, v: i64, lo: i64, hi: i64) -> PyResult<T> {
+    if (lo..=hi).contains(&v) {
+        if let Ok(t) = T::try_from(v) {
+            return Ok(t);
+        }
+    }
+    Err(to_py(
+        py,
+        invalid(format!("invalid {name} {v} (expected >= {lo}, <= {hi})")),
+    ))
+}
+
 /// Probes a video file; returns the facts as JSON.
 #[pyfunction]
 fn probe(py: Python<'_>, path: PathBuf) -> PyResult<String> {
@@ -165,12 +180,10 @@ impl FrameIter {
         py: Python<'_>,
         path: PathBuf,
         parallel: bool,
-        every: u64,
+        every: i64,
         gray: bool,
     ) -> PyResult<Self> {
-        if every == 0 {
-            return Err(to_py(py, invalid("invalid every 0 (expected >= 1)")));
-        }
+        let every: u64 = int_arg(py, "every", every, 1, i64::from(u32::MAX))?;
         let opts = if parallel {
             DecodeOptions::default()
         } else {
@@ -295,10 +308,48 @@ fn detections(
         .collect())
 }
 
-/// CenterFace, loaded once, for detecting faces in arrays.
-#[pyclass(module = "obscura._obscura")]
+/// Model sessions shared by the threads that use one detector object: a
+/// call takes an idle session, or loads another when every one is busy in
+/// another thread, and gives it back after. ONNX Runtime sessions are run
+/// through `&mut`, so a thread never shares one while it runs; threads
+/// calling at once run at once, each on its own session.
+struct Sessions<D> {
+    idle: Mutex<Vec<D>>,
+}
+
+impl<D: Detector> Sessions<D> {
+    fn new(first: D) -> Self {
+        Sessions {
+            idle: Mutex::new(vec![first]),
+        }
+    }
+
+    fn detect(
+        &self,
+        py: Python<'_>,
+        array: PyReadonlyArrayDyn<'_, u8>,
+        load: impl FnOnce() -> obscura_core::Result<D> + Send,
+    ) -> PyResult<Vec<Found>> {
+        let taken = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+        let mut det = match taken {
+            Some(d) => d,
+            None => py.detach(load).map_err(|e| to_py(py, e))?,
+        };
+        let found = detections(py, &mut det, array);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(det);
+        }
+        found
+    }
+}
+
+/// CenterFace, loaded once, for detecting faces in arrays; safe to share
+/// between threads.
+#[pyclass(module = "obscura._obscura", frozen)]
 struct FaceDetector {
-    inner: obscura_core::detect::FaceDetector,
+    settings: FaceSettings,
+    threads: usize,
+    sessions: Sessions<obscura_core::detect::FaceDetector>,
 }
 
 #[pymethods]
@@ -307,28 +358,35 @@ impl FaceDetector {
     /// picture width, as redaction does.
     #[new]
     #[pyo3(signature = (*, threshold = 0.3, scale = 0.0, threads = 0))]
-    fn new(py: Python<'_>, threshold: f32, scale: f32, threads: usize) -> PyResult<Self> {
+    fn new(py: Python<'_>, threshold: f32, scale: f32, threads: i64) -> PyResult<Self> {
+        let threads: usize = int_arg(py, "threads", threads, 0, 256)?;
         let settings = FaceSettings { threshold, scale };
-        let inner = py
+        let first = py
             .detach(|| obscura_core::detect::FaceDetector::new(settings, threads))
             .map_err(|e| to_py(py, e))?;
-        Ok(FaceDetector { inner })
+        Ok(FaceDetector {
+            settings,
+            threads,
+            sessions: Sessions::new(first),
+        })
     }
 
     /// `(x, y, w, h, score)` of every face in the array.
-    fn detect(
-        &mut self,
-        py: Python<'_>,
-        array: PyReadonlyArrayDyn<'_, u8>,
-    ) -> PyResult<Vec<Found>> {
-        detections(py, &mut self.inner, array)
+    fn detect(&self, py: Python<'_>, array: PyReadonlyArrayDyn<'_, u8>) -> PyResult<Vec<Found>> {
+        let (settings, threads) = (self.settings, self.threads);
+        self.sessions.detect(py, array, move || {
+            obscura_core::detect::FaceDetector::new(settings, threads)
+        })
     }
 }
 
-/// PP-OCRv4 text detection with the plate-geometry filter.
-#[pyclass(module = "obscura._obscura")]
+/// PP-OCRv4 text detection with the plate-geometry filter; safe to share
+/// between threads.
+#[pyclass(module = "obscura._obscura", frozen)]
 struct PlateDetector {
-    inner: obscura_core::detect::PlateDetector,
+    settings: PlateSettings,
+    threads: usize,
+    sessions: Sessions<obscura_core::detect::PlateDetector>,
 }
 
 #[pymethods]
@@ -336,25 +394,29 @@ impl PlateDetector {
     /// Loads the model.
     #[new]
     #[pyo3(signature = (*, threshold = 0.3, confirm = false, threads = 0))]
-    fn new(py: Python<'_>, threshold: f32, confirm: bool, threads: usize) -> PyResult<Self> {
+    fn new(py: Python<'_>, threshold: f32, confirm: bool, threads: i64) -> PyResult<Self> {
+        let threads: usize = int_arg(py, "threads", threads, 0, 256)?;
         let settings = PlateSettings {
             threshold,
             confirm,
             ..PlateSettings::default()
         };
-        let inner = py
+        let first = py
             .detach(|| obscura_core::detect::PlateDetector::new(settings, threads))
             .map_err(|e| to_py(py, e))?;
-        Ok(PlateDetector { inner })
+        Ok(PlateDetector {
+            settings,
+            threads,
+            sessions: Sessions::new(first),
+        })
     }
 
     /// `(x, y, w, h, score)` of every plate-shaped text region.
-    fn detect(
-        &mut self,
-        py: Python<'_>,
-        array: PyReadonlyArrayDyn<'_, u8>,
-    ) -> PyResult<Vec<Found>> {
-        detections(py, &mut self.inner, array)
+    fn detect(&self, py: Python<'_>, array: PyReadonlyArrayDyn<'_, u8>) -> PyResult<Vec<Found>> {
+        let (settings, threads) = (self.settings, self.threads);
+        self.sessions.detect(py, array, move || {
+            obscura_core::detect::PlateDetector::new(settings, threads)
+        })
     }
 }
 
@@ -393,7 +455,7 @@ fn analyse_options(
     keep_tracks = Vec::new(), keep_reason = None, boxes = Vec::new(), unmask = Vec::new(),
     authorisation = None, case_reference = None, style = "mosaic", pad = 1.3, replay = None,
     face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18, preset = "veryfast",
-    audio = "copy", db = None, key = None,
+    audio = "copy", db = None, key = None, overwrite = false,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn redact(
@@ -406,7 +468,7 @@ fn redact(
     faces: bool,
     plates: bool,
     plate_confirm: bool,
-    keep_tracks: Vec<u32>,
+    keep_tracks: Vec<i64>,
     keep_reason: Option<String>,
     boxes: Vec<String>,
     unmask: Vec<String>,
@@ -417,13 +479,20 @@ fn redact(
     replay: Option<PathBuf>,
     face_threshold: f32,
     face_scale: f32,
-    full_every: u64,
-    crf: u8,
+    full_every: i64,
+    crf: i64,
     preset: &str,
     audio: &str,
     db: Option<PathBuf>,
     key: Option<PathBuf>,
+    overwrite: bool,
 ) -> PyResult<String> {
+    let crf: u8 = int_arg(py, "crf", crf, 0, 51)?;
+    let full_every: u64 = int_arg(py, "full_every", full_every, 0, i64::from(u32::MAX))?;
+    let keep_tracks = keep_tracks
+        .into_iter()
+        .map(|k| int_arg(py, "keep track", k, 0, i64::from(u32::MAX)))
+        .collect::<PyResult<Vec<u32>>>()?;
     let cancel = Cancel::new();
     let build = || -> obscura_core::Result<obscura_core::redact::RedactOptions> {
         let encode = media::EncodeOptions {
@@ -431,7 +500,7 @@ fn redact(
             preset: preset.parse()?,
             audio: audio.parse()?,
             threads: 0,
-            replace_existing: false,
+            replace_existing: overwrite,
         };
         encode.validate()?;
         Ok(obscura_core::redact::RedactOptions {
@@ -489,7 +558,7 @@ fn redact(
 #[pyo3(signature = (
     input, *, faces = true, plates = false, plate_confirm = false, face_threshold = 0.3,
     face_scale = 0.0,
-    full_every = 16, sheet = None,
+    full_every = 16, sheet = None, overwrite = false,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn tracks(
@@ -500,10 +569,18 @@ fn tracks(
     plate_confirm: bool,
     face_threshold: f32,
     face_scale: f32,
-    full_every: u64,
+    full_every: i64,
     sheet: Option<PathBuf>,
+    overwrite: bool,
 ) -> PyResult<String> {
+    let full_every: u64 = int_arg(py, "full_every", full_every, 0, i64::from(u32::MAX))?;
     let cancel = Cancel::new();
+    // Claimed before the analysis: an unusable name fails at once.
+    let sheet_out = sheet
+        .as_ref()
+        .map(|s| obscura_core::output::PendingFile::with_policy(s, &[&input], overwrite))
+        .transpose()
+        .map_err(|e| to_py(py, e))?;
     let opts = analyse_options(
         faces,
         plates,
@@ -518,8 +595,8 @@ fn tracks(
     };
     let listing = interruptible(py, &cancel, || {
         let listing = obscura_core::analyse::list_tracks(&input, &decode, &opts, &mut |_| {})?;
-        if let Some(sheet) = &sheet {
-            listing.write_contact_sheet(sheet, false)?;
+        if let Some(out) = sheet_out {
+            listing.write_contact_sheet_to(out)?;
         }
         Ok(listing)
     })?;
@@ -600,12 +677,15 @@ fn index(
 fn incidents(
     py: Python<'_>,
     db: PathBuf,
-    camera: Option<u32>,
+    camera: Option<i64>,
     town: Option<String>,
     desk: Option<String>,
     since: Option<String>,
     until: Option<String>,
 ) -> PyResult<String> {
+    let camera: Option<u32> = camera
+        .map(|c| int_arg(py, "camera", c, 0, i64::from(u32::MAX)))
+        .transpose()?;
     let rows = py
         .detach(|| -> obscura_core::Result<_> {
             let filter = obscura_core::index::IncidentFilter {

@@ -1037,4 +1037,6 @@ fn two_processes_appending_at_once_keep_one_chain() {
         assert_eq!(list.iter().filter(|e| e["operator"] == who).count(), EACH);
     }
 }
+mod corpus;
+mod kill;
 mod trust;
