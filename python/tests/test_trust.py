@@ -14,7 +14,8 @@ import obscura
 
 
 def sha(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def first_frames(path, n):
@@ -91,5 +92,6 @@ def test_outputs_never_replace_the_input_or_an_existing_record(sample, tmp_path)
         clip, out, operator="o", reason="SAR again", faces=True, plates=False, preset="ultrafast", overwrite=True
     )
     assert second["replaced"]["output_sha256"] == first["output"]["sha256"]
-    assert open(second["replaced"]["record_kept_as"], "rb").read() == record_bytes
+    with open(second["replaced"]["record_kept_as"], "rb") as f:
+        assert f.read() == record_bytes
     assert sha(clip) == before
