@@ -836,3 +836,116 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
     assert!(!r.ok, "{r:?}");
     assert_eq!(r.first_bad.map(|b| b.problem), Some(Problem::Signature));
 }
+
+#[test]
+fn an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder() {
+    let dir = tempdir();
+    let d = dir.path();
+    let db = d.join("index.db");
+    let rec = d.join("cam07_a.avi");
+    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
+    index_at(&db, &rec, "2026-11-03 08:15:00");
+    let mut idx = Index::open(&db).expect("open");
+    let mut req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "JS/1");
+    req.out_dir = d.join("new/exhibits");
+    let done = export::export(&mut idx, &req, None, &mut |_| {}).expect("export");
+    let folder = d.join("new/exhibits/JS_1");
+    assert_eq!(done.manifest, folder.join("JS_1.manifest.json"));
+    assert_eq!(
+        entries_of(&d.join("new/exhibits")),
+        ["JS_1"],
+        "only the exhibit's folder, no temporary one"
+    );
+    assert_eq!(entries_of(&folder).len(), 2, "master and manifest");
+
+    // A source that changed since it was indexed: refused, and no folder
+    // (not even the empty parent this export would have created) remains.
+    let mut bytes = std::fs::read(&rec).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&rec, &bytes).expect("write");
+    let mut req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "JS/2");
+    req.out_dir = d.join("other/exhibits");
+    let e = export::export(&mut idx, &req, None, &mut |_| {}).expect_err("changed source");
+    assert_eq!(e.kind(), obscura::ErrorKind::Corrupt);
+    assert!(!d.join("other").exists(), "no empty exhibit folder left");
+    // Into the existing directory: nothing added there either.
+    req.out_dir = d.join("new/exhibits");
+    export::export(&mut idx, &req, None, &mut |_| {}).expect_err("changed source");
+    assert_eq!(entries_of(&d.join("new/exhibits")), ["JS_1"]);
+    assert_eq!(actions(&idx), ["hold", "export"], "the failed ones not logged");
+}
+
+fn entries_of(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_masters() {
+    let dir = tempdir();
+    let d = dir.path();
+    let db = d.join("index.db");
+    let rec = d.join("cam07_a.avi");
+    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
+    index_at(&db, &rec, "2026-11-03 08:15:00");
+    let mut idx = Index::open(&db).expect("open");
+    let req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "V/1");
+    let done = export::export(&mut idx, &req, None, &mut |_| {}).expect("export");
+    let verify = |m: &Path| {
+        let m = m.to_path_buf();
+        no_hang("verify", move || {
+            export::verify_manifest(&m, None, &DecodeOptions::default(), &mut |_| {})
+        })
+    };
+    assert!(verify(&done.manifest).expect("verify").ok);
+    let master = done.masters[0].clone();
+    let original = std::fs::read(&master).expect("read");
+
+    // The master replaced by a FIFO, then by a symlink to /dev/zero: each
+    // refused at once, naming why.
+    std::fs::remove_file(&master).expect("rm");
+    mkfifo(&master);
+    let r = verify(&done.manifest).expect("report");
+    assert!(!r.ok);
+    let why = r.files[0].error.clone().unwrap_or_default();
+    assert!(why.contains("a FIFO, not a regular file"), "{why}");
+    std::fs::remove_file(&master).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", &master).expect("symlink");
+    let r = verify(&done.manifest).expect("report");
+    assert!(!r.ok);
+    let why = r.files[0].error.clone().unwrap_or_default();
+    assert!(why.contains("symbolic link, not a regular file"), "{why}");
+    std::fs::remove_file(&master).expect("rm");
+    std::fs::write(&master, &original).expect("restore");
+    assert!(verify(&done.manifest).expect("verify").ok);
+
+    // A manifest that is itself a FIFO is refused, not read.
+    let fifo = d.join("fifo.manifest.json");
+    mkfifo(&fifo);
+    let e = verify(&fifo).expect_err("a FIFO");
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+
+    // A file the manifest does not list: named, and a failure.
+    let folder = done.manifest.parent().expect("folder").to_path_buf();
+    std::fs::write(folder.join("planted.avi"), b"x").expect("plant");
+    let r = verify(&done.manifest).expect("report");
+    assert!(!r.ok);
+    assert_eq!(r.extra_files, ["planted.avi"]);
+    assert!(r.problems.iter().any(|p| p.contains("planted.avi")), "{:?}", r.problems);
+    std::fs::remove_file(folder.join("planted.avi")).expect("rm");
+
+    // A manifest listing no master proves nothing: a failure.
+    let text = std::fs::read_to_string(&done.manifest).expect("read");
+    let mut m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    m["masters"] = serde_json::json!([]);
+    let empty = folder.join("V_1.manifest.json");
+    std::fs::write(&empty, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
+    let r = verify(&empty).expect("report");
+    assert!(!r.ok);
+    assert!(r.problems.iter().any(|p| p.contains("no master")), "{:?}", r.problems);
+}
