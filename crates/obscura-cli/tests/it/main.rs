@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod evidence_trust;
+
 fn home() -> PathBuf {
     match std::env::var_os("OBSCURA_HOME") {
         Some(h) if !h.is_empty() => PathBuf::from(h),
