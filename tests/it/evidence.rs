@@ -532,7 +532,14 @@ fn tiny_clip(dir: &Path, name: &str, mark: u32) -> PathBuf {
         .arg("testsrc=size=160x120:rate=10:duration=2")
         .args(["-vf"])
         .arg(format!("drawbox=x={mark}:y=0:w=4:h=4:color=black:t=fill"))
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .arg(&p));
     std::fs::canonicalize(&p).expect("canon")
 }
@@ -610,7 +617,10 @@ fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopp
         .collect();
     assert_eq!(
         deleted,
-        [recs[0].to_str().expect("utf-8"), recs[3].to_str().expect("utf-8")]
+        [
+            recs[0].to_str().expect("utf-8"),
+            recs[3].to_str().expect("utf-8")
+        ]
     );
     assert!(report.purged.iter().all(|p| p.file == "deleted"));
     assert!(!recs[0].exists() && !recs[3].exists());
@@ -622,9 +632,15 @@ fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopp
     faults.sort();
     assert_eq!(faults.len(), 2);
     assert_eq!(faults[0].0, recs[1].to_str().expect("utf-8"));
-    assert!(faults[0].1.contains("a directory, not a regular file"), "{faults:?}");
+    assert!(
+        faults[0].1.contains("a directory, not a regular file"),
+        "{faults:?}"
+    );
     assert_eq!(faults[1].0, recs[2].to_str().expect("utf-8"));
-    assert!(faults[1].1.contains("a FIFO, not a regular file"), "{faults:?}");
+    assert!(
+        faults[1].1.contains("a FIFO, not a regular file"),
+        "{faults:?}"
+    );
     // The directory and the FIFO are untouched and still indexed; the
     // trail has an intent and an outcome for each deleted file.
     assert!(recs[1].is_dir());
@@ -808,7 +824,11 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
     assert!(!r.ok, "{r:?}");
     let b = r.first_bad.expect("bad");
     assert_eq!((b.seq, b.problem), (5, Problem::Signature), "{}", b.message);
-    assert!(b.message.contains("no longer in the trail"), "{}", b.message);
+    assert!(
+        b.message.contains("no longer in the trail"),
+        "{}",
+        b.message
+    );
 
     // The older signature deleted: the newer one no longer follows it.
     let db = signed_trail("older.db");
@@ -873,7 +893,11 @@ fn an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder() {
     req.out_dir = d.join("new/exhibits");
     export::export(&mut idx, &req, None, &mut |_| {}).expect_err("changed source");
     assert_eq!(entries_of(&d.join("new/exhibits")), ["JS_1"]);
-    assert_eq!(actions(&idx), ["hold", "export"], "the failed ones not logged");
+    assert_eq!(
+        actions(&idx),
+        ["hold", "export"],
+        "the failed ones not logged"
+    );
 }
 
 fn entries_of(dir: &Path) -> Vec<String> {
@@ -936,7 +960,11 @@ fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_mast
     let r = verify(&done.manifest).expect("report");
     assert!(!r.ok);
     assert_eq!(r.extra_files, ["planted.avi"]);
-    assert!(r.problems.iter().any(|p| p.contains("planted.avi")), "{:?}", r.problems);
+    assert!(
+        r.problems.iter().any(|p| p.contains("planted.avi")),
+        "{:?}",
+        r.problems
+    );
     std::fs::remove_file(folder.join("planted.avi")).expect("rm");
 
     // A manifest listing no master proves nothing: a failure.
@@ -947,5 +975,9 @@ fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_mast
     std::fs::write(&empty, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
     let r = verify(&empty).expect("report");
     assert!(!r.ok);
-    assert!(r.problems.iter().any(|p| p.contains("no master")), "{:?}", r.problems);
+    assert!(
+        r.problems.iter().any(|p| p.contains("no master")),
+        "{:?}",
+        r.problems
+    );
 }

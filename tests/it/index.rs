@@ -332,20 +332,31 @@ fn read_only_opens_change_no_byte_and_an_old_schema_asks_for_an_upgrade() {
     drop(Index::open(&db).expect("open"));
     let before = (
         crate::common::file_sha256(&db),
-        std::fs::metadata(&db).expect("meta").modified().expect("mtime"),
+        std::fs::metadata(&db)
+            .expect("meta")
+            .modified()
+            .expect("mtime"),
     );
     for _ in 0..2 {
         let idx = Index::open_read_only(&db).expect("open read-only");
-        idx.incidents(&IncidentFilter::default()).expect("incidents");
-        idx.report("2026-11".parse::<Month>().expect("month"), GroupBy::Camera, true)
-            .expect("report");
+        idx.incidents(&IncidentFilter::default())
+            .expect("incidents");
+        idx.report(
+            "2026-11".parse::<Month>().expect("month"),
+            GroupBy::Camera,
+            true,
+        )
+        .expect("report");
         assert!(idx.verify_audit(None).expect("verify").ok);
         idx.holds(true).expect("holds");
         idx.audit_entries().expect("entries");
     }
     let after = (
         crate::common::file_sha256(&db),
-        std::fs::metadata(&db).expect("meta").modified().expect("mtime"),
+        std::fs::metadata(&db)
+            .expect("meta")
+            .modified()
+            .expect("mtime"),
     );
     assert_eq!(before, after, "a read-only open changed the database file");
     // An index of an older schema is refused read-only, with the way out.

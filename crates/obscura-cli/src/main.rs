@@ -1412,11 +1412,7 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
         }
         AuditCommand::Upgrade { db } => {
             let idx = Index::open_existing(&db)?;
-            println!(
-                "{}: schema version {}",
-                db.display(),
-                idx.schema_version()?
-            );
+            println!("{}: schema version {}", db.display(), idx.schema_version()?);
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Keygen { out } => {
@@ -1634,7 +1630,10 @@ fn index(
                 ok += 1;
                 if let Some(d) = &done.damaged {
                     damaged += 1;
-                    eprintln!("obscura: error: {}: {d} (indexed what decoded, marked damaged)", done.path.display());
+                    eprintln!(
+                        "obscura: error: {}: {d} (indexed what decoded, marked damaged)",
+                        done.path.display()
+                    );
                 }
                 frames += done.frames;
                 incidents += done.incidents;

@@ -452,7 +452,9 @@ pub(crate) fn sign_head_tx(
     };
     let utc = format_utc(&Utc::now());
     let prev = latest_signature(tx).map_err(e)?;
-    let prev_sig_hash = prev.as_ref().map_or(GENESIS.to_string(), HeadSignature::hash);
+    let prev_sig_hash = prev
+        .as_ref()
+        .map_or(GENESIS.to_string(), HeadSignature::hash);
     let id = prev.map_or(1, |p| p.id + 1);
     let mut sig = HeadSignature {
         id,

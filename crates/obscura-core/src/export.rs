@@ -386,7 +386,9 @@ pub fn export(
     std::fs::create_dir_all(&req.out_dir)
         .map_err(|e| Error::io(e, "cannot create export directory").with_path(&req.out_dir))?;
     let work = TempDir::create(&req.out_dir, &stem).inspect_err(|_| remove_created(&created))?;
-    let result = build_and_place(index, req, key, &camera, &recs, &stem, &folder, work, progress);
+    let result = build_and_place(
+        index, req, key, &camera, &recs, &stem, &folder, work, progress,
+    );
     if result.is_ok() {
         created.clear();
     }
@@ -586,8 +588,9 @@ fn build_and_place(
     if std::fs::symlink_metadata(folder).is_ok() {
         return Err(invalid("already exists (exhibits are never overwritten)").with_path(folder));
     }
-    std::fs::rename(&dir, folder)
-        .map_err(|e| Error::io(e, "cannot move the finished exhibit into place").with_path(folder))?;
+    std::fs::rename(&dir, folder).map_err(|e| {
+        Error::io(e, "cannot move the finished exhibit into place").with_path(folder)
+    })?;
     if let Err(e) = tx
         .commit()
         .map_err(|e| db_err(&db, "cannot commit the export's audit entry", e))
@@ -604,7 +607,11 @@ fn build_and_place(
         manifest: manifest_dest.clone(),
         manifest_sha256: manifest_sha,
         signature: key.map(|_| sig_dest.clone()),
-        masters: manifest.masters.iter().map(|m| folder.join(&m.file)).collect(),
+        masters: manifest
+            .masters
+            .iter()
+            .map(|m| folder.join(&m.file))
+            .collect(),
         working_copies: manifest
             .working_copies
             .iter()
@@ -797,16 +804,15 @@ fn working_copy(req: &ExportRequest, dir: &Path, m: &MasterFile) -> Result<Worki
             ..EncodeOptions::default()
         },
     };
-    let summary =
-        crate::pipeline::run(&master, &dest, &opts, &mut |_| {}, |view, fi| {
-            let text = m
-                .frames
-                .get(fi.index as usize)
-                .map(|f| f.utc.replace('T', " ").replace('Z', " UTC"))
-                .unwrap_or_default();
-            burn_text(view, &text);
-            Ok(())
-        })?;
+    let summary = crate::pipeline::run(&master, &dest, &opts, &mut |_| {}, |view, fi| {
+        let text = m
+            .frames
+            .get(fi.index as usize)
+            .map(|f| f.utc.replace('T', " ").replace('Z', " UTC"))
+            .unwrap_or_default();
+        burn_text(view, &text);
+        Ok(())
+    })?;
     let w = WorkingCopy {
         file: name,
         sha256: hash_file(&dest)?,
@@ -1246,7 +1252,10 @@ fn check_file(dir: &Path, file: &str, expected: &str, role: &'static str) -> Fil
             Err(e) => (None, Some(e.describe())),
         }
     } else {
-        (None, Some("file name is not a plain name next to the manifest".into()))
+        (
+            None,
+            Some("file name is not a plain name next to the manifest".into()),
+        )
     };
     FileCheck {
         file: file.to_string(),

@@ -124,9 +124,7 @@ impl OpenRegularError {
 }
 
 /// sha256 of a regular file (see [`open_regular`]).
-pub(crate) fn regular_file_sha256(
-    path: &Path,
-) -> std::result::Result<String, OpenRegularError> {
+pub(crate) fn regular_file_sha256(path: &Path) -> std::result::Result<String, OpenRegularError> {
     let mut f = open_regular(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -657,7 +657,8 @@ impl Index {
                     continue;
                 }
             };
-            let seq = self.complete_purge(opts, &cutoff, &rec, incidents.max(0) as u64, file, intent)?;
+            let seq =
+                self.complete_purge(opts, &cutoff, &rec, incidents.max(0) as u64, file, intent)?;
             report.purged.push(Purged {
                 recording: rec,
                 incidents: incidents.max(0) as u64,
@@ -724,7 +725,12 @@ impl Index {
 
     /// Commits the intent to delete `rec`'s file: the audit entry and the
     /// pending row. Returns the entry's sequence number.
-    fn log_intent(&mut self, opts: &RetentionOptions, cutoff: &str, rec: &RecordingRef) -> Result<i64> {
+    fn log_intent(
+        &mut self,
+        opts: &RetentionOptions,
+        cutoff: &str,
+        rec: &RecordingRef,
+    ) -> Result<i64> {
         let path = self.path().to_path_buf();
         let e = |err| db_err(&path, "cannot log the deletion intended", err);
         let tx = self

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn sha256(p: &Path) -> String {
-    let out = Command::new("sha256sum").arg(p).output().expect("sha256sum");
+    let out = Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .expect("sha256sum");
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()
@@ -58,7 +61,13 @@ fn read_only_commands_leave_the_index_byte_for_byte() {
     let before = state(&db);
     let runs: Vec<Vec<&std::ffi::OsStr>> = vec![
         vec![os("incidents"), os("--db"), os(&db), os("--json")],
-        vec![os("report"), os("--db"), os(&db), os("--month"), os("2026-11")],
+        vec![
+            os("report"),
+            os("--db"),
+            os(&db),
+            os("--month"),
+            os("2026-11"),
+        ],
         vec![os("audit"), os("verify"), os("--db"), os(&db)],
         vec![os("audit"), os("list"), os("--db"), os(&db)],
         vec![
