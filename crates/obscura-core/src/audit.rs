@@ -683,7 +683,23 @@ fn check_signature_links(entries: &[Entry], sigs: &[SignatureCheck]) -> Option<B
         .iter()
         .map(|c| (c.signature.id, &c.signature))
         .collect();
+    // Chained signatures by the head they signed, with the latest (highest
+    // id) made at or before each head so far.
+    let mut chained: Vec<(i64, i64)> = sigs
+        .iter()
+        .map(|c| &c.signature)
+        .filter(|s| s.prev_sig_hash.is_some())
+        .map(|s| (s.seq, s.id))
+        .collect();
+    chained.sort_unstable();
+    let mut next = 0usize;
+    let mut due: Option<i64> = None;
     for e in entries {
+        // The latest chained signature made before this entry.
+        while next < chained.len() && chained[next].0 < e.seq {
+            due = Some(due.map_or(chained[next].1, |d| d.max(chained[next].1)));
+            next += 1;
+        }
         let referenced = match &e.sig_ref {
             None => None,
             Some(r) => {
@@ -728,13 +744,6 @@ fn check_signature_links(entries: &[Entry], sigs: &[SignatureCheck]) -> Option<B
                 }
             }
         };
-        // The latest chained signature made before this entry.
-        let due = sigs
-            .iter()
-            .map(|c| &c.signature)
-            .filter(|s| s.prev_sig_hash.is_some() && s.seq < e.seq)
-            .map(|s| s.id)
-            .max();
         if let Some(due) = due {
             if referenced.is_none_or(|r| r < due) {
                 return bad(

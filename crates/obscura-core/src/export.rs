@@ -376,6 +376,11 @@ pub fn export(
         })
         .with_path(&folder));
     }
+    // An exhibit written before each had a folder of its own.
+    let flat = manifest_path(&req.out_dir, &req.exhibit);
+    if std::fs::symlink_metadata(&flat).is_ok() {
+        return Err(invalid("already exists (exhibits are never overwritten)").with_path(&flat));
+    }
     // Directories this export creates, removed again if it fails.
     let mut created: Vec<PathBuf> = req
         .out_dir
