@@ -898,6 +898,20 @@ fn an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder() {
         ["hold", "export"],
         "the failed ones not logged"
     );
+
+    // A source replaced by a FIFO is refused at once, never opened.
+    std::fs::remove_file(&rec).expect("rm");
+    mkfifo(&rec);
+    let mut req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "JS/3");
+    req.out_dir = d.join("new/exhibits");
+    let db2 = db.clone();
+    let e = no_hang("an export of a FIFO", move || {
+        let mut idx = Index::open(&db2).expect("open");
+        export::export(&mut idx, &req, None, &mut |_| {})
+    })
+    .expect_err("a FIFO");
+    assert!(e.to_string().contains("a FIFO, not a regular file"), "{e}");
+    assert_eq!(entries_of(&d.join("new/exhibits")), ["JS_1"]);
 }
 
 fn entries_of(dir: &Path) -> Vec<String> {

@@ -1140,12 +1140,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 for h in &holds {
                     println!(
                         "{what}: {} camera {} {} (by {} {}: {}){}",
-                        h.reference,
+                        escape_controls(&h.reference),
                         h.camera,
-                        h.path,
-                        h.placed_by,
+                        escape_controls(&h.path),
+                        escape_controls(&h.placed_by),
                         h.placed_utc,
-                        h.reason,
+                        escape_controls(&h.reason),
                         h.released_utc
                             .as_deref()
                             .map(|r| format!(", released {r}"))

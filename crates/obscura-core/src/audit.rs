@@ -1062,9 +1062,7 @@ pub fn log_disclosure(
             "a disclosure needs a recipient (--recipient NAME)",
         ));
     }
-    let hash = |p: &std::path::Path| {
-        crate::hash::file_sha256(p).map_err(|e| Error::io(e, "cannot hash").with_path(p))
-    };
+    let hash = |p: &std::path::Path| crate::hash::regular_sha256(p);
     let is_json = |p: &std::path::Path| {
         p.extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))

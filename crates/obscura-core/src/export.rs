@@ -274,7 +274,7 @@ fn at(start: &DateTime<Utc>, secs: f64) -> DateTime<Utc> {
 }
 
 fn hash_file(p: &Path) -> Result<String> {
-    crate::hash::file_sha256(p).map_err(|e| Error::io(e, "cannot hash").with_path(p))
+    crate::hash::regular_sha256(p)
 }
 
 fn file_len(p: &Path) -> Result<u64> {

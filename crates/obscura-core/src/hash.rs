@@ -137,3 +137,19 @@ pub(crate) fn regular_file_sha256(path: &Path) -> std::result::Result<String, Op
     }
     Ok(hex::encode(h.finalize()))
 }
+
+/// [`regular_file_sha256`] with the crate's error: `NotFound` when
+/// missing, `InvalidArgument` for anything that is not a regular file
+/// (never opened), `Io` otherwise; all naming `path`.
+pub(crate) fn regular_sha256(path: &Path) -> crate::Result<String> {
+    use crate::error::{Error, ErrorKind};
+    regular_file_sha256(path).map_err(|e| match e {
+        OpenRegularError::Kind(FileKind::Missing) => {
+            Error::new(ErrorKind::NotFound, "no such file").with_path(path)
+        }
+        OpenRegularError::Kind(FileKind::NotRegular(_)) => {
+            Error::new(ErrorKind::InvalidArgument, e.describe()).with_path(path)
+        }
+        OpenRegularError::Io(io) => Error::io(io, "cannot hash").with_path(path),
+    })
+}
