@@ -41,7 +41,8 @@ fn tamper(db: &Path, edit: impl FnOnce(&mut Vec<Entry>)) {
     .expect("drop");
     for e in &entries {
         conn.execute(
-            "INSERT INTO audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO audit (seq, utc, operator, action, subject, reason, details, prev_hash,
+                entry_hash, sig_ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             rusqlite::params![
                 e.seq,
                 e.utc,
@@ -51,7 +52,8 @@ fn tamper(db: &Path, edit: impl FnOnce(&mut Vec<Entry>)) {
                 e.reason,
                 e.details,
                 e.prev_hash,
-                e.entry_hash
+                e.entry_hash,
+                e.sig_ref
             ],
         )
         .expect("insert");
@@ -163,6 +165,13 @@ fn head_signatures_need_the_right_key_and_catch_a_cut_tail() {
     drop(idx);
     let conn = rusqlite::Connection::open(&db).expect("sqlite");
     let forged = other.sign(b"obscura.audit-head/1\n4\nnothing\n");
+    // Signatures are append-only: the trigger refuses, so the forger drops it.
+    let err = conn
+        .execute("UPDATE audit_signatures SET signature = ?1", [&forged])
+        .expect_err("append-only");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    conn.execute_batch("DROP TRIGGER audit_signatures_no_update")
+        .expect("drop");
     conn.execute("UPDATE audit_signatures SET signature = ?1", [&forged])
         .expect("forge");
     let r = Index::open(&db)
@@ -499,7 +508,12 @@ fn retention_never_removes_held_or_recent_recordings_and_is_idempotent() {
     // Logged: the hold and the purge, and the chain holds.
     let entries = idx.audit_entries().expect("entries");
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["hold", "retention_purge"]);
+    // The file deletion is two-phase: the intent, committed before the
+    // file was touched, then the outcome naming it.
+    assert_eq!(actions, ["hold", "retention_intent", "retention_purge"]);
+    let purge: serde_json::Value = serde_json::from_str(&entries[2].details).expect("json");
+    assert_eq!(purge["file"], "deleted");
+    assert_eq!(purge["intent_seq"], entries[1].seq);
     assert!(idx.verify_audit(None).expect("verify").ok);
     // Released, the held recording goes on the next run.
     idx.release_hold("OP-9", "J Smith", "case closed", None)
@@ -507,4 +521,477 @@ fn retention_never_removes_held_or_recent_recordings_and_is_idempotent() {
     let third = idx.retention(&opts, None).expect("after release");
     assert_eq!(third.purged.len(), 1);
     assert!(!held.exists() && recent.exists());
+}
+
+/// A short clip that differs from the others by its mark (so each has its
+/// own sha256), made with the ffmpeg CLI.
+fn tiny_clip(dir: &Path, name: &str, mark: u32) -> PathBuf {
+    let p = dir.join(name);
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc=size=160x120:rate=10:duration=2")
+        .args(["-vf"])
+        .arg(format!("drawbox=x={mark}:y=0:w=4:h=4:color=black:t=fill"))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&p));
+    std::fs::canonicalize(&p).expect("canon")
+}
+
+fn mkfifo(p: &Path) {
+    run(Command::new("mkfifo").arg(p));
+}
+
+/// Runs `f` on a thread and fails the test (instead of hanging it) if it
+/// has not returned after a generous while.
+fn no_hang<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(300))
+        .unwrap_or_else(|_| panic!("{what} hung"))
+}
+
+fn actions(idx: &Index) -> Vec<String> {
+    idx.audit_entries()
+        .expect("entries")
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+#[test]
+fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopping() {
+    let dir = tempdir();
+    let d = dir.path();
+    let db = d.join("index.db");
+    let recs: Vec<PathBuf> = (0..4)
+        .map(|i| tiny_clip(d, &format!("r{i}.mp4"), 10 + 20 * i))
+        .collect();
+    for (i, r) in recs.iter().enumerate() {
+        index_at(&db, r, &format!("2026-10-0{} 08:00:00", i + 1));
+    }
+    // Recording 1 is now a directory, recording 2 a FIFO.
+    std::fs::remove_file(&recs[1]).expect("rm");
+    std::fs::create_dir(&recs[1]).expect("dir");
+    std::fs::remove_file(&recs[2]).expect("rm");
+    mkfifo(&recs[2]);
+    let mut opts = RetentionOptions::new(28);
+    opts.now = index::parse_time_arg("2026-11-28 00:00:00").expect("now");
+    opts.delete_files = true;
+
+    // The dry run applies the same checks: it names the two faults.
+    opts.dry_run = true;
+    let dry = {
+        let (db, opts) = (db.clone(), opts.clone());
+        no_hang("a dry run", move || {
+            Index::open_read_only(&db)
+                .expect("open")
+                .retention(&opts, None)
+        })
+    }
+    .expect("dry run");
+    assert_eq!(dry.faults.len(), 2, "{dry:?}");
+    assert_eq!(dry.purged.len(), 2);
+    assert!(dry.purged.iter().all(|p| p.file == "would_delete"));
+
+    opts.dry_run = false;
+    let report = {
+        let (db, opts) = (db.clone(), opts.clone());
+        no_hang("retention", move || {
+            Index::open(&db).expect("open").retention(&opts, None)
+        })
+    }
+    .expect("retention runs to the end");
+    let deleted: Vec<&str> = report
+        .purged
+        .iter()
+        .map(|p| p.recording.path.as_str())
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            recs[0].to_str().expect("utf-8"),
+            recs[3].to_str().expect("utf-8")
+        ]
+    );
+    assert!(report.purged.iter().all(|p| p.file == "deleted"));
+    assert!(!recs[0].exists() && !recs[3].exists());
+    let mut faults: Vec<(&str, &str)> = report
+        .faults
+        .iter()
+        .map(|f| (f.path.as_str(), f.message.as_str()))
+        .collect();
+    faults.sort();
+    assert_eq!(faults.len(), 2);
+    assert_eq!(faults[0].0, recs[1].to_str().expect("utf-8"));
+    assert!(
+        faults[0].1.contains("a directory, not a regular file"),
+        "{faults:?}"
+    );
+    assert_eq!(faults[1].0, recs[2].to_str().expect("utf-8"));
+    assert!(
+        faults[1].1.contains("a FIFO, not a regular file"),
+        "{faults:?}"
+    );
+    // The directory and the FIFO are untouched and still indexed; the
+    // trail has an intent and an outcome for each deleted file.
+    assert!(recs[1].is_dir());
+    let idx = Index::open(&db).expect("open");
+    assert_eq!(
+        paths(&idx),
+        [
+            recs[1].to_string_lossy().into_owned(),
+            recs[2].to_string_lossy().into_owned()
+        ]
+    );
+    assert_eq!(
+        actions(&idx),
+        [
+            "retention_intent",
+            "retention_purge",
+            "retention_intent",
+            "retention_purge"
+        ]
+    );
+    assert!(idx.verify_audit(None).expect("verify").ok);
+}
+
+#[test]
+fn retention_completes_or_retries_an_intent_a_crash_left_behind() {
+    let dir = tempdir();
+    let d = dir.path();
+    let db = d.join("index.db");
+    let gone = tiny_clip(d, "gone.mp4", 10);
+    let still = tiny_clip(d, "still.mp4", 50);
+    index_at(&db, &gone, "2026-10-01 08:00:00");
+    index_at(&db, &still, "2026-10-02 08:00:00");
+    // What a run killed after committing its intents leaves: the intents
+    // logged, one file already deleted, the other not yet; both still
+    // indexed.
+    let mut idx = Index::open(&db).expect("open");
+    for r in [&gone, &still] {
+        let sha = crate::common::file_sha256(r);
+        let e = idx
+            .append_audit(
+                &NewEntry::new(
+                    "obscura retention",
+                    Action::RetentionIntent,
+                    r.to_string_lossy(),
+                    "retention period of 28 days elapsed",
+                )
+                .with_details(serde_json::json!({ "sha256": sha })),
+            )
+            .expect("intent");
+        rusqlite::Connection::open(&db)
+            .expect("sqlite")
+            .execute(
+                "INSERT INTO retention_pending (sha256, path, intent_seq) VALUES (?1, ?2, ?3)",
+                rusqlite::params![sha, r.to_string_lossy(), e.seq],
+            )
+            .expect("pending");
+    }
+    std::fs::remove_file(&gone).expect("rm");
+    // A dry run reports both as unfinished and changes nothing.
+    let mut opts = RetentionOptions::new(28);
+    opts.now = index::parse_time_arg("2026-11-28 00:00:00").expect("now");
+    opts.dry_run = true;
+    let dry = idx.retention(&opts, None).expect("dry");
+    assert_eq!(dry.faults.len(), 2, "{dry:?}");
+    assert_eq!(paths(&idx).len(), 2);
+    // The next run (even one that deletes no files) completes both: the
+    // gone file recorded as missing, the other deleted now.
+    opts.dry_run = false;
+    let r = idx.retention(&opts, None).expect("run");
+    assert!(r.faults.is_empty(), "{r:?}");
+    let outcome: Vec<(&str, &str, Option<i64>)> = r
+        .purged
+        .iter()
+        .map(|p| (p.recording.path.as_str(), p.file, p.intent_seq))
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            (gone.to_str().expect("utf-8"), "missing", Some(1)),
+            (still.to_str().expect("utf-8"), "deleted", Some(2))
+        ]
+    );
+    assert!(!still.exists());
+    assert!(paths(&idx).is_empty());
+    assert_eq!(
+        actions(&idx),
+        [
+            "retention_intent",
+            "retention_intent",
+            "retention_purge",
+            "retention_purge"
+        ]
+    );
+    assert!(idx.verify_audit(None).expect("verify").ok);
+}
+
+#[test]
+fn a_dry_run_keeps_a_changed_file_as_the_real_run_does() {
+    let dir = tempdir();
+    let d = dir.path();
+    let db = d.join("index.db");
+    let rec = tiny_clip(d, "reused.mp4", 30);
+    index_at(&db, &rec, "2026-10-01 08:00:00");
+    // The recorder has since reused the name.
+    std::fs::copy(tiny_clip(d, "other.mp4", 90), &rec).expect("reuse");
+    let mut idx = Index::open(&db).expect("open");
+    let mut opts = RetentionOptions::new(28);
+    opts.now = index::parse_time_arg("2026-11-28 00:00:00").expect("now");
+    opts.delete_files = true;
+    opts.dry_run = true;
+    let dry = idx.retention(&opts, None).expect("dry");
+    assert_eq!(dry.purged[0].file, "changed");
+    opts.dry_run = false;
+    let real = idx.retention(&opts, None).expect("real");
+    assert_eq!(real.purged[0].file, "changed");
+    assert!(rec.exists());
+}
+
+/// Rewrites the trail from `edit_seq` on as an attacker who knows the
+/// entry hash would: the entry edited, every hash after it recomputed.
+fn rewrite_from(db: &Path, edit_seq: i64) {
+    tamper(db, |v| {
+        let i = v.iter().position(|e| e.seq == edit_seq).expect("entry");
+        v[i].reason = "nothing happened".into();
+        for k in i..v.len() {
+            if k > 0 {
+                v[k].prev_hash = v[k - 1].entry_hash.clone();
+            }
+            v[k].entry_hash = v[k].computed_hash();
+        }
+    });
+}
+
+#[test]
+fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
+    let dir = tempdir();
+    let key = SecretKey::generate().expect("key");
+    let signed_trail = |name: &str| -> PathBuf {
+        let db = dir.path().join(name);
+        trail(&db, 2);
+        let mut idx = Index::open(&db).expect("open");
+        idx.sign_audit_head(&key).expect("sign 1");
+        drop(idx);
+        trail(&db, 2);
+        let mut idx = Index::open(&db).expect("open");
+        idx.sign_audit_head(&key).expect("sign 2");
+        drop(idx);
+        trail(&db, 4);
+        let r = Index::open(&db)
+            .expect("open")
+            .verify_audit(Some(&key.public_key()))
+            .expect("verify");
+        assert!(r.ok, "{r:?}");
+        assert_eq!(r.entries, 8);
+        db
+    };
+    // The signatures are append-only.
+    let db = signed_trail("plain.db");
+    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    let err = conn
+        .execute("DELETE FROM audit_signatures WHERE seq = 4", [])
+        .expect_err("append-only");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    drop(conn);
+
+    // The newest signature deleted (triggers dropped first), entry 3
+    // edited and every hash after it recomputed.
+    let db = signed_trail("newest.db");
+    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    conn.execute_batch(
+        "DROP TRIGGER audit_signatures_no_delete;
+         DELETE FROM audit_signatures WHERE id = (SELECT max(id) FROM audit_signatures);",
+    )
+    .expect("delete");
+    drop(conn);
+    rewrite_from(&db, 3);
+    let r = Index::open(&db)
+        .expect("open")
+        .verify_audit(Some(&key.public_key()))
+        .expect("verify");
+    assert!(!r.ok, "{r:?}");
+    let b = r.first_bad.expect("bad");
+    assert_eq!((b.seq, b.problem), (5, Problem::Signature), "{}", b.message);
+    assert!(
+        b.message.contains("no longer in the trail"),
+        "{}",
+        b.message
+    );
+
+    // The older signature deleted: the newer one no longer follows it.
+    let db = signed_trail("older.db");
+    let conn = rusqlite::Connection::open(&db).expect("sqlite");
+    conn.execute_batch(
+        "DROP TRIGGER audit_signatures_no_delete;
+         DELETE FROM audit_signatures WHERE id = (SELECT min(id) FROM audit_signatures);",
+    )
+    .expect("delete");
+    drop(conn);
+    let r = Index::open(&db)
+        .expect("open")
+        .verify_audit(Some(&key.public_key()))
+        .expect("verify");
+    assert!(!r.ok, "{r:?}");
+    assert_eq!(r.first_bad.map(|b| b.problem), Some(Problem::Signature));
+
+    // An entry at or before a signed head edited: the head's hash changes.
+    let db = signed_trail("before.db");
+    rewrite_from(&db, 2);
+    let r = Index::open(&db)
+        .expect("open")
+        .verify_audit(Some(&key.public_key()))
+        .expect("verify");
+    assert!(!r.ok, "{r:?}");
+    assert_eq!(r.first_bad.map(|b| b.problem), Some(Problem::Signature));
+}
+
+#[test]
+fn an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder() {
+    let dir = tempdir();
+    let d = dir.path();
+    let db = d.join("index.db");
+    let rec = d.join("cam07_a.avi");
+    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
+    index_at(&db, &rec, "2026-11-03 08:15:00");
+    let mut idx = Index::open(&db).expect("open");
+    let mut req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "JS/1");
+    req.out_dir = d.join("new/exhibits");
+    let done = export::export(&mut idx, &req, None, &mut |_| {}).expect("export");
+    let folder = d.join("new/exhibits/JS_1");
+    assert_eq!(done.manifest, folder.join("JS_1.manifest.json"));
+    assert_eq!(
+        entries_of(&d.join("new/exhibits")),
+        ["JS_1"],
+        "only the exhibit's folder, no temporary one"
+    );
+    assert_eq!(entries_of(&folder).len(), 2, "master and manifest");
+
+    // A source that changed since it was indexed: refused, and no folder
+    // (not even the empty parent this export would have created) remains.
+    let mut bytes = std::fs::read(&rec).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&rec, &bytes).expect("write");
+    let mut req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "JS/2");
+    req.out_dir = d.join("other/exhibits");
+    let e = export::export(&mut idx, &req, None, &mut |_| {}).expect_err("changed source");
+    assert_eq!(e.kind(), obscura::ErrorKind::Corrupt);
+    assert!(!d.join("other").exists(), "no empty exhibit folder left");
+    // Into the existing directory: nothing added there either.
+    req.out_dir = d.join("new/exhibits");
+    export::export(&mut idx, &req, None, &mut |_| {}).expect_err("changed source");
+    assert_eq!(entries_of(&d.join("new/exhibits")), ["JS_1"]);
+    assert_eq!(
+        actions(&idx),
+        ["hold", "export"],
+        "the failed ones not logged"
+    );
+
+    // A source replaced by a FIFO is refused at once, never opened.
+    std::fs::remove_file(&rec).expect("rm");
+    mkfifo(&rec);
+    let mut req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "JS/3");
+    req.out_dir = d.join("new/exhibits");
+    let db2 = db.clone();
+    let e = no_hang("an export of a FIFO", move || {
+        let mut idx = Index::open(&db2).expect("open");
+        export::export(&mut idx, &req, None, &mut |_| {})
+    })
+    .expect_err("a FIFO");
+    assert!(e.to_string().contains("a FIFO, not a regular file"), "{e}");
+    assert_eq!(entries_of(&d.join("new/exhibits")), ["JS_1"]);
+}
+
+fn entries_of(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_masters() {
+    let dir = tempdir();
+    let d = dir.path();
+    let db = d.join("index.db");
+    let rec = d.join("cam07_a.avi");
+    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
+    index_at(&db, &rec, "2026-11-03 08:15:00");
+    let mut idx = Index::open(&db).expect("open");
+    let req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "V/1");
+    let done = export::export(&mut idx, &req, None, &mut |_| {}).expect("export");
+    let verify = |m: &Path| {
+        let m = m.to_path_buf();
+        no_hang("verify", move || {
+            export::verify_manifest(&m, None, &DecodeOptions::default(), &mut |_| {})
+        })
+    };
+    assert!(verify(&done.manifest).expect("verify").ok);
+    let master = done.masters[0].clone();
+    let original = std::fs::read(&master).expect("read");
+
+    // The master replaced by a FIFO, then by a symlink to /dev/zero: each
+    // refused at once, naming why.
+    std::fs::remove_file(&master).expect("rm");
+    mkfifo(&master);
+    let r = verify(&done.manifest).expect("report");
+    assert!(!r.ok);
+    let why = r.files[0].error.clone().unwrap_or_default();
+    assert!(why.contains("a FIFO, not a regular file"), "{why}");
+    std::fs::remove_file(&master).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", &master).expect("symlink");
+    let r = verify(&done.manifest).expect("report");
+    assert!(!r.ok);
+    let why = r.files[0].error.clone().unwrap_or_default();
+    assert!(why.contains("symbolic link, not a regular file"), "{why}");
+    std::fs::remove_file(&master).expect("rm");
+    std::fs::write(&master, &original).expect("restore");
+    assert!(verify(&done.manifest).expect("verify").ok);
+
+    // A manifest that is itself a FIFO is refused, not read.
+    let fifo = d.join("fifo.manifest.json");
+    mkfifo(&fifo);
+    let e = verify(&fifo).expect_err("a FIFO");
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+
+    // A file the manifest does not list: named, and a failure.
+    let folder = done.manifest.parent().expect("folder").to_path_buf();
+    std::fs::write(folder.join("planted.avi"), b"x").expect("plant");
+    let r = verify(&done.manifest).expect("report");
+    assert!(!r.ok);
+    assert_eq!(r.extra_files, ["planted.avi"]);
+    assert!(
+        r.problems.iter().any(|p| p.contains("planted.avi")),
+        "{:?}",
+        r.problems
+    );
+    std::fs::remove_file(folder.join("planted.avi")).expect("rm");
+
+    // A manifest listing no master proves nothing: a failure.
+    let text = std::fs::read_to_string(&done.manifest).expect("read");
+    let mut m: serde_json::Value = serde_json::from_str(&text).expect("json");
+    m["masters"] = serde_json::json!([]);
+    let empty = folder.join("V_1.manifest.json");
+    std::fs::write(&empty, serde_json::to_vec_pretty(&m).expect("json")).expect("write");
+    let r = verify(&empty).expect("report");
+    assert!(!r.ok);
+    assert!(
+        r.problems.iter().any(|p| p.contains("no master")),
+        "{:?}",
+        r.problems
+    );
 }

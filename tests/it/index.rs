@@ -214,3 +214,157 @@ fn queries_refuse_a_missing_index() {
     let e = Index::open_existing(dir.path().join("nope.db")).expect_err("missing");
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
+
+#[test]
+fn identical_copies_in_a_batch_keep_the_first_given_and_name_it() {
+    let dir = tempdir();
+    let clip = synth(
+        dir.path(),
+        "cam_20261110_080000.mp4",
+        4,
+        &square(1.0, 2.0, 40),
+        &[],
+    );
+    let names = [
+        "cam_20261111_080000.mp4",
+        "cam_20261110_080000.mp4",
+        "cam_20261112_080000.mp4",
+    ];
+    for n in ["cam_20261111_080000.mp4", "cam_20261112_080000.mp4"] {
+        std::fs::copy(&clip, dir.path().join(n)).expect("copy");
+    }
+    let files: Vec<PathBuf> = names.iter().map(|n| dir.path().join(n)).collect();
+    let p = profile(4, "North");
+    // The same batch twice, into fresh indexes: the same survivor, the
+    // first given, and the others name it.
+    for round in 0..2 {
+        let db = dir.path().join(format!("i{round}.db"));
+        let done = index_ok(&db, &p, &files);
+        assert_eq!(done[0].duplicate_of, None);
+        assert!(done[0].frames > 0);
+        for d in &done[1..] {
+            assert_eq!(d.duplicate_of.as_deref(), Some(files[0].as_path()));
+            assert_eq!((d.frames, d.incidents), (0, 0), "not analysed or stored");
+        }
+        let idx = Index::open(&db).expect("open");
+        let kept: Vec<String> = idx
+            .recordings(None)
+            .expect("list")
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
+        let want = std::fs::canonicalize(&files[0]).expect("canon");
+        assert_eq!(kept, [want.to_string_lossy().into_owned()]);
+    }
+    // Indexed later under another name, the copy replaces the earlier
+    // index, and says whose.
+    let db = dir.path().join("i0.db");
+    let again = index_ok(&db, &p, &files[2..]);
+    let was = std::fs::canonicalize(&files[0]).expect("canon");
+    assert_eq!(again[0].duplicate_of.as_deref(), Some(was.as_path()));
+}
+
+#[test]
+fn a_truncated_recording_is_indexed_as_damaged_and_is_a_fault() {
+    let dir = tempdir();
+    let whole = std::fs::read(crate::common::sample("vtest.avi")).expect("read");
+    let cut = dir.path().join("cam_20261110_080000.avi");
+    std::fs::write(&cut, &whole[..3_000_000]).expect("write");
+    let db = dir.path().join("i.db");
+    let p = profile(4, "North");
+    let done = index_ok(&db, &p, std::slice::from_ref(&cut));
+    let info = obscura::media::probe(&cut).expect("probe");
+    assert_eq!(done[0].frames, info.frames);
+    assert_eq!(done[0].expected_frames, Some(795));
+    assert!(
+        done[0]
+            .damaged
+            .as_deref()
+            .is_some_and(|d| d.contains(&format!("decoded {} of the 795", info.frames))),
+        "{:?}",
+        done[0].damaged
+    );
+    let idx = Index::open(&db).expect("open");
+    let rec = &idx.recordings(None).expect("list")[0];
+    assert_eq!(rec.expected_frames, Some(795));
+    assert!(rec.damaged.is_some());
+    let faults = idx.faults(None, 1.0).expect("faults");
+    assert!(
+        faults.iter().any(|f| f.kind == "damaged_recording"),
+        "{faults:?}"
+    );
+    // The whole file is not damaged.
+    let full = dir.path().join("cam_20261111_080000.avi");
+    std::fs::write(&full, &whole).expect("write");
+    let done = index_ok(&db, &p, &[full]);
+    assert_eq!((done[0].damaged.as_deref(), done[0].frames), (None, 795));
+}
+
+#[test]
+fn incidents_from_after_to_is_an_invalid_argument() {
+    let dir = tempdir();
+    let db = dir.path().join("i.db");
+    drop(Index::open(&db).expect("create"));
+    let idx = Index::open_read_only(&db).expect("open");
+    let filter = IncidentFilter {
+        from: Some(index::parse_time_arg("2026-11-10").expect("t")),
+        to: Some(index::parse_time_arg("2026-11-01").expect("t")),
+        ..IncidentFilter::default()
+    };
+    let e = idx.incidents(&filter).expect_err("reversed range");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(e.to_string().contains("later than --to"), "{e}");
+}
+
+#[test]
+fn read_only_opens_change_no_byte_and_an_old_schema_asks_for_an_upgrade() {
+    let dir = tempdir();
+    let db = dir.path().join("i.db");
+    let clip = synth(
+        dir.path(),
+        "cam_20261110_080000.mp4",
+        4,
+        &square(1.0, 2.0, 40),
+        &[],
+    );
+    index_ok(&db, &profile(4, "North"), &[clip]);
+    // Settle the WAL into the file, as a finished writer leaves it.
+    drop(Index::open(&db).expect("open"));
+    let before = (
+        crate::common::file_sha256(&db),
+        std::fs::metadata(&db)
+            .expect("meta")
+            .modified()
+            .expect("mtime"),
+    );
+    for _ in 0..2 {
+        let idx = Index::open_read_only(&db).expect("open read-only");
+        idx.incidents(&IncidentFilter::default())
+            .expect("incidents");
+        idx.report(
+            "2026-11".parse::<Month>().expect("month"),
+            GroupBy::Camera,
+            true,
+        )
+        .expect("report");
+        assert!(idx.verify_audit(None).expect("verify").ok);
+        idx.holds(true).expect("holds");
+        idx.audit_entries().expect("entries");
+    }
+    let after = (
+        crate::common::file_sha256(&db),
+        std::fs::metadata(&db)
+            .expect("meta")
+            .modified()
+            .expect("mtime"),
+    );
+    assert_eq!(before, after, "a read-only open changed the database file");
+    // An index of an older schema is refused read-only, with the way out.
+    rusqlite::Connection::open(&db)
+        .expect("sqlite")
+        .pragma_update(None, "user_version", 2)
+        .expect("downgrade");
+    let e = Index::open_read_only(&db).expect_err("older schema");
+    assert_eq!(e.kind(), ErrorKind::Database);
+    assert!(e.to_string().contains("obscura audit upgrade"), "{e}");
+}

@@ -476,6 +476,13 @@ enum AuditCommand {
         #[arg(long)]
         key: PathBuf,
     },
+    /// Upgrade an index database to this Obscura's schema (commands that
+    /// only read refuse an older one, since they open it read-only).
+    Upgrade {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+    },
     /// Make an Ed25519 key pair: KEY (secret, owner-only) and KEY.pub.
     Keygen {
         /// The secret key file to create.
@@ -1035,8 +1042,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 opts.reason = r;
             }
             let key = load_key(key.as_deref())?;
-            let mut idx = Index::open_existing(&db)?;
+            let mut idx = if dry_run {
+                Index::open_read_only(&db)?
+            } else {
+                Index::open_existing(&db)?
+            };
             let report = idx.retention(&opts, key.as_ref())?;
+            for f in &report.faults {
+                eprintln!("obscura: error: {} (kept)", escape_controls(&f.message));
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -1065,15 +1079,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("no wall-clock time, kept: {}", u.path);
                 }
                 println!(
-                    "{} recording(s) {verb} (ended before {}); {} held, {} in the window, {} undated kept",
+                    "{} recording(s) {verb} (ended before {}); {} held, {} in the window, {} undated kept{}",
                     report.purged.len(),
                     report.cutoff_utc,
                     report.held.len(),
                     report.in_window,
-                    report.undated.len()
+                    report.undated.len(),
+                    if report.faults.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} fault(s)", report.faults.len())
+                    }
                 );
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if report.faults.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Hold {
             db,
@@ -1090,7 +1113,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
             json,
         } => {
-            let mut idx = Index::open_existing(&db)?;
+            let mut idx = if list {
+                Index::open_read_only(&db)?
+            } else {
+                Index::open_existing(&db)?
+            };
             let holds = if list {
                 idx.holds(!all)?
             } else {
@@ -1129,12 +1156,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 for h in &holds {
                     println!(
                         "{what}: {} camera {} {} (by {} {}: {}){}",
-                        h.reference,
+                        escape_controls(&h.reference),
                         h.camera,
-                        h.path,
-                        h.placed_by,
+                        escape_controls(&h.path),
+                        escape_controls(&h.placed_by),
                         h.placed_utc,
-                        h.reason,
+                        escape_controls(&h.reason),
                         h.released_utc
                             .as_deref()
                             .map(|r| format!(", released {r}"))
@@ -1200,7 +1227,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 from: from.as_deref().map(index::parse_time_arg).transpose()?,
                 to: to.as_deref().map(index::parse_time_arg).transpose()?,
             };
-            let idx = Index::open_existing(&db)?;
+            let idx = Index::open_read_only(&db)?;
             let rows = idx.incidents(&filter)?;
             if let Some(dir) = &thumbnails {
                 write_thumbnails(&idx, &rows, dir)?;
@@ -1223,7 +1250,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some("previous") => true,
                 Some(other) => anyhow::bail!("invalid --compare {other:?} (expected `previous`)"),
             };
-            let idx = Index::open_existing(&db)?;
+            let idx = Index::open_read_only(&db)?;
             let report = idx.report(month, by, compare_previous)?;
             print_report(&report, json, csv)?;
             Ok(ExitCode::SUCCESS)
@@ -1297,7 +1324,7 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
                 .as_deref()
                 .map(obscura_core::sign::PublicKey::from_arg)
                 .transpose()?;
-            let idx = Index::open_existing(&db)?;
+            let idx = Index::open_read_only(&db)?;
             let report = idx.verify_audit(key.as_ref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -1341,17 +1368,26 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             })
         }
         AuditCommand::List { db, json } => {
-            let idx = Index::open_existing(&db)?;
+            let idx = Index::open_read_only(&db)?;
             let entries = idx.audit_entries()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?;
             } else {
+                // Free text is shown with control characters escaped, so a
+                // newline in a reason cannot forge a line (the stored value
+                // is unchanged; --json escapes by itself).
                 for e in &entries {
                     writeln!(
                         out,
                         "{:>5} {} {:<16} {:<20} {} — {} {}",
-                        e.seq, e.utc, e.action, e.operator, e.subject, e.reason, e.details
+                        e.seq,
+                        escape_controls(&e.utc),
+                        escape_controls(&e.action),
+                        escape_controls(&e.operator),
+                        escape_controls(&e.subject),
+                        escape_controls(&e.reason),
+                        escape_controls(&e.details)
                     )?;
                 }
                 writeln!(out, "{} entries", entries.len())?;
@@ -1390,6 +1426,11 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        AuditCommand::Upgrade { db } => {
+            let idx = Index::open_existing(&db)?;
+            println!("{}: schema version {}", db.display(), idx.schema_version()?);
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Keygen { out } => {
             let key = obscura_core::sign::SecretKey::generate()?;
             let mut public = out.clone().into_os_string();
@@ -1405,6 +1446,20 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `text` with every control character (newline, carriage return, escape,
+/// ...) written as a visible escape, for one-line human listings.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn print_verify(report: &obscura_core::export::VerifyReport) {
@@ -1460,6 +1515,9 @@ fn print_verify(report: &obscura_core::export::VerifyReport) {
         if f.bad_frame_count > 20 {
             println!("     ... {} bad frame(s) in all", f.bad_frame_count);
         }
+    }
+    for p in &report.problems {
+        println!("FAIL {p}");
     }
     match &report.first_bad_frame {
         Some(b) => println!("FAIL {}: first bad frame: {b}", report.exhibit),
@@ -1566,10 +1624,33 @@ fn index(
     let mut failed = 0usize;
     let mut objects = Vec::new();
     let (mut frames, mut incidents, mut ok) = (0u64, 0usize, 0usize);
+    let (mut duplicates, mut damaged) = (0usize, 0usize);
     for (path, r) in files.iter().zip(&results) {
         match r {
+            Ok(done) if done.duplicate_of.is_some() && done.frames == 0 => {
+                duplicates += 1;
+                if json {
+                    objects.push(serde_json::to_value(done)?);
+                } else {
+                    println!(
+                        "{}: duplicate of {} (same sha256): not stored separately",
+                        done.path.display(),
+                        done.duplicate_of
+                            .as_deref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
+                    );
+                }
+            }
             Ok(done) => {
                 ok += 1;
+                if let Some(d) = &done.damaged {
+                    damaged += 1;
+                    eprintln!(
+                        "obscura: error: {}: {d} (indexed what decoded, marked damaged)",
+                        done.path.display()
+                    );
+                }
                 frames += done.frames;
                 incidents += done.incidents;
                 if json {
@@ -1587,10 +1668,13 @@ fn index(
                         } else {
                             String::new()
                         },
-                        if done.replaced {
-                            ", replaced earlier index"
-                        } else {
-                            ""
+                        match (&done.duplicate_of, done.replaced) {
+                            (Some(d), _) => format!(
+                                ", replaced the earlier index of the same content at {}",
+                                d.display()
+                            ),
+                            (None, true) => ", replaced earlier index".to_string(),
+                            (None, false) => String::new(),
                         }
                     );
                 }
@@ -1614,15 +1698,26 @@ fn index(
     if json {
         let v = serde_json::json!({
             "db": db, "camera": profile.camera, "files": objects, "indexed": ok, "failed": failed,
+            "duplicates": duplicates, "damaged": damaged,
             "frames": frames, "incidents": incidents, "seconds": secs, "fps": fps, "faults": faults,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "indexed {ok} of {} file(s) for camera {} into {}: {frames} frames, {incidents} incident(s), {secs:.1} s ({fps:.1} fps)",
+            "indexed {ok} of {} file(s) for camera {} into {}: {frames} frames, {incidents} incident(s), {secs:.1} s ({fps:.1} fps){}{}",
             files.len(),
             profile.camera,
-            db.display()
+            db.display(),
+            if duplicates > 0 {
+                format!("; {duplicates} duplicate(s) of another file given, not stored separately")
+            } else {
+                String::new()
+            },
+            if damaged > 0 {
+                format!("; {damaged} damaged (fewer frames than declared)")
+            } else {
+                String::new()
+            }
         );
         for f in &faults {
             println!(
@@ -1635,7 +1730,7 @@ fn index(
             );
         }
     }
-    Ok(if failed > 0 {
+    Ok(if failed > 0 || damaged > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

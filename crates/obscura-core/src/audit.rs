@@ -52,6 +52,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// Domain prefix of entry hashes.
 const ENTRY_DOMAIN: &[u8] = b"obscura.audit/1";
+/// Domain prefix of hashes of entries that name the latest signature.
+const ENTRY_DOMAIN_2: &[u8] = b"obscura.audit/2";
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -72,6 +74,10 @@ pub enum Action {
     HoldRelease,
     /// A recording removed by the retention policy.
     RetentionPurge,
+    /// A recording file the retention policy is about to delete, logged
+    /// (and committed) before the file is touched; a `retention_purge`
+    /// entry records the outcome.
+    RetentionIntent,
     /// Anything else an operator justifies (viewing footage for the
     /// police, a review), logged by hand.
     Note,
@@ -88,6 +94,7 @@ impl Action {
             Action::Hold => "hold",
             Action::HoldRelease => "hold_release",
             Action::RetentionPurge => "retention_purge",
+            Action::RetentionIntent => "retention_intent",
             Action::Note => "note",
         }
     }
@@ -175,6 +182,11 @@ pub struct Entry {
     pub prev_hash: String,
     /// This entry's hash.
     pub entry_hash: String,
+    /// The latest head signature when the entry was appended
+    /// (`ID:SIGNATURE_HASH`), None before the first signature. Part of the
+    /// hash: deleting that signature breaks the link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig_ref: Option<String>,
 }
 
 impl Entry {
@@ -182,7 +194,15 @@ impl Entry {
     pub fn computed_hash(&self) -> String {
         let seq = self.seq.to_string();
         let mut h = Sha256::new();
-        h.update(ENTRY_DOMAIN);
+        h.update(if self.sig_ref.is_some() {
+            ENTRY_DOMAIN_2
+        } else {
+            ENTRY_DOMAIN
+        });
+        if let Some(r) = &self.sig_ref {
+            h.update((r.len() as u64).to_be_bytes());
+            h.update(r.as_bytes());
+        }
         for field in [
             seq.as_str(),
             &self.utc,
@@ -230,6 +250,8 @@ pub struct BadEntry {
 /// A stored signature of the chain head, and whether it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HeadSignature {
+    /// Its row number (signatures are numbered in the order they were made).
+    pub id: i64,
     /// The entry signed.
     pub seq: i64,
     /// Its hash when signed.
@@ -240,17 +262,62 @@ pub struct HeadSignature {
     pub public_key: String,
     /// The signature (hex).
     pub signature: String,
+    /// The hash of the signature before it ([`GENESIS`] for the first),
+    /// signed with the head; None for signatures made before signatures
+    /// were chained.
+    pub prev_sig_hash: Option<String>,
 }
 
 impl HeadSignature {
     /// The signed message.
     pub fn message(&self) -> Vec<u8> {
-        head_message(self.seq, &self.head_hash, &self.utc)
+        head_message(
+            self.seq,
+            &self.head_hash,
+            &self.utc,
+            self.prev_sig_hash.as_deref(),
+        )
+    }
+
+    /// Its hash: sha256 of the signed message and the signature, which the
+    /// next signature and later entries name.
+    pub fn hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.message());
+        h.update(self.signature.as_bytes());
+        hex::encode(h.finalize())
     }
 }
 
-fn head_message(seq: i64, hash: &str, utc: &str) -> Vec<u8> {
-    format!("obscura.audit-head/1\n{seq}\n{hash}\n{utc}\n").into_bytes()
+fn head_message(seq: i64, hash: &str, utc: &str, prev_sig: Option<&str>) -> Vec<u8> {
+    match prev_sig {
+        None => format!("obscura.audit-head/1\n{seq}\n{hash}\n{utc}\n").into_bytes(),
+        Some(p) => format!("obscura.audit-head/2\n{seq}\n{hash}\n{utc}\n{p}\n").into_bytes(),
+    }
+}
+
+const SIG_COLUMNS: &str = "id, seq, head_hash, utc, public_key, signature, prev_sig_hash";
+
+fn read_sig(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeadSignature> {
+    Ok(HeadSignature {
+        id: r.get(0)?,
+        seq: r.get(1)?,
+        head_hash: r.get(2)?,
+        utc: r.get(3)?,
+        public_key: r.get(4)?,
+        signature: r.get(5)?,
+        prev_sig_hash: r.get(6)?,
+    })
+}
+
+/// The latest signature, read inside the caller's transaction.
+fn latest_signature(conn: &rusqlite::Connection) -> rusqlite::Result<Option<HeadSignature>> {
+    conn.query_row(
+        &format!("SELECT {SIG_COLUMNS} FROM audit_signatures ORDER BY id DESC LIMIT 1"),
+        [],
+        read_sig,
+    )
+    .optional()
 }
 
 /// A signature's check.
@@ -298,11 +365,12 @@ fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         details: r.get(6)?,
         prev_hash: r.get(7)?,
         entry_hash: r.get(8)?,
+        sig_ref: r.get(9)?,
     })
 }
 
 const ENTRY_COLUMNS: &str =
-    "seq, utc, operator, action, subject, reason, details, prev_hash, entry_hash";
+    "seq, utc, operator, action, subject, reason, details, prev_hash, entry_hash, sig_ref";
 
 /// Appends `entry` inside the caller's transaction (which must have been
 /// begun `IMMEDIATE`, so the head cannot move under it).
@@ -327,6 +395,9 @@ pub(crate) fn append_tx(
     };
     let details = serde_json::to_string(&entry.details)
         .map_err(|err| Error::new(ErrorKind::Io, format!("cannot serialise details: {err}")))?;
+    let sig_ref = latest_signature(tx)
+        .map_err(e)?
+        .map(|s| format!("{}:{}", s.id, s.hash()));
     let mut stored = Entry {
         seq,
         utc: format_utc(&Utc::now()),
@@ -337,10 +408,13 @@ pub(crate) fn append_tx(
         details,
         prev_hash,
         entry_hash: String::new(),
+        sig_ref,
     };
     stored.entry_hash = stored.computed_hash();
     tx.execute(
-        &format!("INSERT INTO audit ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        &format!(
+            "INSERT INTO audit ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ),
         params![
             stored.seq,
             stored.utc,
@@ -350,7 +424,8 @@ pub(crate) fn append_tx(
             stored.reason,
             stored.details,
             stored.prev_hash,
-            stored.entry_hash
+            stored.entry_hash,
+            stored.sig_ref
         ],
     )
     .map_err(e)?;
@@ -376,25 +451,36 @@ pub(crate) fn sign_head_tx(
         return Ok(None);
     };
     let utc = format_utc(&Utc::now());
-    let sig = HeadSignature {
-        signature: key.sign(&head_message(seq, &head_hash, &utc)),
+    let prev = latest_signature(tx).map_err(e)?;
+    let prev_sig_hash = prev
+        .as_ref()
+        .map_or(GENESIS.to_string(), HeadSignature::hash);
+    let id = prev.map_or(1, |p| p.id + 1);
+    let mut sig = HeadSignature {
+        id,
+        signature: key.sign(&head_message(seq, &head_hash, &utc, Some(&prev_sig_hash))),
         seq,
         head_hash,
         utc,
         public_key: key.public_key().to_hex(),
+        prev_sig_hash: Some(prev_sig_hash),
     };
     tx.execute(
-        "INSERT INTO audit_signatures (seq, head_hash, utc, public_key, signature)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO audit_signatures (id, seq, head_hash, utc, public_key, signature, prev_sig_hash, sig_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
+            sig.id,
             sig.seq,
             sig.head_hash,
             sig.utc,
             sig.public_key,
-            sig.signature
+            sig.signature,
+            sig.prev_sig_hash,
+            sig.hash()
         ],
     )
     .map_err(e)?;
+    sig.id = tx.last_insert_rowid();
     Ok(Some(sig))
 }
 
@@ -494,21 +580,11 @@ impl Index {
         let e = |err| db_err(self.path(), "cannot read signatures", err);
         let mut st = self
             .conn()
-            .prepare(
-                "SELECT seq, head_hash, utc, public_key, signature FROM audit_signatures ORDER BY id",
-            )
+            .prepare(&format!(
+                "SELECT {SIG_COLUMNS} FROM audit_signatures ORDER BY id"
+            ))
             .map_err(e)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(HeadSignature {
-                    seq: r.get(0)?,
-                    head_hash: r.get(1)?,
-                    utc: r.get(2)?,
-                    public_key: r.get(3)?,
-                    signature: r.get(4)?,
-                })
-            })
-            .map_err(e)?;
+        let rows = st.query_map([], read_sig).map_err(e)?;
         rows.collect::<rusqlite::Result<_>>().map_err(e)
     }
 
@@ -537,6 +613,9 @@ impl Index {
             });
         }
         let mut first_bad = first_bad;
+        if first_bad.is_none() {
+            first_bad = check_signature_links(&entries, &signatures);
+        }
         if first_bad.is_none() {
             if let Some(s) = signatures.iter().find(|s| !s.ok) {
                 first_bad = Some(BadEntry {
@@ -571,6 +650,113 @@ impl Index {
             unsigned_entries,
         })
     }
+}
+
+/// Checks that no signature has gone: each chained signature names the
+/// one before it, and each entry appended after a chained signature names
+/// the latest signature there was (or a later one).
+fn check_signature_links(entries: &[Entry], sigs: &[SignatureCheck]) -> Option<BadEntry> {
+    let bad = |seq: i64, message: String| {
+        Some(BadEntry {
+            seq,
+            problem: Problem::Signature,
+            message,
+        })
+    };
+    let mut prev: Option<&HeadSignature> = None;
+    for s in sigs.iter().map(|c| &c.signature) {
+        if let Some(link) = &s.prev_sig_hash {
+            let expected = prev.map_or(GENESIS.to_string(), HeadSignature::hash);
+            if *link != expected {
+                return bad(
+                    s.seq,
+                    format!(
+                        "signature {} (of entry {}) does not follow the signature stored before it: a signature before it was deleted or replaced",
+                        s.id, s.seq
+                    ),
+                );
+            }
+        }
+        prev = Some(s);
+    }
+    let by_id: HashMap<i64, &HeadSignature> = sigs
+        .iter()
+        .map(|c| (c.signature.id, &c.signature))
+        .collect();
+    // Chained signatures by the head they signed, with the latest (highest
+    // id) made at or before each head so far.
+    let mut chained: Vec<(i64, i64)> = sigs
+        .iter()
+        .map(|c| &c.signature)
+        .filter(|s| s.prev_sig_hash.is_some())
+        .map(|s| (s.seq, s.id))
+        .collect();
+    chained.sort_unstable();
+    let mut next = 0usize;
+    let mut due: Option<i64> = None;
+    for e in entries {
+        // The latest chained signature made before this entry.
+        while next < chained.len() && chained[next].0 < e.seq {
+            due = Some(due.map_or(chained[next].1, |d| d.max(chained[next].1)));
+            next += 1;
+        }
+        let referenced = match &e.sig_ref {
+            None => None,
+            Some(r) => {
+                let parsed = r
+                    .split_once(':')
+                    .and_then(|(id, h)| Some((id.parse::<i64>().ok()?, h)));
+                let Some((id, hash)) = parsed else {
+                    return bad(
+                        e.seq,
+                        format!("entry {} names a malformed signature {r:?}", e.seq),
+                    );
+                };
+                match by_id.get(&id) {
+                    None => {
+                        return bad(
+                            e.seq,
+                            format!(
+                                "entry {} was appended after signature {id}, which is no longer in the trail (a signature was deleted)",
+                                e.seq
+                            ),
+                        )
+                    }
+                    Some(s) if s.hash() != hash => {
+                        return bad(
+                            e.seq,
+                            format!(
+                                "entry {} was appended after signature {id}, which has since been replaced",
+                                e.seq
+                            ),
+                        )
+                    }
+                    Some(s) if s.seq >= e.seq => {
+                        return bad(
+                            e.seq,
+                            format!(
+                                "entry {} names signature {id} of a later head {}",
+                                e.seq, s.seq
+                            ),
+                        )
+                    }
+                    Some(_) => Some(id),
+                }
+            }
+        };
+        if let Some(due) = due {
+            if referenced.is_none_or(|r| r < due) {
+                return bad(
+                    e.seq,
+                    format!(
+                        "entry {} does not name signature {due}, made before it (the entries after a signature were rewritten)",
+                        e.seq
+                    ),
+                );
+            }
+        }
+    }
+    None
 }
 
 fn check_signature(
@@ -876,9 +1062,7 @@ pub fn log_disclosure(
             "a disclosure needs a recipient (--recipient NAME)",
         ));
     }
-    let hash = |p: &std::path::Path| {
-        crate::hash::file_sha256(p).map_err(|e| Error::io(e, "cannot hash").with_path(p))
-    };
+    let hash = |p: &std::path::Path| crate::hash::regular_sha256(p);
     let is_json = |p: &std::path::Path| {
         p.extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -976,6 +1160,7 @@ mod tests {
             details: "{}".into(),
             prev_hash: prev.into(),
             entry_hash: String::new(),
+            sig_ref: None,
         };
         e.entry_hash = e.computed_hash();
         e

@@ -6,12 +6,12 @@
 //! For a camera and a wall-clock range, every indexed recording that
 //! overlaps the range is checked against the hash it was indexed with,
 //! then stream-copied ([`crate::media::copy_range`]: no re-encode, cut at
-//! the keyframes enclosing the range) into `DIR/REF_camN_START.EXT`. Each
+//! the keyframes enclosing the range) into `DIR/REF/REF_camN_START.EXT`. Each
 //! master is decoded and compared, frame by frame, with the source frames
 //! it should hold; an export that does not reproduce the source exactly
 //! fails and leaves nothing behind.
 //!
-//! The manifest `DIR/REF.manifest.json` ([`MANIFEST_SCHEMA`]) records the
+//! The manifest `DIR/REF/REF.manifest.json` ([`MANIFEST_SCHEMA`]) records the
 //! camera, date, requested and actual start and end times, the exhibit
 //! reference, operator and reason, tool and FFmpeg versions, each source's
 //! and output's sha256, and for each master a list of every frame's
@@ -65,7 +65,8 @@ pub struct ExportRequest {
     pub operator: String,
     /// Why.
     pub reason: String,
-    /// Directory the exhibit goes into (created if missing).
+    /// Directory the exhibit's folder (`REF`) goes into (created if
+    /// missing).
     pub out_dir: PathBuf,
     /// Also write an H.264 working copy with the time burned in.
     pub working_copy: bool,
@@ -273,7 +274,7 @@ fn at(start: &DateTime<Utc>, secs: f64) -> DateTime<Utc> {
 }
 
 fn hash_file(p: &Path) -> Result<String> {
-    crate::hash::file_sha256(p).map_err(|e| Error::io(e, "cannot hash").with_path(p))
+    crate::hash::regular_sha256(p)
 }
 
 fn file_len(p: &Path) -> Result<u64> {
@@ -283,7 +284,9 @@ fn file_len(p: &Path) -> Result<u64> {
 }
 
 /// Exports `req` from `index`: masters, optional working copies, manifest
-/// (signed with `key`), holds and the audit entry. Nothing is left in the
+/// (signed with `key`), holds and the audit entry, all or nothing: the
+/// exhibit is built in a temporary folder `DIR/.REF.obscura-tmp-PID` and
+/// renamed to `DIR/REF` only once complete and logged. Nothing is left in the
 /// directory if it fails.
 ///
 /// # Errors
@@ -352,193 +355,288 @@ pub fn export(
         )
         .with_path(&db));
     }
+    let stem = file_stem(&req.exhibit);
+    let folder = exhibit_dir(&req.out_dir, &req.exhibit);
+    if std::fs::symlink_metadata(&folder).is_ok() {
+        let logged: bool = index
+            .conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM audit WHERE action = 'export' AND subject = ?1)",
+                [req.exhibit.trim()],
+                |r| r.get(0),
+            )
+            .map_err(|e| db_err(&db, "cannot read the audit trail", e))?;
+        return Err(invalid(if logged {
+            "already exists (exhibits are never overwritten)".to_string()
+        } else {
+            format!(
+                "already exists, and no export of {:?} is in this index's audit trail (an export interrupted between placing the folder and logging it, or another index's): check it, then log it or move it away; exhibits are never overwritten",
+                req.exhibit.trim()
+            )
+        })
+        .with_path(&folder));
+    }
+    // An exhibit written before each had a folder of its own.
+    let flat = manifest_path(&req.out_dir, &req.exhibit);
+    if std::fs::symlink_metadata(&flat).is_ok() {
+        return Err(invalid("already exists (exhibits are never overwritten)").with_path(&flat));
+    }
+    // Directories this export creates, removed again if it fails.
+    let mut created: Vec<PathBuf> = req
+        .out_dir
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .map(Path::to_path_buf)
+        .collect();
     std::fs::create_dir_all(&req.out_dir)
         .map_err(|e| Error::io(e, "cannot create export directory").with_path(&req.out_dir))?;
-    let stem = file_stem(&req.exhibit);
-    let manifest_dest = manifest_path(&req.out_dir, &req.exhibit);
-    let sig_dest = sig_path(&manifest_dest);
-    let refuse_existing = |p: &Path| -> Result<()> {
-        if p.exists() {
-            Err(invalid("already exists (exhibits are never overwritten)").with_path(p))
-        } else {
-            Ok(())
-        }
-    };
-    refuse_existing(&manifest_dest)?;
-    refuse_existing(&sig_dest)?;
+    let work = TempDir::create(&req.out_dir, &stem).inspect_err(|_| remove_created(&created))?;
+    let result = build_and_place(
+        index, req, key, &camera, &recs, &stem, &folder, work, progress,
+    );
+    if result.is_ok() {
+        created.clear();
+    }
+    remove_created(&created);
+    result
+}
 
-    // Masters, under temporary names until everything is done.
+/// The folder an exhibit goes into: `DIR/REF` (the reference as a file
+/// name, see [`file_stem`]), holding the masters, working copies, manifest
+/// and signature.
+pub fn exhibit_dir(dir: &Path, exhibit: &str) -> PathBuf {
+    dir.join(file_stem(exhibit))
+}
+
+fn remove_created(created: &[PathBuf]) {
+    for d in created {
+        // Only empty ones: anything put there since stays.
+        let _ = std::fs::remove_dir(d);
+    }
+}
+
+/// The exhibit being built: `DIR/.REF.obscura-tmp-PID`, removed with all
+/// it holds unless renamed into place.
+struct TempDir {
+    path: PathBuf,
+    placed: bool,
+}
+
+impl TempDir {
+    fn create(dir: &Path, stem: &str) -> Result<TempDir> {
+        let path = dir.join(format!(".{stem}.obscura-tmp-{}", std::process::id()));
+        if std::fs::symlink_metadata(&path).is_ok() {
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| Error::io(e, "cannot clear a stale export folder").with_path(&path))?;
+        }
+        std::fs::create_dir(&path)
+            .map_err(|e| Error::io(e, "cannot create export folder").with_path(&path))?;
+        Ok(TempDir {
+            path,
+            placed: false,
+        })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(e, "cannot flush export folder").with_path(dir))
+}
+
+/// Builds the whole exhibit in `work`, then logs it and puts it in place.
+///
+/// Order: the masters, working copies, manifest and signature are written
+/// and flushed in `work`; the audit entry and holds are written in an
+/// `IMMEDIATE` transaction; `work` is renamed to the exhibit folder; the
+/// transaction is committed. If the commit fails the folder is removed
+/// again. A crash before the rename leaves only the temporary folder (no
+/// final name, nothing logged); a crash between the rename and the commit
+/// leaves a complete, verifiable exhibit that is not logged, which a new
+/// export under the same reference names as such (the trail never claims
+/// an export that is not there).
+#[allow(clippy::too_many_arguments)]
+fn build_and_place(
+    index: &mut Index,
+    req: &ExportRequest,
+    key: Option<&SecretKey>,
+    camera: &CameraInfo,
+    recs: &[RecordingRef],
+    stem: &str,
+    folder: &Path,
+    mut work: TempDir,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Exported> {
+    let db = index.path().to_path_buf();
+    let dir = work.path.clone();
+    let manifest_name = manifest_path(Path::new(""), &req.exhibit);
+    let manifest_tmp = dir.join(&manifest_name);
+    let sig_tmp = sig_path(&manifest_tmp);
+    let manifest_dest = folder.join(&manifest_name);
+    let sig_dest = sig_path(&manifest_dest);
+
     let total: u64 = recs.iter().map(|r| r.frames).sum();
     let mut done = 0u64;
-    let mut masters: Vec<(PendingFile, MasterFile)> = Vec::new();
-    for rec in &recs {
-        let (pending, master) = export_one(req, rec, &stem, &mut |n| {
+    let mut masters: Vec<MasterFile> = Vec::new();
+    for rec in recs {
+        let master = export_one(req, &dir, rec, stem, &mut |n| {
             progress(Progress {
                 frames: done + n,
                 total,
             })
         })?;
         done += master.cut.frames();
-        masters.push((pending, master));
+        masters.push(master);
     }
-
-    // Working copies (written by the encoder, removed again on failure).
-    let mut working: Vec<(PathBuf, WorkingCopy)> = Vec::new();
-    let cleanup = |w: &[(PathBuf, WorkingCopy)]| {
-        for (p, _) in w {
-            let _ = std::fs::remove_file(p);
-        }
-    };
+    let mut working: Vec<WorkingCopy> = Vec::new();
     if req.working_copy {
-        for (pending, m) in &masters {
-            match working_copy(req, pending, m) {
-                Ok(w) => working.push(w),
-                Err(e) => {
-                    cleanup(&working);
-                    return Err(e);
-                }
-            }
+        for m in &masters {
+            working.push(working_copy(req, &dir, m)?);
         }
     }
-
-    let mut finish = || -> Result<Exported> {
-        let lib = media::library_info();
-        let manifest = Manifest {
-            schema: MANIFEST_SCHEMA.into(),
-            exhibit: req.exhibit.trim().to_string(),
-            camera: camera.clone(),
-            date: req.from.format("%Y-%m-%d").to_string(),
-            from_utc: format_utc(&req.from),
-            to_utc: format_utc(&req.to),
-            operator: req.operator.trim().to_string(),
-            reason: req.reason.trim().to_string(),
-            created_utc: format_utc(&Utc::now()),
-            tool: ToolInfo {
-                name: "obscura".into(),
-                version: crate::VERSION.into(),
-                avcodec: lib.avcodec,
-                avformat: lib.avformat,
-            },
-            frame_hash: FRAME_HASH.into(),
-            masters: masters.iter().map(|(_, m)| m.clone()).collect(),
-            working_copies: working.iter().map(|(_, w)| w.clone()).collect(),
-        };
-        let bytes = serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise manifest: {e}")))?;
-        let manifest_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        let mf = PendingFile::new(&manifest_dest, &[])?;
-        std::fs::write(mf.tmp_path(), &bytes)
-            .map_err(|e| Error::io(e, "cannot write manifest").with_path(&manifest_dest))?;
-        let sig = match key {
-            Some(k) => {
-                let s = ManifestSignature {
-                    schema: SIGNATURE_SCHEMA.into(),
-                    algorithm: "ed25519".into(),
-                    manifest_sha256: manifest_sha.clone(),
-                    public_key: k.public_key().to_hex(),
-                    signature: k.sign(&bytes),
-                };
-                let sf = PendingFile::new(&sig_dest, &[])?;
-                let text = serde_json::to_vec_pretty(&s).map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("cannot serialise signature: {e}"))
-                })?;
-                std::fs::write(sf.tmp_path(), text)
-                    .map_err(|e| Error::io(e, "cannot write signature").with_path(&sig_dest))?;
-                Some(sf)
-            }
-            None => None,
-        };
-        // Log (and hold) in one transaction; the files are moved into place
-        // inside it, so an export is either logged and present or neither.
-        let tx = index
-            .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| db_err(&db, "cannot lock index", e))?;
-        let holds = if req.hold {
-            retention::hold_tx(
-                &tx,
-                &db,
-                &recs,
-                req.exhibit.trim(),
-                &req.operator,
-                &format!("evidential export: {}", req.reason.trim()),
-            )?
-        } else {
-            Vec::new()
-        };
-        let entry = NewEntry::new(
-            &req.operator,
-            Action::Export,
-            req.exhibit.trim(),
-            &req.reason,
-        )
-        .with_details(serde_json::json!({
-            "camera": req.camera,
-            "from_utc": manifest.from_utc,
-            "to_utc": manifest.to_utc,
-            "manifest": std::fs::canonicalize(&req.out_dir)
-                .map(|d| d.join(manifest_dest.file_name().unwrap_or_default()))
-                .unwrap_or_else(|_| manifest_dest.clone()),
-            "manifest_sha256": manifest_sha,
-            "signed": key.is_some(),
-            "masters": manifest.masters.iter().map(|m| serde_json::json!({
-                "file": m.file, "sha256": m.sha256, "frames": m.frames.len(),
-                "source": m.source.path, "source_sha256": m.source.sha256,
-            })).collect::<Vec<_>>(),
-            "working_copies": manifest.working_copies.iter().map(|w| serde_json::json!({
-                "file": w.file, "sha256": w.sha256,
-            })).collect::<Vec<_>>(),
-        }));
-        let logged = audit::append_tx(&tx, &db, &entry)?;
-        if let Some(k) = key {
-            audit::sign_head_tx(&tx, &db, k)?;
-        }
-        let mut placed: Vec<PathBuf> = Vec::new();
-        let commit_all = || -> Result<()> {
-            for (pending, _) in masters.drain(..) {
-                placed.push(pending.commit()?);
-            }
-            placed.push(mf.commit()?);
-            if let Some(sf) = sig {
-                placed.push(sf.commit()?);
-            }
-            Ok(())
-        };
-        if let Err(e) = commit_all().and_then(|()| {
-            tx.commit()
-                .map_err(|e| db_err(&db, "cannot commit the export's audit entry", e))
-        }) {
-            for p in &placed {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(e);
-        }
-        Ok(Exported {
-            manifest: manifest_dest.clone(),
-            manifest_sha256: manifest_sha,
-            signature: key.map(|_| sig_dest.clone()),
-            masters: manifest
-                .masters
-                .iter()
-                .map(|m| req.out_dir.join(&m.file))
-                .collect(),
-            working_copies: working.iter().map(|(p, _)| p.clone()).collect(),
-            frames: manifest.masters.iter().map(|m| m.frames.len() as u64).sum(),
-            holds_placed: holds.len(),
-            audit_seq: logged.seq,
-        })
+    let lib = media::library_info();
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.into(),
+        exhibit: req.exhibit.trim().to_string(),
+        camera: camera.clone(),
+        date: req.from.format("%Y-%m-%d").to_string(),
+        from_utc: format_utc(&req.from),
+        to_utc: format_utc(&req.to),
+        operator: req.operator.trim().to_string(),
+        reason: req.reason.trim().to_string(),
+        created_utc: format_utc(&Utc::now()),
+        tool: ToolInfo {
+            name: "obscura".into(),
+            version: crate::VERSION.into(),
+            avcodec: lib.avcodec,
+            avformat: lib.avformat,
+        },
+        frame_hash: FRAME_HASH.into(),
+        masters,
+        working_copies: working,
     };
-    finish().inspect_err(|_| cleanup(&working))
+    let bytes = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise manifest: {e}")))?;
+    let manifest_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let mf = PendingFile::new(&manifest_tmp, &[])?;
+    std::fs::write(mf.tmp_path(), &bytes)
+        .map_err(|e| Error::io(e, "cannot write manifest").with_path(&manifest_dest))?;
+    mf.commit()?;
+    if let Some(k) = key {
+        let s = ManifestSignature {
+            schema: SIGNATURE_SCHEMA.into(),
+            algorithm: "ed25519".into(),
+            manifest_sha256: manifest_sha.clone(),
+            public_key: k.public_key().to_hex(),
+            signature: k.sign(&bytes),
+        };
+        let sf = PendingFile::new(&sig_tmp, &[])?;
+        let text = serde_json::to_vec_pretty(&s)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise signature: {e}")))?;
+        std::fs::write(sf.tmp_path(), text)
+            .map_err(|e| Error::io(e, "cannot write signature").with_path(&sig_dest))?;
+        sf.commit()?;
+    }
+    sync_dir(&dir)?;
+
+    let tx = index
+        .conn_mut()
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| db_err(&db, "cannot lock index", e))?;
+    let holds = if req.hold {
+        retention::hold_tx(
+            &tx,
+            &db,
+            recs,
+            req.exhibit.trim(),
+            &req.operator,
+            &format!("evidential export: {}", req.reason.trim()),
+        )?
+    } else {
+        Vec::new()
+    };
+    let entry = NewEntry::new(
+        &req.operator,
+        Action::Export,
+        req.exhibit.trim(),
+        &req.reason,
+    )
+    .with_details(serde_json::json!({
+        "camera": req.camera,
+        "from_utc": manifest.from_utc,
+        "to_utc": manifest.to_utc,
+        "manifest": std::fs::canonicalize(&req.out_dir)
+            .map(|d| d.join(stem).join(&manifest_name))
+            .unwrap_or_else(|_| manifest_dest.clone()),
+        "manifest_sha256": manifest_sha,
+        "signed": key.is_some(),
+        "masters": manifest.masters.iter().map(|m| serde_json::json!({
+            "file": m.file, "sha256": m.sha256, "frames": m.frames.len(),
+            "source": m.source.path, "source_sha256": m.source.sha256,
+        })).collect::<Vec<_>>(),
+        "working_copies": manifest.working_copies.iter().map(|w| serde_json::json!({
+            "file": w.file, "sha256": w.sha256,
+        })).collect::<Vec<_>>(),
+    }));
+    let logged = audit::append_tx(&tx, &db, &entry)?;
+    if let Some(k) = key {
+        audit::sign_head_tx(&tx, &db, k)?;
+    }
+    if std::fs::symlink_metadata(folder).is_ok() {
+        return Err(invalid("already exists (exhibits are never overwritten)").with_path(folder));
+    }
+    std::fs::rename(&dir, folder).map_err(|e| {
+        Error::io(e, "cannot move the finished exhibit into place").with_path(folder)
+    })?;
+    if let Err(e) = tx
+        .commit()
+        .map_err(|e| db_err(&db, "cannot commit the export's audit entry", e))
+    {
+        // Not logged: not placed either.
+        let _ = std::fs::remove_dir_all(folder);
+        return Err(e);
+    }
+    work.placed = true;
+    if let Some(parent) = folder.parent() {
+        let _ = sync_dir(parent);
+    }
+    Ok(Exported {
+        manifest: manifest_dest.clone(),
+        manifest_sha256: manifest_sha,
+        signature: key.map(|_| sig_dest.clone()),
+        masters: manifest
+            .masters
+            .iter()
+            .map(|m| folder.join(&m.file))
+            .collect(),
+        working_copies: manifest
+            .working_copies
+            .iter()
+            .map(|w| folder.join(&w.file))
+            .collect(),
+        frames: manifest.masters.iter().map(|m| m.frames.len() as u64).sum(),
+        holds_placed: holds.len(),
+        audit_seq: logged.seq,
+    })
 }
 
 /// Copies the part of `rec` in the range, checks it against the source
 /// frame by frame, and hashes it.
 fn export_one(
     req: &ExportRequest,
+    dir: &Path,
     rec: &RecordingRef,
     stem: &str,
     progress: &mut dyn FnMut(u64),
-) -> Result<(PendingFile, MasterFile)> {
+) -> Result<MasterFile> {
     let src = PathBuf::from(&rec.path);
     let sha = hash_file(&src).map_err(|e| {
         if e.kind() == ErrorKind::NotFound {
@@ -581,9 +679,7 @@ fn export_one(
         })?;
     // Plan first (cheaply, inside copy_range) for the name: the master is
     // named after the wall-clock time of its first frame.
-    let tmp_name = req
-        .out_dir
-        .join(format!("{stem}_cam{}_pending.{ext}", req.camera));
+    let tmp_name = dir.join(format!("{stem}_cam{}_pending.{ext}", req.camera));
     let pending = PendingFile::new(&tmp_name, &[&src])?;
     let remuxed = media::copy_range(&info, from_s, to_s, &pending)?;
     let cut = remuxed.cut.clone();
@@ -593,7 +689,7 @@ fn export_one(
         req.camera,
         master_start.format("%Y%m%dT%H%M%S%.3fZ")
     );
-    let dest = req.out_dir.join(&name);
+    let dest = dir.join(&name);
     if dest.exists() {
         return Err(invalid("already exists (exhibits are never overwritten)").with_path(&dest));
     }
@@ -689,22 +785,20 @@ fn export_one(
         audio_packets: remuxed.audio_packets,
         frames,
     };
-    Ok((final_pending, master))
+    final_pending.commit()?;
+    Ok(master)
 }
 
 /// H.264 MP4 of a master with the wall-clock time of each frame burned in
 /// at the top left.
-fn working_copy(
-    req: &ExportRequest,
-    master: &PendingFile,
-    m: &MasterFile,
-) -> Result<(PathBuf, WorkingCopy)> {
+fn working_copy(req: &ExportRequest, dir: &Path, m: &MasterFile) -> Result<WorkingCopy> {
     let stem = Path::new(&m.file)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let name = format!("{stem}.working.mp4");
-    let dest = req.out_dir.join(&name);
+    let dest = dir.join(&name);
+    let master = dir.join(&m.file);
     if dest.exists() {
         return Err(invalid("already exists (exhibits are never overwritten)").with_path(&dest));
     }
@@ -715,16 +809,15 @@ fn working_copy(
             ..EncodeOptions::default()
         },
     };
-    let summary =
-        crate::pipeline::run(master.tmp_path(), &dest, &opts, &mut |_| {}, |view, fi| {
-            let text = m
-                .frames
-                .get(fi.index as usize)
-                .map(|f| f.utc.replace('T', " ").replace('Z', " UTC"))
-                .unwrap_or_default();
-            burn_text(view, &text);
-            Ok(())
-        })?;
+    let summary = crate::pipeline::run(&master, &dest, &opts, &mut |_| {}, |view, fi| {
+        let text = m
+            .frames
+            .get(fi.index as usize)
+            .map(|f| f.utc.replace('T', " ").replace('Z', " UTC"))
+            .unwrap_or_default();
+        burn_text(view, &text);
+        Ok(())
+    })?;
     let w = WorkingCopy {
         file: name,
         sha256: hash_file(&dest)?,
@@ -733,7 +826,7 @@ fn working_copy(
         frames: summary.frames_out,
         note: "H.264 re-encode of the master for viewing; wall-clock time (UTC) burned in at the top left; not the evidential master".into(),
     };
-    Ok((dest, w))
+    Ok(w)
 }
 
 /// 5x7 glyphs of the characters a time needs.
@@ -909,6 +1002,11 @@ pub struct VerifyReport {
     pub files: Vec<FileCheck>,
     /// The first bad frame of the first failing master, in words.
     pub first_bad_frame: Option<String>,
+    /// Files in the exhibit folder that no manifest there lists (the
+    /// exhibit holds more than what was exported): a failure.
+    pub extra_files: Vec<String>,
+    /// What else fails, in words (a manifest with no master, extra files).
+    pub problems: Vec<String>,
 }
 
 const MAX_LISTED: usize = 1000;
@@ -927,6 +1025,15 @@ pub fn verify_manifest(
     decode: &DecodeOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<VerifyReport> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(invalid(
+                "the manifest is not a regular file (a directory, FIFO or device): refused",
+            )
+            .with_path(path))
+        }
+        _ => {}
+    }
     let m = read_manifest(path)?;
     let bytes =
         std::fs::read(path).map_err(|e| Error::io(e, "cannot read manifest").with_path(path))?;
@@ -978,7 +1085,19 @@ pub fn verify_manifest(
             )
         })
     });
-    let ok = files.iter().all(|f| f.ok) && sig.as_ref().is_none_or(|s| s.ok);
+    let mut problems = Vec::new();
+    if m.masters.is_empty() {
+        problems.push("the manifest lists no master file: nothing is proved".to_string());
+    }
+    let extra_files = unlisted_files(&dir, path, &m);
+    if !extra_files.is_empty() {
+        problems.push(format!(
+            "{} file(s) in the exhibit folder that the manifest does not list: {}",
+            extra_files.len(),
+            extra_files.join(", ")
+        ));
+    }
+    let ok = files.iter().all(|f| f.ok) && sig.as_ref().is_none_or(|s| s.ok) && problems.is_empty();
     Ok(VerifyReport {
         manifest: path.to_path_buf(),
         exhibit: m.exhibit,
@@ -986,7 +1105,54 @@ pub fn verify_manifest(
         signature: sig,
         files,
         first_bad_frame,
+        extra_files,
+        problems,
     })
+}
+
+/// Entries of the exhibit folder that neither this manifest (with its
+/// signature) nor another exhibit manifest beside it (exhibits written
+/// before each had a folder of its own) lists, sorted.
+fn unlisted_files(dir: &Path, manifest: &Path, m: &Manifest) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut listed: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut list = |mf: &Manifest, p: &Path| {
+        for f in mf.masters.iter().map(|f| &f.file) {
+            listed.insert(f.clone());
+        }
+        for f in mf.working_copies.iter().map(|f| &f.file) {
+            listed.insert(f.clone());
+        }
+        if let Some(n) = p.file_name() {
+            listed.insert(n.to_string_lossy().into_owned());
+        }
+        if let Some(n) = sig_path(p).file_name() {
+            listed.insert(n.to_string_lossy().into_owned());
+        }
+    };
+    list(m, manifest);
+    for n in &names {
+        let p = dir.join(n);
+        if n.ends_with(".manifest.json") && Some(std::ffi::OsStr::new(n)) != manifest.file_name() {
+            let regular = std::fs::symlink_metadata(&p).is_ok_and(|t| t.file_type().is_file());
+            if let (true, Ok(other)) = (regular, read_manifest(&p)) {
+                list(&other, &p);
+            }
+        }
+    }
+    let mut extra: Vec<String> = names.into_iter().filter(|n| !listed.contains(n)).collect();
+    extra.sort();
+    extra
 }
 
 fn check_manifest_signature(
@@ -1003,6 +1169,16 @@ fn check_manifest_signature(
             message,
         })
     };
+    if let Ok(meta) = std::fs::symlink_metadata(&sp) {
+        if !meta.file_type().is_file() {
+            return status(
+                false,
+                public_key.is_some(),
+                None,
+                format!("{} is not a regular file: refused", sp.display()),
+            );
+        }
+    }
     let text = match std::fs::read(&sp) {
         Ok(t) => t,
         Err(_) if public_key.is_some() => {
@@ -1073,10 +1249,18 @@ fn check_file(dir: &Path, file: &str, expected: &str, role: &'static str) -> Fil
         .file_name()
         .is_some_and(|n| n == std::ffi::OsStr::new(file));
     let p = dir.join(file);
-    let actual = if name_ok {
-        crate::hash::file_sha256(&p).ok()
+    let (actual, refused) = if name_ok {
+        use crate::hash::{FileKind, OpenRegularError};
+        match crate::hash::regular_file_sha256(&p) {
+            Ok(h) => (Some(h), None),
+            Err(OpenRegularError::Kind(FileKind::Missing)) => (None, None),
+            Err(e) => (None, Some(e.describe())),
+        }
     } else {
-        None
+        (
+            None,
+            Some("file name is not a plain name next to the manifest".into()),
+        )
     };
     FileCheck {
         file: file.to_string(),
@@ -1090,7 +1274,7 @@ fn check_file(dir: &Path, file: &str, expected: &str, role: &'static str) -> Fil
         frames_ok: None,
         bad_frames: Vec::new(),
         bad_frame_count: 0,
-        error: (!name_ok).then(|| "file name is not a plain name next to the manifest".into()),
+        error: refused,
     }
 }
 

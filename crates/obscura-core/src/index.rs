@@ -124,6 +124,27 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (reference, recording_sha256)
     );
     CREATE INDEX holds_recording ON holds(recording_sha256);",
+    // 3: evidence hardening. Signatures are append-only too and chained
+    // (each records the hash of the one before it, and entries appended
+    // after a signature name it in `sig_ref`, so deleting one breaks a
+    // link); file deletions by the retention policy are two-phase
+    // (`retention_pending` holds the logged intents not yet completed); a
+    // recording that decoded to fewer frames than its file declares is
+    // marked `damaged`.
+    "ALTER TABLE audit ADD COLUMN sig_ref TEXT;
+    ALTER TABLE audit_signatures ADD COLUMN prev_sig_hash TEXT;
+    ALTER TABLE audit_signatures ADD COLUMN sig_hash TEXT;
+    CREATE TRIGGER audit_signatures_no_update BEFORE UPDATE ON audit_signatures
+        BEGIN SELECT RAISE(ABORT, 'audit signatures are append-only'); END;
+    CREATE TRIGGER audit_signatures_no_delete BEFORE DELETE ON audit_signatures
+        BEGIN SELECT RAISE(ABORT, 'audit signatures are append-only'); END;
+    CREATE TABLE retention_pending (
+        sha256 TEXT PRIMARY KEY,
+        path TEXT NOT NULL,
+        intent_seq INTEGER NOT NULL
+    );
+    ALTER TABLE recordings ADD COLUMN damaged TEXT;
+    ALTER TABLE recordings ADD COLUMN expected_frames INTEGER;",
 ];
 
 /// The schema version this build writes.
@@ -185,6 +206,9 @@ pub struct Stored {
     pub replaced: bool,
     /// Incidents stored.
     pub incidents: usize,
+    /// The path of an earlier index of the same content (same sha256)
+    /// under another name, which this one replaced.
+    pub duplicate_of: Option<String>,
 }
 
 /// Which incidents to list.
@@ -271,6 +295,11 @@ pub struct RecordingRow {
     pub sha256: String,
     /// Timestamp jumps inside the file.
     pub gaps: Vec<TimestampGap>,
+    /// Set when the file decoded to fewer frames than it declares
+    /// (truncated or damaged): what is missing, in words.
+    pub damaged: Option<String>,
+    /// Frames the file declares, when it is damaged.
+    pub expected_frames: Option<u64>,
 }
 
 /// A fault: footage that is missing.
@@ -278,7 +307,8 @@ pub struct RecordingRow {
 pub struct Fault {
     /// Camera number.
     pub camera: u32,
-    /// `gap_between_recordings`, `overlapping_recordings` or `timestamp_jump`.
+    /// `gap_between_recordings`, `overlapping_recordings`, `timestamp_jump`
+    /// or `damaged_recording` (fewer frames than the file declares).
     pub kind: &'static str,
     /// The recording the fault follows (or lies in).
     pub recording: String,
@@ -461,6 +491,93 @@ impl Index {
         Ok(index)
     }
 
+    /// Opens an existing index read-only, for commands that only read: no
+    /// migration, no pragma that writes, no change of journal mode, so the
+    /// file's bytes stay as they are and it works on read-only media (where
+    /// SQLite cannot create the WAL index beside it, the file is opened as
+    /// immutable).
+    ///
+    /// # Errors
+    /// `NotFound` if there is no file at `path`; `Database` if it is not an
+    /// index, was made by a newer Obscura, or has an older schema (it must
+    /// be opened once by a command that writes, which upgrades it).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Index> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_file() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                "no index database here (create one with `obscura index`)",
+            )
+            .with_path(&path));
+        }
+        let open = |immutable: bool| -> rusqlite::Result<Connection> {
+            use rusqlite::OpenFlags;
+            let mut uri = String::from("file:");
+            for b in path.to_string_lossy().bytes() {
+                match b {
+                    b'?' | b'#' | b'%' => uri.push_str(&format!("%{b:02X}")),
+                    _ => uri.push(char::from(b)),
+                }
+            }
+            uri.push_str(if immutable {
+                "?mode=ro&immutable=1"
+            } else {
+                "?mode=ro"
+            });
+            let conn = Connection::open_with_flags(
+                &uri,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(Duration::from_secs(120))?;
+            // The first read is where a WAL database on read-only media
+            // fails (its -shm cannot be made).
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            Ok(conn)
+        };
+        let conn = match open(false) {
+            Ok(c) => c,
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::CannotOpen
+                        | rusqlite::ErrorCode::ReadOnly
+                        | rusqlite::ErrorCode::PermissionDenied
+                ) =>
+            {
+                open(true).map_err(|e| db_err(&path, "cannot open index read-only", e))?
+            }
+            Err(e) => return Err(db_err(&path, "cannot open index read-only", e)),
+        };
+        let index = Index { conn, path };
+        let version = index
+            .schema_version()
+            .map_err(|e| Error::new(ErrorKind::Database, format!("not an index database: {e}")))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::new(
+                ErrorKind::Database,
+                format!(
+                    "index schema version {version} is newer than this Obscura's ({SCHEMA_VERSION}): upgrade Obscura"
+                ),
+            )
+            .with_path(&index.path));
+        }
+        if version < SCHEMA_VERSION {
+            return Err(Error::new(
+                ErrorKind::Database,
+                format!(
+                    "index schema version {version} is older than this Obscura's ({SCHEMA_VERSION}) and this command only reads: upgrade it once with `obscura audit upgrade --db {}` (or any command that writes to the index)",
+                    index.path.display()
+                ),
+            )
+            .with_path(&index.path));
+        }
+        Ok(index)
+    }
+
     /// Opens an index that must already exist (for queries), so a mistyped
     /// name is an error rather than a new empty database.
     ///
@@ -547,6 +664,7 @@ impl Index {
             .unwrap_or_else(|_| analysis.path.clone())
             .to_string_lossy()
             .into_owned();
+        let (damaged, expected_frames) = damage(analysis);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -557,17 +675,23 @@ impl Index {
             params![camera.camera, camera.name, camera.town, camera.desk],
         )
         .map_err(e("cannot store camera"))?;
-        let old: Vec<i64> = {
+        let old: Vec<(i64, String, String)> = {
             let mut st = tx
-                .prepare("SELECT id FROM recordings WHERE sha256 = ?1 OR path = ?2")
+                .prepare("SELECT id, path, sha256 FROM recordings WHERE sha256 = ?1 OR path = ?2 ORDER BY id")
                 .map_err(e("cannot look up recording"))?;
             let rows = st
-                .query_map(params![analysis.sha256, rec_path], |r| r.get(0))
+                .query_map(params![analysis.sha256, rec_path], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .map_err(e("cannot look up recording"))?;
             rows.collect::<rusqlite::Result<_>>()
                 .map_err(e("cannot look up recording"))?
         };
-        for id in &old {
+        let duplicate_of = old
+            .iter()
+            .find(|(_, p, h)| *h == analysis.sha256 && *p != rec_path)
+            .map(|(_, p, _)| p.clone());
+        for (id, _, _) in &old {
             tx.execute("DELETE FROM incidents WHERE recording = ?1", [id])
                 .map_err(e("cannot replace incidents"))?;
             tx.execute("DELETE FROM recordings WHERE id = ?1", [id])
@@ -577,8 +701,9 @@ impl Index {
         let gaps = serde_json::to_string(&analysis.gaps).unwrap_or_else(|_| "[]".into());
         tx.execute(
             "INSERT INTO recordings (path, camera, start_utc, end_utc, time_source, duration_s,
-                frames, fps, width, height, sha256, gaps, recalibrations, indexed_at, obscura_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                frames, fps, width, height, sha256, gaps, recalibrations, indexed_at, obscura_version,
+                damaged, expected_frames)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 rec_path,
                 camera.camera,
@@ -595,6 +720,8 @@ impl Index {
                 analysis.recalibrations as i64,
                 format_utc(&Utc::now()),
                 crate::VERSION,
+                damaged,
+                expected_frames.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
             ],
         )
         .map_err(e("cannot store recording"))?;
@@ -635,14 +762,28 @@ impl Index {
             recording,
             replaced: !old.is_empty(),
             incidents: analysis.incidents.len(),
+            duplicate_of,
         })
     }
 
     /// Incidents matching `filter`, oldest first (undated ones by file).
     ///
     /// # Errors
-    /// `Database` on any SQLite failure.
+    /// `InvalidArgument` when `from` is later than `to`; `Database` on any
+    /// SQLite failure.
     pub fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+        if let (Some(from), Some(to)) = (&filter.from, &filter.to) {
+            if from > to {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "invalid range: --from {} is later than --to {}",
+                        format_utc(from),
+                        format_utc(to)
+                    ),
+                ));
+            }
+        }
         let e = |err| db_err(&self.path, "cannot list incidents", err);
         let from = filter.from.as_ref().map(format_utc);
         let to = filter.to.as_ref().map(format_utc);
@@ -720,7 +861,7 @@ impl Index {
             .conn
             .prepare(
                 "SELECT id, path, camera, start_utc, end_utc, time_source, duration_s, frames,
-                        sha256, gaps
+                        sha256, gaps, damaged, expected_frames
                  FROM recordings WHERE (?1 IS NULL OR camera = ?1)
                  ORDER BY camera, start_utc IS NULL, start_utc, path",
             )
@@ -739,6 +880,8 @@ impl Index {
                     frames: r.get::<_, i64>(7)?.max(0) as u64,
                     sha256: r.get(8)?,
                     gaps: serde_json::from_str(&gaps).unwrap_or_default(),
+                    damaged: r.get(10)?,
+                    expected_frames: r.get::<_, Option<i64>>(11)?.map(|n| n.max(0) as u64),
                 })
             })
             .map_err(e)?;
@@ -766,6 +909,28 @@ impl Index {
                     }),
                     at_s: Some(g.after_s),
                     seconds: g.missing_s,
+                });
+            }
+        }
+        for r in &recs {
+            if let (Some(expected), Some(_)) = (r.expected_frames, &r.damaged) {
+                let fps = if r.duration_s > 0.0 && r.frames > 0 {
+                    r.frames as f64 / r.duration_s
+                } else {
+                    0.0
+                };
+                out.push(Fault {
+                    camera: r.camera,
+                    kind: "damaged_recording",
+                    recording: r.path.clone(),
+                    next_recording: None,
+                    from_utc: r.end_utc.clone(),
+                    at_s: Some(r.duration_s),
+                    seconds: if fps > 0.0 {
+                        expected.saturating_sub(r.frames) as f64 / fps
+                    } else {
+                        0.0
+                    },
                 });
             }
         }
@@ -927,6 +1092,17 @@ pub struct Indexed {
     pub gaps: usize,
     /// Whether an earlier index of it was replaced.
     pub replaced: bool,
+    /// Another file with the same content (sha256): in the same batch, the
+    /// first one given, which is the one stored (this one is not analysed
+    /// or stored); or, from an earlier run, the path whose index this one
+    /// replaced.
+    pub duplicate_of: Option<PathBuf>,
+    /// Set when the file decoded to fewer frames than it declares
+    /// (truncated or damaged): its incidents are those of the frames
+    /// decoded, and the recording is marked damaged in the index.
+    pub damaged: Option<String>,
+    /// Frames the file declares, when damaged.
+    pub expected_frames: Option<u64>,
     /// Segments it was analysed in.
     pub segments: usize,
     /// Seconds the analysis and storing took.
@@ -963,8 +1139,30 @@ pub fn index_files(
     }
     // Create and migrate once up front, so workers only open it.
     drop(Index::open(db)?);
-    let probed: Vec<Result<crate::media::VideoInfo>> =
-        files.iter().map(crate::media::probe).collect();
+    // Identical copies: the first given is indexed, the others name it.
+    let mut first_with: std::collections::HashMap<String, usize> = Default::default();
+    let duplicate_of: Vec<Option<usize>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let h = crate::hash::regular_file_sha256(f).ok()?;
+            match first_with.get(&h) {
+                Some(&j) => Some(j),
+                None => {
+                    first_with.insert(h, i);
+                    None
+                }
+            }
+        })
+        .collect();
+    let probed: Vec<Result<crate::media::VideoInfo>> = files
+        .iter()
+        .zip(&duplicate_of)
+        .map(|(f, d)| match d {
+            Some(_) => Err(Error::new(ErrorKind::InvalidArgument, "duplicate")),
+            None => crate::media::probe(f),
+        })
+        .collect();
     let total: u64 = probed.iter().flatten().map(|i| i.frames).sum();
     progress(0, total);
     let probed: Vec<std::sync::Mutex<Option<Result<crate::media::VideoInfo>>>> = probed
@@ -998,6 +1196,23 @@ pub fn index_files(
     let one = |i: usize, path: &PathBuf| -> Result<Indexed> {
         use std::sync::atomic::Ordering;
         file_opts.cancel.check()?;
+        if let Some(j) = duplicate_of[i] {
+            return Ok(Indexed {
+                path: path.clone(),
+                frames: 0,
+                duration_s: 0.0,
+                start_utc: None,
+                time_source: "unknown",
+                incidents: 0,
+                gaps: 0,
+                replaced: false,
+                duplicate_of: Some(files[j].clone()),
+                damaged: None,
+                expected_frames: None,
+                segments: 0,
+                seconds: 0.0,
+            });
+        }
         let started = std::time::Instant::now();
         let tick = |n: u64| {
             let before = last_seen[i].swap(n, Ordering::Relaxed);
@@ -1020,6 +1235,7 @@ pub fn index_files(
         )?;
         let mut index = Index::open(db)?;
         let stored = index.store(camera, &a)?;
+        let (damaged, expected_frames) = damage(&a);
         Ok(Indexed {
             path: path.clone(),
             frames: a.frames,
@@ -1029,6 +1245,9 @@ pub fn index_files(
             incidents: stored.incidents,
             gaps: a.gaps.len(),
             replaced: stored.replaced,
+            duplicate_of: stored.duplicate_of.map(PathBuf::from),
+            damaged,
+            expected_frames,
             segments: a.segments,
             seconds: a.seconds,
         })
@@ -1048,6 +1267,21 @@ pub fn index_files(
             .map(|(i, p)| one(i, p))
             .collect()
     }))
+}
+
+/// Whether `a` decoded to fewer frames than its file declares: the fault
+/// in words and the declared count.
+fn damage(a: &Analysis) -> (Option<String>, Option<u64>) {
+    match a.info.header_frames {
+        Some(h) if h > a.frames => (
+            Some(format!(
+                "truncated or damaged: decoded {} of the {h} frames the file declares",
+                a.frames
+            )),
+            Some(h),
+        ),
+        _ => (None, None),
+    }
 }
 
 /// Parses a time given on the command line: `YYYY-MM-DD`, `YYYY-MM-DD

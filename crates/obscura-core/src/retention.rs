@@ -7,8 +7,10 @@
 //! an active hold, recordings still in the window and recordings with no
 //! known wall-clock time are never touched. Every removal is an entry in
 //! the audit trail, in the same transaction as the removal, so a purge
-//! that is not logged does not happen. Running it again removes nothing
-//! more: the result is the same.
+//! that is not logged does not happen; a file deletion is logged as
+//! intended (and committed) before the file is touched, then recorded, so
+//! a crash never leaves a deleted file the trail does not know about.
+//! Running it again removes nothing more: the result is the same.
 //!
 //! Holds ([`Index::place_hold`]) are kept by content hash under a
 //! reference (an exhibit or case number), so re-indexing a held recording
@@ -21,7 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{db_err, format_utc, Index};
 use crate::sign::SecretKey;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -243,6 +245,21 @@ pub struct Purged {
     pub file: &'static str,
     /// Its audit entry (None in a dry run).
     pub audit_seq: Option<i64>,
+    /// The `retention_intent` entry committed before the file was
+    /// deleted (None when no file was deleted).
+    pub intent_seq: Option<i64>,
+}
+
+/// A recording the policy could not act on (its index rows and file are
+/// left as they were, or as the trail says).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RetentionFault {
+    /// The recording's file.
+    pub path: String,
+    /// Its content hash when indexed.
+    pub sha256: String,
+    /// What is wrong, in words.
+    pub message: String,
 }
 
 /// What a retention run did.
@@ -260,6 +277,9 @@ pub struct RetentionReport {
     pub undated: Vec<RecordingRef>,
     /// Recordings still in the window.
     pub in_window: u64,
+    /// Recordings that could not be handled (not a regular file, a
+    /// deletion that failed): each named, the others done.
+    pub faults: Vec<RetentionFault>,
 }
 
 impl Index {
@@ -427,12 +447,25 @@ impl Index {
 
     /// Applies the retention policy: removes the index rows (and with
     /// `delete_files` the files) of recordings that ended before
-    /// `now - days`, except held ones, each removal logged in the same
-    /// transaction; with `dry_run`, only lists them.
+    /// `now - days`, except held ones; with `dry_run`, only lists them,
+    /// applying the same checks to the files (so a file the real run would
+    /// keep is not listed as one it would delete).
+    ///
+    /// Without `delete_files` all removals are one transaction, each logged
+    /// in it. With `delete_files` every file is two-phase: a
+    /// `retention_intent` entry is committed before the file is touched,
+    /// then the file is deleted, then its index rows are removed and a
+    /// `retention_purge` entry records the outcome, in a commit of its own.
+    /// A crash at any point leaves the trail and the index true: an intent
+    /// not yet completed is completed by the next run (the file gone), or
+    /// retried (the file still there). Anything that is not a regular file
+    /// (a directory, a FIFO, a symbolic link) is never opened or deleted:
+    /// it is a fault of that recording, listed in the report, and the
+    /// others go on.
     ///
     /// # Errors
     /// `InvalidArgument` for an invalid policy; `Database` on SQLite
-    /// failures (nothing is removed from the index then).
+    /// failures (what was committed before stays committed and logged).
     pub fn retention(
         &mut self,
         opts: &RetentionOptions,
@@ -442,12 +475,9 @@ impl Index {
         let path = self.path().to_path_buf();
         let cutoff = format_utc(&(opts.now - chrono::Duration::days(i64::from(opts.days))));
         let e = |err| db_err(&path, "cannot apply retention", err);
-        let tx = self
-            .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
         let all: Vec<(RecordingRef, bool, i64)> = {
-            let mut st = tx
+            let mut st = self
+                .conn()
                 .prepare(&format!(
                     "SELECT {REC_COLUMNS},
                         EXISTS (SELECT 1 FROM holds h WHERE h.recording_sha256 = recordings.sha256
@@ -461,6 +491,7 @@ impl Index {
                 .map_err(e)?;
             rows.collect::<rusqlite::Result<_>>().map_err(e)?
         };
+        let pending = self.pending_deletions()?;
         let mut report = RetentionReport {
             cutoff_utc: cutoff.clone(),
             dry_run: opts.dry_run,
@@ -468,7 +499,9 @@ impl Index {
             held: Vec::new(),
             undated: Vec::new(),
             in_window: 0,
+            faults: Vec::new(),
         };
+        let mut due: Vec<(RecordingRef, i64)> = Vec::new();
         for (rec, held, incidents) in all {
             let Some(end) = rec.end_utc.clone() else {
                 report.undated.push(rec);
@@ -482,66 +515,363 @@ impl Index {
                 report.held.push(rec);
                 continue;
             }
-            let file = if opts.dry_run {
-                if opts.delete_files {
-                    "would_delete"
+            due.push((rec, incidents));
+        }
+        let fault = |rec: &RecordingRef, message: String| RetentionFault {
+            path: rec.path.clone(),
+            sha256: rec.sha256.clone(),
+            message,
+        };
+        if opts.dry_run {
+            for p in &pending {
+                report.faults.push(RetentionFault {
+                    path: p.path.clone(),
+                    sha256: p.sha256.clone(),
+                    message: format!(
+                        "an earlier run logged its deletion (audit entry {}) but did not complete it: the next run completes it",
+                        p.intent_seq
+                    ),
+                });
+            }
+            for (rec, incidents) in due {
+                let file = if opts.delete_files {
+                    match check_file(Path::new(&rec.path), &rec.sha256) {
+                        Ok(FileState::Missing) => "missing",
+                        Ok(FileState::Changed) => "changed",
+                        Ok(FileState::Unchanged) => "would_delete",
+                        Err(msg) => {
+                            report.faults.push(fault(&rec, msg));
+                            continue;
+                        }
+                    }
                 } else {
                     "kept"
+                };
+                report.purged.push(Purged {
+                    recording: rec,
+                    incidents: incidents.max(0) as u64,
+                    file,
+                    audit_seq: None,
+                    intent_seq: None,
+                });
+            }
+            return Ok(report);
+        }
+        let mut logged = false;
+        // Intents an earlier run committed and did not complete.
+        for p in &pending {
+            let rec = self.recording_by_sha(&p.sha256)?.unwrap_or(RecordingRef {
+                path: p.path.clone(),
+                camera: 0,
+                sha256: p.sha256.clone(),
+                start_utc: None,
+                end_utc: None,
+                frames: 0,
+            });
+            if self.is_held(&p.sha256)? {
+                report.faults.push(fault(
+                    &rec,
+                    format!(
+                        "held since an earlier run logged its deletion (audit entry {}): not deleted",
+                        p.intent_seq
+                    ),
+                ));
+                continue;
+            }
+            match delete_if_unchanged(Path::new(&p.path), &p.sha256) {
+                Ok(file) => {
+                    let incidents = self.incident_count(&p.sha256)?;
+                    let seq = self.complete_purge(opts, &cutoff, &rec, incidents, file, Some(p.intent_seq))?;
+                    logged = true;
+                    report.purged.push(Purged {
+                        recording: rec,
+                        incidents,
+                        file,
+                        audit_seq: Some(seq),
+                        intent_seq: Some(p.intent_seq),
+                    });
                 }
-            } else if opts.delete_files {
-                delete_if_unchanged(Path::new(&rec.path), &rec.sha256)?
-            } else {
-                "kept"
-            };
-            let audit_seq = if opts.dry_run {
-                None
-            } else {
-                tx.execute(
-                    "DELETE FROM incidents WHERE recording IN (SELECT id FROM recordings WHERE sha256 = ?1)",
-                    [&rec.sha256],
-                )
+                Err(msg) => report.faults.push(fault(
+                    &rec,
+                    format!(
+                        "an earlier run logged its deletion (audit entry {}) but it is still here: {msg}",
+                        p.intent_seq
+                    ),
+                )),
+            }
+        }
+        if !opts.delete_files {
+            let tx = self
+                .conn_mut()
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(e)?;
-                tx.execute("DELETE FROM recordings WHERE sha256 = ?1", [&rec.sha256])
-                    .map_err(e)?;
-                let entry = NewEntry::new(
-                    &opts.operator,
-                    Action::RetentionPurge,
-                    &rec.path,
-                    &opts.reason,
-                )
-                .with_details(serde_json::json!({
-                    "sha256": rec.sha256, "camera": rec.camera, "start_utc": rec.start_utc,
-                    "end_utc": rec.end_utc, "incidents": incidents, "file": file,
-                    "days": opts.days, "cutoff_utc": cutoff,
-                }));
-                Some(audit::append_tx(&tx, &path, &entry)?.seq)
+            for (rec, incidents) in due {
+                if pending.iter().any(|p| p.sha256 == rec.sha256) {
+                    continue;
+                }
+                let seq = purge_tx(&tx, &path, opts, &cutoff, &rec, incidents, "kept", None)?;
+                logged = true;
+                report.purged.push(Purged {
+                    recording: rec,
+                    incidents: incidents.max(0) as u64,
+                    file: "kept",
+                    audit_seq: Some(seq),
+                    intent_seq: None,
+                });
+            }
+            if let (Some(k), true) = (key, logged) {
+                audit::sign_head_tx(&tx, &path, k)?;
+            }
+            tx.commit().map_err(e)?;
+            return Ok(report);
+        }
+        for (rec, incidents) in due {
+            if pending.iter().any(|p| p.sha256 == rec.sha256) {
+                continue;
+            }
+            let file_path = PathBuf::from(&rec.path);
+            let intent = match check_file(&file_path, &rec.sha256) {
+                Err(msg) => {
+                    report.faults.push(fault(&rec, msg));
+                    continue;
+                }
+                // Nothing to delete: one commit records it.
+                Ok(FileState::Missing) => None,
+                Ok(FileState::Changed) => None,
+                Ok(FileState::Unchanged) => Some(self.log_intent(opts, &cutoff, &rec)?),
             };
+            logged = true;
+            let outcome = delete_if_unchanged(&file_path, &rec.sha256);
+            let file = match outcome {
+                Ok(f) => f,
+                Err(msg) => {
+                    report.faults.push(fault(
+                        &rec,
+                        match intent {
+                            Some(seq) => format!(
+                                "{msg} (its deletion is logged as intended, audit entry {seq}: the next run retries it)"
+                            ),
+                            None => msg,
+                        },
+                    ));
+                    continue;
+                }
+            };
+            let seq =
+                self.complete_purge(opts, &cutoff, &rec, incidents.max(0) as u64, file, intent)?;
             report.purged.push(Purged {
                 recording: rec,
                 incidents: incidents.max(0) as u64,
                 file,
-                audit_seq,
+                audit_seq: Some(seq),
+                intent_seq: intent,
             });
         }
-        if !opts.dry_run {
-            if let (Some(k), false) = (key, report.purged.is_empty()) {
-                audit::sign_head_tx(&tx, &path, k)?;
-            }
-            tx.commit().map_err(e)?;
+        if let (Some(k), true) = (key, logged) {
+            self.sign_audit_head(k)?;
         }
         Ok(report)
     }
+
+    fn pending_deletions(&self) -> Result<Vec<PendingDeletion>> {
+        let e = |err| db_err(self.path(), "cannot read pending deletions", err);
+        let mut st = self
+            .conn()
+            .prepare("SELECT sha256, path, intent_seq FROM retention_pending ORDER BY intent_seq")
+            .map_err(e)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(PendingDeletion {
+                    sha256: r.get(0)?,
+                    path: r.get(1)?,
+                    intent_seq: r.get(2)?,
+                })
+            })
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(e)
+    }
+
+    fn recording_by_sha(&self, sha: &str) -> Result<Option<RecordingRef>> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {REC_COLUMNS} FROM recordings WHERE sha256 = ?1"),
+                [sha],
+                read_rec,
+            )
+            .optional()
+            .map_err(|err| db_err(self.path(), "cannot read recording", err))
+    }
+
+    fn is_held(&self, sha: &str) -> Result<bool> {
+        self.conn()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM holds WHERE recording_sha256 = ?1 AND released_utc IS NULL)",
+                [sha],
+                |r| r.get(0),
+            )
+            .map_err(|err| db_err(self.path(), "cannot read holds", err))
+    }
+
+    fn incident_count(&self, sha: &str) -> Result<u64> {
+        self.conn()
+            .query_row(
+                "SELECT count(*) FROM incidents WHERE recording IN (SELECT id FROM recordings WHERE sha256 = ?1)",
+                [sha],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|err| db_err(self.path(), "cannot count incidents", err))
+    }
+
+    /// Commits the intent to delete `rec`'s file: the audit entry and the
+    /// pending row. Returns the entry's sequence number.
+    fn log_intent(
+        &mut self,
+        opts: &RetentionOptions,
+        cutoff: &str,
+        rec: &RecordingRef,
+    ) -> Result<i64> {
+        let path = self.path().to_path_buf();
+        let e = |err| db_err(&path, "cannot log the deletion intended", err);
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let entry = NewEntry::new(
+            &opts.operator,
+            Action::RetentionIntent,
+            &rec.path,
+            &opts.reason,
+        )
+        .with_details(serde_json::json!({
+            "sha256": rec.sha256, "camera": rec.camera, "start_utc": rec.start_utc,
+            "end_utc": rec.end_utc, "file": "deletion intended",
+            "days": opts.days, "cutoff_utc": cutoff,
+        }));
+        let seq = audit::append_tx(&tx, &path, &entry)?.seq;
+        tx.execute(
+            "INSERT INTO retention_pending (sha256, path, intent_seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sha256) DO UPDATE SET path = ?2, intent_seq = ?3",
+            params![rec.sha256, rec.path, seq],
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        Ok(seq)
+    }
+
+    /// Removes `rec`'s index rows and its pending intent and logs the
+    /// outcome `file`, in one commit. Returns the entry's sequence number.
+    fn complete_purge(
+        &mut self,
+        opts: &RetentionOptions,
+        cutoff: &str,
+        rec: &RecordingRef,
+        incidents: u64,
+        file: &'static str,
+        intent_seq: Option<i64>,
+    ) -> Result<i64> {
+        let path = self.path().to_path_buf();
+        let e = |err| db_err(&path, "cannot record the deletion", err);
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let seq = purge_tx(
+            &tx,
+            &path,
+            opts,
+            cutoff,
+            rec,
+            i64::try_from(incidents).unwrap_or(i64::MAX),
+            file,
+            intent_seq,
+        )?;
+        tx.commit().map_err(e)?;
+        Ok(seq)
+    }
 }
 
-/// Deletes `path` if it still has content `sha256`.
-fn delete_if_unchanged(path: &Path, sha256: &str) -> Result<&'static str> {
-    match crate::hash::file_sha256(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok("missing"),
-        Err(e) => Err(Error::io(e, "cannot check recording before deleting it").with_path(path)),
-        Ok(h) if h != sha256 => Ok("changed"),
-        Ok(_) => {
+/// An intent to delete a file, committed and not yet completed.
+#[derive(Debug, Clone)]
+struct PendingDeletion {
+    sha256: String,
+    path: String,
+    intent_seq: i64,
+}
+
+/// Removes `rec`'s rows (and any pending intent) and logs the purge,
+/// inside the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+fn purge_tx(
+    tx: &rusqlite::Transaction<'_>,
+    db: &Path,
+    opts: &RetentionOptions,
+    cutoff: &str,
+    rec: &RecordingRef,
+    incidents: i64,
+    file: &'static str,
+    intent_seq: Option<i64>,
+) -> Result<i64> {
+    let e = |err| db_err(db, "cannot apply retention", err);
+    tx.execute(
+        "DELETE FROM incidents WHERE recording IN (SELECT id FROM recordings WHERE sha256 = ?1)",
+        [&rec.sha256],
+    )
+    .map_err(e)?;
+    tx.execute("DELETE FROM recordings WHERE sha256 = ?1", [&rec.sha256])
+        .map_err(e)?;
+    tx.execute(
+        "DELETE FROM retention_pending WHERE sha256 = ?1",
+        [&rec.sha256],
+    )
+    .map_err(e)?;
+    let mut details = serde_json::json!({
+        "sha256": rec.sha256, "camera": rec.camera, "start_utc": rec.start_utc,
+        "end_utc": rec.end_utc, "incidents": incidents, "file": file,
+        "days": opts.days, "cutoff_utc": cutoff,
+    });
+    if let (Some(seq), Some(obj)) = (intent_seq, details.as_object_mut()) {
+        obj.insert("intent_seq".into(), seq.into());
+    }
+    let entry = NewEntry::new(
+        &opts.operator,
+        Action::RetentionPurge,
+        &rec.path,
+        &opts.reason,
+    )
+    .with_details(details);
+    Ok(audit::append_tx(tx, db, &entry)?.seq)
+}
+
+/// What is at a recording's path.
+enum FileState {
+    Missing,
+    Changed,
+    Unchanged,
+}
+
+/// Checks the recording at `path` without ever opening anything but a
+/// regular file. `Err` is a per-recording fault, in words.
+fn check_file(path: &Path, sha256: &str) -> std::result::Result<FileState, String> {
+    use crate::hash::{FileKind, OpenRegularError};
+    match crate::hash::regular_file_sha256(path) {
+        Err(OpenRegularError::Kind(FileKind::Missing)) => Ok(FileState::Missing),
+        Err(e) => Err(format!("{}: {}", path.display(), e.describe())),
+        Ok(h) if h != sha256 => Ok(FileState::Changed),
+        Ok(_) => Ok(FileState::Unchanged),
+    }
+}
+
+/// Deletes `path` if it is still a regular file with content `sha256`:
+/// `deleted`, `missing` (already gone) or `changed` (kept); `Err` is a
+/// fault in words (not a regular file, cannot be read or removed).
+fn delete_if_unchanged(path: &Path, sha256: &str) -> std::result::Result<&'static str, String> {
+    match check_file(path, sha256)? {
+        FileState::Missing => Ok("missing"),
+        FileState::Changed => Ok("changed"),
+        FileState::Unchanged => {
             std::fs::remove_file(path)
-                .map_err(|e| Error::io(e, "cannot delete recording").with_path(path))?;
+                .map_err(|e| format!("{}: cannot delete: {e}", path.display()))?;
             Ok("deleted")
         }
     }

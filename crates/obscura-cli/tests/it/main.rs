@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod evidence_trust;
+
 fn home() -> PathBuf {
     match std::env::var_os("OBSCURA_HOME") {
         Some(h) if !h.is_empty() => PathBuf::from(h),
@@ -993,7 +995,8 @@ fn two_processes_appending_at_once_keep_one_chain() {
     let db = dir.path().join("trail.db");
     // An index database (the trail lives in it).
     drop(rusqlite::Connection::open(&db).expect("create"));
-    let out = obscura(&[os("hold"), os("--db"), os(&db), os("--list")]);
+    // (`hold --list` only reads now, and refuses to migrate: upgrade it.)
+    let out = obscura(&[os("audit"), os("upgrade"), os("--db"), os(&db)]);
     assert!(
         out.status.success(),
         "{}",
