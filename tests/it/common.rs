@@ -127,3 +127,107 @@ pub fn file_sha256(path: &Path) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(std::fs::read(path).expect("readable")))
 }
+
+// ---- Generated bad and awkward inputs (made with the ffmpeg CLI into a temp
+// dir, never committed). Each returns the path it wrote.
+
+/// Runs `ffmpeg -v error -y ARGS... DST`, panicking with its stderr on failure.
+pub fn ffmpeg(args: &[&str], dst: &Path) -> PathBuf {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y"]).args(args).arg(dst);
+    run(&mut cmd);
+    dst.to_path_buf()
+}
+
+/// `src` played `times` times in a row, stream-copied (a long recording made
+/// of a short one).
+pub fn looped(src: &Path, dst: &Path, times: u32) -> PathBuf {
+    let loops = times.saturating_sub(1).to_string();
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-y", "-stream_loop", &loops, "-i"])
+        .arg(src)
+        .args(["-c", "copy"])
+        .arg(dst);
+    run(&mut cmd);
+    dst.to_path_buf()
+}
+
+/// A copy of `src` with `len` bytes from `offset` overwritten by
+/// pseudo-random bytes from `seed` (the same damage on every run).
+pub fn corrupt_copy(src: &Path, dst: &Path, offset: usize, len: usize, seed: u64) -> PathBuf {
+    let mut bytes = std::fs::read(src).expect("readable");
+    let end = (offset + len).min(bytes.len());
+    let mut x = seed | 1;
+    for b in &mut bytes[offset.min(end)..end] {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = (x >> 24) as u8;
+    }
+    std::fs::write(dst, bytes).expect("writable");
+    dst.to_path_buf()
+}
+
+/// MPEG-4 Part 2 in AVI, as older DVRs export it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Xvid {
+    /// FFmpeg's mpeg4 encoder, 2 B-frames, 100-frame GOPs (open: the
+    /// B-frames after a keyframe show before it). AVI stores no pts for the
+    /// reordered pictures.
+    BFrames,
+    /// libxvid with 2 B-frames: a packed bitstream (P and B in one chunk,
+    /// then a 6-byte placeholder), no pts at all.
+    Packed,
+    /// The same B-frame stream in Matroska, which keeps every pts: the
+    /// open-GOP case that segment-parallel decoding really cuts.
+    OpenGopMkv,
+}
+
+/// The first 40 s of vtest.avi as `kind` (the repro file).
+pub fn xvid(dir: &Path, kind: Xvid) -> PathBuf {
+    let src = sample("vtest.avi");
+    let src = src.to_str().expect("utf-8 sample path");
+    let common = ["-i", src, "-t", "40", "-g", "100", "-q:v", "4"];
+    let (name, extra): (&str, &[&str]) = match kind {
+        Xvid::BFrames => (
+            "xvid-bf2.avi",
+            &["-c:v", "mpeg4", "-vtag", "XVID", "-bf", "2"],
+        ),
+        Xvid::Packed => ("xvid-packed.avi", &["-c:v", "libxvid", "-bf", "2"]),
+        Xvid::OpenGopMkv => (
+            "mpeg4-open-gop.mkv",
+            &["-c:v", "mpeg4", "-bf", "2", "-g", "25"],
+        ),
+    };
+    let args: Vec<&str> = common.iter().chain(extra).copied().collect();
+    ffmpeg(&args, &dir.join(name))
+}
+
+/// vtest.avi with 300 KB overwritten 3 MB in (the damaged copy): the
+/// AVI demuxer loses 32 frames and renumbers the rest.
+pub fn damaged_avi(dir: &Path) -> PathBuf {
+    corrupt_copy(
+        &sample("vtest.avi"),
+        &dir.join("damaged.avi"),
+        3_000_000,
+        300_000,
+        0x0b5c_0ba5,
+    )
+}
+
+/// A 30-frame H.264 MP4 (GOP 10) with 2000 bytes overwritten mid-file: two
+/// pictures cannot be decoded.
+pub fn damaged_mp4(dir: &Path) -> PathBuf {
+    let clean = dir.join("small.mp4");
+    let bikes = sample("bikes.mp4");
+    let bikes = bikes.to_str().expect("utf-8 sample path");
+    ffmpeg(
+        &[
+            "-i", bikes, "-t", "1.2", "-an", "-c:v", "libx264", "-g", "10",
+        ],
+        &clean,
+    );
+    let len = std::fs::metadata(&clean).expect("written").len() as usize;
+    corrupt_copy(&clean, &dir.join("damaged.mp4"), len / 2, 2000, 0x5eed)
+}

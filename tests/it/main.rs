@@ -5,6 +5,7 @@ mod decode;
 mod evidence;
 mod index;
 mod masks;
+mod media_bad;
 mod motion;
 mod redact;
 mod sar;

@@ -160,6 +160,7 @@ pub struct Decoder {
     ictx: ff::format::context::Input,
     decoder: ff::decoder::Video,
     stream_index: usize,
+    threads: usize,
     time_base: f64,
     start_pts: i64,
     span: Span,
@@ -171,6 +172,9 @@ pub struct Decoder {
     next_index: u64,
     last_pts: Option<i64>,
     decode_errors: u64,
+    /// Frames the file holds by probe's count, when known: the stream then
+    /// ends with a `Corrupt` error if a different number decodes.
+    expected: Option<u64>,
     scaler: Option<super::Scaler>,
     cancel: Cancel,
 }
@@ -212,7 +216,9 @@ impl Decoder {
         threads: usize,
     ) -> Result<Self> {
         if key.index == 0 || !info.timestamps_complete {
-            return Decoder::open_span(&info.path, threads, Span::default());
+            let mut d = Decoder::open_span(&info.path, threads, Span::default())?;
+            d.expect_frames(info.frames);
+            return Ok(d);
         }
         let span = Span {
             start: Some((key.pts, key.dts)),
@@ -221,54 +227,14 @@ impl Decoder {
         };
         let mut d = Decoder::open_span(&info.path, threads, span)?;
         d.next_index = key.index;
+        d.expect_frames(info.frames);
         Ok(d)
     }
 
     pub(super) fn open_span(path: &Path, threads: usize, span: Span) -> Result<Self> {
         let mut ictx = open_input(path)?;
         let stream_index = video_stream_index(&ictx, path)?;
-        let (decoder, time_base, start_pts) = {
-            let stream = ictx.stream(stream_index).ok_or_else(|| {
-                Error::new(ErrorKind::NoVideo, "video stream vanished").with_path(path)
-            })?;
-            let mut ctx = ff::codec::context::Context::from_parameters(stream.parameters())
-                .map_err(|e| {
-                    Error::new(
-                        ErrorKind::Unsupported,
-                        format!("cannot set up decoder: {e}"),
-                    )
-                    .with_path(path)
-                })?;
-            let threads = i32::try_from(threads).unwrap_or(0);
-            // SAFETY: `ctx` owns a freshly allocated, not yet opened
-            // AVCodecContext. thread_count and thread_type must both be set
-            // before avcodec_open2 (called by `.video()` below), otherwise
-            // thread_type stays 0 and threading is silently off; pkt_timebase
-            // lets the decoder compute best-effort timestamps.
-            unsafe {
-                let p = ctx.as_mut_ptr();
-                (*p).thread_count = threads;
-                (*p).thread_type = ff::ffi::FF_THREAD_FRAME | ff::ffi::FF_THREAD_SLICE;
-                (*p).pkt_timebase = stream.time_base().into();
-            }
-            let decoder = ctx.decoder().video().map_err(|e| {
-                Error::new(
-                    ErrorKind::Unsupported,
-                    format!(
-                        "cannot open decoder for {}: {e}",
-                        stream.parameters().id().name()
-                    ),
-                )
-                .with_path(path)
-            })?;
-            let start = stream.start_time();
-            let start_pts = if start == ff::ffi::AV_NOPTS_VALUE {
-                0
-            } else {
-                start
-            };
-            (decoder, rational_f64(stream.time_base()), start_pts)
-        };
+        let (decoder, time_base, start_pts) = open_codec(&ictx, stream_index, threads, path)?;
         if let Some((_, dts)) = span.start {
             seek_before(&mut ictx, stream_index, dts, path)?;
         }
@@ -277,6 +243,7 @@ impl Decoder {
             ictx,
             decoder,
             stream_index,
+            threads,
             time_base,
             start_pts,
             span,
@@ -286,22 +253,28 @@ impl Decoder {
             next_index: 0,
             last_pts: None,
             decode_errors: 0,
+            expected: None,
             scaler: None,
             cancel: Cancel::default(),
         })
     }
 
     /// Moves this decoder to another span of the same file: seeks, and
-    /// flushes the codec (which keeps its picture buffer pool, so a worker
-    /// decoding segment after segment does not fault in fresh memory for
-    /// each one).
+    /// opens a fresh codec. (Flushing the old one would keep its picture
+    /// buffer pool, which only ever grows: a worker whose previous segment
+    /// is still queued for the consumer while it decodes the next one
+    /// doubles its pool, and over a long file every worker's pool reached
+    /// twice its share of the buffer budget. A fresh codec's pool holds only
+    /// the pictures in flight; the old pool is freed when the consumer has
+    /// released its last picture.)
     pub(super) fn restart(&mut self, span: Span) -> Result<()> {
         if let Some((_, dts)) = span.start {
             seek_before(&mut self.ictx, self.stream_index, dts, &self.path)?;
         } else {
             self.ictx = open_input(&self.path)?;
         }
-        self.decoder.flush();
+        let (decoder, _, _) = open_codec(&self.ictx, self.stream_index, self.threads, &self.path)?;
+        self.decoder = decoder;
         self.span = span;
         self.started = span.start.is_none();
         self.draining = false;
@@ -309,6 +282,15 @@ impl Decoder {
         self.next_index = 0;
         self.last_pts = None;
         Ok(())
+    }
+
+    /// Holds this decoder to `frames`, the count [`super::probe`] made of the
+    /// file's frames: if a different number decodes (a damaged stream:
+    /// packets that yield no picture, or more pictures than packets), the
+    /// stream ends with a `Corrupt` error saying how many decoded, instead
+    /// of ending quietly. [`super::open`] always does this.
+    pub fn expect_frames(&mut self, frames: u64) {
+        self.expected = Some(frames);
     }
 
     /// Stops this decoder when `cancel` is cancelled: the next frame asked
@@ -518,14 +500,49 @@ impl Iterator for Decoder {
             return Some(Err(interrupted(&self.path)));
         }
         match self.next_frame() {
-            Ok(Some(f)) => Some(Ok(f)),
-            Ok(None) => None,
+            Ok(Some(f)) => match self.expected {
+                Some(n) if f.index >= n => {
+                    // More pictures than the file has frames: count them
+                    // all, so the error says how many.
+                    let mut got = f.index + 1;
+                    drop(f);
+                    loop {
+                        match self.next_frame() {
+                            Ok(Some(_)) => got += 1,
+                            Ok(None) => break,
+                            Err(e) => {
+                                self.done = true;
+                                return Some(Err(e));
+                            }
+                        }
+                    }
+                    self.done = true;
+                    self.expected = None;
+                    Some(Err(count_mismatch(&self.path, got, n)))
+                }
+                _ => Some(Ok(f)),
+            },
+            Ok(None) => match self.expected.take() {
+                Some(n) if self.next_index != n => {
+                    Some(Err(count_mismatch(&self.path, self.next_index, n)))
+                }
+                _ => None,
+            },
             Err(e) => {
                 self.done = true;
                 Some(Err(e))
             }
         }
     }
+}
+
+/// The error a decode that did not yield the file's frames ends with.
+pub(super) fn count_mismatch(path: &Path, got: u64, want: u64) -> Error {
+    Error::new(
+        ErrorKind::Corrupt,
+        format!("decoded {got} of the {want} frames the file holds (damaged stream)"),
+    )
+    .with_path(path)
 }
 
 /// The error a cancelled decoder ends with.
@@ -535,6 +552,57 @@ pub(super) fn interrupted(path: &Path) -> Error {
         "interrupted before the end of the video",
     )
     .with_path(path)
+}
+
+/// Opens a decoder for stream `stream_index` of `ictx`, with `threads`
+/// threads (0 = FFmpeg's choice). Returns it with the stream's time base
+/// (seconds per unit) and start pts.
+fn open_codec(
+    ictx: &ff::format::context::Input,
+    stream_index: usize,
+    threads: usize,
+    path: &Path,
+) -> Result<(ff::decoder::Video, f64, i64)> {
+    let stream = ictx
+        .stream(stream_index)
+        .ok_or_else(|| Error::new(ErrorKind::NoVideo, "video stream vanished").with_path(path))?;
+    let mut ctx =
+        ff::codec::context::Context::from_parameters(stream.parameters()).map_err(|e| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("cannot set up decoder: {e}"),
+            )
+            .with_path(path)
+        })?;
+    let threads = i32::try_from(threads).unwrap_or(0);
+    // SAFETY: `ctx` owns a freshly allocated, not yet opened
+    // AVCodecContext. thread_count and thread_type must both be set
+    // before avcodec_open2 (called by `.video()` below), otherwise
+    // thread_type stays 0 and threading is silently off; pkt_timebase
+    // lets the decoder compute best-effort timestamps.
+    unsafe {
+        let p = ctx.as_mut_ptr();
+        (*p).thread_count = threads;
+        (*p).thread_type = ff::ffi::FF_THREAD_FRAME | ff::ffi::FF_THREAD_SLICE;
+        (*p).pkt_timebase = stream.time_base().into();
+    }
+    let decoder = ctx.decoder().video().map_err(|e| {
+        Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "cannot open decoder for {}: {e}",
+                stream.parameters().id().name()
+            ),
+        )
+        .with_path(path)
+    })?;
+    let start = stream.start_time();
+    let start_pts = if start == ff::ffi::AV_NOPTS_VALUE {
+        0
+    } else {
+        start
+    };
+    Ok((decoder, rational_f64(stream.time_base()), start_pts))
 }
 
 /// Seeks so that the next packet read is at or before the keyframe with

@@ -311,7 +311,7 @@ impl Encoder {
         opts: &EncodeOptions,
         muxer: &str,
     ) -> Result<Self> {
-        let mut octx = ff::format::output_as(out.tmp_path(), muxer)
+        let mut octx = super::open_output(out.tmp_path(), Some(muxer))
             .map_err(|e| Error::new(ErrorKind::Io, format!("cannot create output: {e}")))?;
         let codec = ff::encoder::find_by_name("libx264").ok_or_else(|| {
             Error::new(

@@ -46,6 +46,11 @@ pub(crate) fn read_packet(
     packet: &mut ff::Packet,
     path: &Path,
 ) -> Result<bool> {
+    // av_read_frame writes a new reference into the packet without
+    // releasing the one it held: reading into a reused packet leaked every
+    // packet's buffer, so memory grew with the file's length. Dropping the
+    // old packet (replacing it) unreferences it first.
+    *packet = ff::Packet::empty();
     match packet.read(ictx) {
         Ok(()) => Ok(true),
         Err(ff::Error::Eof) => Ok(false),
@@ -99,7 +104,8 @@ pub(crate) fn open_input(path: &Path) -> Result<ff::format::context::Input> {
     if meta.len() == 0 {
         return Err(Error::new(ErrorKind::NotMedia, "file is empty (0 bytes)").with_path(path));
     }
-    ff::format::input(&path).map_err(|e| {
+    let c = c_path(path)?;
+    open_input_raw(&c).map_err(|e| {
         let msg = match e {
             ff::Error::InvalidData => {
                 "not a recognised media file, or its header is damaged (for MP4: a file cut short before its index was written)".to_string()
@@ -113,6 +119,98 @@ pub(crate) fn open_input(path: &Path) -> Result<ff::format::context::Input> {
         };
         Error::new(kind, msg).with_path(path)
     })
+}
+
+/// `path` as the C string FFmpeg opens. On Unix any byte string is a valid
+/// file name, so names that are not UTF-8 work (ffmpeg-next's own openers
+/// panic on them).
+fn c_path(path: &Path) -> Result<std::ffi::CString> {
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        path.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = path
+        .to_str()
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "file name is not valid Unicode; rename the file",
+            )
+            .with_path(path)
+        })?
+        .as_bytes()
+        .to_vec();
+    std::ffi::CString::new(bytes).map_err(|_| {
+        Error::new(ErrorKind::InvalidArgument, "file name contains a NUL byte").with_path(path)
+    })
+}
+
+/// avformat_open_input + avformat_find_stream_info on any OS path.
+fn open_input_raw(
+    c: &std::ffi::CStr,
+) -> std::result::Result<ff::format::context::Input, ff::Error> {
+    let mut ps = std::ptr::null_mut();
+    // SAFETY: `c` is a NUL-terminated string that outlives the call; `ps`
+    // starts null so avformat_open_input allocates the context, and frees
+    // it itself on failure. On success the context is ours: it is closed
+    // here if probing its streams fails, or handed to `Input`, whose drop
+    // closes it.
+    unsafe {
+        match ff::ffi::avformat_open_input(
+            &mut ps,
+            c.as_ptr(),
+            std::ptr::null(),
+            std::ptr::null_mut(),
+        ) {
+            0 => match ff::ffi::avformat_find_stream_info(ps, std::ptr::null_mut()) {
+                r if r >= 0 => Ok(ff::format::context::Input::wrap(ps)),
+                e => {
+                    ff::ffi::avformat_close_input(&mut ps);
+                    Err(ff::Error::from(e))
+                }
+            },
+            e => Err(ff::Error::from(e)),
+        }
+    }
+}
+
+/// Creates `path` for muxing as `format` (a muxer name), or the format its
+/// extension names when `None`; works on any OS path.
+pub(crate) fn open_output(
+    path: &Path,
+    format: Option<&str>,
+) -> std::result::Result<ff::format::context::Output, ff::Error> {
+    init();
+    let c = c_path(path).map_err(|_| ff::Error::InvalidData)?;
+    let fmt = format
+        .map(|f| std::ffi::CString::new(f).map_err(|_| ff::Error::InvalidData))
+        .transpose()?;
+    let mut ps = std::ptr::null_mut();
+    // SAFETY: both strings are NUL-terminated and outlive the calls. On
+    // success avformat_alloc_output_context2 gives us a context with no I/O
+    // yet; if avio_open fails we free that context (its `pb` is still
+    // null). Otherwise the context and its open `pb` go to `Output`, whose
+    // drop closes the I/O and frees the context.
+    unsafe {
+        let r = ff::ffi::avformat_alloc_output_context2(
+            &mut ps,
+            std::ptr::null(),
+            fmt.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()),
+            c.as_ptr(),
+        );
+        if r < 0 || ps.is_null() {
+            return Err(ff::Error::from(r.min(-1)));
+        }
+        match ff::ffi::avio_open(&mut (*ps).pb, c.as_ptr(), ff::ffi::AVIO_FLAG_WRITE) {
+            r if r >= 0 => Ok(ff::format::context::Output::wrap(ps)),
+            e => {
+                ff::ffi::avformat_free_context(ps);
+                Err(ff::Error::from(e))
+            }
+        }
+    }
 }
 
 /// The index of the best video stream, or a `NoVideo` error that lists what

@@ -18,7 +18,7 @@
 //! pictures before its keyframe. So the output is bit-identical to a
 //! sequential decode (tested on an x264 open-GOP clip).
 
-use super::decode::{interrupted, DecodedFrame, Decoder, Span};
+use super::decode::{count_mismatch, interrupted, DecodedFrame, Decoder, Span};
 use super::probe::{probe, VideoInfo};
 use crate::cancel::Cancel;
 use crate::error::{Error, ErrorKind, Result};
@@ -246,6 +246,16 @@ pub struct ParallelDecoder {
     next_index: u64,
     segments: usize,
     done: bool,
+    /// Frames probe counted in the file, and in each segment.
+    frames: u64,
+    expected: Vec<u64>,
+    /// Frames handed out from the segment being consumed.
+    seg_yielded: u64,
+    /// Pts of the last frame handed out.
+    last_pts: Option<i64>,
+    /// The sequential decoder that took over when a segment did not decode
+    /// to what probe counted.
+    fallback: Option<Decoder>,
 }
 
 impl std::fmt::Debug for ParallelDecoder {
@@ -331,6 +341,11 @@ impl ParallelDecoder {
             next_index: 0,
             segments: n,
             done: false,
+            frames: info.frames,
+            expected: plan.iter().map(|(_, f)| *f).collect(),
+            seg_yielded: 0,
+            last_pts: None,
+            fallback: None,
         })
     }
 
@@ -382,10 +397,61 @@ fn worker(shared: &Shared) {
     }
 }
 
+impl ParallelDecoder {
+    fn stop_workers(&mut self) {
+        self.shared.stop();
+        // Dropping the receivers wakes workers blocked on a full queue.
+        self.current = None;
+        self.receivers = Vec::new().into_iter();
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+    }
+
+    /// A segment did not decode to what probe counted for it (a damaged
+    /// stream, or a file whose keyframes do not cut cleanly): the segments
+    /// cannot be trusted to join up, so decoding carries on sequentially
+    /// from the start of the file, skipping the frames already handed out.
+    /// The result is then exactly a sequential decode's, whatever happened.
+    fn fall_back(&mut self) -> Option<Result<DecodedFrame>> {
+        self.stop_workers();
+        self.done = true;
+        let path = self.shared.path.clone();
+        let mut d = match Decoder::open(&path, 0) {
+            Ok(d) => d,
+            Err(e) => return Some(Err(e)),
+        };
+        d.set_cancel(self.shared.user_cancel.clone());
+        d.expect_frames(self.frames);
+        for i in 0..self.next_index {
+            match d.next() {
+                Some(Ok(f)) => {
+                    if i + 1 == self.next_index && Some(f.pts()) != self.last_pts {
+                        return Some(Err(Error::new(
+                            ErrorKind::Corrupt,
+                            format!(
+                                "segment-parallel and sequential decoding disagree at frame {i} (damaged stream); decode sequentially"
+                            ),
+                        )
+                        .with_path(&path)));
+                    }
+                }
+                Some(Err(e)) => return Some(Err(e)),
+                None => return Some(Err(count_mismatch(&path, i, self.frames))),
+            }
+        }
+        self.fallback = Some(d);
+        self.fallback.as_mut()?.next()
+    }
+}
+
 impl Iterator for ParallelDecoder {
     type Item = Result<DecodedFrame>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(d) = self.fallback.as_mut() {
+            return d.next();
+        }
         if !self.done && self.shared.user_cancel.is_cancelled() {
             self.done = true;
             self.shared.stop();
@@ -396,24 +462,53 @@ impl Iterator for ParallelDecoder {
                 self.current = self.receivers.next();
                 if self.current.is_none() {
                     self.done = true;
+                    if self.next_index != self.frames {
+                        return Some(Err(count_mismatch(
+                            &self.shared.path,
+                            self.next_index,
+                            self.frames,
+                        )));
+                    }
                     return None;
                 }
             }
             let rx = self.current.as_ref()?;
+            let seg = self.current_segment;
+            let want = self.expected.get(seg).copied().unwrap_or(0);
             match rx.recv() {
                 Ok(Ok(mut frame)) => {
+                    // A segment must start at its keyframe and hold the
+                    // frames probe counted between its keyframes.
+                    let start = self.shared.spans.get(seg).and_then(|s| s.start);
+                    let misplaced =
+                        self.seg_yielded == 0 && start.is_some_and(|(kpts, _)| frame.pts() != kpts);
+                    if misplaced || self.seg_yielded >= want {
+                        drop(frame);
+                        return self.fall_back();
+                    }
                     frame.index = self.next_index;
                     self.next_index += 1;
+                    self.seg_yielded += 1;
+                    self.last_pts = Some(frame.pts());
                     return Some(Ok(frame));
                 }
                 Ok(Err(e)) => {
+                    if e.kind() == ErrorKind::Corrupt {
+                        // Let the sequential decode decide what the
+                        // damage means.
+                        return self.fall_back();
+                    }
                     self.done = true;
                     return Some(Err(e));
                 }
                 // This segment is complete: let the next one into the window.
                 Err(_) => {
+                    if self.seg_yielded != want {
+                        return self.fall_back();
+                    }
                     self.current = None;
                     self.current_segment += 1;
+                    self.seg_yielded = 0;
                     if let Ok(mut c) = self.shared.consuming.lock() {
                         *c = self.current_segment;
                     }
@@ -427,13 +522,7 @@ impl Iterator for ParallelDecoder {
 
 impl Drop for ParallelDecoder {
     fn drop(&mut self) {
-        self.shared.stop();
-        // Dropping the receivers wakes workers blocked on a full queue.
-        self.current = None;
-        self.receivers = Vec::new().into_iter();
-        for h in self.workers.drain(..) {
-            let _ = h.join();
-        }
+        self.stop_workers();
     }
 }
 
@@ -469,6 +558,7 @@ pub fn open(path: impl AsRef<Path>, opts: &DecodeOptions) -> Result<(VideoInfo, 
     let frames = if opts.resolved_workers() <= 1 {
         let mut d = Decoder::open(&info.path, opts.decoder_threads)?;
         d.set_cancel(opts.cancel.clone());
+        d.expect_frames(info.frames);
         Frames::Sequential(d)
     } else {
         Frames::Parallel(ParallelDecoder::start(&info, opts)?)
@@ -494,6 +584,7 @@ where
             .map(|p| {
                 let info = probe(p)?;
                 let mut dec = Decoder::open(p, 1)?;
+                dec.expect_frames(info.frames);
                 f(&info, &mut dec)
             })
             .collect()

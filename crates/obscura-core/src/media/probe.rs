@@ -80,8 +80,10 @@ pub struct VideoInfo {
     pub creation_time: Option<String>,
     /// Audio streams.
     pub audio: Vec<AudioStreamInfo>,
-    /// Whether every video packet carries a timestamp. Segment-parallel
-    /// decoding needs them; without them decoding falls back to sequential.
+    /// Whether every video packet carries a presentation timestamp.
+    /// Segment-parallel decoding, seeking to a keyframe and stream-copy cuts
+    /// need them; without them decoding falls back to sequential (and cuts
+    /// are refused).
     pub timestamps_complete: bool,
 }
 
@@ -188,6 +190,7 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     let mut keys: Vec<(i64, i64, bool, u64, u64)> = Vec::new();
     let mut timestamps_complete = true;
     let mut end_max = i64::MIN;
+    let mut key_positions: Vec<(Option<i64>, isize)> = Vec::new();
     let mut packet = ff::Packet::empty();
     while read_packet(&mut ictx, &mut packet, path).map_err(|e| {
         Error::new(
@@ -202,16 +205,22 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         if is_pre_roll(&packet) {
             continue;
         }
+        // A packet with a decode timestamp only (AVI with B-frames, packed
+        // or not, and other dts-only containers) is counted, but the
+        // decoder's picture times then cannot be matched to the packets':
+        // keyframe positions, segment boundaries and cuts would all be
+        // guesses, so such files decode sequentially and are not cut.
+        if packet.pts().is_none() {
+            timestamps_complete = false;
+        }
         let ts = match packet.pts().or(packet.dts()) {
             Some(t) => t,
-            None => {
-                timestamps_complete = false;
-                timestamps.last().map_or(0, |t| t + 1)
-            }
+            None => timestamps.last().map_or(0, |t| t + 1),
         };
         end_max = end_max.max(ts.saturating_add(packet.duration().max(0)));
         let bytes = packet.size() as u64;
         if packet.is_key() {
+            key_positions.push((packet.dts(), packet.position()));
             keys.push((ts, packet.dts().unwrap_or(ts), false, bytes, 0));
         } else if let Some(k) = keys.last_mut() {
             if ts < k.0 {
@@ -223,6 +232,12 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     }
     if timestamps.is_empty() {
         return Err(Error::new(ErrorKind::Corrupt, "video stream has no packets").with_path(path));
+    }
+    if timestamps_complete
+        && container == "avi"
+        && !keys_where_index_says(&ictx, vidx, &key_positions)
+    {
+        timestamps_complete = false;
     }
     let mut sorted = timestamps.clone();
     sorted.sort_unstable();
@@ -277,4 +292,48 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         audio,
         timestamps_complete,
     })
+}
+
+/// Whether seeking to each keyframe lands on the packet that reading the
+/// file from the start found there. AVI timestamps are packet counters:
+/// after damage the demuxer resynchronises and numbers the packets it still
+/// finds from where it lost count, while a seek goes by the index, so the
+/// two disagree about which picture carries which timestamp (on a copy of
+/// vtest.avi with 300 KB overwritten, every frame after the damage). Such a
+/// file must be decoded from the start only.
+fn keys_where_index_says(
+    ictx: &ff::format::context::Input,
+    vidx: usize,
+    keys: &[(Option<i64>, isize)],
+) -> bool {
+    let Some(stream) = ictx.stream(vidx) else {
+        return false;
+    };
+    for &(dts, pos) in keys {
+        let Some(dts) = dts else { return false };
+        // SAFETY: the stream belongs to `ictx`, which is open and not being
+        // read (the function takes a mutable pointer but only searches the
+        // index); the entry returned (or null) points into its index, which
+        // lives as long as the stream, and is read at once.
+        let entry_pos = unsafe {
+            let e = ff::ffi::avformat_index_get_entry_from_timestamp(
+                stream.as_ptr().cast_mut(),
+                dts,
+                ff::ffi::AVSEEK_FLAG_ANY | ff::ffi::AVSEEK_FLAG_BACKWARD,
+            );
+            if e.is_null() || (*e).timestamp != dts {
+                None
+            } else {
+                Some((*e).pos)
+            }
+        };
+        // An AVI index entry points at the chunk header, 8 bytes before
+        // the data a packet's position names.
+        if let Some(p) = entry_pos {
+            if pos >= 0 && p != pos as i64 && p + 8 != pos as i64 {
+                return false;
+            }
+        }
+    }
+    true
 }

@@ -170,7 +170,7 @@ pub fn copy_range(info: &VideoInfo, from_s: f64, to_s: f64, out: &PendingFile) -
     if !info.timestamps_complete {
         return Err(Error::new(
             ErrorKind::Unsupported,
-            "video packets without timestamps: cannot cut a stream copy at keyframes",
+            "video packets without presentation timestamps: cannot cut a stream copy at keyframes",
         )
         .with_path(path));
     }
@@ -194,7 +194,7 @@ pub fn copy_range(info: &VideoInfo, from_s: f64, to_s: f64, out: &PendingFile) -
         Error::new(ErrorKind::Encode, format!("{what}: {e}")).with_path(out.dest())
     };
     let mut ictx = open_input(path)?;
-    let mut octx = ff::format::output(out.tmp_path()).map_err(|e| {
+    let mut octx = super::open_output(out.tmp_path(), None).map_err(|e| {
         Error::new(
             ErrorKind::Unsupported,
             format!("cannot write this container for a stream copy: {e}"),
