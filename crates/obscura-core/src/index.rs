@@ -480,6 +480,9 @@ impl Index {
     /// migrated, or was made by a newer Obscura.
     pub fn open(path: impl AsRef<Path>) -> Result<Index> {
         let path = path.as_ref().to_path_buf();
+        if std::fs::symlink_metadata(&path).is_err() {
+            Self::create(&path)?;
+        }
         let conn = Connection::open(&path).map_err(|e| db_err(&path, "cannot open index", e))?;
         conn.busy_timeout(Duration::from_secs(120))
             .map_err(|e| db_err(&path, "cannot set busy timeout", e))?;
@@ -489,6 +492,29 @@ impl Index {
         let mut index = Index { conn, path };
         index.migrate()?;
         Ok(index)
+    }
+
+    /// Creates a new index whole: its schema is written under a temporary
+    /// name, which is then moved into place, so a process killed while
+    /// creating one never leaves an empty database under the final name.
+    /// Another process creating the same index at once is no error.
+    fn create(path: &Path) -> Result<()> {
+        let pending = match crate::output::PendingFile::new(path, &[]) {
+            Ok(p) => p,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        {
+            let tmp = pending.tmp_path().to_path_buf();
+            let conn = Connection::open(&tmp).map_err(|e| db_err(path, "cannot create index", e))?;
+            set_wal(&conn, path)?;
+            let mut index = Index { conn, path: tmp };
+            index.migrate()?;
+        }
+        match pending.commit() {
+            Err(e) if e.kind() != ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Opens an existing index read-only, for commands that only read: no

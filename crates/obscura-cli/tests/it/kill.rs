@@ -223,3 +223,154 @@ fn kill_9_during_index_keeps_the_index_truthful() {
         "one recording, indexed once: {recordings:?}"
     );
 }
+
+/// Three distinct ten-second recordings of camera 7 on 2026-10-01, indexed.
+fn indexed_recordings(d: &Path, db: &Path) -> Vec<std::path::PathBuf> {
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cameras/vtest.toml");
+    let mut recs = Vec::new();
+    for (i, hour) in ["07", "08", "09"].iter().enumerate() {
+        let rec = d.join(format!("cam07_20261001_{hour}0000.avi"));
+        let status = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-ss",
+                &format!("{}", i * 10),
+                "-t",
+                "10",
+                "-i",
+            ])
+            .arg(sample("vtest.avi"))
+            .args(["-c", "copy"])
+            .arg(&rec)
+            .status()
+            .expect("ffmpeg");
+        assert!(status.success());
+        recs.push(rec);
+    }
+    let mut args = vec![os("index")];
+    args.extend(recs.iter().map(os));
+    args.extend([os("--camera"), os(&profile), os("--db"), os(db)]);
+    let out = obscura(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    recs
+}
+
+#[test]
+fn kill_9_during_export_and_retention_keeps_the_trail_and_index_truthful() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let db = d.join("index.db");
+    let recs = indexed_recordings(d, &db);
+    let ex = d.join("exhibits");
+    let export = |reference: &str| -> Vec<std::ffi::OsString> {
+        [
+            "export",
+            "--db",
+            &db.to_string_lossy(),
+            "--camera",
+            "7",
+            "--from",
+            "2026-10-01 07:00:02",
+            "--to",
+            "2026-10-01 07:00:08",
+            "--exhibit",
+            reference,
+            "--operator",
+            "o",
+            "--reason",
+            "kill test",
+            "-o",
+            &ex.to_string_lossy(),
+            "--working-copy",
+            "--no-hold",
+        ]
+        .iter()
+        .map(std::ffi::OsString::from)
+        .collect()
+    };
+    for ms in [5, 40, 150, 400, 900] {
+        let args = export("JS/9");
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let finished = kill_after(spawn(&args), ms);
+        audit_ok(&db);
+        let manifest = ex.join("JS_9").join("JS_9.manifest.json");
+        if ex.join("JS_9").exists() {
+            // Placed whole or not at all, and logged when placed.
+            let v = obscura(&[os("verify"), os(&manifest)]);
+            assert!(
+                v.status.success(),
+                "a placed exhibit fails verify after a kill at {ms} ms: {}",
+                String::from_utf8_lossy(&v.stdout)
+            );
+            let list = obscura(&[os("audit"), os("list"), os("--db"), os(&db), os("--json")]);
+            assert!(
+                String::from_utf8_lossy(&list.stdout).contains("JS/9"),
+                "an exhibit on disk with no audit entry"
+            );
+            break;
+        }
+        assert!(!finished, "the export finished but placed nothing");
+    }
+
+    // Retention, killed at several points: every file either still there
+    // and still indexed, or deleted with an audit entry; a final run
+    // completes whatever was left half done.
+    for ms in [1, 5, 15, 40] {
+        kill_after(
+            spawn(&[
+                os("retention"),
+                os("--db"),
+                os(&db),
+                os("--days"),
+                os("28"),
+                os("--now"),
+                os("2026-12-01"),
+                os("--delete-files"),
+            ]),
+            ms,
+        );
+        audit_ok(&db);
+    }
+    let out = obscura(&[
+        os("retention"),
+        os("--db"),
+        os(&db),
+        os("--days"),
+        os("28"),
+        os("--now"),
+        os("2026-12-01"),
+        os("--delete-files"),
+        os("--json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    audit_ok(&db);
+    for r in &recs {
+        assert!(!r.exists(), "{} outlived its retention", r.display());
+    }
+    let trail = String::from_utf8_lossy(
+        &obscura(&[os("audit"), os("list"), os("--db"), os(&db), os("--json")]).stdout,
+    )
+    .into_owned();
+    for r in &recs {
+        let name = r
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert!(
+            trail.contains(&name),
+            "{name} deleted without an audit entry"
+        );
+    }
+}
