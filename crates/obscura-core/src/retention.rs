@@ -630,18 +630,21 @@ impl Index {
                 continue;
             }
             let file_path = PathBuf::from(&rec.path);
-            let intent = match check_file(&file_path, &rec.sha256) {
+            let (intent, outcome) = match check_file(&file_path, &rec.sha256) {
                 Err(msg) => {
                     report.faults.push(fault(&rec, msg));
                     continue;
                 }
                 // Nothing to delete: one commit records it.
-                Ok(FileState::Missing) => None,
-                Ok(FileState::Changed) => None,
-                Ok(FileState::Unchanged) => Some(self.log_intent(opts, &cutoff, &rec)?),
+                Ok(FileState::Missing) => (None, Ok("missing")),
+                Ok(FileState::Changed) => (None, Ok("changed")),
+                // No file is deleted before its intent is committed.
+                Ok(FileState::Unchanged) => {
+                    let seq = self.log_intent(opts, &cutoff, &rec)?;
+                    (Some(seq), delete_if_unchanged(&file_path, &rec.sha256))
+                }
             };
             logged = true;
-            let outcome = delete_if_unchanged(&file_path, &rec.sha256);
             let file = match outcome {
                 Ok(f) => f,
                 Err(msg) => {
