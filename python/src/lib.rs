@@ -701,7 +701,7 @@ fn incidents(
                     .map(obscura_core::index::parse_time_arg)
                     .transpose()?,
             };
-            obscura_core::index::Index::open_existing(&db)?.incidents(&filter)
+            obscura_core::index::Index::open_read_only(&db)?.incidents(&filter)
         })
         .map_err(|e| to_py(py, e))?;
     json(&rows)
@@ -721,7 +721,7 @@ fn report(
         .detach(|| -> obscura_core::Result<_> {
             let month: obscura_core::index::Month = month.parse()?;
             let by: obscura_core::index::GroupBy = by.parse()?;
-            obscura_core::index::Index::open_existing(&db)?.report(month, by, compare_previous)
+            obscura_core::index::Index::open_read_only(&db)?.report(month, by, compare_previous)
         })
         .map_err(|e| to_py(py, e))?;
     json(&report)

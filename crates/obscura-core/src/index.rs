@@ -506,7 +506,8 @@ impl Index {
         };
         {
             let tmp = pending.tmp_path().to_path_buf();
-            let conn = Connection::open(&tmp).map_err(|e| db_err(path, "cannot create index", e))?;
+            let conn =
+                Connection::open(&tmp).map_err(|e| db_err(path, "cannot create index", e))?;
             set_wal(&conn, path)?;
             let mut index = Index { conn, path: tmp };
             index.migrate()?;
