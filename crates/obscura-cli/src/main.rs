@@ -829,7 +829,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut opts = detect.to_options();
             if !detect.any() {
-                opts.faces = Some(Default::default());
+                // Faces by default, at the settings given.
+                opts.faces = Some(obscura_core::detect::FaceSettings {
+                    threshold: detect.face_threshold,
+                    scale: detect.face_scale,
+                });
             }
             let sheet = sheet.unwrap_or_else(|| {
                 let mut name = input

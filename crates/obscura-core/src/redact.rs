@@ -733,7 +733,7 @@ pub fn redact(
     if !replace && std::fs::symlink_metadata(output).is_ok() {
         return Err(Error::new(
             ErrorKind::AlreadyExists,
-            "file already exists: outputs and records are never replaced unless replacing is asked for explicitly",
+            "already exists: outputs and records are never replaced unless replacing is asked for explicitly",
         )
         .with_path(output));
     }

@@ -215,6 +215,13 @@ pub fn verify_redaction(
         opts.faces = Some(Default::default());
     }
     let min_score = min_score.unwrap_or_else(|| opts.faces.map_or(0.5, |f| f.threshold));
+    // NaN would pass everything: no detection compares at least NaN.
+    if !(0.0..=1.0).contains(&min_score) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid minimum score {min_score} (expected >= 0, <= 1)"),
+        ));
+    }
     let residuals = verify(output, decode, &opts, record.as_ref(), min_score, progress)?;
     Ok(Verification {
         output: output.to_path_buf(),

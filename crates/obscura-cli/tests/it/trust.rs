@@ -366,3 +366,39 @@ fn long_names_work_and_stale_temporaries_are_cleaned() {
     assert!(long.is_file());
     assert!(!stale.exists(), "a stale temporary file was left");
 }
+
+#[test]
+fn settings_given_are_used_or_refused_never_ignored() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let input = carphone(d, "in.mp4");
+    // `tracks` detects faces by default: at the scale and threshold given.
+    let out = obscura(&[
+        os("tracks"),
+        os(&input),
+        os("--face-scale"),
+        os("1000"),
+        os("--sheet"),
+        os(&d.join("s.png")),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("invalid detection scale 1000"),
+        "{}",
+        stderr(&out)
+    );
+    // A NaN minimum score would let every detection through.
+    let out = obscura(&[
+        os("verify-redaction"),
+        os(&input),
+        os("--faces"),
+        os("--min-score"),
+        os("NaN"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid minimum score"),
+        "{}",
+        stderr(&out)
+    );
+}
