@@ -65,18 +65,7 @@ impl PendingFile {
     }
 
     fn create(dest: &Path, inputs: &[&Path], replace: bool) -> Result<Self> {
-        let name = dest.file_name().ok_or_else(|| {
-            Error::new(ErrorKind::InvalidArgument, "output path has no file name").with_path(dest)
-        })?;
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let dir_abs = dir.canonicalize().map_err(|e| {
-            let what = format!("cannot write output: directory {}", dir.display());
-            Error::io(e, what).with_path(dest)
-        })?;
-        let dest_abs = dir_abs.join(name);
+        let (name, dir, dest_abs) = resolve(dest)?;
         refuse_inputs(dest, &dest_abs, inputs)?;
         match std::fs::symlink_metadata(&dest_abs) {
             Ok(meta) if meta.is_dir() => {
@@ -170,6 +159,13 @@ impl Drop for PendingFile {
 /// # Errors
 /// `InvalidArgument` if it is; `NotFound`/`Io` if its folder is missing.
 pub fn check_not_input(dest: &Path, inputs: &[&Path]) -> Result<()> {
+    let (_, _, dest_abs) = resolve(dest)?;
+    refuse_inputs(dest, &dest_abs, inputs)
+}
+
+/// `dest`'s file name, its folder as given, and its absolute path with the
+/// folder resolved (links included).
+fn resolve(dest: &Path) -> Result<(&OsStr, PathBuf, PathBuf)> {
     let name = dest.file_name().ok_or_else(|| {
         Error::new(ErrorKind::InvalidArgument, "output path has no file name").with_path(dest)
     })?;
@@ -181,7 +177,8 @@ pub fn check_not_input(dest: &Path, inputs: &[&Path]) -> Result<()> {
         let what = format!("cannot write output: directory {}", dir.display());
         Error::io(e, what).with_path(dest)
     })?;
-    refuse_inputs(dest, &dir_abs.join(name), inputs)
+    let dest_abs = dir_abs.join(name);
+    Ok((name, dir, dest_abs))
 }
 
 fn refuse_inputs(dest: &Path, dest_abs: &Path, inputs: &[&Path]) -> Result<()> {

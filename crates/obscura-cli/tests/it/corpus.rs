@@ -5,7 +5,7 @@
 //! under a final name; the input is unchanged; and where a command
 //! succeeds, its frames add up exactly.
 
-use super::{obscura, os};
+use super::{ffprobe_frames, obscura, os};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -426,25 +426,6 @@ fn expect(ok: bool, problems: &mut Vec<String>, what: impl FnOnce() -> String) {
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
-
-fn ffprobe_frames(path: &Path) -> Option<u64> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 #[test]

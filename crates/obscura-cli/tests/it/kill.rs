@@ -3,7 +3,7 @@
 //! valid, the index tells the truth, and the next run cleans up and
 //! succeeds.
 
-use super::{obscura, os, sample};
+use super::{ffprobe_frames, obscura, os, sample};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -29,28 +29,6 @@ fn kill_after(mut child: Child, ms: u64) -> bool {
     false
 }
 
-fn ffprobe_frames(path: &Path) -> u64 {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-count_frames",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=nb_read_frames",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
-}
-
 fn audit_ok(db: &Path) {
     if db.exists() {
         let out = obscura(&[os("audit"), os("verify"), os("--db"), os(db)]);
@@ -71,7 +49,7 @@ fn kill_9_during_transcode_and_redact_leaves_nothing_partial() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
     let input = sample("vtest.avi");
-    let frames = 795;
+    let frames = Some(795);
     let db = d.join("trail.db");
     let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cameras/vtest.toml");
     for (i, ms) in DELAYS.iter().enumerate() {

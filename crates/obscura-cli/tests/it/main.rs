@@ -55,6 +55,26 @@ fn assert_clean_failure(out: &Output, names: &Path) {
     );
 }
 
+/// Frames the reference decoder decodes (`ffprobe -count_frames`), if it can.
+fn ffprobe_frames(path: &Path) -> Option<u64> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
 fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .expect("dir")
