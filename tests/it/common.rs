@@ -64,7 +64,11 @@ pub fn ffprobe_count_frames(path: &Path) -> u64 {
             "csv=p=0",
         ])
         .arg(path));
-    s.trim()
+    // MPEG-TS lists the stream under its program too: take the first.
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
         .parse()
         .unwrap_or_else(|e| panic!("ffprobe said {s:?}: {e}"))
 }
@@ -230,4 +234,50 @@ pub fn damaged_mp4(dir: &Path) -> PathBuf {
     );
     let len = std::fs::metadata(&clean).expect("written").len() as usize;
     corrupt_copy(&clean, &dir.join("damaged.mp4"), len / 2, 2000, 0x5eed)
+}
+
+/// 4 s of bikes.mp4 as H.264 in MPEG-TS whose clock starts at `offset_s`
+/// (NVR exports start wherever the recorder's clock was: 36000 = 10 h).
+pub fn ts_at(dir: &Path, name: &str, from_s: u32, offset_s: u32) -> PathBuf {
+    let bikes = sample("bikes.mp4");
+    let bikes = bikes.to_str().expect("utf-8 sample path");
+    let (from, offset) = (from_s.to_string(), offset_s.to_string());
+    ffmpeg(
+        &[
+            "-ss",
+            &from,
+            "-i",
+            bikes,
+            "-t",
+            "4",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-output_ts_offset",
+            &offset,
+            "-f",
+            "mpegts",
+        ],
+        &dir.join(name),
+    )
+}
+
+/// Two 4 s MPEG-TS recordings joined byte for byte (as `cat` or a
+/// recorder's restart does): the clock jumps forward by 1000 s, or back by
+/// 1000 s when `back`.
+pub fn ts_jump(dir: &Path, back: bool) -> PathBuf {
+    let early = ts_at(dir, "early.ts", 0, 0);
+    let late = ts_at(dir, "late.ts", 4, 1000);
+    let (a, b) = if back { (late, early) } else { (early, late) };
+    let mut bytes = std::fs::read(a).expect("readable");
+    bytes.extend(std::fs::read(b).expect("readable"));
+    let dst = dir.join(if back {
+        "jump-back.ts"
+    } else {
+        "jump-forward.ts"
+    });
+    std::fs::write(&dst, bytes).expect("writable");
+    dst
 }

@@ -193,3 +193,74 @@ fn memory_does_not_grow_with_the_recordings_length() {
         "peak RSS {a} kB for 795 frames but {b} kB for 6360 frames"
     );
 }
+
+/// Issue 11 item 12: MPEG-TS clocks. A 10 h start made a 10-hour empty edit
+/// in the MP4; jumps made outputs whose first packets were flagged discard
+/// (frames lost, 0 keyframes), or failed with "cannot write video: Invalid
+/// argument". Outputs start at 0, keep the source's start as a tag, keep
+/// every frame, and the jumps are reported.
+#[test]
+fn mpeg_ts_clock_jumps_and_late_starts_give_outputs_from_zero() {
+    let dir = tempdir();
+    let cases = [
+        (ts_at(dir.path(), "ten-hours.ts", 0, 36000), 0u64),
+        (ts_jump(dir.path(), false), 1),
+        (ts_jump(dir.path(), true), 1),
+    ];
+    for (input, jumps) in cases {
+        let name = input
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let info = media::probe(&input).expect("probes");
+        let frames = ffprobe_count_frames(&input);
+        assert_eq!(info.frames, frames, "{name}");
+        assert_eq!(info.discontinuities, jumps, "{name}");
+        assert!(
+            (info.duration_s - frames as f64 / 25.0).abs() < 0.05,
+            "{name}: duration {} s for {frames} frames",
+            info.duration_s
+        );
+        for (i, decode) in [DecodeOptions::sequential(), DecodeOptions::default()]
+            .into_iter()
+            .enumerate()
+        {
+            let out = dir.path().join(format!("{name}.{i}.mp4"));
+            let opts = PipelineOptions {
+                decode,
+                ..Default::default()
+            };
+            let s = pipeline::transcode(&input, &out, &opts, &mut |_| ())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s.frames_out, frames, "{name}");
+            assert_eq!(s.discontinuities, jumps, "{name}");
+            assert_eq!(ffprobe_count_frames(&out), frames, "{name}: output frames");
+            let start: f64 = ffprobe_stream(&out, "v:0", "start_time")
+                .parse()
+                .expect("a start time");
+            assert_eq!(start, 0.0, "{name}: output starts at 0");
+            let dur: f64 = ffprobe_stream(&out, "v:0", "duration")
+                .parse()
+                .expect("a duration");
+            assert!((dur - frames as f64 / 25.0).abs() < 0.05, "{name}: {dur} s");
+            let tag = run(std::process::Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-show_entries",
+                    "format_tags=source_start_time",
+                ])
+                .args(["-of", "csv=p=0"])
+                .arg(&out));
+            let tag: f64 = tag.trim().parse().expect("source_start_time tag");
+            assert!(
+                (tag - s.source_start_s).abs() < 1e-3 && tag > 1.0,
+                "{name}: {tag}"
+            );
+            let back = media::probe(&out).expect("output probes");
+            assert!(back.keyframes.len() >= 2, "{name}: output keyframes");
+            assert_eq!(back.discontinuities, 0, "{name}");
+        }
+    }
+}

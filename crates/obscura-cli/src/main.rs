@@ -717,6 +717,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     summary.seconds,
                     summary.fps
                 );
+                if summary.source_start_s != 0.0 {
+                    println!(
+                        "output starts at 0; the source started at {:.3} s (kept as its source_start_time tag)",
+                        summary.source_start_s
+                    );
+                }
+                if summary.discontinuities > 0 {
+                    println!(
+                        "{} timestamp discontinuit{} in the source closed up (one frame after each jump)",
+                        summary.discontinuities,
+                        if summary.discontinuities == 1 { "y" } else { "ies" }
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -1502,6 +1515,23 @@ fn probe(files: &[PathBuf], json: bool) -> Result<ExitCode> {
                             .map(|t| format!(", created {t}"))
                             .unwrap_or_default()
                     );
+                    if info.video_streams > 1 {
+                        println!(
+                            "{}: {} video streams; using stream #{} (the others are left out of every output)",
+                            info.path.display(),
+                            info.video_streams,
+                            info.stream_index
+                        );
+                    }
+                    if info.discontinuities > 0 {
+                        println!(
+                            "{}: {} timestamp discontinuit{} (jumps back, or forward by more than {} s); outputs close them up",
+                            info.path.display(),
+                            info.discontinuities,
+                            if info.discontinuities == 1 { "y" } else { "ies" },
+                            media::DISCONTINUITY_S
+                        );
+                    }
                 }
             }
             Err(e) => {

@@ -50,6 +50,12 @@ pub struct PipelineSummary {
     pub frames_out: u64,
     /// Audio streams copied.
     pub audio_streams: usize,
+    /// Timestamp discontinuities in the input that the output closes up
+    /// (it starts at 0 and runs on one frame after each jump).
+    pub discontinuities: u64,
+    /// Source seconds the output's 0 corresponds to (also written to the
+    /// output as its `source_start_time` tag when not 0).
+    pub source_start_s: f64,
     /// Wall-clock seconds the run took.
     pub seconds: f64,
     /// Frames per second achieved.
@@ -118,6 +124,8 @@ where
         frames_in: info.frames,
         frames_out: summary.frames,
         audio_streams: summary.audio_streams,
+        discontinuities: summary.discontinuities,
+        source_start_s: info.start_pts as f64 * info.time_base_f64(),
         seconds,
         fps: if seconds > 0.0 {
             done as f64 / seconds

@@ -790,6 +790,8 @@ pub fn redact(
             frames_in: info.frames,
             frames_out: done.frames,
             audio_streams: done.audio_streams,
+            discontinuities: done.discontinuities,
+            source_start_s: info.start_pts as f64 * info.time_base_f64(),
             seconds,
             fps: if seconds > 0.0 {
                 written as f64 / seconds

@@ -158,6 +158,9 @@ struct AudioCopy {
     map: HashMap<usize, (usize, ff::Rational, ff::Rational)>,
     pending: Option<ff::Packet>,
     eof: bool,
+    /// Source seconds of the first video frame, which the output starts at
+    /// 0: audio moves by the same amount.
+    offset_s: f64,
 }
 
 impl AudioCopy {
@@ -199,12 +202,31 @@ impl AudioCopy {
             let Some(&(out_idx, in_tb, out_tb)) = self.map.get(&p.stream()) else {
                 continue;
             };
-            let t = p.dts().or(p.pts()).map(|d| d as f64 * f64::from(in_tb));
+            let t = p
+                .dts()
+                .or(p.pts())
+                .map(|d| d as f64 * f64::from(in_tb) - self.offset_s);
             if let (Some(limit), Some(t)) = (until, t) {
                 if t > limit {
                     self.pending = Some(p);
                     return Ok(());
                 }
+            }
+            let shift = if f64::from(in_tb) > 0.0 {
+                (self.offset_s / f64::from(in_tb)).round() as i64
+            } else {
+                0
+            };
+            if p.pts().is_some_and(|x| x < shift) {
+                // Sound from before the first picture: the output starts
+                // with the picture.
+                continue;
+            }
+            if let Some(x) = p.pts() {
+                p.set_pts(Some(x - shift));
+            }
+            if let Some(x) = p.dts() {
+                p.set_dts(Some(x - shift));
             }
             p.rescale_ts(in_tb, out_tb);
             p.set_stream(out_idx);
@@ -224,6 +246,8 @@ pub struct EncodeSummary {
     pub frames: u64,
     /// Audio streams copied.
     pub audio_streams: usize,
+    /// Timestamp discontinuities closed up (see [`Encoder::write`]).
+    pub discontinuities: u64,
 }
 
 /// Writes H.264 video (and copied audio) to an MP4 file. The output appears
@@ -241,6 +265,11 @@ pub struct Encoder {
     audio: Option<AudioCopy>,
     audio_streams: usize,
     frames: u64,
+    /// Source pts, output pts and duration of the last frame written.
+    last: Option<(i64, i64, i64)>,
+    /// Largest step between frames that is not a discontinuity.
+    max_step: i64,
+    discontinuities: u64,
     out: PendingFile,
 }
 
@@ -431,7 +460,16 @@ impl Encoder {
             }
         }
         drop(src);
-        octx.write_header()
+        let start_s = info.start_pts as f64 * info.time_base_f64();
+        let mut header_opts = ff::Dictionary::new();
+        if start_s != 0.0 {
+            // The output starts at 0; where the source started is kept.
+            let mut meta = ff::Dictionary::new();
+            meta.set("source_start_time", &format!("{start_s:.6}"));
+            octx.set_metadata(meta);
+            header_opts.set("movflags", "use_metadata_tags");
+        }
+        octx.write_header_with(header_opts)
             .map_err(|e| enc_err("cannot write MP4 header", e))?;
         // The muxer may change stream time bases in write_header: read them now.
         let ost_tb = octx
@@ -452,6 +490,7 @@ impl Encoder {
                 map,
                 pending: None,
                 eof: false,
+                offset_s: 0.0,
             })
         };
         Ok(Encoder {
@@ -466,22 +505,52 @@ impl Encoder {
             audio,
             audio_streams,
             frames: 0,
+            last: None,
+            max_step: if f64::from(enc_tb) > 0.0 {
+                (super::DISCONTINUITY_S / f64::from(enc_tb)) as i64
+            } else {
+                i64::MAX
+            },
+            discontinuities: 0,
         })
     }
 
-    /// Encodes one frame, keeping its timestamp.
+    /// Encodes one frame. The output starts at 0 (the source's start time
+    /// is kept as the `source_start_time` tag) and keeps every step between
+    /// frames, except at a discontinuity (a jump back, or forward by more
+    /// than [`super::DISCONTINUITY_S`]): there the frame follows the one
+    /// before after that frame's duration, and the jump is counted in the
+    /// summary.
     ///
     /// # Errors
     /// `Encode` when x264 or the muxer fails.
     pub fn write(&mut self, frame: &mut DecodedFrame) -> Result<()> {
         frame.clear_picture_type();
-        let pts = frame.pts();
-        frame.inner.set_pts(Some(pts));
+        let src = frame.pts();
         let d = if frame.duration() > 0 {
             frame.duration()
         } else {
             self.default_duration
         };
+        let pts = match self.last {
+            None => {
+                if let Some(a) = self.audio.as_mut() {
+                    a.offset_s = src as f64 * f64::from(self.enc_tb);
+                }
+                0
+            }
+            Some((last_src, last_out, last_d)) => {
+                let step = src.saturating_sub(last_src);
+                if step <= 0 || step > self.max_step {
+                    self.discontinuities += 1;
+                    last_out + last_d.max(1)
+                } else {
+                    last_out + step
+                }
+            }
+        };
+        self.last = Some((src, pts, d));
+        frame.inner.set_pts(Some(pts));
         self.durations.insert(pts, d);
         self.encoder
             .send_frame(&frame.inner)
@@ -547,6 +616,7 @@ impl Encoder {
             octx,
             frames,
             audio_streams,
+            discontinuities,
             ..
         } = self;
         // Close the file before renaming it.
@@ -556,6 +626,7 @@ impl Encoder {
             path,
             frames,
             audio_streams,
+            discontinuities,
         })
     }
 }

@@ -17,7 +17,7 @@ pub use convert::RgbConverter;
 pub use decode::{DecodedFrame, Decoder};
 pub use encode::{AudioPolicy, EncodeOptions, Encoder, Preset};
 pub use parallel::{decode_files, open, DecodeOptions, Frames, ParallelDecoder};
-pub use probe::{probe, AudioStreamInfo, Keyframe, VideoInfo};
+pub use probe::{probe, AudioStreamInfo, Keyframe, VideoInfo, DISCONTINUITY_S};
 pub use remux::{copy_range, plan_cut, Cut, Remuxed};
 
 use crate::error::{Error, ErrorKind, Result};
