@@ -264,3 +264,118 @@ fn mpeg_ts_clock_jumps_and_late_starts_give_outputs_from_zero() {
         }
     }
 }
+
+fn fast() -> PipelineOptions {
+    PipelineOptions {
+        encode: obscura::media::EncodeOptions {
+            preset: obscura::media::Preset::Ultrafast,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Issue 11 item 14: odd sizes and a 1x1 video failed with "cannot open
+/// H.264 encoder: Generic error in an external library". They are padded
+/// to even sizes (no source pixel lost) and the summary says so.
+#[test]
+fn odd_and_tiny_picture_sizes_are_padded_to_even() {
+    let dir = tempdir();
+    for (input, padded) in [
+        (odd_size(dir.path()), (176, 144)),
+        (one_pixel(dir.path()), (2, 2)),
+    ] {
+        let out = dir.path().join("padded.mp4");
+        let _ = std::fs::remove_file(&out);
+        let s = pipeline::transcode(&input, &out, &fast(), &mut |_| ())
+            .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        assert_eq!(s.padded_to, Some(padded));
+        assert_eq!(ffprobe_count_frames(&out), ffprobe_count_frames(&input));
+        assert_eq!(
+            ffprobe_stream(&out, "v:0", "width,height"),
+            format!("{},{}", padded.0, padded.1)
+        );
+    }
+    // The picture itself is where it was: the top-left 175x143 of the
+    // output's first frame is the source's (to within H.264's loss).
+    let src = Decoder::open(odd_size(dir.path()), 0)
+        .expect("opens")
+        .next()
+        .expect("a frame")
+        .expect("decodes");
+    let out = dir.path().join("odd.mp4");
+    let q = PipelineOptions {
+        encode: obscura::media::EncodeOptions {
+            crf: 0,
+            preset: obscura::media::Preset::Ultrafast,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    pipeline::transcode(&odd_size(dir.path()), &out, &q, &mut |_| ()).expect("transcodes");
+    let dst = Decoder::open(&out, 0)
+        .expect("opens")
+        .next()
+        .expect("a frame")
+        .expect("decodes");
+    let (a, b) = (src.view(), dst.view());
+    for y in 0..143 {
+        assert_eq!(&a.luma().row(y)[..175], &b.luma().row(y)[..175], "row {y}");
+        assert_eq!(b.luma().row(y)[175], 16, "black padding, row {y}");
+    }
+}
+
+/// Issue 11 item 14: a mid-stream size change failed with "encoding failed:
+/// Generic error"; it is an Unsupported error that says what happened.
+#[test]
+fn a_mid_stream_size_change_is_a_clear_error() {
+    let dir = tempdir();
+    let input = size_change(dir.path());
+    let out = dir.path().join("out.mp4");
+    let err = pipeline::transcode(&input, &out, &fast(), &mut |_| ()).expect_err("must fail");
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("picture size changes mid-stream at frame 25"),
+        "{msg}"
+    );
+    assert!(msg.contains("176x144 after 320x240"), "{msg}");
+    assert!(!out.exists());
+}
+
+/// Issue 11 item 13: a 90° display matrix was dropped by transcode (and
+/// redact, which encodes the same way) and by stream-copy cuts.
+#[test]
+fn rotation_is_kept_by_transcode_and_stream_copy() {
+    let dir = tempdir();
+    let input = rotated(dir.path());
+    assert_eq!(ffprobe_rotation(&input), "90");
+    let out = dir.path().join("out.mp4");
+    pipeline::transcode(&input, &out, &fast(), &mut |_| ()).expect("transcodes");
+    assert_eq!(ffprobe_rotation(&out), "90", "transcode");
+    let info = media::probe(&input).expect("probes");
+    let cut = dir.path().join("cut.mp4");
+    let pending = obscura::output::PendingFile::new(&cut, &[&input]).expect("pending");
+    media::copy_range(&info, 0.0, 1.0, &pending).expect("copies");
+    pending.commit().expect("commits");
+    assert_eq!(ffprobe_rotation(&cut), "90", "stream copy");
+}
+
+/// Issue 11 item 19: a second video stream was ignored without a word.
+#[test]
+fn a_second_video_stream_is_reported() {
+    let dir = tempdir();
+    let input = two_video_streams(dir.path());
+    let info = media::probe(&input).expect("probes");
+    assert_eq!(info.video_streams, 2);
+    assert_eq!(
+        media::probe(sample("bikes.mp4"))
+            .expect("probes")
+            .video_streams,
+        1
+    );
+    let out = dir.path().join("out.mp4");
+    let s = pipeline::transcode(&input, &out, &fast(), &mut |_| ()).expect("transcodes");
+    assert_eq!(s.other_video_streams, 1);
+    assert_eq!(s.video_stream, info.stream_index);
+}

@@ -723,6 +723,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         summary.source_start_s
                     );
                 }
+                if summary.other_video_streams > 0 {
+                    println!(
+                        "used video stream #{}; {} other video stream(s) left out",
+                        summary.video_stream, summary.other_video_streams
+                    );
+                }
+                if let Some((w, h)) = summary.padded_to {
+                    println!(
+                        "odd picture size padded to {w}x{h} with a black right column/bottom row (H.264 4:2:0 needs even sizes); no source pixel is lost"
+                    );
+                }
                 if summary.discontinuities > 0 {
                     println!(
                         "{} timestamp discontinuit{} in the source closed up (one frame after each jump)",

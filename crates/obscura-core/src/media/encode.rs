@@ -248,6 +248,9 @@ pub struct EncodeSummary {
     pub audio_streams: usize,
     /// Timestamp discontinuities closed up (see [`Encoder::write`]).
     pub discontinuities: u64,
+    /// The even size an odd-sized source was padded to (black right column
+    /// and/or bottom row), if it was.
+    pub padded_to: Option<(u32, u32)>,
 }
 
 /// Writes H.264 video (and copied audio) to an MP4 file. The output appears
@@ -265,6 +268,10 @@ pub struct Encoder {
     audio: Option<AudioCopy>,
     audio_streams: usize,
     frames: u64,
+    /// Picture size of the source, which every frame must have.
+    src_size: (u32, u32),
+    /// The even size odd-sized pictures are padded to.
+    padded: Option<(u32, u32)>,
     /// Source pts, output pts and duration of the last frame written.
     last: Option<(i64, i64, i64)>,
     /// Largest step between frames that is not a discontinuity.
@@ -362,8 +369,15 @@ impl Encoder {
             .encoder()
             .video()
             .map_err(|e| enc_err("cannot create H.264 encoder", e))?;
-        ctx.set_width(info.width);
-        ctx.set_height(info.height);
+        // H.264 in 4:2:0 needs even sizes: odd ones are padded by one
+        // black row/column (as `-vf pad=ceil(iw/2)*2:ceil(ih/2)*2` does),
+        // so no source pixel is lost, and the summary says so.
+        let (enc_w, enc_h) = (
+            info.width + (info.width & 1),
+            info.height + (info.height & 1),
+        );
+        ctx.set_width(enc_w);
+        ctx.set_height(enc_h);
         let yuvj = info.pixel_format == "yuvj420p";
         ctx.set_format(if yuvj {
             ff::format::Pixel::YUVJ420P
@@ -411,6 +425,7 @@ impl Encoder {
                 .map_err(|e| enc_err("cannot add video stream", e))?;
             ost.set_parameters(&encoder);
             ost.set_time_base(enc_tb);
+            super::copy_display_matrix(&src_video, &mut ost);
             if fps.numerator() > 0 {
                 ost.set_avg_frame_rate(fps);
             }
@@ -505,6 +520,8 @@ impl Encoder {
             audio,
             audio_streams,
             frames: 0,
+            src_size: (info.width, info.height),
+            padded: ((enc_w, enc_h) != (info.width, info.height)).then_some((enc_w, enc_h)),
             last: None,
             max_step: if f64::from(enc_tb) > 0.0 {
                 (super::DISCONTINUITY_S / f64::from(enc_tb)) as i64
@@ -525,6 +542,21 @@ impl Encoder {
     /// # Errors
     /// `Encode` when x264 or the muxer fails.
     pub fn write(&mut self, frame: &mut DecodedFrame) -> Result<()> {
+        let size = (frame.inner.width(), frame.inner.height());
+        if size != self.src_size {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "the picture size changes mid-stream at frame {}: {}x{} after {}x{}; an MP4 output holds one size (split the recording there and process each part)",
+                    frame.index(),
+                    size.0,
+                    size.1,
+                    self.src_size.0,
+                    self.src_size.1
+                ),
+            )
+            .with_path(self.out.dest()));
+        }
         frame.clear_picture_type();
         let src = frame.pts();
         let d = if frame.duration() > 0 {
@@ -552,9 +584,14 @@ impl Encoder {
         self.last = Some((src, pts, d));
         frame.inner.set_pts(Some(pts));
         self.durations.insert(pts, d);
-        self.encoder
-            .send_frame(&frame.inner)
-            .map_err(|e| enc_err("encoding failed", e).with_path(self.out.dest()))?;
+        let sent = match self.padded {
+            None => self.encoder.send_frame(&frame.inner),
+            Some((w, h)) => {
+                let padded = pad_frame(&frame.inner, w, h)?;
+                self.encoder.send_frame(&padded)
+            }
+        };
+        sent.map_err(|e| enc_err("encoding failed", e).with_path(self.out.dest()))?;
         self.frames += 1;
         self.drain_packets()
     }
@@ -617,6 +654,7 @@ impl Encoder {
             frames,
             audio_streams,
             discontinuities,
+            padded,
             ..
         } = self;
         // Close the file before renaming it.
@@ -627,6 +665,49 @@ impl Encoder {
             frames,
             audio_streams,
             discontinuities,
+            padded_to: padded,
         })
     }
+}
+
+/// `src` (8-bit 4:2:0) on a `w`x`h` canvas: the picture at the top left,
+/// black to the right and below, and every property (timestamps, colour,
+/// side data) of the source frame.
+fn pad_frame(src: &ff::frame::Video, w: u32, h: u32) -> Result<ff::frame::Video> {
+    let mut out = ff::frame::Video::new(src.format(), w, h);
+    let full_range = src.format() == ff::format::Pixel::YUVJ420P;
+    for i in 0..3 {
+        let black = match (i, full_range) {
+            (0, true) => 0u8,
+            (0, false) => 16,
+            _ => 128,
+        };
+        let (sw, sh, ss) = (
+            src.plane_width(i) as usize,
+            src.plane_height(i) as usize,
+            src.stride(i),
+        );
+        let (dh, ds) = (out.plane_height(i) as usize, out.stride(i));
+        let data = src.data(i);
+        let dst = out.data_mut(i);
+        for y in 0..dh {
+            let row = &mut dst[y * ds..(y + 1) * ds];
+            if y < sh {
+                row[..sw].copy_from_slice(&data[y * ss..y * ss + sw]);
+                row[sw..].fill(black);
+            } else {
+                row.fill(black);
+            }
+        }
+    }
+    // SAFETY: both frames are valid and owned here; av_frame_copy_props
+    // copies metadata fields and side data, not the picture buffers.
+    let ret = unsafe { ff::ffi::av_frame_copy_props(out.as_mut_ptr(), src.as_ptr()) };
+    if ret < 0 {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("cannot pad the picture: {}", ff::Error::from(ret)),
+        ));
+    }
+    Ok(out)
 }

@@ -213,6 +213,34 @@ pub(crate) fn open_output(
     }
 }
 
+/// Copies the display matrix (rotation/flip that players apply) of input
+/// stream `ist` to output stream `ost`, if it has one. Returns whether it
+/// did. Without it a phone or body-camera clip recorded sideways plays
+/// sideways after transcode, redaction or export.
+pub(crate) fn copy_display_matrix(
+    ist: &ff::format::stream::Stream,
+    ost: &mut ff::format::stream::StreamMut,
+) -> bool {
+    let kind = ff::ffi::AVPacketSideDataType::AV_PKT_DATA_DISPLAYMATRIX;
+    // SAFETY: both streams are valid and owned by open contexts; the input
+    // side data (if any) is `size` bytes that stay alive while `ist` is
+    // borrowed; av_stream_new_side_data gives a fresh buffer of `size`
+    // bytes owned by the output stream (or null), which we fill at once.
+    unsafe {
+        let mut size = 0usize;
+        let data = ff::ffi::av_stream_get_side_data(ist.as_ptr(), kind, &mut size);
+        if data.is_null() || size == 0 {
+            return false;
+        }
+        let dst = ff::ffi::av_stream_new_side_data(ost.as_mut_ptr(), kind, size);
+        if dst.is_null() {
+            return false;
+        }
+        std::ptr::copy_nonoverlapping(data, dst, size);
+        true
+    }
+}
+
 /// The index of the best video stream, or a `NoVideo` error that lists what
 /// the file does contain.
 pub(crate) fn video_stream_index(ictx: &ff::format::context::Input, path: &Path) -> Result<usize> {
