@@ -404,3 +404,35 @@ pub fn two_video_streams(dir: &Path) -> PathBuf {
         &dir.join("two-video.mkv"),
     )
 }
+
+/// 4 s of bikes.mp4 (video copied) with a 440 Hz tone as G.711 audio
+/// (`pcm_alaw` or `pcm_mulaw`, 8 kHz, `channels`), in `name`'s container.
+pub fn g711(dir: &Path, name: &str, codec: &str, channels: u32) -> PathBuf {
+    let bikes = sample("bikes.mp4");
+    let ac = channels.to_string();
+    ffmpeg(
+        &[
+            "-i",
+            bikes.to_str().expect("utf-8"),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=10",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-t",
+            "4",
+            "-c:v",
+            "copy",
+            "-c:a",
+            codec,
+            "-ar",
+            "8000",
+            "-ac",
+            &ac,
+        ],
+        &dir.join(name),
+    )
+}

@@ -489,7 +489,7 @@ struct EncodeArgs {
     /// x264 preset (ultrafast ... veryslow).
     #[arg(long, default_value = "veryfast")]
     preset: String,
-    /// Audio: copy (default) or drop.
+    /// Audio: copy (default), drop, or aac (copy what MP4 can hold, re-encode the rest, e.g. G.711, to AAC).
     #[arg(long, default_value = "copy")]
     audio: String,
 }

@@ -86,6 +86,9 @@ pub enum AudioPolicy {
     Copy,
     /// Leave audio out.
     Drop,
+    /// Copy audio that MP4 can hold; re-encode the rest (G.711 `pcm_alaw`
+    /// and `pcm_mulaw` from IP cameras, other PCM) to AAC.
+    Aac,
 }
 
 impl std::str::FromStr for AudioPolicy {
@@ -95,9 +98,10 @@ impl std::str::FromStr for AudioPolicy {
         match s {
             "copy" => Ok(AudioPolicy::Copy),
             "drop" => Ok(AudioPolicy::Drop),
+            "aac" => Ok(AudioPolicy::Aac),
             _ => Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("invalid audio policy {s:?} (expected copy or drop)"),
+                format!("invalid audio policy {s:?} (expected copy, drop or aac)"),
             )),
         }
     }
@@ -158,6 +162,8 @@ struct AudioCopy {
     map: HashMap<usize, (usize, ff::Rational, ff::Rational)>,
     pending: Option<ff::Packet>,
     eof: bool,
+    /// Streams re-encoded to AAC instead of copied, by input stream index.
+    aac: HashMap<usize, AacStream>,
     /// Source seconds of the first video frame, which the output starts at
     /// 0: audio moves by the same amount.
     offset_s: f64,
@@ -220,6 +226,10 @@ impl AudioCopy {
             if p.pts().is_some_and(|x| x < shift) {
                 // Sound from before the first picture: the output starts
                 // with the picture.
+                continue;
+            }
+            if let Some(a) = self.aac.get_mut(&p.stream()) {
+                a.feed(Some(&p), self.offset_s, octx)?;
                 continue;
             }
             if let Some(x) = p.pts() {
@@ -433,7 +443,8 @@ impl Encoder {
         };
 
         let mut map = HashMap::new();
-        if opts.audio == AudioPolicy::Copy {
+        let mut aac = HashMap::new();
+        if opts.audio != AudioPolicy::Drop {
             for ist in src.streams() {
                 if ist.parameters().medium() != ff::media::Type::Audio {
                     continue;
@@ -448,11 +459,20 @@ impl Encoder {
                         ff::ffi::FF_COMPLIANCE_NORMAL,
                     )
                 };
+                if ok != 1 && opts.audio == AudioPolicy::Aac {
+                    let a = AacStream::new(&ist, &mut octx, global_header)?;
+                    map.insert(
+                        ist.index(),
+                        (a.out_idx, ist.time_base(), ff::Rational::new(0, 1)),
+                    );
+                    aac.insert(ist.index(), a);
+                    continue;
+                }
                 if ok != 1 {
                     return Err(Error::new(
                         ErrorKind::Unsupported,
                         format!(
-                            "audio stream #{} ({}) cannot be copied into MP4; use --audio drop",
+                            "audio stream #{} ({}) cannot be copied into MP4; use --audio aac to re-encode it, or --audio drop",
                             ist.index(),
                             id.name()
                         ),
@@ -496,6 +516,11 @@ impl Encoder {
                 v.2 = s.time_base();
             }
         }
+        for a in aac.values_mut() {
+            if let Some(s) = octx.stream(a.out_idx) {
+                a.out_tb = s.time_base();
+            }
+        }
         let audio_streams = map.len();
         let audio = if map.is_empty() {
             None
@@ -505,6 +530,7 @@ impl Encoder {
                 map,
                 pending: None,
                 eof: false,
+                aac,
                 offset_s: 0.0,
             })
         };
@@ -644,6 +670,11 @@ impl Encoder {
             audio
                 .write_until(&mut self.octx, None)
                 .map_err(|e| e.with_path(&dest))?;
+            let offset_s = audio.offset_s;
+            for a in audio.aac.values_mut() {
+                a.feed(None, offset_s, &mut self.octx)
+                    .map_err(|e| e.with_path(&dest))?;
+            }
         }
         self.octx
             .write_trailer()
@@ -710,4 +741,239 @@ fn pad_frame(src: &ff::frame::Video, w: u32, h: u32) -> Result<ff::frame::Video>
         ));
     }
     Ok(out)
+}
+
+/// One audio stream decoded and re-encoded to AAC (for audio MP4 cannot
+/// hold, such as G.711).
+struct AacStream {
+    decoder: ff::decoder::Audio,
+    encoder: ff::encoder::Audio,
+    in_tb: ff::Rational,
+    out_idx: usize,
+    out_tb: ff::Rational,
+    channels: usize,
+    rate: i32,
+    frame_size: usize,
+    /// Decoded samples waiting for a full encoder frame, per channel.
+    fifo: Vec<Vec<f32>>,
+    /// Pts (in samples) of the first sample in `fifo`.
+    next_pts: Option<i64>,
+    flushed: bool,
+}
+
+fn aac_err(what: &str, e: ff::Error) -> Error {
+    Error::new(ErrorKind::Encode, format!("AAC audio: {what}: {e}"))
+}
+
+impl AacStream {
+    fn new(
+        ist: &ff::format::stream::Stream,
+        octx: &mut ff::format::context::Output,
+        global_header: bool,
+    ) -> Result<Self> {
+        let unsupported = |what: String| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("audio stream #{}: {what}; use --audio drop", ist.index()),
+            )
+        };
+        let decoder = ff::codec::context::Context::from_parameters(ist.parameters())
+            .and_then(|c| c.decoder().audio())
+            .map_err(|e| {
+                unsupported(format!(
+                    "cannot decode {}: {e}",
+                    ist.parameters().id().name()
+                ))
+            })?;
+        let channels = usize::from(decoder.channels()).max(1);
+        let rate = i32::try_from(decoder.rate()).unwrap_or(0);
+        if rate <= 0 || channels > 8 {
+            return Err(unsupported(format!(
+                "{} Hz, {channels} channels cannot be encoded to AAC",
+                decoder.rate()
+            )));
+        }
+        let codec = ff::encoder::find(ff::codec::Id::AAC)
+            .ok_or_else(|| unsupported("this FFmpeg has no AAC encoder".into()))?;
+        let mut ctx = ff::codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .audio()
+            .map_err(|e| aac_err("cannot create encoder", e))?;
+        ctx.set_rate(rate);
+        ctx.set_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
+        ctx.set_time_base(ff::Rational::new(1, rate));
+        ctx.set_bit_rate(64_000 * channels.min(2));
+        // SAFETY: the unopened encoder context is ours; the channel layout
+        // (the new API and the legacy fields FFmpeg 5 still reads) is set
+        // before avcodec_open2, and the flags are ORed in.
+        unsafe {
+            let p = ctx.as_mut_ptr();
+            ff::ffi::av_channel_layout_default(&mut (*p).ch_layout, channels as i32);
+            #[allow(deprecated)]
+            {
+                (*p).channels = channels as i32;
+                (*p).channel_layout = (*p).ch_layout.u.mask;
+            }
+            if global_header {
+                (*p).flags |= ff::ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32;
+            }
+        }
+        let encoder = ctx
+            .open_as(codec)
+            .map_err(|e| aac_err("cannot open encoder", e))?;
+        let frame_size = (encoder.frame_size() as usize).max(1);
+        let out_idx = {
+            let mut ost = octx
+                .add_stream(codec)
+                .map_err(|e| aac_err("cannot add stream", e))?;
+            ost.set_parameters(&encoder);
+            ost.set_time_base(ff::Rational::new(1, rate));
+            ost.index()
+        };
+        Ok(AacStream {
+            decoder,
+            encoder,
+            in_tb: ist.time_base(),
+            out_idx,
+            out_tb: ff::Rational::new(1, rate),
+            channels,
+            rate,
+            frame_size,
+            fifo: vec![Vec::new(); channels],
+            next_pts: None,
+            flushed: false,
+        })
+    }
+
+    /// Decodes `packet` (`None` flushes everything) and writes every full
+    /// AAC frame it completes. Timestamps are moved back by `offset_s`.
+    fn feed(
+        &mut self,
+        packet: Option<&ff::Packet>,
+        offset_s: f64,
+        octx: &mut ff::format::context::Output,
+    ) -> Result<()> {
+        if self.flushed {
+            return Ok(());
+        }
+        match packet {
+            Some(p) => {
+                if self.next_pts.is_none() {
+                    let t = p.pts().or(p.dts()).unwrap_or(0) as f64 * f64::from(self.in_tb);
+                    self.next_pts =
+                        Some(((t - offset_s) * f64::from(self.rate)).round().max(0.0) as i64);
+                }
+                // A damaged audio packet is skipped, as FFmpeg's tools do.
+                if self.decoder.send_packet(p).is_err() {
+                    return Ok(());
+                }
+            }
+            None => {
+                let _ = self.decoder.send_eof();
+            }
+        }
+        let mut frame = ff::frame::Audio::empty();
+        while self.decoder.receive_frame(&mut frame).is_ok() {
+            self.push(&frame)?;
+        }
+        let last = packet.is_none();
+        while self.fifo[0].len() >= self.frame_size || (last && !self.fifo[0].is_empty()) {
+            let n = self.fifo[0].len().min(self.frame_size);
+            self.encode(n, octx)?;
+        }
+        if last {
+            self.flushed = true;
+            self.encoder
+                .send_eof()
+                .map_err(|e| aac_err("cannot flush", e))?;
+            self.drain(octx)?;
+        }
+        Ok(())
+    }
+
+    /// Appends a decoded frame's samples, as f32, to the FIFO.
+    fn push(&mut self, frame: &ff::frame::Audio) -> Result<()> {
+        use ff::format::sample::Sample as S;
+        let n = frame.samples();
+        let chans = usize::from(frame.channels()).max(1).min(self.channels);
+        let planar = frame.is_planar();
+        let (size, read): (usize, fn(&[u8]) -> f32) = match frame.format() {
+            S::U8(_) => (1, |b| (f32::from(b[0]) - 128.0) / 128.0),
+            S::I16(_) => (2, |b| f32::from(i16::from_ne_bytes([b[0], b[1]])) / 32768.0),
+            S::I32(_) => (4, |b| {
+                i32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0
+            }),
+            S::F32(_) => (4, |b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+            S::F64(_) => (8, |b| {
+                f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }),
+            other => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("audio sample format {other:?} cannot be re-encoded; use --audio drop"),
+                ))
+            }
+        };
+        let total = usize::from(frame.channels()).max(1);
+        for ch in 0..chans {
+            let (plane, step, first) = if planar {
+                (frame.data(ch), size, 0)
+            } else {
+                (frame.data(0), size * total, ch * size)
+            };
+            for i in 0..n {
+                let at = first + i * step;
+                let Some(b) = plane.get(at..at + size) else {
+                    break;
+                };
+                self.fifo[ch].push(read(b));
+            }
+        }
+        // Channels the frame lacks (never expected) stay silent.
+        let len = self.fifo[0].len();
+        for f in &mut self.fifo[chans..] {
+            f.resize(len, 0.0);
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, n: usize, octx: &mut ff::format::context::Output) -> Result<()> {
+        let layout = ff::ChannelLayout::default(self.channels as i32);
+        let mut frame = ff::frame::Audio::new(
+            ff::format::Sample::F32(ff::format::sample::Type::Planar),
+            n,
+            layout,
+        );
+        frame.set_rate(self.rate as u32);
+        for ch in 0..self.channels {
+            let rest = self.fifo[ch].split_off(n);
+            let samples = std::mem::replace(&mut self.fifo[ch], rest);
+            frame.plane_mut::<f32>(ch)[..n].copy_from_slice(&samples);
+        }
+        let pts = self.next_pts.unwrap_or(0);
+        frame.set_pts(Some(pts));
+        self.next_pts = Some(pts + n as i64);
+        self.encoder
+            .send_frame(&frame)
+            .map_err(|e| aac_err("encoding failed", e))?;
+        self.drain(octx)
+    }
+
+    fn drain(&mut self, octx: &mut ff::format::context::Output) -> Result<()> {
+        let mut packet = ff::Packet::empty();
+        loop {
+            match self.encoder.receive_packet(&mut packet) {
+                Ok(()) => {
+                    packet.set_stream(self.out_idx);
+                    packet.rescale_ts(ff::Rational::new(1, self.rate), self.out_tb);
+                    packet
+                        .write_interleaved(octx)
+                        .map_err(|e| aac_err("cannot write", e))?;
+                }
+                Err(e) if is_again(&e) => return Ok(()),
+                Err(ff::Error::Eof) => return Ok(()),
+                Err(e) => return Err(aac_err("encoding failed", e)),
+            }
+        }
+    }
 }
