@@ -64,7 +64,11 @@ pub fn ffprobe_count_frames(path: &Path) -> u64 {
             "csv=p=0",
         ])
         .arg(path));
-    s.trim()
+    // MPEG-TS lists the stream under its program too: take the first.
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
         .parse()
         .unwrap_or_else(|e| panic!("ffprobe said {s:?}: {e}"))
 }
@@ -230,4 +234,205 @@ pub fn damaged_mp4(dir: &Path) -> PathBuf {
     );
     let len = std::fs::metadata(&clean).expect("written").len() as usize;
     corrupt_copy(&clean, &dir.join("damaged.mp4"), len / 2, 2000, 0x5eed)
+}
+
+/// 4 s of bikes.mp4 as H.264 in MPEG-TS whose clock starts at `offset_s`
+/// (NVR exports start wherever the recorder's clock was: 36000 = 10 h).
+pub fn ts_at(dir: &Path, name: &str, from_s: u32, offset_s: u32) -> PathBuf {
+    let bikes = sample("bikes.mp4");
+    let bikes = bikes.to_str().expect("utf-8 sample path");
+    let (from, offset) = (from_s.to_string(), offset_s.to_string());
+    ffmpeg(
+        &[
+            "-ss",
+            &from,
+            "-i",
+            bikes,
+            "-t",
+            "4",
+            "-an",
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-output_ts_offset",
+            &offset,
+            "-f",
+            "mpegts",
+        ],
+        &dir.join(name),
+    )
+}
+
+/// Two 4 s MPEG-TS recordings joined byte for byte (as `cat` or a
+/// recorder's restart does): the clock jumps forward by 1000 s, or back by
+/// 1000 s when `back`.
+pub fn ts_jump(dir: &Path, back: bool) -> PathBuf {
+    let early = ts_at(dir, "early.ts", 0, 0);
+    let late = ts_at(dir, "late.ts", 4, 1000);
+    let (a, b) = if back { (late, early) } else { (early, late) };
+    let mut bytes = std::fs::read(a).expect("readable");
+    bytes.extend(std::fs::read(b).expect("readable"));
+    let dst = dir.join(if back {
+        "jump-back.ts"
+    } else {
+        "jump-forward.ts"
+    });
+    std::fs::write(&dst, bytes).expect("writable");
+    dst
+}
+
+/// A 2 s, 175x143 MPEG-4 AVI (odd sizes: H.264 4:2:0 needs even ones).
+pub fn odd_size(dir: &Path) -> PathBuf {
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=s=175x143:d=2",
+            "-c:v",
+            "mpeg4",
+        ],
+        &dir.join("odd-175x143.avi"),
+    )
+}
+
+/// A 1 s, 1x1 grey FFV1 Matroska file.
+pub fn one_pixel(dir: &Path) -> PathBuf {
+    let raw = dir.join("one-pixel.gray");
+    std::fs::write(&raw, [0x80u8; 25]).expect("writable");
+    let raw = raw.to_str().expect("utf-8 temp path").to_string();
+    ffmpeg(
+        &[
+            "-f", "rawvideo", "-pix_fmt", "gray", "-s", "1x1", "-r", "25", "-i", &raw, "-c:v",
+            "ffv1",
+        ],
+        &dir.join("one-pixel.mkv"),
+    )
+}
+
+/// MPEG-TS whose picture size changes after 25 frames (320x240, then
+/// 176x144): two recordings joined byte for byte.
+pub fn size_change(dir: &Path) -> PathBuf {
+    let a = ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=s=320x240:d=1",
+            "-c:v",
+            "mpeg4",
+        ],
+        &dir.join("size-a.ts"),
+    );
+    let b = ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=s=176x144:d=1",
+            "-c:v",
+            "mpeg4",
+        ],
+        &dir.join("size-b.ts"),
+    );
+    let mut bytes = std::fs::read(a).expect("readable");
+    bytes.extend(std::fs::read(b).expect("readable"));
+    let dst = dir.join("size-change.ts");
+    std::fs::write(&dst, bytes).expect("writable");
+    dst
+}
+
+/// 2 s of bikes.mp4 (stream copy) with a 90° display matrix.
+pub fn rotated(dir: &Path) -> PathBuf {
+    let bikes = sample("bikes.mp4");
+    let bikes = bikes.to_str().expect("utf-8 sample path");
+    ffmpeg(
+        &[
+            "-i",
+            bikes,
+            "-t",
+            "2",
+            "-c",
+            "copy",
+            "-metadata:s:v",
+            "rotate=90",
+        ],
+        &dir.join("rotated.mp4"),
+    )
+}
+
+/// The display rotation ffprobe reads from a file's first video stream
+/// ("" when none).
+pub fn ffprobe_rotation(path: &Path) -> String {
+    run(Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream_side_data=rotation",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path))
+    .trim()
+    .trim_matches(',')
+    .to_string()
+}
+
+/// Matroska with two video streams: 2 s of bikes.mp4 (640x272) and of
+/// vtest.avi (768x576).
+pub fn two_video_streams(dir: &Path) -> PathBuf {
+    let bikes = sample("bikes.mp4");
+    let vtest = sample("vtest.avi");
+    ffmpeg(
+        &[
+            "-i",
+            bikes.to_str().expect("utf-8"),
+            "-i",
+            vtest.to_str().expect("utf-8"),
+            "-map",
+            "0:v",
+            "-map",
+            "1:v",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ],
+        &dir.join("two-video.mkv"),
+    )
+}
+
+/// 4 s of bikes.mp4 (video copied) with a 440 Hz tone as G.711 audio
+/// (`pcm_alaw` or `pcm_mulaw`, 8 kHz, `channels`), in `name`'s container.
+pub fn g711(dir: &Path, name: &str, codec: &str, channels: u32) -> PathBuf {
+    let bikes = sample("bikes.mp4");
+    let ac = channels.to_string();
+    ffmpeg(
+        &[
+            "-i",
+            bikes.to_str().expect("utf-8"),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:d=10",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-t",
+            "4",
+            "-c:v",
+            "copy",
+            "-c:a",
+            codec,
+            "-ar",
+            "8000",
+            "-ac",
+            &ac,
+        ],
+        &dir.join(name),
+    )
 }

@@ -113,7 +113,14 @@ fn file_names_that_are_not_utf8_work() {
     assert_eq!(info.frames, 250);
     assert_eq!(info.path, input);
     let (_, frames) = media::open(&input, &DecodeOptions::default()).expect("opens");
-    assert_eq!(frames.map(|f| f.expect("decodes")).count(), 250);
+    assert_eq!(
+        frames
+            .map(|f| f.map(|_| ()))
+            .collect::<obscura::Result<Vec<()>>>()
+            .expect("decodes")
+            .len(),
+        250
+    );
     let out = dir
         .path()
         .join(std::ffi::OsStr::from_bytes(b"redacted-\xff.mp4"));
@@ -140,7 +147,11 @@ fn rss_child() {
     let info = media::probe(&path).expect("probes");
     let (_, frames) = media::open(&path, &DecodeOptions::sequential()).expect("opens");
     assert_eq!(
-        frames.map(|f| f.expect("decodes")).count() as u64,
+        frames
+            .map(|f| f.map(|_| ()))
+            .collect::<obscura::Result<Vec<()>>>()
+            .expect("decodes")
+            .len() as u64,
         info.frames
     );
     let opts = DecodeOptions {
@@ -150,7 +161,11 @@ fn rss_child() {
     };
     let (_, frames) = media::open(&path, &opts).expect("opens");
     assert_eq!(
-        frames.map(|f| f.expect("decodes")).count() as u64,
+        frames
+            .map(|f| f.map(|_| ()))
+            .collect::<obscura::Result<Vec<()>>>()
+            .expect("decodes")
+            .len() as u64,
         info.frames
     );
     let status = std::fs::read_to_string("/proc/self/status").expect("proc");
@@ -192,4 +207,190 @@ fn memory_does_not_grow_with_the_recordings_length() {
         b <= a + a / 10 + 8 * 1024,
         "peak RSS {a} kB for 795 frames but {b} kB for 6360 frames"
     );
+}
+
+/// Issue 11 item 12: MPEG-TS clocks. A 10 h start made a 10-hour empty edit
+/// in the MP4; jumps made outputs whose first packets were flagged discard
+/// (frames lost, 0 keyframes), or failed with "cannot write video: Invalid
+/// argument". Outputs start at 0, keep the source's start as a tag, keep
+/// every frame, and the jumps are reported.
+#[test]
+fn mpeg_ts_clock_jumps_and_late_starts_give_outputs_from_zero() {
+    let dir = tempdir();
+    let cases = [
+        (ts_at(dir.path(), "ten-hours.ts", 0, 36000), 0u64),
+        (ts_jump(dir.path(), false), 1),
+        (ts_jump(dir.path(), true), 1),
+    ];
+    for (input, jumps) in cases {
+        let name = input
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let info = media::probe(&input).expect("probes");
+        let frames = ffprobe_count_frames(&input);
+        assert_eq!(info.frames, frames, "{name}");
+        assert_eq!(info.discontinuities, jumps, "{name}");
+        assert!(
+            (info.duration_s - frames as f64 / 25.0).abs() < 0.05,
+            "{name}: duration {} s for {frames} frames",
+            info.duration_s
+        );
+        for (i, decode) in [DecodeOptions::sequential(), DecodeOptions::default()]
+            .into_iter()
+            .enumerate()
+        {
+            let out = dir.path().join(format!("{name}.{i}.mp4"));
+            let opts = PipelineOptions {
+                decode,
+                ..Default::default()
+            };
+            let s = pipeline::transcode(&input, &out, &opts, &mut |_| ())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s.frames_out, frames, "{name}");
+            assert_eq!(s.discontinuities, jumps, "{name}");
+            assert_eq!(ffprobe_count_frames(&out), frames, "{name}: output frames");
+            let start: f64 = ffprobe_stream(&out, "v:0", "start_time")
+                .parse()
+                .expect("a start time");
+            assert_eq!(start, 0.0, "{name}: output starts at 0");
+            let dur: f64 = ffprobe_stream(&out, "v:0", "duration")
+                .parse()
+                .expect("a duration");
+            assert!((dur - frames as f64 / 25.0).abs() < 0.05, "{name}: {dur} s");
+            let tag = run(std::process::Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-show_entries",
+                    "format_tags=source_start_time",
+                ])
+                .args(["-of", "csv=p=0"])
+                .arg(&out));
+            let tag: f64 = tag.trim().parse().expect("source_start_time tag");
+            assert!(
+                (tag - s.source_start_s).abs() < 1e-3 && tag > 1.0,
+                "{name}: {tag}"
+            );
+            let back = media::probe(&out).expect("output probes");
+            assert!(back.keyframes.len() >= 2, "{name}: output keyframes");
+            assert_eq!(back.discontinuities, 0, "{name}");
+        }
+    }
+}
+
+fn fast() -> PipelineOptions {
+    PipelineOptions {
+        encode: obscura::media::EncodeOptions {
+            preset: obscura::media::Preset::Ultrafast,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// Issue 11 item 14: odd sizes and a 1x1 video failed with "cannot open
+/// H.264 encoder: Generic error in an external library". They are padded
+/// to even sizes (no source pixel lost) and the summary says so.
+#[test]
+fn odd_and_tiny_picture_sizes_are_padded_to_even() {
+    let dir = tempdir();
+    for (input, padded) in [
+        (odd_size(dir.path()), (176, 144)),
+        (one_pixel(dir.path()), (2, 2)),
+    ] {
+        let out = dir.path().join("padded.mp4");
+        let _ = std::fs::remove_file(&out);
+        let s = pipeline::transcode(&input, &out, &fast(), &mut |_| ())
+            .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        assert_eq!(s.padded_to, Some(padded));
+        assert_eq!(ffprobe_count_frames(&out), ffprobe_count_frames(&input));
+        assert_eq!(
+            ffprobe_stream(&out, "v:0", "width,height"),
+            format!("{},{}", padded.0, padded.1)
+        );
+    }
+    // The picture itself is where it was: the top-left 175x143 of the
+    // output's first frame is the source's (to within H.264's loss).
+    let src = Decoder::open(odd_size(dir.path()), 0)
+        .expect("opens")
+        .next()
+        .expect("a frame")
+        .expect("decodes");
+    let out = dir.path().join("odd.mp4");
+    let q = PipelineOptions {
+        encode: obscura::media::EncodeOptions {
+            crf: 0,
+            preset: obscura::media::Preset::Ultrafast,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    pipeline::transcode(&odd_size(dir.path()), &out, &q, &mut |_| ()).expect("transcodes");
+    let dst = Decoder::open(&out, 0)
+        .expect("opens")
+        .next()
+        .expect("a frame")
+        .expect("decodes");
+    let (a, b) = (src.view(), dst.view());
+    for y in 0..143 {
+        assert_eq!(&a.luma().row(y)[..175], &b.luma().row(y)[..175], "row {y}");
+        assert_eq!(b.luma().row(y)[175], 16, "black padding, row {y}");
+    }
+}
+
+/// Issue 11 item 14: a mid-stream size change failed with "encoding failed:
+/// Generic error"; it is an Unsupported error that says what happened.
+#[test]
+fn a_mid_stream_size_change_is_a_clear_error() {
+    let dir = tempdir();
+    let input = size_change(dir.path());
+    let out = dir.path().join("out.mp4");
+    let err = pipeline::transcode(&input, &out, &fast(), &mut |_| ()).expect_err("must fail");
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("picture size changes mid-stream at frame 25"),
+        "{msg}"
+    );
+    assert!(msg.contains("176x144 after 320x240"), "{msg}");
+    assert!(!out.exists());
+}
+
+/// Issue 11 item 13: a 90° display matrix was dropped by transcode (and
+/// redact, which encodes the same way) and by stream-copy cuts.
+#[test]
+fn rotation_is_kept_by_transcode_and_stream_copy() {
+    let dir = tempdir();
+    let input = rotated(dir.path());
+    assert_eq!(ffprobe_rotation(&input), "90");
+    let out = dir.path().join("out.mp4");
+    pipeline::transcode(&input, &out, &fast(), &mut |_| ()).expect("transcodes");
+    assert_eq!(ffprobe_rotation(&out), "90", "transcode");
+    let info = media::probe(&input).expect("probes");
+    let cut = dir.path().join("cut.mp4");
+    let pending = obscura::output::PendingFile::new(&cut, &[&input]).expect("pending");
+    media::copy_range(&info, 0.0, 1.0, &pending).expect("copies");
+    pending.commit().expect("commits");
+    assert_eq!(ffprobe_rotation(&cut), "90", "stream copy");
+}
+
+/// Issue 11 item 19: a second video stream was ignored without a word.
+#[test]
+fn a_second_video_stream_is_reported() {
+    let dir = tempdir();
+    let input = two_video_streams(dir.path());
+    let info = media::probe(&input).expect("probes");
+    assert_eq!(info.video_streams, 2);
+    assert_eq!(
+        media::probe(sample("bikes.mp4"))
+            .expect("probes")
+            .video_streams,
+        1
+    );
+    let out = dir.path().join("out.mp4");
+    let s = pipeline::transcode(&input, &out, &fast(), &mut |_| ()).expect("transcodes");
+    assert_eq!(s.other_video_streams, 1);
+    assert_eq!(s.video_stream, info.stream_index);
 }

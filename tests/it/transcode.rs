@@ -153,3 +153,56 @@ fn invalid_options_and_outputs_are_refused_before_any_work() {
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
 }
+
+/// G.711 audio (IP cameras) cannot be copied into MP4: the refusal names
+/// the way out, and `AudioPolicy::Aac` re-encodes it (the tone survives:
+/// same length, same pitch by zero-crossing count).
+#[test]
+fn g711_audio_is_refused_for_copy_and_re_encoded_to_aac() {
+    let dir = tempdir();
+    for (name, codec, channels) in [("alaw.mov", "pcm_alaw", 1), ("mulaw.mkv", "pcm_mulaw", 2)] {
+        let input = g711(dir.path(), name, codec, channels);
+        let out = dir.path().join(format!("{name}.mp4"));
+        let err = transcode(&input, &out, &PipelineOptions::default()).expect_err("copy refused");
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("--audio aac"), "{err}");
+        assert!(!out.exists());
+        let opts = PipelineOptions {
+            encode: EncodeOptions {
+                audio: AudioPolicy::Aac,
+                preset: obscura::media::Preset::Ultrafast,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let s = transcode(&input, &out, &opts).expect("re-encodes");
+        assert_eq!(s.audio_streams, 1);
+        assert_eq!(ffprobe_stream(&out, "a:0", "codec_name"), "aac");
+        assert_eq!(
+            ffprobe_stream(&out, "a:0", "channels"),
+            channels.to_string()
+        );
+        let dur: f64 = ffprobe_stream(&out, "a:0", "duration")
+            .parse()
+            .expect("a duration");
+        assert!((dur - 4.0).abs() < 0.1, "{name}: audio {dur} s");
+        // 440 Hz at 8 kHz: 880 zero crossings a second, 0.11 per sample.
+        let stats = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-i"])
+            .arg(&out)
+            .args(["-map", "0:a", "-af", "astats", "-f", "null", "-"])
+            .output()
+            .expect("ffmpeg runs");
+        let text = String::from_utf8_lossy(&stats.stderr);
+        let rate: f64 = text
+            .lines()
+            .rev()
+            .find_map(|l| l.split("Zero crossings rate: ").nth(1))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("astats zero crossings");
+        assert!(
+            (rate - 0.11).abs() < 0.01,
+            "{name}: zero-crossing rate {rate}"
+        );
+    }
+}

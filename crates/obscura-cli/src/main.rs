@@ -499,7 +499,7 @@ struct EncodeArgs {
     /// x264 preset (ultrafast ... veryslow).
     #[arg(long, default_value = "veryfast")]
     preset: String,
-    /// Audio: copy (default) or drop.
+    /// Audio: copy (default), drop, or aac (copy what MP4 can hold, re-encode the rest, e.g. G.711, to AAC).
     #[arg(long, default_value = "copy")]
     audio: String,
     /// Replace an existing output (never an input). A redaction keeps the
@@ -734,6 +734,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     summary.seconds,
                     summary.fps
                 );
+                if summary.source_start_s != 0.0 {
+                    println!(
+                        "output starts at 0; the source started at {:.3} s (kept as its source_start_time tag)",
+                        summary.source_start_s
+                    );
+                }
+                if summary.other_video_streams > 0 {
+                    println!(
+                        "used video stream #{}; {} other video stream(s) left out",
+                        summary.video_stream, summary.other_video_streams
+                    );
+                }
+                if let Some((w, h)) = summary.padded_to {
+                    println!(
+                        "odd picture size padded to {w}x{h} with a black right column/bottom row (H.264 4:2:0 needs even sizes); no source pixel is lost"
+                    );
+                }
+                if summary.discontinuities > 0 {
+                    println!(
+                        "{} timestamp discontinuit{} in the source closed up (one frame after each jump)",
+                        summary.discontinuities,
+                        if summary.discontinuities == 1 { "y" } else { "ies" }
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -1580,6 +1604,23 @@ fn probe(files: &[PathBuf], json: bool) -> Result<ExitCode> {
                             .map(|t| format!(", created {t}"))
                             .unwrap_or_default()
                     );
+                    if info.video_streams > 1 {
+                        println!(
+                            "{}: {} video streams; using stream #{} (the others are left out of every output)",
+                            info.path.display(),
+                            info.video_streams,
+                            info.stream_index
+                        );
+                    }
+                    if info.discontinuities > 0 {
+                        println!(
+                            "{}: {} timestamp discontinuit{} (jumps back, or forward by more than {} s); outputs close them up",
+                            info.path.display(),
+                            info.discontinuities,
+                            if info.discontinuities == 1 { "y" } else { "ies" },
+                            media::DISCONTINUITY_S
+                        );
+                    }
                 }
             }
             Err(e) => {

@@ -50,6 +50,19 @@ pub struct PipelineSummary {
     pub frames_out: u64,
     /// Audio streams copied.
     pub audio_streams: usize,
+    /// Timestamp discontinuities in the input that the output closes up
+    /// (it starts at 0 and runs on one frame after each jump).
+    pub discontinuities: u64,
+    /// Index of the video stream used.
+    pub video_stream: usize,
+    /// Other video streams in the input, left out of the output.
+    pub other_video_streams: usize,
+    /// The even size an odd-sized input was padded to (black right column
+    /// and/or bottom row: H.264 4:2:0 needs even sizes), if it was.
+    pub padded_to: Option<(u32, u32)>,
+    /// Source seconds the output's 0 corresponds to (also written to the
+    /// output as its `source_start_time` tag when not 0).
+    pub source_start_s: f64,
     /// Wall-clock seconds the run took.
     pub seconds: f64,
     /// Frames per second achieved.
@@ -118,6 +131,11 @@ where
         frames_in: info.frames,
         frames_out: summary.frames,
         audio_streams: summary.audio_streams,
+        discontinuities: summary.discontinuities,
+        padded_to: summary.padded_to,
+        video_stream: info.stream_index,
+        other_video_streams: info.video_streams.saturating_sub(1),
+        source_start_s: info.start_pts as f64 * info.time_base_f64(),
         seconds,
         fps: if seconds > 0.0 {
             done as f64 / seconds

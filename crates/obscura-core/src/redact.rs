@@ -928,6 +928,11 @@ pub fn redact(
             frames_in: info.frames,
             frames_out: done.frames,
             audio_streams: done.audio_streams,
+            discontinuities: done.discontinuities,
+            padded_to: done.padded_to,
+            video_stream: info.stream_index,
+            other_video_streams: info.video_streams.saturating_sub(1),
+            source_start_s: info.start_pts as f64 * info.time_base_f64(),
             seconds,
             fps: if seconds > 0.0 {
                 written as f64 / seconds

@@ -86,6 +86,9 @@ pub enum AudioPolicy {
     Copy,
     /// Leave audio out.
     Drop,
+    /// Copy audio that MP4 can hold; re-encode the rest (G.711 `pcm_alaw`
+    /// and `pcm_mulaw` from IP cameras, other PCM) to AAC.
+    Aac,
 }
 
 impl std::str::FromStr for AudioPolicy {
@@ -95,9 +98,10 @@ impl std::str::FromStr for AudioPolicy {
         match s {
             "copy" => Ok(AudioPolicy::Copy),
             "drop" => Ok(AudioPolicy::Drop),
+            "aac" => Ok(AudioPolicy::Aac),
             _ => Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("invalid audio policy {s:?} (expected copy or drop)"),
+                format!("invalid audio policy {s:?} (expected copy, drop or aac)"),
             )),
         }
     }
@@ -164,6 +168,11 @@ struct AudioCopy {
     map: HashMap<usize, (usize, ff::Rational, ff::Rational)>,
     pending: Option<ff::Packet>,
     eof: bool,
+    /// Streams re-encoded to AAC instead of copied, by input stream index.
+    aac: HashMap<usize, AacStream>,
+    /// Source seconds of the first video frame, which the output starts at
+    /// 0: audio moves by the same amount.
+    offset_s: f64,
 }
 
 impl AudioCopy {
@@ -205,12 +214,35 @@ impl AudioCopy {
             let Some(&(out_idx, in_tb, out_tb)) = self.map.get(&p.stream()) else {
                 continue;
             };
-            let t = p.dts().or(p.pts()).map(|d| d as f64 * f64::from(in_tb));
+            let t = p
+                .dts()
+                .or(p.pts())
+                .map(|d| d as f64 * f64::from(in_tb) - self.offset_s);
             if let (Some(limit), Some(t)) = (until, t) {
                 if t > limit {
                     self.pending = Some(p);
                     return Ok(());
                 }
+            }
+            let shift = if f64::from(in_tb) > 0.0 {
+                (self.offset_s / f64::from(in_tb)).round() as i64
+            } else {
+                0
+            };
+            if p.pts().is_some_and(|x| x < shift) {
+                // Sound from before the first picture: the output starts
+                // with the picture.
+                continue;
+            }
+            if let Some(a) = self.aac.get_mut(&p.stream()) {
+                a.feed(Some(&p), self.offset_s, octx)?;
+                continue;
+            }
+            if let Some(x) = p.pts() {
+                p.set_pts(Some(x - shift));
+            }
+            if let Some(x) = p.dts() {
+                p.set_dts(Some(x - shift));
             }
             p.rescale_ts(in_tb, out_tb);
             p.set_stream(out_idx);
@@ -230,6 +262,11 @@ pub struct EncodeSummary {
     pub frames: u64,
     /// Audio streams copied.
     pub audio_streams: usize,
+    /// Timestamp discontinuities closed up (see [`Encoder::write`]).
+    pub discontinuities: u64,
+    /// The even size an odd-sized source was padded to (black right column
+    /// and/or bottom row), if it was.
+    pub padded_to: Option<(u32, u32)>,
 }
 
 /// Writes H.264 video (and copied audio) to an MP4 file. The output appears
@@ -247,6 +284,15 @@ pub struct Encoder {
     audio: Option<AudioCopy>,
     audio_streams: usize,
     frames: u64,
+    /// Picture size of the source, which every frame must have.
+    src_size: (u32, u32),
+    /// The even size odd-sized pictures are padded to.
+    padded: Option<(u32, u32)>,
+    /// Source pts, output pts and duration of the last frame written.
+    last: Option<(i64, i64, i64)>,
+    /// Largest step between frames that is not a discontinuity.
+    max_step: i64,
+    discontinuities: u64,
     out: PendingFile,
 }
 
@@ -339,8 +385,15 @@ impl Encoder {
             .encoder()
             .video()
             .map_err(|e| enc_err("cannot create H.264 encoder", e))?;
-        ctx.set_width(info.width);
-        ctx.set_height(info.height);
+        // H.264 in 4:2:0 needs even sizes: odd ones are padded by one
+        // black row/column (as `-vf pad=ceil(iw/2)*2:ceil(ih/2)*2` does),
+        // so no source pixel is lost, and the summary says so.
+        let (enc_w, enc_h) = (
+            info.width + (info.width & 1),
+            info.height + (info.height & 1),
+        );
+        ctx.set_width(enc_w);
+        ctx.set_height(enc_h);
         let yuvj = info.pixel_format == "yuvj420p";
         ctx.set_format(if yuvj {
             ff::format::Pixel::YUVJ420P
@@ -388,6 +441,7 @@ impl Encoder {
                 .map_err(|e| enc_err("cannot add video stream", e))?;
             ost.set_parameters(&encoder);
             ost.set_time_base(enc_tb);
+            super::copy_display_matrix(&src_video, &mut ost);
             if fps.numerator() > 0 {
                 ost.set_avg_frame_rate(fps);
             }
@@ -395,7 +449,8 @@ impl Encoder {
         };
 
         let mut map = HashMap::new();
-        if opts.audio == AudioPolicy::Copy {
+        let mut aac = HashMap::new();
+        if opts.audio != AudioPolicy::Drop {
             for ist in src.streams() {
                 if ist.parameters().medium() != ff::media::Type::Audio {
                     continue;
@@ -410,11 +465,20 @@ impl Encoder {
                         ff::ffi::FF_COMPLIANCE_NORMAL,
                     )
                 };
+                if ok != 1 && opts.audio == AudioPolicy::Aac {
+                    let a = AacStream::new(&ist, &mut octx, global_header)?;
+                    map.insert(
+                        ist.index(),
+                        (a.out_idx, ist.time_base(), ff::Rational::new(0, 1)),
+                    );
+                    aac.insert(ist.index(), a);
+                    continue;
+                }
                 if ok != 1 {
                     return Err(Error::new(
                         ErrorKind::Unsupported,
                         format!(
-                            "audio stream #{} ({}) cannot be copied into MP4; use --audio drop",
+                            "audio stream #{} ({}) cannot be copied into MP4; use --audio aac to re-encode it, or --audio drop",
                             ist.index(),
                             id.name()
                         ),
@@ -437,7 +501,16 @@ impl Encoder {
             }
         }
         drop(src);
-        octx.write_header()
+        let start_s = info.start_pts as f64 * info.time_base_f64();
+        let mut header_opts = ff::Dictionary::new();
+        if start_s != 0.0 {
+            // The output starts at 0; where the source started is kept.
+            let mut meta = ff::Dictionary::new();
+            meta.set("source_start_time", &format!("{start_s:.6}"));
+            octx.set_metadata(meta);
+            header_opts.set("movflags", "use_metadata_tags");
+        }
+        octx.write_header_with(header_opts)
             .map_err(|e| enc_err("cannot write MP4 header", e))?;
         // The muxer may change stream time bases in write_header: read them now.
         let ost_tb = octx
@@ -449,6 +522,11 @@ impl Encoder {
                 v.2 = s.time_base();
             }
         }
+        for a in aac.values_mut() {
+            if let Some(s) = octx.stream(a.out_idx) {
+                a.out_tb = s.time_base();
+            }
+        }
         let audio_streams = map.len();
         let audio = if map.is_empty() {
             None
@@ -458,6 +536,8 @@ impl Encoder {
                 map,
                 pending: None,
                 eof: false,
+                aac,
+                offset_s: 0.0,
             })
         };
         Ok(Encoder {
@@ -472,26 +552,78 @@ impl Encoder {
             audio,
             audio_streams,
             frames: 0,
+            src_size: (info.width, info.height),
+            padded: ((enc_w, enc_h) != (info.width, info.height)).then_some((enc_w, enc_h)),
+            last: None,
+            max_step: if f64::from(enc_tb) > 0.0 {
+                (super::DISCONTINUITY_S / f64::from(enc_tb)) as i64
+            } else {
+                i64::MAX
+            },
+            discontinuities: 0,
         })
     }
 
-    /// Encodes one frame, keeping its timestamp.
+    /// Encodes one frame. The output starts at 0 (the source's start time
+    /// is kept as the `source_start_time` tag) and keeps every step between
+    /// frames, except at a discontinuity (a jump back, or forward by more
+    /// than [`super::DISCONTINUITY_S`]): there the frame follows the one
+    /// before after that frame's duration, and the jump is counted in the
+    /// summary.
     ///
     /// # Errors
     /// `Encode` when x264 or the muxer fails.
     pub fn write(&mut self, frame: &mut DecodedFrame) -> Result<()> {
+        let size = (frame.inner.width(), frame.inner.height());
+        if size != self.src_size {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "the picture size changes mid-stream at frame {}: {}x{} after {}x{}; an MP4 output holds one size (split the recording there and process each part)",
+                    frame.index(),
+                    size.0,
+                    size.1,
+                    self.src_size.0,
+                    self.src_size.1
+                ),
+            )
+            .with_path(self.out.dest()));
+        }
         frame.clear_picture_type();
-        let pts = frame.pts();
-        frame.inner.set_pts(Some(pts));
+        let src = frame.pts();
         let d = if frame.duration() > 0 {
             frame.duration()
         } else {
             self.default_duration
         };
+        let pts = match self.last {
+            None => {
+                if let Some(a) = self.audio.as_mut() {
+                    a.offset_s = src as f64 * f64::from(self.enc_tb);
+                }
+                0
+            }
+            Some((last_src, last_out, last_d)) => {
+                let step = src.saturating_sub(last_src);
+                if step <= 0 || step > self.max_step {
+                    self.discontinuities += 1;
+                    last_out + last_d.max(1)
+                } else {
+                    last_out + step
+                }
+            }
+        };
+        self.last = Some((src, pts, d));
+        frame.inner.set_pts(Some(pts));
         self.durations.insert(pts, d);
-        self.encoder
-            .send_frame(&frame.inner)
-            .map_err(|e| enc_err("encoding failed", e).with_path(self.out.dest()))?;
+        let sent = match self.padded {
+            None => self.encoder.send_frame(&frame.inner),
+            Some((w, h)) => {
+                let padded = pad_frame(&frame.inner, w, h)?;
+                self.encoder.send_frame(&padded)
+            }
+        };
+        sent.map_err(|e| enc_err("encoding failed", e).with_path(self.out.dest()))?;
         self.frames += 1;
         self.drain_packets()
     }
@@ -544,6 +676,11 @@ impl Encoder {
             audio
                 .write_until(&mut self.octx, None)
                 .map_err(|e| e.with_path(&dest))?;
+            let offset_s = audio.offset_s;
+            for a in audio.aac.values_mut() {
+                a.feed(None, offset_s, &mut self.octx)
+                    .map_err(|e| e.with_path(&dest))?;
+            }
         }
         self.octx
             .write_trailer()
@@ -553,6 +690,8 @@ impl Encoder {
             octx,
             frames,
             audio_streams,
+            discontinuities,
+            padded,
             ..
         } = self;
         // Close the file before renaming it.
@@ -562,6 +701,285 @@ impl Encoder {
             path,
             frames,
             audio_streams,
+            discontinuities,
+            padded_to: padded,
         })
+    }
+}
+
+/// `src` (8-bit 4:2:0) on a `w`x`h` canvas: the picture at the top left,
+/// black to the right and below, and every property (timestamps, colour,
+/// side data) of the source frame.
+fn pad_frame(src: &ff::frame::Video, w: u32, h: u32) -> Result<ff::frame::Video> {
+    let mut out = ff::frame::Video::new(src.format(), w, h);
+    let full_range = src.format() == ff::format::Pixel::YUVJ420P;
+    for i in 0..3 {
+        let black = match (i, full_range) {
+            (0, true) => 0u8,
+            (0, false) => 16,
+            _ => 128,
+        };
+        let (sw, sh, ss) = (
+            src.plane_width(i) as usize,
+            src.plane_height(i) as usize,
+            src.stride(i),
+        );
+        let (dh, ds) = (out.plane_height(i) as usize, out.stride(i));
+        let data = src.data(i);
+        let dst = out.data_mut(i);
+        for y in 0..dh {
+            let row = &mut dst[y * ds..(y + 1) * ds];
+            if y < sh {
+                row[..sw].copy_from_slice(&data[y * ss..y * ss + sw]);
+                row[sw..].fill(black);
+            } else {
+                row.fill(black);
+            }
+        }
+    }
+    // SAFETY: both frames are valid and owned here; av_frame_copy_props
+    // copies metadata fields and side data, not the picture buffers.
+    let ret = unsafe { ff::ffi::av_frame_copy_props(out.as_mut_ptr(), src.as_ptr()) };
+    if ret < 0 {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!("cannot pad the picture: {}", ff::Error::from(ret)),
+        ));
+    }
+    Ok(out)
+}
+
+/// One audio stream decoded and re-encoded to AAC (for audio MP4 cannot
+/// hold, such as G.711).
+struct AacStream {
+    decoder: ff::decoder::Audio,
+    encoder: ff::encoder::Audio,
+    in_tb: ff::Rational,
+    out_idx: usize,
+    out_tb: ff::Rational,
+    channels: usize,
+    rate: i32,
+    frame_size: usize,
+    /// Decoded samples waiting for a full encoder frame, per channel.
+    fifo: Vec<Vec<f32>>,
+    /// Pts (in samples) of the first sample in `fifo`.
+    next_pts: Option<i64>,
+    flushed: bool,
+}
+
+fn aac_err(what: &str, e: ff::Error) -> Error {
+    Error::new(ErrorKind::Encode, format!("AAC audio: {what}: {e}"))
+}
+
+impl AacStream {
+    fn new(
+        ist: &ff::format::stream::Stream,
+        octx: &mut ff::format::context::Output,
+        global_header: bool,
+    ) -> Result<Self> {
+        let unsupported = |what: String| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("audio stream #{}: {what}; use --audio drop", ist.index()),
+            )
+        };
+        let decoder = ff::codec::context::Context::from_parameters(ist.parameters())
+            .and_then(|c| c.decoder().audio())
+            .map_err(|e| {
+                unsupported(format!(
+                    "cannot decode {}: {e}",
+                    ist.parameters().id().name()
+                ))
+            })?;
+        let channels = usize::from(decoder.channels()).max(1);
+        let rate = i32::try_from(decoder.rate()).unwrap_or(0);
+        if rate <= 0 || channels > 8 {
+            return Err(unsupported(format!(
+                "{} Hz, {channels} channels cannot be encoded to AAC",
+                decoder.rate()
+            )));
+        }
+        let codec = ff::encoder::find(ff::codec::Id::AAC)
+            .ok_or_else(|| unsupported("this FFmpeg has no AAC encoder".into()))?;
+        let mut ctx = ff::codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .audio()
+            .map_err(|e| aac_err("cannot create encoder", e))?;
+        ctx.set_rate(rate);
+        ctx.set_format(ff::format::Sample::F32(ff::format::sample::Type::Planar));
+        ctx.set_time_base(ff::Rational::new(1, rate));
+        ctx.set_bit_rate(64_000 * channels.min(2));
+        // SAFETY: the unopened encoder context is ours; the channel layout
+        // (the new API and the legacy fields FFmpeg 5 still reads) is set
+        // before avcodec_open2, and the flags are ORed in.
+        unsafe {
+            let p = ctx.as_mut_ptr();
+            ff::ffi::av_channel_layout_default(&mut (*p).ch_layout, channels as i32);
+            #[allow(deprecated)]
+            {
+                (*p).channels = channels as i32;
+                (*p).channel_layout = (*p).ch_layout.u.mask;
+            }
+            if global_header {
+                (*p).flags |= ff::ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32;
+            }
+        }
+        let encoder = ctx
+            .open_as(codec)
+            .map_err(|e| aac_err("cannot open encoder", e))?;
+        let frame_size = (encoder.frame_size() as usize).max(1);
+        let out_idx = {
+            let mut ost = octx
+                .add_stream(codec)
+                .map_err(|e| aac_err("cannot add stream", e))?;
+            ost.set_parameters(&encoder);
+            ost.set_time_base(ff::Rational::new(1, rate));
+            ost.index()
+        };
+        Ok(AacStream {
+            decoder,
+            encoder,
+            in_tb: ist.time_base(),
+            out_idx,
+            out_tb: ff::Rational::new(1, rate),
+            channels,
+            rate,
+            frame_size,
+            fifo: vec![Vec::new(); channels],
+            next_pts: None,
+            flushed: false,
+        })
+    }
+
+    /// Decodes `packet` (`None` flushes everything) and writes every full
+    /// AAC frame it completes. Timestamps are moved back by `offset_s`.
+    fn feed(
+        &mut self,
+        packet: Option<&ff::Packet>,
+        offset_s: f64,
+        octx: &mut ff::format::context::Output,
+    ) -> Result<()> {
+        if self.flushed {
+            return Ok(());
+        }
+        match packet {
+            Some(p) => {
+                if self.next_pts.is_none() {
+                    let t = p.pts().or(p.dts()).unwrap_or(0) as f64 * f64::from(self.in_tb);
+                    self.next_pts =
+                        Some(((t - offset_s) * f64::from(self.rate)).round().max(0.0) as i64);
+                }
+                // A damaged audio packet is skipped, as FFmpeg's tools do.
+                if self.decoder.send_packet(p).is_err() {
+                    return Ok(());
+                }
+            }
+            None => {
+                let _ = self.decoder.send_eof();
+            }
+        }
+        let mut frame = ff::frame::Audio::empty();
+        while self.decoder.receive_frame(&mut frame).is_ok() {
+            self.push(&frame)?;
+        }
+        let last = packet.is_none();
+        while self.fifo[0].len() >= self.frame_size || (last && !self.fifo[0].is_empty()) {
+            let n = self.fifo[0].len().min(self.frame_size);
+            self.encode(n, octx)?;
+        }
+        if last {
+            self.flushed = true;
+            self.encoder
+                .send_eof()
+                .map_err(|e| aac_err("cannot flush", e))?;
+            self.drain(octx)?;
+        }
+        Ok(())
+    }
+
+    /// Appends a decoded frame's samples, as f32, to the FIFO.
+    fn push(&mut self, frame: &ff::frame::Audio) -> Result<()> {
+        use ff::format::sample::Sample as S;
+        let n = frame.samples();
+        let chans = usize::from(frame.channels()).max(1).min(self.channels);
+        let planar = frame.is_planar();
+        let (size, read): (usize, fn(&[u8]) -> f32) = match frame.format() {
+            S::U8(_) => (1, |b| (f32::from(b[0]) - 128.0) / 128.0),
+            S::I16(_) => (2, |b| f32::from(i16::from_ne_bytes([b[0], b[1]])) / 32768.0),
+            S::I32(_) => (4, |b| {
+                i32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0
+            }),
+            S::F32(_) => (4, |b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+            S::F64(_) => (8, |b| {
+                f64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+            }),
+            other => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("audio sample format {other:?} cannot be re-encoded; use --audio drop"),
+                ))
+            }
+        };
+        let total = usize::from(frame.channels()).max(1);
+        for ch in 0..chans {
+            let (plane, step, first) = if planar {
+                (frame.data(ch), size, 0)
+            } else {
+                (frame.data(0), size * total, ch * size)
+            };
+            for i in 0..n {
+                let at = first + i * step;
+                let Some(b) = plane.get(at..at + size) else {
+                    break;
+                };
+                self.fifo[ch].push(read(b));
+            }
+        }
+        // Channels the frame lacks (never expected) stay silent.
+        let len = self.fifo[0].len();
+        for f in &mut self.fifo[chans..] {
+            f.resize(len, 0.0);
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, n: usize, octx: &mut ff::format::context::Output) -> Result<()> {
+        let layout = ff::ChannelLayout::default(self.channels as i32);
+        let mut frame = ff::frame::Audio::new(
+            ff::format::Sample::F32(ff::format::sample::Type::Planar),
+            n,
+            layout,
+        );
+        frame.set_rate(self.rate as u32);
+        for ch in 0..self.channels {
+            let rest = self.fifo[ch].split_off(n);
+            let samples = std::mem::replace(&mut self.fifo[ch], rest);
+            frame.plane_mut::<f32>(ch)[..n].copy_from_slice(&samples);
+        }
+        let pts = self.next_pts.unwrap_or(0);
+        frame.set_pts(Some(pts));
+        self.next_pts = Some(pts + n as i64);
+        self.encoder
+            .send_frame(&frame)
+            .map_err(|e| aac_err("encoding failed", e))?;
+        self.drain(octx)
+    }
+
+    fn drain(&mut self, octx: &mut ff::format::context::Output) -> Result<()> {
+        let mut packet = ff::Packet::empty();
+        loop {
+            match self.encoder.receive_packet(&mut packet) {
+                Ok(()) => {
+                    packet.set_stream(self.out_idx);
+                    packet.rescale_ts(ff::Rational::new(1, self.rate), self.out_tb);
+                    packet
+                        .write_interleaved(octx)
+                        .map_err(|e| aac_err("cannot write", e))?;
+                }
+                Err(e) if is_again(&e) => return Ok(()),
+                Err(ff::Error::Eof) => return Ok(()),
+                Err(e) => return Err(aac_err("encoding failed", e)),
+            }
+        }
     }
 }

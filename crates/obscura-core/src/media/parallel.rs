@@ -192,14 +192,31 @@ pub(super) fn plan_segments(info: &VideoInfo, target: u64, min_frames: u64) -> V
     spans
 }
 
-type Slot = Mutex<Option<SyncSender<Result<DecodedFrame>>>>;
+type Sender = SyncSender<Result<DecodedFrame>>;
+type Rx = Receiver<Result<DecodedFrame>>;
+
+/// A segment's channel, made by whichever side reaches the segment first
+/// (a channel allocates its whole queue when made: made up front for every
+/// segment, they grew with the recording's length).
+#[derive(Default)]
+enum Slot {
+    #[default]
+    Unmade,
+    /// The worker's half, left for it by the consumer.
+    Tx(Sender),
+    /// The consumer's half, left for it by the worker.
+    Rx(Rx),
+    Taken,
+}
 
 /// What the consumer and the workers share.
 struct Shared {
     path: PathBuf,
     threads: usize,
     spans: Vec<Span>,
-    slots: Vec<Slot>,
+    /// Queue length of each segment's channel.
+    caps: Vec<usize>,
+    slots: Vec<Mutex<Slot>>,
     next: AtomicUsize,
     cancel: AtomicBool,
     /// Index of the segment the consumer is reading.
@@ -215,6 +232,42 @@ impl Shared {
     fn stop(&self) {
         self.cancel.store(true, Ordering::SeqCst);
         self.advanced.notify_all();
+    }
+
+    /// The worker's half of segment `i`'s channel.
+    fn take_tx(&self, i: usize) -> Option<Sender> {
+        let mut slot = self.slots.get(i)?.lock().ok()?;
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Unmade => {
+                let (tx, rx) = sync_channel(self.caps.get(i).copied().unwrap_or(1));
+                *slot = Slot::Rx(rx);
+                Some(tx)
+            }
+            Slot::Tx(tx) => Some(tx),
+            Slot::Rx(rx) => {
+                *slot = Slot::Rx(rx);
+                None
+            }
+            Slot::Taken => None,
+        }
+    }
+
+    /// The consumer's half of segment `i`'s channel.
+    fn take_rx(&self, i: usize) -> Option<Rx> {
+        let mut slot = self.slots.get(i)?.lock().ok()?;
+        match std::mem::replace(&mut *slot, Slot::Taken) {
+            Slot::Unmade => {
+                let (tx, rx) = sync_channel(self.caps.get(i).copied().unwrap_or(1));
+                *slot = Slot::Tx(tx);
+                Some(rx)
+            }
+            Slot::Rx(rx) => Some(rx),
+            Slot::Tx(tx) => {
+                *slot = Slot::Tx(tx);
+                None
+            }
+            Slot::Taken => None,
+        }
     }
 
     /// Blocks until segment `i` is inside the window; false when cancelled.
@@ -238,8 +291,7 @@ impl Shared {
 /// Frames of one file decoded segment by segment on worker threads, yielded
 /// in presentation order. Dropping it stops the workers.
 pub struct ParallelDecoder {
-    receivers: std::vec::IntoIter<Receiver<Result<DecodedFrame>>>,
-    current: Option<Receiver<Result<DecodedFrame>>>,
+    current: Option<Rx>,
     current_segment: usize,
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
@@ -298,19 +350,15 @@ impl ParallelDecoder {
             vec![(Span::default(), info.frames)]
         };
         let n = plan.len();
-        let mut receivers = Vec::with_capacity(n);
-        let mut slots: Vec<Slot> = Vec::with_capacity(n);
-        for (_, frames) in &plan {
-            let cap = queue.min(usize::try_from(*frames).unwrap_or(usize::MAX).max(1));
-            let (tx, rx) = sync_channel(cap);
-            receivers.push(rx);
-            slots.push(Mutex::new(Some(tx)));
-        }
         let shared = Arc::new(Shared {
             path: info.path.clone(),
             threads: if n == 1 { 0 } else { opts.decoder_threads },
             spans: plan.iter().map(|(s, _)| *s).collect(),
-            slots,
+            caps: plan
+                .iter()
+                .map(|(_, f)| queue.min(usize::try_from(*f).unwrap_or(usize::MAX).max(1)))
+                .collect(),
+            slots: (0..n).map(|_| Mutex::new(Slot::Unmade)).collect(),
             next: AtomicUsize::new(0),
             cancel: AtomicBool::new(false),
             consuming: Mutex::new(0),
@@ -333,7 +381,6 @@ impl ParallelDecoder {
             }
         }
         Ok(ParallelDecoder {
-            receivers: receivers.into_iter(),
             current: None,
             current_segment: 0,
             shared,
@@ -359,17 +406,13 @@ fn worker(shared: &Shared) {
     let mut decoder: Option<Decoder> = None;
     loop {
         let i = shared.next.fetch_add(1, Ordering::SeqCst);
-        let (Some(span), Some(slot)) = (shared.spans.get(i), shared.slots.get(i)) else {
+        let Some(span) = shared.spans.get(i) else {
             return;
         };
         if !shared.wait_for_turn(i) {
             return;
         }
-        let tx = match slot.lock() {
-            Ok(mut guard) => guard.take(),
-            Err(_) => return,
-        };
-        let Some(tx) = tx else { return };
+        let Some(tx) = shared.take_tx(i) else { return };
         let ready = match decoder.as_mut() {
             Some(d) => d.restart(*span),
             None => Decoder::open_span(&shared.path, shared.threads, *span).map(|mut d| {
@@ -402,7 +445,11 @@ impl ParallelDecoder {
         self.shared.stop();
         // Dropping the receivers wakes workers blocked on a full queue.
         self.current = None;
-        self.receivers = Vec::new().into_iter();
+        for slot in &self.shared.slots {
+            if let Ok(mut s) = slot.lock() {
+                *s = Slot::Taken;
+            }
+        }
         for h in self.workers.drain(..) {
             let _ = h.join();
         }
@@ -459,7 +506,11 @@ impl Iterator for ParallelDecoder {
         }
         while !self.done {
             if self.current.is_none() {
-                self.current = self.receivers.next();
+                self.current = if self.current_segment < self.segments {
+                    self.shared.take_rx(self.current_segment)
+                } else {
+                    None
+                };
                 if self.current.is_none() {
                     self.done = true;
                     if self.next_index != self.frames {

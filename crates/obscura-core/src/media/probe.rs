@@ -80,6 +80,16 @@ pub struct VideoInfo {
     pub creation_time: Option<String>,
     /// Audio streams.
     pub audio: Vec<AudioStreamInfo>,
+    /// Timestamp discontinuities: places where the video's decode
+    /// timestamps jump back, or forward by more than
+    /// [`DISCONTINUITY_S`] (an MPEG-TS recorder restarting its clock, a
+    /// spliced export). Outputs close such gaps up (see
+    /// [`super::Encoder`]); `duration_s` counts each as one frame.
+    pub discontinuities: u64,
+    /// Video streams in the file. Obscura works on one, `stream_index`
+    /// (FFmpeg's choice of the best); the others are left out of every
+    /// output, and commands say so.
+    pub video_streams: usize,
     /// Whether every video packet carries a presentation timestamp.
     /// Segment-parallel decoding, seeking to a keyframe and stream-copy cuts
     /// need them; without them decoding falls back to sequential (and cuts
@@ -99,6 +109,11 @@ impl VideoInfo {
     }
 }
 
+/// A jump in a video stream's timestamps larger than this many seconds (or
+/// any jump back) is a discontinuity, not a gap in the recording: FFmpeg's
+/// own `-dts_delta_threshold` default for formats such as MPEG-TS.
+pub const DISCONTINUITY_S: f64 = 10.0;
+
 /// Probes `path`: stream facts from the header, then one pass over the
 /// packets (no decoding) to count frames, find keyframes and measure the
 /// duration exactly.
@@ -117,6 +132,15 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE));
     let mut creation_time = ictx.metadata().get("creation_time").map(str::to_string);
 
+    let video_streams = ictx
+        .streams()
+        .filter(|s| {
+            s.parameters().medium() == ff::media::Type::Video
+                && !s
+                    .disposition()
+                    .contains(ff::format::stream::Disposition::ATTACHED_PIC)
+        })
+        .count();
     let mut audio = Vec::new();
     for s in ictx.streams() {
         let params = s.parameters();
@@ -191,6 +215,20 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     let mut timestamps_complete = true;
     let mut end_max = i64::MIN;
     let mut key_positions: Vec<(Option<i64>, isize)> = Vec::new();
+    let tb = rational_f64(time_base);
+    let max_step = if tb > 0.0 {
+        (DISCONTINUITY_S / tb) as i64
+    } else {
+        i64::MAX
+    };
+    let mut discontinuities = 0u64;
+    let mut jumped_back = false;
+    // Decode-order timestamp of the previous packet, and the stretch of
+    // continuous timestamps so far: (start, last) of the current run, and
+    // the sum of the finished runs' lengths.
+    let mut prev_dts: Option<i64> = None;
+    let mut run_start = 0i64;
+    let mut runs_len = 0i64;
     let mut packet = ff::Packet::empty();
     while read_packet(&mut ictx, &mut packet, path).map_err(|e| {
         Error::new(
@@ -204,6 +242,19 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         }
         if is_pre_roll(&packet) {
             continue;
+        }
+        if let Some(d) = packet.dts().or(packet.pts()) {
+            match prev_dts {
+                None => run_start = d,
+                Some(p) if d < p || d - p > max_step => {
+                    discontinuities += 1;
+                    jumped_back |= d < p;
+                    runs_len += p - run_start;
+                    run_start = d;
+                }
+                Some(_) => {}
+            }
+            prev_dts = Some(d);
         }
         // A packet with a decode timestamp only (AVI with B-frames, packed
         // or not, and other dts-only containers) is counted, but the
@@ -255,7 +306,6 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
             },
         )
         .collect();
-    let tb = rational_f64(time_base);
     let start_pts = if stream_start != ff::ffi::AV_NOPTS_VALUE {
         stream_start
     } else {
@@ -271,6 +321,21 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     } else {
         last
     };
+    let nominal = if fps > 0.0 && tb > 0.0 {
+        (1.0 / fps / tb).round() as i64
+    } else {
+        1
+    };
+    let duration = if discontinuities > 0 {
+        // Each continuous run, plus one frame for each jump and the last.
+        runs_len + prev_dts.map_or(0, |p| p - run_start) + nominal * (discontinuities as i64 + 1)
+    } else {
+        end - first
+    };
+    if jumped_back {
+        // Sorting by timestamp no longer gives presentation order.
+        timestamps_complete = false;
+    }
     Ok(VideoInfo {
         path: path.to_path_buf(),
         container,
@@ -283,13 +348,15 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         fps,
         time_base: rational(time_base),
         start_pts,
-        duration_s: (end - first) as f64 * tb,
+        duration_s: duration as f64 * tb,
         container_duration_s,
         frames: timestamps.len() as u64,
         header_frames,
         keyframes,
         creation_time,
         audio,
+        discontinuities,
+        video_streams,
         timestamps_complete,
     })
 }

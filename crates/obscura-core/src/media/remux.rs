@@ -217,6 +217,7 @@ pub fn copy_range(info: &VideoInfo, from_s: f64, to_s: f64, out: &PendingFile) -
         ost.set_parameters(ist.parameters());
         ost.set_time_base(ist.time_base());
         if is_video {
+            super::copy_display_matrix(&ist, &mut ost);
             ost.set_avg_frame_rate(ist.avg_frame_rate());
             video_tb = ist.time_base();
         }
