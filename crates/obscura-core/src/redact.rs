@@ -785,7 +785,9 @@ pub fn redact(
                 for (mut frame, boxes) in rx {
                     {
                         let mut view = frame.view_mut().map_err(|e| e.with_path(input))?;
-                        drawer.draw(&mut view, &boxes)?;
+                        drawer
+                            .draw(&mut view, &boxes)
+                            .map_err(|e| e.with_path(input))?;
                     }
                     encoder.write(&mut frame)?;
                     written += 1;

@@ -286,6 +286,8 @@ pub struct Encoder {
     frames: u64,
     /// Picture size of the source, which every frame must have.
     src_size: (u32, u32),
+    /// The source, which errors about the pictures it sends name.
+    src_path: std::path::PathBuf,
     /// The even size odd-sized pictures are padded to.
     padded: Option<(u32, u32)>,
     /// Source pts, output pts and duration of the last frame written.
@@ -482,7 +484,8 @@ impl Encoder {
                             ist.index(),
                             id.name()
                         ),
-                    ));
+                    )
+                    .with_path(&info.path));
                 }
                 let mut ost = octx
                     .add_stream(ff::encoder::find(ff::codec::Id::None))
@@ -553,6 +556,7 @@ impl Encoder {
             audio_streams,
             frames: 0,
             src_size: (info.width, info.height),
+            src_path: info.path.clone(),
             padded: ((enc_w, enc_h) != (info.width, info.height)).then_some((enc_w, enc_h)),
             last: None,
             max_step: if f64::from(enc_tb) > 0.0 {
@@ -587,7 +591,7 @@ impl Encoder {
                     self.src_size.1
                 ),
             )
-            .with_path(self.out.dest()));
+            .with_path(&self.src_path));
         }
         frame.clear_picture_type();
         let src = frame.pts();
