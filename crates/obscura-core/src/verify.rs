@@ -208,7 +208,16 @@ pub fn verify_redaction(
     // Look at least as closely as the redaction did.
     let mut opts = match (detect, record.as_ref().and_then(|r| r.detection.as_ref())) {
         (Some(d), _) => d,
-        (None, Some(d)) => d.settings.clone(),
+        (None, Some(d)) => {
+            // A record cannot make the check less sensitive than the
+            // defaults: its face threshold counts only when it is lower.
+            let mut o = d.settings.clone();
+            let default = crate::detect::FaceSettings::default().threshold;
+            if let Some(f) = o.faces.as_mut() {
+                f.threshold = f.threshold.min(default);
+            }
+            o
+        }
         (None, None) => AnalyseOptions::default(),
     };
     if opts.faces.is_none() && opts.plates.is_none() {

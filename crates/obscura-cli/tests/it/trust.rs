@@ -209,6 +209,15 @@ fn verify_redaction_refuses_a_record_that_is_not_the_files_or_excuses_too_much()
     let out = obscura(&[os("verify-redaction"), os(&forged), os("--json")]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
+    // A record claiming a high threshold cannot make the check blind.
+    let mut blunt = fake.clone();
+    blunt["tracks"] = serde_json::json!([]);
+    blunt["kept_tracks"] = serde_json::json!([]);
+    blunt["detection"]["settings"]["faces"]["threshold"] = 0.99.into();
+    std::fs::write(&fake_path, serde_json::to_vec(&blunt).expect("json")).expect("write");
+    let out = obscura(&[os("verify-redaction"), os(&forged)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+
     // Kept tracks must be what the record says: a listed track it does not
     // hold, or one without a reason, is refused.
     for (kept, why) in [
