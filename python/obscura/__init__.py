@@ -97,6 +97,8 @@ class VideoInfo:
     keyframes: List[Dict[str, Any]] = field(repr=False)
     creation_time: Optional[str]
     audio: List[Dict[str, Any]]
+    discontinuities: int
+    video_streams: int
     timestamps_complete: bool
 
     @classmethod
