@@ -907,11 +907,132 @@ pub struct Analysis {
     pub seconds: f64,
 }
 
-/// Per-frame results of a whole file, in order.
+/// Per-frame results of a whole file, in order. Scores and times stay in
+/// memory (13 bytes a frame); each moving frame's box and heatmap (over
+/// 500 bytes) goes to an unnamed temporary file, read back once, in order,
+/// for the incidents. So memory does not grow with the footage's length by
+/// more than those 13 bytes a frame (3.5 MB for 3 hours at 25 fps).
 #[derive(Debug, Default)]
 struct Series {
     times: Vec<f64>,
-    frames: Vec<FrameMotion>,
+    scores: Vec<f32>,
+    moving: Vec<bool>,
+    recalibrations: u64,
+    spills: Vec<Spill>,
+}
+
+/// Boxes and heatmaps of moving frames, in frame order, in a temporary
+/// file the system removes when it is closed.
+#[derive(Debug)]
+struct Spill {
+    file: std::io::BufWriter<std::fs::File>,
+    records: u64,
+}
+
+/// A moving frame's box and heatmap (empty when none moved), read back.
+type Spilled = (Option<[u16; 4]>, Vec<u16>);
+
+/// Bytes of one spilled frame: a flag and a box, a flag and a heatmap.
+const SPILL_RECORD: usize = 1 + 8 + 1 + 2 * HEATMAP_SIZE * HEATMAP_SIZE;
+
+fn spill_err(e: std::io::Error) -> Error {
+    Error::io(e, "cannot use the temporary file of motion heatmaps")
+}
+
+impl Series {
+    fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Appends one frame's result.
+    fn push(&mut self, time: f64, m: FrameMotion) -> Result<()> {
+        use std::io::Write;
+        self.times.push(time);
+        self.scores.push(m.score);
+        self.recalibrations += u64::from(m.recalibrated);
+        let moving = m.bbox.is_some() || m.heat.is_some();
+        self.moving.push(moving);
+        if !moving {
+            return Ok(());
+        }
+        if self.spills.is_empty() {
+            let file = tempfile::tempfile().map_err(spill_err)?;
+            self.spills.push(Spill {
+                file: std::io::BufWriter::new(file),
+                records: 0,
+            });
+        }
+        let mut rec = [0u8; SPILL_RECORD];
+        if let Some(b) = m.bbox {
+            rec[0] = 1;
+            for (k, v) in b.iter().enumerate() {
+                rec[1 + 2 * k..3 + 2 * k].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        if let Some(h) = &m.heat {
+            rec[9] = 1;
+            for (k, v) in h.iter().enumerate() {
+                rec[10 + 2 * k..12 + 2 * k].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        let spill = self
+            .spills
+            .last_mut()
+            .ok_or_else(|| spill_err(std::io::ErrorKind::NotFound.into()))?;
+        spill.file.write_all(&rec).map_err(spill_err)?;
+        spill.records += 1;
+        Ok(())
+    }
+
+    /// Appends the frames of `next`, which follow this series' frames.
+    fn extend(&mut self, next: Series) {
+        self.times.extend(next.times);
+        self.scores.extend(next.scores);
+        self.moving.extend(next.moving);
+        self.recalibrations += next.recalibrations;
+        self.spills.extend(next.spills);
+    }
+
+    /// Reads the moving frames' boxes and heatmaps back, in frame order.
+    fn moving_frames(spills: Vec<Spill>) -> impl Iterator<Item = Result<Spilled>> {
+        use std::io::{Read, Seek};
+        let mut parts = spills.into_iter();
+        let mut current: Option<(std::io::BufReader<std::fs::File>, u64)> = None;
+        std::iter::from_fn(move || loop {
+            if let Some((reader, left)) = current.as_mut() {
+                if *left > 0 {
+                    *left -= 1;
+                    let mut rec = [0u8; SPILL_RECORD];
+                    if let Err(e) = reader.read_exact(&mut rec) {
+                        return Some(Err(spill_err(e)));
+                    }
+                    let u16_at = |i: usize| u16::from_le_bytes([rec[i], rec[i + 1]]);
+                    let bbox = (rec[0] == 1).then(|| [u16_at(1), u16_at(3), u16_at(5), u16_at(7)]);
+                    let heat: Vec<u16> = if rec[9] == 1 {
+                        (0..HEATMAP_SIZE * HEATMAP_SIZE)
+                            .map(|k| u16_at(10 + 2 * k))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    return Some(Ok((bbox, heat)));
+                }
+            }
+            let spill = parts.next()?;
+            let opened = spill
+                .file
+                .into_inner()
+                .map_err(|e| spill_err(e.into_error()))
+                .and_then(|mut f| {
+                    f.rewind().map_err(spill_err)?;
+                    Ok(f)
+                });
+            match opened {
+                Ok(f) => current = Some((std::io::BufReader::new(f), spill.records)),
+                Err(e) => return Some(Err(e)),
+            }
+        })
+    }
 }
 
 /// Analyses the recording at `path` for `profile`'s camera (its
@@ -967,7 +1088,7 @@ pub fn analyse_probed(
         let total = done.fetch_add(n, Ordering::Relaxed) + n;
         progress(total);
     };
-    let series = if opts.triage {
+    let mut series = if opts.triage {
         triage_series(&info, analyser.clone(), &tick, &opts.cancel)?
     } else if segments <= 1 {
         // One analysis thread, fed by segment-parallel decoding: exact, and
@@ -1009,13 +1130,11 @@ pub fn analyse_probed(
         });
         let mut all = Series::default();
         for p in parts {
-            let p = p?;
-            all.times.extend(p.times);
-            all.frames.extend(p.frames);
+            all.extend(p?);
         }
         all
     };
-    let frames = series.frames.len() as u64;
+    let frames = series.len() as u64;
     if frames != info.frames {
         return Err(Error::new(
             ErrorKind::Corrupt,
@@ -1027,40 +1146,45 @@ pub fn analyse_probed(
         .with_path(path));
     }
     let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
-    let scores: Vec<f32> = series.frames.iter().map(|f| f.score).collect();
-    let spans = detect_events(&scores, &series.times, frame_s, opts);
+    let spans = detect_events(&series.scores, &series.times, frame_s, opts);
     let wall_clock = WallClock::resolve(explicit_start, &info, profile, path);
     let factor = analyser.factor() as u32;
-    let mut incidents = Vec::with_capacity(spans.len());
-    for span in &spans {
-        let (a, b) = (span.start_frame as usize, span.end_frame as usize);
-        let slice = &series.frames[a..=b];
-        let (peak_off, peak) = slice
-            .iter()
-            .enumerate()
-            .fold((0, &slice[0]), |best, (i, f)| {
-                if f.score > best.1.score {
-                    (i, f)
-                } else {
-                    best
-                }
-            });
-        let peak_frame = (a + peak_off) as u64;
-        let mut bbox = [u32::MAX, u32::MAX, 0, 0];
-        let mut heat = [0u64; HEATMAP_SIZE * HEATMAP_SIZE];
-        for f in slice {
-            if let Some(bb) = f.bbox {
-                bbox[0] = bbox[0].min(u32::from(bb[0]) * factor);
-                bbox[1] = bbox[1].min(u32::from(bb[1]) * factor);
-                bbox[2] = bbox[2].max((u32::from(bb[2]) * factor).min(info.width));
-                bbox[3] = bbox[3].max((u32::from(bb[3]) * factor).min(info.height));
-            }
-            if let Some(hm) = &f.heat {
-                for (acc, &v) in heat.iter_mut().zip(hm.iter()) {
-                    *acc += u64::from(v);
-                }
-            }
+    // Boxes and heat of each event, in one ordered read of the moving
+    // frames (events are in order and do not overlap).
+    let mut boxes = vec![[u32::MAX, u32::MAX, 0, 0]; spans.len()];
+    let mut heats = vec![[0u64; HEATMAP_SIZE * HEATMAP_SIZE]; spans.len()];
+    let mut spilled = Series::moving_frames(std::mem::take(&mut series.spills));
+    let mut k = 0;
+    for (i, _) in series.moving.iter().enumerate().filter(|(_, &m)| m) {
+        let (bb, heat) = spilled
+            .next()
+            .ok_or_else(|| spill_err(std::io::ErrorKind::UnexpectedEof.into()))??;
+        while k < spans.len() && (spans[k].end_frame as usize) < i {
+            k += 1;
         }
+        if k == spans.len() || (spans[k].start_frame as usize) > i {
+            continue;
+        }
+        let bbox = &mut boxes[k];
+        if let Some(bb) = bb {
+            bbox[0] = bbox[0].min(u32::from(bb[0]) * factor);
+            bbox[1] = bbox[1].min(u32::from(bb[1]) * factor);
+            bbox[2] = bbox[2].max((u32::from(bb[2]) * factor).min(info.width));
+            bbox[3] = bbox[3].max((u32::from(bb[3]) * factor).min(info.height));
+        }
+        for (acc, &v) in heats[k].iter_mut().zip(&heat) {
+            *acc += u64::from(v);
+        }
+    }
+    let mut incidents = Vec::with_capacity(spans.len());
+    for ((span, mut bbox), heat) in spans.iter().zip(boxes).zip(heats) {
+        let (a, b) = (span.start_frame as usize, span.end_frame as usize);
+        let slice = &series.scores[a..=b];
+        let (peak_off, peak_score) = slice.iter().enumerate().fold(
+            (0, slice[0]),
+            |best, (i, &f)| if f > best.1 { (i, f) } else { best },
+        );
+        let peak_frame = (a + peak_off) as u64;
         if bbox[0] == u32::MAX {
             bbox = [0, 0, 0, 0];
         }
@@ -1079,7 +1203,7 @@ pub fn analyse_probed(
             end_s,
             start_utc: wall_clock.at(start_s),
             end_utc: wall_clock.at(end_s),
-            peak_score: peak.score,
+            peak_score,
             peak_s,
             peak_frame,
             bbox,
@@ -1103,7 +1227,7 @@ pub fn analyse_probed(
         duration_s: info.duration_s,
         wall_clock,
         gaps: find_gaps(&series.times, frame_s),
-        recalibrations: series.frames.iter().filter(|f| f.recalibrated).count() as u64,
+        recalibrations: series.recalibrations,
         segments,
         incidents,
         seconds: started.elapsed().as_secs_f64(),
@@ -1216,8 +1340,7 @@ fn analyse_frames(
             .push(&frame.view())
             .map_err(|e| e.with_path(path))?;
         if idx >= from {
-            out.times.push(frame.time());
-            out.frames.push(m);
+            out.push(frame.time(), m).map_err(|e| e.with_path(path))?;
             pending += 1;
             if pending == 32 {
                 tick(pending);
@@ -1268,13 +1391,11 @@ fn triage_series(
             let decoder = open_decoder(info, &keys[g], 0, cancel)?;
             // The model carries on across skipped (still) stretches.
             let part = analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)?;
-            out.times.extend(part.times);
-            out.frames.extend(part.frames);
+            out.extend(part);
         } else {
             let base = out.times.last().map_or(0.0, |t| t + frame_s);
             for i in 0..to.saturating_sub(from) {
-                out.times.push(base + i as f64 * frame_s);
-                out.frames.push(FrameMotion::default());
+                out.push(base + i as f64 * frame_s, FrameMotion::default())?;
             }
             tick(to.saturating_sub(from));
         }
