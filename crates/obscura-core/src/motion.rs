@@ -955,13 +955,6 @@ impl Series {
         if !moving {
             return Ok(());
         }
-        if self.spills.is_empty() {
-            let file = tempfile::tempfile().map_err(spill_err)?;
-            self.spills.push(Spill {
-                file: std::io::BufWriter::new(file),
-                records: 0,
-            });
-        }
         let mut rec = [0u8; SPILL_RECORD];
         if let Some(b) = m.bbox {
             rec[0] = 1;
@@ -975,10 +968,19 @@ impl Series {
                 rec[10 + 2 * k..12 + 2 * k].copy_from_slice(&v.to_le_bytes());
             }
         }
-        let spill = self
-            .spills
-            .last_mut()
-            .ok_or_else(|| spill_err(std::io::ErrorKind::NotFound.into()))?;
+        let spill = match self.spills.last_mut() {
+            Some(spill) => spill,
+            None => {
+                let file = tempfile::tempfile().map_err(spill_err)?;
+                self.spills.push(Spill {
+                    file: std::io::BufWriter::new(file),
+                    records: 0,
+                });
+                self.spills
+                    .last_mut()
+                    .ok_or_else(|| spill_err(std::io::ErrorKind::NotFound.into()))?
+            }
+        };
         spill.file.write_all(&rec).map_err(spill_err)?;
         spill.records += 1;
         Ok(())

@@ -65,34 +65,7 @@ impl PendingFile {
     }
 
     fn create(dest: &Path, inputs: &[&Path], replace: bool) -> Result<Self> {
-        let (name, dir, dest_abs) = resolve(dest)?;
-        refuse_inputs(dest, &dest_abs, inputs)?;
-        match std::fs::symlink_metadata(&dest_abs) {
-            Ok(meta) if meta.is_dir() => {
-                return Err(
-                    Error::new(ErrorKind::InvalidArgument, "output path is a directory")
-                        .with_path(dest),
-                )
-            }
-            Ok(meta) if !replace => {
-                let what = if meta.is_file() { "file" } else { "path" };
-                return Err(Error::new(
-                    ErrorKind::AlreadyExists,
-                    format!(
-                        "{what} already exists: outputs and records are never replaced unless replacing is asked for explicitly"
-                    ),
-                )
-                .with_path(dest));
-            }
-            Ok(meta) if !meta.is_file() => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "output path exists and is not a regular file: not replacing it",
-                )
-                .with_path(dest))
-            }
-            _ => {}
-        }
+        let (name, dir) = check_claimable(dest, inputs, replace)?;
         clean_stale_temps(&dir);
         let tmp = dir.join(temp_name(name));
         std::fs::OpenOptions::new()
@@ -152,15 +125,44 @@ impl Drop for PendingFile {
     }
 }
 
-/// Refuses `dest` if it is one of `inputs`, by name or as the same file
-/// under another name (a hard link): for callers that claim several output
-/// names before writing any of them.
+/// Checks everything [`PendingFile::with_policy`] checks, without creating
+/// anything: for callers that claim an output's name before the work that
+/// writes it. Returns the file name and its folder.
 ///
 /// # Errors
-/// `InvalidArgument` if it is; `NotFound`/`Io` if its folder is missing.
-pub fn check_not_input(dest: &Path, inputs: &[&Path]) -> Result<()> {
-    let (_, _, dest_abs) = resolve(dest)?;
-    refuse_inputs(dest, &dest_abs, inputs)
+/// `InvalidArgument` if `dest` is an input or a directory (or, when
+/// replacing, not a regular file), `AlreadyExists` if it exists and
+/// `replace` is false, `NotFound`/`Io` if its folder is missing.
+pub fn check_claimable<'a>(
+    dest: &'a Path,
+    inputs: &[&Path],
+    replace: bool,
+) -> Result<(&'a OsStr, PathBuf)> {
+    let (name, dir, dest_abs) = resolve(dest)?;
+    refuse_inputs(dest, &dest_abs, inputs)?;
+    match std::fs::symlink_metadata(&dest_abs) {
+        Ok(meta) if meta.is_dir() => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "output path is a directory",
+        )
+        .with_path(dest)),
+        Ok(meta) if !replace => {
+            let what = if meta.is_file() { "file" } else { "path" };
+            Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "{what} already exists: outputs and records are never replaced unless replacing is asked for explicitly"
+                ),
+            )
+            .with_path(dest))
+        }
+        Ok(meta) if !meta.is_file() => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "output path exists and is not a regular file: not replacing it",
+        )
+        .with_path(dest)),
+        _ => Ok((name, dir)),
+    }
 }
 
 /// `dest`'s file name, its folder as given, and its absolute path with the

@@ -727,16 +727,9 @@ pub fn redact(
         .flatten()
         .collect();
     let replace = opts.pipeline.encode.replace_existing;
-    crate::output::check_not_input(output, &inputs)?;
+    crate::output::check_claimable(output, &inputs, replace)?;
     let record_file = record_path(output);
     let record_out = PendingFile::with_policy(&record_file, &inputs, replace)?;
-    if !replace && std::fs::symlink_metadata(output).is_ok() {
-        return Err(Error::new(
-            ErrorKind::AlreadyExists,
-            "already exists: outputs and records are never replaced unless replacing is asked for explicitly",
-        )
-        .with_path(output));
-    }
     let replaced_output_sha = if replace && output.is_file() {
         Some(
             crate::hash::file_sha256(output)
