@@ -1,11 +1,13 @@
-//! The model manifest (`models/manifest.toml`, compiled in) and the checks
+//! The model manifest (`models/manifest.toml` inside this crate, so the
+//! crate builds on its own; the workspace's `models/manifest.toml` links
+//! to it), compiled in, and the checks
 //! that a model file on disk is the pinned one.
 
 use crate::error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-const MANIFEST: &str = include_str!("../../../models/manifest.toml");
+const MANIFEST: &str = include_str!("../models/manifest.toml");
 
 /// One model of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -180,25 +180,7 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         let p = params.as_ptr();
         ((*p).width, (*p).height, (*p).format)
     };
-    let pixel_format = if raw_format < 0 {
-        "unknown".to_string()
-    } else {
-        // SAFETY: `raw_format` is a valid AVPixelFormat value set by the
-        // demuxer; av_get_pix_fmt_name returns a static string or null.
-        unsafe {
-            let name = ff::ffi::av_get_pix_fmt_name(std::mem::transmute::<
-                i32,
-                ff::ffi::AVPixelFormat,
-            >(raw_format));
-            if name.is_null() {
-                "unknown".to_string()
-            } else {
-                std::ffi::CStr::from_ptr(name)
-                    .to_string_lossy()
-                    .into_owned()
-            }
-        }
-    };
+    let pixel_format = pixel_format_name(raw_format);
     // MP4 writes 0 (1970-01-01) when nobody set the time: that is no time.
     let creation_time = creation_time.filter(|t| !t.starts_with("1970-01-01T00:00:00"));
     let time_base = stream.time_base();
@@ -403,4 +385,36 @@ fn keys_where_index_says(
         }
     }
     true
+}
+
+/// FFmpeg's name for the pixel format the demuxer wrote as a plain integer.
+///
+/// The integer is matched against FFmpeg's own table of pixel-format
+/// descriptors rather than converted into the `AVPixelFormat` enum: a value
+/// the enum does not hold (a newer FFmpeg, a damaged header) would be
+/// undefined behaviour as an enum, and here is simply "unknown".
+fn pixel_format_name(raw: i32) -> String {
+    let mut desc: *const ff::ffi::AVPixFmtDescriptor = std::ptr::null();
+    loop {
+        // SAFETY: av_pix_fmt_desc_next walks FFmpeg's static descriptor
+        // table, taking null or a pointer it returned before, and returns
+        // null after the last entry.
+        desc = unsafe { ff::ffi::av_pix_fmt_desc_next(desc) };
+        if desc.is_null() {
+            return "unknown".to_string();
+        }
+        // SAFETY: `desc` is a non-null entry of the static table.
+        let id = unsafe { ff::ffi::av_pix_fmt_desc_get_id(desc) };
+        if id as i32 == raw {
+            // SAFETY: a descriptor's name is a static NUL-terminated string.
+            let name = unsafe { (*desc).name };
+            if name.is_null() {
+                return "unknown".to_string();
+            }
+            // SAFETY: checked non-null above; static for the process.
+            return unsafe { std::ffi::CStr::from_ptr(name) }
+                .to_string_lossy()
+                .into_owned();
+        }
+    }
 }
