@@ -16,13 +16,15 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clip = std::env::args().nth(1).ok_or("usage: roi_recall CLIP")?;
     let opts = AnalyseOptions::default();
+    // One set of loaded models serves every pass below.
+    let mut sets = analyse::worker_detectors(&opts)?;
 
     let mut truth: HashMap<u64, Vec<BBox>> = HashMap::new();
     let t = Instant::now();
     let full = analyse::analyse(
         clip.as_ref(),
         &DecodeOptions::default(),
-        analyse::worker_detectors(&opts)?,
+        &mut sets,
         opts.tracker,
         &mut |_| {},
         |f, dets, _| {
@@ -46,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let r = analyse::analyse_with(
             clip.as_ref(),
             &DecodeOptions::default(),
-            analyse::worker_detectors(&opts)?,
+            &mut sets,
             opts.tracker,
             Some(roi),
             &mut |_| {},

@@ -62,6 +62,7 @@ __all__ = [
     "detect_faces",
     "detect_plates",
     "tracks",
+    "Redactor",
     "redact",
     "verify_redaction",
     "index",
@@ -281,6 +282,108 @@ def tracks(
     return Rows(out["tracks"], meta={"sheet": out["sheet"]})
 
 
+class Redactor:
+    """A redaction configuration with its models loaded once, for many
+    files: the camera's privacy masks, and with ``faces``/``plates`` every
+    face and plate track except those a call keeps. Everything about the
+    configuration is checked here (operator, reason, lifted masks and their
+    ``authorisation``, encoder settings, the audit ``db`` and ``key``), so a
+    bad setting fails before any file is touched. With ``db``, every
+    redaction (and any lifted mask) is logged in that index's audit trail,
+    its head signed with the Ed25519 ``key`` file if one is given. An
+    existing output is replaced only with ``overwrite``.
+
+    One ``Redactor`` may be shared by threads: calls take turns.
+
+    >>> r = obscura.Redactor(operator="A. Officer", reason="SAR 2026/114")
+    >>> for clip in ["cam7-0800.mp4", "cam7-0815.mp4"]:
+    ...     r.redact(clip, "redacted-" + clip)
+    """
+
+    def __init__(
+        self,
+        *,
+        operator: str,
+        reason: str,
+        camera: Optional[PathLike] = None,
+        faces: bool = True,
+        plates: bool = True,
+        plate_confirm: bool = False,
+        unmask: Sequence[str] = (),
+        authorisation: Optional[str] = None,
+        case_reference: Optional[str] = None,
+        style: str = "mosaic",
+        pad: float = 1.3,
+        face_threshold: float = 0.3,
+        face_scale: float = 0.0,
+        full_every: int = 16,
+        crf: int = 18,
+        preset: str = "veryfast",
+        audio: str = "copy",
+        db: Optional[PathLike] = None,
+        key: Optional[PathLike] = None,
+        overwrite: bool = False,
+    ) -> None:
+        self._inner = _obscura.Redactor(
+            operator=operator,
+            reason=reason,
+            camera=None if camera is None else os.fspath(camera),
+            faces=faces,
+            plates=plates,
+            plate_confirm=plate_confirm,
+            unmask=list(unmask),
+            authorisation=authorisation,
+            case_reference=case_reference,
+            style=style,
+            pad=pad,
+            face_threshold=face_threshold,
+            face_scale=face_scale,
+            full_every=full_every,
+            crf=crf,
+            preset=preset,
+            audio=audio,
+            db=None if db is None else os.fspath(db),
+            key=None if key is None else os.fspath(key),
+            overwrite=overwrite,
+        )
+
+    @property
+    def detection_workers(self) -> int:
+        """Detection workers holding loaded models (0 without detection)."""
+        return int(self._inner.detection_workers)
+
+    def redact(
+        self,
+        input: PathLike,
+        output: PathLike,
+        *,
+        keep_tracks: Sequence[int] = (),
+        keep_reason: Optional[str] = None,
+        boxes: Sequence[str] = (),
+        replay: Optional[PathLike] = None,
+        case_reference: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Redacts ``input`` into ``output``, leaving ``keep_tracks`` (ids
+        from :func:`tracks` of this file, with ``keep_reason``) visible and
+        obscuring the manual ``boxes`` (``"FRAMES:x,y,w,h"``); with
+        ``replay``, re-creates the regions of that earlier record instead
+        (for a redactor built with ``faces=False, plates=False``). Returns
+        the redaction record, also written next to the output as
+        ``OUTPUT.redaction.json``; a replaced output's record is kept as
+        ``OUTPUT.redaction.superseded-UTC.json``."""
+        return json.loads(
+            self._inner.redact(
+                os.fspath(input),
+                os.fspath(output),
+                keep_tracks=list(keep_tracks),
+                keep_reason=keep_reason,
+                boxes=list(boxes),
+                replay=None if replay is None else os.fspath(replay),
+                case_reference=case_reference,
+            )
+        )
+
+
 def redact(
     input: PathLike,
     output: PathLike,
@@ -310,45 +413,39 @@ def redact(
     key: Optional[PathLike] = None,
     overwrite: bool = False,
 ) -> Dict[str, Any]:
-    """Redacts ``input`` into ``output`` as ``obscura redact`` does: the
-    camera's privacy masks, every face and plate track except
-    ``keep_tracks`` (the requester), and manual ``boxes``
-    (``"FRAMES:x,y,w,h"``). Returns the redaction record, which is also
-    written next to the output as ``OUTPUT.redaction.json``. With ``db``, the
-    redaction (and any lifted mask) is logged in that index's audit trail,
-    its head signed with the Ed25519 ``key`` file if one is given. An
-    existing output is replaced only with ``overwrite``; the record it had
-    is then kept as ``OUTPUT.redaction.superseded-UTC.json`` and the new
-    record's ``replaced`` says so."""
-    return json.loads(
-        _obscura.redact(
-            os.fspath(input),
-            os.fspath(output),
-            operator=operator,
-            reason=reason,
-            camera=None if camera is None else os.fspath(camera),
-            faces=faces,
-            plates=plates,
-            plate_confirm=plate_confirm,
-            keep_tracks=list(keep_tracks),
-            keep_reason=keep_reason,
-            boxes=list(boxes),
-            unmask=list(unmask),
-            authorisation=authorisation,
-            case_reference=case_reference,
-            style=style,
-            pad=pad,
-            replay=None if replay is None else os.fspath(replay),
-            face_threshold=face_threshold,
-            face_scale=face_scale,
-            full_every=full_every,
-            crf=crf,
-            preset=preset,
-            audio=audio,
-            db=None if db is None else os.fspath(db),
-            key=None if key is None else os.fspath(key),
-            overwrite=overwrite,
-        )
+    """Redacts one file as ``obscura redact`` does: a :class:`Redactor`
+    built from these settings, used once (build a :class:`Redactor` to
+    redact several files with the models loaded once). Returns the
+    redaction record."""
+    redactor = Redactor(
+        operator=operator,
+        reason=reason,
+        camera=camera,
+        faces=faces,
+        plates=plates,
+        plate_confirm=plate_confirm,
+        unmask=unmask,
+        authorisation=authorisation,
+        case_reference=case_reference,
+        style=style,
+        pad=pad,
+        face_threshold=face_threshold,
+        face_scale=face_scale,
+        full_every=full_every,
+        crf=crf,
+        preset=preset,
+        audio=audio,
+        db=db,
+        key=key,
+        overwrite=overwrite,
+    )
+    return redactor.redact(
+        input,
+        output,
+        keep_tracks=keep_tracks,
+        keep_reason=keep_reason,
+        boxes=boxes,
+        replay=replay,
     )
 
 

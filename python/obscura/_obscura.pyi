@@ -35,35 +35,45 @@ class PlateDetector:
         self, array: npt.NDArray[np.uint8]
     ) -> List[Tuple[float, float, float, float, float]]: ...
 
-def redact(
-    input: str,
-    output: str,
-    *,
-    operator: str,
-    reason: str,
-    camera: Optional[str] = None,
-    faces: bool = True,
-    plates: bool = True,
-    plate_confirm: bool = False,
-    keep_tracks: List[int] = ...,
-    keep_reason: Optional[str] = None,
-    boxes: List[str] = ...,
-    unmask: List[str] = ...,
-    authorisation: Optional[str] = None,
-    case_reference: Optional[str] = None,
-    style: str = "mosaic",
-    pad: float = 1.3,
-    replay: Optional[str] = None,
-    face_threshold: float = 0.3,
-    face_scale: float = 0.0,
-    full_every: int = 16,
-    crf: int = 18,
-    preset: str = "veryfast",
-    audio: str = "copy",
-    db: Optional[str] = None,
-    key: Optional[str] = None,
-    overwrite: bool = False,
-) -> str: ...
+class Redactor:
+    def __new__(
+        cls,
+        *,
+        operator: str,
+        reason: str,
+        camera: Optional[str] = None,
+        faces: bool = True,
+        plates: bool = True,
+        plate_confirm: bool = False,
+        unmask: List[str] = ...,
+        authorisation: Optional[str] = None,
+        case_reference: Optional[str] = None,
+        style: str = "mosaic",
+        pad: float = 1.3,
+        face_threshold: float = 0.3,
+        face_scale: float = 0.0,
+        full_every: int = 16,
+        crf: int = 18,
+        preset: str = "veryfast",
+        audio: str = "copy",
+        db: Optional[str] = None,
+        key: Optional[str] = None,
+        overwrite: bool = False,
+    ) -> "Redactor": ...
+    @property
+    def detection_workers(self) -> int: ...
+    def redact(
+        self,
+        input: str,
+        output: str,
+        *,
+        keep_tracks: List[int] = ...,
+        keep_reason: Optional[str] = None,
+        boxes: List[str] = ...,
+        replay: Optional[str] = None,
+        case_reference: Optional[str] = None,
+    ) -> str: ...
+
 def tracks(
     input: str,
     *,

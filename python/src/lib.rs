@@ -447,77 +447,57 @@ fn analyse_options(
     }
 }
 
-/// Redacts `input` into `output`; returns the redaction record as JSON.
-#[pyfunction]
-#[pyo3(signature = (
-    input, output, *, operator, reason, camera = None, faces = true, plates = true,
-    plate_confirm = false,
-    keep_tracks = Vec::new(), keep_reason = None, boxes = Vec::new(), unmask = Vec::new(),
-    authorisation = None, case_reference = None, style = "mosaic", pad = 1.3, replay = None,
-    face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18, preset = "veryfast",
-    audio = "copy", db = None, key = None, overwrite = false,
-))]
-#[allow(clippy::too_many_arguments)]
-fn redact(
-    py: Python<'_>,
-    input: PathBuf,
-    output: PathBuf,
-    operator: String,
-    reason: String,
-    camera: Option<PathBuf>,
-    faces: bool,
-    plates: bool,
-    plate_confirm: bool,
-    keep_tracks: Vec<i64>,
-    keep_reason: Option<String>,
-    boxes: Vec<String>,
-    unmask: Vec<String>,
-    authorisation: Option<String>,
-    case_reference: Option<String>,
-    style: &str,
-    pad: f32,
-    replay: Option<PathBuf>,
-    face_threshold: f32,
-    face_scale: f32,
-    full_every: i64,
-    crf: i64,
-    preset: &str,
-    audio: &str,
-    db: Option<PathBuf>,
-    key: Option<PathBuf>,
-    overwrite: bool,
-) -> PyResult<String> {
-    let crf: u8 = int_arg(py, "crf", crf, 0, 51)?;
-    let full_every: u64 = int_arg(py, "full_every", full_every, 0, i64::from(u32::MAX))?;
-    let keep_tracks = keep_tracks
-        .into_iter()
-        .map(|k| int_arg(py, "keep track", k, 0, i64::from(u32::MAX)))
-        .collect::<PyResult<Vec<u32>>>()?;
-    let cancel = Cancel::new();
-    let build = || -> obscura_core::Result<obscura_core::redact::RedactOptions> {
-        let encode = media::EncodeOptions {
-            crf,
-            preset: preset.parse()?,
-            audio: audio.parse()?,
-            threads: 0,
-            replace_existing: overwrite,
-        };
-        encode.validate()?;
-        Ok(obscura_core::redact::RedactOptions {
-            pipeline: obscura_core::pipeline::PipelineOptions {
-                decode: DecodeOptions {
-                    cancel: cancel.clone(),
-                    ..DecodeOptions::default()
-                },
-                encode,
-            },
-            camera,
-            unmask,
-            authorisation,
-            operator,
-            reason,
-            case_reference,
-            detect: (faces || plates).then(|| {
+/// A redaction configuration with its models loaded once; `redact` runs it
+/// on one file and returns the redaction record as JSON.
+#[pyclass(module = "obscura._obscura", name = "Redactor")]
+struct Redactor {
+    inner: Mutex<obscura_core::pipeline::Redactor>,
+}
+
+#[pymethods]
+impl Redactor {
+    #[new]
+    #[pyo3(signature = (
+        *, operator, reason, camera = None, faces = true, plates = true, plate_confirm = false,
+        unmask = Vec::new(), authorisation = None, case_reference = None, style = "mosaic",
+        pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18,
+        preset = "veryfast", audio = "copy", db = None, key = None, overwrite = false,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        operator: String,
+        reason: String,
+        camera: Option<PathBuf>,
+        faces: bool,
+        plates: bool,
+        plate_confirm: bool,
+        unmask: Vec<String>,
+        authorisation: Option<String>,
+        case_reference: Option<String>,
+        style: &str,
+        pad: f32,
+        face_threshold: f32,
+        face_scale: f32,
+        full_every: i64,
+        crf: i64,
+        preset: &str,
+        audio: &str,
+        db: Option<PathBuf>,
+        key: Option<PathBuf>,
+        overwrite: bool,
+    ) -> PyResult<Self> {
+        let crf: u8 = int_arg(py, "crf", crf, 0, 51)?;
+        let full_every: u64 = int_arg(py, "full_every", full_every, 0, i64::from(u32::MAX))?;
+        let build = || -> obscura_core::Result<obscura_core::pipeline::Redactor> {
+            let encode = media::EncodeOptions {
+                crf,
+                preset: preset.parse()?,
+                audio: audio.parse()?,
+                threads: 0,
+                replace_existing: overwrite,
+            };
+            let detect = (faces || plates).then(|| {
                 analyse_options(
                     faces,
                     plates,
@@ -526,30 +506,88 @@ fn redact(
                     face_scale,
                     full_every,
                 )
-            }),
+            });
+            let mut builder =
+                obscura_core::pipeline::Redactor::builder(operator.as_str(), reason.as_str())
+                    .detection(detect)
+                    .pad(pad)
+                    .style(style.parse()?)
+                    .encode(encode);
+            if let Some(camera) = camera {
+                builder = builder.camera(camera);
+            }
+            for id in &unmask {
+                builder = builder.unmask(id.as_str(), authorisation.clone().unwrap_or_default());
+            }
+            if let Some(case) = case_reference {
+                builder = builder.case(case);
+            }
+            if let Some(db) = db {
+                builder = builder.audit(db, key);
+            }
+            builder.build()
+        };
+        // Loading the models takes a moment: other Python threads run.
+        let redactor = py.detach(build).map_err(|e| to_py(py, e))?;
+        Ok(Redactor {
+            inner: Mutex::new(redactor),
+        })
+    }
+
+    /// Redacts `input` into `output`; returns the redaction record as JSON.
+    #[pyo3(signature = (
+        input, output, *, keep_tracks = Vec::new(), keep_reason = None, boxes = Vec::new(),
+        replay = None, case_reference = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn redact(
+        &self,
+        py: Python<'_>,
+        input: PathBuf,
+        output: PathBuf,
+        keep_tracks: Vec<i64>,
+        keep_reason: Option<String>,
+        boxes: Vec<String>,
+        replay: Option<PathBuf>,
+        case_reference: Option<String>,
+    ) -> PyResult<String> {
+        let keep_tracks = keep_tracks
+            .into_iter()
+            .map(|k| int_arg(py, "keep track", k, 0, i64::from(u32::MAX)))
+            .collect::<PyResult<Vec<u32>>>()?;
+        let boxes = boxes
+            .iter()
+            .map(|b| b.parse())
+            .collect::<obscura_core::Result<Vec<_>>>()
+            .map_err(|e| to_py(py, e))?;
+        let clip = obscura_core::pipeline::Clip {
+            input,
+            output,
             keep_tracks,
             keep_reason,
-            boxes: boxes
-                .iter()
-                .map(|b| b.parse())
-                .collect::<obscura_core::Result<Vec<_>>>()?,
-            pad,
-            detection_style: style.parse()?,
+            boxes,
             replay,
-        })
-    };
-    let opts = build().map_err(|e| to_py(py, e))?;
-    let record = interruptible(py, &cancel, || {
-        obscura_core::audit::redact_logged(
-            &input,
-            &output,
-            &opts,
-            db.as_deref(),
-            key.as_deref(),
-            &mut |_| {},
-        )
-    })?;
-    json(&record)
+            case_reference,
+        };
+        let cancel = Cancel::new();
+        let record = interruptible(py, &cancel, || {
+            let mut job = obscura_core::pipeline::Job::new().with_cancel(cancel.clone());
+            let mut redactor = self.inner.lock().map_err(|_| {
+                obscura_core::Error::new(
+                    obscura_core::ErrorKind::Runtime,
+                    "an earlier redaction with this Redactor panicked",
+                )
+            })?;
+            redactor.redact(&clip, &mut job)
+        })?;
+        json(&record)
+    }
+
+    /// Detection workers holding loaded models (0 without detection).
+    #[getter]
+    fn detection_workers(&self) -> usize {
+        self.inner.lock().map_or(0, |r| r.detection_workers())
+    }
 }
 
 /// Detects and tracks; returns `{"tracks": [...], "sheet": path}` as JSON,
@@ -735,7 +773,7 @@ fn _obscura(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FaceDetector>()?;
     m.add_class::<PlateDetector>()?;
     m.add_function(wrap_pyfunction!(probe, m)?)?;
-    m.add_function(wrap_pyfunction!(redact, m)?)?;
+    m.add_class::<Redactor>()?;
     m.add_function(wrap_pyfunction!(tracks, m)?)?;
     m.add_function(wrap_pyfunction!(verify_redaction, m)?)?;
     m.add_function(wrap_pyfunction!(index, m)?)?;

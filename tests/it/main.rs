@@ -8,5 +8,6 @@ mod masks;
 mod media_bad;
 mod motion;
 mod redact;
+mod redactor;
 mod sar;
 mod transcode;

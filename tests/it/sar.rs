@@ -234,7 +234,7 @@ fn missed_detections_are_covered_by_interpolation() {
     let analysis = analyse::analyse(
         &sample("carphone_pristine.mp4"),
         &DecodeOptions::sequential(),
-        vec![vec![Box::new(det)]],
+        &mut [vec![Box::new(det)]],
         TrackerSettings::default(),
         &mut |_| {},
         |_, _, _| {},
@@ -424,7 +424,7 @@ fn kept_tracks_need_a_reason_and_must_exist() {
     o.keep_reason = None;
     let err =
         redact::redact(&input, &dir.path().join("a.mp4"), &o, &mut |_| {}).expect_err("no reason");
-    assert!(err.to_string().contains("--keep-reason"), "{err}");
+    assert!(err.to_string().contains("keep_reason"), "{err}");
     let o = sar_opts(vec![42]);
     let err = redact::redact(&input, &dir.path().join("a.mp4"), &o, &mut |_| {})
         .expect_err("no such track");

@@ -165,7 +165,7 @@ fn g711_audio_is_refused_for_copy_and_re_encoded_to_aac() {
         let out = dir.path().join(format!("{name}.mp4"));
         let err = transcode(&input, &out, &PipelineOptions::default()).expect_err("copy refused");
         assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
-        assert!(err.to_string().contains("--audio aac"), "{err}");
+        assert!(err.to_string().contains("audio aac"), "{err}");
         assert!(!out.exists());
         let opts = PipelineOptions {
             encode: EncodeOptions {

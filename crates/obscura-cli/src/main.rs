@@ -807,16 +807,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 replay,
                 detection_style,
             };
-            let record = with_progress(|on_progress| {
-                obscura_core::audit::redact_logged(
-                    &input,
-                    &output,
-                    &opts,
-                    db.as_deref(),
-                    key.as_deref(),
-                    on_progress,
-                )
-            })?;
+            let clip = obscura_core::pipeline::Clip {
+                input: input.clone(),
+                output: output.clone(),
+                keep_tracks: opts.keep_tracks.clone(),
+                keep_reason: opts.keep_reason.clone(),
+                boxes: opts.boxes.clone(),
+                replay: opts.replay.clone(),
+                case_reference: opts.case_reference.clone(),
+            };
+            let mut builder = obscura_core::pipeline::Redactor::with_options(opts.clone());
+            if let Some(db) = db {
+                builder = builder.audit(db, key);
+            }
+            let mut redactor = builder.build()?;
+            let bar = progress_bar();
+            let mut job = obscura_core::pipeline::Job::new()
+                .with_cancel(interrupt().clone())
+                .on_progress(|p| {
+                    bar.set_length(p.total);
+                    bar.set_position(p.frames);
+                });
+            let record = redactor.redact(&clip, &mut job);
+            drop(job);
+            bar.finish_and_clear();
+            let record = record?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&record)?);
             } else {

@@ -12,8 +12,6 @@ use crate::track::{Track, Tracker, TrackerSettings};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Arc, Mutex};
 
 /// What to detect and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -327,19 +325,22 @@ pub struct Analysis {
     pub detections: u64,
 }
 
-type Job = (u64, DecodedFrame, Option<Vec<[usize; 4]>>);
-type Done = Result<(u64, DecodedFrame, Vec<Detection>)>;
+/// A frame to detect on, with the regions to look at (`None`: everywhere).
+type Work = (u64, DecodedFrame, Option<Vec<[usize; 4]>>);
+/// A frame with what was found on it.
+type Found = Result<(u64, DecodedFrame, Vec<Detection>)>;
 
 /// Decodes `input`, detects with `sets` (one detector set per worker), and
 /// tracks. `on_frame` sees every frame in order with its detections and the
-/// track id each joined (for thumbnails).
+/// track id each joined (for thumbnails). The sets are borrowed, so one set
+/// of loaded models serves any number of files.
 ///
 /// # Errors
 /// Decode or inference errors.
 pub fn analyse(
     input: &Path,
     decode: &DecodeOptions,
-    sets: Vec<DetectorSet>,
+    sets: &mut [DetectorSet],
     tracker: TrackerSettings,
     progress: &mut dyn FnMut(Progress),
     on_frame: impl FnMut(&DecodedFrame, &[Detection], &[u32]),
@@ -354,7 +355,7 @@ pub fn analyse(
 pub fn analyse_with(
     input: &Path,
     decode: &DecodeOptions,
-    sets: Vec<DetectorSet>,
+    sets: &mut [DetectorSet],
     tracker: TrackerSettings,
     roi: Option<RoiSettings>,
     progress: &mut dyn FnMut(Progress),
@@ -378,14 +379,51 @@ pub fn analyse_with(
 pub(crate) type FrameSink<'a> =
     dyn FnMut(DecodedFrame, &[Detection], &[u32], &Tracker) -> Result<()> + 'a;
 
+/// Runs one detector set over the frames it is handed until the work
+/// channel closes or the results are no longer wanted.
+fn detect_worker(
+    set: &mut DetectorSet,
+    work: &crossbeam_channel::Receiver<Work>,
+    found: &crossbeam_channel::Sender<Found>,
+) {
+    for (i, frame, rois) in work {
+        let mut all = Vec::new();
+        let mut failed = None;
+        for d in set.iter_mut() {
+            let dets = match &rois {
+                Some(r) if r.is_empty() => Ok(Vec::new()),
+                Some(r) => d.detect_in(&frame.view(), r),
+                None => d.detect(&frame.view()),
+            };
+            match dets {
+                Ok(mut v) => all.append(&mut v),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let msg = match failed {
+            Some(e) => Err(e),
+            None => Ok((i, frame, all)),
+        };
+        if found.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
 /// [`analyse_with`], handing each frame over (owned, in order) with its
 /// detections, their track ids and the tracker as it stands after the
 /// frame, so a caller can render frames a fixed lag behind detection
 /// ([`Tracker::boxes_at`]) in the same pass.
+///
+/// The workers are scoped threads, one per detector set, fed through
+/// bounded channels: frames in flight stay few whatever the file's length.
 pub(crate) fn analyse_each(
     input: &Path,
     decode: &DecodeOptions,
-    sets: Vec<DetectorSet>,
+    sets: &mut [DetectorSet],
     tracker: TrackerSettings,
     roi: Option<RoiSettings>,
     progress: &mut dyn FnMut(Progress),
@@ -393,77 +431,40 @@ pub(crate) fn analyse_each(
 ) -> Result<Analysis> {
     let (info, frames) = media::open(input, decode)?;
     let workers = sets.len().max(1);
-    let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
-    let (done_tx, done_rx) = sync_channel::<Done>(workers * 2);
-    let job_rx: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(job_rx));
-    let mut handles = Vec::new();
-    for mut set in sets {
-        let (rx, tx) = (job_rx.clone(), done_tx.clone());
-        handles.push(std::thread::spawn(move || loop {
-            let job = match rx.lock() {
-                Ok(r) => r.recv(),
-                Err(_) => return,
-            };
-            let Ok((i, frame, rois)) = job else { return };
-            let mut all = Vec::new();
-            let mut failed = None;
-            for d in set.iter_mut() {
-                let found = match &rois {
-                    Some(r) if r.is_empty() => Ok(Vec::new()),
-                    Some(r) => d.detect_in(&frame.view(), r),
-                    None => d.detect(&frame.view()),
-                };
-                match found {
-                    Ok(mut v) => all.append(&mut v),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
-            let msg = match failed {
-                Some(e) => Err(e),
-                None => Ok((i, frame, all)),
-            };
-            if tx.send(msg).is_err() {
-                return;
-            }
-        }));
-    }
-    drop(done_tx);
-
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<Work>(workers * 2);
+    let (found_tx, found_rx) = crossbeam_channel::bounded::<Found>(workers * 2);
     let mut tracker = Tracker::new(tracker);
-    let mut pending: BTreeMap<u64, (DecodedFrame, Vec<Detection>)> = BTreeMap::new();
-    let mut next = 0u64;
-    let mut sent = 0u64;
-    let mut detections = 0u64;
-    let mut frames = frames.peekable();
     let mut planner = roi.map(RoiPlanner::new);
-    // Frames in flight: enough to keep the workers busy, and no more than
-    // the ROI lag, so planning only ever uses finished frames.
-    let in_flight = ((workers * 2) as u64).clamp(1, ROI_LAG);
-    let result = (|| -> Result<()> {
+    let mut detections = 0u64;
+    let next = std::thread::scope(|scope| {
+        for set in sets.iter_mut() {
+            let (work, found) = (work_rx.clone(), found_tx.clone());
+            scope.spawn(move || detect_worker(set, &work, &found));
+        }
+        drop((work_rx, found_tx));
+        let mut pending: BTreeMap<u64, (DecodedFrame, Vec<Detection>)> = BTreeMap::new();
+        let (mut next, mut sent) = (0u64, 0u64);
+        let mut frames = frames.peekable();
+        // Frames in flight: enough to keep the workers busy, and no more
+        // than the ROI lag, so planning only ever uses finished frames.
+        let in_flight = ((workers * 2) as u64).clamp(1, ROI_LAG);
+        let stopped = || Error::new(ErrorKind::Model, "detection workers stopped");
+        // Dropping the channels on return (error or not) stops the workers
+        // before the scope joins them.
+        let (work_tx, found_rx) = (work_tx, found_rx);
         loop {
             // Keep the workers fed, without blocking while results wait.
             while sent - next < in_flight {
-                match frames.next() {
-                    Some(f) => {
-                        let f = f?;
-                        let rois = planner.as_mut().and_then(|p| p.plan(&f));
-                        job_tx.send((sent, f, rois)).map_err(|_| {
-                            Error::new(ErrorKind::Model, "detection worker stopped")
-                        })?;
-                        sent += 1;
-                    }
-                    None => break,
-                }
+                let Some(f) = frames.next() else { break };
+                let f = f?;
+                let rois = planner.as_mut().and_then(|p| p.plan(&f));
+                work_tx.send((sent, f, rois)).map_err(|_| stopped())?;
+                sent += 1;
             }
             if next == sent && frames.peek().is_none() {
-                return Ok(());
+                return Ok(next);
             }
-            let (i, frame, dets) = done_rx
-                .recv()
-                .map_err(|_| Error::new(ErrorKind::Model, "detection workers stopped"))??;
+            let (i, frame, dets) = found_rx.recv().map_err(|_| stopped())??;
             pending.insert(i, (frame, dets));
             while let Some((frame, dets)) = pending.remove(&next) {
                 let ids = tracker.update(next, &dets);
@@ -481,13 +482,8 @@ pub(crate) fn analyse_each(
                 }
             }
         }
-    })();
-    drop(job_tx);
-    drop(done_rx);
-    for h in handles {
-        let _ = h.join();
-    }
-    result.map_err(|e| e.with_path(input))?;
+    })
+    .map_err(|e: Error| e.with_path(input))?;
     // Whatever looks at frames must have seen every one of them: a check
     // that missed frames must not pass.
     if next != info.frames {
@@ -586,12 +582,12 @@ pub fn list_tracks(
     opts: &AnalyseOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrackListing> {
-    let sets = worker_detectors(opts)?;
+    let mut sets = worker_detectors(opts)?;
     let mut best: std::collections::HashMap<u32, (f32, crate::sheet::Thumb)> = Default::default();
     let analysis = analyse_with(
         input,
         decode,
-        sets,
+        &mut sets,
         opts.tracker,
         opts.roi,
         progress,

@@ -155,8 +155,8 @@ impl NewEntry {
                 Ok(())
             }
         };
-        need(&self.operator, "an operator (--operator NAME)")?;
-        need(&self.reason, "a reason (--reason TEXT)")?;
+        need(&self.operator, "an operator (operator)")?;
+        need(&self.reason, "a reason (reason)")?;
         need(&self.subject, "a subject")
     }
 }
@@ -810,7 +810,7 @@ fn check_signature(
             Ok(k) if k.verify(&sig.message(), &sig.signature) => (
                 true,
                 format!(
-                    "head {} signature consistent with its stored key (give --public-key to check who signed)",
+                    "head {} signature consistent with its stored key (give the public key to check who signed)",
                     sig.seq
                 ),
                 false,
@@ -1002,42 +1002,6 @@ pub fn log_redaction(
     index.append_audit_all(&entries, key)
 }
 
-/// Redacts as [`crate::redact::redact`] does and, given an index `db`,
-/// logs the redaction there ([`log_redaction`]), signing the head with the
-/// Ed25519 key file `key`. The index and the key are opened first, so a
-/// redaction that could not be logged is refused before any work.
-///
-/// # Errors
-/// As [`crate::redact::redact`]; `Database` or key errors before the work;
-/// after it, logging errors (the output and record are then complete but
-/// unlogged, and the message says so).
-pub fn redact_logged(
-    input: &std::path::Path,
-    output: &std::path::Path,
-    opts: &crate::redact::RedactOptions,
-    db: Option<&std::path::Path>,
-    key: Option<&std::path::Path>,
-    progress: &mut dyn FnMut(crate::pipeline::Progress),
-) -> Result<crate::redact::RedactionRecord> {
-    let mut trail = db.map(Index::open).transpose()?;
-    let key = key.map(SecretKey::load).transpose()?;
-    let record = crate::redact::redact(input, output, opts, progress)?;
-    if let Some(index) = trail.as_mut() {
-        let record_file = crate::redact::record_path(output);
-        log_redaction(index, &record, &record_file, key.as_ref()).map_err(|e| {
-            Error::new(
-                e.kind(),
-                format!(
-                    "the redaction is done ({}) but could not be logged: {}",
-                    output.display(),
-                    e.message()
-                ),
-            )
-        })?;
-    }
-    Ok(record)
-}
-
 /// Logs the disclosure of a redacted output (subject access request) or an
 /// exhibit: `what` is a redaction record (`OUTPUT.redaction.json`), the
 /// redacted video next to its record, or an export manifest. The file's
@@ -1059,7 +1023,7 @@ pub fn log_disclosure(
     if recipient.trim().is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
-            "a disclosure needs a recipient (--recipient NAME)",
+            "a disclosure needs a recipient (recipient)",
         ));
     }
     let hash = |p: &std::path::Path| crate::hash::regular_sha256(p);

@@ -302,9 +302,9 @@ pub fn export(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Exported> {
     for (v, what) in [
-        (&req.exhibit, "an exhibit reference (--exhibit REF)"),
-        (&req.operator, "an operator (--operator NAME)"),
-        (&req.reason, "a reason (--reason TEXT)"),
+        (&req.exhibit, "an exhibit reference (exhibit)"),
+        (&req.operator, "an operator (operator)"),
+        (&req.reason, "a reason (reason)"),
     ] {
         if v.trim().is_empty() {
             return Err(invalid(format!("{what} is required")));
@@ -312,7 +312,7 @@ pub fn export(
     }
     if req.to <= req.from {
         return Err(invalid(format!(
-            "invalid range {} .. {} (expected --to after --from)",
+            "invalid range {} .. {} (expected the end after the start)",
             format_utc(&req.from),
             format_utc(&req.to)
         )));
@@ -1226,7 +1226,7 @@ fn check_manifest_signature(
             if key_checked {
                 "manifest signed with the given key".into()
             } else {
-                "signature consistent with the key stored beside it (give --public-key to check who signed)".into()
+                "signature consistent with the key stored beside it (give the public key to check who signed)".into()
             },
         )
     } else {

@@ -533,7 +533,7 @@ impl Index {
         if !path.is_file() {
             return Err(Error::new(
                 ErrorKind::NotFound,
-                "no index database here (create one with `obscura index`)",
+                "no index database here (indexing recordings creates one)",
             )
             .with_path(&path));
         }
@@ -596,8 +596,7 @@ impl Index {
             return Err(Error::new(
                 ErrorKind::Database,
                 format!(
-                    "index schema version {version} is older than this Obscura's ({SCHEMA_VERSION}) and this command only reads: upgrade it once with `obscura audit upgrade --db {}` (or any command that writes to the index)",
-                    index.path.display()
+                    "index schema version {version} is older than this Obscura's ({SCHEMA_VERSION}) and this only reads it: open it once for writing to upgrade it (an audit upgrade, or any write to the index)"
                 ),
             )
             .with_path(&index.path));
@@ -615,7 +614,7 @@ impl Index {
         if !path.is_file() {
             return Err(Error::new(
                 ErrorKind::NotFound,
-                "no index database here (create one with `obscura index`)",
+                "no index database here (indexing recordings creates one)",
             )
             .with_path(path));
         }
@@ -804,7 +803,7 @@ impl Index {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!(
-                        "invalid range: --from {} is later than --to {}",
+                        "invalid range: from {} is later than to {}",
                         format_utc(from),
                         format_utc(to)
                     ),

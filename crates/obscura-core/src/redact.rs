@@ -367,12 +367,12 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> Result<()> {
+pub(crate) fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> Result<()> {
     if opts.operator.trim().is_empty() {
-        return Err(invalid("an operator is required (--operator NAME)"));
+        return Err(invalid("an operator is required (operator)"));
     }
     if opts.reason.trim().is_empty() {
-        return Err(invalid("a reason is required (--reason TEXT)"));
+        return Err(invalid("a reason is required (reason)"));
     }
     if !(1.0..=3.0).contains(&opts.pad) {
         return Err(invalid(format!(
@@ -383,7 +383,7 @@ fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> Result<()> 
     if !opts.keep_tracks.is_empty() {
         if opts.detect.is_none() && opts.replay.is_none() {
             return Err(invalid(
-                "--keep-track needs detection (--faces and/or --plates)",
+                "keeping a track (keep_tracks) needs detection of faces and/or plates",
             ));
         }
         if opts
@@ -392,13 +392,13 @@ fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> Result<()> 
             .is_none_or(|r| r.trim().is_empty())
         {
             return Err(invalid(
-                "keeping a track visible needs a reason (--keep-reason TEXT)",
+                "keeping a track visible needs a reason (keep_reason)",
             ));
         }
     }
     if opts.replay.is_some() && opts.detect.is_some() {
         return Err(invalid(
-            "--replay re-creates recorded regions: do not also ask for detection",
+            "a replay re-creates recorded regions: do not also ask for detection",
         ));
     }
     if opts.unmask.is_empty() {
@@ -410,11 +410,13 @@ fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> Result<()> 
         .is_none_or(|a| a.trim().is_empty())
     {
         return Err(invalid(
-            "lifting a mask needs an authorisation reference (--authorisation REF, e.g. a RIPA reference) and an operator",
+            "lifting a mask needs an authorisation reference (authorisation, e.g. a RIPA reference) and an operator",
         ));
     }
     let Some(camera) = camera else {
-        return Err(invalid("--unmask needs a camera profile (--camera FILE)"));
+        return Err(invalid(
+            "lifting a mask (unmask) needs a camera profile (camera)",
+        ));
     };
     for id in &opts.unmask {
         if camera.profile.mask(id).is_none() {
@@ -676,6 +678,22 @@ pub fn redact(
     opts: &RedactOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RedactionRecord> {
+    redact_using(input, output, opts, None, progress)
+}
+
+/// [`redact`] with detector sets already loaded (one per worker, for
+/// `opts.detect`); `None` loads them for this call. This is how a
+/// [`Redactor`](crate::pipeline::Redactor) redacts many files with one load.
+///
+/// # Errors
+/// As [`redact`].
+pub(crate) fn redact_using(
+    input: &Path,
+    output: &Path,
+    opts: &RedactOptions,
+    sets: Option<&mut [analyse::DetectorSet]>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RedactionRecord> {
     let started_utc = now();
     let replayed = opts.replay.as_deref().map(read_record).transpose()?;
     let replay_sha = opts
@@ -765,6 +783,14 @@ pub fn redact(
         validate_regions(&[], &manual, info.width, info.height, info.frames)?;
         let (w, h) = (info.width as f32, info.height as f32);
         opts.pipeline.encode.validate()?;
+        let mut loaded: Vec<analyse::DetectorSet>;
+        let sets: &mut [analyse::DetectorSet] = match sets {
+            Some(s) => s,
+            None => {
+                loaded = analyse::worker_detectors(a)?;
+                &mut loaded
+            }
+        };
         let encoder = Encoder::create(output, &info, &opts.pipeline.encode)?;
         // Rendering and encoding run on their own thread, so the detection
         // workers are fed while a frame is encoded.
@@ -791,7 +817,6 @@ pub fn redact(
             let detected = (|| -> Result<(analyse::Analysis, Vec<TrackRecord>, Plan)> {
                 let mut queue: std::collections::VecDeque<crate::media::DecodedFrame> =
                     Default::default();
-                let sets = analyse::worker_detectors(a)?;
                 let analysis = analyse::analyse_each(
                     input,
                     &opts.pipeline.decode,
@@ -825,7 +850,7 @@ pub fn redact(
                 let known: Vec<u32> = analysis.tracks.iter().map(|t| t.id).collect();
                 if let Some(bad) = opts.keep_tracks.iter().find(|k| !known.contains(k)) {
                     return Err(invalid(format!(
-                        "no track {bad} to keep (tracks found: {}); list them with `obscura tracks`",
+                        "no track {bad} to keep (tracks found: {}); list them with a track listing first",
                         if known.is_empty() {
                             "none".to_string()
                         } else {

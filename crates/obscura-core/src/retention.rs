@@ -226,8 +226,8 @@ impl RetentionOptions {
                 format!("invalid days {} (expected >= 1, <= 36500)", self.days),
             ));
         }
-        need(&self.operator, "an operator (--operator NAME)")?;
-        need(&self.reason, "a reason (--reason TEXT)")
+        need(&self.operator, "an operator (operator)")?;
+        need(&self.reason, "a reason (reason)")
     }
 }
 
@@ -299,9 +299,9 @@ impl Index {
         reason: &str,
         key: Option<&SecretKey>,
     ) -> Result<Vec<Hold>> {
-        need(reference, "a reference (--reference REF)")?;
-        need(operator, "an operator (--operator NAME)")?;
-        need(reason, "a reason (--reason TEXT)")?;
+        need(reference, "a reference (reference)")?;
+        need(operator, "an operator (operator)")?;
+        need(reason, "a reason (reason)")?;
         let path = self.path().to_path_buf();
         let recs = match target {
             HoldTarget::Recording(p) => {
@@ -357,9 +357,9 @@ impl Index {
         reason: &str,
         key: Option<&SecretKey>,
     ) -> Result<Vec<Hold>> {
-        need(reference, "a reference (--reference REF)")?;
-        need(operator, "an operator (--operator NAME)")?;
-        need(reason, "a reason (--reason TEXT)")?;
+        need(reference, "a reference (reference)")?;
+        need(operator, "an operator (operator)")?;
+        need(reason, "a reason (reason)")?;
         let active: Vec<Hold> = self
             .holds(true)?
             .into_iter()

@@ -45,14 +45,14 @@ pub fn verify(
     let pad = record
         .and_then(|r| r.detection.as_ref())
         .map_or(crate::redact::RedactOptions::default().pad, |d| d.pad);
-    let sets = analyse::worker_detectors(opts)?;
+    let mut sets = analyse::worker_detectors(opts)?;
     // Verification always looks at every whole frame, never only where
     // something moved: it must look at least as closely as redaction did.
     let mut residuals = Vec::new();
     analyse::analyse(
         output,
         decode,
-        sets,
+        &mut sets,
         opts.tracker,
         progress,
         |frame, dets, _| {

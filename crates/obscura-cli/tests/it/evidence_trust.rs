@@ -284,7 +284,7 @@ fn retention_names_a_fifo_it_refused_and_exits_1_and_a_reversed_range_is_refused
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("later than --to"), "{stderr}");
+    assert!(stderr.contains("later than to"), "{stderr}");
 }
 
 #[test]

@@ -480,7 +480,7 @@ impl Encoder {
                     return Err(Error::new(
                         ErrorKind::Unsupported,
                         format!(
-                            "audio stream #{} ({}) cannot be copied into MP4; use --audio aac to re-encode it, or --audio drop",
+                            "audio stream #{} ({}) cannot be copied into MP4; re-encode it (audio aac) or drop it (audio drop)",
                             ist.index(),
                             id.name()
                         ),
@@ -784,7 +784,10 @@ impl AacStream {
         let unsupported = |what: String| {
             Error::new(
                 ErrorKind::Unsupported,
-                format!("audio stream #{}: {what}; use --audio drop", ist.index()),
+                format!(
+                    "audio stream #{}: {what}; drop the audio (audio drop)",
+                    ist.index()
+                ),
             )
         };
         let decoder = ff::codec::context::Context::from_parameters(ist.parameters())
@@ -920,7 +923,7 @@ impl AacStream {
             other => {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    format!("audio sample format {other:?} cannot be re-encoded; use --audio drop"),
+                    format!("audio sample format {other:?} cannot be re-encoded; drop the audio (audio drop)"),
                 ))
             }
         };

@@ -105,7 +105,11 @@ impl DecodeOptions {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks every setting is in range.
+    ///
+    /// # Errors
+    /// `InvalidArgument` naming the setting and its valid range.
+    pub fn validate(&self) -> Result<()> {
         if self.queue > 100_000 {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,

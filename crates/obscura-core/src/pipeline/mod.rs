@@ -1,5 +1,14 @@
-//! The decode → process → encode pipeline. `transcode` runs it with no
-//! processing; redaction plugs its per-frame work into [`run`].
+//! The decode → process → encode pipeline and the objects services keep:
+//! [`Redactor`] (models loaded once, many files), with a [`Job`] per call
+//! for progress and cancellation. `transcode` runs the pipeline with no
+//! processing; redaction of masks alone plugs its per-frame work into
+//! [`run`].
+
+mod job;
+mod redactor;
+
+pub use job::Job;
+pub use redactor::{Clip, Redactor, RedactorBuilder};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameViewMut;

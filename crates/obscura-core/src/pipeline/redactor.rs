@@ -1,0 +1,342 @@
+//! [`Redactor`]: the object a service or a disclosure desk keeps to redact
+//! many files with one configuration, its models loaded once.
+
+use super::Job;
+use crate::analyse::{self, AnalyseOptions, DetectorSet};
+use crate::camera::{LoadedProfile, Style};
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::Index;
+use crate::media::{DecodeOptions, EncodeOptions};
+use crate::redact::{self, ManualBox, RedactOptions, RedactionRecord};
+use crate::sign::SecretKey;
+use std::path::PathBuf;
+
+/// Redacts files: a camera's privacy masks, and with detection every face
+/// and plate track except those a [`Clip`] keeps, plus manual boxes; each
+/// output gets its redaction record and, with an audit trail, a logged
+/// entry. Built by [`Redactor::builder`], which checks the whole
+/// configuration and loads the models once; [`Redactor::redact`] then runs
+/// on any number of files.
+///
+/// ```no_run
+/// use obscura_core::pipeline::{Clip, Job, Redactor};
+/// # fn main() -> obscura_core::Result<()> {
+/// let mut redactor = Redactor::builder("A. Officer", "SAR 2026/114")
+///     .faces()
+///     .plates()
+///     .build()?; // models load here, once
+/// for name in ["cam7-0800.mp4", "cam7-0815.mp4"] {
+///     let out = format!("redacted-{name}");
+///     let record = redactor.redact(&Clip::new(name, &out), &mut Job::new())?;
+///     println!("{out}: {} boxes obscured", record.counts.obscured_boxes);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct Redactor {
+    opts: RedactOptions,
+    sets: Vec<DetectorSet>,
+    trail: Option<(Index, Option<SecretKey>)>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("opts", &self.opts)
+            .field("detection_workers", &self.sets.len())
+            .field("audited", &self.trail.is_some())
+            .finish()
+    }
+}
+
+/// Configures a [`Redactor`]; every setting starts at the core's default
+/// ([`RedactOptions::default`]: no camera, no detection, boxes padded 1.3×,
+/// mosaic).
+#[derive(Debug, Clone)]
+pub struct RedactorBuilder {
+    opts: RedactOptions,
+    db: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+/// One file to redact, and what is particular to it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Clip {
+    /// The footage.
+    pub input: PathBuf,
+    /// Where the redacted video goes (its record goes next to it).
+    pub output: PathBuf,
+    /// Track ids to leave visible (the requester), from a track listing of
+    /// this file.
+    pub keep_tracks: Vec<u32>,
+    /// Why those tracks are kept.
+    pub keep_reason: Option<String>,
+    /// Regions a detector cannot know about, in this file's frames.
+    pub boxes: Vec<ManualBox>,
+    /// Re-create the regions of this earlier record instead of detecting.
+    pub replay: Option<PathBuf>,
+    /// Case or request reference, if any.
+    pub case_reference: Option<String>,
+}
+
+impl Clip {
+    /// `input` redacted into `output`, nothing kept, no manual boxes.
+    pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> Self {
+        Clip {
+            input: input.into(),
+            output: output.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Leaves `ids` visible, for `reason`.
+    #[must_use]
+    pub fn keep(mut self, ids: impl IntoIterator<Item = u32>, reason: impl Into<String>) -> Self {
+        self.keep_tracks.extend(ids);
+        self.keep_reason = Some(reason.into());
+        self
+    }
+
+    /// Also obscures `b`.
+    #[must_use]
+    pub fn with_box(mut self, b: ManualBox) -> Self {
+        self.boxes.push(b);
+        self
+    }
+
+    /// Re-creates the regions of the record at `record`.
+    #[must_use]
+    pub fn replay(mut self, record: impl Into<PathBuf>) -> Self {
+        self.replay = Some(record.into());
+        self
+    }
+
+    /// Records `reference` as the case or request this is for.
+    #[must_use]
+    pub fn case(mut self, reference: impl Into<String>) -> Self {
+        self.case_reference = Some(reference.into());
+        self
+    }
+}
+
+impl Redactor {
+    /// A builder for redactions by `operator` for `reason` (both recorded,
+    /// both required).
+    pub fn builder(operator: impl Into<String>, reason: impl Into<String>) -> RedactorBuilder {
+        RedactorBuilder {
+            opts: RedactOptions::new(operator, reason),
+            db: None,
+            key: None,
+        }
+    }
+
+    /// A builder starting from `opts` (its per-file fields are ignored:
+    /// they come with each [`Clip`]; its `case_reference` is the default
+    /// for clips that name none).
+    pub fn with_options(opts: RedactOptions) -> RedactorBuilder {
+        RedactorBuilder {
+            opts,
+            db: None,
+            key: None,
+        }
+    }
+
+    /// The configuration every file is redacted with.
+    pub fn options(&self) -> &RedactOptions {
+        &self.opts
+    }
+
+    /// Detection workers holding loaded models (0 without detection).
+    pub fn detection_workers(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Redacts `clip.input` into `clip.output` and writes the record next to
+    /// the output; with an audit trail, logs it there (signing the head
+    /// when a key was given). The models loaded by the builder are reused.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for what is wrong with this clip (a kept track
+    /// without a reason or that the file does not hold, a box outside the
+    /// picture) before any output appears; otherwise as
+    /// [`redact::redact`]. A failure leaves neither output nor record. A
+    /// redaction that succeeded but could not be logged says so.
+    pub fn redact(&mut self, clip: &Clip, job: &mut Job<'_>) -> Result<RedactionRecord> {
+        let mut opts = self.opts.clone();
+        opts.keep_tracks.clone_from(&clip.keep_tracks);
+        opts.keep_reason.clone_from(&clip.keep_reason);
+        opts.boxes.clone_from(&clip.boxes);
+        opts.case_reference = clip
+            .case_reference
+            .clone()
+            .or_else(|| self.opts.case_reference.clone());
+        // A replay draws what its record says: a redactor that detects
+        // refuses one (as the options do).
+        opts.replay.clone_from(&clip.replay);
+        opts.pipeline.decode.cancel = job.cancel_token();
+        let sets = (!self.sets.is_empty() && opts.detect.is_some()).then_some(&mut self.sets[..]);
+        let record = redact::redact_using(&clip.input, &clip.output, &opts, sets, &mut |p| {
+            job.report(p);
+        })?;
+        if let Some((index, key)) = self.trail.as_mut() {
+            let record_file = redact::record_path(&clip.output);
+            crate::audit::log_redaction(index, &record, &record_file, key.as_ref()).map_err(
+                |e| {
+                    Error::new(
+                        e.kind(),
+                        format!(
+                            "the redaction is done ({}) but could not be logged: {}",
+                            clip.output.display(),
+                            e.message()
+                        ),
+                    )
+                },
+            )?;
+        }
+        Ok(record)
+    }
+}
+
+impl RedactorBuilder {
+    /// Obscures the privacy masks of the camera profile at `path`.
+    #[must_use]
+    pub fn camera(mut self, path: impl Into<PathBuf>) -> Self {
+        self.opts.camera = Some(path.into());
+        self
+    }
+
+    /// Lifts mask `id` under `authorisation` (e.g. a RIPA reference); the
+    /// lifting is recorded and, with an audit trail, logged.
+    #[must_use]
+    pub fn unmask(mut self, id: impl Into<String>, authorisation: impl Into<String>) -> Self {
+        self.opts.unmask.push(id.into());
+        self.opts.authorisation = Some(authorisation.into());
+        self
+    }
+
+    /// Detects and obscures faces at the default settings.
+    #[must_use]
+    pub fn faces(mut self) -> Self {
+        let detect = self.opts.detect.get_or_insert_with(no_detection);
+        detect.faces = Some(crate::detect::FaceSettings::default());
+        self
+    }
+
+    /// Detects and obscures number plates at the default settings.
+    #[must_use]
+    pub fn plates(mut self) -> Self {
+        let detect = self.opts.detect.get_or_insert_with(no_detection);
+        detect.plates = Some(crate::detect::PlateSettings::default());
+        self
+    }
+
+    /// Detects with exactly these settings (`None`: masks and boxes only).
+    #[must_use]
+    pub fn detection(mut self, detect: Option<AnalyseOptions>) -> Self {
+        self.opts.detect = detect;
+        self
+    }
+
+    /// Enlarges detection boxes by `pad` about their centre (1 to 3).
+    #[must_use]
+    pub fn pad(mut self, pad: f32) -> Self {
+        self.opts.pad = pad;
+        self
+    }
+
+    /// How detections and manual boxes are obscured.
+    #[must_use]
+    pub fn style(mut self, style: Style) -> Self {
+        self.opts.detection_style = style;
+        self
+    }
+
+    /// How to decode.
+    #[must_use]
+    pub fn decode(mut self, decode: DecodeOptions) -> Self {
+        self.opts.pipeline.decode = decode;
+        self
+    }
+
+    /// How to encode (x264 quality, audio, replacing an existing output).
+    #[must_use]
+    pub fn encode(mut self, encode: EncodeOptions) -> Self {
+        self.opts.pipeline.encode = encode;
+        self
+    }
+
+    /// Records `reference` as the case for every clip that names none.
+    #[must_use]
+    pub fn case(mut self, reference: impl Into<String>) -> Self {
+        self.opts.case_reference = Some(reference.into());
+        self
+    }
+
+    /// Logs every redaction in the audit trail of the index at `db`,
+    /// signing its head with the Ed25519 key file `key` when given.
+    #[must_use]
+    pub fn audit(mut self, db: impl Into<PathBuf>, key: Option<PathBuf>) -> Self {
+        self.db = Some(db.into());
+        self.key = key;
+        self
+    }
+
+    /// Checks the whole configuration, opens the audit trail and the key,
+    /// and loads the models (one session set per detection worker), so
+    /// that nothing about the configuration can fail once files are
+    /// redacted.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a missing operator or reason, a pad out of
+    /// range, a lifted mask without authorisation or not in the profile,
+    /// invalid encoder settings; `NotFound`/`InvalidArgument` for an
+    /// unreadable camera profile; `Model`/`Runtime` when a model cannot
+    /// load; `Database` or key errors for the audit trail.
+    pub fn build(self) -> Result<Redactor> {
+        let RedactorBuilder { opts, db, key } = self;
+        let camera = opts
+            .camera
+            .as_deref()
+            .map(LoadedProfile::load)
+            .transpose()?;
+        let general = RedactOptions {
+            keep_tracks: Vec::new(),
+            keep_reason: None,
+            boxes: Vec::new(),
+            replay: None,
+            ..opts.clone()
+        };
+        redact::validate(&general, camera.as_ref())?;
+        opts.pipeline.encode.validate()?;
+        opts.pipeline.decode.validate()?;
+        if let Some(d) = &opts.detect {
+            if d.faces.is_none() && d.plates.is_none() {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "detection asked for with nothing to detect (faces and/or plates)",
+                ));
+            }
+        }
+        let trail = match db {
+            Some(db) => Some((
+                Index::open(&db)?,
+                key.as_deref().map(SecretKey::load).transpose()?,
+            )),
+            None => None,
+        };
+        let sets = match &opts.detect {
+            Some(d) => analyse::worker_detectors(d)?,
+            None => Vec::new(),
+        };
+        Ok(Redactor { opts, sets, trail })
+    }
+}
+
+/// Detection settings with nothing switched on yet.
+fn no_detection() -> AnalyseOptions {
+    AnalyseOptions {
+        faces: None,
+        plates: None,
+        ..AnalyseOptions::default()
+    }
+}
