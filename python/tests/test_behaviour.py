@@ -164,3 +164,27 @@ def test_missing_model_or_runtime_says_to_run_the_setup(tmp_path):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
         assert out.stdout.startswith(want), (out.stdout, out.stderr)
         assert "setup" in out.stdout
+
+
+def test_one_redactor_redacts_several_clips_with_its_models_loaded_once(sample, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    redactor = obscura.Redactor(operator="T. Officer", reason="SAR test", plates=False)
+    assert redactor.detection_workers >= 1
+    clip = sample("carphone_pristine.mp4")
+    with ThreadPoolExecutor(2) as pool:
+        records = list(
+            pool.map(lambda n: redactor.redact(clip, tmp_path / f"{n}.mp4"), ["a", "b"])
+        )
+    for name, record in zip("ab", records):
+        assert (tmp_path / f"{name}.mp4").is_file()
+        assert record["operator"] == "T. Officer"
+        assert record["counts"]["tracks"] >= 1
+    # Same models, same clip: the same redaction.
+    assert records[0]["counts"] == records[1]["counts"]
+    # A bad setting fails when the redactor is built, before any file.
+    with pytest.raises(obscura.InvalidArgumentError):
+        obscura.Redactor(operator="", reason="why")
+    with pytest.raises(obscura.InvalidArgumentError, match="keep_reason"):
+        redactor.redact(clip, tmp_path / "c.mp4", keep_tracks=[1])
+    assert not (tmp_path / "c.mp4").exists()
