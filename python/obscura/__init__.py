@@ -32,20 +32,20 @@ import numpy as np
 from . import _obscura, errors
 from ._obscura import FaceDetector, PlateDetector, __version__
 from .errors import (
-    AlreadyExistsError,
-    CancelledError,
-    CorruptError,
-    DatabaseError,
-    EncodeError,
-    InvalidArgumentError,
-    IoError,
-    ModelError,
-    NoVideoError,
-    NotFoundError,
-    NotMediaError,
-    ObscuraError,
-    OnnxRuntimeError,
-    UnsupportedError,
+    AlreadyExistsError as AlreadyExistsError,
+    CancelledError as CancelledError,
+    CorruptError as CorruptError,
+    DatabaseError as DatabaseError,
+    EncodeError as EncodeError,
+    InvalidArgumentError as InvalidArgumentError,
+    IoError as IoError,
+    ModelError as ModelError,
+    NoVideoError as NoVideoError,
+    NotFoundError as NotFoundError,
+    NotMediaError as NotMediaError,
+    ObscuraError as ObscuraError,
+    OnnxRuntimeError as OnnxRuntimeError,
+    UnsupportedError as UnsupportedError,
 )
 
 __all__ = [
@@ -116,6 +116,9 @@ def probe(path: PathLike) -> VideoInfo:
     return VideoInfo._from_json(_obscura.probe(os.fspath(path)))
 
 
+_NUMPY2 = int(np.__version__.split(".")[0]) >= 2
+
+
 class Frame(np.ndarray):
     """A decoded frame: a numpy array with ``index`` (frame number in
     presentation order), ``pts`` (timestamp in the stream's time base) and
@@ -129,6 +132,25 @@ class Frame(np.ndarray):
         self.index = getattr(obj, "index", None)
         self.pts = getattr(obj, "pts", None)
         self.time = getattr(obj, "time", None)
+
+    def __array_wrap__(self, arr: Any, context: Any = None, return_scalar: bool = False) -> Any:
+        # A reduction (``frame.mean()``, ``frame.max()``) gives a numpy
+        # scalar, as on a plain array: pandas keeps a numeric dtype and
+        # ``json.dumps`` takes it. Arrays stay frames.
+        if arr.ndim == 0:
+            return arr[()]
+        if _NUMPY2:
+            return super().__array_wrap__(arr, context, return_scalar)
+        return super().__array_wrap__(arr, context)
+
+    def __reduce__(self) -> Any:
+        # Pickling (multiprocessing, Dask) keeps index, pts and time.
+        rebuild, args, state = super().__reduce__()  # type: ignore[misc]
+        return rebuild, args, (state, self.index, self.pts, self.time)
+
+    def __setstate__(self, state: Any) -> None:
+        base, self.index, self.pts, self.time = state
+        super().__setstate__(base)
 
 
 class FrameReader:
@@ -507,3 +529,7 @@ def report(db: PathLike, month: str, *, by: str = "camera", compare_previous: bo
     rows = r.pop("rows")
     return Rows(rows, meta=r)
 
+
+def __dir__() -> List[str]:
+    # The public API only, not the modules and typing names used inside.
+    return sorted(__all__)

@@ -62,3 +62,32 @@ def test_rgb_matches_the_luma_it_came_from(sample):
     r, g, b = (rgb[..., c].astype(np.int32) for c in range(3))
     est = (66 * r + 129 * g + 25 * b + 128) // 256 + 16
     assert np.abs(est - y.astype(int)).mean() < 1.5
+
+
+def test_reductions_are_numpy_scalars_and_frames_pickle_with_their_times(sample):
+    import json
+    import pickle
+
+    with obscura.open(sample("carphone_pristine.mp4"), gray=True) as reader:
+        frame = next(reader)
+        frame = next(reader)
+    luma = frame.mean()
+    assert isinstance(luma, np.floating) and not isinstance(luma, np.ndarray)
+    assert isinstance(frame.max(), np.integer)
+    json.dumps({"luma": luma})
+    assert isinstance(frame.mean(axis=0), obscura.Frame)
+    back = pickle.loads(pickle.dumps(frame))
+    assert isinstance(back, obscura.Frame)
+    assert (back.index, back.pts, back.time) == (frame.index, frame.pts, frame.time) == (
+        1,
+        frame.pts,
+        frame.time,
+    )
+    assert np.array_equal(back, frame)
+
+
+def test_dir_lists_the_public_api_only():
+    names = dir(obscura)
+    assert "Redactor" in names and "InvalidArgumentError" in names
+    for internal in ("Any", "np", "os", "json", "Optional"):
+        assert internal not in names
