@@ -162,6 +162,16 @@ fn report_totals_are_the_sum_of_incidents_with_the_previous_month() {
         .expect("list");
     assert_eq!(south.len(), 1);
     assert_eq!(south[0].camera, 2);
+    // As users type it: case and surrounding spaces do not matter.
+    for typed in ["south", " SOUTH "] {
+        let found = idx
+            .incidents(&IncidentFilter {
+                town: Some(typed.into()),
+                ..IncidentFilter::default()
+            })
+            .expect("list");
+        assert_eq!(found, south, "{typed:?}");
+    }
 }
 
 #[test]

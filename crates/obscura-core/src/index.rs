@@ -216,9 +216,10 @@ pub struct Stored {
 pub struct IncidentFilter {
     /// Only this camera.
     pub camera: Option<u32>,
-    /// Only cameras in this town.
+    /// Only cameras in this town (matched as users type it: case and
+    /// surrounding spaces do not matter; ASCII letters only, SQLite NOCASE).
     pub town: Option<String>,
-    /// Only cameras at this desk.
+    /// Only cameras at this desk (matched as `town` is).
     pub desk: Option<String>,
     /// Incidents starting at or after this time (undated ones excluded).
     pub from: Option<DateTime<Utc>>,
@@ -822,8 +823,8 @@ impl Index {
                  FROM incidents i JOIN cameras c ON c.number = i.camera
                       JOIN recordings r ON r.id = i.recording
                  WHERE (?1 IS NULL OR i.camera = ?1)
-                   AND (?2 IS NULL OR c.town = ?2)
-                   AND (?3 IS NULL OR c.desk = ?3)
+                   AND (?2 IS NULL OR trim(c.town) = trim(?2) COLLATE NOCASE)
+                   AND (?3 IS NULL OR trim(c.desk) = trim(?3) COLLATE NOCASE)
                    AND (?4 IS NULL OR i.start_utc >= ?4)
                    AND (?5 IS NULL OR i.start_utc < ?5)
                  ORDER BY i.start_utc IS NULL, i.start_utc, r.path, i.start_s",
