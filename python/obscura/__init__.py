@@ -21,6 +21,7 @@ with the CLI's message.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import threading as _threading
@@ -486,12 +487,50 @@ def verify_redaction(
     )
 
 
+TimeLike = Union[str, "_dt.datetime", "_dt.date"]
+"""A wall-clock time: a string the core parses (``"2026-11-02"``,
+``"2026-11-02 07:30"``, RFC 3339), or a ``datetime`` / ``date`` /
+``pandas.Timestamp``. Naive values are UTC; aware ones are converted."""
+
+
+def _time_text(value: Optional[TimeLike]) -> Optional[str]:
+    """Hands a time to the core as text it parses; the core does the
+    parsing and the checking, as for the CLI."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, _dt.datetime):  # pandas.Timestamp is one
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep="T")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return str(np.datetime_as_string(value, unit="us"))
+    raise errors.InvalidArgumentError(
+        f"invalid time {value!r} (expected a string, datetime, date or pandas.Timestamp)"
+    )
+
+
+def _month_text(value: Union[str, "_dt.date"]) -> str:
+    """A month as ``YYYY-MM``: a string, or any ``date``/``datetime``/
+    ``pandas.Timestamp`` in it (aware ones taken in UTC)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc)
+    if isinstance(value, _dt.date):
+        return f"{value.year:04d}-{value.month:02d}"
+    raise errors.InvalidArgumentError(
+        f"invalid month {value!r} (expected 'YYYY-MM', a date or a datetime)"
+    )
+
+
 def index(
     paths: Union[PathLike, Sequence[PathLike]],
     *,
     camera: PathLike,
     db: PathLike,
-    start: Optional[str] = None,
+    start: Optional[TimeLike] = None,
 ) -> Rows:
     """Indexes recordings of one camera (its profile ``camera``) into the
     SQLite index ``db``: one row per file, with an ``error`` dict for files
@@ -499,7 +538,7 @@ def index(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     rows = _obscura.index(
-        [os.fspath(p) for p in paths], camera=os.fspath(camera), db=os.fspath(db), start=start
+        [os.fspath(p) for p in paths], camera=os.fspath(camera), db=os.fspath(db), start=_time_text(start)
     )
     return Rows(json.loads(rows))
 
@@ -510,22 +549,36 @@ def incidents(
     camera: Optional[int] = None,
     town: Optional[str] = None,
     desk: Optional[str] = None,
-    since: Optional[str] = None,
-    until: Optional[str] = None,
+    since: Optional[TimeLike] = None,
+    until: Optional[TimeLike] = None,
 ) -> Rows:
-    """Motion incidents in the index, filtered by camera number, town, desk
-    and wall-clock time (``since``/``until``: ISO 8601, UTC)."""
+    """Motion incidents in the index, filtered by camera number, town and
+    desk (matched whatever the case) and wall-clock time (``since`` /
+    ``until``: strings, ``datetime``, ``date`` or ``pandas.Timestamp``;
+    naive ones are UTC)."""
     rows = _obscura.incidents(
-        os.fspath(db), camera=camera, town=town, desk=desk, since=since, until=until
+        os.fspath(db),
+        camera=camera,
+        town=town,
+        desk=desk,
+        since=_time_text(since),
+        until=_time_text(until),
     )
     return Rows(json.loads(rows))
 
 
-def report(db: PathLike, month: str, *, by: str = "camera", compare_previous: bool = True) -> Rows:
-    """The monthly report (``month`` as ``YYYY-MM``) grouped ``by`` camera,
+def report(
+    db: PathLike,
+    month: Union[str, "_dt.date"],
+    *,
+    by: str = "camera",
+    compare_previous: bool = True,
+) -> Rows:
+    """The monthly report (``month`` as ``YYYY-MM``, or any date in it)
+    grouped ``by`` camera,
     town or desk: one row per group; ``rows.meta`` has the month and the
     totals."""
-    r = json.loads(_obscura.report(os.fspath(db), month, by=by, compare_previous=compare_previous))
+    r = json.loads(_obscura.report(os.fspath(db), _month_text(month), by=by, compare_previous=compare_previous))
     rows = r.pop("rows")
     return Rows(rows, meta=r)
 

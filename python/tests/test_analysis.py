@@ -36,7 +36,24 @@ def test_incidents_and_reports_load_into_pandas(cli, sample, camera_profile, tmp
     assert [r["id"] for r in json.loads(out.stdout)] == list(df["id"])
 
     assert obscura.incidents(db, camera=8) == []
-    assert len(obscura.incidents(db, town="Exampleton", since="2026-11-02T08:00:30Z")) < len(incidents)
+    later = obscura.incidents(db, town="Exampleton", since="2026-11-02T08:00:30Z")
+    assert len(later) < len(incidents)
+    # Times and names as analysts give them: datetimes (naive = UTC, aware
+    # converted), pandas Timestamps, minute precision, any case.
+    import datetime as dt
+
+    for since in [
+        dt.datetime(2026, 11, 2, 8, 0, 30),
+        dt.datetime(2026, 11, 2, 9, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))),
+        pd.Timestamp("2026-11-02 08:00:30", tz="UTC"),
+        "2026-11-02 08:00:30",
+    ]:
+        assert obscura.incidents(db, town=" exampleton", since=since) == later, since
+    assert obscura.incidents(db, since="2026-11-02 08:00") == incidents
+    assert obscura.incidents(db, until=dt.date(2026, 11, 2)) == []
+    with pytest.raises(obscura.InvalidArgumentError):
+        obscura.incidents(db, since="yesterday")
+    assert obscura.report(db, dt.date(2026, 11, 17)).meta["month"] == "2026-11"
 
     report = obscura.report(db, "2026-11", by="town")
     rdf = pd.DataFrame(report)

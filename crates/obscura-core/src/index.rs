@@ -1311,26 +1311,21 @@ fn damage(a: &Analysis) -> (Option<String>, Option<u64>) {
     }
 }
 
-/// Parses a time given on the command line: `YYYY-MM-DD`, `YYYY-MM-DD
-/// HH:MM:SS` or RFC 3339, all UTC unless an offset is given.
+/// Parses a time a user gave (CLI argument, Python string): the forms of
+/// [`motion::parse_utc`] (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]`, RFC 3339),
+/// all UTC unless an offset is given.
 ///
 /// # Errors
 /// `InvalidArgument` naming the accepted forms.
 pub fn parse_time_arg(text: &str) -> Result<DateTime<Utc>> {
-    if let Some(t) = motion::parse_utc(text) {
-        return Ok(t);
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc());
-        }
-    }
-    Err(Error::new(
-        ErrorKind::InvalidArgument,
-        format!(
-            "invalid time {text:?} (expected YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339, UTC)"
-        ),
-    ))
+    motion::parse_utc(text).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "invalid time {text:?} (expected YYYY-MM-DD, \"YYYY-MM-DD HH:MM[:SS]\" or RFC 3339; UTC unless an offset is given)"
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -810,18 +810,37 @@ impl WallClock {
     }
 }
 
-/// Parses an ISO 8601 / RFC 3339 time; 1970-01-01 (an unset MP4 field)
+/// Parses a time as people and programs write it: RFC 3339 / ISO 8601
+/// (`2026-11-02T07:30:00Z`, `2026-11-02 07:30:00+01:00`), or without an
+/// offset, taken as UTC, to the second, the minute or the day
+/// (`2026-11-02 07:30`, `2026-11-02`). 1970-01-01 (an unset MP4 field)
 /// counts as absent.
 pub fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
-    let t = DateTime::parse_from_rfc3339(text.trim())
+    let text = text.trim();
+    // With an offset: RFC 3339, or with a space for the `T`.
+    let zoned = DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z"))
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M%:z"))
+        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M%:z"))
         .map(|t| t.with_timezone(&Utc))
-        .ok()
+        .ok();
+    // Without one: UTC, to the second, the minute or the day.
+    let t = zoned.or_else(|| {
+        [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
         .or_else(|| {
-            NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S%.f")
-                .or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S"))
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
                 .ok()
-                .map(|n| n.and_utc())
-        })?;
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .map(|n| n.and_utc())
+    })?;
     (t.timestamp() > 86_400).then_some(t)
 }
 
@@ -1635,6 +1654,18 @@ mod tests {
         assert_eq!(parse_utc("1970-01-01T00:00:00.000000Z"), None);
         let t = parse_utc("2026-11-03T08:15:00.000000Z").expect("valid");
         assert_eq!(t.to_rfc3339(), "2026-11-03T08:15:00+00:00");
+        for same in [
+            "2026-11-03 08:15",
+            "2026-11-03T08:15",
+            " 2026-11-03 08:15:00 ",
+            "2026-11-03 09:15:00+01:00",
+            "2026-11-03T09:15+01:00",
+        ] {
+            assert_eq!(parse_utc(same), Some(t), "{same}");
+        }
+        let midnight = parse_utc("2026-11-03").expect("a day");
+        assert_eq!(midnight.to_rfc3339(), "2026-11-03T00:00:00+00:00");
+        assert_eq!(parse_utc("2026-13-03"), None);
         let n = time_from_name("cam07_20261103_081500.avi", "cam07_%Y%m%d_%H%M%S.avi");
         assert_eq!(n, Some(t));
         assert_eq!(time_from_name("other.avi", "cam07_%Y%m%d_%H%M%S.avi"), None);
