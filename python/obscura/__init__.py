@@ -26,7 +26,7 @@ import json
 import os
 import threading as _threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Literal, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -64,6 +64,11 @@ __all__ = [
     "detect_plates",
     "tracks",
     "Redactor",
+    "Style",
+    "Preset",
+    "Audio",
+    "GroupBy",
+    "TimeLike",
     "redact",
     "verify_redaction",
     "index",
@@ -74,6 +79,17 @@ __all__ = [
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+Style = Literal["mosaic", "blur", "solid"]
+"""How detections and manual boxes are obscured."""
+Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+"""x264 speed/size preset."""
+Audio = Literal["copy", "drop", "aac"]
+"""What happens to the audio: copied, dropped, or re-encoded to AAC."""
+GroupBy = Literal["camera", "town", "desk"]
+"""What a monthly report is grouped by."""
 
 
 @dataclass(frozen=True)
@@ -335,14 +351,14 @@ class Redactor:
         unmask: Sequence[str] = (),
         authorisation: Optional[str] = None,
         case_reference: Optional[str] = None,
-        style: str = "mosaic",
+        style: Style = "mosaic",
         pad: float = 1.3,
         face_threshold: float = 0.3,
         face_scale: float = 0.0,
         full_every: int = 16,
         crf: int = 18,
-        preset: str = "veryfast",
-        audio: str = "copy",
+        preset: Preset = "veryfast",
+        audio: Audio = "copy",
         db: Optional[PathLike] = None,
         key: Optional[PathLike] = None,
         overwrite: bool = False,
@@ -423,15 +439,15 @@ def redact(
     unmask: Sequence[str] = (),
     authorisation: Optional[str] = None,
     case_reference: Optional[str] = None,
-    style: str = "mosaic",
+    style: Style = "mosaic",
     pad: float = 1.3,
     replay: Optional[PathLike] = None,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
     full_every: int = 16,
     crf: int = 18,
-    preset: str = "veryfast",
-    audio: str = "copy",
+    preset: Preset = "veryfast",
+    audio: Audio = "copy",
     db: Optional[PathLike] = None,
     key: Optional[PathLike] = None,
     overwrite: bool = False,
@@ -571,7 +587,7 @@ def report(
     db: PathLike,
     month: Union[str, "_dt.date"],
     *,
-    by: str = "camera",
+    by: GroupBy = "camera",
     compare_previous: bool = True,
 ) -> Rows:
     """The monthly report (``month`` as ``YYYY-MM``, or any date in it)

@@ -54,6 +54,11 @@ def test_incidents_and_reports_load_into_pandas(cli, sample, camera_profile, tmp
     with pytest.raises(obscura.InvalidArgumentError):
         obscura.incidents(db, since="yesterday")
     assert obscura.report(db, dt.date(2026, 11, 17)).meta["month"] == "2026-11"
+    # Every value the Literal type names is one the core takes.
+    import typing
+
+    for by in typing.get_args(obscura.GroupBy):
+        assert obscura.report(db, "2026-11", by=by).meta["month"] == "2026-11"
 
     report = obscura.report(db, "2026-11", by="town")
     rdf = pd.DataFrame(report)
