@@ -1,0 +1,671 @@
+//! The command line as clap parses it: every subcommand and its flags,
+//! and how the shared flag groups become the core's option structs (whose
+//! defaults live in the core).
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use obscura_core::media::{AudioPolicy, DecodeOptions, EncodeOptions, Preset};
+use obscura_core::motion::MotionOptions;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "obscura",
+    version,
+    about = "Video analytics and redaction for CCTV control rooms"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+// Parsed once per run: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Command {
+    /// Show what video files hold: size, codec, frame rate, exact frame
+    /// count, duration, keyframes, audio.
+    Probe {
+        /// Files to probe.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON array of objects, one per file.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode and re-encode to H.264/MP4, keeping every frame's timing and
+    /// the audio.
+    Transcode {
+        /// Input video.
+        input: PathBuf,
+        /// Output file (.mp4, .m4v or .mov).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        encode: EncodeArgs,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the face and plate tracks of a clip, with a contact sheet (PNG)
+    /// of one labelled thumbnail per track, so the requester can be picked.
+    Tracks {
+        /// Input video.
+        input: PathBuf,
+        #[command(flatten)]
+        detect: DetectArgs,
+        /// Contact sheet path (default: INPUT-NAME.tracks.png here).
+        #[arg(long)]
+        sheet: Option<PathBuf>,
+        /// Replace an existing contact sheet (never an input).
+        #[arg(long)]
+        force: bool,
+        /// Print the tracks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-run detection on a redacted output and list every face or plate
+    /// still visible. Exits 2 when it finds any, so scripts can gate
+    /// disclosure on it.
+    VerifyRedaction {
+        /// Redacted video.
+        output: PathBuf,
+        /// Its redaction record (default: OUTPUT.redaction.json if present):
+        /// detection settings are taken from it and kept tracks are expected.
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Report detections scoring at least this (default: the
+        /// redaction's own threshold).
+        #[arg(long)]
+        min_score: Option<f32>,
+        #[command(flatten)]
+        detect: DetectArgs,
+        /// Print the residuals as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the installation: FFmpeg with x264, ONNX Runtime, models
+    /// (pinned hashes, and that they load and run), sample footage.
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Obscure a camera's privacy masks on every frame and write a redaction
+    /// record (OUTPUT.redaction.json) next to the output.
+    Redact {
+        /// Input video.
+        input: PathBuf,
+        /// Output file (.mp4, .m4v or .mov).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Camera profile (TOML) with the privacy masks.
+        #[arg(long)]
+        camera: Option<PathBuf>,
+        /// Lift this mask (repeatable); needs --authorisation and --operator.
+        #[arg(long = "unmask", value_name = "MASK_ID")]
+        unmask: Vec<String>,
+        /// Authorisation reference for lifting masks (e.g. a RIPA reference).
+        #[arg(long)]
+        authorisation: Option<String>,
+        /// Who is doing this (recorded).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Case or request reference (recorded).
+        #[arg(long = "case")]
+        case_reference: Option<String>,
+        #[command(flatten)]
+        detect: DetectArgs,
+        /// Leave this track visible (the requester; repeatable). Ids come
+        /// from `obscura tracks`.
+        #[arg(long = "keep-track", value_name = "ID")]
+        keep_tracks: Vec<u32>,
+        /// Why the kept tracks stay visible (recorded).
+        #[arg(long)]
+        keep_reason: Option<String>,
+        /// Obscure a region a detector cannot know about:
+        /// FIRST-LAST:x,y,w,h (frames, pixels; repeatable).
+        #[arg(long = "box", value_name = "FRAMES:x,y,w,h")]
+        boxes: Vec<String>,
+        /// Enlarge detection boxes by this factor.
+        #[arg(long, default_value_t = 1.3)]
+        pad: f32,
+        /// How detections and manual boxes are obscured: mosaic, blur or solid.
+        #[arg(long, default_value = "mosaic")]
+        style: String,
+        /// Re-create the regions of an earlier redaction record instead of
+        /// detecting (bit-identical frames before encoding).
+        #[arg(long)]
+        replay: Option<PathBuf>,
+        #[command(flatten)]
+        encode: EncodeArgs,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        /// Log the redaction (and any lifted mask with its authorisation)
+        /// in this index database's audit trail.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Ed25519 secret key file: sign the audit trail's head (with --db).
+        #[arg(long, requires = "db")]
+        key: Option<PathBuf>,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export evidence: a stream copy (no re-encode) of the recordings
+    /// covering a time range, cut at the enclosing keyframes, with a
+    /// manifest of file and per-frame hashes; logged in the audit trail and
+    /// the sources held.
+    Export {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Camera number.
+        #[arg(long)]
+        camera: u32,
+        /// Start (UTC; YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS" or RFC 3339).
+        #[arg(long)]
+        from: String,
+        /// End, exclusive (UTC).
+        #[arg(long)]
+        to: String,
+        /// Exhibit reference (e.g. JS/1).
+        #[arg(long)]
+        exhibit: String,
+        /// Who is exporting (recorded).
+        #[arg(long)]
+        operator: String,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: String,
+        /// Directory for the exhibit (created if missing).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Also write an H.264 MP4 working copy with the time burned in.
+        #[arg(long)]
+        working_copy: bool,
+        /// Do not hold the source recordings under the exhibit reference.
+        #[arg(long)]
+        no_hold: bool,
+        /// Ed25519 secret key file: sign the manifest and the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check an exhibit against its manifest: every file's sha256 and every
+    /// frame of each master; the signature if there is one. Exits 2 when
+    /// anything fails, naming the first bad frame.
+    Verify {
+        /// The manifest (REF.manifest.json).
+        manifest: PathBuf,
+        /// Ed25519 public key (64 hex digits, or a file) the manifest must
+        /// be signed with.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit trail: verify, list, sign its head, make a signing key.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Apply the retention period: remove index rows (and optionally the
+    /// files) of recordings that ended more than DAYS ago, except held ones;
+    /// every removal is logged in the audit trail.
+    Retention {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Days recordings are kept.
+        #[arg(long, default_value_t = 28)]
+        days: u32,
+        /// Delete the recording files too (only if unchanged since indexed).
+        #[arg(long)]
+        delete_files: bool,
+        /// List what would go; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Count the window back from this time instead of now (UTC).
+        #[arg(long)]
+        now: Option<String>,
+        /// Who (recorded).
+        #[arg(long, default_value = "obscura retention")]
+        operator: String,
+        /// Why (recorded; default: the retention period elapsed).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold recordings as evidence (retention never removes them), release
+    /// a hold, or list holds. Logged in the audit trail.
+    Hold {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Hold this indexed recording.
+        #[arg(long, conflicts_with_all = ["camera", "list", "release"])]
+        recording: Option<PathBuf>,
+        /// Hold every recording of this camera overlapping --from..--to.
+        #[arg(long, requires_all = ["from", "to"], conflicts_with_all = ["list", "release"])]
+        camera: Option<u32>,
+        /// Start (UTC).
+        #[arg(long)]
+        from: Option<String>,
+        /// End (UTC).
+        #[arg(long)]
+        to: Option<String>,
+        /// Release every active hold under --reference.
+        #[arg(long, conflicts_with = "list")]
+        release: bool,
+        /// List holds (active ones; with --all, released ones too).
+        #[arg(long)]
+        list: bool,
+        /// With --list: released holds too.
+        #[arg(long, requires = "list")]
+        all: bool,
+        /// Hold reference (exhibit, case or incident number).
+        #[arg(long)]
+        reference: Option<String>,
+        /// Who (recorded).
+        #[arg(long)]
+        operator: Option<String>,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log the disclosure of a redacted output (subject access request) or
+    /// an exhibit: date, recipient, reason, and the hash of what left.
+    Disclose {
+        /// Redaction record (OUTPUT.redaction.json), the redacted video next
+        /// to it, or an exhibit manifest.
+        record: PathBuf,
+        /// Index database holding the audit trail.
+        #[arg(long)]
+        db: PathBuf,
+        /// Who receives it.
+        #[arg(long)]
+        recipient: String,
+        /// Why it is disclosed (e.g. "SAR 2026-118").
+        #[arg(long)]
+        reason: String,
+        /// Who discloses (recorded).
+        #[arg(long)]
+        operator: String,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Print the entry as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find motion incidents in recordings of one camera and store them,
+    /// one transaction per recording, in an SQLite index (re-indexing a
+    /// recording replaces it).
+    Index {
+        /// Recordings of the camera.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Camera profile (TOML): number, name, town, desk, ignore-zones,
+        /// file-name pattern.
+        #[arg(long)]
+        camera: PathBuf,
+        /// Index database (created if missing).
+        #[arg(long)]
+        db: PathBuf,
+        /// Wall-clock start of the recording (UTC, RFC 3339 or
+        /// "YYYY-MM-DD HH:MM:SS"); only with a single file. Otherwise the
+        /// container's creation time or the profile's file-name pattern is
+        /// used, and with neither the recording has no wall-clock times.
+        #[arg(long)]
+        start: Option<String>,
+        #[command(flatten)]
+        motion: MotionArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List indexed incidents.
+    Incidents {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Only this camera number.
+        #[arg(long)]
+        camera: Option<u32>,
+        /// Only cameras in this town.
+        #[arg(long)]
+        town: Option<String>,
+        /// Only cameras at this desk.
+        #[arg(long)]
+        desk: Option<String>,
+        /// Incidents starting at or after this time (UTC; YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Incidents starting before this time (UTC; YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Write each incident's JPEG thumbnail into this directory.
+        #[arg(long, value_name = "DIR")]
+        thumbnails: Option<PathBuf>,
+        /// JSON array.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with a header row.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Monthly report: incidents and active minutes per camera, town or
+    /// desk, optionally against the previous month.
+    Report {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// The month, YYYY-MM (UTC).
+        #[arg(long)]
+        month: String,
+        /// Group by camera, town or desk.
+        #[arg(long, default_value = "camera")]
+        by: String,
+        /// Compare with a period: `previous` (the month before).
+        #[arg(long, value_name = "PERIOD")]
+        compare: Option<String>,
+        /// JSON object.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV with a header row.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Decode only and report the speed; optionally print a hash per frame.
+    Decode {
+        /// Input video.
+        input: PathBuf,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        /// Print `index pts sha256` for every frame (of the visible Y, U, V
+        /// samples, or of the converted picture with `--to`).
+        #[arg(long)]
+        hashes: bool,
+        /// Convert every frame as the Python bindings do: `rgb` (packed
+        /// RGB24) or `gray` (luma rows); `yuv` leaves frames as decoded.
+        #[arg(long, default_value = "yuv", value_parser = ["yuv", "rgb", "gray"])]
+        to: String,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuditCommand {
+    /// Check the chain entry by entry and the head signatures. Exits 2 and
+    /// names the first bad entry if anything was edited, deleted, inserted
+    /// or reordered.
+    Verify {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Ed25519 public key (64 hex digits, or a file) the head must be
+        /// signed with.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the entries.
+    List {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log something an operator did and why (e.g. footage viewed at a
+    /// police request).
+    Note {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Who.
+        #[arg(long)]
+        operator: String,
+        /// What it concerns (camera, file, incident, request).
+        #[arg(long)]
+        subject: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// Ed25519 secret key file: sign the audit head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Sign the current head of the chain.
+    Sign {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Ed25519 secret key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Upgrade an index database to this Obscura's schema (commands that
+    /// only read refuse an older one, since they open it read-only).
+    Upgrade {
+        /// Index database.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Make an Ed25519 key pair: KEY (secret, owner-only) and KEY.pub.
+    Keygen {
+        /// The secret key file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct EncodeArgs {
+    /// x264 constant rate factor, 0 (lossless) to 51.
+    #[arg(long, default_value_t = 18)]
+    pub(crate) crf: u8,
+    /// x264 preset (ultrafast ... veryslow).
+    #[arg(long, default_value = "veryfast")]
+    pub(crate) preset: String,
+    /// Audio: copy (default), drop, or aac (copy what MP4 can hold, re-encode the rest, e.g. G.711, to AAC).
+    #[arg(long, default_value = "copy")]
+    pub(crate) audio: String,
+    /// Replace an existing output (never an input). A redaction keeps the
+    /// record it replaces as OUTPUT.redaction.superseded-UTC.json and says
+    /// so in the new record. Without it, an existing output is refused.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+impl EncodeArgs {
+    pub(crate) fn to_options(&self) -> Result<EncodeOptions> {
+        let opts = EncodeOptions {
+            crf: self.crf,
+            preset: self.preset.parse::<Preset>()?,
+            audio: self.audio.parse::<AudioPolicy>()?,
+            threads: 0,
+            replace_existing: self.force,
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DetectArgs {
+    /// Detect and obscure faces (CenterFace).
+    #[arg(long)]
+    pub(crate) faces: bool,
+    /// Detect and obscure number plates (PP-OCRv4 text detector + plate
+    /// geometry).
+    #[arg(long)]
+    pub(crate) plates: bool,
+    /// Keep only plate candidates the PP-OCRv4 recogniser reads as a
+    /// plate-like string (fewer signs obscured; off by default, since
+    /// missing a plate matters more than covering a sign).
+    #[arg(long)]
+    pub(crate) plate_confirm: bool,
+    /// Face score threshold, 0 to 1: detections scoring at least this are
+    /// faces.
+    #[arg(long, default_value_t = 0.3)]
+    pub(crate) face_threshold: f32,
+    /// Face detection scale (0 = automatic: about 1536 px across).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) face_scale: f32,
+    /// Detection workers, each with its own model sessions (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) detect_workers: usize,
+    /// Detect on the whole frame every N frames and in between only where
+    /// something moved or a face was recently seen (0 = whole frame always).
+    #[arg(long, default_value_t = 16)]
+    pub(crate) full_every: u64,
+}
+
+impl DetectArgs {
+    pub(crate) fn any(&self) -> bool {
+        self.faces || self.plates
+    }
+
+    pub(crate) fn to_options(&self) -> obscura_core::analyse::AnalyseOptions {
+        use obscura_core::detect::{FaceSettings, PlateSettings};
+        obscura_core::analyse::AnalyseOptions {
+            faces: self.faces.then_some(FaceSettings {
+                threshold: self.face_threshold,
+                scale: self.face_scale,
+            }),
+            plates: self.plates.then(|| PlateSettings {
+                confirm: self.plate_confirm,
+                ..PlateSettings::default()
+            }),
+            workers: self.detect_workers,
+            roi: (self.full_every > 0).then(|| obscura_core::analyse::RoiSettings {
+                full_every: self.full_every,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DecodeArgs {
+    /// Segments decoded in parallel (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) workers: usize,
+    /// Decode sequentially with FFmpeg's own threading instead.
+    #[arg(long)]
+    pub(crate) sequential: bool,
+}
+
+impl DecodeArgs {
+    pub(crate) fn to_options(&self) -> DecodeOptions {
+        if self.sequential {
+            DecodeOptions {
+                cancel: interrupt().clone(),
+                ..DecodeOptions::sequential()
+            }
+        } else {
+            DecodeOptions {
+                workers: self.workers,
+                ..decoding()
+            }
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct MotionArgs {
+    /// Analysis width in pixels (the luma plane is shrunk to about this).
+    #[arg(long, default_value_t = 320)]
+    pub(crate) width: usize,
+    /// Grey-level difference from the background that counts as motion.
+    #[arg(long, default_value_t = 25)]
+    pub(crate) threshold: u8,
+    /// Moving fraction of the picture that starts an incident.
+    #[arg(long, default_value_t = 0.002)]
+    pub(crate) trigger: f32,
+    /// Minimum length of motion, seconds.
+    #[arg(long, default_value_t = 0.1)]
+    pub(crate) min_event: f64,
+    /// Padding before each incident, seconds.
+    #[arg(long, default_value_t = 1.5)]
+    pub(crate) pre: f64,
+    /// Padding after each incident, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub(crate) post: f64,
+    /// Threads (0 = one per core). Files run in parallel; a single file is
+    /// cut into segments.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) threads: usize,
+    /// Segments per file (0 = decided from its length; 1 = sequential).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) segments: usize,
+    /// Skip decoding stretches whose packet sizes say the picture is still
+    /// (faster on quiet footage; may miss very small motion).
+    #[arg(long)]
+    pub(crate) triage: bool,
+}
+
+impl MotionArgs {
+    pub(crate) fn to_options(&self) -> Result<MotionOptions> {
+        let defaults = MotionOptions::default();
+        let opts = MotionOptions {
+            width: self.width,
+            threshold: self.threshold,
+            trigger: self.trigger,
+            release: defaults.release.min(self.trigger),
+            min_event_s: self.min_event,
+            pre_s: self.pre,
+            post_s: self.post,
+            threads: self.threads,
+            segments: self.segments,
+            triage: self.triage,
+            cancel: interrupt().clone(),
+            ..defaults
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+/// The token every long command's decoders watch: the first Ctrl-C
+/// cancels it, so the work stops at the next frame and removes its partial
+/// output; a second Ctrl-C quits at once.
+pub(crate) fn interrupt() -> &'static obscura_core::Cancel {
+    static TOKEN: std::sync::OnceLock<obscura_core::Cancel> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(obscura_core::Cancel::new)
+}
+
+/// Default decoding, stopped by Ctrl-C.
+pub(crate) fn decoding() -> DecodeOptions {
+    DecodeOptions {
+        cancel: interrupt().clone(),
+        ..DecodeOptions::default()
+    }
+}
