@@ -486,16 +486,7 @@ pub(crate) fn analyse_each(
     .map_err(|e: Error| e.with_path(input))?;
     // Whatever looks at frames must have seen every one of them: a check
     // that missed frames must not pass.
-    if next != info.frames {
-        return Err(Error::new(
-            ErrorKind::Corrupt,
-            format!(
-                "decoded {next} of the {} frames the file holds (damaged stream)",
-                info.frames
-            ),
-        )
-        .with_path(input));
-    }
+    info.check_all_decoded(next, input, "")?;
     let tracks = tracker.finish(next, info.width as f32, info.height as f32);
     Ok(Analysis {
         info,

@@ -1161,16 +1161,7 @@ pub fn analyse_probed(
         all
     };
     let frames = series.len() as u64;
-    if frames != info.frames {
-        return Err(Error::new(
-            ErrorKind::Corrupt,
-            format!(
-                "decoded {frames} of the {} frames the file holds (damaged stream); not indexed",
-                info.frames
-            ),
-        )
-        .with_path(path));
-    }
+    info.check_all_decoded(frames, path, "; not indexed")?;
     let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
     let spans = detect_events(&series.scores, &series.times, frame_s, opts);
     let wall_clock = WallClock::resolve(explicit_start, &info, profile, path);

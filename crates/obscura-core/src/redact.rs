@@ -900,16 +900,7 @@ pub(crate) fn redact_using(
             Ok((analysis, written, encoder, plan))
         })?;
         detections = analysis.detections;
-        if written != info.frames {
-            return Err(Error::new(
-                ErrorKind::Corrupt,
-                format!(
-                    "decoded {written} of the {} frames the file holds (damaged stream); no output written",
-                    info.frames
-                ),
-            )
-            .with_path(input));
-        }
+        info.check_all_decoded(written, input, "; no output written")?;
         let done = encoder.finish()?;
         let seconds = started.elapsed().as_secs_f64();
         let mut models = Vec::new();

@@ -98,6 +98,26 @@ pub struct VideoInfo {
 }
 
 impl VideoInfo {
+    /// Checks that a pass over `path` saw every frame probe counted: work
+    /// that missed frames (a damaged stream) must not pass. `outcome` says
+    /// what the failure means for the caller's output, if anything.
+    ///
+    /// # Errors
+    /// `Corrupt` naming both counts.
+    pub fn check_all_decoded(&self, decoded: u64, path: &Path, outcome: &str) -> Result<()> {
+        if decoded == self.frames {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "decoded {decoded} of the {} frames the file holds (damaged stream){outcome}",
+                self.frames
+            ),
+        )
+        .with_path(path))
+    }
+
     /// Seconds per time-base unit.
     pub fn time_base_f64(&self) -> f64 {
         let (n, d) = self.time_base;

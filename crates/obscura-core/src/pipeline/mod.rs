@@ -10,7 +10,7 @@ mod redactor;
 pub use job::Job;
 pub use redactor::{Clip, Redactor, RedactorBuilder};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::frame::FrameViewMut;
 use crate::media::{self, DecodeOptions, EncodeOptions, Encoder, VideoInfo};
 use serde::Serialize;
@@ -118,16 +118,7 @@ where
             });
         }
     }
-    if done != info.frames {
-        return Err(Error::new(
-            ErrorKind::Corrupt,
-            format!(
-                "decoded {done} of the {} frames the file holds (damaged stream); no output written",
-                info.frames
-            ),
-        )
-        .with_path(input));
-    }
+    info.check_all_decoded(done, input, "; no output written")?;
     let summary = encoder.finish()?;
     progress(Progress {
         frames: done,

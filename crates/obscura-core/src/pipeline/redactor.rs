@@ -4,7 +4,7 @@
 use super::Job;
 use crate::analyse::{self, AnalyseOptions, DetectorSet};
 use crate::camera::{LoadedProfile, Style};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::media::{DecodeOptions, EncodeOptions};
 use crate::redact::{self, ManualBox, RedactOptions, RedactionRecord};
@@ -309,14 +309,6 @@ impl RedactorBuilder {
         redact::validate(&general, camera.as_ref())?;
         opts.pipeline.encode.validate()?;
         opts.pipeline.decode.validate()?;
-        if let Some(d) = &opts.detect {
-            if d.faces.is_none() && d.plates.is_none() {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "detection asked for with nothing to detect (faces and/or plates)",
-                ));
-            }
-        }
         let trail = match db {
             Some(db) => Some((
                 Index::open(&db)?,
