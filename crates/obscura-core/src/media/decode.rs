@@ -127,6 +127,47 @@ impl DecodedFrame {
         }
     }
 
+    /// Moves the picture out of the decoder's buffer pool into buffers of
+    /// its own. A pool keeps every buffer it ever lent until the decoder is
+    /// closed and the last picture released, so pictures held long after
+    /// decoding (queued ahead of a slow consumer) would otherwise grow each
+    /// segment decoder's pool to the whole queue; copied out, they are freed
+    /// as they are dropped and the pools stay at what decoding itself needs.
+    ///
+    /// # Errors
+    /// `Io` if memory for the copy cannot be allocated.
+    pub(super) fn detach(&mut self) -> Result<()> {
+        let mut copy = ff::frame::Video::empty();
+        copy.set_format(self.inner.format());
+        copy.set_width(self.inner.width());
+        copy.set_height(self.inner.height());
+        // SAFETY: `copy` owns a fresh AVFrame with its format and size set,
+        // which is what av_frame_get_buffer needs; `self.inner` owns a valid
+        // decoded AVFrame of that format and size, so av_frame_copy copies
+        // plane by plane within both frames' buffers, and av_frame_copy_props
+        // copies only metadata.
+        let ret = unsafe {
+            let dst = copy.as_mut_ptr();
+            let src = self.inner.as_ptr();
+            let mut ret = ff::ffi::av_frame_get_buffer(dst, 0);
+            if ret >= 0 {
+                ret = ff::ffi::av_frame_copy(dst, src);
+            }
+            if ret >= 0 {
+                ret = ff::ffi::av_frame_copy_props(dst, src);
+            }
+            ret
+        };
+        if ret < 0 {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("cannot copy a decoded frame: {}", ff::Error::from(ret)),
+            ));
+        }
+        self.inner = copy;
+        Ok(())
+    }
+
     /// Clears the picture type the decoder set, so an encoder chooses its own.
     pub(super) fn clear_picture_type(&mut self) {
         self.inner.set_kind(ff::picture::Type::None);
