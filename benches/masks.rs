@@ -4,7 +4,8 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use obscura::camera::Style;
 use obscura::frame::OwnedFrame;
-use obscura::mask::{Region, Spans};
+use obscura::frame::Spans;
+use obscura::mask::Region;
 
 fn frame() -> OwnedFrame {
     let (w, h) = (1920, 1080);

@@ -688,9 +688,16 @@ fn index(
         let profile = obscura_core::camera::CameraProfile::load(&camera)?;
         let start = start
             .as_deref()
-            .map(obscura_core::index::parse_time_arg)
+            .map(obscura_core::clock::parse_time_arg)
             .transpose()?;
-        obscura_core::index::index_files(&db, &profile, &paths, start, &opts, &|_, _| {})
+        obscura_core::pipeline::indexing::index_files(
+            &db,
+            &profile,
+            &paths,
+            start,
+            &opts,
+            &|_, _| {},
+        )
     })?;
     if cancel.is_cancelled() {
         return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(()));
@@ -732,11 +739,11 @@ fn incidents(
                 desk,
                 from: since
                     .as_deref()
-                    .map(obscura_core::index::parse_time_arg)
+                    .map(obscura_core::clock::parse_time_arg)
                     .transpose()?,
                 to: until
                     .as_deref()
-                    .map(obscura_core::index::parse_time_arg)
+                    .map(obscura_core::clock::parse_time_arg)
                     .transpose()?,
             };
             obscura_core::index::Index::open_read_only(&db)?.incidents(&filter)

@@ -6,10 +6,12 @@
 use crate::common::{run, sample, tempdir};
 use obscura::audit::{Action, Entry, NewEntry, Problem};
 use obscura::camera::CameraProfile;
+use obscura::clock;
 use obscura::export::{self, ExportRequest};
-use obscura::index::{self, Index};
+use obscura::index::Index;
 use obscura::media::{self, DecodeOptions, Decoder};
 use obscura::motion::MotionOptions;
+use obscura::pipeline::indexing;
 use obscura::retention::{HoldTarget, RetentionOptions};
 use obscura::sign::SecretKey;
 use std::path::{Path, PathBuf};
@@ -213,11 +215,11 @@ fn index_at(db: &Path, file: &Path, start: &str) {
         thumbnail_width: 0,
         ..MotionOptions::default()
     };
-    let r = index::index_files(
+    let r = indexing::index_files(
         db,
         &vtest_profile(),
         &[file.to_path_buf()],
-        Some(index::parse_time_arg(start).expect("time")),
+        Some(clock::parse_time_arg(start).expect("time")),
         &opts,
         &|_, _| {},
     )
@@ -230,8 +232,8 @@ fn index_at(db: &Path, file: &Path, start: &str) {
 fn request(dir: &Path, from: &str, to: &str, exhibit: &str) -> ExportRequest {
     ExportRequest {
         camera: 7,
-        from: index::parse_time_arg(from).expect("from"),
-        to: index::parse_time_arg(to).expect("to"),
+        from: clock::parse_time_arg(from).expect("from"),
+        to: clock::parse_time_arg(to).expect("to"),
         exhibit: exhibit.into(),
         operator: "J Smith".into(),
         reason: "assault outside the library".into(),
@@ -482,7 +484,7 @@ fn retention_never_removes_held_or_recent_recordings_and_is_idempotent() {
     .expect("hold");
     let before = paths(&idx);
     let mut opts = RetentionOptions::new(28);
-    opts.now = index::parse_time_arg("2026-11-28 00:00:00").expect("now");
+    opts.now = clock::parse_time_arg("2026-11-28 00:00:00").expect("now");
     opts.delete_files = true;
     opts.dry_run = true;
     let dry = idx.retention(&opts, None).expect("dry run");
@@ -584,7 +586,7 @@ fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopp
     std::fs::remove_file(&recs[2]).expect("rm");
     mkfifo(&recs[2]);
     let mut opts = RetentionOptions::new(28);
-    opts.now = index::parse_time_arg("2026-11-28 00:00:00").expect("now");
+    opts.now = clock::parse_time_arg("2026-11-28 00:00:00").expect("now");
     opts.delete_files = true;
 
     // The dry run applies the same checks: it names the two faults.
@@ -701,7 +703,7 @@ fn retention_completes_or_retries_an_intent_a_crash_left_behind() {
     std::fs::remove_file(&gone).expect("rm");
     // A dry run reports both as unfinished and changes nothing.
     let mut opts = RetentionOptions::new(28);
-    opts.now = index::parse_time_arg("2026-11-28 00:00:00").expect("now");
+    opts.now = clock::parse_time_arg("2026-11-28 00:00:00").expect("now");
     opts.dry_run = true;
     let dry = idx.retention(&opts, None).expect("dry");
     assert_eq!(dry.faults.len(), 2, "{dry:?}");
@@ -748,7 +750,7 @@ fn a_dry_run_keeps_a_changed_file_as_the_real_run_does() {
     std::fs::copy(tiny_clip(d, "other.mp4", 90), &rec).expect("reuse");
     let mut idx = Index::open(&db).expect("open");
     let mut opts = RetentionOptions::new(28);
-    opts.now = index::parse_time_arg("2026-11-28 00:00:00").expect("now");
+    opts.now = clock::parse_time_arg("2026-11-28 00:00:00").expect("now");
     opts.delete_files = true;
     opts.dry_run = true;
     let dry = idx.retention(&opts, None).expect("dry");

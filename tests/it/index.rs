@@ -5,8 +5,10 @@
 use crate::common::tempdir;
 use crate::motion::{square, synth};
 use obscura::camera::CameraProfile;
-use obscura::index::{self, GroupBy, IncidentFilter, Index, Month};
+use obscura::clock;
+use obscura::index::{GroupBy, IncidentFilter, Index, Month};
 use obscura::motion::MotionOptions;
+use obscura::pipeline::indexing;
 use obscura::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -26,8 +28,8 @@ fn opts() -> MotionOptions {
     }
 }
 
-fn index_ok(db: &Path, p: &CameraProfile, files: &[PathBuf]) -> Vec<index::Indexed> {
-    index::index_files(db, p, files, None, &opts(), &|_, _| {})
+fn index_ok(db: &Path, p: &CameraProfile, files: &[PathBuf]) -> Vec<indexing::Indexed> {
+    indexing::index_files(db, p, files, None, &opts(), &|_, _| {})
         .expect("index opens")
         .into_iter()
         .map(|r| r.expect("indexed"))
@@ -200,8 +202,9 @@ fn gaps_between_recordings_are_faults_and_a_bad_file_is_skipped() {
     ];
     let good = std::fs::read(&files[0]).expect("read");
     std::fs::write(&files[2], &good[..good.len() / 3]).expect("truncated copy");
-    let results = index::index_files(&db, &profile(9, "East"), &files, None, &opts(), &|_, _| {})
-        .expect("index opens");
+    let results =
+        indexing::index_files(&db, &profile(9, "East"), &files, None, &opts(), &|_, _| {})
+            .expect("index opens");
     assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok());
     let err = results[2].as_ref().expect_err("truncated file");
     assert!(
@@ -317,8 +320,8 @@ fn incidents_from_after_to_is_an_invalid_argument() {
     drop(Index::open(&db).expect("create"));
     let idx = Index::open_read_only(&db).expect("open");
     let filter = IncidentFilter {
-        from: Some(index::parse_time_arg("2026-11-10").expect("t")),
-        to: Some(index::parse_time_arg("2026-11-01").expect("t")),
+        from: Some(clock::parse_time_arg("2026-11-10").expect("t")),
+        to: Some(clock::parse_time_arg("2026-11-01").expect("t")),
         ..IncidentFilter::default()
     };
     let e = idx.incidents(&filter).expect_err("reversed range");

@@ -2,7 +2,8 @@
 
 use obscura::camera::{CameraProfile, Style};
 use obscura::frame::OwnedFrame;
-use obscura::mask::{point_in_polygon, Region, Spans};
+use obscura::frame::{point_in_polygon, Spans};
+use obscura::mask::Region;
 use proptest::prelude::*;
 use std::path::Path;
 

@@ -4,7 +4,9 @@
 
 use crate::common::{run, sample, tempdir};
 use obscura::camera::CameraProfile;
-use obscura::motion::{self, Analysis, MotionOptions, TimeSource};
+use obscura::clock::{self, TimeSource};
+use obscura::motion::{MotionAnalysis, MotionOptions};
+use obscura::pipeline::indexing;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,8 +61,8 @@ pub fn square(from: f64, to: f64, y: u32) -> String {
     format!("square:{from}:{to}:{y}")
 }
 
-fn analyse(path: &Path, profile: Option<&CameraProfile>, opts: &MotionOptions) -> Analysis {
-    motion::analyse(path, profile, None, opts, &|_| {}).expect("analyses")
+fn analyse(path: &Path, profile: Option<&CameraProfile>, opts: &MotionOptions) -> MotionAnalysis {
+    indexing::scan(path, profile, None, opts, &|_| {}).expect("analyses")
 }
 
 fn profile(extra: &str) -> CameraProfile {
@@ -166,7 +168,7 @@ fn an_ignore_zone_suppresses_motion_inside_it() {
     assert_eq!(without.incidents.len(), 1);
 }
 
-fn frames_covered(a: &Analysis) -> u64 {
+fn frames_covered(a: &MotionAnalysis) -> u64 {
     a.incidents
         .iter()
         .map(|i| i.end_frame - i.start_frame + 1)
@@ -189,7 +191,7 @@ fn vtest_events_cover_the_frames_where_people_move() {
 }
 
 /// Events of two runs agree frame for frame, give or take one.
-fn assert_same_events(a: &Analysis, b: &Analysis) {
+fn assert_same_events(a: &MotionAnalysis, b: &MotionAnalysis) {
     assert_eq!(
         a.incidents.len(),
         b.incidents.len(),
@@ -263,19 +265,19 @@ fn wall_clock_comes_from_option_then_creation_time_then_file_name() {
         &["-metadata", "creation_time=2026-11-04T09:00:00Z"],
     );
     let p = profile("filename_pattern = \"cam03_%Y%m%d_%H%M%S.mp4\"\n");
-    let a = motion::analyse(&named, Some(&p), None, &seq(), &|_| {}).expect("ok");
+    let a = indexing::scan(&named, Some(&p), None, &seq(), &|_| {}).expect("ok");
     assert_eq!(a.wall_clock.source, TimeSource::CreationTime);
     assert_eq!(
         a.wall_clock.start.map(|t| t.to_rfc3339()),
         Some("2026-11-04T09:00:00+00:00".into())
     );
-    let explicit = motion::parse_utc("2026-11-06T12:00:00Z");
-    let a = motion::analyse(&named, Some(&p), explicit, &seq(), &|_| {}).expect("ok");
+    let explicit = clock::parse_utc("2026-11-06T12:00:00Z");
+    let a = indexing::scan(&named, Some(&p), explicit, &seq(), &|_| {}).expect("ok");
     assert_eq!(a.wall_clock.source, TimeSource::Explicit);
     let untagged = synth(dir.path(), "cam03_20261105_100000b.mp4", 2, "", &[]);
     let renamed = dir.path().join("cam03_20261105_100000.mp4");
     std::fs::rename(&untagged, &renamed).expect("rename");
-    let a = motion::analyse(&renamed, Some(&p), None, &seq(), &|_| {}).expect("ok");
+    let a = indexing::scan(&renamed, Some(&p), None, &seq(), &|_| {}).expect("ok");
     assert_eq!(a.wall_clock.source, TimeSource::FilenamePattern);
     assert_eq!(
         a.wall_clock.start.map(|t| t.to_rfc3339()),
@@ -329,7 +331,7 @@ fn triage_skips_still_stretches_and_keeps_the_events() {
     let still = info
         .keyframes
         .iter()
-        .filter(|k| motion::gop_looks_still(k))
+        .filter(|k| indexing::gop_looks_still(k))
         .count();
     assert!(
         still >= 20,

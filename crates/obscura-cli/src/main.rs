@@ -8,8 +8,10 @@ use anyhow::{Context, Result};
 use args::*;
 use clap::Parser;
 use obscura_core::camera::CameraProfile;
-use obscura_core::index::{self, GroupBy, IncidentFilter, IncidentRow, Index, Month};
+use obscura_core::clock;
+use obscura_core::index::{GroupBy, IncidentFilter, IncidentRow, Index, Month};
 use obscura_core::media;
+use obscura_core::pipeline::indexing;
 use obscura_core::pipeline::{self, PipelineOptions};
 use print::*;
 use std::io::Write;
@@ -332,8 +334,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let req = obscura_core::export::ExportRequest {
                 camera,
-                from: index::parse_time_arg(&from)?,
-                to: index::parse_time_arg(&to)?,
+                from: clock::parse_time_arg(&from)?,
+                to: clock::parse_time_arg(&to)?,
                 exhibit,
                 operator,
                 reason,
@@ -417,7 +419,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let mut opts = obscura_core::retention::RetentionOptions::new(days);
             if let Some(t) = now {
-                opts.now = index::parse_time_arg(&t)?;
+                opts.now = clock::parse_time_arg(&t)?;
             }
             opts.delete_files = delete_files;
             opts.dry_run = dry_run;
@@ -517,8 +519,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         (Some(p), _, _, _) => HoldTarget::Recording(p),
                         (None, Some(camera), Some(from), Some(to)) => HoldTarget::Range {
                             camera,
-                            from: index::parse_time_arg(&from)?,
-                            to: index::parse_time_arg(&to)?,
+                            from: clock::parse_time_arg(&from)?,
+                            to: clock::parse_time_arg(&to)?,
                         },
                         _ => anyhow::bail!(
                             "name what to hold: --recording PATH, or --camera N --from T1 --to T2 (or --release, --list)"
@@ -608,8 +610,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 camera,
                 town,
                 desk,
-                from: from.as_deref().map(index::parse_time_arg).transpose()?,
-                to: to.as_deref().map(index::parse_time_arg).transpose()?,
+                from: from.as_deref().map(clock::parse_time_arg).transpose()?,
+                to: to.as_deref().map(clock::parse_time_arg).transpose()?,
             };
             let idx = Index::open_read_only(&db)?;
             let rows = idx.incidents(&filter)?;
@@ -909,10 +911,10 @@ fn index(
 ) -> Result<ExitCode> {
     let opts = motion.to_options()?;
     let profile = CameraProfile::load(camera)?;
-    let start = start.map(index::parse_time_arg).transpose()?;
+    let start = start.map(clock::parse_time_arg).transpose()?;
     let bar = progress_bar();
     let started = Instant::now();
-    let results = index::index_files(db, &profile, files, start, &opts, &|n, total| {
+    let results = indexing::index_files(db, &profile, files, start, &opts, &|n, total| {
         bar.set_length(total);
         bar.set_position(n);
     });

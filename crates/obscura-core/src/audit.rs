@@ -38,8 +38,9 @@
 //! each stored signature against the public key given, and that the signed
 //! entry is still there with the same hash.
 
+use crate::clock::format_utc;
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::{db_err, format_utc, Index};
+use crate::index::{db_err, Index};
 use crate::sign::{PublicKey, SecretKey};
 use chrono::Utc;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};

@@ -375,7 +375,7 @@ fn check_filename_pattern(pattern: &str) -> std::result::Result<(), String> {
         return Ok(());
     };
     let name = sample.format(pattern).to_string();
-    match crate::motion::time_from_name(&name, pattern) {
+    match crate::clock::time_from_name(&name, pattern) {
         Some(t) if (t - sample).num_seconds().abs() < 60 => Ok(()),
         _ => Err(format!(
             "pattern {pattern:?} does not give a start time (it needs the date, hour and minute, e.g. cam12_%Y%m%d_%H%M%S.mp4)"

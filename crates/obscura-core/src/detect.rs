@@ -16,88 +16,9 @@ use crate::frame::FrameView;
 use crate::onnx::{Model, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// What a detection is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Class {
-    /// A face.
-    Face,
-    /// A vehicle number plate.
-    Plate,
-}
-
-/// An axis-aligned box in frame pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub struct BBox {
-    /// Left.
-    pub x: f32,
-    /// Top.
-    pub y: f32,
-    /// Width.
-    pub w: f32,
-    /// Height.
-    pub h: f32,
-}
-
-impl BBox {
-    /// Area in square pixels.
-    pub fn area(&self) -> f32 {
-        self.w.max(0.0) * self.h.max(0.0)
-    }
-
-    /// Intersection over union.
-    pub fn iou(&self, o: &BBox) -> f32 {
-        let ix = (self.x + self.w).min(o.x + o.w) - self.x.max(o.x);
-        let iy = (self.y + self.h).min(o.y + o.h) - self.y.max(o.y);
-        if ix <= 0.0 || iy <= 0.0 {
-            return 0.0;
-        }
-        let inter = ix * iy;
-        inter / (self.area() + o.area() - inter)
-    }
-
-    /// Fraction of `self` covered by `o`.
-    pub fn covered_by(&self, o: &BBox) -> f32 {
-        let ix = (self.x + self.w).min(o.x + o.w) - self.x.max(o.x);
-        let iy = (self.y + self.h).min(o.y + o.h) - self.y.max(o.y);
-        if ix <= 0.0 || iy <= 0.0 || self.area() <= 0.0 {
-            return 0.0;
-        }
-        ix * iy / self.area()
-    }
-
-    /// The box scaled by `f` about its centre.
-    pub fn padded(&self, f: f32) -> BBox {
-        let (cx, cy) = (self.x + self.w / 2.0, self.y + self.h / 2.0);
-        BBox {
-            x: cx - self.w * f / 2.0,
-            y: cy - self.h * f / 2.0,
-            w: self.w * f,
-            h: self.h * f,
-        }
-    }
-
-    /// Linear interpolation towards `o` by `t` in 0..1.
-    pub fn lerp(&self, o: &BBox, t: f32) -> BBox {
-        BBox {
-            x: self.x + (o.x - self.x) * t,
-            y: self.y + (o.y - self.y) * t,
-            w: self.w + (o.w - self.w) * t,
-            h: self.h + (o.h - self.h) * t,
-        }
-    }
-}
-
-/// One detection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Detection {
-    /// What it is.
-    pub class: Class,
-    /// Where, in frame pixels.
-    pub bbox: BBox,
-    /// Confidence 0..1.
-    pub score: f32,
-}
+/// The detection vocabulary lives with the frame, so tracking and redaction
+/// share it without depending on the detectors.
+pub use crate::frame::{BBox, Class, Detection};
 
 /// Anything that finds faces or plates in a frame.
 pub trait Detector: Send {

@@ -30,9 +30,10 @@
 //! first bad frame.
 
 use crate::audit::{self, Action, NewEntry};
+use crate::clock::format_utc;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameViewMut;
-use crate::index::{db_err, format_utc, Index};
+use crate::index::{db_err, Index};
 use crate::media::{self, AudioPolicy, DecodeOptions, Decoder, EncodeOptions};
 use crate::output::PendingFile;
 use crate::pipeline::{PipelineOptions, Progress};
@@ -658,7 +659,7 @@ fn export_one(
     let start = rec
         .start_utc
         .as_deref()
-        .and_then(crate::motion::parse_utc)
+        .and_then(crate::clock::parse_utc)
         .ok_or_else(|| {
             Error::new(ErrorKind::Database, "recording has no start time").with_path(&src)
         })?;

@@ -23,8 +23,9 @@
 //!   so they sort and compare as strings; unknown times are `NULL`.
 
 use crate::camera::CameraProfile;
+use crate::clock::{format_utc, parse_utc};
 use crate::error::{Error, ErrorKind, Result};
-use crate::motion::{self, Analysis, MotionOptions, TimestampGap};
+use crate::motion::{MotionAnalysis, TimestampGap};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
@@ -152,11 +153,6 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 pub(crate) fn db_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
     Error::new(ErrorKind::Database, format!("{what}: {e}")).with_path(path)
-}
-
-/// UTC time as stored: `YYYY-MM-DDTHH:MM:SS.sssZ`.
-pub fn format_utc(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// Switches `conn` to WAL. Changing the journal mode takes an exclusive
@@ -681,7 +677,7 @@ impl Index {
     ///
     /// # Errors
     /// `Database` on any SQLite failure (nothing is stored then).
-    pub fn store(&mut self, camera: &CameraProfile, analysis: &Analysis) -> Result<Stored> {
+    pub fn store(&mut self, camera: &CameraProfile, analysis: &MotionAnalysis) -> Result<Stored> {
         let path = self.path.clone();
         let e = |what: &'static str| {
             let path = path.clone();
@@ -691,7 +687,7 @@ impl Index {
             .unwrap_or_else(|_| analysis.path.clone())
             .to_string_lossy()
             .into_owned();
-        let (damaged, expected_frames) = damage(analysis);
+        let (damaged, expected_frames) = analysis.damage();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -739,9 +735,9 @@ impl Index {
                 wc.source.as_str(),
                 analysis.duration_s,
                 analysis.frames as i64,
-                analysis.info.fps,
-                analysis.info.width,
-                analysis.info.height,
+                analysis.fps,
+                analysis.width,
+                analysis.height,
                 analysis.sha256,
                 gaps,
                 analysis.recalibrations as i64,
@@ -931,7 +927,7 @@ impl Index {
                     kind: "timestamp_jump",
                     recording: r.path.clone(),
                     next_recording: None,
-                    from_utc: r.start_utc.as_deref().and_then(motion::parse_utc).map(|t| {
+                    from_utc: r.start_utc.as_deref().and_then(parse_utc).map(|t| {
                         format_utc(&(t + chrono::Duration::milliseconds((g.after_s * 1e3) as i64)))
                     }),
                     at_s: Some(g.after_s),
@@ -967,8 +963,8 @@ impl Index {
                 continue;
             }
             let (Some(end), Some(start)) = (
-                a.end_utc.as_deref().and_then(motion::parse_utc),
-                b.start_utc.as_deref().and_then(motion::parse_utc),
+                a.end_utc.as_deref().and_then(parse_utc),
+                b.start_utc.as_deref().and_then(parse_utc),
             ) else {
                 continue;
             };
@@ -1100,234 +1096,6 @@ impl Index {
     }
 }
 
-/// What indexing one file did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Indexed {
-    /// The file.
-    pub path: PathBuf,
-    /// Frames analysed.
-    pub frames: u64,
-    /// Duration, seconds.
-    pub duration_s: f64,
-    /// Wall-clock start, when known.
-    pub start_utc: Option<String>,
-    /// Where it came from.
-    pub time_source: &'static str,
-    /// Incidents found.
-    pub incidents: usize,
-    /// Timestamp jumps inside the file.
-    pub gaps: usize,
-    /// Whether an earlier index of it was replaced.
-    pub replaced: bool,
-    /// Another file with the same content (sha256): in the same batch, the
-    /// first one given, which is the one stored (this one is not analysed
-    /// or stored); or, from an earlier run, the path whose index this one
-    /// replaced.
-    pub duplicate_of: Option<PathBuf>,
-    /// Set when the file decoded to fewer frames than it declares
-    /// (truncated or damaged): its incidents are those of the frames
-    /// decoded, and the recording is marked damaged in the index.
-    pub damaged: Option<String>,
-    /// Frames the file declares, when damaged.
-    pub expected_frames: Option<u64>,
-    /// Segments it was analysed in.
-    pub segments: usize,
-    /// Seconds the analysis and storing took.
-    pub seconds: f64,
-}
-
-/// Analyses `files` of one camera and stores each in the index at `db`,
-/// each file in its own transaction. With at least as many files as
-/// threads, files run in parallel (each decoded sequentially); otherwise
-/// each file is analysed segment-parallel. `progress` receives frames done
-/// over all files and the total frames of the files that could be probed
-/// (known before any analysis starts).
-///
-/// Results come back in the order of `files`; one bad file does not stop
-/// the others.
-///
-/// # Errors
-/// `Database` if the index cannot be opened (per-file errors are in the
-/// returned list).
-pub fn index_files(
-    db: &Path,
-    camera: &CameraProfile,
-    files: &[PathBuf],
-    explicit_start: Option<DateTime<Utc>>,
-    opts: &MotionOptions,
-    progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<Vec<Result<Indexed>>> {
-    opts.validate()?;
-    if explicit_start.is_some() && files.len() > 1 {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "an explicit start time gives one recording's start: index the files one at a time, or name them with the profile's filename_pattern",
-        ));
-    }
-    // Create and migrate once up front, so workers only open it.
-    drop(Index::open(db)?);
-    // Identical copies: the first given is indexed, the others name it.
-    let mut first_with: std::collections::HashMap<String, usize> = Default::default();
-    let duplicate_of: Vec<Option<usize>> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let h = crate::hash::regular_file_sha256(f).ok()?;
-            match first_with.get(&h) {
-                Some(&j) => Some(j),
-                None => {
-                    first_with.insert(h, i);
-                    None
-                }
-            }
-        })
-        .collect();
-    let probed: Vec<Result<crate::media::VideoInfo>> = files
-        .iter()
-        .zip(&duplicate_of)
-        .map(|(f, d)| match d {
-            Some(_) => Err(Error::new(ErrorKind::InvalidArgument, "duplicate")),
-            None => crate::media::probe(f),
-        })
-        .collect();
-    let total: u64 = probed.iter().flatten().map(|i| i.frames).sum();
-    progress(0, total);
-    let probed: Vec<std::sync::Mutex<Option<Result<crate::media::VideoInfo>>>> = probed
-        .into_iter()
-        .map(|p| std::sync::Mutex::new(Some(p)))
-        .collect();
-    let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        opts.threads
-    };
-    let per_file = files.len() >= threads.max(2);
-    let file_opts = if per_file {
-        MotionOptions {
-            segments: 1,
-            decode_workers: 1,
-            threads: 1,
-            ..opts.clone()
-        }
-    } else {
-        opts.clone()
-    };
-    let done = std::sync::atomic::AtomicU64::new(0);
-    // Frames done per file, so each file's running count adds to the
-    // total once.
-    let last_seen: Vec<std::sync::atomic::AtomicU64> = files
-        .iter()
-        .map(|_| std::sync::atomic::AtomicU64::new(0))
-        .collect();
-    let total_frames = total;
-    let one = |i: usize, path: &PathBuf| -> Result<Indexed> {
-        use std::sync::atomic::Ordering;
-        file_opts.cancel.check()?;
-        if let Some(j) = duplicate_of[i] {
-            return Ok(Indexed {
-                path: path.clone(),
-                frames: 0,
-                duration_s: 0.0,
-                start_utc: None,
-                time_source: "unknown",
-                incidents: 0,
-                gaps: 0,
-                replaced: false,
-                duplicate_of: Some(files[j].clone()),
-                damaged: None,
-                expected_frames: None,
-                segments: 0,
-                seconds: 0.0,
-            });
-        }
-        let started = std::time::Instant::now();
-        let tick = |n: u64| {
-            let before = last_seen[i].swap(n, Ordering::Relaxed);
-            let total = done.fetch_add(n.saturating_sub(before), Ordering::Relaxed)
-                + n.saturating_sub(before);
-            progress(total, total_frames);
-        };
-        let info = probed[i]
-            .lock()
-            .ok()
-            .and_then(|mut p| p.take())
-            .unwrap_or_else(|| crate::media::probe(path))?;
-        let a = motion::analyse_probed(
-            info,
-            Some(camera),
-            explicit_start,
-            &file_opts,
-            &tick,
-            started,
-        )?;
-        let mut index = Index::open(db)?;
-        let stored = index.store(camera, &a)?;
-        let (damaged, expected_frames) = damage(&a);
-        Ok(Indexed {
-            path: path.clone(),
-            frames: a.frames,
-            duration_s: a.duration_s,
-            start_utc: a.wall_clock.start.as_ref().map(format_utc),
-            time_source: a.wall_clock.source.as_str(),
-            incidents: stored.incidents,
-            gaps: a.gaps.len(),
-            replaced: stored.replaced,
-            duplicate_of: stored.duplicate_of.map(PathBuf::from),
-            damaged,
-            expected_frames,
-            segments: a.segments,
-            seconds: a.seconds,
-        })
-    };
-    if !per_file {
-        return Ok(files.iter().enumerate().map(|(i, p)| one(i, p)).collect());
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start threads: {e}")))?;
-    Ok(pool.install(|| {
-        use rayon::prelude::*;
-        files
-            .par_iter()
-            .enumerate()
-            .map(|(i, p)| one(i, p))
-            .collect()
-    }))
-}
-
-/// Whether `a` decoded to fewer frames than its file declares: the fault
-/// in words and the declared count.
-fn damage(a: &Analysis) -> (Option<String>, Option<u64>) {
-    match a.info.header_frames {
-        Some(h) if h > a.frames => (
-            Some(format!(
-                "truncated or damaged: decoded {} of the {h} frames the file declares",
-                a.frames
-            )),
-            Some(h),
-        ),
-        _ => (None, None),
-    }
-}
-
-/// Parses a time a user gave (CLI argument, Python string): the forms of
-/// [`motion::parse_utc`] (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]`, RFC 3339),
-/// all UTC unless an offset is given.
-///
-/// # Errors
-/// `InvalidArgument` naming the accepted forms.
-pub fn parse_time_arg(text: &str) -> Result<DateTime<Utc>> {
-    motion::parse_utc(text).ok_or_else(|| {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "invalid time {text:?} (expected YYYY-MM-DD, \"YYYY-MM-DD HH:MM[:SS]\" or RFC 3339; UTC unless an offset is given)"
-            ),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1342,11 +1110,6 @@ mod tests {
         assert!(e.to_string().contains("expected YYYY-MM"), "{e}");
         assert!("town".parse::<GroupBy>().is_ok());
         assert!("street".parse::<GroupBy>().is_err());
-        assert_eq!(
-            format_utc(&parse_time_arg("2026-11-02").expect("date")),
-            "2026-11-02T00:00:00.000Z"
-        );
-        assert!(parse_time_arg("yesterday").is_err());
     }
 
     #[test]

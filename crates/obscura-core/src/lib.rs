@@ -28,10 +28,12 @@
 //!   ways; [`analyse`]: the parallel detect-and-track pass, with
 //!   region-of-interest detection; [`verify`]: re-detection on an output;
 //!   [`sheet`]: track thumbnails and the contact sheet.
-//! - [`motion`]: motion scores on the luma plane, incidents with
-//!   wall-clock times, segment-parallel within a file;
-//!   [`index`]: the SQLite incident index (cameras, recordings, incidents),
-//!   its queries and monthly reports.
+//! - [`motion`]: motion scores on the luma plane and incidents, frames in
+//!   and events out (it never decodes); [`clock`]: wall-clock starts and
+//!   times as people write them; [`pipeline::indexing`]: the pass that
+//!   decodes a recording for motion analysis, segment-parallel within a
+//!   file, and indexes many files; [`index`]: the SQLite incident index
+//!   (cameras, recordings, incidents), its queries and monthly reports.
 //! - Evidence integrity: [`audit`], the hash-chained, append-only audit
 //!   trail in the index database (every redaction, lifted mask, export,
 //!   disclosure, hold and purge), verified entry by entry; [`export`],
@@ -67,6 +69,7 @@ pub mod analyse;
 pub mod audit;
 pub mod camera;
 pub mod cancel;
+pub mod clock;
 pub mod detect;
 pub mod doctor;
 pub mod error;
@@ -106,3 +109,159 @@ pub fn home() -> std::path::PathBuf {
 
 /// The version of this library, as recorded in reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The layout rules, checked on the source: which concern may use which.
+#[cfg(test)]
+mod layout {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    /// Modules every concern may use: errors, cancellation, time parsing,
+    /// hashing, the one output path and the data directory.
+    const BASE: &[&str] = &["error", "cancel", "clock", "hash", "output", "home"];
+
+    /// (concern, its modules, what else it may use besides [`BASE`]).
+    const RULES: &[(&str, &[&str], &[&str])] = &[
+        ("frame", &["frame"], &[]),
+        ("motion", &["motion"], &["frame"]),
+        ("track", &["track"], &["frame"]),
+        ("mask", &["mask", "camera"], &["frame"]),
+        ("detect", &["detect", "onnx", "models"], &["frame"]),
+    ];
+
+    fn src() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+    }
+
+    /// Source files of module `m` (`m.rs`, or every file under `m/`).
+    fn files(m: &str) -> Vec<PathBuf> {
+        let file = src().join(format!("{m}.rs"));
+        if file.is_file() {
+            return vec![file];
+        }
+        let mut out = Vec::new();
+        let mut dirs = vec![src().join(m)];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("module folder").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        assert!(!out.is_empty(), "no source for module {m}");
+        out
+    }
+
+    /// The code of a file without its comments (doc links are not uses),
+    /// and without these tests, which name what they look for.
+    fn code(path: &Path) -> String {
+        let text = std::fs::read_to_string(path).expect("source");
+        let end = text.find("mod layout {").unwrap_or(text.len());
+        text[..end]
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The crate modules a file's code names (`crate::NAME`).
+    fn uses(path: &Path) -> BTreeSet<String> {
+        let text = code(path);
+        text.match_indices("crate::")
+            .map(|(i, m)| {
+                text[i + m.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect::<String>()
+            })
+            .filter(|m| !m.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn each_concern_uses_only_what_is_below_it() {
+        for (concern, modules, allowed) in RULES {
+            for m in *modules {
+                for f in files(m) {
+                    for used in uses(&f) {
+                        let ok = BASE.contains(&used.as_str())
+                            || modules.contains(&used.as_str())
+                            || allowed.contains(&used.as_str());
+                        assert!(
+                            ok,
+                            "{} ({concern}) uses crate::{used}; {concern} may use only {allowed:?} and {BASE:?}",
+                            f.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ffi_stays_in_its_two_modules() {
+        let mut all = Vec::new();
+        let mut dirs = vec![src()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("src").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    all.push(p);
+                }
+            }
+        }
+        let media = src().join("media");
+        let (raw, ffmpeg, ort) = ("unsafe", "ffmpeg_next", "ort::");
+        for f in all {
+            let text = code(&f);
+            if !f.starts_with(&media) {
+                assert!(
+                    !names(&text, raw) && !names(&text, ffmpeg),
+                    "{}: FFmpeg calls and raw pointer code belong in media/",
+                    f.display()
+                );
+            }
+            if f != src().join("onnx.rs") {
+                assert!(
+                    !names(&text, ort),
+                    "{}: ONNX Runtime calls belong in onnx.rs",
+                    f.display()
+                );
+            }
+        }
+    }
+
+    /// Whether `text` has `word` not inside a longer identifier.
+    fn names(text: &str, word: &str) -> bool {
+        let ident = |c: char| c.is_alphanumeric() || c == '_';
+        text.match_indices(word).any(|(i, _)| {
+            let before = text[..i].chars().next_back().is_some_and(ident);
+            let after =
+                word.ends_with(ident) && text[i + word.len()..].chars().next().is_some_and(ident);
+            !before && !after
+        })
+    }
+
+    /// The check itself: a use that breaks a rule is found.
+    #[test]
+    fn a_forbidden_use_is_seen() {
+        let dir = std::env::temp_dir().join(format!("obscura-layout-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let f = dir.join("x.rs");
+        std::fs::write(
+            &f,
+            "//! [`crate::media`] in a doc\nuse crate::media::probe;\n",
+        )
+        .expect("write");
+        let found = uses(&f);
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(found.into_iter().collect::<Vec<_>>(), ["media"]);
+        assert!(names("use ort::Session;", "ort::"));
+        assert!(!names("crate::export::read", "ort::"));
+    }
+}

@@ -20,146 +20,7 @@
 //! - **solid**: black.
 
 use crate::camera::Style;
-use crate::frame::{chroma_size, FrameViewMut, PlaneMut};
-
-/// Covered pixels of one region at one resolution: for each row, sorted
-/// disjoint half-open `[start, end)` spans.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Spans {
-    width: usize,
-    height: usize,
-    /// (row, start, end), rows ascending, spans of a row ascending.
-    spans: Vec<(u32, u32, u32)>,
-}
-
-impl Spans {
-    /// Rasterises `polygon` (pixel coordinates, any orientation, may be
-    /// partly or wholly outside the frame) for a `width`x`height` plane.
-    pub fn rasterise(polygon: &[[f64; 2]], width: usize, height: usize) -> Spans {
-        let mut spans = Vec::new();
-        let n = polygon.len();
-        let mut xs: Vec<f64> = Vec::with_capacity(n);
-        if n >= 3 {
-            let ymin = polygon.iter().map(|p| p[1]).fold(f64::INFINITY, f64::min);
-            let ymax = polygon
-                .iter()
-                .map(|p| p[1])
-                .fold(f64::NEG_INFINITY, f64::max);
-            let y0 = (ymin - 0.5).ceil().max(0.0) as usize;
-            let y1 = ((ymax - 0.5).floor() + 1.0).clamp(0.0, height as f64) as usize;
-            for y in y0..y1 {
-                let py = y as f64 + 0.5;
-                xs.clear();
-                let mut j = n - 1;
-                for i in 0..n {
-                    let (a, b) = (polygon[i], polygon[j]);
-                    if (a[1] > py) != (b[1] > py) {
-                        xs.push(crossing(a, b, py));
-                    }
-                    j = i;
-                }
-                xs.sort_by(f64::total_cmp);
-                for pair in xs.chunks_exact(2) {
-                    let start = (pair[0] - 0.5).ceil().clamp(0.0, width as f64) as u32;
-                    let end = (pair[1] - 0.5).ceil().clamp(0.0, width as f64) as u32;
-                    if start < end {
-                        spans.push((y as u32, start, end));
-                    }
-                }
-            }
-        }
-        Spans {
-            width,
-            height,
-            spans,
-        }
-    }
-
-    /// The spans as (row, start, end).
-    pub fn iter(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        self.spans
-            .iter()
-            .map(|&(y, a, b)| (y as usize, a as usize, b as usize))
-    }
-
-    /// Number of covered pixels.
-    pub fn area(&self) -> usize {
-        self.iter().map(|(_, a, b)| b - a).sum()
-    }
-
-    /// Whether nothing is covered (the region lies outside the frame).
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-
-    /// Whether pixel (x, y) is covered.
-    pub fn contains(&self, x: usize, y: usize) -> bool {
-        self.iter().any(|(r, a, b)| r == y && (a..b).contains(&x))
-    }
-
-    /// Bounding box `(x0, y0, x1, y1)`, exclusive ends.
-    pub fn bbox(&self) -> Option<(usize, usize, usize, usize)> {
-        let first = self.spans.first()?;
-        let last = self.spans.last()?;
-        let x0 = self.spans.iter().map(|s| s.1).min()? as usize;
-        let x1 = self.spans.iter().map(|s| s.2).max()? as usize;
-        Some((x0, first.0 as usize, x1, last.0 as usize + 1))
-    }
-
-    /// The chroma samples (of a 4:2:0 picture) that any covered luma pixel
-    /// uses.
-    pub fn to_chroma(&self) -> Spans {
-        let (cw, ch) = chroma_size(self.width, self.height);
-        let mut rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ch];
-        for (y, a, b) in self.iter() {
-            rows[y / 2].push((a as u32 / 2, (b as u32).div_ceil(2)));
-        }
-        let mut spans = Vec::new();
-        for (cy, mut r) in rows.into_iter().enumerate() {
-            r.sort_unstable();
-            let mut cur: Option<(u32, u32)> = None;
-            for (a, b) in r {
-                cur = match cur {
-                    Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
-                    Some((ca, cb)) => {
-                        spans.push((cy as u32, ca, cb));
-                        Some((a, b))
-                    }
-                    None => Some((a, b)),
-                };
-            }
-            if let Some((a, b)) = cur {
-                spans.push((cy as u32, a, b));
-            }
-        }
-        Spans {
-            width: cw,
-            height: ch,
-            spans,
-        }
-    }
-}
-
-/// Where the edge a→b crosses the horizontal line at `py` (the PNPOLY formula).
-fn crossing(a: [f64; 2], b: [f64; 2], py: f64) -> f64 {
-    (b[0] - a[0]) * (py - a[1]) / (b[1] - a[1]) + a[0]
-}
-
-/// Reference point-in-polygon test (PNPOLY, even-odd) at pixel centres, for
-/// checking the rasteriser.
-pub fn point_in_polygon(polygon: &[[f64; 2]], px: f64, py: f64) -> bool {
-    let n = polygon.len();
-    let mut inside = false;
-    let mut j = n.wrapping_sub(1);
-    for i in 0..n {
-        let (a, b) = (polygon[i], polygon[j]);
-        if (a[1] > py) != (b[1] > py) && px < crossing(a, b, py) {
-            inside = !inside;
-        }
-        j = i;
-    }
-    inside
-}
+use crate::frame::{FrameViewMut, PlaneMut, Spans};
 
 /// The default tile size for a region whose bounding box is `w`x`h`.
 pub fn default_tile(w: usize, h: usize) -> usize {
@@ -238,8 +99,8 @@ impl Region {
     /// the region was prepared for are left alone (callers prepare regions
     /// per resolution).
     pub fn apply(&self, frame: &mut FrameViewMut<'_>) {
-        if frame.width() != self.luma.width
-            || frame.height() != self.luma.height
+        if frame.width() != self.luma.width()
+            || frame.height() != self.luma.height()
             || self.luma.is_empty()
         {
             return;

@@ -1,5 +1,7 @@
 //! Motion analysis: per-frame scores on the luma plane, and incidents
 //! (motion events) with wall-clock times, ready for the [`crate::index`].
+//! Frames in, events out: decoding a file for it is
+//! [`crate::pipeline::indexing`]'s work.
 //!
 //! ## Per frame ([`Analyser`])
 //! 1. The luma plane is averaged down by the smallest integer factor `k`
@@ -32,7 +34,7 @@
 //! and cut into pieces no longer than [`MotionOptions::max_event_s`]. The
 //! defaults follow DVR-Scan's (0.1 s minimum, 1.5 s before, 2 s after).
 //!
-//! ## Parallel within a file ([`analyse`])
+//! ## Parallel within a file ([`crate::pipeline::indexing::scan`])
 //! A long file is cut into segments analysed on their own threads. Each
 //! segment's decoder starts at a keyframe at least
 //! [`MotionOptions::warmup_frames`] before the segment, and the background
@@ -43,34 +45,17 @@
 //! a boundary are stitched by construction. Tests check that the events
 //! match a sequential run to within one frame.
 //!
-//! ## Wall-clock time ([`WallClock`])
+//! ## Wall-clock time ([`crate::clock::WallClock`])
 //! A recording's start comes from, in this order: an explicit option, the
 //! container's `creation_time`, the camera profile's `filename_pattern`.
 //! When none gives one, the record says so; no time is ever invented.
 
-use crate::camera::CameraProfile;
+use crate::clock::WallClock;
 use crate::error::{Error, ErrorKind, Result};
-use crate::frame::{FrameView, Plane};
-use crate::mask::Spans;
-use crate::media::{self, Decoder, Keyframe, VideoInfo};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use crate::frame::{FrameView, Plane, Spans};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
-/// With [`MotionOptions::triage`], a GOP is skipped when none of its inter
-/// packets reaches this fraction of its keyframe's size ...
-pub const TRIAGE_FRACTION: f64 = 0.01;
-
-/// ... or this many bytes (flat scenes have tiny keyframes).
-pub const TRIAGE_MIN_BYTES: u64 = 64;
-
-/// Whether the packet sizes of the GOP starting at `key` say its picture
-/// is still (see [`MotionOptions::triage`]).
-pub fn gop_looks_still(key: &Keyframe) -> bool {
-    (key.max_inter_bytes as f64) < (TRIAGE_FRACTION * key.bytes as f64).max(TRIAGE_MIN_BYTES as f64)
-}
+use std::path::PathBuf;
 
 /// Side of the activity heatmap grid.
 pub const HEATMAP_SIZE: usize = 16;
@@ -121,7 +106,7 @@ pub struct MotionOptions {
     /// analysis thread (0 = one per core, 1 = a plain sequential decoder).
     pub decode_workers: usize,
     /// Triage: skip decoding whole GOPs whose every inter packet is tiny
-    /// (see [`gop_looks_still`]: a still picture); their frames score 0. Faster on quiet footage, at the cost of missing
+    /// (see [`crate::pipeline::indexing::gop_looks_still`]: a still picture); their frames score 0. Faster on quiet footage, at the cost of missing
     /// motion too small to show in packet sizes. Sequential analysis only.
     pub triage: bool,
     /// Width of the JPEG thumbnail at each event's peak (0 = none).
@@ -237,7 +222,10 @@ impl MotionOptions {
         Ok(())
     }
 
-    fn resolved_warmup(&self) -> u64 {
+    /// Frames a segment's background learns on before it scores: the
+    /// option, or by default enough for a 100x smaller residual weight of
+    /// its start.
+    pub fn resolved_warmup(&self) -> u64 {
         if self.warmup_frames > 0 {
             self.warmup_frames
         } else {
@@ -245,7 +233,8 @@ impl MotionOptions {
         }
     }
 
-    fn resolved_threads(&self) -> usize {
+    /// Analysis threads: the option, or one per available core.
+    pub fn resolved_threads(&self) -> usize {
         if self.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
@@ -730,132 +719,6 @@ pub fn detect_events(
     events
 }
 
-/// Where a recording's wall-clock start came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeSource {
-    /// Given explicitly by the operator.
-    Explicit,
-    /// The container's `creation_time` tag.
-    CreationTime,
-    /// The camera profile's `filename_pattern`.
-    FilenamePattern,
-    /// Nothing gave a time: the recording has no wall-clock times.
-    Unknown,
-}
-
-impl TimeSource {
-    /// Stable name, as stored in the index.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeSource::Explicit => "explicit",
-            TimeSource::CreationTime => "creation_time",
-            TimeSource::FilenamePattern => "filename_pattern",
-            TimeSource::Unknown => "unknown",
-        }
-    }
-}
-
-/// A recording's wall-clock start, and where it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct WallClock {
-    /// UTC start of the first frame, when known.
-    pub start: Option<DateTime<Utc>>,
-    /// Its source.
-    pub source: TimeSource,
-}
-
-impl WallClock {
-    /// Works out the start of `path`: `explicit`, else the container's
-    /// creation time, else the profile's file-name pattern (read as UTC
-    /// unless the pattern carries `%z`), else unknown.
-    pub fn resolve(
-        explicit: Option<DateTime<Utc>>,
-        info: &VideoInfo,
-        profile: Option<&CameraProfile>,
-        path: &Path,
-    ) -> WallClock {
-        if let Some(t) = explicit {
-            return WallClock {
-                start: Some(t),
-                source: TimeSource::Explicit,
-            };
-        }
-        if let Some(t) = info.creation_time.as_deref().and_then(parse_utc) {
-            return WallClock {
-                start: Some(t),
-                source: TimeSource::CreationTime,
-            };
-        }
-        let from_name = profile
-            .and_then(|p| p.filename_pattern.as_deref())
-            .zip(path.file_name().and_then(|n| n.to_str()))
-            .and_then(|(pattern, name)| time_from_name(name, pattern));
-        match from_name {
-            Some(t) => WallClock {
-                start: Some(t),
-                source: TimeSource::FilenamePattern,
-            },
-            None => WallClock {
-                start: None,
-                source: TimeSource::Unknown,
-            },
-        }
-    }
-
-    /// The wall-clock time `media_s` seconds into the recording.
-    pub fn at(&self, media_s: f64) -> Option<DateTime<Utc>> {
-        let ms = (media_s * 1000.0).round() as i64;
-        self.start.map(|s| s + chrono::Duration::milliseconds(ms))
-    }
-}
-
-/// Parses a time as people and programs write it: RFC 3339 / ISO 8601
-/// (`2026-11-02T07:30:00Z`, `2026-11-02 07:30:00+01:00`), or without an
-/// offset, taken as UTC, to the second, the minute or the day
-/// (`2026-11-02 07:30`, `2026-11-02`). 1970-01-01 (an unset MP4 field)
-/// counts as absent.
-pub fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    // With an offset: RFC 3339, or with a space for the `T`.
-    let zoned = DateTime::parse_from_rfc3339(text)
-        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z"))
-        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M%:z"))
-        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M%:z"))
-        .map(|t| t.with_timezone(&Utc))
-        .ok();
-    // Without one: UTC, to the second, the minute or the day.
-    let t = zoned.or_else(|| {
-        [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%d %H:%M",
-        ]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })
-        .map(|n| n.and_utc())
-    })?;
-    (t.timestamp() > 86_400).then_some(t)
-}
-
-/// The time a file name carries according to a strftime-style `pattern`.
-pub fn time_from_name(name: &str, pattern: &str) -> Option<DateTime<Utc>> {
-    if pattern.contains("%z") {
-        return DateTime::parse_from_str(name, pattern)
-            .ok()
-            .map(|t| t.with_timezone(&Utc));
-    }
-    NaiveDateTime::parse_from_str(name, pattern)
-        .ok()
-        .map(|n| n.and_utc())
-}
-
 /// A jump in a recording's timestamps: frames missing inside the file.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct TimestampGap {
@@ -900,14 +763,20 @@ pub struct Incident {
 
 /// The motion analysis of one recording.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Analysis {
+pub struct MotionAnalysis {
     /// The file.
     pub path: PathBuf,
     /// sha256 of the file's bytes.
     pub sha256: String,
-    /// What probe found.
-    #[serde(skip)]
-    pub info: VideoInfo,
+    /// Picture width, pixels.
+    pub width: u32,
+    /// Picture height, pixels.
+    pub height: u32,
+    /// Frames per second (average).
+    pub fps: f64,
+    /// Frames the file's header declares, when it does: more than
+    /// `frames` means a truncated or damaged file.
+    pub header_frames: Option<u64>,
     /// Frames analysed.
     pub frames: u64,
     /// Duration, seconds.
@@ -926,579 +795,21 @@ pub struct Analysis {
     pub seconds: f64,
 }
 
-/// Per-frame results of a whole file, in order. Scores and times stay in
-/// memory (13 bytes a frame); each moving frame's box and heatmap (over
-/// 500 bytes) goes to an unnamed temporary file, read back once, in order,
-/// for the incidents. So memory does not grow with the footage's length by
-/// more than those 13 bytes a frame (3.5 MB for 3 hours at 25 fps).
-#[derive(Debug, Default)]
-struct Series {
-    times: Vec<f64>,
-    scores: Vec<f32>,
-    moving: Vec<bool>,
-    recalibrations: u64,
-    spills: Vec<Spill>,
-}
-
-/// Boxes and heatmaps of moving frames, in frame order, in a temporary
-/// file the system removes when it is closed.
-#[derive(Debug)]
-struct Spill {
-    file: std::io::BufWriter<std::fs::File>,
-    records: u64,
-}
-
-/// A moving frame's box and heatmap (empty when none moved), read back.
-type Spilled = (Option<[u16; 4]>, Vec<u16>);
-
-/// Bytes of one spilled frame: a flag and a box, a flag and a heatmap.
-const SPILL_RECORD: usize = 1 + 8 + 1 + 2 * HEATMAP_SIZE * HEATMAP_SIZE;
-
-fn spill_err(e: std::io::Error) -> Error {
-    Error::io(e, "cannot use the temporary file of motion heatmaps")
-}
-
-impl Series {
-    fn len(&self) -> usize {
-        self.times.len()
-    }
-
-    /// Appends one frame's result.
-    fn push(&mut self, time: f64, m: FrameMotion) -> Result<()> {
-        use std::io::Write;
-        self.times.push(time);
-        self.scores.push(m.score);
-        self.recalibrations += u64::from(m.recalibrated);
-        let moving = m.bbox.is_some() || m.heat.is_some();
-        self.moving.push(moving);
-        if !moving {
-            return Ok(());
-        }
-        let mut rec = [0u8; SPILL_RECORD];
-        if let Some(b) = m.bbox {
-            rec[0] = 1;
-            for (k, v) in b.iter().enumerate() {
-                rec[1 + 2 * k..3 + 2 * k].copy_from_slice(&v.to_le_bytes());
-            }
-        }
-        if let Some(h) = &m.heat {
-            rec[9] = 1;
-            for (k, v) in h.iter().enumerate() {
-                rec[10 + 2 * k..12 + 2 * k].copy_from_slice(&v.to_le_bytes());
-            }
-        }
-        let spill = match self.spills.last_mut() {
-            Some(spill) => spill,
-            None => {
-                let file = tempfile::tempfile().map_err(spill_err)?;
-                self.spills.push(Spill {
-                    file: std::io::BufWriter::new(file),
-                    records: 0,
-                });
-                self.spills
-                    .last_mut()
-                    .ok_or_else(|| spill_err(std::io::ErrorKind::NotFound.into()))?
-            }
-        };
-        spill.file.write_all(&rec).map_err(spill_err)?;
-        spill.records += 1;
-        Ok(())
-    }
-
-    /// Appends the frames of `next`, which follow this series' frames.
-    fn extend(&mut self, next: Series) {
-        self.times.extend(next.times);
-        self.scores.extend(next.scores);
-        self.moving.extend(next.moving);
-        self.recalibrations += next.recalibrations;
-        self.spills.extend(next.spills);
-    }
-
-    /// Reads the moving frames' boxes and heatmaps back, in frame order.
-    fn moving_frames(spills: Vec<Spill>) -> impl Iterator<Item = Result<Spilled>> {
-        use std::io::{Read, Seek};
-        let mut parts = spills.into_iter();
-        let mut current: Option<(std::io::BufReader<std::fs::File>, u64)> = None;
-        std::iter::from_fn(move || loop {
-            if let Some((reader, left)) = current.as_mut() {
-                if *left > 0 {
-                    *left -= 1;
-                    let mut rec = [0u8; SPILL_RECORD];
-                    if let Err(e) = reader.read_exact(&mut rec) {
-                        return Some(Err(spill_err(e)));
-                    }
-                    let u16_at = |i: usize| u16::from_le_bytes([rec[i], rec[i + 1]]);
-                    let bbox = (rec[0] == 1).then(|| [u16_at(1), u16_at(3), u16_at(5), u16_at(7)]);
-                    let heat: Vec<u16> = if rec[9] == 1 {
-                        (0..HEATMAP_SIZE * HEATMAP_SIZE)
-                            .map(|k| u16_at(10 + 2 * k))
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    return Some(Ok((bbox, heat)));
-                }
-            }
-            let spill = parts.next()?;
-            let opened = spill
-                .file
-                .into_inner()
-                .map_err(|e| spill_err(e.into_error()))
-                .and_then(|mut f| {
-                    f.rewind().map_err(spill_err)?;
-                    Ok(f)
-                });
-            match opened {
-                Ok(f) => current = Some((std::io::BufReader::new(f), spill.records)),
-                Err(e) => return Some(Err(e)),
-            }
-        })
-    }
-}
-
-/// Analyses the recording at `path` for `profile`'s camera (its
-/// ignore-zones, its file-name pattern), reporting frames done through
-/// `progress` (called from worker threads).
-///
-/// # Errors
-/// Any error of probing or decoding (the file is not indexed), or
-/// `InvalidArgument` for bad options.
-pub fn analyse(
-    path: &Path,
-    profile: Option<&CameraProfile>,
-    explicit_start: Option<DateTime<Utc>>,
-    opts: &MotionOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Analysis> {
-    let started = Instant::now();
-    opts.validate()?;
-    let info = media::probe(path)?;
-    analyse_probed(info, profile, explicit_start, opts, progress, started)
-}
-
-/// As [`analyse`], for a file already probed (`info.path`); `started` is
-/// when the work on it began, for the reported time.
-///
-/// # Errors
-/// As [`analyse`].
-pub fn analyse_probed(
-    info: VideoInfo,
-    profile: Option<&CameraProfile>,
-    explicit_start: Option<DateTime<Utc>>,
-    opts: &MotionOptions,
-    progress: &(dyn Fn(u64) + Sync),
-    started: Instant,
-) -> Result<Analysis> {
-    opts.validate()?;
-    let path = info.path.clone();
-    let path = path.as_path();
-    let (w, h) = (info.width as usize, info.height as usize);
-    let ignore: Vec<Vec<[f64; 2]>> = profile
-        .map(|p| {
-            p.ignore_zones
-                .iter()
-                .map(|z| p.to_video(&z.polygon, w, h))
-                .collect()
-        })
-        .unwrap_or_default();
-    let analyser = Analyser::new(w, h, &ignore, opts).map_err(|e| e.with_path(path))?;
-    let plan = plan(&info, opts);
-    let segments = plan.len();
-    let done = AtomicU64::new(0);
-    let tick = |n: u64| {
-        let total = done.fetch_add(n, Ordering::Relaxed) + n;
-        progress(total);
-    };
-    let mut series = if opts.triage {
-        triage_series(&info, analyser.clone(), &tick, &opts.cancel)?
-    } else if segments <= 1 {
-        // One analysis thread, fed by segment-parallel decoding: exact, and
-        // the decoding (the expensive part) still uses every core.
-        // Scoring a picture is much cheaper than decoding it, so the
-        // consumer keeps up and a few pictures of buffer lose no speed: a
-        // short file then peaks where a long one does (the default budget
-        // held 300 MB of 576p pictures for an 80 s clip).
-        let decode = media::DecodeOptions {
-            workers: opts.decode_workers,
-            cancel: opts.cancel.clone(),
-            queue: ONE_SEGMENT_QUEUE,
-            ..media::DecodeOptions::default()
-        };
-        let frames = if decode.workers == 1 {
-            let mut d = Decoder::open(path, 0)?;
-            d.set_cancel(opts.cancel.clone());
-            media::Frames::Sequential(d)
-        } else {
-            media::Frames::Parallel(media::ParallelDecoder::start(&info, &decode)?)
-        };
-        analyse_frames(frames, path, 0, u64::MAX, &mut analyser.clone(), &tick)?
-    } else {
-        let threads = opts.resolved_threads().min(segments);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start threads: {e}")))?;
-        let parts: Vec<Result<Series>> = pool.install(|| {
-            use rayon::prelude::*;
-            plan.par_iter()
-                .map(|(key, from, to)| {
-                    run_segment(
-                        &info,
-                        key,
-                        *from,
-                        *to,
-                        analyser.clone(),
-                        &tick,
-                        &opts.cancel,
-                    )
-                })
-                .collect()
-        });
-        let mut all = Series::default();
-        for p in parts {
-            all.extend(p?);
-        }
-        all
-    };
-    let frames = series.len() as u64;
-    info.check_all_decoded(frames, path, "; not indexed")?;
-    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
-    let spans = detect_events(&series.scores, &series.times, frame_s, opts);
-    let wall_clock = WallClock::resolve(explicit_start, &info, profile, path);
-    let factor = analyser.factor() as u32;
-    // Boxes and heat of each event, in one ordered read of the moving
-    // frames (events are in order and do not overlap).
-    let mut boxes = vec![[u32::MAX, u32::MAX, 0, 0]; spans.len()];
-    let mut heats = vec![[0u64; HEATMAP_SIZE * HEATMAP_SIZE]; spans.len()];
-    let mut spilled = Series::moving_frames(std::mem::take(&mut series.spills));
-    let mut k = 0;
-    for (i, _) in series.moving.iter().enumerate().filter(|(_, &m)| m) {
-        let (bb, heat) = spilled
-            .next()
-            .ok_or_else(|| spill_err(std::io::ErrorKind::UnexpectedEof.into()))??;
-        while k < spans.len() && (spans[k].end_frame as usize) < i {
-            k += 1;
-        }
-        if k == spans.len() || (spans[k].start_frame as usize) > i {
-            continue;
-        }
-        let bbox = &mut boxes[k];
-        if let Some(bb) = bb {
-            bbox[0] = bbox[0].min(u32::from(bb[0]) * factor);
-            bbox[1] = bbox[1].min(u32::from(bb[1]) * factor);
-            bbox[2] = bbox[2].max((u32::from(bb[2]) * factor).min(info.width));
-            bbox[3] = bbox[3].max((u32::from(bb[3]) * factor).min(info.height));
-        }
-        for (acc, &v) in heats[k].iter_mut().zip(&heat) {
-            *acc += u64::from(v);
+impl MotionAnalysis {
+    /// Whether fewer frames decoded than the file declares (truncated or
+    /// damaged): the fault in words and the declared count.
+    pub fn damage(&self) -> (Option<String>, Option<u64>) {
+        match self.header_frames {
+            Some(h) if h > self.frames => (
+                Some(format!(
+                    "truncated or damaged: decoded {} of the {h} frames the file declares",
+                    self.frames
+                )),
+                Some(h),
+            ),
+            _ => (None, None),
         }
     }
-    let mut incidents = Vec::with_capacity(spans.len());
-    for ((span, mut bbox), heat) in spans.iter().zip(boxes).zip(heats) {
-        let (a, b) = (span.start_frame as usize, span.end_frame as usize);
-        let slice = &series.scores[a..=b];
-        let (peak_off, peak_score) = slice.iter().enumerate().fold(
-            (0, slice[0]),
-            |best, (i, &f)| if f > best.1 { (i, f) } else { best },
-        );
-        let peak_frame = (a + peak_off) as u64;
-        if bbox[0] == u32::MAX {
-            bbox = [0, 0, 0, 0];
-        }
-        let max = heat.iter().copied().max().unwrap_or(0).max(1);
-        let heatmap = heat
-            .iter()
-            .map(|&v| ((v * 255 + max / 2) / max) as u8)
-            .collect();
-        let start_s = series.times[a];
-        let end_s = series.times[b] + frame_s;
-        let peak_s = series.times[a + peak_off];
-        incidents.push(Incident {
-            start_frame: span.start_frame,
-            end_frame: span.end_frame,
-            start_s,
-            end_s,
-            start_utc: wall_clock.at(start_s),
-            end_utc: wall_clock.at(end_s),
-            peak_score,
-            peak_s,
-            peak_frame,
-            bbox,
-            heatmap,
-            thumbnail: Vec::new(),
-        });
-    }
-    if opts.thumbnail_width > 0 && !incidents.is_empty() {
-        let wanted: Vec<u64> = incidents.iter().map(|i| i.peak_frame).collect();
-        let thumbs = thumbnails(&info, &wanted, opts.thumbnail_width, &opts.cancel)?;
-        for (inc, t) in incidents.iter_mut().zip(thumbs) {
-            inc.thumbnail = t;
-        }
-    }
-    let sha256 = crate::hash::file_sha256(path)
-        .map_err(|e| Error::io(e, "cannot read input").with_path(path))?;
-    Ok(Analysis {
-        path: path.to_path_buf(),
-        sha256,
-        frames,
-        duration_s: info.duration_s,
-        wall_clock,
-        gaps: find_gaps(&series.times, frame_s),
-        recalibrations: series.recalibrations,
-        segments,
-        incidents,
-        seconds: started.elapsed().as_secs_f64(),
-        info,
-    })
-}
-
-/// Decoding from here means from the start of the file.
-const FIRST: Keyframe = Keyframe {
-    index: 0,
-    pts: 0,
-    dts: 0,
-    leading_pictures: false,
-    bytes: 0,
-    max_inter_bytes: 0,
-};
-
-/// Segments as (keyframe to start decoding at, first frame scored, end
-/// frame exclusive).
-/// Decoded pictures buffered, all decoders together, when a file is indexed
-/// as one segment (the long path holds one picture per thread).
-const ONE_SEGMENT_QUEUE: usize = 4;
-
-fn plan(info: &VideoInfo, opts: &MotionOptions) -> Vec<(Keyframe, u64, u64)> {
-    let start = FIRST;
-    let whole = vec![(start, 0, u64::MAX)];
-    let warmup = opts.resolved_warmup();
-    let n = match opts.segments {
-        0 => {
-            // Worth it only when warm-up adds little to each segment.
-            let threads = opts.resolved_threads() as u64;
-            if threads < 2 {
-                1
-            } else {
-                (info.frames / (4 * warmup)).min(threads) as usize
-            }
-        }
-        n => n,
-    };
-    if n <= 1 || !info.timestamps_complete || info.frames < 2 {
-        return whole;
-    }
-    let mut keys: Vec<Keyframe> = info.keyframes.clone();
-    keys.sort_by_key(|k| k.index);
-    let n64 = n as u64;
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n64 {
-        let from = info.frames * i / n64;
-        let to = if i + 1 == n64 {
-            u64::MAX
-        } else {
-            info.frames * (i + 1) / n64
-        };
-        if from >= to {
-            continue;
-        }
-        let need = from.saturating_sub(warmup);
-        let key = if from == 0 {
-            start
-        } else {
-            keys.iter()
-                .rfind(|k| k.index <= need)
-                .copied()
-                .unwrap_or(start)
-        };
-        out.push((key, from, to));
-    }
-    out
-}
-
-/// A decoder from `key` that stops when `cancel` is cancelled.
-fn open_decoder(
-    info: &VideoInfo,
-    key: &Keyframe,
-    threads: usize,
-    cancel: &crate::Cancel,
-) -> Result<Decoder> {
-    let mut d = Decoder::open_from(info, key, threads)?;
-    d.set_cancel(cancel.clone());
-    Ok(d)
-}
-
-fn run_segment(
-    info: &VideoInfo,
-    key: &Keyframe,
-    from: u64,
-    to: u64,
-    mut analyser: Analyser,
-    tick: &(dyn Fn(u64) + Sync),
-    cancel: &crate::Cancel,
-) -> Result<Series> {
-    let decoder = open_decoder(info, key, 1, cancel)?;
-    analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)
-}
-
-/// Runs `analyser` over `frames`, keeping frames `from..to`.
-fn analyse_frames(
-    frames: impl Iterator<Item = Result<media::DecodedFrame>>,
-    path: &Path,
-    from: u64,
-    to: u64,
-    analyser: &mut Analyser,
-    tick: &(dyn Fn(u64) + Sync),
-) -> Result<Series> {
-    let mut out = Series::default();
-    let mut pending = 0u64;
-    for frame in frames {
-        let frame = frame?;
-        let idx = frame.index();
-        if idx >= to {
-            break;
-        }
-        let m = analyser
-            .push(&frame.view())
-            .map_err(|e| e.with_path(path))?;
-        if idx >= from {
-            out.push(frame.time(), m).map_err(|e| e.with_path(path))?;
-            pending += 1;
-            if pending == 32 {
-                tick(pending);
-                pending = 0;
-            }
-        }
-    }
-    tick(pending);
-    Ok(out)
-}
-
-/// Sequential analysis that decodes only the GOPs packet sizes say are
-/// not still; skipped frames score 0 at their nominal times.
-fn triage_series(
-    info: &VideoInfo,
-    mut analyser: Analyser,
-    tick: &(dyn Fn(u64) + Sync),
-    cancel: &crate::Cancel,
-) -> Result<Series> {
-    let mut keys: Vec<Keyframe> = info.keyframes.clone();
-    keys.sort_by_key(|k| k.index);
-    if keys.first().is_none_or(|k| k.index != 0) || !info.timestamps_complete {
-        keys.insert(0, FIRST);
-    }
-    let ends: Vec<u64> = keys
-        .iter()
-        .skip(1)
-        .map(|k| k.index)
-        .chain([info.frames])
-        .collect();
-    // The first GOP is always decoded, to start the background.
-    let busy: Vec<bool> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| i == 0 || !gop_looks_still(k))
-        .collect();
-    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
-    let mut out = Series::default();
-    let mut g = 0;
-    while g < keys.len() {
-        let from = keys[g].index;
-        let mut last = g;
-        while last + 1 < keys.len() && busy[last + 1] == busy[g] {
-            last += 1;
-        }
-        let to = ends[last];
-        if busy[g] {
-            let decoder = open_decoder(info, &keys[g], 0, cancel)?;
-            // The model carries on across skipped (still) stretches.
-            let part = analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)?;
-            out.extend(part);
-        } else {
-            let base = out.times.last().map_or(0.0, |t| t + frame_s);
-            for i in 0..to.saturating_sub(from) {
-                out.push(base + i as f64 * frame_s, FrameMotion::default())?;
-            }
-            tick(to.saturating_sub(from));
-        }
-        g = last + 1;
-    }
-    Ok(out)
-}
-
-fn find_gaps(times: &[f64], frame_s: f64) -> Vec<TimestampGap> {
-    // A step of more than 1.5 frames, and at least 0.5 s, is missing footage.
-    let limit = (frame_s * 1.5).max(frame_s + 0.5);
-    times
-        .windows(2)
-        .filter(|w| w[1] - w[0] > limit)
-        .map(|w| TimestampGap {
-            after_s: w[0],
-            missing_s: w[1] - w[0] - frame_s,
-        })
-        .collect()
-}
-
-/// JPEG thumbnails of the frames `wanted` (indices), `width` pixels wide,
-/// in the same order. Decodes from the keyframe before each one.
-fn thumbnails(
-    info: &VideoInfo,
-    wanted: &[u64],
-    width: usize,
-    cancel: &crate::Cancel,
-) -> Result<Vec<Vec<u8>>> {
-    let mut keys: Vec<Keyframe> = info.keyframes.clone();
-    keys.sort_by_key(|k| k.index);
-    let mut out = Vec::with_capacity(wanted.len());
-    for &target in wanted {
-        let key = keys
-            .iter()
-            .rfind(|k| k.index <= target)
-            .copied()
-            .unwrap_or(FIRST);
-        let mut jpeg = Vec::new();
-        for frame in open_decoder(info, &key, 0, cancel)? {
-            let frame = frame?;
-            if frame.index() == target {
-                jpeg = encode_jpeg(&frame.view(), width)?;
-                break;
-            }
-        }
-        out.push(jpeg);
-    }
-    Ok(out)
-}
-
-/// Encodes a picture as a baseline JPEG about `width` pixels wide, straight
-/// from its YCbCr planes (nearest-neighbour scaling, no RGB step).
-///
-/// # Errors
-/// `Encode` if the encoder fails.
-pub fn encode_jpeg(frame: &FrameView<'_>, width: usize) -> Result<Vec<u8>> {
-    let (fw, fh) = (frame.width(), frame.height());
-    let tw = width.clamp(16, fw.max(16)).min(fw);
-    let th = ((fh * tw) / fw).max(1);
-    let (y, u, v) = (frame.plane(0), frame.plane(1), frame.plane(2));
-    let mut data = Vec::with_capacity(tw * th * 3);
-    for ty in 0..th {
-        let sy = ty * fh / th;
-        let (ry, ru, rv) = (y.row(sy), u.row(sy / 2), v.row(sy / 2));
-        for tx in 0..tw {
-            let sx = tx * fw / tw;
-            data.extend_from_slice(&[ry[sx], ru[sx / 2], rv[sx / 2]]);
-        }
-    }
-    let mut bytes = Vec::new();
-    let enc_err = |e: jpeg_encoder::EncodingError| {
-        Error::new(ErrorKind::Encode, format!("cannot encode thumbnail: {e}"))
-    };
-    let (tw16, th16) = (
-        u16::try_from(tw).map_err(|_| bad(format!("thumbnail width {tw} too large")))?,
-        u16::try_from(th).map_err(|_| bad(format!("thumbnail height {th} too large")))?,
-    );
-    jpeg_encoder::Encoder::new(&mut bytes, 80)
-        .encode(&data, tw16, th16, jpeg_encoder::ColorType::Ycbcr)
-        .map_err(enc_err)?;
-    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -1638,36 +949,6 @@ mod tests {
             }
         );
         assert!(detect_events(&[], &[], 0.1, &o).is_empty());
-    }
-
-    #[test]
-    fn wall_clock_sources_in_order_and_1970_is_unset() {
-        assert_eq!(parse_utc("1970-01-01T00:00:00.000000Z"), None);
-        let t = parse_utc("2026-11-03T08:15:00.000000Z").expect("valid");
-        assert_eq!(t.to_rfc3339(), "2026-11-03T08:15:00+00:00");
-        for same in [
-            "2026-11-03 08:15",
-            "2026-11-03T08:15",
-            " 2026-11-03 08:15:00 ",
-            "2026-11-03 09:15:00+01:00",
-            "2026-11-03T09:15+01:00",
-        ] {
-            assert_eq!(parse_utc(same), Some(t), "{same}");
-        }
-        let midnight = parse_utc("2026-11-03").expect("a day");
-        assert_eq!(midnight.to_rfc3339(), "2026-11-03T00:00:00+00:00");
-        assert_eq!(parse_utc("2026-13-03"), None);
-        let n = time_from_name("cam07_20261103_081500.avi", "cam07_%Y%m%d_%H%M%S.avi");
-        assert_eq!(n, Some(t));
-        assert_eq!(time_from_name("other.avi", "cam07_%Y%m%d_%H%M%S.avi"), None);
-        let wc = WallClock {
-            start: Some(t),
-            source: TimeSource::Explicit,
-        };
-        assert_eq!(
-            wc.at(1.5).map(|t| t.to_rfc3339()),
-            Some("2026-11-03T08:15:01.500+00:00".to_string())
-        );
     }
 
     #[test]

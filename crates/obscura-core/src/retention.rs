@@ -19,8 +19,9 @@
 //! recorder that has since reused the name keeps its new file.
 
 use crate::audit::{self, Action, NewEntry};
+use crate::clock::format_utc;
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::{db_err, format_utc, Index};
+use crate::index::{db_err, Index};
 use crate::sign::SecretKey;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};

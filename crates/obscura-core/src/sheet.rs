@@ -120,3 +120,46 @@ pub fn write_contact_sheet(out: PendingFile, cells: &[(String, Thumb)]) -> Resul
     out.commit()?;
     Ok(())
 }
+
+/// Encodes a picture as a baseline JPEG about `width` pixels wide, straight
+/// from its YCbCr planes (nearest-neighbour scaling, no RGB step).
+///
+/// # Errors
+/// `Encode` if the encoder fails.
+pub fn encode_jpeg(frame: &FrameView<'_>, width: usize) -> Result<Vec<u8>> {
+    let (fw, fh) = (frame.width(), frame.height());
+    let tw = width.clamp(16, fw.max(16)).min(fw);
+    let th = ((fh * tw) / fw).max(1);
+    let (y, u, v) = (frame.plane(0), frame.plane(1), frame.plane(2));
+    let mut data = Vec::with_capacity(tw * th * 3);
+    for ty in 0..th {
+        let sy = ty * fh / th;
+        let (ry, ru, rv) = (y.row(sy), u.row(sy / 2), v.row(sy / 2));
+        for tx in 0..tw {
+            let sx = tx * fw / tw;
+            data.extend_from_slice(&[ry[sx], ru[sx / 2], rv[sx / 2]]);
+        }
+    }
+    let mut bytes = Vec::new();
+    let enc_err = |e: jpeg_encoder::EncodingError| {
+        Error::new(ErrorKind::Encode, format!("cannot encode thumbnail: {e}"))
+    };
+    let (tw16, th16) = (
+        u16::try_from(tw).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("thumbnail width {tw} too large"),
+            )
+        })?,
+        u16::try_from(th).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("thumbnail height {th} too large"),
+            )
+        })?,
+    );
+    jpeg_encoder::Encoder::new(&mut bytes, 80)
+        .encode(&data, tw16, th16, jpeg_encoder::ColorType::Ycbcr)
+        .map_err(enc_err)?;
+    Ok(bytes)
+}

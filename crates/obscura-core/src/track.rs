@@ -9,7 +9,7 @@
 //! before its first detection and `hold_frames` after its last (at its
 //! predicted position).
 
-use crate::detect::{BBox, Class, Detection};
+use crate::frame::{BBox, Class, Detection};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,0 +1,783 @@
+//! Motion indexing: the pass that decodes a recording and runs motion
+//! analysis over it ([`scan`]), and indexing many files of one camera into
+//! the database ([`index_files`]).
+//!
+//! A long file is cut into segments analysed on their own threads (see
+//! [`crate::motion`] for how the segments' warm-up makes them agree with a
+//! sequential run). With [`MotionOptions::triage`], GOPs whose packet sizes
+//! say the picture is still are skipped without decoding.
+
+use crate::camera::CameraProfile;
+use crate::clock::{format_utc, WallClock};
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::Index;
+use crate::media::{self, Decoder, Keyframe, VideoInfo};
+use crate::motion::{
+    detect_events, Analyser, FrameMotion, Incident, MotionAnalysis, MotionOptions, TimestampGap,
+    HEATMAP_SIZE,
+};
+use crate::sheet::encode_jpeg;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// With [`MotionOptions::triage`], a GOP is skipped when none of its inter
+/// packets reaches this fraction of its keyframe's size ...
+pub const TRIAGE_FRACTION: f64 = 0.01;
+
+/// ... or this many bytes (flat scenes have tiny keyframes).
+pub const TRIAGE_MIN_BYTES: u64 = 64;
+
+/// Whether the packet sizes of the GOP starting at `key` say its picture
+/// is still (see [`MotionOptions::triage`]).
+pub fn gop_looks_still(key: &Keyframe) -> bool {
+    (key.max_inter_bytes as f64) < (TRIAGE_FRACTION * key.bytes as f64).max(TRIAGE_MIN_BYTES as f64)
+}
+
+/// Per-frame results of a whole file, in order. Scores and times stay in
+/// memory (13 bytes a frame); each moving frame's box and heatmap (over
+/// 500 bytes) goes to an unnamed temporary file, read back once, in order,
+/// for the incidents. So memory does not grow with the footage's length by
+/// more than those 13 bytes a frame (3.5 MB for 3 hours at 25 fps).
+#[derive(Debug, Default)]
+struct Series {
+    times: Vec<f64>,
+    scores: Vec<f32>,
+    moving: Vec<bool>,
+    recalibrations: u64,
+    spills: Vec<Spill>,
+}
+
+/// Boxes and heatmaps of moving frames, in frame order, in a temporary
+/// file the system removes when it is closed.
+#[derive(Debug)]
+struct Spill {
+    file: std::io::BufWriter<std::fs::File>,
+    records: u64,
+}
+
+/// A moving frame's box and heatmap (empty when none moved), read back.
+type Spilled = (Option<[u16; 4]>, Vec<u16>);
+
+/// Bytes of one spilled frame: a flag and a box, a flag and a heatmap.
+const SPILL_RECORD: usize = 1 + 8 + 1 + 2 * HEATMAP_SIZE * HEATMAP_SIZE;
+
+fn spill_err(e: std::io::Error) -> Error {
+    Error::io(e, "cannot use the temporary file of motion heatmaps")
+}
+
+impl Series {
+    fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Appends one frame's result.
+    fn push(&mut self, time: f64, m: FrameMotion) -> Result<()> {
+        use std::io::Write;
+        self.times.push(time);
+        self.scores.push(m.score);
+        self.recalibrations += u64::from(m.recalibrated);
+        let moving = m.bbox.is_some() || m.heat.is_some();
+        self.moving.push(moving);
+        if !moving {
+            return Ok(());
+        }
+        let mut rec = [0u8; SPILL_RECORD];
+        if let Some(b) = m.bbox {
+            rec[0] = 1;
+            for (k, v) in b.iter().enumerate() {
+                rec[1 + 2 * k..3 + 2 * k].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        if let Some(h) = &m.heat {
+            rec[9] = 1;
+            for (k, v) in h.iter().enumerate() {
+                rec[10 + 2 * k..12 + 2 * k].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        let spill = match self.spills.last_mut() {
+            Some(spill) => spill,
+            None => {
+                let file = tempfile::tempfile().map_err(spill_err)?;
+                self.spills.push(Spill {
+                    file: std::io::BufWriter::new(file),
+                    records: 0,
+                });
+                self.spills
+                    .last_mut()
+                    .ok_or_else(|| spill_err(std::io::ErrorKind::NotFound.into()))?
+            }
+        };
+        spill.file.write_all(&rec).map_err(spill_err)?;
+        spill.records += 1;
+        Ok(())
+    }
+
+    /// Appends the frames of `next`, which follow this series' frames.
+    fn extend(&mut self, next: Series) {
+        self.times.extend(next.times);
+        self.scores.extend(next.scores);
+        self.moving.extend(next.moving);
+        self.recalibrations += next.recalibrations;
+        self.spills.extend(next.spills);
+    }
+
+    /// Reads the moving frames' boxes and heatmaps back, in frame order.
+    fn moving_frames(spills: Vec<Spill>) -> impl Iterator<Item = Result<Spilled>> {
+        use std::io::{Read, Seek};
+        let mut parts = spills.into_iter();
+        let mut current: Option<(std::io::BufReader<std::fs::File>, u64)> = None;
+        std::iter::from_fn(move || loop {
+            if let Some((reader, left)) = current.as_mut() {
+                if *left > 0 {
+                    *left -= 1;
+                    let mut rec = [0u8; SPILL_RECORD];
+                    if let Err(e) = reader.read_exact(&mut rec) {
+                        return Some(Err(spill_err(e)));
+                    }
+                    let u16_at = |i: usize| u16::from_le_bytes([rec[i], rec[i + 1]]);
+                    let bbox = (rec[0] == 1).then(|| [u16_at(1), u16_at(3), u16_at(5), u16_at(7)]);
+                    let heat: Vec<u16> = if rec[9] == 1 {
+                        (0..HEATMAP_SIZE * HEATMAP_SIZE)
+                            .map(|k| u16_at(10 + 2 * k))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    return Some(Ok((bbox, heat)));
+                }
+            }
+            let spill = parts.next()?;
+            let opened = spill
+                .file
+                .into_inner()
+                .map_err(|e| spill_err(e.into_error()))
+                .and_then(|mut f| {
+                    f.rewind().map_err(spill_err)?;
+                    Ok(f)
+                });
+            match opened {
+                Ok(f) => current = Some((std::io::BufReader::new(f), spill.records)),
+                Err(e) => return Some(Err(e)),
+            }
+        })
+    }
+}
+
+/// Analyses the recording at `path` for `profile`'s camera (its
+/// ignore-zones, its file-name pattern), reporting frames done through
+/// `progress` (called from worker threads).
+///
+/// # Errors
+/// Any error of probing or decoding (the file is not indexed), or
+/// `InvalidArgument` for bad options.
+pub fn scan(
+    path: &Path,
+    profile: Option<&CameraProfile>,
+    explicit_start: Option<DateTime<Utc>>,
+    opts: &MotionOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<MotionAnalysis> {
+    let started = Instant::now();
+    opts.validate()?;
+    let info = media::probe(path)?;
+    scan_probed(info, profile, explicit_start, opts, progress, started)
+}
+
+/// As [`scan`], for a file already probed (`info.path`); `started` is
+/// when the work on it began, for the reported time.
+///
+/// # Errors
+/// As [`scan`].
+pub fn scan_probed(
+    info: VideoInfo,
+    profile: Option<&CameraProfile>,
+    explicit_start: Option<DateTime<Utc>>,
+    opts: &MotionOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    started: Instant,
+) -> Result<MotionAnalysis> {
+    opts.validate()?;
+    let path = info.path.clone();
+    let path = path.as_path();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let ignore: Vec<Vec<[f64; 2]>> = profile
+        .map(|p| {
+            p.ignore_zones
+                .iter()
+                .map(|z| p.to_video(&z.polygon, w, h))
+                .collect()
+        })
+        .unwrap_or_default();
+    let analyser = Analyser::new(w, h, &ignore, opts).map_err(|e| e.with_path(path))?;
+    let plan = plan(&info, opts);
+    let segments = plan.len();
+    let done = AtomicU64::new(0);
+    let tick = |n: u64| {
+        let total = done.fetch_add(n, Ordering::Relaxed) + n;
+        progress(total);
+    };
+    let mut series = if opts.triage {
+        triage_series(&info, analyser.clone(), &tick, &opts.cancel)?
+    } else if segments <= 1 {
+        // One analysis thread, fed by segment-parallel decoding: exact, and
+        // the decoding (the expensive part) still uses every core.
+        // Scoring a picture is much cheaper than decoding it, so the
+        // consumer keeps up and a few pictures of buffer lose no speed: a
+        // short file then peaks where a long one does (the default budget
+        // held 300 MB of 576p pictures for an 80 s clip).
+        let decode = media::DecodeOptions {
+            workers: opts.decode_workers,
+            cancel: opts.cancel.clone(),
+            queue: ONE_SEGMENT_QUEUE,
+            ..media::DecodeOptions::default()
+        };
+        let frames = if decode.workers == 1 {
+            let mut d = Decoder::open(path, 0)?;
+            d.set_cancel(opts.cancel.clone());
+            media::Frames::Sequential(d)
+        } else {
+            media::Frames::Parallel(media::ParallelDecoder::start(&info, &decode)?)
+        };
+        analyse_frames(frames, path, 0, u64::MAX, &mut analyser.clone(), &tick)?
+    } else {
+        let threads = opts.resolved_threads().min(segments);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start threads: {e}")))?;
+        let parts: Vec<Result<Series>> = pool.install(|| {
+            use rayon::prelude::*;
+            plan.par_iter()
+                .map(|(key, from, to)| {
+                    run_segment(
+                        &info,
+                        key,
+                        *from,
+                        *to,
+                        analyser.clone(),
+                        &tick,
+                        &opts.cancel,
+                    )
+                })
+                .collect()
+        });
+        let mut all = Series::default();
+        for p in parts {
+            all.extend(p?);
+        }
+        all
+    };
+    let frames = series.len() as u64;
+    info.check_all_decoded(frames, path, "; not indexed")?;
+    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
+    let spans = detect_events(&series.scores, &series.times, frame_s, opts);
+    let wall_clock = WallClock::resolve(
+        explicit_start,
+        info.creation_time.as_deref(),
+        profile.and_then(|p| p.filename_pattern.as_deref()),
+        path,
+    );
+    let factor = analyser.factor() as u32;
+    // Boxes and heat of each event, in one ordered read of the moving
+    // frames (events are in order and do not overlap).
+    let mut boxes = vec![[u32::MAX, u32::MAX, 0, 0]; spans.len()];
+    let mut heats = vec![[0u64; HEATMAP_SIZE * HEATMAP_SIZE]; spans.len()];
+    let mut spilled = Series::moving_frames(std::mem::take(&mut series.spills));
+    let mut k = 0;
+    for (i, _) in series.moving.iter().enumerate().filter(|(_, &m)| m) {
+        let (bb, heat) = spilled
+            .next()
+            .ok_or_else(|| spill_err(std::io::ErrorKind::UnexpectedEof.into()))??;
+        while k < spans.len() && (spans[k].end_frame as usize) < i {
+            k += 1;
+        }
+        if k == spans.len() || (spans[k].start_frame as usize) > i {
+            continue;
+        }
+        let bbox = &mut boxes[k];
+        if let Some(bb) = bb {
+            bbox[0] = bbox[0].min(u32::from(bb[0]) * factor);
+            bbox[1] = bbox[1].min(u32::from(bb[1]) * factor);
+            bbox[2] = bbox[2].max((u32::from(bb[2]) * factor).min(info.width));
+            bbox[3] = bbox[3].max((u32::from(bb[3]) * factor).min(info.height));
+        }
+        for (acc, &v) in heats[k].iter_mut().zip(&heat) {
+            *acc += u64::from(v);
+        }
+    }
+    let mut incidents = Vec::with_capacity(spans.len());
+    for ((span, mut bbox), heat) in spans.iter().zip(boxes).zip(heats) {
+        let (a, b) = (span.start_frame as usize, span.end_frame as usize);
+        let slice = &series.scores[a..=b];
+        let (peak_off, peak_score) = slice.iter().enumerate().fold(
+            (0, slice[0]),
+            |best, (i, &f)| if f > best.1 { (i, f) } else { best },
+        );
+        let peak_frame = (a + peak_off) as u64;
+        if bbox[0] == u32::MAX {
+            bbox = [0, 0, 0, 0];
+        }
+        let max = heat.iter().copied().max().unwrap_or(0).max(1);
+        let heatmap = heat
+            .iter()
+            .map(|&v| ((v * 255 + max / 2) / max) as u8)
+            .collect();
+        let start_s = series.times[a];
+        let end_s = series.times[b] + frame_s;
+        let peak_s = series.times[a + peak_off];
+        incidents.push(Incident {
+            start_frame: span.start_frame,
+            end_frame: span.end_frame,
+            start_s,
+            end_s,
+            start_utc: wall_clock.at(start_s),
+            end_utc: wall_clock.at(end_s),
+            peak_score,
+            peak_s,
+            peak_frame,
+            bbox,
+            heatmap,
+            thumbnail: Vec::new(),
+        });
+    }
+    if opts.thumbnail_width > 0 && !incidents.is_empty() {
+        let wanted: Vec<u64> = incidents.iter().map(|i| i.peak_frame).collect();
+        let thumbs = thumbnails(&info, &wanted, opts.thumbnail_width, &opts.cancel)?;
+        for (inc, t) in incidents.iter_mut().zip(thumbs) {
+            inc.thumbnail = t;
+        }
+    }
+    let sha256 = crate::hash::file_sha256(path)
+        .map_err(|e| Error::io(e, "cannot read input").with_path(path))?;
+    Ok(MotionAnalysis {
+        path: path.to_path_buf(),
+        sha256,
+        frames,
+        duration_s: info.duration_s,
+        wall_clock,
+        gaps: find_gaps(&series.times, frame_s),
+        recalibrations: series.recalibrations,
+        segments,
+        incidents,
+        seconds: started.elapsed().as_secs_f64(),
+        width: info.width,
+        height: info.height,
+        fps: info.fps,
+        header_frames: info.header_frames,
+    })
+}
+
+/// Decoding from here means from the start of the file.
+const FIRST: Keyframe = Keyframe {
+    index: 0,
+    pts: 0,
+    dts: 0,
+    leading_pictures: false,
+    bytes: 0,
+    max_inter_bytes: 0,
+};
+
+/// Segments as (keyframe to start decoding at, first frame scored, end
+/// frame exclusive).
+/// Decoded pictures buffered, all decoders together, when a file is indexed
+/// as one segment (the long path holds one picture per thread).
+const ONE_SEGMENT_QUEUE: usize = 4;
+
+fn plan(info: &VideoInfo, opts: &MotionOptions) -> Vec<(Keyframe, u64, u64)> {
+    let start = FIRST;
+    let whole = vec![(start, 0, u64::MAX)];
+    let warmup = opts.resolved_warmup();
+    let n = match opts.segments {
+        0 => {
+            // Worth it only when warm-up adds little to each segment.
+            let threads = opts.resolved_threads() as u64;
+            if threads < 2 {
+                1
+            } else {
+                (info.frames / (4 * warmup)).min(threads) as usize
+            }
+        }
+        n => n,
+    };
+    if n <= 1 || !info.timestamps_complete || info.frames < 2 {
+        return whole;
+    }
+    let mut keys: Vec<Keyframe> = info.keyframes.clone();
+    keys.sort_by_key(|k| k.index);
+    let n64 = n as u64;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n64 {
+        let from = info.frames * i / n64;
+        let to = if i + 1 == n64 {
+            u64::MAX
+        } else {
+            info.frames * (i + 1) / n64
+        };
+        if from >= to {
+            continue;
+        }
+        let need = from.saturating_sub(warmup);
+        let key = if from == 0 {
+            start
+        } else {
+            keys.iter()
+                .rfind(|k| k.index <= need)
+                .copied()
+                .unwrap_or(start)
+        };
+        out.push((key, from, to));
+    }
+    out
+}
+
+/// A decoder from `key` that stops when `cancel` is cancelled.
+fn open_decoder(
+    info: &VideoInfo,
+    key: &Keyframe,
+    threads: usize,
+    cancel: &crate::Cancel,
+) -> Result<Decoder> {
+    let mut d = Decoder::open_from(info, key, threads)?;
+    d.set_cancel(cancel.clone());
+    Ok(d)
+}
+
+fn run_segment(
+    info: &VideoInfo,
+    key: &Keyframe,
+    from: u64,
+    to: u64,
+    mut analyser: Analyser,
+    tick: &(dyn Fn(u64) + Sync),
+    cancel: &crate::Cancel,
+) -> Result<Series> {
+    let decoder = open_decoder(info, key, 1, cancel)?;
+    analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)
+}
+
+/// Runs `analyser` over `frames`, keeping frames `from..to`.
+fn analyse_frames(
+    frames: impl Iterator<Item = Result<media::DecodedFrame>>,
+    path: &Path,
+    from: u64,
+    to: u64,
+    analyser: &mut Analyser,
+    tick: &(dyn Fn(u64) + Sync),
+) -> Result<Series> {
+    let mut out = Series::default();
+    let mut pending = 0u64;
+    for frame in frames {
+        let frame = frame?;
+        let idx = frame.index();
+        if idx >= to {
+            break;
+        }
+        let m = analyser
+            .push(&frame.view())
+            .map_err(|e| e.with_path(path))?;
+        if idx >= from {
+            out.push(frame.time(), m).map_err(|e| e.with_path(path))?;
+            pending += 1;
+            if pending == 32 {
+                tick(pending);
+                pending = 0;
+            }
+        }
+    }
+    tick(pending);
+    Ok(out)
+}
+
+/// Sequential analysis that decodes only the GOPs packet sizes say are
+/// not still; skipped frames score 0 at their nominal times.
+fn triage_series(
+    info: &VideoInfo,
+    mut analyser: Analyser,
+    tick: &(dyn Fn(u64) + Sync),
+    cancel: &crate::Cancel,
+) -> Result<Series> {
+    let mut keys: Vec<Keyframe> = info.keyframes.clone();
+    keys.sort_by_key(|k| k.index);
+    if keys.first().is_none_or(|k| k.index != 0) || !info.timestamps_complete {
+        keys.insert(0, FIRST);
+    }
+    let ends: Vec<u64> = keys
+        .iter()
+        .skip(1)
+        .map(|k| k.index)
+        .chain([info.frames])
+        .collect();
+    // The first GOP is always decoded, to start the background.
+    let busy: Vec<bool> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| i == 0 || !gop_looks_still(k))
+        .collect();
+    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
+    let mut out = Series::default();
+    let mut g = 0;
+    while g < keys.len() {
+        let from = keys[g].index;
+        let mut last = g;
+        while last + 1 < keys.len() && busy[last + 1] == busy[g] {
+            last += 1;
+        }
+        let to = ends[last];
+        if busy[g] {
+            let decoder = open_decoder(info, &keys[g], 0, cancel)?;
+            // The model carries on across skipped (still) stretches.
+            let part = analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)?;
+            out.extend(part);
+        } else {
+            let base = out.times.last().map_or(0.0, |t| t + frame_s);
+            for i in 0..to.saturating_sub(from) {
+                out.push(base + i as f64 * frame_s, FrameMotion::default())?;
+            }
+            tick(to.saturating_sub(from));
+        }
+        g = last + 1;
+    }
+    Ok(out)
+}
+
+fn find_gaps(times: &[f64], frame_s: f64) -> Vec<TimestampGap> {
+    // A step of more than 1.5 frames, and at least 0.5 s, is missing footage.
+    let limit = (frame_s * 1.5).max(frame_s + 0.5);
+    times
+        .windows(2)
+        .filter(|w| w[1] - w[0] > limit)
+        .map(|w| TimestampGap {
+            after_s: w[0],
+            missing_s: w[1] - w[0] - frame_s,
+        })
+        .collect()
+}
+
+/// JPEG thumbnails of the frames `wanted` (indices), `width` pixels wide,
+/// in the same order. Decodes from the keyframe before each one.
+fn thumbnails(
+    info: &VideoInfo,
+    wanted: &[u64],
+    width: usize,
+    cancel: &crate::Cancel,
+) -> Result<Vec<Vec<u8>>> {
+    let mut keys: Vec<Keyframe> = info.keyframes.clone();
+    keys.sort_by_key(|k| k.index);
+    let mut out = Vec::with_capacity(wanted.len());
+    for &target in wanted {
+        let key = keys
+            .iter()
+            .rfind(|k| k.index <= target)
+            .copied()
+            .unwrap_or(FIRST);
+        let mut jpeg = Vec::new();
+        for frame in open_decoder(info, &key, 0, cancel)? {
+            let frame = frame?;
+            if frame.index() == target {
+                jpeg = encode_jpeg(&frame.view(), width)?;
+                break;
+            }
+        }
+        out.push(jpeg);
+    }
+    Ok(out)
+}
+
+/// What indexing one file did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indexed {
+    /// The file.
+    pub path: PathBuf,
+    /// Frames analysed.
+    pub frames: u64,
+    /// Duration, seconds.
+    pub duration_s: f64,
+    /// Wall-clock start, when known.
+    pub start_utc: Option<String>,
+    /// Where it came from.
+    pub time_source: &'static str,
+    /// Incidents found.
+    pub incidents: usize,
+    /// Timestamp jumps inside the file.
+    pub gaps: usize,
+    /// Whether an earlier index of it was replaced.
+    pub replaced: bool,
+    /// Another file with the same content (sha256): in the same batch, the
+    /// first one given, which is the one stored (this one is not analysed
+    /// or stored); or, from an earlier run, the path whose index this one
+    /// replaced.
+    pub duplicate_of: Option<PathBuf>,
+    /// Set when the file decoded to fewer frames than it declares
+    /// (truncated or damaged): its incidents are those of the frames
+    /// decoded, and the recording is marked damaged in the index.
+    pub damaged: Option<String>,
+    /// Frames the file declares, when damaged.
+    pub expected_frames: Option<u64>,
+    /// Segments it was analysed in.
+    pub segments: usize,
+    /// Seconds the analysis and storing took.
+    pub seconds: f64,
+}
+
+/// Analyses `files` of one camera and stores each in the index at `db`,
+/// each file in its own transaction. With at least as many files as
+/// threads, files run in parallel (each decoded sequentially); otherwise
+/// each file is analysed segment-parallel. `progress` receives frames done
+/// over all files and the total frames of the files that could be probed
+/// (known before any analysis starts).
+///
+/// Results come back in the order of `files`; one bad file does not stop
+/// the others.
+///
+/// # Errors
+/// `Database` if the index cannot be opened (per-file errors are in the
+/// returned list).
+pub fn index_files(
+    db: &Path,
+    camera: &CameraProfile,
+    files: &[PathBuf],
+    explicit_start: Option<DateTime<Utc>>,
+    opts: &MotionOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Vec<Result<Indexed>>> {
+    opts.validate()?;
+    if explicit_start.is_some() && files.len() > 1 {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "an explicit start time gives one recording's start: index the files one at a time, or name them with the profile's filename_pattern",
+        ));
+    }
+    // Create and migrate once up front, so workers only open it.
+    drop(Index::open(db)?);
+    // Identical copies: the first given is indexed, the others name it.
+    let mut first_with: std::collections::HashMap<String, usize> = Default::default();
+    let duplicate_of: Vec<Option<usize>> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let h = crate::hash::regular_file_sha256(f).ok()?;
+            match first_with.get(&h) {
+                Some(&j) => Some(j),
+                None => {
+                    first_with.insert(h, i);
+                    None
+                }
+            }
+        })
+        .collect();
+    let probed: Vec<Result<crate::media::VideoInfo>> = files
+        .iter()
+        .zip(&duplicate_of)
+        .map(|(f, d)| match d {
+            Some(_) => Err(Error::new(ErrorKind::InvalidArgument, "duplicate")),
+            None => crate::media::probe(f),
+        })
+        .collect();
+    let total: u64 = probed.iter().flatten().map(|i| i.frames).sum();
+    progress(0, total);
+    let probed: Vec<std::sync::Mutex<Option<Result<crate::media::VideoInfo>>>> = probed
+        .into_iter()
+        .map(|p| std::sync::Mutex::new(Some(p)))
+        .collect();
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.threads
+    };
+    let per_file = files.len() >= threads.max(2);
+    let file_opts = if per_file {
+        MotionOptions {
+            segments: 1,
+            decode_workers: 1,
+            threads: 1,
+            ..opts.clone()
+        }
+    } else {
+        opts.clone()
+    };
+    let done = std::sync::atomic::AtomicU64::new(0);
+    // Frames done per file, so each file's running count adds to the
+    // total once.
+    let last_seen: Vec<std::sync::atomic::AtomicU64> = files
+        .iter()
+        .map(|_| std::sync::atomic::AtomicU64::new(0))
+        .collect();
+    let total_frames = total;
+    let one = |i: usize, path: &PathBuf| -> Result<Indexed> {
+        use std::sync::atomic::Ordering;
+        file_opts.cancel.check()?;
+        if let Some(j) = duplicate_of[i] {
+            return Ok(Indexed {
+                path: path.clone(),
+                frames: 0,
+                duration_s: 0.0,
+                start_utc: None,
+                time_source: "unknown",
+                incidents: 0,
+                gaps: 0,
+                replaced: false,
+                duplicate_of: Some(files[j].clone()),
+                damaged: None,
+                expected_frames: None,
+                segments: 0,
+                seconds: 0.0,
+            });
+        }
+        let started = std::time::Instant::now();
+        let tick = |n: u64| {
+            let before = last_seen[i].swap(n, Ordering::Relaxed);
+            let total = done.fetch_add(n.saturating_sub(before), Ordering::Relaxed)
+                + n.saturating_sub(before);
+            progress(total, total_frames);
+        };
+        let info = probed[i]
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .unwrap_or_else(|| crate::media::probe(path))?;
+        let a = scan_probed(
+            info,
+            Some(camera),
+            explicit_start,
+            &file_opts,
+            &tick,
+            started,
+        )?;
+        let mut index = Index::open(db)?;
+        let stored = index.store(camera, &a)?;
+        let (damaged, expected_frames) = a.damage();
+        Ok(Indexed {
+            path: path.clone(),
+            frames: a.frames,
+            duration_s: a.duration_s,
+            start_utc: a.wall_clock.start.as_ref().map(format_utc),
+            time_source: a.wall_clock.source.as_str(),
+            incidents: stored.incidents,
+            gaps: a.gaps.len(),
+            replaced: stored.replaced,
+            duplicate_of: stored.duplicate_of.map(PathBuf::from),
+            damaged,
+            expected_frames,
+            segments: a.segments,
+            seconds: a.seconds,
+        })
+    };
+    if !per_file {
+        return Ok(files.iter().enumerate().map(|(i, p)| one(i, p)).collect());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start threads: {e}")))?;
+    Ok(pool.install(|| {
+        use rayon::prelude::*;
+        files
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| one(i, p))
+            .collect()
+    }))
+}
