@@ -569,7 +569,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let key = load_key(key.as_deref())?;
             let mut idx = Index::open_existing(&db)?;
-            let entry = obscura_core::audit::log_disclosure(
+            let entry = obscura_core::pipeline::disclose::log_disclosure(
                 &mut idx,
                 &record,
                 &recipient,

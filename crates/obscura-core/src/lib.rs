@@ -40,7 +40,10 @@
 //!   evidential exports (stream-copied masters cut at keyframes, working
 //!   copies, a manifest with per-frame hashes) and their verification;
 //!   [`retention`], the retention window and evidential holds; [`sign`],
-//!   Ed25519 keys for signing the trail's head and manifests.
+//!   Ed25519 keys for signing the trail's head and manifests;
+//!   [`pipeline::disclose`], logging a redaction or a disclosure against
+//!   the recorded hashes. The trail ([`audit`], [`sign`], [`retention`])
+//!   uses only the store ([`index`]).
 //! - [`output`]: outputs are written under a temporary name and renamed only
 //!   when complete, and never over an input.
 //! - [`error`]: one [`Error`] type with an [`ErrorKind`] to match on;
@@ -127,6 +130,9 @@ mod layout {
         ("track", &["track"], &["frame"]),
         ("mask", &["mask", "camera"], &["frame"]),
         ("detect", &["detect", "onnx", "models"], &["frame"]),
+        // The store keeps what motion analysis found, for a camera.
+        ("store", &["index"], &["camera", "motion"]),
+        ("evidence", &["audit", "sign", "retention"], &["index"]),
     ];
 
     fn src() -> PathBuf {

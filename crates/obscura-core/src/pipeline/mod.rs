@@ -4,6 +4,7 @@
 //! processing; redaction of masks alone plugs its per-frame work into
 //! [`run`].
 
+pub mod disclose;
 pub mod indexing;
 mod job;
 mod redactor;

@@ -180,7 +180,7 @@ impl Redactor {
         })?;
         if let Some((index, key)) = self.trail.as_mut() {
             let record_file = redact::record_path(&clip.output);
-            crate::audit::log_redaction(index, &record, &record_file, key.as_ref()).map_err(
+            super::disclose::log_redaction(index, &record, &record_file, key.as_ref()).map_err(
                 |e| {
                     Error::new(
                         e.kind(),

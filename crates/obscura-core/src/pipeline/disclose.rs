@@ -1,0 +1,172 @@
+//! Logging what leaves: a finished redaction (with any masks it lifted)
+//! and the disclosure of a redacted output or an exhibit, each checked
+//! against the files' recorded hashes and appended to the audit trail in
+//! one transaction.
+
+use crate::audit::{Action, Entry, NewEntry};
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::Index;
+use crate::sign::SecretKey;
+use std::path::Path;
+
+/// Logs a finished redaction: one `redaction` entry with the hash of its
+/// record (written at `record_path`) and the input and output hashes, and
+/// one `mask_lifted` entry per lifted mask with its authorisation, all in
+/// one transaction (the head signed with `key`).
+///
+/// # Errors
+/// `Io` if the record cannot be hashed; `Database` on SQLite failures.
+pub fn log_redaction(
+    index: &mut Index,
+    record: &crate::redact::RedactionRecord,
+    record_path: &Path,
+    key: Option<&SecretKey>,
+) -> Result<Vec<Entry>> {
+    let record_sha = crate::hash::file_sha256(record_path)
+        .map_err(|e| Error::io(e, "cannot hash record").with_path(record_path))?;
+    let subject = record.output.path.to_string_lossy().into_owned();
+    let reason = if record.reason.trim().is_empty() {
+        "redaction".to_string()
+    } else {
+        record.reason.clone()
+    };
+    let mut entries =
+        vec![NewEntry::new(
+        &record.operator,
+        Action::Redaction,
+        &subject,
+        &reason,
+    )
+    .with_details(serde_json::json!({
+        "record": record_path,
+        "record_sha256": record_sha,
+        "input": record.input.path,
+        "input_sha256": record.input.sha256,
+        "output_sha256": record.output.sha256,
+        "case_reference": record.case_reference,
+        "masks_applied": record.masks_applied.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        "tracks_obscured": record.counts.tracks.saturating_sub(record.counts.kept_tracks),
+        "kept_tracks": record.kept_tracks,
+        "replay_of": record.replay_of,
+    }))];
+    for m in &record.masks_lifted {
+        entries.push(
+            NewEntry::new(&m.operator, Action::MaskLifted, &subject, &reason).with_details(
+                serde_json::json!({
+                    "mask": m.id,
+                    "authorisation": m.authorisation,
+                    "record_sha256": record_sha,
+                    "input_sha256": record.input.sha256,
+                }),
+            ),
+        );
+    }
+    index.append_audit_all(&entries, key)
+}
+
+/// Logs the disclosure of a redacted output (subject access request) or an
+/// exhibit: `what` is a redaction record (`OUTPUT.redaction.json`), the
+/// redacted video next to its record, or an export manifest. The file's
+/// current sha256 must still be the one recorded, so what is logged is
+/// what leaves.
+///
+/// # Errors
+/// `InvalidArgument` for a missing recipient, reason or operator, or a
+/// file that is neither a record nor a manifest; `Corrupt` when the output
+/// no longer matches its record; `Database` on SQLite failures.
+pub fn log_disclosure(
+    index: &mut Index,
+    what: &Path,
+    recipient: &str,
+    operator: &str,
+    reason: &str,
+    key: Option<&SecretKey>,
+) -> Result<Entry> {
+    if recipient.trim().is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "a disclosure needs a recipient (recipient)",
+        ));
+    }
+    let hash = |p: &Path| crate::hash::regular_sha256(p);
+    let is_json = |p: &Path| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    };
+    let record_path = if is_json(what) {
+        what.to_path_buf()
+    } else {
+        crate::redact::record_path(what)
+    };
+    if !record_path.is_file() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "no redaction record or export manifest here (disclose OUTPUT.redaction.json, the redacted video next to it, or an exhibit manifest)",
+        )
+        .with_path(&record_path));
+    }
+    let text = std::fs::read_to_string(&record_path)
+        .map_err(|e| Error::io(e, "cannot read").with_path(&record_path))?;
+    let schema = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("schema").and_then(|s| s.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let record_sha = hash(&record_path)?;
+    let (subject, details) = if schema == crate::export::MANIFEST_SCHEMA {
+        let m = crate::export::read_manifest(&record_path)?;
+        (
+            m.exhibit.clone(),
+            serde_json::json!({
+                "kind": "exhibit",
+                "recipient": recipient.trim(),
+                "manifest": record_path,
+                "manifest_sha256": record_sha,
+                "files": m.masters.iter().map(|f| serde_json::json!({"file": f.file, "sha256": f.sha256}))
+                    .chain(m.working_copies.iter().map(|f| serde_json::json!({"file": f.file, "sha256": f.sha256})))
+                    .collect::<Vec<_>>(),
+            }),
+        )
+    } else {
+        let record = crate::redact::read_record(&record_path)?;
+        let output = if is_json(what) {
+            let p = record.output.path.clone();
+            if p.is_absolute() || p.is_file() {
+                p
+            } else {
+                record_path
+                    .parent()
+                    .map(|d| d.join(p.file_name().unwrap_or_default()))
+                    .unwrap_or(p)
+            }
+        } else {
+            what.to_path_buf()
+        };
+        let output_sha = hash(&output)?;
+        if output_sha != record.output.sha256 {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "sha256 {output_sha} is not the redacted output's recorded {} (the file changed since it was redacted): not logged",
+                    record.output.sha256
+                ),
+            )
+            .with_path(&output));
+        }
+        (
+            output.to_string_lossy().into_owned(),
+            serde_json::json!({
+                "kind": "redacted_output",
+                "recipient": recipient.trim(),
+                "output_sha256": output_sha,
+                "record": record_path,
+                "record_sha256": record_sha,
+                "input_sha256": record.input.sha256,
+                "case_reference": record.case_reference,
+            }),
+        )
+    };
+    let entry = NewEntry::new(operator, Action::Disclosure, subject, reason).with_details(details);
+    index
+        .append_audit_all(std::slice::from_ref(&entry), key)
+        .map(|mut v| v.remove(0))
+}
