@@ -1,4 +1,4 @@
-# Stubs of the compiled module; python/tests/test_stubs.py checks them
+# Stubs of the compiled module; python/tests/test_analysis.py checks them
 # against the built module.
 from typing import List, Optional, Tuple
 
@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+ERROR_KINDS: List[str]
 
 def probe(path: str) -> str: ...
 

@@ -9,9 +9,10 @@ from it too, so ``except FileNotFoundError`` and ``except ValueError`` work.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional, Type
 
 __all__ = [
+    "BY_KIND",
     "ObscuraError",
     "NotFoundError",
     "IoError",
@@ -86,3 +87,27 @@ class DatabaseError(ObscuraError):
 
 class CancelledError(ObscuraError):
     """The work was cancelled before it finished; nothing partial was kept."""
+
+
+#: The exception class of each error kind of the core, by its stable name
+#: (``ErrorKind::as_str``). A test checks it against the core's one list,
+#: ``obscura._obscura.ERROR_KINDS``.
+BY_KIND: Dict[str, Type[ObscuraError]] = {
+    "not_found": NotFoundError,
+    "io": IoError,
+    "already_exists": AlreadyExistsError,
+    "not_media": NotMediaError,
+    "no_video": NoVideoError,
+    "corrupt": CorruptError,
+    "unsupported": UnsupportedError,
+    "encode": EncodeError,
+    "invalid_argument": InvalidArgumentError,
+    "runtime": OnnxRuntimeError,
+    "model": ModelError,
+    "database": DatabaseError,
+    "interrupted": CancelledError,
+}
+
+for _kind, _cls in BY_KIND.items():
+    _cls.kind = _kind
+del _kind, _cls

@@ -22,33 +22,17 @@ use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
-/// The Python exception class for an error kind (defined in
-/// `obscura/errors.py`, so classes can also derive from `ValueError`,
-/// `FileNotFoundError`, ...).
-fn class_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::NotFound => "NotFoundError",
-        ErrorKind::Io => "IoError",
-        ErrorKind::AlreadyExists => "AlreadyExistsError",
-        ErrorKind::NotMedia => "NotMediaError",
-        ErrorKind::NoVideo => "NoVideoError",
-        ErrorKind::Corrupt => "CorruptError",
-        ErrorKind::Unsupported => "UnsupportedError",
-        ErrorKind::Encode => "EncodeError",
-        ErrorKind::InvalidArgument => "InvalidArgumentError",
-        ErrorKind::Runtime => "OnnxRuntimeError",
-        ErrorKind::Model => "ModelError",
-        ErrorKind::Database => "DatabaseError",
-        ErrorKind::Interrupted => "CancelledError",
-        _ => "ObscuraError",
-    }
-}
-
 /// A core error as the matching `obscura.errors` exception, carrying the
 /// same one-line message the CLI prints, plus `kind` and `path`.
 fn to_py(py: Python<'_>, e: obscura_core::Error) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let cls = py.import("obscura.errors")?.getattr(class_name(e.kind()))?;
+        let errors = py.import("obscura.errors")?;
+        // One class per kind, keyed by the core's stable kind name; a kind
+        // newer than the Python package falls back to the base class.
+        let cls = match errors.getattr("BY_KIND")?.get_item(e.kind().as_str()) {
+            Ok(cls) => cls,
+            Err(_) => errors.getattr("ObscuraError")?,
+        };
         let exc = cls.call1((e.to_string(),))?;
         exc.setattr("kind", e.kind().as_str())?;
         exc.setattr("path", e.path().map(|p| p.to_string_lossy().into_owned()))?;
@@ -776,6 +760,8 @@ fn report(
 #[pymodule]
 fn _obscura(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", obscura_core::VERSION)?;
+    let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+    m.add("ERROR_KINDS", kinds)?;
     m.add_class::<FrameIter>()?;
     m.add_class::<FaceDetector>()?;
     m.add_class::<PlateDetector>()?;

@@ -143,6 +143,19 @@ def test_each_error_kind_has_its_class_and_the_cli_message(cli, sample, tmp_path
     assert not list(tmp_path.glob("o.mp4*"))
 
 
+def test_every_core_error_kind_has_one_exception_class():
+    from obscura import _obscura, errors
+
+    # The core's list of kinds is the one list; Python has a class for each.
+    assert sorted(_obscura.ERROR_KINDS) == sorted(errors.BY_KIND)
+    classes = list(errors.BY_KIND.values())
+    assert len(set(classes)) == len(classes)
+    for kind, cls in errors.BY_KIND.items():
+        assert issubclass(cls, errors.ObscuraError)
+        assert cls.kind == kind
+        assert getattr(obscura, cls.__name__) is cls
+
+
 def test_missing_model_or_runtime_says_to_run_the_setup(tmp_path):
     # Fresh processes, so ONNX Runtime is not already loaded.
     code = (

@@ -44,6 +44,25 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order: the one list other languages'
+    /// error classes are checked against (the Python package has a test
+    /// that each has its exception class).
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::NotFound,
+        ErrorKind::Io,
+        ErrorKind::AlreadyExists,
+        ErrorKind::NotMedia,
+        ErrorKind::NoVideo,
+        ErrorKind::Corrupt,
+        ErrorKind::Unsupported,
+        ErrorKind::Encode,
+        ErrorKind::InvalidArgument,
+        ErrorKind::Runtime,
+        ErrorKind::Model,
+        ErrorKind::Database,
+        ErrorKind::Interrupted,
+    ];
+
     /// A short stable name for the kind, for JSON output and error mapping in
     /// other languages.
     pub fn as_str(self) -> &'static str {
@@ -134,3 +153,34 @@ impl Error {
 
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_kind_once_with_a_distinct_name() {
+        // Exhaustive: a new kind fails to compile here until it is placed.
+        let position = |k: ErrorKind| match k {
+            ErrorKind::NotFound => 0,
+            ErrorKind::Io => 1,
+            ErrorKind::AlreadyExists => 2,
+            ErrorKind::NotMedia => 3,
+            ErrorKind::NoVideo => 4,
+            ErrorKind::Corrupt => 5,
+            ErrorKind::Unsupported => 6,
+            ErrorKind::Encode => 7,
+            ErrorKind::InvalidArgument => 8,
+            ErrorKind::Runtime => 9,
+            ErrorKind::Model => 10,
+            ErrorKind::Database => 11,
+            ErrorKind::Interrupted => 12,
+        };
+        for (i, k) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(position(*k), i, "{k}");
+        }
+        let names: std::collections::BTreeSet<_> =
+            ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+    }
+}
