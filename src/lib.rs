@@ -11,3 +11,9 @@
 #![deny(missing_docs)]
 
 pub use obscura_core::*;
+
+/// The README's Rust examples, compiled by `cargo test --doc` so they keep
+/// up with the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;

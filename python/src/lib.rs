@@ -664,24 +664,19 @@ fn index(
     start: Option<String>,
 ) -> PyResult<String> {
     let cancel = Cancel::new();
-    let opts = obscura_core::motion::MotionOptions {
-        cancel: cancel.clone(),
-        ..Default::default()
-    };
     let results = interruptible(py, &cancel, || {
         let profile = obscura_core::camera::CameraProfile::load(&camera)?;
         let start = start
             .as_deref()
             .map(obscura_core::clock::parse_time_arg)
             .transpose()?;
-        obscura_core::pipeline::indexing::index_files(
+        let indexer = obscura_core::pipeline::indexing::Indexer::new(
             &db,
-            &profile,
-            &paths,
-            start,
-            &opts,
-            &|_, _| {},
-        )
+            profile,
+            obscura_core::motion::MotionOptions::default(),
+        )?;
+        let mut job = obscura_core::pipeline::Job::new().with_cancel(cancel.clone());
+        indexer.index(&paths, start, &mut job)
     })?;
     if cancel.is_cancelled() {
         return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(()));

@@ -381,3 +381,60 @@ fn read_only_opens_change_no_byte_and_an_old_schema_asks_for_an_upgrade() {
     assert_eq!(e.kind(), ErrorKind::Database);
     assert!(e.to_string().contains("audit upgrade"), "{e}");
 }
+
+/// Issue 12: services keep one `Indexer` (options and store checked once)
+/// for many batches, with one progress and cancellation handle per call.
+#[test]
+fn one_indexer_serves_several_batches_with_progress_and_cancel() {
+    let dir = tempdir();
+    let db = dir.path().join("i.db");
+    // Bad options are refused before the store is touched.
+    let bad = MotionOptions { width: 8, ..opts() };
+    let e = indexing::Indexer::new(&db, profile(3, "West"), bad).expect_err("too narrow");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert!(!db.exists());
+    let indexer = indexing::Indexer::new(&db, profile(3, "West"), opts()).expect("indexer");
+    // Different pictures, so the two are two recordings (not copies).
+    let clips: Vec<PathBuf> = [
+        ("cam_20261111_080000.mp4", 60),
+        ("cam_20261111_090000.mp4", 140),
+    ]
+    .iter()
+    .map(|(n, y)| synth(dir.path(), n, 6, &square(1.0, 2.0, *y), &[]))
+    .collect();
+    let mut seen = Vec::new();
+    for clip in &clips {
+        let mut job = obscura::pipeline::Job::new().on_progress(|p| seen.push((p.frames, p.total)));
+        let done = indexer
+            .index(std::slice::from_ref(clip), None, &mut job)
+            .expect("batch");
+        drop(job);
+        assert_eq!(done.len(), 1);
+        let done = done.into_iter().next().expect("one").expect("indexed");
+        assert_eq!(done.incidents, 1);
+        let last = seen.last().copied().expect("progress reported");
+        assert_eq!(last, (done.frames, done.frames));
+    }
+    let idx = Index::open_read_only(&db).expect("open");
+    assert_eq!(idx.recordings(Some(3)).expect("rows").len(), 2);
+    // A job cancelled before it starts stores nothing and says so per file.
+    let third = synth(
+        dir.path(),
+        "cam_20261111_100000.mp4",
+        6,
+        &square(3.0, 4.0, 100),
+        &[],
+    );
+    let mut job = obscura::pipeline::Job::new();
+    job.cancel_token().cancel();
+    let done = indexer
+        .index(std::slice::from_ref(&third), None, &mut job)
+        .expect("batch");
+    let e = done
+        .into_iter()
+        .next()
+        .expect("one")
+        .expect_err("cancelled");
+    assert_eq!(e.kind(), ErrorKind::Interrupted);
+    assert_eq!(idx.recordings(Some(3)).expect("rows").len(), 2);
+}

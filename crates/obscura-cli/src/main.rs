@@ -12,7 +12,7 @@ use obscura_core::clock;
 use obscura_core::index::{GroupBy, IncidentFilter, IncidentRow, Index, Month};
 use obscura_core::media;
 use obscura_core::pipeline::indexing;
-use obscura_core::pipeline::{self, PipelineOptions};
+use obscura_core::pipeline::{self, Job, PipelineOptions};
 use print::*;
 use std::io::Write;
 use std::path::PathBuf;
@@ -914,12 +914,17 @@ fn index(
     let start = start.map(clock::parse_time_arg).transpose()?;
     let bar = progress_bar();
     let started = Instant::now();
-    let results = indexing::index_files(db, &profile, files, start, &opts, &|n, total| {
-        bar.set_length(total);
-        bar.set_position(n);
+    let cancel = opts.cancel.clone();
+    let indexer = indexing::Indexer::new(db, profile, opts)?;
+    let mut job = Job::new().with_cancel(cancel).on_progress(|p| {
+        bar.set_length(p.total);
+        bar.set_position(p.frames);
     });
+    let results = indexer.index(files, start, &mut job);
+    drop(job);
     bar.finish_and_clear();
     let results = results?;
+    let profile = indexer.camera();
     let secs = started.elapsed().as_secs_f64();
     let idx = Index::open(db)?;
     let faults = idx.faults(Some(profile.camera), 1.0)?;

@@ -16,6 +16,7 @@ use crate::motion::{
     detect_events, Analyser, FrameMotion, Incident, MotionAnalysis, MotionOptions, TimestampGap,
     HEATMAP_SIZE,
 };
+use crate::pipeline::{Job, Progress};
 use crate::sheet::encode_jpeg;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -780,4 +781,98 @@ pub fn index_files(
             .map(|(i, p)| one(i, p))
             .collect()
     }))
+}
+
+/// Indexes recordings of one camera into one store: the camera profile and
+/// the options are checked, and the database created or migrated, once up
+/// front, then any number of batches go through [`Indexer::index`]. The
+/// CLI's `index` and Python's `obscura.index` are this.
+///
+/// ```no_run
+/// use obscura_core::camera::CameraProfile;
+/// use obscura_core::motion::MotionOptions;
+/// use obscura_core::pipeline::{indexing::Indexer, Job};
+///
+/// # fn main() -> obscura_core::Result<()> {
+/// let camera = CameraProfile::load("cameras/cam07.toml")?;
+/// let indexer = Indexer::new("index.db", camera, MotionOptions::default())?;
+/// let files = vec!["cam07_20261102_0700.mp4".into(), "cam07_20261102_0800.mp4".into()];
+/// for result in indexer.index(&files, None, &mut Job::new())? {
+///     match result {
+///         Ok(done) => println!("{}: {} incidents", done.path.display(), done.incidents),
+///         Err(e) => eprintln!("{e}"),
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Indexer {
+    db: PathBuf,
+    camera: CameraProfile,
+    options: MotionOptions,
+}
+
+impl Indexer {
+    /// An indexer of `camera`'s recordings into the store at `db`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for options out of range; `Database` when the
+    /// store cannot be created, opened or migrated.
+    pub fn new(
+        db: impl AsRef<Path>,
+        camera: CameraProfile,
+        options: MotionOptions,
+    ) -> Result<Self> {
+        options.validate()?;
+        let db = db.as_ref().to_path_buf();
+        drop(Index::open(&db)?);
+        Ok(Indexer {
+            db,
+            camera,
+            options,
+        })
+    }
+
+    /// The camera whose recordings this indexes.
+    pub fn camera(&self) -> &CameraProfile {
+        &self.camera
+    }
+
+    /// The store's path.
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    /// The motion options every file is analysed with.
+    pub fn options(&self) -> &MotionOptions {
+        &self.options
+    }
+
+    /// Analyses `files` and stores each in its own transaction, as
+    /// [`index_files`] does; `start` gives one recording's wall-clock start
+    /// when neither its container nor its name does. `job` receives frames
+    /// done over all files, and stops the batch when cancelled (files not
+    /// finished are left out of the store, and report `Interrupted`).
+    ///
+    /// # Errors
+    /// As [`index_files`]: per-file errors are in the returned list.
+    pub fn index(
+        &self,
+        files: &[PathBuf],
+        start: Option<DateTime<Utc>>,
+        job: &mut Job<'_>,
+    ) -> Result<Vec<Result<Indexed>>> {
+        let opts = MotionOptions {
+            cancel: job.cancel_token(),
+            ..self.options.clone()
+        };
+        let job = std::sync::Mutex::new(job);
+        let progress = |frames: u64, total: u64| {
+            if let Ok(mut j) = job.lock() {
+                j.report(Progress { frames, total });
+            }
+        };
+        index_files(&self.db, &self.camera, files, start, &opts, &progress)
+    }
 }

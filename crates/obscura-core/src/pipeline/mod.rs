@@ -9,6 +9,7 @@ pub mod indexing;
 mod job;
 mod redactor;
 
+pub use indexing::Indexer;
 pub use job::Job;
 pub use redactor::{Clip, Redactor, RedactorBuilder};
 
