@@ -13,8 +13,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::Index;
 use crate::media::{self, Decoder, Keyframe, VideoInfo};
 use crate::motion::{
-    detect_events, Analyser, FrameMotion, Incident, MotionAnalysis, MotionOptions, TimestampGap,
-    HEATMAP_SIZE,
+    detect_events, Analyser, EventSpan, FrameMotion, Incident, MotionAnalysis, MotionOptions,
+    TimestampGap, HEATMAP_SIZE,
 };
 use crate::pipeline::{Job, Progress};
 use crate::sheet::encode_jpeg;
@@ -220,8 +220,66 @@ pub fn scan_probed(
         let total = done.fetch_add(n, Ordering::Relaxed) + n;
         progress(total);
     };
-    let mut series = if opts.triage {
-        triage_series(&info, analyser.clone(), &tick, &opts.cancel)?
+    let mut series = score(&info, &plan, &analyser, opts, &tick)?;
+    let frames = series.len() as u64;
+    info.check_all_decoded(frames, path, "; not indexed")?;
+    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
+    let spans = detect_events(&series.scores, &series.times, frame_s, opts);
+    let wall_clock = WallClock::resolve(
+        explicit_start,
+        info.creation_time.as_deref(),
+        profile.and_then(|p| p.filename_pattern.as_deref()),
+        path,
+    );
+    let mut incidents = incidents_of(
+        &mut series,
+        &spans,
+        analyser.factor() as u32,
+        (info.width, info.height),
+        frame_s,
+        &wall_clock,
+    )?;
+    if opts.thumbnail_width > 0 && !incidents.is_empty() {
+        let wanted: Vec<u64> = incidents.iter().map(|i| i.peak_frame).collect();
+        let thumbs = thumbnails(&info, &wanted, opts.thumbnail_width, &opts.cancel)?;
+        for (inc, t) in incidents.iter_mut().zip(thumbs) {
+            inc.thumbnail = t;
+        }
+    }
+    let sha256 = crate::hash::file_sha256(path)
+        .map_err(|e| Error::io(e, "cannot read input").with_path(path))?;
+    Ok(MotionAnalysis {
+        path: path.to_path_buf(),
+        sha256,
+        frames,
+        duration_s: info.duration_s,
+        wall_clock,
+        gaps: find_gaps(&series.times, frame_s),
+        recalibrations: series.recalibrations,
+        segments,
+        incidents,
+        seconds: started.elapsed().as_secs_f64(),
+        width: info.width,
+        height: info.height,
+        fps: info.fps,
+        header_frames: info.header_frames,
+    })
+}
+
+/// Scores every frame of the file: from packet sizes with triage, as one
+/// segment fed by segment-parallel decoding, or segment by segment on a
+/// pool of threads.
+fn score(
+    info: &VideoInfo,
+    plan: &[(Keyframe, u64, u64)],
+    analyser: &Analyser,
+    opts: &MotionOptions,
+    tick: &(dyn Fn(u64) + Sync),
+) -> Result<Series> {
+    let path = info.path.as_path();
+    let segments = plan.len();
+    let series = if opts.triage {
+        triage_series(info, analyser.clone(), tick, &opts.cancel)?
     } else if segments <= 1 {
         // One analysis thread, fed by segment-parallel decoding: exact, and
         // the decoding (the expensive part) still uses every core.
@@ -240,9 +298,9 @@ pub fn scan_probed(
             d.set_cancel(opts.cancel.clone());
             media::Frames::Sequential(d)
         } else {
-            media::Frames::Parallel(media::ParallelDecoder::start(&info, &decode)?)
+            media::Frames::Parallel(media::ParallelDecoder::start(info, &decode)?)
         };
-        analyse_frames(frames, path, 0, u64::MAX, &mut analyser.clone(), &tick)?
+        analyse_frames(frames, path, 0, u64::MAX, &mut analyser.clone(), tick)?
     } else {
         let threads = opts.resolved_threads().min(segments);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -253,15 +311,7 @@ pub fn scan_probed(
             use rayon::prelude::*;
             plan.par_iter()
                 .map(|(key, from, to)| {
-                    run_segment(
-                        &info,
-                        key,
-                        *from,
-                        *to,
-                        analyser.clone(),
-                        &tick,
-                        &opts.cancel,
-                    )
+                    run_segment(info, key, *from, *to, analyser.clone(), tick, &opts.cancel)
                 })
                 .collect()
         });
@@ -271,17 +321,21 @@ pub fn scan_probed(
         }
         all
     };
-    let frames = series.len() as u64;
-    info.check_all_decoded(frames, path, "; not indexed")?;
-    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
-    let spans = detect_events(&series.scores, &series.times, frame_s, opts);
-    let wall_clock = WallClock::resolve(
-        explicit_start,
-        info.creation_time.as_deref(),
-        profile.and_then(|p| p.filename_pattern.as_deref()),
-        path,
-    );
-    let factor = analyser.factor() as u32;
+    Ok(series)
+}
+
+/// The incidents of `spans`: each one's box (in picture pixels, from
+/// analysis pixels `factor` times smaller) and heatmap, from one ordered
+/// read of the moving frames (events are in order and do not overlap), its
+/// peak, and its wall-clock times.
+fn incidents_of(
+    series: &mut Series,
+    spans: &[EventSpan],
+    factor: u32,
+    (width, height): (u32, u32),
+    frame_s: f64,
+    wall_clock: &WallClock,
+) -> Result<Vec<Incident>> {
     // Boxes and heat of each event, in one ordered read of the moving
     // frames (events are in order and do not overlap).
     let mut boxes = vec![[u32::MAX, u32::MAX, 0, 0]; spans.len()];
@@ -302,8 +356,8 @@ pub fn scan_probed(
         if let Some(bb) = bb {
             bbox[0] = bbox[0].min(u32::from(bb[0]) * factor);
             bbox[1] = bbox[1].min(u32::from(bb[1]) * factor);
-            bbox[2] = bbox[2].max((u32::from(bb[2]) * factor).min(info.width));
-            bbox[3] = bbox[3].max((u32::from(bb[3]) * factor).min(info.height));
+            bbox[2] = bbox[2].max((u32::from(bb[2]) * factor).min(width));
+            bbox[3] = bbox[3].max((u32::from(bb[3]) * factor).min(height));
         }
         for (acc, &v) in heats[k].iter_mut().zip(&heat) {
             *acc += u64::from(v);
@@ -344,31 +398,7 @@ pub fn scan_probed(
             thumbnail: Vec::new(),
         });
     }
-    if opts.thumbnail_width > 0 && !incidents.is_empty() {
-        let wanted: Vec<u64> = incidents.iter().map(|i| i.peak_frame).collect();
-        let thumbs = thumbnails(&info, &wanted, opts.thumbnail_width, &opts.cancel)?;
-        for (inc, t) in incidents.iter_mut().zip(thumbs) {
-            inc.thumbnail = t;
-        }
-    }
-    let sha256 = crate::hash::file_sha256(path)
-        .map_err(|e| Error::io(e, "cannot read input").with_path(path))?;
-    Ok(MotionAnalysis {
-        path: path.to_path_buf(),
-        sha256,
-        frames,
-        duration_s: info.duration_s,
-        wall_clock,
-        gaps: find_gaps(&series.times, frame_s),
-        recalibrations: series.recalibrations,
-        segments,
-        incidents,
-        seconds: started.elapsed().as_secs_f64(),
-        width: info.width,
-        height: info.height,
-        fps: info.fps,
-        header_frames: info.header_frames,
-    })
+    Ok(incidents)
 }
 
 /// Decoding from here means from the start of the file.
