@@ -599,32 +599,33 @@ impl DecodeArgs {
     }
 }
 
+/// Motion options; every default is the core's (`MotionOptions::default`).
 #[derive(clap::Args, Debug)]
 pub(crate) struct MotionArgs {
     /// Analysis width in pixels (the luma plane is shrunk to about this).
-    #[arg(long, default_value_t = 320)]
+    #[arg(long, default_value_t = MotionOptions::default().width)]
     pub(crate) width: usize,
     /// Grey-level difference from the background that counts as motion.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = MotionOptions::default().threshold)]
     pub(crate) threshold: u8,
     /// Moving fraction of the picture that starts an incident.
-    #[arg(long, default_value_t = 0.002)]
+    #[arg(long, default_value_t = MotionOptions::default().trigger)]
     pub(crate) trigger: f32,
     /// Minimum length of motion, seconds.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = MotionOptions::default().min_event_s)]
     pub(crate) min_event: f64,
     /// Padding before each incident, seconds.
-    #[arg(long, default_value_t = 1.5)]
+    #[arg(long, default_value_t = MotionOptions::default().pre_s)]
     pub(crate) pre: f64,
     /// Padding after each incident, seconds.
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = MotionOptions::default().post_s)]
     pub(crate) post: f64,
     /// Threads (0 = one per core). Files run in parallel; a single file is
     /// cut into segments.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = MotionOptions::default().threads)]
     pub(crate) threads: usize,
     /// Segments per file (0 = decided from its length; 1 = sequential).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = MotionOptions::default().segments)]
     pub(crate) segments: usize,
     /// Skip decoding stretches whose packet sizes say the picture is still
     /// (faster on quiet footage; may miss very small motion).

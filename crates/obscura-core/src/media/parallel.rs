@@ -515,7 +515,6 @@ fn worker(shared: &Shared) {
         }
         let Some(dec) = decoder.as_mut() else { return };
         for item in dec.by_ref() {
-            let failed = item.is_err();
             let Some(waiting) = shared.admit(i) else {
                 return;
             };
@@ -526,7 +525,7 @@ fn worker(shared: &Shared) {
                 Ok(mut f) if waiting > POOLED_WAITING => f.detach().map(|()| f),
                 other => other,
             };
-            let failed = failed || item.is_err();
+            let failed = item.is_err();
             if tx.send(item).is_err() || failed {
                 // The consumer is gone, or this segment failed: stop all.
                 shared.stop();
