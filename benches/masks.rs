@@ -2,9 +2,9 @@
 //! second, plus the once-per-resolution rasterisation.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use obscura::camera::Style;
 use obscura::frame::OwnedFrame;
 use obscura::frame::Spans;
+use obscura::mask::camera::Style;
 use obscura::mask::Region;
 
 fn frame() -> OwnedFrame {

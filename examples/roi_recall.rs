@@ -7,9 +7,9 @@
 //! run's tracks cover it (box padded 1.3x as redaction draws it) in that
 //! frame: what matters for redaction is that the face is obscured.
 
-use obscura::analyse::{self, AnalyseOptions, RoiSettings};
 use obscura::detect::BBox;
 use obscura::media::DecodeOptions;
+use obscura::pipeline::analyse::{self, AnalyseOptions, RoiSettings};
 use std::collections::HashMap;
 use std::time::Instant;
 

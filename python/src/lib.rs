@@ -12,10 +12,10 @@
 #![deny(missing_docs)]
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use obscura_core::analyse::{AnalyseOptions, RoiSettings};
 use obscura_core::detect::{Detector, FaceSettings, PlateSettings};
 use obscura_core::frame::OwnedFrame;
 use obscura_core::media::{self, DecodeOptions, Frames, RgbConverter};
+use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
 use obscura_core::{Cancel, ErrorKind};
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -616,7 +616,8 @@ fn tracks(
         ..DecodeOptions::default()
     };
     let listing = interruptible(py, &cancel, || {
-        let listing = obscura_core::analyse::list_tracks(&input, &decode, &opts, &mut |_| {})?;
+        let listing =
+            obscura_core::pipeline::analyse::list_tracks(&input, &decode, &opts, &mut |_| {})?;
         if let Some(out) = sheet_out {
             listing.write_contact_sheet_to(out)?;
         }
@@ -640,7 +641,7 @@ fn verify_redaction(
         ..DecodeOptions::default()
     };
     let v = interruptible(py, &cancel, || {
-        obscura_core::verify::verify_redaction(
+        obscura_core::pipeline::verify::verify_redaction(
             &output,
             record.as_deref(),
             None,
@@ -665,7 +666,7 @@ fn index(
 ) -> PyResult<String> {
     let cancel = Cancel::new();
     let results = interruptible(py, &cancel, || {
-        let profile = obscura_core::camera::CameraProfile::load(&camera)?;
+        let profile = obscura_core::mask::camera::CameraProfile::load(&camera)?;
         let start = start
             .as_deref()
             .map(obscura_core::clock::parse_time_arg)
@@ -712,7 +713,7 @@ fn incidents(
         .transpose()?;
     let rows = py
         .detach(|| -> obscura_core::Result<_> {
-            let filter = obscura_core::index::IncidentFilter {
+            let filter = obscura_core::store::IncidentFilter {
                 camera,
                 town,
                 desk,
@@ -725,7 +726,7 @@ fn incidents(
                     .map(obscura_core::clock::parse_time_arg)
                     .transpose()?,
             };
-            obscura_core::index::Index::open_read_only(&db)?.incidents(&filter)
+            obscura_core::store::Store::open_read_only(&db)?.incidents(&filter)
         })
         .map_err(|e| to_py(py, e))?;
     json(&rows)
@@ -743,9 +744,9 @@ fn report(
 ) -> PyResult<String> {
     let report = py
         .detach(|| -> obscura_core::Result<_> {
-            let month: obscura_core::index::Month = month.parse()?;
-            let by: obscura_core::index::GroupBy = by.parse()?;
-            obscura_core::index::Index::open_read_only(&db)?.report(month, by, compare_previous)
+            let month: obscura_core::store::Month = month.parse()?;
+            let by: obscura_core::store::GroupBy = by.parse()?;
+            obscura_core::store::Store::open_read_only(&db)?.report(month, by, compare_previous)
         })
         .map_err(|e| to_py(py, e))?;
     json(&report)

@@ -4,21 +4,21 @@
 //! never touches held or in-window recordings.
 
 use crate::common::{run, sample, tempdir};
-use obscura::audit::{Action, Entry, NewEntry, Problem};
-use obscura::camera::CameraProfile;
 use obscura::clock;
-use obscura::export::{self, ExportRequest};
-use obscura::index::Index;
+use obscura::evidence::audit::{Action, Entry, NewEntry, Problem};
+use obscura::evidence::retention::{HoldTarget, RetentionOptions};
+use obscura::evidence::sign::SecretKey;
+use obscura::mask::camera::CameraProfile;
 use obscura::media::{self, DecodeOptions, Decoder};
 use obscura::motion::MotionOptions;
+use obscura::pipeline::export::{self, ExportRequest};
 use obscura::pipeline::indexing;
-use obscura::retention::{HoldTarget, RetentionOptions};
-use obscura::sign::SecretKey;
+use obscura::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn trail(db: &Path, n: usize) {
-    let mut idx = Index::open(db).expect("open");
+    let mut idx = Store::open(db).expect("open");
     for i in 0..n {
         idx.append_audit(
             &NewEntry::new("J Smith", Action::Note, format!("camera 7 #{i}"), "review")
@@ -31,7 +31,7 @@ fn trail(db: &Path, n: usize) {
 /// Rewrites the trail as an attacker with the database file would:
 /// triggers dropped, rows replaced.
 fn tamper(db: &Path, edit: impl FnOnce(&mut Vec<Entry>)) {
-    let mut entries = Index::open(db)
+    let mut entries = Store::open(db)
         .expect("open")
         .audit_entries()
         .expect("read");
@@ -63,7 +63,7 @@ fn tamper(db: &Path, edit: impl FnOnce(&mut Vec<Entry>)) {
 }
 
 fn first_bad(db: &Path) -> (i64, Problem) {
-    let r = Index::open(db)
+    let r = Store::open(db)
         .expect("open")
         .verify_audit(None)
         .expect("verify");
@@ -78,7 +78,7 @@ fn the_chain_detects_edits_deletions_insertions_and_reordering() {
     let fresh = |name: &str| {
         let db = dir.path().join(name);
         trail(&db, 6);
-        let r = Index::open(&db)
+        let r = Store::open(&db)
             .expect("open")
             .verify_audit(None)
             .expect("ok");
@@ -151,7 +151,7 @@ fn head_signatures_need_the_right_key_and_catch_a_cut_tail() {
     trail(&db, 4);
     let key = SecretKey::generate().expect("key");
     let other = SecretKey::generate().expect("key");
-    let mut idx = Index::open(&db).expect("open");
+    let mut idx = Store::open(&db).expect("open");
     let sig = idx.sign_audit_head(&key).expect("sign").expect("head");
     assert_eq!(sig.seq, 4);
     let good = idx.verify_audit(Some(&key.public_key())).expect("verify");
@@ -176,7 +176,7 @@ fn head_signatures_need_the_right_key_and_catch_a_cut_tail() {
         .expect("drop");
     conn.execute("UPDATE audit_signatures SET signature = ?1", [&forged])
         .expect("forge");
-    let r = Index::open(&db)
+    let r = Store::open(&db)
         .expect("open")
         .verify_audit(None)
         .expect("verify");
@@ -185,14 +185,14 @@ fn head_signatures_need_the_right_key_and_catch_a_cut_tail() {
     // Cutting the tail leaves a valid-looking chain: the signed head shows it.
     let db2 = dir.path().join("cut.db");
     trail(&db2, 4);
-    Index::open(&db2)
+    Store::open(&db2)
         .expect("open")
         .sign_audit_head(&key)
         .expect("sign");
     tamper(&db2, |v| {
         v.truncate(3);
     });
-    let r = Index::open(&db2)
+    let r = Store::open(&db2)
         .expect("open")
         .verify_audit(Some(&key.public_key()))
         .expect("verify");
@@ -273,7 +273,7 @@ fn an_export_holds_exactly_the_frames_covering_the_range_and_verify_names_a_chan
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     let rec_sha = crate::common::file_sha256(&rec);
     index_at(&db, &rec, "2026-11-03 08:15:00");
-    let mut idx = Index::open(&db).expect("open");
+    let mut idx = Store::open(&db).expect("open");
     let key = SecretKey::generate().expect("key");
     // 10 fps, keyframes every 250 frames: 08:15:20.05..08:15:30 is frames
     // 200..299, inside the GOPs starting at 0 and 250: the copy is 0..500.
@@ -336,7 +336,7 @@ fn an_export_holds_exactly_the_frames_covering_the_range_and_verify_names_a_chan
     let e = export::export(&mut idx, &req, None, &mut |_| {}).expect_err("exists");
     assert_eq!(e.kind(), obscura::ErrorKind::InvalidArgument);
 
-    let verify = |pk: Option<&obscura::sign::PublicKey>| {
+    let verify = |pk: Option<&obscura::evidence::sign::PublicKey>| {
         export::verify_manifest(&done.manifest, pk, &DecodeOptions::default(), &mut |_| {})
             .expect("verify")
     };
@@ -414,7 +414,7 @@ fn b_frame_h264_exports_cut_at_keyframes_and_verify() {
     let rec = d.join("bikes.mp4");
     std::fs::copy(sample("bikes.mp4"), &rec).expect("copy");
     index_at(&db, &rec, "2026-11-04 10:00:00");
-    let mut idx = Index::open(&db).expect("open");
+    let mut idx = Store::open(&db).expect("open");
     let req = request(d, "2026-11-04 10:00:02", "2026-11-04 10:00:04", "B/1");
     let done = export::export(&mut idx, &req, None, &mut |_| {}).expect("export");
     let m = export::read_manifest(&done.manifest).expect("manifest");
@@ -446,7 +446,7 @@ fn b_frame_h264_exports_cut_at_keyframes_and_verify() {
     assert!(r.ok, "{r:?}");
 }
 
-fn paths(idx: &Index) -> Vec<String> {
+fn paths(idx: &Store) -> Vec<String> {
     let mut v: Vec<String> = idx
         .recordings(None)
         .expect("list")
@@ -473,7 +473,7 @@ fn retention_never_removes_held_or_recent_recordings_and_is_idempotent() {
     index_at(&db, &old, "2026-10-01 08:00:00");
     index_at(&db, &held, "2026-10-02 08:00:00");
     index_at(&db, &recent, "2026-11-20 08:00:00");
-    let mut idx = Index::open(&db).expect("open");
+    let mut idx = Store::open(&db).expect("open");
     idx.place_hold(
         &HoldTarget::Recording(held.clone()),
         "OP-9",
@@ -561,7 +561,7 @@ fn no_hang<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static
         .unwrap_or_else(|_| panic!("{what} hung"))
 }
 
-fn actions(idx: &Index) -> Vec<String> {
+fn actions(idx: &Store) -> Vec<String> {
     idx.audit_entries()
         .expect("entries")
         .into_iter()
@@ -594,7 +594,7 @@ fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopp
     let dry = {
         let (db, opts) = (db.clone(), opts.clone());
         no_hang("a dry run", move || {
-            Index::open_read_only(&db)
+            Store::open_read_only(&db)
                 .expect("open")
                 .retention(&opts, None)
         })
@@ -608,7 +608,7 @@ fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopp
     let report = {
         let (db, opts) = (db.clone(), opts.clone());
         no_hang("retention", move || {
-            Index::open(&db).expect("open").retention(&opts, None)
+            Store::open(&db).expect("open").retention(&opts, None)
         })
     }
     .expect("retention runs to the end");
@@ -646,7 +646,7 @@ fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopp
     // The directory and the FIFO are untouched and still indexed; the
     // trail has an intent and an outcome for each deleted file.
     assert!(recs[1].is_dir());
-    let idx = Index::open(&db).expect("open");
+    let idx = Store::open(&db).expect("open");
     assert_eq!(
         paths(&idx),
         [
@@ -678,7 +678,7 @@ fn retention_completes_or_retries_an_intent_a_crash_left_behind() {
     // What a run killed after committing its intents leaves: the intents
     // logged, one file already deleted, the other not yet; both still
     // indexed.
-    let mut idx = Index::open(&db).expect("open");
+    let mut idx = Store::open(&db).expect("open");
     for r in [&gone, &still] {
         let sha = crate::common::file_sha256(r);
         let e = idx
@@ -748,7 +748,7 @@ fn a_dry_run_keeps_a_changed_file_as_the_real_run_does() {
     index_at(&db, &rec, "2026-10-01 08:00:00");
     // The recorder has since reused the name.
     std::fs::copy(tiny_clip(d, "other.mp4", 90), &rec).expect("reuse");
-    let mut idx = Index::open(&db).expect("open");
+    let mut idx = Store::open(&db).expect("open");
     let mut opts = RetentionOptions::new(28);
     opts.now = clock::parse_time_arg("2026-11-28 00:00:00").expect("now");
     opts.delete_files = true;
@@ -783,15 +783,15 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
     let signed_trail = |name: &str| -> PathBuf {
         let db = dir.path().join(name);
         trail(&db, 2);
-        let mut idx = Index::open(&db).expect("open");
+        let mut idx = Store::open(&db).expect("open");
         idx.sign_audit_head(&key).expect("sign 1");
         drop(idx);
         trail(&db, 2);
-        let mut idx = Index::open(&db).expect("open");
+        let mut idx = Store::open(&db).expect("open");
         idx.sign_audit_head(&key).expect("sign 2");
         drop(idx);
         trail(&db, 4);
-        let r = Index::open(&db)
+        let r = Store::open(&db)
             .expect("open")
             .verify_audit(Some(&key.public_key()))
             .expect("verify");
@@ -819,7 +819,7 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
     .expect("delete");
     drop(conn);
     rewrite_from(&db, 3);
-    let r = Index::open(&db)
+    let r = Store::open(&db)
         .expect("open")
         .verify_audit(Some(&key.public_key()))
         .expect("verify");
@@ -841,7 +841,7 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
     )
     .expect("delete");
     drop(conn);
-    let r = Index::open(&db)
+    let r = Store::open(&db)
         .expect("open")
         .verify_audit(Some(&key.public_key()))
         .expect("verify");
@@ -851,7 +851,7 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
     // An entry at or before a signed head edited: the head's hash changes.
     let db = signed_trail("before.db");
     rewrite_from(&db, 2);
-    let r = Index::open(&db)
+    let r = Store::open(&db)
         .expect("open")
         .verify_audit(Some(&key.public_key()))
         .expect("verify");
@@ -867,7 +867,7 @@ fn an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder() {
     let rec = d.join("cam07_a.avi");
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     index_at(&db, &rec, "2026-11-03 08:15:00");
-    let mut idx = Index::open(&db).expect("open");
+    let mut idx = Store::open(&db).expect("open");
     let mut req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "JS/1");
     req.out_dir = d.join("new/exhibits");
     let done = export::export(&mut idx, &req, None, &mut |_| {}).expect("export");
@@ -908,7 +908,7 @@ fn an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder() {
     req.out_dir = d.join("new/exhibits");
     let db2 = db.clone();
     let e = no_hang("an export of a FIFO", move || {
-        let mut idx = Index::open(&db2).expect("open");
+        let mut idx = Store::open(&db2).expect("open");
         export::export(&mut idx, &req, None, &mut |_| {})
     })
     .expect_err("a FIFO");
@@ -933,7 +933,7 @@ fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_mast
     let rec = d.join("cam07_a.avi");
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     index_at(&db, &rec, "2026-11-03 08:15:00");
-    let mut idx = Index::open(&db).expect("open");
+    let mut idx = Store::open(&db).expect("open");
     let req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:26", "V/1");
     let done = export::export(&mut idx, &req, None, &mut |_| {}).expect("export");
     let verify = |m: &Path| {

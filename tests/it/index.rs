@@ -4,11 +4,11 @@
 
 use crate::common::tempdir;
 use crate::motion::{square, synth};
-use obscura::camera::CameraProfile;
 use obscura::clock;
-use obscura::index::{GroupBy, IncidentFilter, Index, Month};
+use obscura::mask::camera::CameraProfile;
 use obscura::motion::MotionOptions;
 use obscura::pipeline::indexing;
+use obscura::store::{GroupBy, IncidentFilter, Month, Store};
 use obscura::ErrorKind;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +51,7 @@ fn reindexing_replaces_and_a_copy_counts_once() {
     let first = index_ok(&db, &p, std::slice::from_ref(&clip));
     assert_eq!(first[0].incidents, 2);
     assert!(!first[0].replaced);
-    let idx = Index::open(&db).expect("open");
+    let idx = Store::open(&db).expect("open");
     let before = idx.incidents(&IncidentFilter::default()).expect("list");
     let again = index_ok(&db, &p, std::slice::from_ref(&clip));
     assert!(again[0].replaced);
@@ -121,7 +121,7 @@ fn report_totals_are_the_sum_of_incidents_with_the_previous_month() {
     let quiet = [mk("cam_20261101_000000.mp4", "", 5)];
     index_ok(&db, &profile(5, "North"), &quiet);
 
-    let idx = Index::open(&db).expect("open");
+    let idx = Store::open(&db).expect("open");
     let month: Month = "2026-11".parse().expect("month");
     let nov = IncidentFilter {
         from: Some(month.start()),
@@ -212,7 +212,7 @@ fn gaps_between_recordings_are_faults_and_a_bad_file_is_skipped() {
         "{err}"
     );
     assert_eq!(err.path(), Some(files[2].as_path()));
-    let idx = Index::open(&db).expect("open");
+    let idx = Store::open(&db).expect("open");
     assert_eq!(idx.recordings(Some(9)).expect("list").len(), 3);
     let faults = idx.faults(Some(9), 1.0).expect("faults");
     assert_eq!(faults.len(), 1, "{faults:?}");
@@ -224,7 +224,7 @@ fn gaps_between_recordings_are_faults_and_a_bad_file_is_skipped() {
 #[test]
 fn queries_refuse_a_missing_index() {
     let dir = tempdir();
-    let e = Index::open_existing(dir.path().join("nope.db")).expect_err("missing");
+    let e = Store::open_existing(dir.path().join("nope.db")).expect_err("missing");
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
 
@@ -259,7 +259,7 @@ fn identical_copies_in_a_batch_keep_the_first_given_and_name_it() {
             assert_eq!(d.duplicate_of.as_deref(), Some(files[0].as_path()));
             assert_eq!((d.frames, d.incidents), (0, 0), "not analysed or stored");
         }
-        let idx = Index::open(&db).expect("open");
+        let idx = Store::open(&db).expect("open");
         let kept: Vec<String> = idx
             .recordings(None)
             .expect("list")
@@ -297,7 +297,7 @@ fn a_truncated_recording_is_indexed_as_damaged_and_is_a_fault() {
         "{:?}",
         done[0].damaged
     );
-    let idx = Index::open(&db).expect("open");
+    let idx = Store::open(&db).expect("open");
     let rec = &idx.recordings(None).expect("list")[0];
     assert_eq!(rec.expected_frames, Some(795));
     assert!(rec.damaged.is_some());
@@ -317,8 +317,8 @@ fn a_truncated_recording_is_indexed_as_damaged_and_is_a_fault() {
 fn incidents_from_after_to_is_an_invalid_argument() {
     let dir = tempdir();
     let db = dir.path().join("i.db");
-    drop(Index::open(&db).expect("create"));
-    let idx = Index::open_read_only(&db).expect("open");
+    drop(Store::open(&db).expect("create"));
+    let idx = Store::open_read_only(&db).expect("open");
     let filter = IncidentFilter {
         from: Some(clock::parse_time_arg("2026-11-10").expect("t")),
         to: Some(clock::parse_time_arg("2026-11-01").expect("t")),
@@ -342,7 +342,7 @@ fn read_only_opens_change_no_byte_and_an_old_schema_asks_for_an_upgrade() {
     );
     index_ok(&db, &profile(4, "North"), &[clip]);
     // Settle the WAL into the file, as a finished writer leaves it.
-    drop(Index::open(&db).expect("open"));
+    drop(Store::open(&db).expect("open"));
     let before = (
         crate::common::file_sha256(&db),
         std::fs::metadata(&db)
@@ -351,7 +351,7 @@ fn read_only_opens_change_no_byte_and_an_old_schema_asks_for_an_upgrade() {
             .expect("mtime"),
     );
     for _ in 0..2 {
-        let idx = Index::open_read_only(&db).expect("open read-only");
+        let idx = Store::open_read_only(&db).expect("open read-only");
         idx.incidents(&IncidentFilter::default())
             .expect("incidents");
         idx.report(
@@ -377,7 +377,7 @@ fn read_only_opens_change_no_byte_and_an_old_schema_asks_for_an_upgrade() {
         .expect("sqlite")
         .pragma_update(None, "user_version", 2)
         .expect("downgrade");
-    let e = Index::open_read_only(&db).expect_err("older schema");
+    let e = Store::open_read_only(&db).expect_err("older schema");
     assert_eq!(e.kind(), ErrorKind::Database);
     assert!(e.to_string().contains("audit upgrade"), "{e}");
 }
@@ -415,7 +415,7 @@ fn one_indexer_serves_several_batches_with_progress_and_cancel() {
         let last = seen.last().copied().expect("progress reported");
         assert_eq!(last, (done.frames, done.frames));
     }
-    let idx = Index::open_read_only(&db).expect("open");
+    let idx = Store::open_read_only(&db).expect("open");
     assert_eq!(idx.recordings(Some(3)).expect("rows").len(), 2);
     // A job cancelled before it starts stores nothing and says so per file.
     let third = synth(

@@ -1,8 +1,8 @@
 //! Frame-level tests of masks, before any lossy encoding.
 
-use obscura::camera::{CameraProfile, Style};
 use obscura::frame::OwnedFrame;
 use obscura::frame::{point_in_polygon, Spans};
+use obscura::mask::camera::{CameraProfile, Style};
 use obscura::mask::Region;
 use proptest::prelude::*;
 use std::path::Path;

@@ -3,8 +3,8 @@
 //! a timestamp jump) and on vtest.avi, sequential against segment-parallel.
 
 use crate::common::{run, sample, tempdir};
-use obscura::camera::CameraProfile;
 use obscura::clock::{self, TimeSource};
+use obscura::mask::camera::CameraProfile;
 use obscura::motion::{MotionAnalysis, MotionOptions};
 use obscura::pipeline::indexing;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 use crate::common::*;
-use obscura::camera::{CameraProfile, LoadedProfile};
+use obscura::mask::camera::{CameraProfile, LoadedProfile};
 use obscura::media::{EncodeOptions, Preset};
+use obscura::pipeline::redact::{self, RedactOptions};
 use obscura::pipeline::PipelineOptions;
-use obscura::redact::{self, RedactOptions};
 use obscura::ErrorKind;
 use std::path::{Path, PathBuf};
 

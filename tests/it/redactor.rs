@@ -89,7 +89,7 @@ fn a_clip_is_checked_and_a_cancelled_job_leaves_nothing() {
         .expect_err("cancelled");
     assert_eq!(err.kind(), ErrorKind::Interrupted, "{err}");
     assert!(!out.exists());
-    assert!(!obscura::redact::record_path(&out).exists());
+    assert!(!obscura::pipeline::redact::record_path(&out).exists());
     // The redactor still works after a failed and a cancelled call.
     redactor
         .redact(&Clip::new(&clip, &out), &mut Job::new())

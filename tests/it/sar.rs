@@ -2,15 +2,15 @@
 //! verification and replay, on real footage and the real models.
 
 use crate::common::*;
-use obscura::analyse::{self, AnalyseOptions};
 use obscura::detect::{
     plate_like, BBox, Detection, Detector, FaceDetector, FaceSettings, PlateDetector, PlateReader,
     PlateSettings,
 };
 use obscura::frame::FrameView;
 use obscura::media::{self, DecodeOptions, Decoder, EncodeOptions, Preset};
+use obscura::pipeline::analyse::{self, AnalyseOptions};
+use obscura::pipeline::redact::{self, RedactOptions, RedactionRecord};
 use obscura::pipeline::PipelineOptions;
-use obscura::redact::{self, RedactOptions, RedactionRecord};
 use obscura::track::{Source, TrackerSettings};
 use obscura::ErrorKind;
 use std::path::Path;
@@ -82,7 +82,7 @@ fn every_face_found_in_the_original_is_covered_and_verify_finds_nothing() {
         "the face is found in every frame of this clip ({found})"
     );
 
-    let residuals = obscura::verify::verify(
+    let residuals = obscura::pipeline::verify::verify(
         &out,
         &Default::default(),
         &faces_only(0),
@@ -186,7 +186,7 @@ fn a_kept_track_stays_untouched_while_the_other_face_is_covered() {
             }
         }
     }
-    let residuals = obscura::verify::verify(
+    let residuals = obscura::pipeline::verify::verify(
         &out,
         &Default::default(),
         &faces_only(0),
@@ -197,7 +197,7 @@ fn a_kept_track_stays_untouched_while_the_other_face_is_covered() {
     .expect("verifies");
     assert!(residuals.is_empty(), "other face visible: {residuals:?}");
     // Without the record, the kept face is (rightly) reported.
-    let residuals = obscura::verify::verify(
+    let residuals = obscura::pipeline::verify::verify(
         &out,
         &Default::default(),
         &faces_only(0),

@@ -552,9 +552,9 @@ impl DetectArgs {
         self.faces || self.plates
     }
 
-    pub(crate) fn to_options(&self) -> obscura_core::analyse::AnalyseOptions {
+    pub(crate) fn to_options(&self) -> obscura_core::pipeline::analyse::AnalyseOptions {
         use obscura_core::detect::{FaceSettings, PlateSettings};
-        obscura_core::analyse::AnalyseOptions {
+        obscura_core::pipeline::analyse::AnalyseOptions {
             faces: self.faces.then_some(FaceSettings {
                 threshold: self.face_threshold,
                 scale: self.face_scale,
@@ -564,7 +564,7 @@ impl DetectArgs {
                 ..PlateSettings::default()
             }),
             workers: self.detect_workers,
-            roi: (self.full_every > 0).then(|| obscura_core::analyse::RoiSettings {
+            roi: (self.full_every > 0).then(|| obscura_core::pipeline::analyse::RoiSettings {
                 full_every: self.full_every,
                 ..Default::default()
             }),

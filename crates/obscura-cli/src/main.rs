@@ -7,12 +7,12 @@ mod print;
 use anyhow::{Context, Result};
 use args::*;
 use clap::Parser;
-use obscura_core::camera::CameraProfile;
 use obscura_core::clock;
-use obscura_core::index::{GroupBy, IncidentFilter, IncidentRow, Index, Month};
+use obscura_core::mask::camera::CameraProfile;
 use obscura_core::media;
 use obscura_core::pipeline::indexing;
 use obscura_core::pipeline::{self, Job, PipelineOptions};
+use obscura_core::store::{GroupBy, IncidentFilter, IncidentRow, Month, Store};
 use print::*;
 use std::io::Write;
 use std::path::PathBuf;
@@ -126,12 +126,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
             json,
         } => {
-            let detection_style: obscura_core::camera::Style = style.parse()?;
+            let detection_style: obscura_core::mask::camera::Style = style.parse()?;
             let boxes = boxes
                 .iter()
-                .map(|b| b.parse::<obscura_core::redact::ManualBox>())
+                .map(|b| b.parse::<obscura_core::pipeline::redact::ManualBox>())
                 .collect::<Result<Vec<_>, _>>()?;
-            let opts = obscura_core::redact::RedactOptions {
+            let opts = obscura_core::pipeline::redact::RedactOptions {
                 pipeline: PipelineOptions {
                     decode: decode.to_options(),
                     encode: encode.to_options()?,
@@ -197,7 +197,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             opts.authorisation.as_deref().unwrap_or("")
                         )
                     },
-                    obscura_core::redact::record_path(&output).display()
+                    obscura_core::pipeline::redact::record_path(&output).display()
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -230,7 +230,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let sheet_out =
                 obscura_core::output::PendingFile::with_policy(&sheet, &[&input], force)?;
             let listing = with_progress(|on_progress| {
-                obscura_core::analyse::list_tracks(&input, &decoding(), &opts, on_progress)
+                obscura_core::pipeline::analyse::list_tracks(
+                    &input,
+                    &decoding(),
+                    &opts,
+                    on_progress,
+                )
             });
             let listing = listing?;
             listing.write_contact_sheet_to(sheet_out)?;
@@ -266,7 +271,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => {
             let v = with_progress(|on_progress| {
-                obscura_core::verify::verify_redaction(
+                obscura_core::pipeline::verify::verify_redaction(
                     &output,
                     record.as_deref(),
                     detect.any().then(|| detect.to_options()),
@@ -332,7 +337,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
             json,
         } => {
-            let req = obscura_core::export::ExportRequest {
+            let req = obscura_core::pipeline::export::ExportRequest {
                 camera,
                 from: clock::parse_time_arg(&from)?,
                 to: clock::parse_time_arg(&to)?,
@@ -345,9 +350,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 decode: decoding(),
             };
             let key = load_key(key.as_deref())?;
-            let mut idx = Index::open_existing(&db)?;
+            let mut idx = Store::open_existing(&db)?;
             let done = with_progress(|on_progress| {
-                obscura_core::export::export(&mut idx, &req, key.as_ref(), on_progress)
+                obscura_core::pipeline::export::export(&mut idx, &req, key.as_ref(), on_progress)
             })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&done)?);
@@ -384,10 +389,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let key = public_key
                 .as_deref()
-                .map(obscura_core::sign::PublicKey::from_arg)
+                .map(obscura_core::evidence::sign::PublicKey::from_arg)
                 .transpose()?;
             let report = with_progress(|on_progress| {
-                obscura_core::export::verify_manifest(
+                obscura_core::pipeline::export::verify_manifest(
                     &manifest,
                     key.as_ref(),
                     &decoding(),
@@ -417,7 +422,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
             json,
         } => {
-            let mut opts = obscura_core::retention::RetentionOptions::new(days);
+            let mut opts = obscura_core::evidence::retention::RetentionOptions::new(days);
             if let Some(t) = now {
                 opts.now = clock::parse_time_arg(&t)?;
             }
@@ -429,9 +434,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let key = load_key(key.as_deref())?;
             let mut idx = if dry_run {
-                Index::open_read_only(&db)?
+                Store::open_read_only(&db)?
             } else {
-                Index::open_existing(&db)?
+                Store::open_existing(&db)?
             };
             let report = idx.retention(&opts, key.as_ref())?;
             for f in &report.faults {
@@ -500,9 +505,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => {
             let mut idx = if list {
-                Index::open_read_only(&db)?
+                Store::open_read_only(&db)?
             } else {
-                Index::open_existing(&db)?
+                Store::open_existing(&db)?
             };
             let holds = if list {
                 idx.holds(!all)?
@@ -514,7 +519,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if release {
                     idx.release_hold(&reference, &operator, &reason, key.as_ref())?
                 } else {
-                    use obscura_core::retention::HoldTarget;
+                    use obscura_core::evidence::retention::HoldTarget;
                     let target = match (recording, camera, from, to) {
                         (Some(p), _, _, _) => HoldTarget::Recording(p),
                         (None, Some(camera), Some(from), Some(to)) => HoldTarget::Range {
@@ -568,7 +573,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => {
             let key = load_key(key.as_deref())?;
-            let mut idx = Index::open_existing(&db)?;
+            let mut idx = Store::open_existing(&db)?;
             let entry = obscura_core::pipeline::disclose::log_disclosure(
                 &mut idx,
                 &record,
@@ -613,7 +618,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 from: from.as_deref().map(clock::parse_time_arg).transpose()?,
                 to: to.as_deref().map(clock::parse_time_arg).transpose()?,
             };
-            let idx = Index::open_read_only(&db)?;
+            let idx = Store::open_read_only(&db)?;
             let rows = idx.incidents(&filter)?;
             if let Some(dir) = &thumbnails {
                 write_thumbnails(&idx, &rows, dir)?;
@@ -636,7 +641,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some("previous") => true,
                 Some(other) => anyhow::bail!("invalid --compare {other:?} (expected `previous`)"),
             };
-            let idx = Index::open_read_only(&db)?;
+            let idx = Store::open_read_only(&db)?;
             let report = idx.report(month, by, compare_previous)?;
             print_report(&report, json, csv)?;
             Ok(ExitCode::SUCCESS)
@@ -695,8 +700,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn load_key(path: Option<&std::path::Path>) -> Result<Option<obscura_core::sign::SecretKey>> {
-    Ok(path.map(obscura_core::sign::SecretKey::load).transpose()?)
+fn load_key(
+    path: Option<&std::path::Path>,
+) -> Result<Option<obscura_core::evidence::sign::SecretKey>> {
+    Ok(path
+        .map(obscura_core::evidence::sign::SecretKey::load)
+        .transpose()?)
 }
 
 fn audit(command: AuditCommand) -> Result<ExitCode> {
@@ -708,9 +717,9 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
         } => {
             let key = public_key
                 .as_deref()
-                .map(obscura_core::sign::PublicKey::from_arg)
+                .map(obscura_core::evidence::sign::PublicKey::from_arg)
                 .transpose()?;
-            let idx = Index::open_read_only(&db)?;
+            let idx = Store::open_read_only(&db)?;
             let report = idx.verify_audit(key.as_ref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -754,7 +763,7 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             })
         }
         AuditCommand::List { db, json } => {
-            let idx = Index::open_read_only(&db)?;
+            let idx = Store::open_read_only(&db)?;
             let entries = idx.audit_entries()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if json {
@@ -788,9 +797,9 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             reason,
             key,
         } => {
-            use obscura_core::audit::{Action, NewEntry};
+            use obscura_core::evidence::audit::{Action, NewEntry};
             let key = load_key(key.as_deref())?;
-            let mut idx = Index::open_existing(&db)?;
+            let mut idx = Store::open_existing(&db)?;
             let e = idx.append_audit_all(
                 &[NewEntry::new(operator, Action::Note, subject, reason)],
                 key.as_ref(),
@@ -801,8 +810,8 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Sign { db, key } => {
-            let key = obscura_core::sign::SecretKey::load(&key)?;
-            let mut idx = Index::open_existing(&db)?;
+            let key = obscura_core::evidence::sign::SecretKey::load(&key)?;
+            let mut idx = Store::open_existing(&db)?;
             match idx.sign_audit_head(&key)? {
                 Some(s) => println!(
                     "signed entry {} ({}) with {}",
@@ -813,12 +822,12 @@ fn audit(command: AuditCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Upgrade { db } => {
-            let idx = Index::open_existing(&db)?;
+            let idx = Store::open_existing(&db)?;
             println!("{}: schema version {}", db.display(), idx.schema_version()?);
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Keygen { out } => {
-            let key = obscura_core::sign::SecretKey::generate()?;
+            let key = obscura_core::evidence::sign::SecretKey::generate()?;
             let mut public = out.clone().into_os_string();
             public.push(".pub");
             let public = PathBuf::from(public);
@@ -926,7 +935,7 @@ fn index(
     let results = results?;
     let profile = indexer.camera();
     let secs = started.elapsed().as_secs_f64();
-    let idx = Index::open(db)?;
+    let idx = Store::open(db)?;
     let faults = idx.faults(Some(profile.camera), 1.0)?;
     let mut failed = 0usize;
     let mut objects = Vec::new();
@@ -1044,7 +1053,7 @@ fn index(
     })
 }
 
-fn write_thumbnails(idx: &Index, rows: &[IncidentRow], dir: &std::path::Path) -> Result<()> {
+fn write_thumbnails(idx: &Store, rows: &[IncidentRow], dir: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     // Every name is checked before any is written: a thumbnail already
     // there with the same bytes is left as it is, a different file at that

@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use obscura_core::index::{GroupBy, IncidentRow, Report};
 use obscura_core::pipeline::Progress;
+use obscura_core::store::{GroupBy, IncidentRow, Report};
 use std::io::Write;
 
 /// `text` with every control character (newline, carriage return, escape,
@@ -21,7 +21,7 @@ pub(crate) fn escape_controls(text: &str) -> String {
     out
 }
 
-pub(crate) fn print_verify(report: &obscura_core::export::VerifyReport) {
+pub(crate) fn print_verify(report: &obscura_core::pipeline::export::VerifyReport) {
     if let Some(s) = &report.signature {
         println!(
             "{} signature: {}",

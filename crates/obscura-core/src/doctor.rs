@@ -2,7 +2,8 @@
 //! ONNX Runtime, the pinned models (and that they load and run), and the
 //! sample footage. `obscura doctor` prints this.
 
-use crate::{media, models, onnx};
+use crate::detect::{models, onnx};
+use crate::media;
 use serde::Serialize;
 
 /// The outcome of one check.

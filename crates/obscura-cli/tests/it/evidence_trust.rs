@@ -94,7 +94,7 @@ fn read_only_commands_leave_the_index_byte_for_byte() {
 fn a_newline_in_free_text_cannot_forge_an_audit_line() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("index.db");
-    drop(obscura_core::index::Index::open(&db).expect("create"));
+    drop(obscura_core::store::Store::open(&db).expect("create"));
     let forged = "viewed\n    2 2026-11-28T10:00:00.000Z disclosure       Chief           all footage — approved {}";
     let out = obscura(&[
         os("audit"),

@@ -3,10 +3,10 @@
 //! against the files' recorded hashes and appended to the audit trail in
 //! one transaction.
 
-use crate::audit::{Action, Entry, NewEntry};
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::Index;
-use crate::sign::SecretKey;
+use crate::evidence::audit::{Action, Entry, NewEntry};
+use crate::evidence::sign::SecretKey;
+use crate::store::Store;
 use std::path::Path;
 
 /// Logs a finished redaction: one `redaction` entry with the hash of its
@@ -17,8 +17,8 @@ use std::path::Path;
 /// # Errors
 /// `Io` if the record cannot be hashed; `Database` on SQLite failures.
 pub fn log_redaction(
-    index: &mut Index,
-    record: &crate::redact::RedactionRecord,
+    index: &mut Store,
+    record: &crate::pipeline::redact::RedactionRecord,
     record_path: &Path,
     key: Option<&SecretKey>,
 ) -> Result<Vec<Entry>> {
@@ -75,7 +75,7 @@ pub fn log_redaction(
 /// file that is neither a record nor a manifest; `Corrupt` when the output
 /// no longer matches its record; `Database` on SQLite failures.
 pub fn log_disclosure(
-    index: &mut Index,
+    index: &mut Store,
     what: &Path,
     recipient: &str,
     operator: &str,
@@ -96,7 +96,7 @@ pub fn log_disclosure(
     let record_path = if is_json(what) {
         what.to_path_buf()
     } else {
-        crate::redact::record_path(what)
+        crate::pipeline::redact::record_path(what)
     };
     if !record_path.is_file() {
         return Err(Error::new(
@@ -112,8 +112,8 @@ pub fn log_disclosure(
         .and_then(|v| v.get("schema").and_then(|s| s.as_str()).map(str::to_string))
         .unwrap_or_default();
     let record_sha = hash(&record_path)?;
-    let (subject, details) = if schema == crate::export::MANIFEST_SCHEMA {
-        let m = crate::export::read_manifest(&record_path)?;
+    let (subject, details) = if schema == crate::pipeline::export::MANIFEST_SCHEMA {
+        let m = crate::pipeline::export::read_manifest(&record_path)?;
         (
             m.exhibit.clone(),
             serde_json::json!({
@@ -127,7 +127,7 @@ pub fn log_disclosure(
             }),
         )
     } else {
-        let record = crate::redact::read_record(&record_path)?;
+        let record = crate::pipeline::redact::read_record(&record_path)?;
         let output = if is_json(what) {
             let p = record.output.path.clone();
             if p.is_absolute() || p.is_file() {

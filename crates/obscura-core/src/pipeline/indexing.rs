@@ -7,17 +7,17 @@
 //! sequential run). With [`MotionOptions::triage`], GOPs whose packet sizes
 //! say the picture is still are skipped without decoding.
 
-use crate::camera::CameraProfile;
 use crate::clock::{format_utc, WallClock};
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::Index;
+use crate::frame::sheet::encode_jpeg;
+use crate::mask::camera::CameraProfile;
 use crate::media::{self, Decoder, Keyframe, VideoInfo};
 use crate::motion::{
     detect_events, Analyser, EventSpan, FrameMotion, Incident, MotionAnalysis, MotionOptions,
     TimestampGap, HEATMAP_SIZE,
 };
 use crate::pipeline::{Job, Progress};
-use crate::sheet::encode_jpeg;
+use crate::store::Store;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -682,7 +682,7 @@ pub fn index_files(
         ));
     }
     // Create and migrate once up front, so workers only open it.
-    drop(Index::open(db)?);
+    drop(Store::open(db)?);
     // Identical copies: the first given is indexed, the others name it.
     let mut first_with: std::collections::HashMap<String, usize> = Default::default();
     let duplicate_of: Vec<Option<usize>> = files
@@ -777,7 +777,7 @@ pub fn index_files(
             &tick,
             started,
         )?;
-        let mut index = Index::open(db)?;
+        let mut index = Store::open(db)?;
         let stored = index.store(camera, &a)?;
         let (damaged, expected_frames) = a.damage();
         Ok(Indexed {
@@ -819,7 +819,7 @@ pub fn index_files(
 /// CLI's `index` and Python's `obscura.index` are this.
 ///
 /// ```no_run
-/// use obscura_core::camera::CameraProfile;
+/// use obscura_core::mask::camera::CameraProfile;
 /// use obscura_core::motion::MotionOptions;
 /// use obscura_core::pipeline::{indexing::Indexer, Job};
 ///
@@ -856,7 +856,7 @@ impl Indexer {
     ) -> Result<Self> {
         options.validate()?;
         let db = db.as_ref().to_path_buf();
-        drop(Index::open(&db)?);
+        drop(Store::open(&db)?);
         Ok(Indexer {
             db,
             camera,

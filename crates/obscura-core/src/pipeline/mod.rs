@@ -4,10 +4,14 @@
 //! processing; redaction of masks alone plugs its per-frame work into
 //! [`run`].
 
+pub mod analyse;
 pub mod disclose;
+pub mod export;
 pub mod indexing;
 mod job;
+pub mod redact;
 mod redactor;
+pub mod verify;
 
 pub use indexing::Indexer;
 pub use job::Job;

@@ -2,13 +2,13 @@
 //! many files with one configuration, its models loaded once.
 
 use super::Job;
-use crate::analyse::{self, AnalyseOptions, DetectorSet};
-use crate::camera::{LoadedProfile, Style};
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::evidence::sign::SecretKey;
+use crate::mask::camera::{LoadedProfile, Style};
 use crate::media::{DecodeOptions, EncodeOptions};
-use crate::redact::{self, ManualBox, RedactOptions, RedactionRecord};
-use crate::sign::SecretKey;
+use crate::pipeline::analyse::{self, AnalyseOptions, DetectorSet};
+use crate::pipeline::redact::{self, ManualBox, RedactOptions, RedactionRecord};
+use crate::store::Store;
 use std::path::PathBuf;
 
 /// Redacts files: a camera's privacy masks, and with detection every face
@@ -36,7 +36,7 @@ use std::path::PathBuf;
 pub struct Redactor {
     opts: RedactOptions,
     sets: Vec<DetectorSet>,
-    trail: Option<(Index, Option<SecretKey>)>,
+    trail: Option<(Store, Option<SecretKey>)>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -311,7 +311,7 @@ impl RedactorBuilder {
         opts.pipeline.decode.validate()?;
         let trail = match db {
             Some(db) => Some((
-                Index::open(&db)?,
+                Store::open(&db)?,
                 key.as_deref().map(SecretKey::load).transpose()?,
             )),
             None => None,

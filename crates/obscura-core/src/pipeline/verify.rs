@@ -2,12 +2,12 @@
 //! closely as the redaction looked, and lists every face or plate still
 //! visible, except the tracks the record says were kept on purpose.
 
-use crate::analyse::{self, AnalyseOptions};
 use crate::detect::{BBox, Class};
 use crate::error::{Error, ErrorKind, Result};
 use crate::media::DecodeOptions;
+use crate::pipeline::analyse::{self, AnalyseOptions};
+use crate::pipeline::redact::RedactionRecord;
 use crate::pipeline::Progress;
-use crate::redact::RedactionRecord;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -44,7 +44,9 @@ pub fn verify(
     let kept = record.map(|r| r.boxes_by_frame(true)).unwrap_or_default();
     let pad = record
         .and_then(|r| r.detection.as_ref())
-        .map_or(crate::redact::RedactOptions::default().pad, |d| d.pad);
+        .map_or(crate::pipeline::redact::RedactOptions::default().pad, |d| {
+            d.pad
+        });
     let mut sets = analyse::worker_detectors(opts)?;
     // Verification always looks at every whole frame, never only where
     // something moved: it must look at least as closely as redaction did.
@@ -154,7 +156,7 @@ pub fn check_record(output: &Path, record: &RedactionRecord, record_path: &Path)
             t.id
         )));
     }
-    crate::redact::validate_regions(
+    crate::pipeline::redact::validate_regions(
         &record.tracks,
         &record.manual_boxes,
         info.width,
@@ -195,12 +197,12 @@ pub fn verify_redaction(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Verification> {
     let record_path = record.map(Path::to_path_buf).or_else(|| {
-        let p = crate::redact::record_path(output);
+        let p = crate::pipeline::redact::record_path(output);
         p.is_file().then_some(p)
     });
     let record = record_path
         .as_deref()
-        .map(crate::redact::read_record)
+        .map(crate::pipeline::redact::read_record)
         .transpose()?;
     if let (Some(r), Some(p)) = (&record, &record_path) {
         check_record(output, r, p)?;

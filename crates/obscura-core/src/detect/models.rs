@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-const MANIFEST: &str = include_str!("../models/manifest.toml");
+const MANIFEST: &str = include_str!("../../models/manifest.toml");
 
 /// One model of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,16 +6,16 @@
 //! RIPA reference) and a named operator; the record says which masks were
 //! lifted, under what, and by whom.
 
-use crate::analyse::{self, AnalyseOptions};
-use crate::camera::{CameraProfile, LoadedProfile, Style};
 use crate::detect::Class;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameViewMut;
+use crate::mask::camera::{CameraProfile, LoadedProfile, Style};
 use crate::mask::MaskSet;
 use crate::mask::Region;
 use crate::media::EncodeOptions;
 use crate::media::Encoder;
 use crate::output::PendingFile;
+use crate::pipeline::analyse::{self, AnalyseOptions};
 use crate::pipeline::{self, PipelineOptions, Progress};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -905,14 +905,14 @@ pub(crate) fn redact_using(
         let seconds = started.elapsed().as_secs_f64();
         let mut models = Vec::new();
         if a.faces.is_some() {
-            let m = crate::models::get("centerface")?;
+            let m = crate::detect::models::get("centerface")?;
             models.push(ModelRef {
                 name: m.name.clone(),
                 sha256: m.expected_sha256().to_string(),
             });
         }
         if a.plates.is_some() {
-            let m = crate::models::get("ppocr-v4-det")?;
+            let m = crate::detect::models::get("ppocr-v4-det")?;
             models.push(ModelRef {
                 name: m.name.clone(),
                 sha256: m.expected_sha256().to_string(),

@@ -2,7 +2,7 @@
 //!
 //! Recorded material is kept for a retention period (28 days under the
 //! Code of Practice) and then removed, unless it is evidence.
-//! [`Index::retention`] removes the index rows (and, on request, the
+//! [`Store::retention`] removes the index rows (and, on request, the
 //! files) of recordings that *ended* before the cut-off; recordings under
 //! an active hold, recordings still in the window and recordings with no
 //! known wall-clock time are never touched. Every removal is an entry in
@@ -12,17 +12,17 @@
 //! a crash never leaves a deleted file the trail does not know about.
 //! Running it again removes nothing more: the result is the same.
 //!
-//! Holds ([`Index::place_hold`]) are kept by content hash under a
+//! Holds ([`Store::place_hold`]) are kept by content hash under a
 //! reference (an exhibit or case number), so re-indexing a held recording
 //! keeps it held; they are released by reference, and both are logged.
 //! A file is deleted only if it still has the content that was indexed: a
 //! recorder that has since reused the name keeps its new file.
 
-use crate::audit::{self, Action, NewEntry};
 use crate::clock::format_utc;
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::{db_err, Index};
-use crate::sign::SecretKey;
+use crate::evidence::audit::{self, Action, NewEntry};
+use crate::evidence::sign::SecretKey;
+use crate::store::{db_err, Store};
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
@@ -283,7 +283,7 @@ pub struct RetentionReport {
     pub faults: Vec<RetentionFault>,
 }
 
-impl Index {
+impl Store {
     /// Places a hold on the recordings `target` names, under `reference`,
     /// logged in the audit trail (and the head signed, with `key`).
     /// Returns the holds newly placed.
@@ -350,7 +350,7 @@ impl Index {
     ///
     /// # Errors
     /// `NotFound` when no active hold has that reference; otherwise as
-    /// [`Index::place_hold`].
+    /// [`Store::place_hold`].
     pub fn release_hold(
         &mut self,
         reference: &str,

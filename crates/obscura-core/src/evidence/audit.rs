@@ -23,7 +23,7 @@
 //! processes appending at once are serialised into one chain.
 //!
 //! ## What verification finds
-//! [`Index::verify_audit`] walks the entries in order and names the first
+//! [`Store::verify_audit`] walks the entries in order and names the first
 //! bad one: an entry whose contents no longer match its hash (edited), a
 //! missing sequence number or a link to an entry that is gone (deleted), an
 //! entry the next one is not chained to (inserted), or a link to a later
@@ -32,16 +32,16 @@
 //! shows that.
 //!
 //! ## Signatures
-//! With an Ed25519 key ([`crate::sign`]) the head can be signed
-//! ([`Index::sign_audit_head`]): the message is
+//! With an Ed25519 key ([`crate::evidence::sign`]) the head can be signed
+//! ([`Store::sign_audit_head`]): the message is
 //! `obscura.audit-head/1\n{seq}\n{entry_hash}\n{utc}\n`. Verification checks
 //! each stored signature against the public key given, and that the signed
 //! entry is still there with the same hash.
 
 use crate::clock::format_utc;
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::{db_err, Index};
-use crate::sign::{PublicKey, SecretKey};
+use crate::evidence::sign::{PublicKey, SecretKey};
+use crate::store::{db_err, Store};
 use chrono::Utc;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -485,7 +485,7 @@ pub(crate) fn sign_head_tx(
     Ok(Some(sig))
 }
 
-impl Index {
+impl Store {
     /// Appends one entry to the audit trail, in its own transaction.
     ///
     /// # Errors
@@ -500,7 +500,7 @@ impl Index {
     /// signs the new head in the same transaction.
     ///
     /// # Errors
-    /// As [`Index::append_audit`].
+    /// As [`Store::append_audit`].
     pub fn append_audit_all(
         &mut self,
         entries: &[NewEntry],

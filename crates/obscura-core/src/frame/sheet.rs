@@ -1,8 +1,8 @@
 //! Track thumbnails and the contact sheet an officer picks the requester
 //! from: one labelled thumbnail per track, written as a PNG.
 
-use crate::detect::BBox;
 use crate::error::{Error, ErrorKind, Result};
+use crate::frame::BBox;
 use crate::frame::FrameView;
 use crate::output::PendingFile;
 

@@ -19,8 +19,10 @@
 //!   so unlike a Gaussian blur it cannot be deconvolved.
 //! - **solid**: black.
 
-use crate::camera::Style;
+pub mod camera;
+
 use crate::frame::{FrameViewMut, PlaneMut, Spans};
+use crate::mask::camera::Style;
 
 /// The default tile size for a region whose bounding box is `w`x`h`.
 pub fn default_tile(w: usize, h: usize) -> usize {
@@ -252,7 +254,7 @@ impl MaskSet {
     /// Rasterises every mask of `profile` except those in `lifted`, for
     /// `width`x`height` frames.
     pub fn new(
-        profile: &crate::camera::CameraProfile,
+        profile: &crate::mask::camera::CameraProfile,
         width: usize,
         height: usize,
         lifted: &[String],

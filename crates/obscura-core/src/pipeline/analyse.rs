@@ -524,7 +524,7 @@ pub struct TrackListing {
     /// One summary per track, by id.
     pub tracks: Vec<TrackSummary>,
     /// Thumbnails by track id, same order.
-    pub thumbnails: Vec<crate::sheet::Thumb>,
+    pub thumbnails: Vec<crate::frame::sheet::Thumb>,
 }
 
 impl TrackListing {
@@ -547,7 +547,7 @@ impl TrackListing {
     /// # Errors
     /// `Io` when the file cannot be written; nothing is left behind then.
     pub fn write_contact_sheet_to(&self, out: crate::output::PendingFile) -> Result<()> {
-        let cells: Vec<(String, crate::sheet::Thumb)> = self
+        let cells: Vec<(String, crate::frame::sheet::Thumb)> = self
             .tracks
             .iter()
             .zip(&self.thumbnails)
@@ -559,7 +559,7 @@ impl TrackListing {
                 (format!("#{}{c}", t.id), th.clone())
             })
             .collect();
-        crate::sheet::write_contact_sheet(out, &cells)
+        crate::frame::sheet::write_contact_sheet(out, &cells)
     }
 }
 
@@ -574,7 +574,8 @@ pub fn list_tracks(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrackListing> {
     let mut sets = worker_detectors(opts)?;
-    let mut best: std::collections::HashMap<u32, (f32, crate::sheet::Thumb)> = Default::default();
+    let mut best: std::collections::HashMap<u32, (f32, crate::frame::sheet::Thumb)> =
+        Default::default();
     let analysis = analyse_with(
         input,
         decode,
@@ -586,7 +587,10 @@ pub fn list_tracks(
             for (d, &id) in dets.iter().zip(ids) {
                 let q = d.score * d.bbox.area().sqrt();
                 if best.get(&id).is_none_or(|b| q > b.0) {
-                    best.insert(id, (q, crate::sheet::thumbnail(&frame.view(), &d.bbox)));
+                    best.insert(
+                        id,
+                        (q, crate::frame::sheet::thumbnail(&frame.view(), &d.bbox)),
+                    );
                 }
             }
         },
@@ -609,7 +613,12 @@ pub fn list_tracks(
             best_frame: t.best_frame,
         });
         thumbnails.push(best.remove(&t.id).map(|b| b.1).unwrap_or_else(|| {
-            crate::sheet::Thumb(vec![0; crate::sheet::THUMB * crate::sheet::THUMB * 3])
+            crate::frame::sheet::Thumb(vec![
+                0;
+                crate::frame::sheet::THUMB
+                    * crate::frame::sheet::THUMB
+                    * 3
+            ])
         }));
     }
     Ok(TrackListing {

@@ -9,7 +9,7 @@
 //! - `incidents`: one row per motion event, with media and wall-clock
 //!   times, peak, bounding box, 16x16 heatmap and a JPEG thumbnail;
 //! - `audit`, `audit_signatures`, `holds` (schema 2): the evidence trail,
-//!   see [`crate::audit`] and [`crate::retention`].
+//!   see [`crate::evidence::audit`] and [`crate::evidence::retention`].
 //!
 //! ## Guarantees
 //! - The schema is versioned (`PRAGMA user_version`) and migrated forward
@@ -22,9 +22,9 @@
 //! - Wall-clock times are stored as UTC text `YYYY-MM-DDTHH:MM:SS.sssZ`,
 //!   so they sort and compare as strings; unknown times are `NULL`.
 
-use crate::camera::CameraProfile;
 use crate::clock::{format_utc, parse_utc};
 use crate::error::{Error, ErrorKind, Result};
+use crate::mask::camera::CameraProfile;
 use crate::motion::{MotionAnalysis, TimestampGap};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -188,7 +188,7 @@ fn set_wal(conn: &Connection, path: &Path) -> Result<()> {
 
 /// An open incident index.
 #[derive(Debug)]
-pub struct Index {
+pub struct Store {
     conn: Connection,
     path: PathBuf,
 }
@@ -468,14 +468,14 @@ pub struct Report {
     pub undated_incidents: u64,
 }
 
-impl Index {
+impl Store {
     /// Opens (creating if needed) the index at `path`, in WAL mode with a
     /// busy timeout, migrating its schema to [`SCHEMA_VERSION`].
     ///
     /// # Errors
     /// `Database` if the file is not an SQLite database, cannot be opened or
     /// migrated, or was made by a newer Obscura.
-    pub fn open(path: impl AsRef<Path>) -> Result<Index> {
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         if std::fs::symlink_metadata(&path).is_err() {
             Self::create(&path)?;
@@ -486,7 +486,7 @@ impl Index {
         set_wal(&conn, &path)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(|e| db_err(&path, "cannot enable foreign keys", e))?;
-        let mut index = Index { conn, path };
+        let mut index = Store { conn, path };
         index.migrate()?;
         Ok(index)
     }
@@ -506,7 +506,7 @@ impl Index {
             let conn =
                 Connection::open(&tmp).map_err(|e| db_err(path, "cannot create index", e))?;
             set_wal(&conn, path)?;
-            let mut index = Index { conn, path: tmp };
+            let mut index = Store { conn, path: tmp };
             index.migrate()?;
         }
         match pending.commit() {
@@ -525,7 +525,7 @@ impl Index {
     /// `NotFound` if there is no file at `path`; `Database` if it is not an
     /// index, was made by a newer Obscura, or has an older schema (it must
     /// be opened once by a command that writes, which upgrades it).
-    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Index> {
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         if !path.is_file() {
             return Err(Error::new(
@@ -576,7 +576,7 @@ impl Index {
             }
             Err(e) => return Err(db_err(&path, "cannot open index read-only", e)),
         };
-        let index = Index { conn, path };
+        let index = Store { conn, path };
         let version = index
             .schema_version()
             .map_err(|e| Error::new(ErrorKind::Database, format!("not an index database: {e}")))?;
@@ -605,8 +605,8 @@ impl Index {
     /// name is an error rather than a new empty database.
     ///
     /// # Errors
-    /// `NotFound` if there is no file at `path`; otherwise as [`Index::open`].
-    pub fn open_existing(path: impl AsRef<Path>) -> Result<Index> {
+    /// `NotFound` if there is no file at `path`; otherwise as [`Store::open`].
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
         if !path.is_file() {
             return Err(Error::new(
@@ -615,7 +615,7 @@ impl Index {
             )
             .with_path(path));
         }
-        Index::open(path)
+        Store::open(path)
     }
 
     /// The file.
@@ -1117,19 +1117,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("obscura-index-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let db = dir.join("i.db");
-        let idx = Index::open(&db).expect("create");
+        let idx = Store::open(&db).expect("create");
         assert_eq!(idx.schema_version().expect("read"), SCHEMA_VERSION);
         drop(idx);
-        let idx = Index::open(&db).expect("reopen");
+        let idx = Store::open(&db).expect("reopen");
         idx.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("bump");
         drop(idx);
-        let e = Index::open(&db).expect_err("newer");
+        let e = Store::open(&db).expect_err("newer");
         assert_eq!(e.kind(), ErrorKind::Database);
         assert!(e.to_string().contains("newer"), "{e}");
         std::fs::write(dir.join("text.db"), "not a database at all, just text").expect("write");
-        let e = Index::open(dir.join("text.db")).expect_err("not sqlite");
+        let e = Store::open(dir.join("text.db")).expect_err("not sqlite");
         assert_eq!(e.kind(), ErrorKind::Database);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }

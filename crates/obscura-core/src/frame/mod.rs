@@ -6,6 +6,8 @@
 //! their buffers without copying; [`OwnedFrame`] backs synthetic frames in
 //! tests and frames handed over from other languages.
 
+pub mod sheet;
+
 use crate::error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 

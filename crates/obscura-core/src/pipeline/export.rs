@@ -29,16 +29,16 @@
 //! [`verify_manifest`] re-hashes every file and every frame and names the
 //! first bad frame.
 
-use crate::audit::{self, Action, NewEntry};
 use crate::clock::format_utc;
 use crate::error::{Error, ErrorKind, Result};
+use crate::evidence::audit::{self, Action, NewEntry};
+use crate::evidence::retention::{self, RecordingRef};
+use crate::evidence::sign::{PublicKey, SecretKey};
 use crate::frame::FrameViewMut;
-use crate::index::{db_err, Index};
 use crate::media::{self, AudioPolicy, DecodeOptions, Decoder, EncodeOptions};
 use crate::output::PendingFile;
 use crate::pipeline::{PipelineOptions, Progress};
-use crate::retention::{self, RecordingRef};
-use crate::sign::{PublicKey, SecretKey};
+use crate::store::{db_err, Store};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
@@ -297,7 +297,7 @@ fn file_len(p: &Path) -> Result<u64> {
 /// `Corrupt` when a source no longer has its indexed hash or a master does
 /// not reproduce its source frames; media and database errors as they come.
 pub fn export(
-    index: &mut Index,
+    index: &mut Store,
     req: &ExportRequest,
     key: Option<&SecretKey>,
     progress: &mut dyn FnMut(Progress),
@@ -466,7 +466,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// an export that is not there).
 #[allow(clippy::too_many_arguments)]
 fn build_and_place(
-    index: &mut Index,
+    index: &mut Store,
     req: &ExportRequest,
     key: Option<&SecretKey>,
     camera: &CameraInfo,

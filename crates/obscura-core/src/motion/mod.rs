@@ -1,5 +1,5 @@
 //! Motion analysis: per-frame scores on the luma plane, and incidents
-//! (motion events) with wall-clock times, ready for the [`crate::index`].
+//! (motion events) with wall-clock times, ready for the [`crate::store`].
 //! Frames in, events out: decoding a file for it is
 //! [`crate::pipeline::indexing`]'s work.
 //!
