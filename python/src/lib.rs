@@ -687,10 +687,7 @@ fn index(
         .zip(results)
         .map(|(path, r)| match r {
             Ok(done) => serde_json::to_value(done).unwrap_or_default(),
-            Err(e) => serde_json::json!({
-                "path": path,
-                "error": { "kind": e.kind().as_str(), "message": e.to_string() },
-            }),
+            Err(e) => serde_json::to_value(e.report_for(path)).unwrap_or_default(),
         })
         .collect();
     json(&rows)

@@ -25,194 +25,32 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Show what video files hold: size, codec, frame rate, exact frame
     /// count, duration, keyframes, audio.
-    Probe {
-        /// Files to probe.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// One JSON array of objects, one per file.
-        #[arg(long)]
-        json: bool,
-    },
+    Probe(ProbeCmd),
     /// Decode and re-encode to H.264/MP4, keeping every frame's timing and
     /// the audio.
-    Transcode {
-        /// Input video.
-        input: PathBuf,
-        /// Output file (.mp4, .m4v or .mov).
-        #[arg(short, long)]
-        output: PathBuf,
-        #[command(flatten)]
-        encode: EncodeArgs,
-        #[command(flatten)]
-        decode: DecodeArgs,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Transcode(TranscodeCmd),
     /// List the face and plate tracks of a clip, with a contact sheet (PNG)
     /// of one labelled thumbnail per track, so the requester can be picked.
-    Tracks {
-        /// Input video.
-        input: PathBuf,
-        #[command(flatten)]
-        detect: DetectArgs,
-        /// Contact sheet path (default: INPUT-NAME.tracks.png here).
-        #[arg(long)]
-        sheet: Option<PathBuf>,
-        /// Replace an existing contact sheet (never an input).
-        #[arg(long)]
-        force: bool,
-        /// Print the tracks as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Tracks(TracksCmd),
     /// Re-run detection on a redacted output and list every face or plate
     /// still visible. Exits 2 when it finds any, so scripts can gate
     /// disclosure on it.
-    VerifyRedaction {
-        /// Redacted video.
-        output: PathBuf,
-        /// Its redaction record (default: OUTPUT.redaction.json if present):
-        /// detection settings are taken from it and kept tracks are expected.
-        #[arg(long)]
-        record: Option<PathBuf>,
-        /// Report detections scoring at least this (default: the
-        /// redaction's own threshold).
-        #[arg(long)]
-        min_score: Option<f32>,
-        #[command(flatten)]
-        detect: DetectArgs,
-        /// Print the residuals as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    VerifyRedaction(VerifyRedactionCmd),
     /// Check the installation: FFmpeg with x264, ONNX Runtime, models
     /// (pinned hashes, and that they load and run), sample footage.
-    Doctor {
-        /// Print the checks as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Doctor(DoctorCmd),
     /// Obscure a camera's privacy masks on every frame and write a redaction
     /// record (OUTPUT.redaction.json) next to the output.
-    Redact {
-        /// Input video.
-        input: PathBuf,
-        /// Output file (.mp4, .m4v or .mov).
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Camera profile (TOML) with the privacy masks.
-        #[arg(long)]
-        camera: Option<PathBuf>,
-        /// Lift this mask (repeatable); needs --authorisation and --operator.
-        #[arg(long = "unmask", value_name = "MASK_ID")]
-        unmask: Vec<String>,
-        /// Authorisation reference for lifting masks (e.g. a RIPA reference).
-        #[arg(long)]
-        authorisation: Option<String>,
-        /// Who is doing this (recorded).
-        #[arg(long)]
-        operator: Option<String>,
-        /// Why (recorded).
-        #[arg(long)]
-        reason: Option<String>,
-        /// Case or request reference (recorded).
-        #[arg(long = "case")]
-        case_reference: Option<String>,
-        #[command(flatten)]
-        detect: DetectArgs,
-        /// Leave this track visible (the requester; repeatable). Ids come
-        /// from `obscura tracks`.
-        #[arg(long = "keep-track", value_name = "ID")]
-        keep_tracks: Vec<u32>,
-        /// Why the kept tracks stay visible (recorded).
-        #[arg(long)]
-        keep_reason: Option<String>,
-        /// Obscure a region a detector cannot know about:
-        /// FIRST-LAST:x,y,w,h (frames, pixels; repeatable).
-        #[arg(long = "box", value_name = "FRAMES:x,y,w,h")]
-        boxes: Vec<String>,
-        /// Enlarge detection boxes by this factor.
-        #[arg(long, default_value_t = 1.3)]
-        pad: f32,
-        /// How detections and manual boxes are obscured: mosaic, blur or solid.
-        #[arg(long, default_value = "mosaic")]
-        style: String,
-        /// Re-create the regions of an earlier redaction record instead of
-        /// detecting (bit-identical frames before encoding).
-        #[arg(long)]
-        replay: Option<PathBuf>,
-        #[command(flatten)]
-        encode: EncodeArgs,
-        #[command(flatten)]
-        decode: DecodeArgs,
-        /// Log the redaction (and any lifted mask with its authorisation)
-        /// in this index database's audit trail.
-        #[arg(long)]
-        db: Option<PathBuf>,
-        /// Ed25519 secret key file: sign the audit trail's head (with --db).
-        #[arg(long, requires = "db")]
-        key: Option<PathBuf>,
-        /// Print the record as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Redact(RedactCmd),
     /// Export evidence: a stream copy (no re-encode) of the recordings
     /// covering a time range, cut at the enclosing keyframes, with a
     /// manifest of file and per-frame hashes; logged in the audit trail and
     /// the sources held.
-    Export {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// Camera number.
-        #[arg(long)]
-        camera: u32,
-        /// Start (UTC; YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS" or RFC 3339).
-        #[arg(long)]
-        from: String,
-        /// End, exclusive (UTC).
-        #[arg(long)]
-        to: String,
-        /// Exhibit reference (e.g. JS/1).
-        #[arg(long)]
-        exhibit: String,
-        /// Who is exporting (recorded).
-        #[arg(long)]
-        operator: String,
-        /// Why (recorded).
-        #[arg(long)]
-        reason: String,
-        /// Directory for the exhibit (created if missing).
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Also write an H.264 MP4 working copy with the time burned in.
-        #[arg(long)]
-        working_copy: bool,
-        /// Do not hold the source recordings under the exhibit reference.
-        #[arg(long)]
-        no_hold: bool,
-        /// Ed25519 secret key file: sign the manifest and the audit head.
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Export(ExportCmd),
     /// Check an exhibit against its manifest: every file's sha256 and every
     /// frame of each master; the signature if there is one. Exits 2 when
     /// anything fails, naming the first bad frame.
-    Verify {
-        /// The manifest (REF.manifest.json).
-        manifest: PathBuf,
-        /// Ed25519 public key (64 hex digits, or a file) the manifest must
-        /// be signed with.
-        #[arg(long)]
-        public_key: Option<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(VerifyCmd),
     /// The audit trail: verify, list, sign its head, make a signing key.
     Audit {
         #[command(subcommand)]
@@ -221,199 +59,24 @@ pub(crate) enum Command {
     /// Apply the retention period: remove index rows (and optionally the
     /// files) of recordings that ended more than DAYS ago, except held ones;
     /// every removal is logged in the audit trail.
-    Retention {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// Days recordings are kept.
-        #[arg(long, default_value_t = 28)]
-        days: u32,
-        /// Delete the recording files too (only if unchanged since indexed).
-        #[arg(long)]
-        delete_files: bool,
-        /// List what would go; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Count the window back from this time instead of now (UTC).
-        #[arg(long)]
-        now: Option<String>,
-        /// Who (recorded).
-        #[arg(long, default_value = "obscura retention")]
-        operator: String,
-        /// Why (recorded; default: the retention period elapsed).
-        #[arg(long)]
-        reason: Option<String>,
-        /// Ed25519 secret key file: sign the audit head.
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Retention(RetentionCmd),
     /// Hold recordings as evidence (retention never removes them), release
     /// a hold, or list holds. Logged in the audit trail.
-    Hold {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// Hold this indexed recording.
-        #[arg(long, conflicts_with_all = ["camera", "list", "release"])]
-        recording: Option<PathBuf>,
-        /// Hold every recording of this camera overlapping --from..--to.
-        #[arg(long, requires_all = ["from", "to"], conflicts_with_all = ["list", "release"])]
-        camera: Option<u32>,
-        /// Start (UTC).
-        #[arg(long)]
-        from: Option<String>,
-        /// End (UTC).
-        #[arg(long)]
-        to: Option<String>,
-        /// Release every active hold under --reference.
-        #[arg(long, conflicts_with = "list")]
-        release: bool,
-        /// List holds (active ones; with --all, released ones too).
-        #[arg(long)]
-        list: bool,
-        /// With --list: released holds too.
-        #[arg(long, requires = "list")]
-        all: bool,
-        /// Hold reference (exhibit, case or incident number).
-        #[arg(long)]
-        reference: Option<String>,
-        /// Who (recorded).
-        #[arg(long)]
-        operator: Option<String>,
-        /// Why (recorded).
-        #[arg(long)]
-        reason: Option<String>,
-        /// Ed25519 secret key file: sign the audit head.
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Hold(HoldCmd),
     /// Log the disclosure of a redacted output (subject access request) or
     /// an exhibit: date, recipient, reason, and the hash of what left.
-    Disclose {
-        /// Redaction record (OUTPUT.redaction.json), the redacted video next
-        /// to it, or an exhibit manifest.
-        record: PathBuf,
-        /// Index database holding the audit trail.
-        #[arg(long)]
-        db: PathBuf,
-        /// Who receives it.
-        #[arg(long)]
-        recipient: String,
-        /// Why it is disclosed (e.g. "SAR 2026-118").
-        #[arg(long)]
-        reason: String,
-        /// Who discloses (recorded).
-        #[arg(long)]
-        operator: String,
-        /// Ed25519 secret key file: sign the audit head.
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Print the entry as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Disclose(DiscloseCmd),
     /// Find motion incidents in recordings of one camera and store them,
     /// one transaction per recording, in an SQLite index (re-indexing a
     /// recording replaces it).
-    Index {
-        /// Recordings of the camera.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Camera profile (TOML): number, name, town, desk, ignore-zones,
-        /// file-name pattern.
-        #[arg(long)]
-        camera: PathBuf,
-        /// Index database (created if missing).
-        #[arg(long)]
-        db: PathBuf,
-        /// Wall-clock start of the recording (UTC, RFC 3339 or
-        /// "YYYY-MM-DD HH:MM:SS"); only with a single file. Otherwise the
-        /// container's creation time or the profile's file-name pattern is
-        /// used, and with neither the recording has no wall-clock times.
-        #[arg(long)]
-        start: Option<String>,
-        #[command(flatten)]
-        motion: MotionArgs,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Index(IndexCmd),
     /// List indexed incidents.
-    Incidents {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// Only this camera number.
-        #[arg(long)]
-        camera: Option<u32>,
-        /// Only cameras in this town.
-        #[arg(long)]
-        town: Option<String>,
-        /// Only cameras at this desk.
-        #[arg(long)]
-        desk: Option<String>,
-        /// Incidents starting at or after this time (UTC; YYYY-MM-DD or RFC 3339).
-        #[arg(long)]
-        from: Option<String>,
-        /// Incidents starting before this time (UTC; YYYY-MM-DD or RFC 3339).
-        #[arg(long)]
-        to: Option<String>,
-        /// Write each incident's JPEG thumbnail into this directory.
-        #[arg(long, value_name = "DIR")]
-        thumbnails: Option<PathBuf>,
-        /// JSON array.
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// CSV with a header row.
-        #[arg(long)]
-        csv: bool,
-    },
+    Incidents(IncidentsCmd),
     /// Monthly report: incidents and active minutes per camera, town or
     /// desk, optionally against the previous month.
-    Report {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// The month, YYYY-MM (UTC).
-        #[arg(long)]
-        month: String,
-        /// Group by camera, town or desk.
-        #[arg(long, default_value = "camera")]
-        by: String,
-        /// Compare with a period: `previous` (the month before).
-        #[arg(long, value_name = "PERIOD")]
-        compare: Option<String>,
-        /// JSON object.
-        #[arg(long, conflicts_with = "csv")]
-        json: bool,
-        /// CSV with a header row.
-        #[arg(long)]
-        csv: bool,
-    },
+    Report(ReportCmd),
     /// Decode only and report the speed; optionally print a hash per frame.
-    Decode {
-        /// Input video.
-        input: PathBuf,
-        #[command(flatten)]
-        decode: DecodeArgs,
-        /// Print `index pts sha256` for every frame (of the visible Y, U, V
-        /// samples, or of the converted picture with `--to`).
-        #[arg(long)]
-        hashes: bool,
-        /// Convert every frame as the Python bindings do: `rgb` (packed
-        /// RGB24) or `gray` (luma rows); `yuv` leaves frames as decoded.
-        #[arg(long, default_value = "yuv", value_parser = ["yuv", "rgb", "gray"])]
-        to: String,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Decode(DecodeCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -421,68 +84,468 @@ pub(crate) enum AuditCommand {
     /// Check the chain entry by entry and the head signatures. Exits 2 and
     /// names the first bad entry if anything was edited, deleted, inserted
     /// or reordered.
-    Verify {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// Ed25519 public key (64 hex digits, or a file) the head must be
-        /// signed with.
-        #[arg(long)]
-        public_key: Option<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(AuditVerifyCmd),
     /// List the entries.
-    List {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// JSON array.
-        #[arg(long)]
-        json: bool,
-    },
+    List(AuditListCmd),
     /// Log something an operator did and why (e.g. footage viewed at a
     /// police request).
-    Note {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// Who.
-        #[arg(long)]
-        operator: String,
-        /// What it concerns (camera, file, incident, request).
-        #[arg(long)]
-        subject: String,
-        /// Why.
-        #[arg(long)]
-        reason: String,
-        /// Ed25519 secret key file: sign the audit head.
-        #[arg(long)]
-        key: Option<PathBuf>,
-    },
+    Note(AuditNoteCmd),
     /// Sign the current head of the chain.
-    Sign {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-        /// Ed25519 secret key file.
-        #[arg(long)]
-        key: PathBuf,
-    },
+    Sign(AuditSignCmd),
     /// Upgrade an index database to this Obscura's schema (commands that
     /// only read refuse an older one, since they open it read-only).
-    Upgrade {
-        /// Index database.
-        #[arg(long)]
-        db: PathBuf,
-    },
+    Upgrade(AuditUpgradeCmd),
     /// Make an Ed25519 key pair: KEY (secret, owner-only) and KEY.pub.
-    Keygen {
-        /// The secret key file to create.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Keygen(AuditKeygenCmd),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ProbeCmd {
+    /// Files to probe.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// One JSON array of objects, one per file.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct TranscodeCmd {
+    /// Input video.
+    pub(crate) input: PathBuf,
+    /// Output file (.mp4, .m4v or .mov).
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
+    #[command(flatten)]
+    pub(crate) encode: EncodeArgs,
+    #[command(flatten)]
+    pub(crate) decode: DecodeArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct TracksCmd {
+    /// Input video.
+    pub(crate) input: PathBuf,
+    #[command(flatten)]
+    pub(crate) detect: DetectArgs,
+    /// Contact sheet path (default: INPUT-NAME.tracks.png here).
+    #[arg(long)]
+    pub(crate) sheet: Option<PathBuf>,
+    /// Replace an existing contact sheet (never an input).
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print the tracks as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct VerifyRedactionCmd {
+    /// Redacted video.
+    pub(crate) output: PathBuf,
+    /// Its redaction record (default: OUTPUT.redaction.json if present):
+    /// detection settings are taken from it and kept tracks are expected.
+    #[arg(long)]
+    pub(crate) record: Option<PathBuf>,
+    /// Report detections scoring at least this (default: the
+    /// redaction's own threshold).
+    #[arg(long)]
+    pub(crate) min_score: Option<f32>,
+    #[command(flatten)]
+    pub(crate) detect: DetectArgs,
+    /// Print the residuals as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DoctorCmd {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RedactCmd {
+    /// Input video.
+    pub(crate) input: PathBuf,
+    /// Output file (.mp4, .m4v or .mov).
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
+    /// Camera profile (TOML) with the privacy masks.
+    #[arg(long)]
+    pub(crate) camera: Option<PathBuf>,
+    /// Lift this mask (repeatable); needs --authorisation and --operator.
+    #[arg(long = "unmask", value_name = "MASK_ID")]
+    pub(crate) unmask: Vec<String>,
+    /// Authorisation reference for lifting masks (e.g. a RIPA reference).
+    #[arg(long)]
+    pub(crate) authorisation: Option<String>,
+    /// Who is doing this (recorded).
+    #[arg(long)]
+    pub(crate) operator: Option<String>,
+    /// Why (recorded).
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    /// Case or request reference (recorded).
+    #[arg(long = "case")]
+    pub(crate) case_reference: Option<String>,
+    #[command(flatten)]
+    pub(crate) detect: DetectArgs,
+    /// Leave this track visible (the requester; repeatable). Ids come
+    /// from `obscura tracks`.
+    #[arg(long = "keep-track", value_name = "ID")]
+    pub(crate) keep_tracks: Vec<u32>,
+    /// Why the kept tracks stay visible (recorded).
+    #[arg(long)]
+    pub(crate) keep_reason: Option<String>,
+    /// Obscure a region a detector cannot know about:
+    /// FIRST-LAST:x,y,w,h (frames, pixels; repeatable).
+    #[arg(long = "box", value_name = "FRAMES:x,y,w,h")]
+    pub(crate) boxes: Vec<String>,
+    /// Enlarge detection boxes by this factor.
+    #[arg(long, default_value_t = 1.3)]
+    pub(crate) pad: f32,
+    /// How detections and manual boxes are obscured: mosaic, blur or solid.
+    #[arg(long, default_value = "mosaic")]
+    pub(crate) style: String,
+    /// Re-create the regions of an earlier redaction record instead of
+    /// detecting (bit-identical frames before encoding).
+    #[arg(long)]
+    pub(crate) replay: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) encode: EncodeArgs,
+    #[command(flatten)]
+    pub(crate) decode: DecodeArgs,
+    /// Log the redaction (and any lifted mask with its authorisation)
+    /// in this index database's audit trail.
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
+    /// Ed25519 secret key file: sign the audit trail's head (with --db).
+    #[arg(long, requires = "db")]
+    pub(crate) key: Option<PathBuf>,
+    /// Print the record as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ExportCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Camera number.
+    #[arg(long)]
+    pub(crate) camera: u32,
+    /// Start (UTC; YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS" or RFC 3339).
+    #[arg(long)]
+    pub(crate) from: String,
+    /// End, exclusive (UTC).
+    #[arg(long)]
+    pub(crate) to: String,
+    /// Exhibit reference (e.g. JS/1).
+    #[arg(long)]
+    pub(crate) exhibit: String,
+    /// Who is exporting (recorded).
+    #[arg(long)]
+    pub(crate) operator: String,
+    /// Why (recorded).
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// Directory for the exhibit (created if missing).
+    #[arg(short, long)]
+    pub(crate) output: PathBuf,
+    /// Also write an H.264 MP4 working copy with the time burned in.
+    #[arg(long)]
+    pub(crate) working_copy: bool,
+    /// Do not hold the source recordings under the exhibit reference.
+    #[arg(long)]
+    pub(crate) no_hold: bool,
+    /// Ed25519 secret key file: sign the manifest and the audit head.
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct VerifyCmd {
+    /// The manifest (REF.manifest.json).
+    pub(crate) manifest: PathBuf,
+    /// Ed25519 public key (64 hex digits, or a file) the manifest must
+    /// be signed with.
+    #[arg(long)]
+    pub(crate) public_key: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct RetentionCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Days recordings are kept.
+    #[arg(long, default_value_t = 28)]
+    pub(crate) days: u32,
+    /// Delete the recording files too (only if unchanged since indexed).
+    #[arg(long)]
+    pub(crate) delete_files: bool,
+    /// List what would go; change nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Count the window back from this time instead of now (UTC).
+    #[arg(long)]
+    pub(crate) now: Option<String>,
+    /// Who (recorded).
+    #[arg(long, default_value = "obscura retention")]
+    pub(crate) operator: String,
+    /// Why (recorded; default: the retention period elapsed).
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    /// Ed25519 secret key file: sign the audit head.
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct HoldCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Hold this indexed recording.
+    #[arg(long, conflicts_with_all = ["camera", "list", "release"])]
+    pub(crate) recording: Option<PathBuf>,
+    /// Hold every recording of this camera overlapping --from..--to.
+    #[arg(long, requires_all = ["from", "to"], conflicts_with_all = ["list", "release"])]
+    pub(crate) camera: Option<u32>,
+    /// Start (UTC).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// End (UTC).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// Release every active hold under --reference.
+    #[arg(long, conflicts_with = "list")]
+    pub(crate) release: bool,
+    /// List holds (active ones; with --all, released ones too).
+    #[arg(long)]
+    pub(crate) list: bool,
+    /// With --list: released holds too.
+    #[arg(long, requires = "list")]
+    pub(crate) all: bool,
+    /// Hold reference (exhibit, case or incident number).
+    #[arg(long)]
+    pub(crate) reference: Option<String>,
+    /// Who (recorded).
+    #[arg(long)]
+    pub(crate) operator: Option<String>,
+    /// Why (recorded).
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+    /// Ed25519 secret key file: sign the audit head.
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DiscloseCmd {
+    /// Redaction record (OUTPUT.redaction.json), the redacted video next
+    /// to it, or an exhibit manifest.
+    pub(crate) record: PathBuf,
+    /// Index database holding the audit trail.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Who receives it.
+    #[arg(long)]
+    pub(crate) recipient: String,
+    /// Why it is disclosed (e.g. "SAR 2026-118").
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// Who discloses (recorded).
+    #[arg(long)]
+    pub(crate) operator: String,
+    /// Ed25519 secret key file: sign the audit head.
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+    /// Print the entry as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct IndexCmd {
+    /// Recordings of the camera.
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Camera profile (TOML): number, name, town, desk, ignore-zones,
+    /// file-name pattern.
+    #[arg(long)]
+    pub(crate) camera: PathBuf,
+    /// Index database (created if missing).
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Wall-clock start of the recording (UTC, RFC 3339 or
+    /// "YYYY-MM-DD HH:MM:SS"); only with a single file. Otherwise the
+    /// container's creation time or the profile's file-name pattern is
+    /// used, and with neither the recording has no wall-clock times.
+    #[arg(long)]
+    pub(crate) start: Option<String>,
+    #[command(flatten)]
+    pub(crate) motion: MotionArgs,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct IncidentsCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Only this camera number.
+    #[arg(long)]
+    pub(crate) camera: Option<u32>,
+    /// Only cameras in this town.
+    #[arg(long)]
+    pub(crate) town: Option<String>,
+    /// Only cameras at this desk.
+    #[arg(long)]
+    pub(crate) desk: Option<String>,
+    /// Incidents starting at or after this time (UTC; YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub(crate) from: Option<String>,
+    /// Incidents starting before this time (UTC; YYYY-MM-DD or RFC 3339).
+    #[arg(long)]
+    pub(crate) to: Option<String>,
+    /// Write each incident's JPEG thumbnail into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) thumbnails: Option<PathBuf>,
+    /// JSON array.
+    #[arg(long, conflicts_with = "csv")]
+    pub(crate) json: bool,
+    /// CSV with a header row.
+    #[arg(long)]
+    pub(crate) csv: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ReportCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// The month, YYYY-MM (UTC).
+    #[arg(long)]
+    pub(crate) month: String,
+    /// Group by camera, town or desk.
+    #[arg(long, default_value = "camera")]
+    pub(crate) by: String,
+    /// Compare with a period: `previous` (the month before).
+    #[arg(long, value_name = "PERIOD")]
+    pub(crate) compare: Option<String>,
+    /// JSON object.
+    #[arg(long, conflicts_with = "csv")]
+    pub(crate) json: bool,
+    /// CSV with a header row.
+    #[arg(long)]
+    pub(crate) csv: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct DecodeCmd {
+    /// Input video.
+    pub(crate) input: PathBuf,
+    #[command(flatten)]
+    pub(crate) decode: DecodeArgs,
+    /// Print `index pts sha256` for every frame (of the visible Y, U, V
+    /// samples, or of the converted picture with `--to`).
+    #[arg(long)]
+    pub(crate) hashes: bool,
+    /// Convert every frame as the Python bindings do: `rgb` (packed
+    /// RGB24) or `gray` (luma rows); `yuv` leaves frames as decoded.
+    #[arg(long, default_value = "yuv", value_parser = ["yuv", "rgb", "gray"])]
+    pub(crate) to: String,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AuditVerifyCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Ed25519 public key (64 hex digits, or a file) the head must be
+    /// signed with.
+    #[arg(long)]
+    pub(crate) public_key: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AuditListCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// JSON array.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AuditNoteCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Who.
+    #[arg(long)]
+    pub(crate) operator: String,
+    /// What it concerns (camera, file, incident, request).
+    #[arg(long)]
+    pub(crate) subject: String,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// Ed25519 secret key file: sign the audit head.
+    #[arg(long)]
+    pub(crate) key: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AuditSignCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// Ed25519 secret key file.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AuditUpgradeCmd {
+    /// Index database.
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct AuditKeygenCmd {
+    /// The secret key file to create.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]

@@ -154,6 +154,43 @@ impl Error {
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// An error as data, for machine-readable output: the name of its kind
+/// (as [`ErrorKind::as_str`]) and its message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorReport {
+    /// The kind's name.
+    pub kind: &'static str,
+    /// The message, as `Display` prints it.
+    pub message: String,
+}
+
+/// A file that a batch could not process, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileFailure {
+    /// The file as it was given.
+    pub path: PathBuf,
+    /// Why it failed.
+    pub error: ErrorReport,
+}
+
+impl Error {
+    /// This error as data.
+    pub fn report(&self) -> ErrorReport {
+        ErrorReport {
+            kind: self.kind().as_str(),
+            message: self.to_string(),
+        }
+    }
+
+    /// This error as the failure of one file of a batch.
+    pub fn report_for(&self, path: impl Into<PathBuf>) -> FileFailure {
+        FileFailure {
+            path: path.into(),
+            error: self.report(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use crate::pipeline::Progress;
 use crate::track::{Track, Tracker, TrackerSettings};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What to detect and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -528,6 +528,18 @@ pub struct TrackListing {
 }
 
 impl TrackListing {
+    /// Where a contact sheet goes when none is named: `NAME.tracks.png` for
+    /// input `NAME`, in the current folder (never beside a read-only
+    /// source, never over it: the name always differs from the input's).
+    pub fn default_sheet_path(input: &Path) -> PathBuf {
+        let mut name = input
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".tracks.png");
+        PathBuf::from(name)
+    }
+
     /// Writes the contact sheet: one thumbnail per track labelled with its
     /// id and class (`#3F` is face track 3, `#7P` plate track 7), for the
     /// officer to pick the requester from.

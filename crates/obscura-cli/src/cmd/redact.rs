@@ -1,0 +1,200 @@
+//! Redaction commands: list tracks, redact, verify a redaction.
+
+use crate::args::*;
+use crate::print::*;
+use anyhow::Result;
+use obscura_core::pipeline::PipelineOptions;
+use std::process::ExitCode;
+
+pub(crate) fn tracks(cmd: TracksCmd) -> Result<ExitCode> {
+    let TracksCmd {
+        input,
+        detect,
+        sheet,
+        force,
+        json,
+    } = cmd;
+    let mut opts = detect.to_options();
+    if !detect.any() {
+        // Faces by default, at the settings given.
+        opts.faces = Some(obscura_core::detect::FaceSettings {
+            threshold: detect.face_threshold,
+            scale: detect.face_scale,
+        });
+    }
+    let sheet = sheet.unwrap_or_else(|| {
+        obscura_core::pipeline::analyse::TrackListing::default_sheet_path(&input)
+    });
+    // Claimed before the analysis, so a name that cannot be used
+    // fails at once rather than after minutes of detection.
+    let sheet_out = obscura_core::output::PendingFile::with_policy(&sheet, &[&input], force)?;
+    let listing = with_progress(|on_progress| {
+        obscura_core::pipeline::analyse::list_tracks(&input, &decoding(), &opts, on_progress)
+    });
+    let listing = listing?;
+    listing.write_contact_sheet_to(sheet_out)?;
+    if json {
+        let v = serde_json::json!({ "sheet": sheet, "tracks": listing.tracks });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{:>5} {:>5} {:>14} {:>14} {:>6}",
+            "id", "class", "first (s)", "last (s)", "hits"
+        );
+        for t in &listing.tracks {
+            println!(
+                "{:>5} {:>5} {:>7} {:>6.2} {:>7} {:>6.2} {:>6}",
+                t.id,
+                format!("{:?}", t.class).to_lowercase(),
+                t.first_frame,
+                t.first_time,
+                t.last_frame,
+                t.last_time,
+                t.detections
+            );
+        }
+        println!("contact sheet: {}", sheet.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
+    let RedactCmd {
+        input,
+        output,
+        camera,
+        unmask,
+        authorisation,
+        operator,
+        reason,
+        case_reference,
+        detect,
+        keep_tracks,
+        keep_reason,
+        boxes,
+        pad,
+        style,
+        replay,
+        encode,
+        decode,
+        db,
+        key,
+        json,
+    } = cmd;
+    let detection_style: obscura_core::mask::camera::Style = style.parse()?;
+    let boxes = boxes
+        .iter()
+        .map(|b| b.parse::<obscura_core::pipeline::redact::ManualBox>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = obscura_core::pipeline::redact::RedactOptions {
+        pipeline: PipelineOptions {
+            decode: decode.to_options(),
+            encode: encode.to_options()?,
+        },
+        camera,
+        unmask,
+        authorisation,
+        operator: operator.unwrap_or_default(),
+        reason: reason.unwrap_or_default(),
+        case_reference,
+        detect: detect.any().then(|| detect.to_options()),
+        keep_tracks,
+        keep_reason,
+        boxes,
+        pad,
+        replay,
+        detection_style,
+    };
+    let clip = obscura_core::pipeline::Clip {
+        input: input.clone(),
+        output: output.clone(),
+        keep_tracks: opts.keep_tracks.clone(),
+        keep_reason: opts.keep_reason.clone(),
+        boxes: opts.boxes.clone(),
+        replay: opts.replay.clone(),
+        case_reference: opts.case_reference.clone(),
+    };
+    let mut builder = obscura_core::pipeline::Redactor::with_options(opts.clone());
+    if let Some(db) = db {
+        builder = builder.audit(db, key);
+    }
+    let mut redactor = builder.build()?;
+    let bar = progress_bar();
+    let mut job = obscura_core::pipeline::Job::new()
+        .with_cancel(interrupt().clone())
+        .on_progress(|p| {
+            bar.set_length(p.total);
+            bar.set_position(p.frames);
+        });
+    let record = redactor.redact(&clip, &mut job);
+    drop(job);
+    bar.finish_and_clear();
+    let record = record?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        let lifted: Vec<_> = record.masks_lifted.iter().map(|m| m.id.as_str()).collect();
+        println!(
+            "{} -> {}: {} frames, {} mask(s) applied, {} track(s) ({} kept), {} box(es) obscured{}; record {}",
+            record.input.path.display(),
+            record.output.path.display(),
+            record.output.frames,
+            record.masks_applied.len(),
+            record.counts.tracks,
+            record.counts.kept_tracks,
+            record.counts.obscured_boxes,
+            if lifted.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", lifted {} under {}",
+                    lifted.join(", "),
+                    opts.authorisation.as_deref().unwrap_or("")
+                )
+            },
+            obscura_core::pipeline::redact::record_path(&output).display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn verify_redaction(cmd: VerifyRedactionCmd) -> Result<ExitCode> {
+    let VerifyRedactionCmd {
+        output,
+        record,
+        min_score,
+        detect,
+        json,
+    } = cmd;
+    let v = with_progress(|on_progress| {
+        obscura_core::pipeline::verify::verify_redaction(
+            &output,
+            record.as_deref(),
+            detect.any().then(|| detect.to_options()),
+            min_score,
+            &decoding(),
+            on_progress,
+        )
+    })?;
+    let (residuals, min) = (v.residuals, v.min_score);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&residuals)?);
+    } else {
+        for r in &residuals {
+            println!(
+                "frame {:>6} {:>8.2}s {:?} score {:.2} at {:.0},{:.0} {:.0}x{:.0}",
+                r.frame, r.time, r.class, r.score, r.bbox.x, r.bbox.y, r.bbox.w, r.bbox.h
+            );
+        }
+        println!(
+            "{}: {} residual detection(s) at score >= {min}",
+            output.display(),
+            residuals.len()
+        );
+    }
+    Ok(if residuals.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
