@@ -653,6 +653,58 @@ pub struct Indexed {
     pub seconds: f64,
 }
 
+impl Indexed {
+    /// Whether this file was not stored because an earlier file of the
+    /// same batch has the same content.
+    pub fn skipped_as_duplicate(&self) -> bool {
+        self.duplicate_of.is_some() && self.frames == 0
+    }
+}
+
+/// What a batch of files came to, counted once for every shell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BatchTotals {
+    /// Files analysed and stored (damaged ones included).
+    pub indexed: usize,
+    /// Files that failed and were skipped.
+    pub failed: usize,
+    /// Files not stored because another file of the batch has the same
+    /// content.
+    pub duplicates: usize,
+    /// Stored files that decoded to fewer frames than they declare.
+    pub damaged: usize,
+    /// Frames analysed over the stored files.
+    pub frames: u64,
+    /// Incidents found over the stored files.
+    pub incidents: usize,
+}
+
+impl BatchTotals {
+    /// Counts the per-file results of [`Indexer::index`].
+    pub fn of(results: &[Result<Indexed>]) -> BatchTotals {
+        let mut t = BatchTotals::default();
+        for r in results {
+            match r {
+                Ok(done) if done.skipped_as_duplicate() => t.duplicates += 1,
+                Ok(done) => {
+                    t.indexed += 1;
+                    t.damaged += usize::from(done.damaged.is_some());
+                    t.frames += done.frames;
+                    t.incidents += done.incidents;
+                }
+                Err(_) => t.failed += 1,
+            }
+        }
+        t
+    }
+
+    /// Whether the batch should be reported as a failure: a file failed or
+    /// was damaged.
+    pub fn has_failures(&self) -> bool {
+        self.failed > 0 || self.damaged > 0
+    }
+}
+
 /// Analyses `files` of one camera and stores each in the index at `db`,
 /// each file in its own transaction. With at least as many files as
 /// threads, files run in parallel (each decoded sequentially); otherwise
@@ -683,22 +735,7 @@ pub fn index_files(
     }
     // Create and migrate once up front, so workers only open it.
     drop(Store::open(db)?);
-    // Identical copies: the first given is indexed, the others name it.
-    let mut first_with: std::collections::HashMap<String, usize> = Default::default();
-    let duplicate_of: Vec<Option<usize>> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let h = crate::hash::regular_file_sha256(f).ok()?;
-            match first_with.get(&h) {
-                Some(&j) => Some(j),
-                None => {
-                    first_with.insert(h, i);
-                    None
-                }
-            }
-        })
-        .collect();
+    let duplicate_of = duplicates_in(files);
     let probed: Vec<Result<crate::media::VideoInfo>> = files
         .iter()
         .zip(&duplicate_of)
@@ -713,22 +750,7 @@ pub fn index_files(
         .into_iter()
         .map(|p| std::sync::Mutex::new(Some(p)))
         .collect();
-    let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        opts.threads
-    };
-    let per_file = files.len() >= threads.max(2);
-    let file_opts = if per_file {
-        MotionOptions {
-            segments: 1,
-            decode_workers: 1,
-            threads: 1,
-            ..opts.clone()
-        }
-    } else {
-        opts.clone()
-    };
+    let (threads, per_file, file_opts) = batch_plan(opts, files.len());
     let done = std::sync::atomic::AtomicU64::new(0);
     // Frames done per file, so each file's running count adds to the
     // total once.
@@ -741,21 +763,7 @@ pub fn index_files(
         use std::sync::atomic::Ordering;
         file_opts.cancel.check()?;
         if let Some(j) = duplicate_of[i] {
-            return Ok(Indexed {
-                path: path.clone(),
-                frames: 0,
-                duration_s: 0.0,
-                start_utc: None,
-                time_source: "unknown",
-                incidents: 0,
-                gaps: 0,
-                replaced: false,
-                duplicate_of: Some(files[j].clone()),
-                damaged: None,
-                expected_frames: None,
-                segments: 0,
-                seconds: 0.0,
-            });
+            return Ok(Indexed::duplicate(path, &files[j]));
         }
         let started = std::time::Instant::now();
         let tick = |n: u64| {
@@ -779,22 +787,7 @@ pub fn index_files(
         )?;
         let mut index = Store::open(db)?;
         let stored = index.store(camera, &a)?;
-        let (damaged, expected_frames) = a.damage();
-        Ok(Indexed {
-            path: path.clone(),
-            frames: a.frames,
-            duration_s: a.duration_s,
-            start_utc: a.wall_clock.start.as_ref().map(format_utc),
-            time_source: a.wall_clock.source.as_str(),
-            incidents: stored.incidents,
-            gaps: a.gaps.len(),
-            replaced: stored.replaced,
-            duplicate_of: stored.duplicate_of.map(PathBuf::from),
-            damaged,
-            expected_frames,
-            segments: a.segments,
-            seconds: a.seconds,
-        })
+        Ok(Indexed::stored(path, &a, stored))
     };
     if !per_file {
         return Ok(files.iter().enumerate().map(|(i, p)| one(i, p)).collect());
@@ -811,6 +804,91 @@ pub fn index_files(
             .map(|(i, p)| one(i, p))
             .collect()
     }))
+}
+
+/// For each file, the earlier file of the batch with the same content, if
+/// any: the first given is indexed, the others name it.
+fn duplicates_in(files: &[PathBuf]) -> Vec<Option<usize>> {
+    let mut first_with: std::collections::HashMap<String, usize> = Default::default();
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let h = crate::hash::regular_file_sha256(f).ok()?;
+            match first_with.get(&h) {
+                Some(&j) => Some(j),
+                None => {
+                    first_with.insert(h, i);
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// How a batch of `files` runs: the threads, whether files run in
+/// parallel (each decoded sequentially, when there are at least as many
+/// files as threads) and the options each file gets.
+fn batch_plan(opts: &MotionOptions, files: usize) -> (usize, bool, MotionOptions) {
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.threads
+    };
+    let per_file = files >= threads.max(2);
+    let file_opts = if per_file {
+        MotionOptions {
+            segments: 1,
+            decode_workers: 1,
+            threads: 1,
+            ..opts.clone()
+        }
+    } else {
+        opts.clone()
+    };
+    (threads, per_file, file_opts)
+}
+
+impl Indexed {
+    /// A file not analysed because `of`, earlier in the batch, has the
+    /// same content.
+    fn duplicate(path: &Path, of: &Path) -> Indexed {
+        Indexed {
+            path: path.to_path_buf(),
+            frames: 0,
+            duration_s: 0.0,
+            start_utc: None,
+            time_source: "unknown",
+            incidents: 0,
+            gaps: 0,
+            replaced: false,
+            duplicate_of: Some(of.to_path_buf()),
+            damaged: None,
+            expected_frames: None,
+            segments: 0,
+            seconds: 0.0,
+        }
+    }
+
+    /// A file analysed into `a` and stored.
+    fn stored(path: &Path, a: &MotionAnalysis, stored: crate::store::Stored) -> Indexed {
+        let (damaged, expected_frames) = a.damage();
+        Indexed {
+            path: path.to_path_buf(),
+            frames: a.frames,
+            duration_s: a.duration_s,
+            start_utc: a.wall_clock.start.as_ref().map(format_utc),
+            time_source: a.wall_clock.source.as_str(),
+            incidents: stored.incidents,
+            gaps: a.gaps.len(),
+            replaced: stored.replaced,
+            duplicate_of: stored.duplicate_of.map(PathBuf::from),
+            damaged,
+            expected_frames,
+            segments: a.segments,
+            seconds: a.seconds,
+        }
+    }
 }
 
 /// Indexes recordings of one camera into one store: the camera profile and
