@@ -85,6 +85,77 @@ pub struct PipelineSummary {
     pub fps: f64,
 }
 
+/// The encoding end of every decode → process → encode pass: the encoder,
+/// the frames written, and the check that decides the output is whole
+/// (every frame the input holds made it) before the file appears. Both
+/// [`run`] and redaction with detection write through it.
+pub(crate) struct Sink<'a> {
+    input: &'a Path,
+    info: &'a VideoInfo,
+    encoder: Encoder,
+    written: u64,
+    started: Instant,
+}
+
+impl<'a> Sink<'a> {
+    /// Creates the encoder for `output`; `started` is when the pass began
+    /// (for the summary's speed).
+    pub(crate) fn create(
+        input: &'a Path,
+        output: &Path,
+        info: &'a VideoInfo,
+        opts: &EncodeOptions,
+        started: Instant,
+    ) -> Result<Sink<'a>> {
+        Ok(Sink {
+            input,
+            info,
+            encoder: Encoder::create(output, info, opts)?,
+            written: 0,
+            started,
+        })
+    }
+
+    /// Encodes one frame.
+    pub(crate) fn write(&mut self, frame: &mut media::DecodedFrame) -> Result<()> {
+        self.encoder.write(frame)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Frames written so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Checks every frame of the input was written, then finishes the file
+    /// (it appears under its name only now).
+    pub(crate) fn finish(self) -> Result<PipelineSummary> {
+        let (info, input, written) = (self.info, self.input, self.written);
+        info.check_all_decoded(written, input, "; no output written")?;
+        let done = self.encoder.finish()?;
+        let seconds = self.started.elapsed().as_secs_f64();
+        Ok(PipelineSummary {
+            input: input.to_path_buf(),
+            output: done.path,
+            frames_in: info.frames,
+            frames_out: done.frames,
+            audio_streams: done.audio_streams,
+            discontinuities: done.discontinuities,
+            padded_to: done.padded_to,
+            video_stream: info.stream_index,
+            other_video_streams: info.video_streams.saturating_sub(1),
+            source_start_s: info.start_pts as f64 * info.time_base_f64(),
+            seconds,
+            fps: if seconds > 0.0 {
+                written as f64 / seconds
+            } else {
+                0.0
+            },
+        })
+    }
+}
+
 /// Decodes `input`, lets `process` change each frame in place, and encodes
 /// the result to `output`. The output appears only if every frame made it.
 ///
@@ -103,8 +174,7 @@ where
     let started = Instant::now();
     opts.encode.validate()?;
     let (info, frames): (VideoInfo, _) = media::open(input, &opts.decode)?;
-    let mut encoder = Encoder::create(output, &info, &opts.encode)?;
-    let mut done = 0u64;
+    let mut sink = Sink::create(input, output, &info, &opts.encode, started)?;
     for frame in frames {
         let mut frame = frame?;
         let fi = FrameInfo {
@@ -116,40 +186,21 @@ where
             let mut view = frame.view_mut().map_err(|e| e.with_path(input))?;
             process(&mut view, fi).map_err(|e| e.with_path(input))?;
         }
-        encoder.write(&mut frame)?;
-        done += 1;
-        if done % 16 == 0 {
+        sink.write(&mut frame)?;
+        if sink.written() % 16 == 0 {
             progress(Progress {
-                frames: done,
+                frames: sink.written(),
                 total: info.frames,
             });
         }
     }
-    info.check_all_decoded(done, input, "; no output written")?;
-    let summary = encoder.finish()?;
+    let done = sink.written();
+    let summary = sink.finish()?;
     progress(Progress {
         frames: done,
         total: info.frames,
     });
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(PipelineSummary {
-        input: input.to_path_buf(),
-        output: summary.path,
-        frames_in: info.frames,
-        frames_out: summary.frames,
-        audio_streams: summary.audio_streams,
-        discontinuities: summary.discontinuities,
-        padded_to: summary.padded_to,
-        video_stream: info.stream_index,
-        other_video_streams: info.video_streams.saturating_sub(1),
-        source_start_s: info.start_pts as f64 * info.time_base_f64(),
-        seconds,
-        fps: if seconds > 0.0 {
-            done as f64 / seconds
-        } else {
-            0.0
-        },
-    })
+    Ok(summary)
 }
 
 /// Re-encodes `input` to H.264/MP4 at `output`, unchanged frame for frame:

@@ -12,8 +12,7 @@ use crate::frame::FrameViewMut;
 use crate::mask::camera::{CameraProfile, LoadedProfile, Style};
 use crate::mask::MaskSet;
 use crate::mask::Region;
-use crate::media::EncodeOptions;
-use crate::media::Encoder;
+use crate::media::{DecodedFrame, EncodeOptions, VideoInfo};
 use crate::output::PendingFile;
 use crate::pipeline::analyse::{self, AnalyseOptions};
 use crate::pipeline::{self, PipelineOptions, Progress};
@@ -694,18 +693,143 @@ pub(crate) fn redact_using(
     sets: Option<&mut [analyse::DetectorSet]>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RedactionRecord> {
-    let started_utc = now();
-    let replayed = opts.replay.as_deref().map(read_record).transpose()?;
-    let replay_sha = opts
-        .replay
-        .as_deref()
-        .map(|p| {
-            crate::hash::file_sha256(p).map_err(|e| Error::io(e, "cannot hash record").with_path(p))
+    let setup = Setup::new(input, output, opts)?;
+    let mut renderer = Renderer::new(
+        setup.camera.as_ref().map(|c| &c.profile),
+        &setup.unmask,
+        setup.style,
+    );
+    let rendered = match (&setup.replayed, &opts.detect) {
+        (None, Some(a)) => {
+            let pass = DetectPass {
+                input,
+                opts,
+                settings: a,
+                manual: &setup.manual,
+            };
+            pass.render(output, sets, &mut renderer, progress)?
+        }
+        (replayed, _) => render_known(
+            input,
+            output,
+            opts,
+            replayed.as_ref(),
+            &mut renderer,
+            &setup.manual,
+            progress,
+        )?,
+    };
+    let masks = renderer.into_masks();
+    let written = rendered.summary.output.clone();
+    // The output is complete; if the record cannot be made, it goes.
+    complete(input, output, opts, setup, rendered, masks).inspect_err(|_| {
+        let _ = std::fs::remove_file(&written);
+    })
+}
+
+/// What a redaction settles before any frame is decoded: the replayed
+/// record, the profile, what to lift and draw, and the claimed names.
+struct Setup {
+    started_utc: String,
+    replayed: Option<RedactionRecord>,
+    replay_sha: Option<String>,
+    camera: Option<LoadedProfile>,
+    unmask: Vec<String>,
+    manual: Vec<ManualBox>,
+    style: Style,
+    replace: bool,
+    record_file: PathBuf,
+    record_out: PendingFile,
+    replaced_output_sha: Option<String>,
+    input_hash: std::thread::JoinHandle<std::io::Result<String>>,
+}
+
+impl Setup {
+    fn new(input: &Path, output: &Path, opts: &RedactOptions) -> Result<Setup> {
+        let started_utc = now();
+        let replayed = opts.replay.as_deref().map(read_record).transpose()?;
+        let replay_sha = opts
+            .replay
+            .as_deref()
+            .map(|p| {
+                crate::hash::file_sha256(p)
+                    .map_err(|e| Error::io(e, "cannot hash record").with_path(p))
+            })
+            .transpose()?;
+        let camera = profile_of(opts, replayed.as_ref())?;
+        let unmask: Vec<String> = match &replayed {
+            Some(r) if opts.unmask.is_empty() => {
+                r.masks_lifted.iter().map(|m| m.id.clone()).collect()
+            }
+            _ => opts.unmask.clone(),
+        };
+        if replayed.is_none() {
+            validate(opts, camera.as_ref())?;
+        } else {
+            validate(
+                &RedactOptions {
+                    unmask: Vec::new(),
+                    ..opts.clone()
+                },
+                camera.as_ref(),
+            )?;
+        }
+        // Claim the output's and the record's names before any work, so an
+        // unwritable place or an existing file fails fast; inputs (footage,
+        // profile, replayed record) are never replaced, even when replacing
+        // is asked for.
+        let inputs: Vec<&Path> = [Some(input), opts.camera.as_deref(), opts.replay.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        let replace = opts.pipeline.encode.replace_existing;
+        crate::output::check_claimable(output, &inputs, replace)?;
+        let record_file = record_path(output);
+        let record_out = PendingFile::with_policy(&record_file, &inputs, replace)?;
+        let replaced_output_sha = if replace && output.is_file() {
+            Some(
+                crate::hash::file_sha256(output)
+                    .map_err(|e| Error::io(e, "cannot hash").with_path(output))?,
+            )
+        } else {
+            None
+        };
+        let input_hash = {
+            let input = input.to_path_buf();
+            std::thread::spawn(move || crate::hash::file_sha256(&input))
+        };
+        let manual = match &replayed {
+            Some(r) => r.manual_boxes.clone(),
+            None => opts.boxes.clone(),
+        };
+        let style = replayed
+            .as_ref()
+            .and_then(|r| r.detection.as_ref())
+            .map_or(opts.detection_style, |d| d.style);
+        Ok(Setup {
+            started_utc,
+            replayed,
+            replay_sha,
+            camera,
+            unmask,
+            manual,
+            style,
+            replace,
+            record_file,
+            record_out,
+            replaced_output_sha,
+            input_hash,
         })
-        .transpose()?;
-    // A replay takes masks from the record's own copy of the profile.
-    let camera: Option<LoadedProfile> = match (&opts.camera, &replayed) {
-        (Some(p), _) => Some(LoadedProfile::load(p)?),
+    }
+}
+
+/// The camera profile: the one named, or a replayed record's own copy.
+fn profile_of(
+    opts: &RedactOptions,
+    replayed: Option<&RedactionRecord>,
+) -> Result<Option<LoadedProfile>> {
+    match (&opts.camera, replayed) {
+        (Some(p), _) => Ok(Some(LoadedProfile::load(p)?)),
         (None, Some(r)) => r
             .camera
             .as_ref()
@@ -718,304 +842,386 @@ pub(crate) fn redact_using(
                     profile,
                 })
             })
-            .transpose()?,
-        (None, None) => None,
-    };
-    let unmask: Vec<String> = match &replayed {
-        Some(r) if opts.unmask.is_empty() => r.masks_lifted.iter().map(|m| m.id.clone()).collect(),
-        _ => opts.unmask.clone(),
-    };
-    if replayed.is_none() {
-        validate(opts, camera.as_ref())?;
-    } else {
-        validate(
-            &RedactOptions {
-                unmask: Vec::new(),
-                ..opts.clone()
-            },
-            camera.as_ref(),
-        )?;
+            .transpose(),
+        (None, None) => Ok(None),
     }
-    // Claim the output's and the record's names before any work, so an
-    // unwritable place or an existing file fails fast; inputs (footage,
-    // profile, replayed record) are never replaced, even when replacing is
-    // asked for.
-    let inputs: Vec<&Path> = [Some(input), opts.camera.as_deref(), opts.replay.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    let replace = opts.pipeline.encode.replace_existing;
-    crate::output::check_claimable(output, &inputs, replace)?;
-    let record_file = record_path(output);
-    let record_out = PendingFile::with_policy(&record_file, &inputs, replace)?;
-    let replaced_output_sha = if replace && output.is_file() {
-        Some(
-            crate::hash::file_sha256(output)
-                .map_err(|e| Error::io(e, "cannot hash").with_path(output))?,
-        )
-    } else {
-        None
-    };
+}
 
-    let input_hash = {
-        let input = input.to_path_buf();
-        std::thread::spawn(move || crate::hash::file_sha256(&input))
-    };
+/// What rendering the output did, for the record.
+struct Rendered {
+    summary: pipeline::PipelineSummary,
+    plan: Plan,
+    tracks: Vec<TrackRecord>,
+    detections: u64,
+    detection: Option<DetectionRecord>,
+}
 
-    // Detection, tracking, rendering and encoding in one pass over the
-    // video, rendering a fixed lag behind detection; or, for a replay or
-    // masks alone, rendering the regions known up front.
-    let mut detection = None;
-    let mut detections = 0u64;
-    let mut tracks: Vec<TrackRecord> = Vec::new();
-    let manual: Vec<ManualBox> = match &replayed {
-        Some(r) => r.manual_boxes.clone(),
-        None => opts.boxes.clone(),
-    };
-    let style = replayed
-        .as_ref()
-        .and_then(|r| r.detection.as_ref())
-        .map_or(opts.detection_style, |d| d.style);
-    let mut renderer = Renderer::new(camera.as_ref().map(|c| &c.profile), &unmask, style);
-    let (summary, plan) = if let (None, Some(a)) = (&replayed, &opts.detect) {
+/// A frame on its way to the encoding thread, with the boxes to obscure.
+type Drawn = (DecodedFrame, Vec<[i64; 4]>);
+
+/// Redaction with detection: detection, tracking, rendering and encoding
+/// in one pass over the video, rendering a fixed lag behind detection.
+struct DetectPass<'a> {
+    input: &'a Path,
+    opts: &'a RedactOptions,
+    settings: &'a AnalyseOptions,
+    manual: &'a [ManualBox],
+}
+
+impl DetectPass<'_> {
+    /// Runs the pass into `output`. Rendering and encoding run on their own
+    /// thread, so the detection workers are fed while a frame is encoded.
+    fn render(
+        &self,
+        output: &Path,
+        sets: Option<&mut [analyse::DetectorSet]>,
+        renderer: &mut Renderer<'_>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Rendered> {
+        let (input, opts) = (self.input, self.opts);
         let started = std::time::Instant::now();
         let info = crate::media::probe(input)?;
-        validate_regions(&[], &manual, info.width, info.height, info.frames)?;
-        let (w, h) = (info.width as f32, info.height as f32);
+        validate_regions(&[], self.manual, info.width, info.height, info.frames)?;
         opts.pipeline.encode.validate()?;
         let mut loaded: Vec<analyse::DetectorSet>;
         let sets: &mut [analyse::DetectorSet] = match sets {
             Some(s) => s,
             None => {
-                loaded = analyse::worker_detectors(a)?;
+                loaded = analyse::worker_detectors(self.settings)?;
                 &mut loaded
             }
         };
-        let encoder = Encoder::create(output, &info, &opts.pipeline.encode)?;
-        // Rendering and encoding run on their own thread, so the detection
-        // workers are fed while a frame is encoded.
-        let (tx, rx) =
-            std::sync::mpsc::sync_channel::<(crate::media::DecodedFrame, Vec<[i64; 4]>)>(8);
-        let drawer = &mut renderer;
-        let (analysis, written, encoder, plan) = std::thread::scope(|scope| -> Result<_> {
-            let writer = scope.spawn(move || -> Result<(u64, Encoder)> {
-                let mut encoder = encoder;
-                let mut written = 0u64;
+        let sink = pipeline::Sink::create(input, output, &info, &opts.pipeline.encode, started)?;
+        let (tx, rx) = crossbeam_channel::bounded::<Drawn>(8);
+        let (analysis, tracks, plan, sink) = std::thread::scope(|scope| -> Result<_> {
+            let writer = scope.spawn(move || -> Result<pipeline::Sink<'_>> {
+                let mut sink = sink;
                 for (mut frame, boxes) in rx {
                     {
                         let mut view = frame.view_mut().map_err(|e| e.with_path(input))?;
-                        drawer
+                        renderer
                             .draw(&mut view, &boxes)
                             .map_err(|e| e.with_path(input))?;
                     }
-                    encoder.write(&mut frame)?;
-                    written += 1;
+                    sink.write(&mut frame)?;
                 }
-                Ok((written, encoder))
+                Ok(sink)
             });
-            let writer_gone = || Error::new(ErrorKind::Encode, "the encoding thread stopped");
-            let detected = (|| -> Result<(analyse::Analysis, Vec<TrackRecord>, Plan)> {
-                let mut queue: std::collections::VecDeque<crate::media::DecodedFrame> =
-                    Default::default();
-                let analysis = analyse::analyse_each(
-                    input,
-                    &opts.pipeline.decode,
-                    sets,
-                    a.tracker,
-                    a.roi,
-                    progress,
-                    &mut |frame, _, _, tracker| {
-                        let newest = frame.index();
-                        queue.push_back(frame);
-                        while queue
-                            .front()
-                            .is_some_and(|f| f.index() + tracker.settle_lag() <= newest)
-                        {
-                            let Some(f) = queue.pop_front() else {
-                                break;
-                            };
-                            let i = f.index();
-                            let mut boxes: Vec<[i64; 4]> = tracker
-                                .boxes_at(i, info.frames, w, h)
-                                .iter()
-                                .filter(|(id, _, _)| !opts.keep_tracks.contains(id))
-                                .filter_map(|(_, _, b)| record_box(&b.bbox, opts.pad, w, h))
-                                .collect();
-                            boxes.extend(manual_at(&manual, i, info.frames));
-                            tx.send((f, boxes)).map_err(|_| writer_gone())?;
-                        }
-                        Ok(())
-                    },
-                )?;
-                let known: Vec<u32> = analysis.tracks.iter().map(|t| t.id).collect();
-                if let Some(bad) = opts.keep_tracks.iter().find(|k| !known.contains(k)) {
-                    return Err(invalid(format!(
-                        "no track {bad} to keep (tracks found: {}); list them with a track listing first",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known
-                                .iter()
-                                .map(u32::to_string)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ))
-                    .with_path(input));
-                }
-                let tracks: Vec<TrackRecord> = analysis
-                    .tracks
-                    .iter()
-                    .map(|t| TrackRecord {
-                        id: t.id,
-                        class: t.class,
-                        kept: opts.keep_tracks.contains(&t.id),
-                        detections: t.detections(),
-                        boxes: t
-                            .boxes
-                            .iter()
-                            .filter_map(|(&f, b)| {
-                                let r = record_box(&b.bbox, opts.pad, w, h)?;
-                                Some([f as i64, r[0], r[1], r[2], r[3]])
-                            })
-                            .collect(),
-                    })
-                    .collect();
-                // The last frames, once the tracks are final.
-                let plan = drawing_plan(&tracks);
-                while let Some(f) = queue.pop_front() {
-                    let boxes = boxes_at(&plan, &manual, f.index(), info.frames);
-                    tx.send((f, boxes)).map_err(|_| writer_gone())?;
-                }
-                Ok((analysis, tracks, plan))
-            })();
+            let detected = self.detect(&info, sets, &tx, progress);
             drop(tx);
-            let written = writer
+            let sink = writer
                 .join()
                 .map_err(|_| Error::new(ErrorKind::Encode, "the encoding thread panicked"))?;
             // The writer's own error explains a detection side that saw it go.
-            let (written, encoder) = written?;
-            let (analysis, records, plan) = detected?;
-            tracks = records;
-            Ok((analysis, written, encoder, plan))
+            let sink = sink?;
+            let (analysis, tracks, plan) = detected?;
+            Ok((analysis, tracks, plan, sink))
         })?;
-        detections = analysis.detections;
-        info.check_all_decoded(written, input, "; no output written")?;
-        let done = encoder.finish()?;
-        let seconds = started.elapsed().as_secs_f64();
-        let mut models = Vec::new();
-        if a.faces.is_some() {
-            let m = crate::detect::models::get("centerface")?;
-            models.push(ModelRef {
-                name: m.name.clone(),
-                sha256: m.expected_sha256().to_string(),
-            });
+        let summary = sink.finish()?;
+        Ok(Rendered {
+            summary,
+            plan,
+            tracks,
+            detections: analysis.detections,
+            detection: Some(DetectionRecord::of(self.settings, &analysis.info, opts)?),
+        })
+    }
+
+    /// The detection side: sends each frame with its boxes once its tracks
+    /// have settled, checks the kept tracks exist, and sends the last
+    /// frames once the tracks are final.
+    fn detect(
+        &self,
+        info: &VideoInfo,
+        sets: &mut [analyse::DetectorSet],
+        tx: &crossbeam_channel::Sender<Drawn>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<(analyse::Analysis, Vec<TrackRecord>, Plan)> {
+        let (input, opts, manual) = (self.input, self.opts, self.manual);
+        let (w, h) = (info.width as f32, info.height as f32);
+        let writer_gone = || Error::new(ErrorKind::Encode, "the encoding thread stopped");
+        let mut queue: std::collections::VecDeque<DecodedFrame> = Default::default();
+        let analysis = analyse::analyse_each(
+            input,
+            &opts.pipeline.decode,
+            sets,
+            self.settings.tracker,
+            self.settings.roi,
+            progress,
+            &mut |frame, _, _, tracker| {
+                let newest = frame.index();
+                queue.push_back(frame);
+                while queue
+                    .front()
+                    .is_some_and(|f| f.index() + tracker.settle_lag() <= newest)
+                {
+                    let Some(f) = queue.pop_front() else {
+                        break;
+                    };
+                    let i = f.index();
+                    let mut boxes: Vec<[i64; 4]> = tracker
+                        .boxes_at(i, info.frames, w, h)
+                        .iter()
+                        .filter(|(id, _, _)| !opts.keep_tracks.contains(id))
+                        .filter_map(|(_, _, b)| record_box(&b.bbox, opts.pad, w, h))
+                        .collect();
+                    boxes.extend(manual_at(manual, i, info.frames));
+                    tx.send((f, boxes)).map_err(|_| writer_gone())?;
+                }
+                Ok(())
+            },
+        )?;
+        check_kept_tracks(&opts.keep_tracks, &analysis).map_err(|e| e.with_path(input))?;
+        let tracks = track_records(&analysis, opts, w, h);
+        // The last frames, once the tracks are final.
+        let plan = drawing_plan(&tracks);
+        while let Some(f) = queue.pop_front() {
+            let boxes = boxes_at(&plan, manual, f.index(), info.frames);
+            tx.send((f, boxes)).map_err(|_| writer_gone())?;
         }
-        if a.plates.is_some() {
-            let m = crate::detect::models::get("ppocr-v4-det")?;
-            models.push(ModelRef {
-                name: m.name.clone(),
-                sha256: m.expected_sha256().to_string(),
-            });
+        Ok((analysis, tracks, plan))
+    }
+}
+
+/// Refuses a kept track id that detection did not find.
+fn check_kept_tracks(keep: &[u32], analysis: &analyse::Analysis) -> Result<()> {
+    let known: Vec<u32> = analysis.tracks.iter().map(|t| t.id).collect();
+    match keep.iter().find(|k| !known.contains(k)) {
+        None => Ok(()),
+        Some(bad) => Err(invalid(format!(
+            "no track {bad} to keep (tracks found: {}); list them with a track listing first",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ))),
+    }
+}
+
+/// The record of each track: its padded boxes, frame by frame, and
+/// whether it is kept.
+fn track_records(
+    analysis: &analyse::Analysis,
+    opts: &RedactOptions,
+    w: f32,
+    h: f32,
+) -> Vec<TrackRecord> {
+    analysis
+        .tracks
+        .iter()
+        .map(|t| TrackRecord {
+            id: t.id,
+            class: t.class,
+            kept: opts.keep_tracks.contains(&t.id),
+            detections: t.detections(),
+            boxes: t
+                .boxes
+                .iter()
+                .filter_map(|(&f, b)| {
+                    let r = record_box(&b.bbox, opts.pad, w, h)?;
+                    Some([f as i64, r[0], r[1], r[2], r[3]])
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+impl DetectionRecord {
+    /// What detection ran with: models and their hashes, the resolution
+    /// faces were detected at, the settings.
+    fn of(a: &AnalyseOptions, info: &VideoInfo, opts: &RedactOptions) -> Result<DetectionRecord> {
+        let mut models = Vec::new();
+        for (wanted, name) in [
+            (a.faces.is_some(), "centerface"),
+            (a.plates.is_some(), "ppocr-v4-det"),
+        ] {
+            if wanted {
+                let m = crate::detect::models::get(name)?;
+                models.push(ModelRef {
+                    name: m.name.clone(),
+                    sha256: m.expected_sha256().to_string(),
+                });
+            }
         }
         let face_resolution = a.faces.map(|f| {
-            let (w, h) = (analysis.info.width as usize, analysis.info.height as usize);
+            let (w, h) = (info.width as usize, info.height as usize);
             let s = f.effective_scale(w);
             (
                 crate::detect::model_side(w, s),
                 crate::detect::model_side(h, s),
             )
         });
-        detection = Some(DetectionRecord {
+        Ok(DetectionRecord {
             models,
             face_resolution,
             settings: a.clone(),
             pad: opts.pad,
             style: opts.detection_style,
-        });
-        let summary = pipeline::PipelineSummary {
-            input: input.to_path_buf(),
-            output: done.path,
-            frames_in: info.frames,
-            frames_out: done.frames,
-            audio_streams: done.audio_streams,
-            discontinuities: done.discontinuities,
-            padded_to: done.padded_to,
-            video_stream: info.stream_index,
-            other_video_streams: info.video_streams.saturating_sub(1),
-            source_start_s: info.start_pts as f64 * info.time_base_f64(),
-            seconds,
-            fps: if seconds > 0.0 {
-                written as f64 / seconds
-            } else {
-                0.0
-            },
-        };
-        (summary, plan)
-    } else {
-        if let Some(r) = &replayed {
-            detection = r.detection.clone();
-            detections = r.counts.detections;
-            tracks = r.tracks.clone();
-        }
-        if !tracks.is_empty() || !manual.is_empty() {
-            let info = crate::media::probe(input)?;
-            validate_regions(&tracks, &manual, info.width, info.height, info.frames).map_err(
-                |e| match &opts.replay {
-                    Some(r) => {
-                        Error::new(e.kind(), format!("record {}: {}", r.display(), e.message()))
-                    }
-                    None => e,
-                },
-            )?;
-        }
-        let plan = drawing_plan(&tracks);
-        let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
-            let boxes = boxes_at(&plan, &manual, fi.index, u64::MAX);
-            renderer.draw(frame, &boxes)
-        })?;
-        (summary, plan)
-    };
-    let masks = renderer.into_masks();
+        })
+    }
+}
 
-    let cleanup = |e: Error| {
-        let _ = std::fs::remove_file(&summary.output);
-        e
+/// Redaction of what is known before decoding (masks, a replayed record's
+/// tracks, manual boxes) through the one pipeline loop.
+fn render_known(
+    input: &Path,
+    output: &Path,
+    opts: &RedactOptions,
+    replayed: Option<&RedactionRecord>,
+    renderer: &mut Renderer<'_>,
+    manual: &[ManualBox],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Rendered> {
+    let (detection, detections, tracks) = match replayed {
+        Some(r) => (r.detection.clone(), r.counts.detections, r.tracks.clone()),
+        None => (None, 0, Vec::new()),
     };
-    let input_sha = input_hash
+    if !tracks.is_empty() || !manual.is_empty() {
+        let info = crate::media::probe(input)?;
+        validate_regions(&tracks, manual, info.width, info.height, info.frames).map_err(|e| {
+            match &opts.replay {
+                Some(r) => Error::new(e.kind(), format!("record {}: {}", r.display(), e.message())),
+                None => e,
+            }
+        })?;
+    }
+    let plan = drawing_plan(&tracks);
+    let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
+        let boxes = boxes_at(&plan, manual, fi.index, u64::MAX);
+        renderer.draw(frame, &boxes)
+    })?;
+    Ok(Rendered {
+        summary,
+        plan,
+        tracks,
+        detections,
+        detection,
+    })
+}
+
+/// Once the output is complete: the hashes, the record, and the record
+/// written beside the output (the caller removes the output on error).
+fn complete(
+    input: &Path,
+    output: &Path,
+    opts: &RedactOptions,
+    setup: Setup,
+    r: Rendered,
+    masks: Option<(usize, usize, MaskSet)>,
+) -> Result<RedactionRecord> {
+    let input_sha = setup
+        .input_hash
         .join()
         .map_err(|_| Error::new(ErrorKind::Io, "input hashing thread failed"))
-        .and_then(|r| r.map_err(|e| Error::io(e, "cannot hash input").with_path(input)))
-        .map_err(cleanup)?;
-    if let Some(r) = &replayed {
-        if r.input.sha256 != input_sha {
-            return Err(cleanup(
-                invalid(format!(
-                    "input sha256 {input_sha} is not the recorded input's {} (replay needs the same footage)",
-                    r.input.sha256
-                ))
-                .with_path(input),
-            ));
+        .and_then(|r| r.map_err(|e| Error::io(e, "cannot hash input").with_path(input)))?;
+    if let Some(rec) = &setup.replayed {
+        if rec.input.sha256 != input_sha {
+            return Err(invalid(format!(
+                "input sha256 {input_sha} is not the recorded input's {} (replay needs the same footage)",
+                rec.input.sha256
+            ))
+            .with_path(input));
         }
     }
-    let output_sha = crate::hash::file_sha256(&summary.output)
-        .map_err(|e| cleanup(Error::io(e, "cannot hash output").with_path(output)))?;
-
+    let output_sha = crate::hash::file_sha256(&r.summary.output)
+        .map_err(|e| Error::io(e, "cannot hash output").with_path(output))?;
     let masks_applied = masks
-        .map(|(_, _, set)| {
-            set.regions()
-                .iter()
-                .map(|(id, r)| AppliedMask {
-                    id: id.clone(),
-                    style: r.style(),
-                    tile_px: r.tile(),
-                    pixels: r.luma().area(),
-                    frames: summary.frames_out,
-                })
-                .collect()
-        })
+        .map(|(_, _, set)| applied_masks(&set, r.summary.frames_out))
         .unwrap_or_default();
-    let authorisation = match &replayed {
+    let (masks_lifted, kept_tracks) = authorities(opts, setup.replayed.as_ref(), &setup.unmask);
+    let (obscured_boxes, frames_with_boxes) =
+        count_boxes(&r.plan, &setup.manual, r.summary.frames_out);
+    let tracks = &r.tracks;
+    let counts = Counts {
+        tracks: tracks.len(),
+        face_tracks: tracks.iter().filter(|t| t.class == Class::Face).count(),
+        plate_tracks: tracks.iter().filter(|t| t.class == Class::Plate).count(),
+        kept_tracks: tracks.iter().filter(|t| t.kept).count(),
+        detections: r.detections,
+        obscured_boxes,
+        frames_with_boxes,
+    };
+    let camera = setup.camera.map(CameraRef::of).transpose()?;
+    let mut record = RedactionRecord {
+        schema: RECORD_SCHEMA.to_string(),
+        tool: Tool {
+            name: "obscura".into(),
+            version: crate::VERSION.into(),
+        },
+        input: FileRef {
+            path: input.to_path_buf(),
+            sha256: input_sha,
+            frames: r.summary.frames_in,
+        },
+        output: FileRef {
+            path: r.summary.output.clone(),
+            sha256: output_sha,
+            frames: r.summary.frames_out,
+        },
+        camera,
+        masks_applied,
+        masks_lifted,
+        operator: opts.operator.clone(),
+        reason: opts.reason.clone(),
+        case_reference: opts.case_reference.clone(),
+        encode: opts.pipeline.encode.clone(),
+        detection: r.detection,
+        tracks: r.tracks,
+        kept_tracks,
+        manual_boxes: setup.manual,
+        counts,
+        replay_of: setup.replay_sha,
+        replaced: None,
+        started_utc: setup.started_utc,
+        finished_utc: now(),
+    };
+    if setup.replace {
+        let kept = keep_replaced_record(&setup.record_file)?;
+        if setup.replaced_output_sha.is_some() || kept.is_some() {
+            let (record_kept_as, record_sha256) = kept.unzip();
+            record.replaced = Some(Replaced {
+                output_sha256: setup.replaced_output_sha,
+                record_kept_as,
+                record_sha256,
+            });
+        }
+    }
+    let json = serde_json::to_vec(&record)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise record: {e}")))?;
+    let record_out = setup.record_out;
+    std::fs::write(record_out.tmp_path(), json)
+        .map_err(|e| Error::io(e, "cannot write record").with_path(record_out.dest()))?;
+    record_out.commit()?;
+    Ok(record)
+}
+
+/// The masks obscured on every frame, as recorded.
+fn applied_masks(set: &MaskSet, frames: u64) -> Vec<AppliedMask> {
+    set.regions()
+        .iter()
+        .map(|(id, r)| AppliedMask {
+            id: id.clone(),
+            style: r.style(),
+            tile_px: r.tile(),
+            pixels: r.luma().area(),
+            frames,
+        })
+        .collect()
+}
+
+/// Masks lifted and tracks kept, and on whose word: a replay keeps its
+/// record's unless new ones are given.
+fn authorities(
+    opts: &RedactOptions,
+    replayed: Option<&RedactionRecord>,
+    unmask: &[String],
+) -> (Vec<LiftedMask>, Vec<KeptTrack>) {
+    let lifted = match replayed {
         Some(r) if opts.unmask.is_empty() => r.masks_lifted.clone(),
         _ => unmask
             .iter()
@@ -1026,7 +1232,7 @@ pub(crate) fn redact_using(
             })
             .collect(),
     };
-    let kept_tracks: Vec<KeptTrack> = match &replayed {
+    let kept = match replayed {
         Some(r) => r.kept_tracks.clone(),
         None => opts
             .keep_tracks
@@ -1037,83 +1243,19 @@ pub(crate) fn redact_using(
             })
             .collect(),
     };
-    let (obscured_boxes, frames_with_boxes) = count_boxes(&plan, &manual, summary.frames_out);
-    let counts = Counts {
-        tracks: tracks.len(),
-        face_tracks: tracks.iter().filter(|t| t.class == Class::Face).count(),
-        plate_tracks: tracks.iter().filter(|t| t.class == Class::Plate).count(),
-        kept_tracks: tracks.iter().filter(|t| t.kept).count(),
-        detections,
-        obscured_boxes,
-        frames_with_boxes,
-    };
-    let camera = camera
-        .map(|c| -> Result<CameraRef> {
-            Ok(CameraRef {
-                profile: serde_json::to_value(&c.profile).map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("cannot serialise profile: {e}"))
-                })?,
-                path: c.path,
-                sha256: c.sha256,
-            })
+    (lifted, kept)
+}
+
+impl CameraRef {
+    /// The record's copy of the profile used.
+    fn of(c: LoadedProfile) -> Result<CameraRef> {
+        Ok(CameraRef {
+            profile: serde_json::to_value(&c.profile)
+                .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise profile: {e}")))?,
+            path: c.path,
+            sha256: c.sha256,
         })
-        .transpose()
-        .map_err(cleanup)?;
-    let record = RedactionRecord {
-        schema: RECORD_SCHEMA.to_string(),
-        tool: Tool {
-            name: "obscura".into(),
-            version: crate::VERSION.into(),
-        },
-        input: FileRef {
-            path: input.to_path_buf(),
-            sha256: input_sha,
-            frames: summary.frames_in,
-        },
-        output: FileRef {
-            path: summary.output.clone(),
-            sha256: output_sha,
-            frames: summary.frames_out,
-        },
-        camera,
-        masks_applied,
-        masks_lifted: authorisation,
-        operator: opts.operator.clone(),
-        reason: opts.reason.clone(),
-        case_reference: opts.case_reference.clone(),
-        encode: opts.pipeline.encode.clone(),
-        detection,
-        tracks,
-        kept_tracks,
-        manual_boxes: manual,
-        counts,
-        replay_of: replay_sha,
-        replaced: None,
-        started_utc,
-        finished_utc: now(),
-    };
-    let mut record = record;
-    if replace {
-        let kept = keep_replaced_record(&record_file).map_err(cleanup)?;
-        if replaced_output_sha.is_some() || kept.is_some() {
-            let (record_kept_as, record_sha256) = kept.unzip();
-            record.replaced = Some(Replaced {
-                output_sha256: replaced_output_sha,
-                record_kept_as,
-                record_sha256,
-            });
-        }
     }
-    let json = serde_json::to_vec(&record).map_err(|e| {
-        cleanup(Error::new(
-            ErrorKind::Io,
-            format!("cannot serialise record: {e}"),
-        ))
-    })?;
-    std::fs::write(record_out.tmp_path(), json)
-        .map_err(|e| cleanup(Error::io(e, "cannot write record").with_path(record_out.dest())))?;
-    record_out.commit().map_err(cleanup)?;
-    Ok(record)
 }
 
 /// Before a record is replaced (explicitly asked for), keeps the old one
