@@ -473,9 +473,38 @@ impl Store {
         key: Option<&SecretKey>,
     ) -> Result<RetentionReport> {
         opts.validate()?;
-        let path = self.path().to_path_buf();
         let cutoff = format_utc(&(opts.now - chrono::Duration::days(i64::from(opts.days))));
-        let e = |err| db_err(&path, "cannot apply retention", err);
+        let (mut report, due) = self.due_for_retention(opts, &cutoff)?;
+        let pending = self.pending_deletions()?;
+        if opts.dry_run {
+            dry_run(opts, &pending, due, &mut report);
+            return Ok(report);
+        }
+        let completed = self.complete_pending(opts, &cutoff, &pending, &mut report)?;
+        // Intents of an earlier run were completed above, not again here.
+        let due: Vec<_> = due
+            .into_iter()
+            .filter(|(rec, _)| !pending.iter().any(|p| p.sha256 == rec.sha256))
+            .collect();
+        if !opts.delete_files {
+            self.purge_rows(opts, &cutoff, due, completed, key, &mut report)?;
+            return Ok(report);
+        }
+        let purged = self.purge_files(opts, &cutoff, due, &mut report)?;
+        if let (Some(k), true) = (key, completed || purged) {
+            self.sign_audit_head(k)?;
+        }
+        Ok(report)
+    }
+
+    /// Sorts every recording: in the window, undated, held, or due (with
+    /// its incident count). The report starts with all but the due ones.
+    fn due_for_retention(
+        &self,
+        opts: &RetentionOptions,
+        cutoff: &str,
+    ) -> Result<(RetentionReport, Vec<(RecordingRef, i64)>)> {
+        let e = |err| db_err(self.path(), "cannot apply retention", err);
         let all: Vec<(RecordingRef, bool, i64)> = {
             let mut st = self
                 .conn()
@@ -492,9 +521,8 @@ impl Store {
                 .map_err(e)?;
             rows.collect::<rusqlite::Result<_>>().map_err(e)?
         };
-        let pending = self.pending_deletions()?;
         let mut report = RetentionReport {
-            cutoff_utc: cutoff.clone(),
+            cutoff_utc: cutoff.to_string(),
             dry_run: opts.dry_run,
             purged: Vec::new(),
             held: Vec::new(),
@@ -502,65 +530,29 @@ impl Store {
             in_window: 0,
             faults: Vec::new(),
         };
-        let mut due: Vec<(RecordingRef, i64)> = Vec::new();
+        let mut due = Vec::new();
         for (rec, held, incidents) in all {
-            let Some(end) = rec.end_utc.clone() else {
-                report.undated.push(rec);
-                continue;
-            };
-            if end >= cutoff {
-                report.in_window += 1;
-                continue;
+            match rec.end_utc.as_deref() {
+                None => report.undated.push(rec),
+                Some(end) if end >= cutoff => report.in_window += 1,
+                Some(_) if held => report.held.push(rec),
+                Some(_) => due.push((rec, incidents)),
             }
-            if held {
-                report.held.push(rec);
-                continue;
-            }
-            due.push((rec, incidents));
         }
-        let fault = |rec: &RecordingRef, message: String| RetentionFault {
-            path: rec.path.clone(),
-            sha256: rec.sha256.clone(),
-            message,
-        };
-        if opts.dry_run {
-            for p in &pending {
-                report.faults.push(RetentionFault {
-                    path: p.path.clone(),
-                    sha256: p.sha256.clone(),
-                    message: format!(
-                        "an earlier run logged its deletion (audit entry {}) but did not complete it: the next run completes it",
-                        p.intent_seq
-                    ),
-                });
-            }
-            for (rec, incidents) in due {
-                let file = if opts.delete_files {
-                    match check_file(Path::new(&rec.path), &rec.sha256) {
-                        Ok(FileState::Missing) => "missing",
-                        Ok(FileState::Changed) => "changed",
-                        Ok(FileState::Unchanged) => "would_delete",
-                        Err(msg) => {
-                            report.faults.push(fault(&rec, msg));
-                            continue;
-                        }
-                    }
-                } else {
-                    "kept"
-                };
-                report.purged.push(Purged {
-                    recording: rec,
-                    incidents: incidents.max(0) as u64,
-                    file,
-                    audit_seq: None,
-                    intent_seq: None,
-                });
-            }
-            return Ok(report);
-        }
+        Ok((report, due))
+    }
+
+    /// Completes the deletions an earlier run logged and did not finish.
+    /// Returns whether anything was logged.
+    fn complete_pending(
+        &mut self,
+        opts: &RetentionOptions,
+        cutoff: &str,
+        pending: &[PendingDeletion],
+        report: &mut RetentionReport,
+    ) -> Result<bool> {
         let mut logged = false;
-        // Intents an earlier run committed and did not complete.
-        for p in &pending {
+        for p in pending {
             let rec = self.recording_by_sha(&p.sha256)?.unwrap_or(RecordingRef {
                 path: p.path.clone(),
                 camera: 0,
@@ -582,7 +574,8 @@ impl Store {
             match delete_if_unchanged(Path::new(&p.path), &p.sha256) {
                 Ok(file) => {
                     let incidents = self.incident_count(&p.sha256)?;
-                    let seq = self.complete_purge(opts, &cutoff, &rec, incidents, file, Some(p.intent_seq))?;
+                    let seq =
+                        self.complete_purge(opts, cutoff, &rec, incidents, file, Some(p.intent_seq))?;
                     logged = true;
                     report.purged.push(Purged {
                         recording: rec,
@@ -601,35 +594,56 @@ impl Store {
                 )),
             }
         }
-        if !opts.delete_files {
-            let tx = self
-                .conn_mut()
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(e)?;
-            for (rec, incidents) in due {
-                if pending.iter().any(|p| p.sha256 == rec.sha256) {
-                    continue;
-                }
-                let seq = purge_tx(&tx, &path, opts, &cutoff, &rec, incidents, "kept", None)?;
-                logged = true;
-                report.purged.push(Purged {
-                    recording: rec,
-                    incidents: incidents.max(0) as u64,
-                    file: "kept",
-                    audit_seq: Some(seq),
-                    intent_seq: None,
-                });
-            }
-            if let (Some(k), true) = (key, logged) {
-                audit::sign_head_tx(&tx, &path, k)?;
-            }
-            tx.commit().map_err(e)?;
-            return Ok(report);
-        }
+        Ok(logged)
+    }
+
+    /// Without file deletion: every due recording's rows go in one
+    /// transaction, each logged in it, the head signed in it when a key is
+    /// given and anything was logged.
+    fn purge_rows(
+        &mut self,
+        opts: &RetentionOptions,
+        cutoff: &str,
+        due: Vec<(RecordingRef, i64)>,
+        mut logged: bool,
+        key: Option<&SecretKey>,
+        report: &mut RetentionReport,
+    ) -> Result<()> {
+        let path = self.path().to_path_buf();
+        let e = |err| db_err(&path, "cannot apply retention", err);
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
         for (rec, incidents) in due {
-            if pending.iter().any(|p| p.sha256 == rec.sha256) {
-                continue;
-            }
+            let seq = purge_tx(&tx, &path, opts, cutoff, &rec, incidents, "kept", None)?;
+            logged = true;
+            report.purged.push(Purged {
+                recording: rec,
+                incidents: incidents.max(0) as u64,
+                file: "kept",
+                audit_seq: Some(seq),
+                intent_seq: None,
+            });
+        }
+        if let (Some(k), true) = (key, logged) {
+            audit::sign_head_tx(&tx, &path, k)?;
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// With file deletion, two-phase per file: the intent is committed,
+    /// the file deleted, then the rows removed and the outcome logged.
+    /// Returns whether anything was logged.
+    fn purge_files(
+        &mut self,
+        opts: &RetentionOptions,
+        cutoff: &str,
+        due: Vec<(RecordingRef, i64)>,
+        report: &mut RetentionReport,
+    ) -> Result<bool> {
+        let mut logged = false;
+        for (rec, incidents) in due {
             let file_path = PathBuf::from(&rec.path);
             let (intent, outcome) = match check_file(&file_path, &rec.sha256) {
                 Err(msg) => {
@@ -641,7 +655,7 @@ impl Store {
                 Ok(FileState::Changed) => (None, Ok("changed")),
                 // No file is deleted before its intent is committed.
                 Ok(FileState::Unchanged) => {
-                    let seq = self.log_intent(opts, &cutoff, &rec)?;
+                    let seq = self.log_intent(opts, cutoff, &rec)?;
                     (Some(seq), delete_if_unchanged(&file_path, &rec.sha256))
                 }
             };
@@ -662,7 +676,7 @@ impl Store {
                 }
             };
             let seq =
-                self.complete_purge(opts, &cutoff, &rec, incidents.max(0) as u64, file, intent)?;
+                self.complete_purge(opts, cutoff, &rec, incidents.max(0) as u64, file, intent)?;
             report.purged.push(Purged {
                 recording: rec,
                 incidents: incidents.max(0) as u64,
@@ -671,10 +685,7 @@ impl Store {
                 intent_seq: intent,
             });
         }
-        if let (Some(k), true) = (key, logged) {
-            self.sign_audit_head(k)?;
-        }
-        Ok(report)
+        Ok(logged)
     }
 
     fn pending_deletions(&self) -> Result<Vec<PendingDeletion>> {
@@ -878,5 +889,56 @@ fn delete_if_unchanged(path: &Path, sha256: &str) -> std::result::Result<&'stati
                 .map_err(|e| format!("{}: cannot delete: {e}", path.display()))?;
             Ok("deleted")
         }
+    }
+}
+
+/// A recording retention could not deal with, and why.
+fn fault(rec: &RecordingRef, message: String) -> RetentionFault {
+    RetentionFault {
+        path: rec.path.clone(),
+        sha256: rec.sha256.clone(),
+        message,
+    }
+}
+
+/// What a run would do, with the same checks of the files, changing
+/// nothing.
+fn dry_run(
+    opts: &RetentionOptions,
+    pending: &[PendingDeletion],
+    due: Vec<(RecordingRef, i64)>,
+    report: &mut RetentionReport,
+) {
+    for p in pending {
+        report.faults.push(RetentionFault {
+            path: p.path.clone(),
+            sha256: p.sha256.clone(),
+            message: format!(
+                "an earlier run logged its deletion (audit entry {}) but did not complete it: the next run completes it",
+                p.intent_seq
+            ),
+        });
+    }
+    for (rec, incidents) in due {
+        let file = if opts.delete_files {
+            match check_file(Path::new(&rec.path), &rec.sha256) {
+                Ok(FileState::Missing) => "missing",
+                Ok(FileState::Changed) => "changed",
+                Ok(FileState::Unchanged) => "would_delete",
+                Err(msg) => {
+                    report.faults.push(fault(&rec, msg));
+                    continue;
+                }
+            }
+        } else {
+            "kept"
+        };
+        report.purged.push(Purged {
+            recording: rec,
+            incidents: incidents.max(0) as u64,
+            file,
+            audit_seq: None,
+            intent_seq: None,
+        });
     }
 }
