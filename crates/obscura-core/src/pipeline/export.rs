@@ -480,7 +480,6 @@ fn build_and_place(
     let dir = work.path.clone();
     let manifest_name = manifest_path(Path::new(""), &req.exhibit);
     let manifest_tmp = dir.join(&manifest_name);
-    let sig_tmp = sig_path(&manifest_tmp);
     let manifest_dest = folder.join(&manifest_name);
     let sig_dest = sig_path(&manifest_dest);
 
@@ -503,49 +502,8 @@ fn build_and_place(
             working.push(working_copy(req, &dir, m)?);
         }
     }
-    let lib = media::library_info();
-    let manifest = Manifest {
-        schema: MANIFEST_SCHEMA.into(),
-        exhibit: req.exhibit.trim().to_string(),
-        camera: camera.clone(),
-        date: req.from.format("%Y-%m-%d").to_string(),
-        from_utc: format_utc(&req.from),
-        to_utc: format_utc(&req.to),
-        operator: req.operator.trim().to_string(),
-        reason: req.reason.trim().to_string(),
-        created_utc: format_utc(&Utc::now()),
-        tool: ToolInfo {
-            name: "obscura".into(),
-            version: crate::VERSION.into(),
-            avcodec: lib.avcodec,
-            avformat: lib.avformat,
-        },
-        frame_hash: FRAME_HASH.into(),
-        masters,
-        working_copies: working,
-    };
-    let bytes = serde_json::to_vec_pretty(&manifest)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise manifest: {e}")))?;
-    let manifest_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    let mf = PendingFile::new(&manifest_tmp, &[])?;
-    std::fs::write(mf.tmp_path(), &bytes)
-        .map_err(|e| Error::io(e, "cannot write manifest").with_path(&manifest_dest))?;
-    mf.commit()?;
-    if let Some(k) = key {
-        let s = ManifestSignature {
-            schema: SIGNATURE_SCHEMA.into(),
-            algorithm: "ed25519".into(),
-            manifest_sha256: manifest_sha.clone(),
-            public_key: k.public_key().to_hex(),
-            signature: k.sign(&bytes),
-        };
-        let sf = PendingFile::new(&sig_tmp, &[])?;
-        let text = serde_json::to_vec_pretty(&s)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise signature: {e}")))?;
-        std::fs::write(sf.tmp_path(), text)
-            .map_err(|e| Error::io(e, "cannot write signature").with_path(&sig_dest))?;
-        sf.commit()?;
-    }
+    let manifest = Manifest::new(req, camera, masters, working);
+    let manifest_sha = write_manifest(&manifest, key, &manifest_tmp, &manifest_dest)?;
     sync_dir(&dir)?;
 
     let tx = index
@@ -564,29 +522,10 @@ fn build_and_place(
     } else {
         Vec::new()
     };
-    let entry = NewEntry::new(
-        &req.operator,
-        Action::Export,
-        req.exhibit.trim(),
-        &req.reason,
-    )
-    .with_details(serde_json::json!({
-        "camera": req.camera,
-        "from_utc": manifest.from_utc,
-        "to_utc": manifest.to_utc,
-        "manifest": std::fs::canonicalize(&req.out_dir)
-            .map(|d| d.join(stem).join(&manifest_name))
-            .unwrap_or_else(|_| manifest_dest.clone()),
-        "manifest_sha256": manifest_sha,
-        "signed": key.is_some(),
-        "masters": manifest.masters.iter().map(|m| serde_json::json!({
-            "file": m.file, "sha256": m.sha256, "frames": m.frames.len(),
-            "source": m.source.path, "source_sha256": m.source.sha256,
-        })).collect::<Vec<_>>(),
-        "working_copies": manifest.working_copies.iter().map(|w| serde_json::json!({
-            "file": w.file, "sha256": w.sha256,
-        })).collect::<Vec<_>>(),
-    }));
+    let manifest_at = std::fs::canonicalize(&req.out_dir)
+        .map(|d| d.join(stem).join(&manifest_name))
+        .unwrap_or_else(|_| manifest_dest.clone());
+    let entry = export_entry(req, &manifest, manifest_at, &manifest_sha, key.is_some());
     let logged = audit::append_tx(&tx, &db, &entry)?;
     if let Some(k) = key {
         audit::sign_head_tx(&tx, &db, k)?;
@@ -610,23 +549,117 @@ fn build_and_place(
         let _ = sync_dir(parent);
     }
     Ok(Exported {
-        manifest: manifest_dest.clone(),
+        manifest: manifest_dest,
         manifest_sha256: manifest_sha,
-        signature: key.map(|_| sig_dest.clone()),
-        masters: manifest
-            .masters
-            .iter()
+        signature: key.map(|_| sig_dest),
+        masters: (manifest.masters.iter())
             .map(|m| folder.join(&m.file))
             .collect(),
-        working_copies: manifest
-            .working_copies
-            .iter()
+        working_copies: (manifest.working_copies.iter())
             .map(|w| folder.join(&w.file))
             .collect(),
         frames: manifest.masters.iter().map(|m| m.frames.len() as u64).sum(),
         holds_placed: holds.len(),
         audit_seq: logged.seq,
     })
+}
+
+impl Manifest {
+    /// The manifest of an exhibit of `req`'s range.
+    fn new(
+        req: &ExportRequest,
+        camera: &CameraInfo,
+        masters: Vec<MasterFile>,
+        working_copies: Vec<WorkingCopy>,
+    ) -> Manifest {
+        let lib = media::library_info();
+        Manifest {
+            schema: MANIFEST_SCHEMA.into(),
+            exhibit: req.exhibit.trim().to_string(),
+            camera: camera.clone(),
+            date: req.from.format("%Y-%m-%d").to_string(),
+            from_utc: format_utc(&req.from),
+            to_utc: format_utc(&req.to),
+            operator: req.operator.trim().to_string(),
+            reason: req.reason.trim().to_string(),
+            created_utc: format_utc(&Utc::now()),
+            tool: ToolInfo {
+                name: "obscura".into(),
+                version: crate::VERSION.into(),
+                avcodec: lib.avcodec,
+                avformat: lib.avformat,
+            },
+            frame_hash: FRAME_HASH.into(),
+            masters,
+            working_copies,
+        }
+    }
+}
+
+/// Writes the manifest at `tmp` (inside the exhibit being built) and, with
+/// a key, its signature beside it. Returns the manifest's sha256. `dest` is
+/// where it will lie once placed, for messages.
+fn write_manifest(
+    manifest: &Manifest,
+    key: Option<&SecretKey>,
+    tmp: &Path,
+    dest: &Path,
+) -> Result<String> {
+    let bytes = serde_json::to_vec_pretty(manifest)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise manifest: {e}")))?;
+    let manifest_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    let mf = PendingFile::new(tmp, &[])?;
+    std::fs::write(mf.tmp_path(), &bytes)
+        .map_err(|e| Error::io(e, "cannot write manifest").with_path(dest))?;
+    mf.commit()?;
+    if let Some(k) = key {
+        let s = ManifestSignature {
+            schema: SIGNATURE_SCHEMA.into(),
+            algorithm: "ed25519".into(),
+            manifest_sha256: manifest_sha.clone(),
+            public_key: k.public_key().to_hex(),
+            signature: k.sign(&bytes),
+        };
+        let sf = PendingFile::new(sig_path(tmp), &[])?;
+        let text = serde_json::to_vec_pretty(&s)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise signature: {e}")))?;
+        std::fs::write(sf.tmp_path(), text)
+            .map_err(|e| Error::io(e, "cannot write signature").with_path(sig_path(dest)))?;
+        sf.commit()?;
+    }
+    Ok(manifest_sha)
+}
+
+/// The audit entry of an export: range, manifest and its hash, and every
+/// file with its hash and source.
+fn export_entry(
+    req: &ExportRequest,
+    manifest: &Manifest,
+    manifest_at: PathBuf,
+    manifest_sha: &str,
+    signed: bool,
+) -> NewEntry {
+    NewEntry::new(
+        &req.operator,
+        Action::Export,
+        req.exhibit.trim(),
+        &req.reason,
+    )
+    .with_details(serde_json::json!({
+        "camera": req.camera,
+        "from_utc": manifest.from_utc,
+        "to_utc": manifest.to_utc,
+        "manifest": manifest_at,
+        "manifest_sha256": manifest_sha,
+        "signed": signed,
+        "masters": manifest.masters.iter().map(|m| serde_json::json!({
+            "file": m.file, "sha256": m.sha256, "frames": m.frames.len(),
+            "source": m.source.path, "source_sha256": m.source.sha256,
+        })).collect::<Vec<_>>(),
+        "working_copies": manifest.working_copies.iter().map(|w| serde_json::json!({
+            "file": w.file, "sha256": w.sha256,
+        })).collect::<Vec<_>>(),
+    }))
 }
 
 /// Copies the part of `rec` in the range, checks it against the source
@@ -699,72 +732,15 @@ fn export_one(
         .map_err(|e| Error::io(e, "cannot rename master").with_path(&dest))?;
     drop(pending);
 
-    // The master's frames, and the source's over the same span.
-    let (_, master_frames) = media::open(final_pending.tmp_path(), &req.decode)?;
-    let key = info
-        .keyframes
-        .iter()
-        .find(|k| k.index == cut.first_frame)
-        .copied();
-    let source_frames: Box<dyn Iterator<Item = Result<media::DecodedFrame>>> = match key {
-        Some(k) => Box::new(Decoder::open_from(&info, &k, 0)?),
-        None => Box::new(Decoder::open(&src, 0)?),
-    };
-    let mut source_frames = source_frames
-        .filter(|f| f.as_ref().map_or(true, |f| f.index() >= cut.first_frame))
-        .take(cut.frames() as usize);
-    let mut frames = Vec::with_capacity(cut.frames() as usize);
-    for (i, m) in master_frames.enumerate() {
-        let m = m.map_err(|e| e.with_path(&dest))?;
-        let s = match source_frames.next() {
-            Some(s) => s?,
-            None => {
-                return Err(Error::new(
-                    ErrorKind::Corrupt,
-                    format!(
-                        "master has more frames than the {} source frames {}..{}",
-                        cut.frames(),
-                        cut.first_frame,
-                        cut.end_frame
-                    ),
-                )
-                .with_path(&dest))
-            }
-        };
-        let (mh, sh) = (m.view().sha256_hex(), s.view().sha256_hex());
-        if mh != sh {
-            return Err(Error::new(
-                ErrorKind::Corrupt,
-                format!(
-                    "master frame {i} does not match source frame {} (stream copy not faithful): not exported",
-                    s.index()
-                ),
-            )
-            .with_path(&dest));
-        }
-        frames.push(FrameHash {
-            index: i as u64,
-            source_index: s.index(),
-            utc: format_utc(&at(&start, s.time())),
-            sha256: mh,
-        });
-        if i % 16 == 0 {
-            progress(i as u64);
-        }
-    }
-    if frames.len() as u64 != cut.frames() {
-        return Err(Error::new(
-            ErrorKind::Corrupt,
-            format!(
-                "master decodes to {} frames, expected the {} source frames {}..{}",
-                frames.len(),
-                cut.frames(),
-                cut.first_frame,
-                cut.end_frame
-            ),
-        )
-        .with_path(&dest));
-    }
+    let frames = master_frame_hashes(
+        req,
+        &info,
+        &cut,
+        final_pending.tmp_path(),
+        &dest,
+        &start,
+        progress,
+    )?;
     progress(cut.frames());
     let master = MasterFile {
         file: name,
@@ -788,6 +764,86 @@ fn export_one(
     };
     final_pending.commit()?;
     Ok(master)
+}
+
+/// Decodes the master at `master` beside the source frames it was cut from
+/// and hashes each frame, refusing any difference. `dest` is the master's
+/// final name, for messages.
+fn master_frame_hashes(
+    req: &ExportRequest,
+    info: &media::VideoInfo,
+    cut: &media::Cut,
+    master: &Path,
+    dest: &Path,
+    start: &DateTime<Utc>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Vec<FrameHash>> {
+    let (_, master_frames) = media::open(master, &req.decode)?;
+    let key = info
+        .keyframes
+        .iter()
+        .find(|k| k.index == cut.first_frame)
+        .copied();
+    let source_frames: Box<dyn Iterator<Item = Result<media::DecodedFrame>>> = match key {
+        Some(k) => Box::new(Decoder::open_from(info, &k, 0)?),
+        None => Box::new(Decoder::open(&info.path, 0)?),
+    };
+    let mut source_frames = source_frames
+        .filter(|f| f.as_ref().map_or(true, |f| f.index() >= cut.first_frame))
+        .take(cut.frames() as usize);
+    let mut frames = Vec::with_capacity(cut.frames() as usize);
+    for (i, m) in master_frames.enumerate() {
+        let m = m.map_err(|e| e.with_path(dest))?;
+        let s = match source_frames.next() {
+            Some(s) => s?,
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    format!(
+                        "master has more frames than the {} source frames {}..{}",
+                        cut.frames(),
+                        cut.first_frame,
+                        cut.end_frame
+                    ),
+                )
+                .with_path(dest))
+            }
+        };
+        let (mh, sh) = (m.view().sha256_hex(), s.view().sha256_hex());
+        if mh != sh {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "master frame {i} does not match source frame {} (stream copy not faithful): not exported",
+                    s.index()
+                ),
+            )
+            .with_path(dest));
+        }
+        frames.push(FrameHash {
+            index: i as u64,
+            source_index: s.index(),
+            utc: format_utc(&at(start, s.time())),
+            sha256: mh,
+        });
+        if i % 16 == 0 {
+            progress(i as u64);
+        }
+    }
+    if frames.len() as u64 != cut.frames() {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "master decodes to {} frames, expected the {} source frames {}..{}",
+                frames.len(),
+                cut.frames(),
+                cut.first_frame,
+                cut.end_frame
+            ),
+        )
+        .with_path(dest));
+    }
+    Ok(frames)
 }
 
 /// H.264 MP4 of a master with the wall-clock time of each frame burned in
