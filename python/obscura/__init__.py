@@ -22,16 +22,15 @@ with the CLI's message.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import threading as _threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Literal, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Literal, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _obscura, errors
-from ._obscura import FaceDetector, PlateDetector, __version__
+from ._obscura import __version__
 from .errors import (
     AlreadyExistsError as AlreadyExistsError,
     CancelledError as CancelledError,
@@ -68,6 +67,8 @@ __all__ = [
     "Preset",
     "Audio",
     "GroupBy",
+    "ProgressCallback",
+    "Indexer",
     "TimeLike",
     "redact",
     "verify_redaction",
@@ -90,6 +91,17 @@ Audio = Literal["copy", "drop", "aac"]
 """What happens to the audio: copied, dropped, or re-encoded to AAC."""
 GroupBy = Literal["camera", "town", "desk"]
 """What a monthly report is grouped by."""
+ProgressCallback = Callable[[int, int], Any]
+"""Called as ``progress(done, total)`` in frames while a long call runs (on
+the calling thread, a few times a second). With tqdm::
+
+    with tqdm(unit="frame") as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+        redactor.redact(clip, out, progress=progress)
+
+An exception raised by the callback stops the call and is raised from it."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +132,8 @@ class VideoInfo:
     timestamps_complete: bool
 
     @classmethod
-    def _from_json(cls, text: str) -> "VideoInfo":
-        d = json.loads(text)
+    def _from_dict(cls, d: Dict[str, Any]) -> "VideoInfo":
+        d = dict(d)
         d["frame_rate"] = tuple(d["frame_rate"])
         d["time_base"] = tuple(d["time_base"])
         return cls(**d)
@@ -130,7 +142,7 @@ class VideoInfo:
 def probe(path: PathLike) -> VideoInfo:
     """Facts about a video file: size, codec, frame rate, exact frame count,
     duration, keyframes, audio streams."""
-    return VideoInfo._from_json(_obscura.probe(os.fspath(path)))
+    return VideoInfo._from_dict(_obscura.probe(os.fspath(path)))
 
 
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2
@@ -179,7 +191,7 @@ class FrameReader:
         self._it: Optional[_obscura.FrameIter] = _obscura.FrameIter(
             os.fspath(path), parallel=parallel, every=every, gray=gray
         )
-        self.info: VideoInfo = VideoInfo._from_json(self._it.info_json)
+        self.info: VideoInfo = VideoInfo._from_dict(self._it.info)
 
     def __iter__(self) -> "FrameReader":
         return self
@@ -249,12 +261,40 @@ def _cached(key: Tuple[Any, ...], make: Any) -> Any:
         return _detectors[key]
 
 
+class FaceDetector:
+    """CenterFace with its model loaded once, at the settings redaction
+    uses (``scale`` 0 picks the detection resolution from the picture
+    width). Safe to share between threads; a pickled copy (multiprocessing,
+    Dask) loads its own model."""
+
+    def __init__(self, *, threshold: float = 0.3, scale: float = 0.0, threads: int = 0) -> None:
+        self._inner = _obscura.FaceDetector(threshold=threshold, scale=scale, threads=threads)
+
+    def detect(self, array: np.ndarray) -> List[Detection]:
+        """Faces in an ``H x W x 3`` RGB or ``H x W`` grey uint8 array."""
+        return [Detection(*d) for d in self._inner.detect(_picture(array))]
+
+
+class PlateDetector:
+    """PP-OCRv4 text detection plus the plate-geometry filter, with its
+    model loaded once (with ``confirm``, only regions the recogniser reads
+    as a plate-like string). Safe to share between threads; a pickled copy
+    loads its own model."""
+
+    def __init__(self, *, threshold: float = 0.3, confirm: bool = False, threads: int = 0) -> None:
+        self._inner = _obscura.PlateDetector(threshold=threshold, confirm=confirm, threads=threads)
+
+    def detect(self, array: np.ndarray) -> List[Detection]:
+        """Number-plate-shaped text regions in an RGB or grey uint8 array."""
+        return [Detection(*d) for d in self._inner.detect(_picture(array))]
+
+
 def detect_faces(array: np.ndarray, *, threshold: float = 0.3, scale: float = 0.0) -> List[Detection]:
     """Faces in an ``H x W x 3`` RGB or ``H x W`` grey uint8 array, with
     CenterFace at the same settings redaction uses (the model is loaded on
     first use and kept)."""
     det = _cached(("face", threshold, scale), lambda: FaceDetector(threshold=threshold, scale=scale))
-    return [Detection(*d) for d in det.detect(_picture(array))]
+    return det.detect(array)  # type: ignore[no-any-return]
 
 
 def detect_plates(array: np.ndarray, *, threshold: float = 0.3, confirm: bool = False) -> List[Detection]:
@@ -262,7 +302,7 @@ def detect_plates(array: np.ndarray, *, threshold: float = 0.3, confirm: bool = 
     (PP-OCRv4 text detection plus the plate-geometry filter; with
     ``confirm``, only those the recogniser reads as a plate-like string)."""
     det = _cached(("plate", threshold, confirm), lambda: PlateDetector(threshold=threshold, confirm=confirm))
-    return [Detection(*d) for d in det.detect(_picture(array))]
+    return det.detect(array)  # type: ignore[no-any-return]
 
 
 class Rows(List[Dict[str, Any]]):
@@ -300,12 +340,14 @@ def tracks(
     full_every: int = 16,
     sheet: Optional[PathLike] = None,
     overwrite: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> Rows:
     """Face (and plate) tracks of a clip: id, class, first and last frame and
     time, detections. With ``sheet``, also writes the contact sheet (PNG) for
     picking the requester; an existing file there is replaced only with
-    ``overwrite`` (the input never is)."""
-    out = json.loads(
+    ``overwrite`` (the input never is). ``progress(done, total)`` is called
+    as frames are analysed."""
+    out = (
         _obscura.tracks(
             os.fspath(input),
             faces=faces,
@@ -316,6 +358,7 @@ def tracks(
             full_every=full_every,
             sheet=None if sheet is None else os.fspath(sheet),
             overwrite=overwrite,
+            progress=progress,
         )
     )
     return Rows(out["tracks"], meta={"sheet": out["sheet"]})
@@ -401,6 +444,7 @@ class Redactor:
         boxes: Sequence[str] = (),
         replay: Optional[PathLike] = None,
         case_reference: Optional[str] = None,
+        progress: Optional[ProgressCallback] = None,
     ) -> Dict[str, Any]:
         """Redacts ``input`` into ``output``, leaving ``keep_tracks`` (ids
         from :func:`tracks` of this file, with ``keep_reason``) visible and
@@ -409,8 +453,10 @@ class Redactor:
         (for a redactor built with ``faces=False, plates=False``). Returns
         the redaction record, also written next to the output as
         ``OUTPUT.redaction.json``; a replaced output's record is kept as
-        ``OUTPUT.redaction.superseded-UTC.json``."""
-        return json.loads(
+        ``OUTPUT.redaction.superseded-UTC.json``. ``progress(done, total)``
+        is called as frames are done (a ``tqdm`` bar: see
+        :data:`ProgressCallback`)."""
+        return dict(
             self._inner.redact(
                 os.fspath(input),
                 os.fspath(output),
@@ -419,6 +465,7 @@ class Redactor:
                 boxes=list(boxes),
                 replay=None if replay is None else os.fspath(replay),
                 case_reference=case_reference,
+                progress=progress,
             )
         )
 
@@ -451,6 +498,7 @@ def redact(
     db: Optional[PathLike] = None,
     key: Optional[PathLike] = None,
     overwrite: bool = False,
+    progress: Optional[ProgressCallback] = None,
 ) -> Dict[str, Any]:
     """Redacts one file as ``obscura redact`` does: a :class:`Redactor`
     built from these settings, used once (build a :class:`Redactor` to
@@ -485,6 +533,7 @@ def redact(
         keep_reason=keep_reason,
         boxes=boxes,
         replay=replay,
+        progress=progress,
     )
 
 
@@ -494,7 +543,7 @@ def verify_redaction(
     """Re-detects on a redacted output, at the redaction's own settings, and
     returns ``{"residuals": [...], ...}``: every face or plate still
     visible. An empty list is the go-ahead for disclosure."""
-    return json.loads(
+    return dict(
         _obscura.verify_redaction(
             os.fspath(output),
             record=None if record is None else os.fspath(record),
@@ -541,22 +590,48 @@ def _month_text(value: Union[str, "_dt.date"]) -> str:
     )
 
 
+class Indexer:
+    """Indexes recordings of one camera (its profile ``camera``) into the
+    SQLite index ``db``: the profile is read and checked, and the database
+    created or migrated, once; then :meth:`index` takes any number of
+    batches."""
+
+    def __init__(self, *, camera: PathLike, db: PathLike) -> None:
+        self._inner = _obscura.Indexer(camera=os.fspath(camera), db=os.fspath(db))
+
+    @property
+    def camera(self) -> int:
+        """The camera number of the profile."""
+        return int(self._inner.camera)
+
+    def index(
+        self,
+        paths: Union[PathLike, Sequence[PathLike]],
+        *,
+        start: Optional[TimeLike] = None,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Rows:
+        """Indexes ``paths``: one row per file, with an ``error`` dict for
+        files that could not be indexed (the others still are). ``start``
+        gives one recording's wall-clock start when neither its container
+        nor its name does."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        rows = self._inner.index([os.fspath(p) for p in paths], start=_time_text(start), progress=progress)
+        return Rows(rows)
+
+
 def index(
     paths: Union[PathLike, Sequence[PathLike]],
     *,
     camera: PathLike,
     db: PathLike,
     start: Optional[TimeLike] = None,
+    progress: Optional[ProgressCallback] = None,
 ) -> Rows:
-    """Indexes recordings of one camera (its profile ``camera``) into the
-    SQLite index ``db``: one row per file, with an ``error`` dict for files
-    that could not be indexed (the others still are)."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    rows = _obscura.index(
-        [os.fspath(p) for p in paths], camera=os.fspath(camera), db=os.fspath(db), start=_time_text(start)
-    )
-    return Rows(json.loads(rows))
+    """Indexes recordings of one camera as ``obscura index`` does: an
+    :class:`Indexer` used once."""
+    return Indexer(camera=camera, db=db).index(paths, start=start, progress=progress)
 
 
 def incidents(
@@ -580,7 +655,7 @@ def incidents(
         since=_time_text(since),
         until=_time_text(until),
     )
-    return Rows(json.loads(rows))
+    return Rows(rows)
 
 
 def report(
@@ -594,8 +669,12 @@ def report(
     grouped ``by`` camera,
     town or desk: one row per group; ``rows.meta`` has the month and the
     totals."""
-    r = json.loads(_obscura.report(os.fspath(db), _month_text(month), by=by, compare_previous=compare_previous))
+    r = dict(_obscura.report(os.fspath(db), _month_text(month), by=by, compare_previous=compare_previous))
     rows = r.pop("rows")
+    if by == "camera":
+        # The same type incidents give for a camera.
+        for row in rows:
+            row["group"] = int(row["group"])
     return Rows(rows, meta=r)
 
 

@@ -2,7 +2,7 @@
 //!
 //! A thin shell over `obscura-core`: every function here converts its
 //! arguments, calls the core with the GIL released, and hands the result
-//! back as numpy arrays or as JSON text that the pure-Python half turns into
+//! back as numpy arrays or as native Python objects (dicts, lists, numbers) that the pure-Python half turns into
 //! dicts and dataclasses. No behaviour lives only here.
 //!
 //! Long calls run the core on a scoped thread while the calling thread waits
@@ -19,6 +19,7 @@ use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
 use obscura_core::{Cancel, ErrorKind};
 use pyo3::prelude::*;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
@@ -41,9 +42,67 @@ fn to_py(py: Python<'_>, e: obscura_core::Error) -> PyErr {
     build().unwrap_or_else(|err| err)
 }
 
+/// Progress of a long call: the core's workers store frames done and the
+/// total; the waiting thread, which holds the GIL between waits, hands them
+/// to the Python callback (`callback(done, total)`, as `tqdm.update`-style
+/// code wants) whenever they changed. No worker thread ever takes the GIL.
+struct Watch {
+    frames: AtomicU64,
+    total: AtomicU64,
+    told: AtomicU64,
+    callback: Option<Py<PyAny>>,
+}
+
+impl Watch {
+    fn new(callback: Option<Py<PyAny>>) -> Watch {
+        Watch {
+            frames: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            told: AtomicU64::new(u64::MAX),
+            callback,
+        }
+    }
+
+    /// Called by the core (any thread).
+    fn set(&self, p: obscura_core::pipeline::Progress) {
+        self.total.store(p.total, Ordering::Relaxed);
+        self.frames.store(p.frames, Ordering::Relaxed);
+    }
+
+    /// A job that cancels with `cancel` and reports here.
+    fn job(&self, cancel: &Cancel) -> obscura_core::pipeline::Job<'_> {
+        obscura_core::pipeline::Job::new()
+            .with_cancel(cancel.clone())
+            .on_progress(|p| self.set(p))
+    }
+
+    /// Calls the callback if the count moved since it was last told.
+    fn tell(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(cb) = &self.callback else {
+            return Ok(());
+        };
+        let frames = self.frames.load(Ordering::Relaxed);
+        if self.told.swap(frames, Ordering::Relaxed) != frames {
+            cb.call1(py, (frames, self.total.load(Ordering::Relaxed)))?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs `work` on a scoped thread with the GIL released, checking for
 /// Ctrl-C in between; see the module documentation.
 fn interruptible<T, F>(py: Python<'_>, cancel: &Cancel, work: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> obscura_core::Result<T> + Send,
+{
+    watched(py, cancel, &Watch::new(None), work)
+}
+
+/// [`interruptible`], telling `watch`'s callback the progress between
+/// waits. A callback that raises stops the work, and its exception is
+/// raised.
+fn watched<T, F>(py: Python<'_>, cancel: &Cancel, watch: &Watch, work: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> obscura_core::Result<T> + Send,
@@ -67,9 +126,13 @@ where
         loop {
             let got = py.detach(|| wait(Some(Duration::from_millis(100))));
             match got {
-                Ok(result) => return result.map_err(|e| to_py(py, e)),
+                Ok(result) => {
+                    let result = result.map_err(|e| to_py(py, e))?;
+                    watch.tell(py)?;
+                    return Ok(result);
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if let Err(interrupt) = py.check_signals() {
+                    if let Err(interrupt) = py.check_signals().and_then(|()| watch.tell(py)) {
                         cancel.cancel();
                         // Let the core stop and clean up before raising.
                         let _ = py.detach(|| wait(None));
@@ -86,9 +149,12 @@ where
     })
 }
 
-fn json<T: serde::Serialize>(value: &T) -> PyResult<String> {
-    serde_json::to_string(value)
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot serialise: {e}")))
+/// A core result as native Python objects (dicts, lists, ints, floats,
+/// strings, `None`), built in Rust: no JSON text crosses the boundary.
+fn native<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+    pythonize::pythonize(py, value)
+        .map(Bound::unbind)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot convert: {e}")))
 }
 
 fn invalid(msg: impl Into<String>) -> obscura_core::Error {
@@ -110,13 +176,13 @@ fn int_arg<T: TryFrom<i64>>(py: Python<'_>, name: &str, v: i64, lo: i64, hi: i64
     ))
 }
 
-/// Probes a video file; returns the facts as JSON.
+/// Probes a video file; returns the facts as a dict.
 #[pyfunction]
-fn probe(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+fn probe(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> {
     let info = py
         .detach(|| media::probe(&path))
         .map_err(|e| to_py(py, e))?;
-    json(&info)
+    native(py, &info)
 }
 
 /// What a [`FrameIter`] decodes with; behind a mutex because decoders may
@@ -132,7 +198,7 @@ struct FrameIter {
     decoding: Mutex<Decoding>,
     every: u64,
     gray: bool,
-    info: String,
+    info: Py<PyAny>,
 }
 
 impl FrameIter {
@@ -183,14 +249,14 @@ impl FrameIter {
             }),
             every,
             gray,
-            info: json(&info)?,
+            info: native(py, &info)?,
         })
     }
 
-    /// The probe result of the file, as JSON.
+    /// The probe result of the file.
     #[getter]
-    fn info_json(&self) -> &str {
-        &self.info
+    fn info(&self, py: Python<'_>) -> Py<PyAny> {
+        self.info.clone_ref(py)
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -355,6 +421,16 @@ impl FaceDetector {
         })
     }
 
+    /// Pickling (multiprocessing, Dask) keeps the settings; the copy loads
+    /// its own model.
+    fn __getnewargs_ex__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("threshold", self.settings.threshold)?;
+        kwargs.set_item("scale", self.settings.scale)?;
+        kwargs.set_item("threads", self.threads)?;
+        ((), kwargs).into_pyobject(py).map(Bound::into_any)
+    }
+
     /// `(x, y, w, h, score)` of every face in the array.
     fn detect(&self, py: Python<'_>, array: PyReadonlyArrayDyn<'_, u8>) -> PyResult<Vec<Found>> {
         let (settings, threads) = (self.settings, self.threads);
@@ -395,6 +471,15 @@ impl PlateDetector {
         })
     }
 
+    /// Pickling keeps the settings; the copy loads its own model.
+    fn __getnewargs_ex__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("threshold", self.settings.threshold)?;
+        kwargs.set_item("confirm", self.settings.confirm)?;
+        kwargs.set_item("threads", self.threads)?;
+        ((), kwargs).into_pyobject(py).map(Bound::into_any)
+    }
+
     /// `(x, y, w, h, score)` of every plate-shaped text region.
     fn detect(&self, py: Python<'_>, array: PyReadonlyArrayDyn<'_, u8>) -> PyResult<Vec<Found>> {
         let (settings, threads) = (self.settings, self.threads);
@@ -432,7 +517,7 @@ fn analyse_options(
 }
 
 /// A redaction configuration with its models loaded once; `redact` runs it
-/// on one file and returns the redaction record as JSON.
+/// on one file and returns the redaction record as a dict.
 #[pyclass(module = "obscura._obscura", name = "Redactor")]
 struct Redactor {
     inner: Mutex<obscura_core::pipeline::Redactor>,
@@ -518,10 +603,10 @@ impl Redactor {
         })
     }
 
-    /// Redacts `input` into `output`; returns the redaction record as JSON.
+    /// Redacts `input` into `output`; returns the redaction record as a dict.
     #[pyo3(signature = (
         input, output, *, keep_tracks = Vec::new(), keep_reason = None, boxes = Vec::new(),
-        replay = None, case_reference = None,
+        replay = None, case_reference = None, progress = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn redact(
@@ -534,7 +619,8 @@ impl Redactor {
         boxes: Vec<String>,
         replay: Option<PathBuf>,
         case_reference: Option<String>,
-    ) -> PyResult<String> {
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let keep_tracks = keep_tracks
             .into_iter()
             .map(|k| int_arg(py, "keep track", k, 0, i64::from(u32::MAX)))
@@ -554,8 +640,9 @@ impl Redactor {
             case_reference,
         };
         let cancel = Cancel::new();
-        let record = interruptible(py, &cancel, || {
-            let mut job = obscura_core::pipeline::Job::new().with_cancel(cancel.clone());
+        let watch = Watch::new(progress);
+        let record = watched(py, &cancel, &watch, || {
+            let mut job = watch.job(&cancel);
             let mut redactor = self.inner.lock().map_err(|_| {
                 obscura_core::Error::new(
                     obscura_core::ErrorKind::Runtime,
@@ -564,7 +651,7 @@ impl Redactor {
             })?;
             redactor.redact(&clip, &mut job)
         })?;
-        json(&record)
+        native(py, &record)
     }
 
     /// Detection workers holding loaded models (0 without detection).
@@ -574,13 +661,13 @@ impl Redactor {
     }
 }
 
-/// Detects and tracks; returns `{"tracks": [...], "sheet": path}` as JSON,
+/// Detects and tracks; returns `{"tracks": [...], "sheet": path}`,
 /// writing the contact sheet when `sheet` is given.
 #[pyfunction]
 #[pyo3(signature = (
     input, *, faces = true, plates = false, plate_confirm = false, face_threshold = 0.3,
     face_scale = 0.0,
-    full_every = 16, sheet = None, overwrite = false,
+    full_every = 16, sheet = None, overwrite = false, progress = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn tracks(
@@ -594,9 +681,11 @@ fn tracks(
     full_every: i64,
     sheet: Option<PathBuf>,
     overwrite: bool,
-) -> PyResult<String> {
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
     let full_every: u64 = int_arg(py, "full_every", full_every, 0, i64::from(u32::MAX))?;
     let cancel = Cancel::new();
+    let watch = Watch::new(progress);
     // Claimed before the analysis: an unusable name fails at once.
     let sheet_out = sheet
         .as_ref()
@@ -615,18 +704,23 @@ fn tracks(
         cancel: cancel.clone(),
         ..DecodeOptions::default()
     };
-    let listing = interruptible(py, &cancel, || {
+    let listing = watched(py, &cancel, &watch, || {
         let listing =
-            obscura_core::pipeline::analyse::list_tracks(&input, &decode, &opts, &mut |_| {})?;
+            obscura_core::pipeline::analyse::list_tracks(&input, &decode, &opts, &mut |p| {
+                watch.set(p)
+            })?;
         if let Some(out) = sheet_out {
             listing.write_contact_sheet_to(out)?;
         }
         Ok(listing)
     })?;
-    json(&serde_json::json!({ "tracks": listing.tracks, "sheet": sheet }))
+    native(
+        py,
+        &serde_json::json!({ "tracks": listing.tracks, "sheet": sheet }),
+    )
 }
 
-/// Re-detects on a redacted output; returns the verification as JSON.
+/// Re-detects on a redacted output; returns the verification as a dict.
 #[pyfunction]
 #[pyo3(signature = (output, *, record = None, min_score = None))]
 fn verify_redaction(
@@ -634,7 +728,7 @@ fn verify_redaction(
     output: PathBuf,
     record: Option<PathBuf>,
     min_score: Option<f32>,
-) -> PyResult<String> {
+) -> PyResult<Py<PyAny>> {
     let cancel = Cancel::new();
     let decode = DecodeOptions {
         cancel: cancel.clone(),
@@ -650,50 +744,76 @@ fn verify_redaction(
             &mut |_| {},
         )
     })?;
-    json(&v)
+    native(py, &v)
 }
 
-/// Indexes recordings of one camera into the database; returns one JSON
-/// object per file (with `error` for files that failed).
-#[pyfunction]
-#[pyo3(signature = (paths, *, camera, db, start = None))]
-fn index(
-    py: Python<'_>,
-    paths: Vec<PathBuf>,
-    camera: PathBuf,
-    db: PathBuf,
-    start: Option<String>,
-) -> PyResult<String> {
-    let cancel = Cancel::new();
-    let results = interruptible(py, &cancel, || {
-        let profile = obscura_core::mask::camera::CameraProfile::load(&camera)?;
-        let start = start
-            .as_deref()
-            .map(obscura_core::clock::parse_time_arg)
-            .transpose()?;
-        let indexer = obscura_core::pipeline::indexing::Indexer::new(
-            &db,
-            profile,
-            obscura_core::motion::MotionOptions::default(),
-        )?;
-        let mut job = obscura_core::pipeline::Job::new().with_cancel(cancel.clone());
-        indexer.index(&paths, start, &mut job)
-    })?;
-    if cancel.is_cancelled() {
-        return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(()));
+/// Indexes recordings of one camera into one database: the camera profile
+/// is read and checked, and the database created or migrated, once; then
+/// `index` takes any number of batches.
+#[pyclass(module = "obscura._obscura", name = "Indexer", frozen)]
+struct Indexer {
+    inner: obscura_core::pipeline::indexing::Indexer,
+}
+
+#[pymethods]
+impl Indexer {
+    #[new]
+    #[pyo3(signature = (*, camera, db))]
+    fn new(py: Python<'_>, camera: PathBuf, db: PathBuf) -> PyResult<Self> {
+        let inner = py
+            .detach(|| {
+                let profile = obscura_core::mask::camera::CameraProfile::load(&camera)?;
+                obscura_core::pipeline::indexing::Indexer::new(
+                    &db,
+                    profile,
+                    obscura_core::motion::MotionOptions::default(),
+                )
+            })
+            .map_err(|e| to_py(py, e))?;
+        Ok(Indexer { inner })
     }
-    let rows: Vec<serde_json::Value> = paths
-        .iter()
-        .zip(results)
-        .map(|(path, r)| match r {
-            Ok(done) => serde_json::to_value(done).unwrap_or_default(),
-            Err(e) => serde_json::to_value(e.report_for(path)).unwrap_or_default(),
-        })
-        .collect();
-    json(&rows)
+
+    /// The camera number of the profile.
+    #[getter]
+    fn camera(&self) -> u32 {
+        self.inner.camera().camera
+    }
+
+    /// Indexes `paths`; returns one dict per file (with `error` for files
+    /// that failed; the others are still indexed).
+    #[pyo3(signature = (paths, *, start = None, progress = None))]
+    fn index(
+        &self,
+        py: Python<'_>,
+        paths: Vec<PathBuf>,
+        start: Option<String>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let cancel = Cancel::new();
+        let watch = Watch::new(progress);
+        let results = watched(py, &cancel, &watch, || {
+            let start = start
+                .as_deref()
+                .map(obscura_core::clock::parse_time_arg)
+                .transpose()?;
+            self.inner.index(&paths, start, &mut watch.job(&cancel))
+        })?;
+        if cancel.is_cancelled() {
+            return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(()));
+        }
+        let rows: Vec<serde_json::Value> = paths
+            .iter()
+            .zip(results)
+            .map(|(path, r)| match r {
+                Ok(done) => serde_json::to_value(done).unwrap_or_default(),
+                Err(e) => serde_json::to_value(e.report_for(path)).unwrap_or_default(),
+            })
+            .collect();
+        native(py, &rows)
+    }
 }
 
-/// Incidents matching the filters, as JSON rows.
+/// Incidents matching the filters, as dict rows.
 #[pyfunction]
 #[pyo3(signature = (db, *, camera = None, town = None, desk = None, since = None, until = None))]
 fn incidents(
@@ -704,7 +824,7 @@ fn incidents(
     desk: Option<String>,
     since: Option<String>,
     until: Option<String>,
-) -> PyResult<String> {
+) -> PyResult<Py<PyAny>> {
     let camera: Option<u32> = camera
         .map(|c| int_arg(py, "camera", c, 0, i64::from(u32::MAX)))
         .transpose()?;
@@ -726,10 +846,10 @@ fn incidents(
             obscura_core::store::Store::open_read_only(&db)?.incidents(&filter)
         })
         .map_err(|e| to_py(py, e))?;
-    json(&rows)
+    native(py, &rows)
 }
 
-/// The monthly report, as JSON.
+/// The monthly report, as a dict.
 #[pyfunction]
 #[pyo3(signature = (db, month, *, by = "camera", compare_previous = true))]
 fn report(
@@ -738,7 +858,7 @@ fn report(
     month: &str,
     by: &str,
     compare_previous: bool,
-) -> PyResult<String> {
+) -> PyResult<Py<PyAny>> {
     let report = py
         .detach(|| -> obscura_core::Result<_> {
             let month: obscura_core::store::Month = month.parse()?;
@@ -746,7 +866,7 @@ fn report(
             obscura_core::store::Store::open_read_only(&db)?.report(month, by, compare_previous)
         })
         .map_err(|e| to_py(py, e))?;
-    json(&report)
+    native(py, &report)
 }
 
 /// The compiled module.
@@ -762,7 +882,7 @@ fn _obscura(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Redactor>()?;
     m.add_function(wrap_pyfunction!(tracks, m)?)?;
     m.add_function(wrap_pyfunction!(verify_redaction, m)?)?;
-    m.add_function(wrap_pyfunction!(index, m)?)?;
+    m.add_class::<Indexer>()?;
     m.add_function(wrap_pyfunction!(incidents, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
     Ok(())

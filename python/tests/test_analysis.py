@@ -145,3 +145,42 @@ def test_stubs_match_the_compiled_module():
                         pos = [p.name for p in sig.parameters.values() if p.kind != p.KEYWORD_ONLY]
                         want_pos, want_kw = params(item)
                         assert (pos, kw) == (want_pos[1:], want_kw), name
+
+
+def test_one_indexer_many_batches_with_progress_and_native_rows(sample, camera_profile, tmp_path):
+    db = tmp_path / "index.db"
+    indexer = obscura.Indexer(camera=camera_profile, db=db)
+    assert indexer.camera == 7
+    seen = []
+    rows = indexer.index(sample("vtest.avi"), start="2026-11-02T08:00:00Z", progress=lambda d, t: seen.append((d, t)))
+    # Native objects built in Rust, not JSON text.
+    assert type(rows[0]) is dict and type(rows[0]["frames"]) is int and rows[0]["frames"] == 795
+    assert seen and seen[-1] == (795, 795) and all(d <= t for d, t in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    # A second batch through the same indexer; a failing file is a row.
+    again = indexer.index([tmp_path / "missing.mp4"])
+    assert again[0]["error"]["kind"] == "not_found", again
+    # A callback that raises stops the call, and its exception comes out.
+    def stop(done, total):
+        raise ZeroDivisionError("stop")
+
+    with pytest.raises(ZeroDivisionError):
+        obscura.Indexer(camera=camera_profile, db=tmp_path / "other.db").index(
+            sample("vtest.avi"), start="2026-11-02T09:00:00Z", progress=stop
+        )
+    # Camera groups are camera numbers, as incidents give them.
+    report = obscura.report(db, "2026-11", by="camera")
+    assert [r["group"] for r in report] == [7] == sorted({i["camera"] for i in obscura.incidents(db)})
+
+
+def test_detectors_pickle_and_return_detections(sample):
+    import pickle
+
+    frame = next(iter(obscura.open(sample("carphone_pristine.mp4"))))
+    det = obscura.FaceDetector(threshold=0.4)
+    found = det.detect(frame)
+    assert found and all(isinstance(d, obscura.Detection) for d in found)
+    copy = pickle.loads(pickle.dumps(det))
+    assert isinstance(copy, obscura.FaceDetector) and copy.detect(frame) == found
+    plates = pickle.loads(pickle.dumps(obscura.PlateDetector(confirm=True)))
+    assert plates.detect(np.zeros((272, 640, 3), np.uint8)) == []
