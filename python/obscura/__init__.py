@@ -67,6 +67,7 @@ __all__ = [
     "Preset",
     "Audio",
     "GroupBy",
+    "Position",
     "ProgressCallback",
     "Indexer",
     "TimeLike",
@@ -182,6 +183,18 @@ class Frame(np.ndarray):
         super().__setstate__(base)
 
 
+Position = Union[int, float, "_dt.timedelta"]
+"""A place in a video: a frame index (``int``), or a time from the start of
+the stream (seconds as a ``float``, or a ``timedelta``)."""
+
+
+def _frame(got: Tuple[np.ndarray, int, int, float]) -> Frame:
+    array, index, pts, time = got
+    frame = array.view(Frame)
+    frame.index, frame.pts, frame.time = index, pts, time
+    return frame
+
+
 class FrameReader:
     """Iterator over the frames of one file (see :func:`open`). Closing it,
     leaving a ``with`` block or dropping it stops the decoder and frees its
@@ -192,6 +205,7 @@ class FrameReader:
             os.fspath(path), parallel=parallel, every=every, gray=gray
         )
         self.info: VideoInfo = VideoInfo._from_dict(self._it.info)
+        self._len = len(self._it)
 
     def __iter__(self) -> "FrameReader":
         return self
@@ -199,10 +213,45 @@ class FrameReader:
     def __next__(self) -> Frame:
         if self._it is None:
             raise StopIteration
-        array, index, pts, time = next(self._it)
-        frame = array.view(Frame)
-        frame.index, frame.pts, frame.time = index, pts, time
-        return frame
+        return _frame(next(self._it))
+
+    def __len__(self) -> int:
+        """Frames a whole pass yields: the file's frames, one in ``every``."""
+        return self._len
+
+    def _index(self, it: "_obscura.FrameIter", position: Position) -> int:
+        if isinstance(position, bool):
+            raise InvalidArgumentError(f"invalid position {position!r} (expected a frame index or a time)")
+        if isinstance(position, (int, np.integer)):
+            return int(position)
+        if isinstance(position, _dt.timedelta):
+            position = position.total_seconds()
+        if isinstance(position, (float, np.floating)):
+            return it.index_at_time(float(position))
+        raise InvalidArgumentError(
+            f"invalid position {position!r} (expected a frame index, seconds as a float, or a timedelta)"
+        )
+
+    def _open(self) -> "_obscura.FrameIter":
+        if self._it is None:
+            raise InvalidArgumentError("this reader is closed")
+        return self._it
+
+    def seek(self, position: Position) -> "FrameReader":
+        """Continues from a frame (an ``int`` index) or a time (seconds from
+        the start as a ``float``, or a ``timedelta``): the next frame is that
+        one, then every ``every``-th after it. Decoding starts at the
+        keyframe before it, so a seek costs at most one group of pictures.
+        Returns the reader, so ``next(reader.seek(700))`` works."""
+        it = self._open()
+        it.seek(self._index(it, position))
+        return self
+
+    def frame_at(self, position: Position) -> Frame:
+        """The frame at ``position`` (as for :meth:`seek`), without moving
+        the iteration."""
+        it = self._open()
+        return _frame(it.frame_at(self._index(it, position)))
 
     def close(self) -> None:
         """Stops decoding now and frees the decoder."""
@@ -223,7 +272,9 @@ def open(path: PathLike, *, parallel: bool = True, every: int = 1, gray: bool = 
     Frames are ``H x W x 3`` uint8 RGB (BT.601), or ``H x W`` luma with
     ``gray=True``, each a :class:`Frame` with ``index``, ``pts`` and
     ``time``. ``parallel`` decodes segments between keyframes on every core
-    (same frames, bit for bit); ``every=n`` yields every n-th frame. The
+    (same frames, bit for bit); ``every=n`` yields every n-th frame, seeking
+    over the groups of pictures between them instead of decoding them. The
+    reader has ``len()``, ``seek()`` and ``frame_at()``. The
     array's memory is written once, by the conversion, and handed over.
     """
     return FrameReader(path, parallel=parallel, every=every, gray=gray)

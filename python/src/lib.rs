@@ -14,7 +14,7 @@
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use obscura_core::detect::{Detector, FaceSettings, PlateSettings};
 use obscura_core::frame::OwnedFrame;
-use obscura_core::media::{self, DecodeOptions, Frames, RgbConverter};
+use obscura_core::media::{self, DecodeOptions, EveryNth, Frames, RgbConverter};
 use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
 use obscura_core::{Cancel, ErrorKind};
 use pyo3::prelude::*;
@@ -185,10 +185,29 @@ fn probe(py: Python<'_>, path: PathBuf) -> PyResult<Py<PyAny>> {
     native(py, &info)
 }
 
+/// Where a [`FrameIter`]'s frames come from: a full (segment-parallel)
+/// decode, or, for every n-th frame and after a seek, the core's sparse
+/// reader, which seeks over the groups of pictures it would skip.
+enum Source {
+    Full(Box<Frames>),
+    Sparse(Box<EveryNth>),
+}
+
+impl Iterator for Source {
+    type Item = obscura_core::Result<media::DecodedFrame>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Source::Full(f) => f.next(),
+            Source::Sparse(f) => f.next(),
+        }
+    }
+}
+
 /// What a [`FrameIter`] decodes with; behind a mutex because decoders may
 /// move between threads but not be shared.
 struct Decoding {
-    frames: Option<Frames>,
+    frames: Option<Source>,
     rgb: RgbConverter,
 }
 
@@ -199,6 +218,7 @@ struct FrameIter {
     every: u64,
     gray: bool,
     info: Py<PyAny>,
+    video: media::VideoInfo,
 }
 
 impl FrameIter {
@@ -208,6 +228,42 @@ impl FrameIter {
                 "this frame iterator is in use by another thread",
             )
         })
+    }
+
+    /// The sparse reader from frame `start`, stepping `self.every`.
+    fn sparse(&self, start: u64) -> obscura_core::Result<Source> {
+        let r = EveryNth::new(self.video.clone(), start, self.every, 0, Cancel::default())?;
+        Ok(Source::Sparse(Box::new(r)))
+    }
+
+    /// A decoded frame as the array's bytes (no further copy is made).
+    fn picture(
+        gray: bool,
+        rgb: &mut RgbConverter,
+        frame: &media::DecodedFrame,
+    ) -> obscura_core::Result<Picture> {
+        let (w, h) = (frame.width(), frame.height());
+        let buf = if gray {
+            frame.view().to_gray()
+        } else {
+            let mut buf = vec![0u8; w * h * 3];
+            rgb.write_rgb(frame, &mut buf)?;
+            buf
+        };
+        Ok((buf, w, h, frame.index(), frame.pts(), frame.time()))
+    }
+
+    /// The picture as a numpy array, with its index, pts and time.
+    fn yielded(py: Python<'_>, gray: bool, p: Picture) -> PyResult<Yielded<'_>> {
+        let (buf, w, h, index, pts, time) = p;
+        // The buffer becomes the array's memory: no copy.
+        let flat = PyArray1::from_vec(py, buf);
+        let array = if gray {
+            flat.reshape([h, w])?.into_any()
+        } else {
+            flat.reshape([h, w, 3])?.into_any()
+        };
+        Ok((array, index, pts, time))
     }
 }
 
@@ -223,7 +279,8 @@ type Found = (f32, f32, f32, f32, f32);
 #[pymethods]
 impl FrameIter {
     /// Opens `path`; `parallel` uses segment-parallel decoding, `every`
-    /// yields every n-th frame, `gray` yields luma only.
+    /// yields every n-th frame (decoding from the nearest keyframe when
+    /// that skips decoding), `gray` yields luma only.
     #[new]
     #[pyo3(signature = (path, *, parallel = true, every = 1, gray = false))]
     fn new(
@@ -239,24 +296,84 @@ impl FrameIter {
         } else {
             DecodeOptions::sequential()
         };
-        let (info, frames) = py
-            .detach(|| media::open(&path, &opts))
+        let (video, frames) = py
+            .detach(|| -> obscura_core::Result<_> {
+                if every == 1 {
+                    let (info, frames) = media::open(&path, &opts)?;
+                    Ok((info, Some(Source::Full(Box::new(frames)))))
+                } else {
+                    Ok((media::probe(&path)?, None))
+                }
+            })
             .map_err(|e| to_py(py, e))?;
-        Ok(FrameIter {
+        let mut it = FrameIter {
             decoding: Mutex::new(Decoding {
-                frames: Some(frames),
+                frames: None,
                 rgb: RgbConverter::new(),
             }),
             every,
             gray,
-            info: native(py, &info)?,
-        })
+            info: native(py, &video)?,
+            video,
+        };
+        let frames = match frames {
+            Some(f) => f,
+            None => it.sparse(0).map_err(|e| to_py(py, e))?,
+        };
+        it.decoding
+            .get_mut()
+            .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("frame iterator lock poisoned"))?
+            .frames = Some(frames);
+        Ok(it)
     }
 
     /// The probe result of the file.
     #[getter]
     fn info(&self, py: Python<'_>) -> Py<PyAny> {
         self.info.clone_ref(py)
+    }
+
+    /// Frames a full pass yields: the file's frames, one in `every`.
+    fn __len__(&self) -> usize {
+        usize::try_from(self.video.frames.div_ceil(self.every)).unwrap_or(usize::MAX)
+    }
+
+    /// The index of the frame showing at `seconds`.
+    fn index_at_time(&self, py: Python<'_>, seconds: f64) -> PyResult<u64> {
+        media::index_at_time(&self.video, seconds).map_err(|e| to_py(py, e))
+    }
+
+    /// Continues from frame `index` (the next one yielded), keeping the
+    /// step; decoding starts at the keyframe before it.
+    fn seek(&self, py: Python<'_>, index: i64) -> PyResult<()> {
+        let last = i64::try_from(self.video.frames).unwrap_or(i64::MAX) - 1;
+        let index: u64 = int_arg(py, "frame", index, 0, last.max(0))?;
+        let mut guard = self.decoding()?;
+        let old = match guard.frames.as_mut() {
+            Some(Source::Sparse(r)) => {
+                r.seek(index);
+                None
+            }
+            _ => guard
+                .frames
+                .replace(self.sparse(index).map_err(|e| to_py(py, e))?),
+        };
+        py.detach(move || drop(old));
+        Ok(())
+    }
+
+    /// `(array, index, pts, time)` of frame `index`, decoded from the
+    /// keyframe before it; the iteration is not moved.
+    fn frame_at<'py>(&self, py: Python<'py>, index: i64) -> PyResult<Yielded<'py>> {
+        let index: u64 = int_arg(py, "frame", index, 0, i64::MAX)?;
+        let (video, gray) = (&self.video, self.gray);
+        let picture = py
+            .detach(|| {
+                let frame = media::frame_at(video, index, 0)?;
+                FrameIter::picture(gray, &mut RgbConverter::new(), &frame)
+            })
+            .map_err(|e| to_py(py, e))?;
+        FrameIter::yielded(py, gray, picture)
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -270,36 +387,13 @@ impl FrameIter {
         let Some(frames) = state.frames.as_mut() else {
             return Ok(None);
         };
-        let (every, gray, rgb) = (self.every, self.gray, &mut state.rgb);
-        let got = py.detach(|| -> obscura_core::Result<Option<Picture>> {
-            for frame in frames.by_ref() {
-                let frame = frame?;
-                if frame.index() % every != 0 {
-                    continue;
-                }
-                let (w, h) = (frame.width(), frame.height());
-                let buf = if gray {
-                    frame.view().to_gray()
-                } else {
-                    let mut buf = vec![0u8; w * h * 3];
-                    rgb.write_rgb(&frame, &mut buf)?;
-                    buf
-                };
-                return Ok(Some((buf, w, h, frame.index(), frame.pts(), frame.time())));
-            }
-            Ok(None)
+        let (gray, rgb) = (self.gray, &mut state.rgb);
+        let got = py.detach(|| match frames.next() {
+            Some(frame) => FrameIter::picture(gray, rgb, &frame?).map(Some),
+            None => Ok(None),
         });
         match got {
-            Ok(Some((buf, w, h, index, pts, time))) => {
-                // The buffer becomes the array's memory: no copy.
-                let flat = PyArray1::from_vec(py, buf);
-                let array = if gray {
-                    flat.reshape([h, w])?.into_any()
-                } else {
-                    flat.reshape([h, w, 3])?.into_any()
-                };
-                Ok(Some((array, index, pts, time)))
-            }
+            Ok(Some(p)) => FrameIter::yielded(py, gray, p).map(Some),
             Ok(None) => {
                 let frames = state.frames.take();
                 py.detach(move || drop(frames));

@@ -91,3 +91,36 @@ def test_dir_lists_the_public_api_only():
     assert "Redactor" in names and "InvalidArgumentError" in names
     for internal in ("Any", "np", "os", "json", "Optional"):
         assert internal not in names
+
+
+def test_reader_seeks_and_reads_sparsely_to_the_same_frames(sample):
+    import datetime as dt
+
+    path = sample("bikes.mp4")
+    full = [np.array(f) for f in obscura.open(path, gray=True, parallel=False)]
+    times = [f.time for f in obscura.open(path, gray=True)]
+    reader = obscura.open(path, gray=True)
+    assert len(reader) == len(full) == 250
+    f = next(reader.seek(200))
+    assert f.index == 200 and np.array_equal(f, full[200])
+    assert next(reader).index == 201
+    # frame_at does not move the iteration.
+    first = reader.frame_at(0)
+    assert first.index == 0 and np.array_equal(first, full[0])
+    assert next(reader).index == 202
+    # Back, and by time (seconds or a timedelta): the frame showing then.
+    for at in (times[123], dt.timedelta(seconds=times[123])):
+        g = next(reader.seek(at))
+        assert g.index == 123 and np.array_equal(g, full[123])
+    # Every n-th frame: the same pictures as the full decode, seeking over
+    # the groups of pictures between them.
+    sparse = list(obscura.open(path, every=25, gray=True))
+    assert [s.index for s in sparse] == list(range(0, 250, 25))
+    assert all(np.array_equal(s, full[s.index]) for s in sparse)
+    assert len(obscura.open(path, every=25)) == 10
+    for bad in (lambda: reader.seek(250), lambda: reader.seek(True), lambda: reader.frame_at(-1), lambda: reader.seek(-1.0)):
+        with pytest.raises(obscura.InvalidArgumentError):
+            bad()
+    reader.close()
+    with pytest.raises(obscura.InvalidArgumentError):
+        reader.seek(0)

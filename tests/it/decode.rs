@@ -355,3 +355,82 @@ fn mpeg4_part2_with_b_frames_decodes_every_frame_in_every_mode() {
         assert_same(&hashes(frames), &want, &format!("{kind:?}, media::open"));
     }
 }
+
+/// Any frame, and every n-th frame, come out as the same pictures a full
+/// decode gives, on short closed GOPs with B-frames, on open GOPs (leading
+/// pictures decode after their keyframe), and on MPEG-4 part 2 in AVI.
+#[test]
+fn any_frame_and_every_nth_frame_match_a_full_decode() {
+    use media::{EveryNth, FramesFrom};
+    let dir = tempdir();
+    let short = dir.path().join("gop10.mp4");
+    let open = dir.path().join("open-gop.mp4");
+    let x264 = ["-c:v", "libx264", "-preset", "ultrafast", "-an"];
+    make_clip(
+        &sample("bikes.mp4"),
+        &short,
+        &[&x264[..], &["-g", "10", "-bf", "2"]].concat(),
+    );
+    make_clip(
+        &sample("bikes.mp4"),
+        &open,
+        &[
+            &x264[..],
+            &["-g", "30", "-bf", "3", "-x264-params", "open-gop=1"],
+        ]
+        .concat(),
+    );
+    let cancel = obscura::Cancel::default();
+    for path in [short, open, sample("vtest.avi")] {
+        let info = media::probe(&path).expect("probes");
+        let full = sequential(&path);
+        let last = info.frames - 1;
+        let mut wanted = vec![0, 1, info.frames / 2, last];
+        for k in info.keyframes.iter().skip(1) {
+            wanted.extend([k.index - 1, k.index, k.index + 1]);
+        }
+        for i in wanted.into_iter().filter(|&i| i <= last) {
+            let f = media::frame_at(&info, i, 0).expect("frame_at");
+            let got = (f.index(), f.pts(), f.view().sha256_hex());
+            assert_eq!(got, full[i as usize], "{}: frame_at({i})", path.display());
+        }
+        let mid = info.frames / 3;
+        let from = hashes(FramesFrom::open(&info, mid, 0, &cancel).expect("opens"));
+        assert_same(&from, &full[mid as usize..], "from the middle");
+        for every in [3, 25, 60] {
+            let sparse =
+                hashes(EveryNth::new(info.clone(), 0, every, 0, cancel.clone()).expect("every"));
+            let want: Vec<_> = full.iter().filter(|f| f.0 % every == 0).cloned().collect();
+            assert_same(
+                &sparse,
+                &want,
+                &format!("{}: every {every}", path.display()),
+            );
+        }
+        // Seeking forwards and back keeps the step from the new frame.
+        let mut r = EveryNth::new(info.clone(), 0, 7, 0, cancel.clone()).expect("every");
+        assert_eq!(r.next().expect("frame").expect("decodes").index(), 0);
+        r.seek(last - 10);
+        let f = r.next().expect("frame").expect("decodes");
+        assert_eq!(
+            (f.index(), f.view().sha256_hex()),
+            (last - 10, full[(last - 10) as usize].2.clone())
+        );
+        assert_eq!(r.next().expect("frame").expect("decodes").index(), last - 3);
+        assert!(r.next().is_none());
+        r.seek(5);
+        assert_eq!(r.next().expect("frame").expect("decodes").index(), 5);
+        // Times map to the frame showing then; past the end is an error.
+        assert_eq!(
+            media::index_at_time(&info, f.time()).expect("time"),
+            f.index()
+        );
+        assert_eq!(
+            media::frame_at(&info, info.frames, 0)
+                .expect_err("past the end")
+                .kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert!(media::index_at_time(&info, -1.0).is_err());
+    }
+}

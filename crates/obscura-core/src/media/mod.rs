@@ -12,6 +12,7 @@ mod encode;
 mod parallel;
 mod probe;
 mod remux;
+mod seek;
 
 pub use convert::RgbConverter;
 pub use decode::{DecodedFrame, Decoder};
@@ -19,6 +20,7 @@ pub use encode::{AudioPolicy, EncodeOptions, Encoder, Preset};
 pub use parallel::{decode_files, open, DecodeOptions, Frames, ParallelDecoder};
 pub use probe::{probe, AudioStreamInfo, Keyframe, VideoInfo, DISCONTINUITY_S};
 pub use remux::{copy_range, plan_cut, Cut, Remuxed};
+pub use seek::{frame_at, index_at_time, EveryNth, FramesFrom};
 
 use crate::error::{Error, ErrorKind, Result};
 use ffmpeg_next as ff;
