@@ -997,3 +997,58 @@ fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_mast
         r.problems
     );
 }
+
+/// One `Exporter` (store opened and key loaded once) serves several
+/// exports, each with its own job: progress reaches every frame, both are
+/// signed and verify, and a cancelled job leaves no folder and no entry.
+#[test]
+fn one_exporter_serves_several_exports_with_progress_and_cancel() {
+    use obscura::pipeline::{Exporter, Job};
+    let dir = tempdir();
+    let d = dir.path();
+    let db = d.join("index.db");
+    let rec = d.join("cam07_a.avi");
+    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
+    assert_eq!(
+        Exporter::new(&db, None).expect_err("no store yet").kind(),
+        obscura::ErrorKind::NotFound,
+        "an exporter needs an indexed store; it does not create one"
+    );
+    index_at(&db, &rec, "2026-11-03 08:15:00");
+    let key = SecretKey::generate().expect("key");
+    let public = key.public_key();
+    let mut exporter = Exporter::new(&db, Some(key)).expect("exporter");
+    for (i, exhibit) in ["JS/1", "JS/2"].into_iter().enumerate() {
+        let req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:27", exhibit);
+        let mut last = None;
+        let mut job = Job::new().on_progress(|p| last = Some((p.frames, p.total)));
+        let done = exporter.export(&req, &mut job).expect("export");
+        drop(job);
+        assert_eq!(
+            last,
+            Some((done.frames, done.frames)),
+            "export {i}: progress ends at every frame"
+        );
+        assert!(done.signature.is_some());
+        let report = export::verify_manifest(
+            &done.manifest,
+            Some(&public),
+            &DecodeOptions::default(),
+            &mut |_| {},
+        )
+        .expect("verify");
+        assert!(report.ok, "{exhibit}: {report:?}");
+    }
+    let cancel = obscura::Cancel::new();
+    cancel.cancel();
+    let req = request(d, "2026-11-03 08:15:25", "2026-11-03 08:15:27", "JS/3");
+    let e = exporter
+        .export(&req, &mut Job::new().with_cancel(cancel))
+        .expect_err("cancelled");
+    assert_eq!(e.kind(), obscura::ErrorKind::Interrupted);
+    assert_eq!(entries_of(&d.join("exhibits")), ["JS_1", "JS_2"]);
+    let idx = Store::open(&db).expect("open");
+    // Each export holds its sources under its own reference; the cancelled
+    // one logged nothing.
+    assert_eq!(actions(&idx), ["hold", "export", "hold", "export"]);
+}

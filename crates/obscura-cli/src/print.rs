@@ -98,6 +98,21 @@ pub(crate) fn with_progress<T>(work: impl FnOnce(&mut dyn FnMut(Progress)) -> T)
     out
 }
 
+/// Runs `work` with a job that stops on Ctrl-C and drives a progress bar.
+pub(crate) fn with_job<T>(work: impl FnOnce(&mut obscura_core::pipeline::Job<'_>) -> T) -> T {
+    let bar = progress_bar();
+    let mut job = obscura_core::pipeline::Job::new()
+        .with_cancel(crate::args::interrupt().clone())
+        .on_progress(|p| {
+            bar.set_length(p.total);
+            bar.set_position(p.frames);
+        });
+    let out = work(&mut job);
+    drop(job);
+    bar.finish_and_clear();
+    out
+}
+
 pub(crate) fn progress_bar() -> ProgressBar {
     let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template(

@@ -37,11 +37,8 @@ pub(crate) fn export(cmd: ExportCmd) -> Result<ExitCode> {
         hold: !no_hold,
         decode: decoding(),
     };
-    let key = load_key(key.as_deref())?;
-    let mut idx = Store::open_existing(&db)?;
-    let done = with_progress(|on_progress| {
-        obscura_core::pipeline::export::export(&mut idx, &req, key.as_ref(), on_progress)
-    })?;
+    let mut exporter = obscura_core::pipeline::Exporter::new(&db, load_key(key.as_deref())?)?;
+    let done = with_job(|job| exporter.export(&req, job))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&done)?);
     } else {

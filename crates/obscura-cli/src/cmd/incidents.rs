@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 use obscura_core::clock;
 use obscura_core::mask::camera::CameraProfile;
 use obscura_core::pipeline::indexing;
-use obscura_core::pipeline::Job;
 use obscura_core::store::{GroupBy, IncidentFilter, IncidentRow, Month, Store};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -74,18 +73,9 @@ pub(crate) fn index(cmd: IndexCmd) -> Result<ExitCode> {
     let opts = motion.to_options()?;
     let profile = CameraProfile::load(camera)?;
     let start = start.as_deref().map(clock::parse_time_arg).transpose()?;
-    let bar = progress_bar();
     let started = Instant::now();
-    let cancel = opts.cancel.clone();
     let indexer = indexing::Indexer::new(&db, profile, opts)?;
-    let mut job = Job::new().with_cancel(cancel).on_progress(|p| {
-        bar.set_length(p.total);
-        bar.set_position(p.frames);
-    });
-    let results = indexer.index(&files, start, &mut job);
-    drop(job);
-    bar.finish_and_clear();
-    let results = results?;
+    let results = with_job(|job| indexer.index(&files, start, job))?;
     let camera = indexer.camera().camera;
     let secs = started.elapsed().as_secs_f64();
     let faults = Store::open(&db)?.faults(Some(camera), 1.0)?;

@@ -119,17 +119,7 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
         builder = builder.audit(db, key);
     }
     let mut redactor = builder.build()?;
-    let bar = progress_bar();
-    let mut job = obscura_core::pipeline::Job::new()
-        .with_cancel(interrupt().clone())
-        .on_progress(|p| {
-            bar.set_length(p.total);
-            bar.set_position(p.frames);
-        });
-    let record = redactor.redact(&clip, &mut job);
-    drop(job);
-    bar.finish_and_clear();
-    let record = record?;
+    let record = with_job(|job| redactor.redact(&clip, job))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&record)?);
     } else {

@@ -37,7 +37,7 @@ use crate::evidence::sign::{PublicKey, SecretKey};
 use crate::frame::FrameViewMut;
 use crate::media::{self, AudioPolicy, DecodeOptions, Decoder, EncodeOptions};
 use crate::output::PendingFile;
-use crate::pipeline::{PipelineOptions, Progress};
+use crate::pipeline::{Job, PipelineOptions, Progress};
 use crate::store::{db_err, Store};
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior};
@@ -284,6 +284,84 @@ fn file_len(p: &Path) -> Result<u64> {
         .map_err(|e| Error::io(e, "cannot read").with_path(p))
 }
 
+/// Evidential exports from one store, signed with one key: the store is
+/// opened (and must already exist: an export needs indexed recordings) and
+/// the key loaded once, then any number of exports go through
+/// [`Exporter::export`], each with a [`Job`] for progress and cancellation.
+/// The CLI's `export` is this.
+///
+/// ```no_run
+/// use obscura_core::clock::parse_time_arg;
+/// use obscura_core::pipeline::export::{ExportRequest, Exporter};
+/// use obscura_core::pipeline::Job;
+///
+/// # fn main() -> obscura_core::Result<()> {
+/// let mut exporter = Exporter::new("index.db", None)?;
+/// let req = ExportRequest {
+///     camera: 7,
+///     from: parse_time_arg("2026-11-02 08:00")?,
+///     to: parse_time_arg("2026-11-02 08:05")?,
+///     exhibit: "JS/1".into(),
+///     operator: "J Smith".into(),
+///     reason: "incident 4411".into(),
+///     out_dir: "exhibits".into(),
+///     working_copy: true,
+///     hold: true,
+///     decode: Default::default(),
+/// };
+/// let done = exporter.export(&req, &mut Job::new())?;
+/// println!("{} (sha256 {})", done.manifest.display(), done.manifest_sha256);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Exporter {
+    store: Store,
+    key: Option<SecretKey>,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("store", &self.store.path())
+            .field("signed", &self.key.is_some())
+            .finish()
+    }
+}
+
+impl Exporter {
+    /// An exporter from the store at `db`, signing manifests and the
+    /// trail's head with `key` when one is given.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no store at `db`; `Database` when it cannot
+    /// be opened or migrated.
+    pub fn new(db: impl AsRef<Path>, key: Option<SecretKey>) -> Result<Self> {
+        Ok(Exporter {
+            store: Store::open_existing(db)?,
+            key,
+        })
+    }
+
+    /// Exports `req`, as [`export`] does. The job's cancellation stops the
+    /// decoding (nothing is left then), and it receives frames done over
+    /// all masters.
+    ///
+    /// # Errors
+    /// As [`export`].
+    pub fn export(&mut self, req: &ExportRequest, job: &mut Job<'_>) -> Result<Exported> {
+        let req = ExportRequest {
+            decode: DecodeOptions {
+                cancel: job.cancel_token(),
+                ..req.decode.clone()
+            },
+            ..req.clone()
+        };
+        export(&mut self.store, &req, self.key.as_ref(), &mut |p| {
+            job.report(p)
+        })
+    }
+}
+
 /// Exports `req` from `index`: masters, optional working copies, manifest
 /// (signed with `key`), holds and the audit entry, all or nothing: the
 /// exhibit is built in a temporary folder `DIR/.REF.obscura-tmp-PID` and
@@ -483,19 +561,25 @@ fn build_and_place(
     let manifest_dest = folder.join(&manifest_name);
     let sig_dest = sig_path(&manifest_dest);
 
-    let total: u64 = recs.iter().map(|r| r.frames).sum();
+    // The cuts are known only as each master is made: the total starts as
+    // the frames the range covers, and ends as the frames exported.
+    let estimate: u64 = recs.iter().map(|r| frames_in_range(r, req)).sum();
     let mut done = 0u64;
     let mut masters: Vec<MasterFile> = Vec::new();
     for rec in recs {
         let master = export_one(req, &dir, rec, stem, &mut |n| {
             progress(Progress {
                 frames: done + n,
-                total,
+                total: estimate.max(done + n),
             })
         })?;
         done += master.cut.frames();
         masters.push(master);
     }
+    progress(Progress {
+        frames: done,
+        total: done,
+    });
     let mut working: Vec<WorkingCopy> = Vec::new();
     if req.working_copy {
         for m in &masters {
@@ -660,6 +744,26 @@ fn export_entry(
             "file": w.file, "sha256": w.sha256,
         })).collect::<Vec<_>>(),
     }))
+}
+
+/// About how many of `rec`'s frames the range covers (its frames spread
+/// evenly over its wall-clock span), for progress before the cut is made.
+fn frames_in_range(rec: &RecordingRef, req: &ExportRequest) -> u64 {
+    let span = rec
+        .start_utc
+        .as_deref()
+        .and_then(crate::clock::parse_utc)
+        .zip(rec.end_utc.as_deref().and_then(crate::clock::parse_utc));
+    let Some((start, end)) = span else {
+        return rec.frames;
+    };
+    let len = (end - start).num_milliseconds();
+    let covered = (end.min(req.to) - start.max(req.from)).num_milliseconds();
+    if len <= 0 {
+        return rec.frames;
+    }
+    let share = covered.clamp(0, len) as f64 / len as f64;
+    (rec.frames as f64 * share).ceil() as u64
 }
 
 /// Copies the part of `rec` in the range, checks it against the source

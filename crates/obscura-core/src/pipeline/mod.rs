@@ -13,6 +13,7 @@ pub mod redact;
 mod redactor;
 pub mod verify;
 
+pub use export::Exporter;
 pub use indexing::Indexer;
 pub use job::Job;
 pub use redactor::{Clip, Redactor, RedactorBuilder};
