@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 __version__: str
 ERROR_KINDS: List[str]
+DEFAULTS: Dict[str, Any]
 
 def probe(path: str) -> Dict[str, Any]: ...
 

@@ -963,12 +963,50 @@ fn report(
     native(py, &report)
 }
 
+/// The core's defaults for the settings the Python API takes, from their
+/// `Default` impls: the bindings' and the package's signatures are checked
+/// against these (python/tests), so no default is decided here.
+#[derive(serde::Serialize)]
+struct Defaults {
+    pad: f32,
+    style: obscura_core::mask::camera::Style,
+    crf: u8,
+    preset: media::Preset,
+    audio: media::AudioPolicy,
+    face_threshold: f32,
+    face_scale: f32,
+    plate_threshold: f32,
+    plate_confirm: bool,
+    full_every: u64,
+}
+
+impl Defaults {
+    fn of_core() -> Defaults {
+        let redact = obscura_core::pipeline::redact::RedactOptions::default();
+        let encode = media::EncodeOptions::default();
+        let (face, plate) = (FaceSettings::default(), PlateSettings::default());
+        Defaults {
+            pad: redact.pad,
+            style: redact.detection_style,
+            crf: encode.crf,
+            preset: encode.preset,
+            audio: encode.audio,
+            face_threshold: face.threshold,
+            face_scale: face.scale,
+            plate_threshold: plate.threshold,
+            plate_confirm: plate.confirm,
+            full_every: RoiSettings::default().full_every,
+        }
+    }
+}
+
 /// The compiled module.
 #[pymodule]
 fn _obscura(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", obscura_core::VERSION)?;
     let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
     m.add("ERROR_KINDS", kinds)?;
+    m.add("DEFAULTS", native(m.py(), &Defaults::of_core())?)?;
     m.add_class::<FrameIter>()?;
     m.add_class::<FaceDetector>()?;
     m.add_class::<PlateDetector>()?;

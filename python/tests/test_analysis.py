@@ -184,3 +184,39 @@ def test_detectors_pickle_and_return_detections(sample):
     assert isinstance(copy, obscura.FaceDetector) and copy.detect(frame) == found
     plates = pickle.loads(pickle.dumps(obscura.PlateDetector(confirm=True)))
     assert plates.detect(np.zeros((272, 640, 3), np.uint8)) == []
+
+
+def test_every_default_is_the_cores():
+    """Defaults are decided once, in the core's Default impls: the compiled
+    bindings and the package's signatures restate them for users to read,
+    and this holds each copy to the core's value."""
+    from obscura import _obscura
+
+    core = _obscura.DEFAULTS
+    assert {"pad", "style", "crf", "preset", "audio", "face_threshold", "full_every"} <= set(core)
+
+    def same(a, b):
+        return a == b or (isinstance(a, float) and isinstance(b, float) and np.float32(a) == np.float32(b))
+
+    plate = {"threshold": core["plate_threshold"], "confirm": core["plate_confirm"]}
+    face = {"threshold": core["face_threshold"], "scale": core["face_scale"]}
+    checked = 0
+    for fn, names in [
+        (obscura.Redactor, core),
+        (_obscura.Redactor, core),
+        (obscura.redact, core),
+        (obscura.tracks, core),
+        (_obscura.tracks, core),
+        (obscura.FaceDetector, face),
+        (_obscura.FaceDetector, face),
+        (obscura.detect_faces, face),
+        (obscura.PlateDetector, plate),
+        (_obscura.PlateDetector, plate),
+        (obscura.detect_plates, plate),
+    ]:
+        params = inspect.signature(fn).parameters
+        for name, want in names.items():
+            if name in params:
+                assert same(params[name].default, want), (fn, name, params[name].default, want)
+                checked += 1
+    assert checked >= 40, checked
