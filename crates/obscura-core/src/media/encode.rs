@@ -165,7 +165,7 @@ impl EncodeOptions {
 struct AudioCopy {
     ictx: ff::format::context::Input,
     /// input stream index -> (output stream index, input time base, output time base)
-    map: HashMap<usize, (usize, ff::Rational, ff::Rational)>,
+    map: AudioMap,
     pending: Option<ff::Packet>,
     eof: bool,
     /// Streams re-encoded to AAC instead of copied, by input stream index.
@@ -176,6 +176,37 @@ struct AudioCopy {
 }
 
 impl AudioCopy {
+    /// Takes the output time bases from `octx` and opens the second demuxer
+    /// (`None` when there is no audio).
+    fn open(
+        src_path: &Path,
+        octx: &ff::format::context::Output,
+        mut map: AudioMap,
+        mut aac: HashMap<usize, AacStream>,
+    ) -> Result<Option<Self>> {
+        for v in map.values_mut() {
+            if let Some(s) = octx.stream(v.0) {
+                v.2 = s.time_base();
+            }
+        }
+        for a in aac.values_mut() {
+            if let Some(s) = octx.stream(a.out_idx) {
+                a.out_tb = s.time_base();
+            }
+        }
+        if map.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(AudioCopy {
+            ictx: open_input(src_path)?,
+            map,
+            pending: None,
+            eof: false,
+            aac,
+            offset_s: 0.0,
+        }))
+    }
+
     /// Writes audio packets whose decode time is at or before `until`
     /// seconds (all remaining when `None`).
     fn write_until(
@@ -353,6 +384,8 @@ impl Encoder {
         Self::create_at(out, info, opts, muxer).map_err(|e| e.with_path(output))
     }
 
+    /// Opens the muxer and encoder, adds the streams and writes the header
+    /// (on error, dropping `out` removes the temporary file).
     fn create_at(
         out: PendingFile,
         info: &VideoInfo,
@@ -373,176 +406,39 @@ impl Encoder {
             .contains(ff::format::Flags::GLOBAL_HEADER);
         let enc_tb = ff::Rational::new(info.time_base.0, info.time_base.1);
         let fps = ff::Rational::new(info.frame_rate.0, info.frame_rate.1);
-        let default_duration = if info.fps > 0.0 && f64::from(enc_tb) > 0.0 {
-            ((1.0 / info.fps) / f64::from(enc_tb)).round().max(1.0) as i64
-        } else {
-            1
-        };
 
         let src = open_input(&info.path)?;
         let src_video = src
             .stream(info.stream_index)
             .ok_or_else(|| Error::new(ErrorKind::NoVideo, "video stream vanished"))?;
-        let mut ctx = ff::codec::context::Context::new_with_codec(codec)
-            .encoder()
-            .video()
-            .map_err(|e| enc_err("cannot create H.264 encoder", e))?;
-        // H.264 in 4:2:0 needs even sizes: odd ones are padded by one
-        // black row/column (as `-vf pad=ceil(iw/2)*2:ceil(ih/2)*2` does),
-        // so no source pixel is lost, and the summary says so.
-        let (enc_w, enc_h) = (
-            info.width + (info.width & 1),
-            info.height + (info.height & 1),
-        );
-        ctx.set_width(enc_w);
-        ctx.set_height(enc_h);
-        let yuvj = info.pixel_format == "yuvj420p";
-        ctx.set_format(if yuvj {
-            ff::format::Pixel::YUVJ420P
-        } else {
-            ff::format::Pixel::YUV420P
-        });
-        ctx.set_time_base(enc_tb);
-        if fps.numerator() > 0 {
-            ctx.set_frame_rate(Some(fps));
-        }
-        {
-            // SAFETY: both pointers are valid: the source stream's parameters
-            // (owned by `src`) and the unopened encoder context. We copy the
-            // aspect ratio and colour description so players show the same
-            // picture, and set the thread count before the encoder opens.
-            unsafe {
-                let sp = src_video.parameters().as_ptr();
-                let e = ctx.as_mut_ptr();
-                (*e).sample_aspect_ratio = (*sp).sample_aspect_ratio;
-                (*e).color_range = (*sp).color_range;
-                (*e).color_primaries = (*sp).color_primaries;
-                (*e).color_trc = (*sp).color_trc;
-                (*e).colorspace = (*sp).color_space;
-                (*e).chroma_sample_location = (*sp).chroma_location;
-                (*e).thread_count = i32::try_from(opts.threads).unwrap_or(0);
-            }
-        }
-        if global_header {
-            // OR the bit in: overwriting would clear flags x264 relies on.
-            // SAFETY: reads and writes the flags field of the unopened
-            // encoder context we own.
-            unsafe {
-                (*ctx.as_mut_ptr()).flags |= ff::ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32;
-            }
-        }
-        let mut dict = ff::Dictionary::new();
-        dict.set("crf", &opts.crf.to_string());
-        dict.set("preset", opts.preset.as_str());
-        let encoder = ctx
-            .open_with(dict)
-            .map_err(|e| enc_err("cannot open H.264 encoder", e))?;
-        let ost_index = {
-            let mut ost = octx
-                .add_stream(codec)
-                .map_err(|e| enc_err("cannot add video stream", e))?;
-            ost.set_parameters(&encoder);
-            ost.set_time_base(enc_tb);
-            super::copy_display_matrix(&src_video, &mut ost);
-            if fps.numerator() > 0 {
-                ost.set_avg_frame_rate(fps);
-            }
-            ost.index()
+        let video = VideoSettings {
+            enc_tb,
+            fps,
+            // H.264 in 4:2:0 needs even sizes: odd ones are padded by one
+            // black row/column (as `-vf pad=ceil(iw/2)*2:ceil(ih/2)*2` does),
+            // so no source pixel is lost, and the summary says so.
+            size: (
+                info.width + (info.width & 1),
+                info.height + (info.height & 1),
+            ),
         };
-
-        let mut map = HashMap::new();
-        let mut aac = HashMap::new();
-        if opts.audio != AudioPolicy::Drop {
-            for ist in src.streams() {
-                if ist.parameters().medium() != ff::media::Type::Audio {
-                    continue;
-                }
-                let id = ist.parameters().id();
-                // SAFETY: octx.format() wraps the static AVOutputFormat of
-                // the muxer; avformat_query_codec only reads it.
-                let ok = unsafe {
-                    ff::ffi::avformat_query_codec(
-                        octx.format().as_ptr(),
-                        id.into(),
-                        ff::ffi::FF_COMPLIANCE_NORMAL,
-                    )
-                };
-                if ok != 1 && opts.audio == AudioPolicy::Aac {
-                    let a = AacStream::new(&ist, &mut octx, global_header)?;
-                    map.insert(
-                        ist.index(),
-                        (a.out_idx, ist.time_base(), ff::Rational::new(0, 1)),
-                    );
-                    aac.insert(ist.index(), a);
-                    continue;
-                }
-                if ok != 1 {
-                    return Err(Error::new(
-                        ErrorKind::Unsupported,
-                        format!(
-                            "audio stream #{} ({}) cannot be copied into MP4; re-encode it (audio aac) or drop it (audio drop)",
-                            ist.index(),
-                            id.name()
-                        ),
-                    )
-                    .with_path(&info.path));
-                }
-                let mut ost = octx
-                    .add_stream(ff::encoder::find(ff::codec::Id::None))
-                    .map_err(|e| enc_err("cannot add audio stream", e))?;
-                ost.set_parameters(ist.parameters());
-                // SAFETY: the new stream's codecpar is valid; a source
-                // container's codec tag may not be valid in MP4, so let the
-                // muxer choose.
-                unsafe {
-                    (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0;
-                }
-                map.insert(
-                    ist.index(),
-                    (ost.index(), ist.time_base(), ff::Rational::new(0, 1)),
-                );
-            }
-        }
+        let encoder = video.open_encoder(codec, info, opts, &src_video, global_header)?;
+        let ost_index = video.add_stream(&mut octx, codec, &encoder, &src_video)?;
+        let (map, aac) = if opts.audio == AudioPolicy::Drop {
+            (HashMap::new(), HashMap::new())
+        } else {
+            add_audio_streams(&src, &mut octx, opts.audio, global_header, &info.path)?
+        };
         drop(src);
-        let start_s = info.start_pts as f64 * info.time_base_f64();
-        let mut header_opts = ff::Dictionary::new();
-        if start_s != 0.0 {
-            // The output starts at 0; where the source started is kept.
-            let mut meta = ff::Dictionary::new();
-            meta.set("source_start_time", &format!("{start_s:.6}"));
-            octx.set_metadata(meta);
-            header_opts.set("movflags", "use_metadata_tags");
-        }
-        octx.write_header_with(header_opts)
-            .map_err(|e| enc_err("cannot write MP4 header", e))?;
+        write_header(&mut octx, info)?;
         // The muxer may change stream time bases in write_header: read them now.
         let ost_tb = octx
             .stream(ost_index)
             .map(|s| s.time_base())
             .ok_or_else(|| Error::new(ErrorKind::Encode, "video stream vanished"))?;
-        for v in map.values_mut() {
-            if let Some(s) = octx.stream(v.0) {
-                v.2 = s.time_base();
-            }
-        }
-        for a in aac.values_mut() {
-            if let Some(s) = octx.stream(a.out_idx) {
-                a.out_tb = s.time_base();
-            }
-        }
-        let audio_streams = map.len();
-        let audio = if map.is_empty() {
-            None
-        } else {
-            Some(AudioCopy {
-                ictx: open_input(&info.path)?,
-                map,
-                pending: None,
-                eof: false,
-                aac,
-                offset_s: 0.0,
-            })
-        };
+        let audio = AudioCopy::open(&info.path, &octx, map, aac)?;
+        let audio_streams = audio.as_ref().map_or(0, |a| a.map.len());
+        let (enc_w, enc_h) = video.size;
         Ok(Encoder {
             out,
             octx,
@@ -550,7 +446,7 @@ impl Encoder {
             ost_index,
             enc_tb,
             ost_tb,
-            default_duration,
+            default_duration: default_duration(info.fps, enc_tb),
             durations: HashMap::new(),
             audio,
             audio_streams,
@@ -559,11 +455,7 @@ impl Encoder {
             src_path: info.path.clone(),
             padded: ((enc_w, enc_h) != (info.width, info.height)).then_some((enc_w, enc_h)),
             last: None,
-            max_step: if f64::from(enc_tb) > 0.0 {
-                (super::DISCONTINUITY_S / f64::from(enc_tb)) as i64
-            } else {
-                i64::MAX
-            },
+            max_step: max_step(enc_tb),
             discontinuities: 0,
         })
     }
@@ -709,6 +601,192 @@ impl Encoder {
             padded_to: padded,
         })
     }
+}
+
+/// Time-base units of one frame at `fps` (at least 1; 1 when unknown).
+fn default_duration(fps: f64, enc_tb: ff::Rational) -> i64 {
+    if fps > 0.0 && f64::from(enc_tb) > 0.0 {
+        ((1.0 / fps) / f64::from(enc_tb)).round().max(1.0) as i64
+    } else {
+        1
+    }
+}
+
+/// Largest step between frames, in `enc_tb` units, that is no discontinuity.
+fn max_step(enc_tb: ff::Rational) -> i64 {
+    if f64::from(enc_tb) > 0.0 {
+        (super::DISCONTINUITY_S / f64::from(enc_tb)) as i64
+    } else {
+        i64::MAX
+    }
+}
+
+/// How the video is encoded: time base, frame rate and (even) picture size.
+struct VideoSettings {
+    enc_tb: ff::Rational,
+    fps: ff::Rational,
+    size: (u32, u32),
+}
+
+impl VideoSettings {
+    /// Configures and opens the H.264 encoder (x264 options from `opts`).
+    fn open_encoder(
+        &self,
+        codec: ff::Codec,
+        info: &VideoInfo,
+        opts: &EncodeOptions,
+        src_video: &ff::format::stream::Stream,
+        global_header: bool,
+    ) -> Result<ff::encoder::Video> {
+        let mut ctx = ff::codec::context::Context::new_with_codec(codec)
+            .encoder()
+            .video()
+            .map_err(|e| enc_err("cannot create H.264 encoder", e))?;
+        ctx.set_width(self.size.0);
+        ctx.set_height(self.size.1);
+        let yuvj = info.pixel_format == "yuvj420p";
+        ctx.set_format(if yuvj {
+            ff::format::Pixel::YUVJ420P
+        } else {
+            ff::format::Pixel::YUV420P
+        });
+        ctx.set_time_base(self.enc_tb);
+        if self.fps.numerator() > 0 {
+            ctx.set_frame_rate(Some(self.fps));
+        }
+        {
+            // SAFETY: both pointers are valid: the source stream's parameters
+            // (owned by the open input `src_video` borrows) and the unopened
+            // encoder context. We copy the aspect ratio and colour
+            // description so players show the same picture, and set the
+            // thread count before the encoder opens.
+            unsafe {
+                let sp = src_video.parameters().as_ptr();
+                let e = ctx.as_mut_ptr();
+                (*e).sample_aspect_ratio = (*sp).sample_aspect_ratio;
+                (*e).color_range = (*sp).color_range;
+                (*e).color_primaries = (*sp).color_primaries;
+                (*e).color_trc = (*sp).color_trc;
+                (*e).colorspace = (*sp).color_space;
+                (*e).chroma_sample_location = (*sp).chroma_location;
+                (*e).thread_count = i32::try_from(opts.threads).unwrap_or(0);
+            }
+        }
+        if global_header {
+            // OR the bit in: overwriting would clear flags x264 relies on.
+            // SAFETY: reads and writes the flags field of the unopened
+            // encoder context we own.
+            unsafe {
+                (*ctx.as_mut_ptr()).flags |= ff::ffi::AV_CODEC_FLAG_GLOBAL_HEADER as i32;
+            }
+        }
+        let mut dict = ff::Dictionary::new();
+        dict.set("crf", &opts.crf.to_string());
+        dict.set("preset", opts.preset.as_str());
+        ctx.open_with(dict)
+            .map_err(|e| enc_err("cannot open H.264 encoder", e))
+    }
+
+    /// Adds the output video stream for `encoder`; returns its index.
+    fn add_stream(
+        &self,
+        octx: &mut ff::format::context::Output,
+        codec: ff::Codec,
+        encoder: &ff::encoder::Video,
+        src_video: &ff::format::stream::Stream,
+    ) -> Result<usize> {
+        let mut ost = octx
+            .add_stream(codec)
+            .map_err(|e| enc_err("cannot add video stream", e))?;
+        ost.set_parameters(encoder);
+        ost.set_time_base(self.enc_tb);
+        super::copy_display_matrix(src_video, &mut ost);
+        if self.fps.numerator() > 0 {
+            ost.set_avg_frame_rate(self.fps);
+        }
+        Ok(ost.index())
+    }
+}
+
+/// Input stream index -> (output stream index, input and output time base).
+type AudioMap = HashMap<usize, (usize, ff::Rational, ff::Rational)>;
+
+/// Adds an output stream per audio stream of `src`: copied, re-encoded to AAC, or refused.
+fn add_audio_streams(
+    src: &ff::format::context::Input,
+    octx: &mut ff::format::context::Output,
+    policy: AudioPolicy,
+    global_header: bool,
+    src_path: &Path,
+) -> Result<(AudioMap, HashMap<usize, AacStream>)> {
+    let mut map = HashMap::new();
+    let mut aac = HashMap::new();
+    for ist in src.streams() {
+        if ist.parameters().medium() != ff::media::Type::Audio {
+            continue;
+        }
+        let id = ist.parameters().id();
+        // SAFETY: octx.format() wraps the static AVOutputFormat of
+        // the muxer; avformat_query_codec only reads it.
+        let ok = unsafe {
+            ff::ffi::avformat_query_codec(
+                octx.format().as_ptr(),
+                id.into(),
+                ff::ffi::FF_COMPLIANCE_NORMAL,
+            )
+        };
+        if ok != 1 && policy == AudioPolicy::Aac {
+            let a = AacStream::new(&ist, octx, global_header)?;
+            map.insert(
+                ist.index(),
+                (a.out_idx, ist.time_base(), ff::Rational::new(0, 1)),
+            );
+            aac.insert(ist.index(), a);
+            continue;
+        }
+        if ok != 1 {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "audio stream #{} ({}) cannot be copied into MP4; re-encode it (audio aac) or drop it (audio drop)",
+                    ist.index(),
+                    id.name()
+                ),
+            )
+            .with_path(src_path));
+        }
+        let mut ost = octx
+            .add_stream(ff::encoder::find(ff::codec::Id::None))
+            .map_err(|e| enc_err("cannot add audio stream", e))?;
+        ost.set_parameters(ist.parameters());
+        // SAFETY: the new stream's codecpar is valid; a source
+        // container's codec tag may not be valid in MP4, so let the
+        // muxer choose.
+        unsafe {
+            (*(*ost.as_mut_ptr()).codecpar).codec_tag = 0;
+        }
+        map.insert(
+            ist.index(),
+            (ost.index(), ist.time_base(), ff::Rational::new(0, 1)),
+        );
+    }
+    Ok((map, aac))
+}
+
+/// Writes the MP4 header, tagging where the source started (`source_start_time`).
+fn write_header(octx: &mut ff::format::context::Output, info: &VideoInfo) -> Result<()> {
+    let start_s = info.start_pts as f64 * info.time_base_f64();
+    let mut header_opts = ff::Dictionary::new();
+    if start_s != 0.0 {
+        // The output starts at 0; where the source started is kept.
+        let mut meta = ff::Dictionary::new();
+        meta.set("source_start_time", &format!("{start_s:.6}"));
+        octx.set_metadata(meta);
+        header_opts.set("movflags", "use_metadata_tags");
+    }
+    octx.write_header_with(header_opts)
+        .map_err(|e| enc_err("cannot write MP4 header", e))?;
+    Ok(())
 }
 
 /// `src` (8-bit 4:2:0) on a `w`x`h` canvas: the picture at the top left,

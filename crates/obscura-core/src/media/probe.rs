@@ -150,17 +150,76 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     let container = ictx.format().name().to_string();
     let container_duration_s =
         (ictx.duration() > 0).then(|| ictx.duration() as f64 / f64::from(ff::ffi::AV_TIME_BASE));
-    let mut creation_time = ictx.metadata().get("creation_time").map(str::to_string);
+    let container_creation_time = ictx.metadata().get("creation_time").map(str::to_string);
+    let video_streams = count_video_streams(&ictx);
+    let audio = audio_streams(&ictx);
+    let stream = VideoStreamFacts::read(&ictx, vidx, path, container_creation_time)?;
 
-    let video_streams = ictx
-        .streams()
+    let tb = rational_f64(stream.time_base);
+    let mut scan = PacketScan::new(tb);
+    scan.read_all(&mut ictx, vidx, path)?;
+    if scan.timestamps.is_empty() {
+        return Err(Error::new(ErrorKind::Corrupt, "video stream has no packets").with_path(path));
+    }
+    if scan.timestamps_complete
+        && container == "avi"
+        && !keys_where_index_says(&ictx, vidx, &scan.key_positions)
+    {
+        scan.timestamps_complete = false;
+    }
+    let mut sorted = scan.timestamps.clone();
+    sorted.sort_unstable();
+    let first = sorted[0];
+    let start_pts = if stream.start != ff::ffi::AV_NOPTS_VALUE {
+        stream.start
+    } else {
+        first
+    };
+    let fps = rational_f64(stream.frame_rate);
+    let duration = scan.duration(&sorted, fps, tb);
+    if scan.jumped_back {
+        // Sorting by timestamp no longer gives presentation order.
+        scan.timestamps_complete = false;
+    }
+    Ok(VideoInfo {
+        path: path.to_path_buf(),
+        container,
+        codec: stream.codec_id.name().to_string(),
+        stream_index: vidx,
+        width: u32::try_from(stream.width).unwrap_or(0),
+        height: u32::try_from(stream.height).unwrap_or(0),
+        pixel_format: stream.pixel_format,
+        frame_rate: rational(stream.frame_rate),
+        fps,
+        time_base: rational(stream.time_base),
+        start_pts,
+        duration_s: duration as f64 * tb,
+        container_duration_s,
+        frames: scan.timestamps.len() as u64,
+        header_frames: stream.header_frames,
+        keyframes: scan.keyframes(&sorted),
+        creation_time: stream.creation_time,
+        audio,
+        discontinuities: scan.discontinuities,
+        video_streams,
+        timestamps_complete: scan.timestamps_complete,
+    })
+}
+
+/// Counts the file's video streams, leaving out attached pictures (cover art).
+fn count_video_streams(ictx: &ff::format::context::Input) -> usize {
+    ictx.streams()
         .filter(|s| {
             s.parameters().medium() == ff::media::Type::Video
                 && !s
                     .disposition()
                     .contains(ff::format::stream::Disposition::ATTACHED_PIC)
         })
-        .count();
+        .count()
+}
+
+/// Describes each audio stream of the file, in stream order.
+fn audio_streams(ictx: &ff::format::context::Input) -> Vec<AudioStreamInfo> {
     let mut audio = Vec::new();
     for s in ictx.streams() {
         let params = s.parameters();
@@ -179,84 +238,155 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
             });
         }
     }
+    audio
+}
 
-    let stream = ictx
-        .stream(vidx)
-        .ok_or_else(|| Error::new(ErrorKind::NoVideo, "video stream vanished").with_path(path))?;
-    if creation_time.is_none() {
-        creation_time = stream.metadata().get("creation_time").map(str::to_string);
-    }
-    let params = stream.parameters();
-    let codec_id = params.id();
-    if ff::codec::decoder::find(codec_id).is_none() {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            format!("no decoder for video codec {}", codec_id.name()),
-        )
-        .with_path(path));
-    }
-    // SAFETY: as above, a read of plain fields of parameters owned by `ictx`.
-    let (width, height, raw_format) = unsafe {
-        let p = params.as_ptr();
-        ((*p).width, (*p).height, (*p).format)
-    };
-    let pixel_format = pixel_format_name(raw_format);
-    // MP4 writes 0 (1970-01-01) when nobody set the time: that is no time.
-    let creation_time = creation_time.filter(|t| !t.starts_with("1970-01-01T00:00:00"));
-    let time_base = stream.time_base();
-    let mut frame_rate = stream.avg_frame_rate();
-    if frame_rate.denominator() == 0 || frame_rate.numerator() == 0 {
-        frame_rate = stream.rate();
-    }
-    let header_frames = u64::try_from(stream.frames()).ok().filter(|&n| n > 0);
-    let stream_start = stream.start_time();
+/// What the header says about the video stream probe works on.
+struct VideoStreamFacts {
+    codec_id: ff::codec::Id,
+    width: i32,
+    height: i32,
+    pixel_format: String,
+    /// The container's `creation_time` tag, else the stream's, unless unset.
+    creation_time: Option<String>,
+    time_base: ff::Rational,
+    frame_rate: ff::Rational,
+    header_frames: Option<u64>,
+    /// The stream's start time (`AV_NOPTS_VALUE` when not stated).
+    start: i64,
+}
 
-    // One pass over the packets.
-    let mut timestamps: Vec<i64> = Vec::new();
-    let mut keys: Vec<(i64, i64, bool, u64, u64)> = Vec::new();
-    let mut timestamps_complete = true;
-    let mut end_max = i64::MIN;
-    let mut key_positions: Vec<(Option<i64>, isize)> = Vec::new();
-    let tb = rational_f64(time_base);
-    let max_step = if tb > 0.0 {
-        (DISCONTINUITY_S / tb) as i64
-    } else {
-        i64::MAX
-    };
-    let mut discontinuities = 0u64;
-    let mut jumped_back = false;
-    // Decode-order timestamp of the previous packet, and the stretch of
-    // continuous timestamps so far: (start, last) of the current run, and
-    // the sum of the finished runs' lengths.
-    let mut prev_dts: Option<i64> = None;
-    let mut run_start = 0i64;
-    let mut runs_len = 0i64;
-    let mut packet = ff::Packet::empty();
-    while read_packet(&mut ictx, &mut packet, path).map_err(|e| {
-        Error::new(
-            e.kind(),
-            format!("{} after {} video packets", e.message(), timestamps.len()),
-        )
-        .with_path(path)
-    })? {
-        if packet.stream() != vidx {
-            continue;
+impl VideoStreamFacts {
+    /// Reads stream `vidx`'s facts (`Unsupported` without a decoder for its codec).
+    fn read(
+        ictx: &ff::format::context::Input,
+        vidx: usize,
+        path: &Path,
+        creation_time: Option<String>,
+    ) -> Result<Self> {
+        let stream = ictx.stream(vidx).ok_or_else(|| {
+            Error::new(ErrorKind::NoVideo, "video stream vanished").with_path(path)
+        })?;
+        let creation_time =
+            creation_time.or_else(|| stream.metadata().get("creation_time").map(str::to_string));
+        let params = stream.parameters();
+        let codec_id = params.id();
+        if ff::codec::decoder::find(codec_id).is_none() {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("no decoder for video codec {}", codec_id.name()),
+            )
+            .with_path(path));
         }
-        if is_pre_roll(&packet) {
-            continue;
+        // SAFETY: `params` wraps the stream's live AVCodecParameters, owned
+        // by `ictx`, which outlives this read of three plain fields.
+        let (width, height, raw_format) = unsafe {
+            let p = params.as_ptr();
+            ((*p).width, (*p).height, (*p).format)
+        };
+        let mut frame_rate = stream.avg_frame_rate();
+        if frame_rate.denominator() == 0 || frame_rate.numerator() == 0 {
+            frame_rate = stream.rate();
         }
-        if let Some(d) = packet.dts().or(packet.pts()) {
-            match prev_dts {
-                None => run_start = d,
-                Some(p) if d < p || d - p > max_step => {
-                    discontinuities += 1;
-                    jumped_back |= d < p;
-                    runs_len += p - run_start;
-                    run_start = d;
-                }
-                Some(_) => {}
+        Ok(VideoStreamFacts {
+            codec_id,
+            width,
+            height,
+            pixel_format: pixel_format_name(raw_format),
+            // MP4 writes 0 (1970-01-01) when nobody set the time: that is no time.
+            creation_time: creation_time.filter(|t| !t.starts_with("1970-01-01T00:00:00")),
+            time_base: stream.time_base(),
+            frame_rate,
+            header_frames: u64::try_from(stream.frames()).ok().filter(|&n| n > 0),
+            start: stream.start_time(),
+        })
+    }
+}
+
+/// A keyframe as found: pts, dts, leading pictures, bytes, max inter bytes.
+type KeyPacket = (i64, i64, bool, u64, u64);
+
+/// The tally of one pass over the video packets (no decoding).
+struct PacketScan {
+    /// Each frame's timestamp, in decode order.
+    timestamps: Vec<i64>,
+    /// Keyframes, in decode order.
+    keys: Vec<KeyPacket>,
+    /// Each keyframe's decode timestamp and byte position in the file.
+    key_positions: Vec<(Option<i64>, isize)>,
+    /// Whether every packet so far carried a presentation timestamp.
+    timestamps_complete: bool,
+    /// Latest end (timestamp plus duration) of any packet.
+    end_max: i64,
+    /// Largest step between decode timestamps that is not a discontinuity.
+    max_step: i64,
+    discontinuities: u64,
+    /// Whether any discontinuity jumped back.
+    jumped_back: bool,
+    /// Decode-order timestamp of the previous packet, and the stretch of
+    /// continuous timestamps so far: the start of the current run, and the
+    /// sum of the finished runs' lengths.
+    prev_dts: Option<i64>,
+    run_start: i64,
+    runs_len: i64,
+}
+
+impl PacketScan {
+    /// An empty tally for a stream whose time base is `tb` seconds.
+    fn new(tb: f64) -> Self {
+        PacketScan {
+            timestamps: Vec::new(),
+            keys: Vec::new(),
+            key_positions: Vec::new(),
+            timestamps_complete: true,
+            end_max: i64::MIN,
+            max_step: if tb > 0.0 {
+                (DISCONTINUITY_S / tb) as i64
+            } else {
+                i64::MAX
+            },
+            discontinuities: 0,
+            jumped_back: false,
+            prev_dts: None,
+            run_start: 0,
+            runs_len: 0,
+        }
+    }
+
+    /// Reads every packet of `ictx`, tallying video stream `vidx`'s (pre-roll left out).
+    fn read_all(
+        &mut self,
+        ictx: &mut ff::format::context::Input,
+        vidx: usize,
+        path: &Path,
+    ) -> Result<()> {
+        let mut packet = ff::Packet::empty();
+        while read_packet(ictx, &mut packet, path).map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!(
+                    "{} after {} video packets",
+                    e.message(),
+                    self.timestamps.len()
+                ),
+            )
+            .with_path(path)
+        })? {
+            if packet.stream() != vidx {
+                continue;
             }
-            prev_dts = Some(d);
+            if is_pre_roll(&packet) {
+                continue;
+            }
+            self.add(&packet);
+        }
+        Ok(())
+    }
+
+    /// Tallies one video packet.
+    fn add(&mut self, packet: &ff::Packet) {
+        if let Some(d) = packet.dts().or(packet.pts()) {
+            self.follow_dts(d);
         }
         // A packet with a decode timestamp only (AVI with B-frames, packed
         // or not, and other dts-only containers) is counted, but the
@@ -264,103 +394,87 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         // keyframe positions, segment boundaries and cuts would all be
         // guesses, so such files decode sequentially and are not cut.
         if packet.pts().is_none() {
-            timestamps_complete = false;
+            self.timestamps_complete = false;
         }
         let ts = match packet.pts().or(packet.dts()) {
             Some(t) => t,
-            None => timestamps.last().map_or(0, |t| t + 1),
+            None => self.timestamps.last().map_or(0, |t| t + 1),
         };
-        end_max = end_max.max(ts.saturating_add(packet.duration().max(0)));
+        self.end_max = self
+            .end_max
+            .max(ts.saturating_add(packet.duration().max(0)));
         let bytes = packet.size() as u64;
         if packet.is_key() {
-            key_positions.push((packet.dts(), packet.position()));
-            keys.push((ts, packet.dts().unwrap_or(ts), false, bytes, 0));
-        } else if let Some(k) = keys.last_mut() {
+            self.key_positions.push((packet.dts(), packet.position()));
+            self.keys
+                .push((ts, packet.dts().unwrap_or(ts), false, bytes, 0));
+        } else if let Some(k) = self.keys.last_mut() {
             if ts < k.0 {
                 k.2 = true;
             }
             k.4 = k.4.max(bytes);
         }
-        timestamps.push(ts);
+        self.timestamps.push(ts);
     }
-    if timestamps.is_empty() {
-        return Err(Error::new(ErrorKind::Corrupt, "video stream has no packets").with_path(path));
+
+    /// Follows the decode timestamps' runs, counting a jump back or far forward.
+    fn follow_dts(&mut self, d: i64) {
+        match self.prev_dts {
+            None => self.run_start = d,
+            Some(p) if d < p || d - p > self.max_step => {
+                self.discontinuities += 1;
+                self.jumped_back |= d < p;
+                self.runs_len += p - self.run_start;
+                self.run_start = d;
+            }
+            Some(_) => {}
+        }
+        self.prev_dts = Some(d);
     }
-    if timestamps_complete
-        && container == "avi"
-        && !keys_where_index_says(&ictx, vidx, &key_positions)
-    {
-        timestamps_complete = false;
+
+    /// The duration in time-base units, from the sorted (non-empty) frame timestamps.
+    fn duration(&self, sorted: &[i64], fps: f64, tb: f64) -> i64 {
+        let first = sorted[0];
+        // A last packet with no duration still shows for one nominal frame.
+        let last = sorted[sorted.len() - 1];
+        let end = if self.end_max > last {
+            self.end_max
+        } else if fps > 0.0 && tb > 0.0 {
+            last + (1.0 / fps / tb).round() as i64
+        } else {
+            last
+        };
+        let nominal = if fps > 0.0 && tb > 0.0 {
+            (1.0 / fps / tb).round() as i64
+        } else {
+            1
+        };
+        if self.discontinuities > 0 {
+            // Each continuous run, plus one frame for each jump and the last.
+            self.runs_len
+                + self.prev_dts.map_or(0, |p| p - self.run_start)
+                + nominal * (self.discontinuities as i64 + 1)
+        } else {
+            end - first
+        }
     }
-    let mut sorted = timestamps.clone();
-    sorted.sort_unstable();
-    let first = sorted[0];
-    let keyframes = keys
-        .into_iter()
-        .map(
-            |(pts, dts, leading_pictures, bytes, max_inter_bytes)| Keyframe {
-                index: sorted.partition_point(|&t| t < pts) as u64,
-                pts,
-                dts,
-                leading_pictures,
-                bytes,
-                max_inter_bytes,
-            },
-        )
-        .collect();
-    let start_pts = if stream_start != ff::ffi::AV_NOPTS_VALUE {
-        stream_start
-    } else {
-        first
-    };
-    // A last packet with no duration still shows for one nominal frame.
-    let fps = rational_f64(frame_rate);
-    let last = sorted[sorted.len() - 1];
-    let end = if end_max > last {
-        end_max
-    } else if fps > 0.0 && tb > 0.0 {
-        last + (1.0 / fps / tb).round() as i64
-    } else {
-        last
-    };
-    let nominal = if fps > 0.0 && tb > 0.0 {
-        (1.0 / fps / tb).round() as i64
-    } else {
-        1
-    };
-    let duration = if discontinuities > 0 {
-        // Each continuous run, plus one frame for each jump and the last.
-        runs_len + prev_dts.map_or(0, |p| p - run_start) + nominal * (discontinuities as i64 + 1)
-    } else {
-        end - first
-    };
-    if jumped_back {
-        // Sorting by timestamp no longer gives presentation order.
-        timestamps_complete = false;
+
+    /// The keyframes, indexed in presentation order by the sorted frame timestamps.
+    fn keyframes(&self, sorted: &[i64]) -> Vec<Keyframe> {
+        self.keys
+            .iter()
+            .map(
+                |&(pts, dts, leading_pictures, bytes, max_inter_bytes)| Keyframe {
+                    index: sorted.partition_point(|&t| t < pts) as u64,
+                    pts,
+                    dts,
+                    leading_pictures,
+                    bytes,
+                    max_inter_bytes,
+                },
+            )
+            .collect()
     }
-    Ok(VideoInfo {
-        path: path.to_path_buf(),
-        container,
-        codec: codec_id.name().to_string(),
-        stream_index: vidx,
-        width: u32::try_from(width).unwrap_or(0),
-        height: u32::try_from(height).unwrap_or(0),
-        pixel_format,
-        frame_rate: rational(frame_rate),
-        fps,
-        time_base: rational(time_base),
-        start_pts,
-        duration_s: duration as f64 * tb,
-        container_duration_s,
-        frames: timestamps.len() as u64,
-        header_frames,
-        keyframes,
-        creation_time,
-        audio,
-        discontinuities,
-        video_streams,
-        timestamps_complete,
-    })
 }
 
 /// Whether seeking to each keyframe lands on the packet that reading the

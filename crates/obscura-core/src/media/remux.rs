@@ -190,9 +190,6 @@ pub fn copy_range(info: &VideoInfo, from_s: f64, to_s: f64, out: &PendingFile) -
         .find(|k| k.pts == cut.start_pts && k.index == cut.first_frame)
         .map(|k| k.dts);
     super::init();
-    let enc = |what: &str, e: ff::Error| {
-        Error::new(ErrorKind::Encode, format!("{what}: {e}")).with_path(out.dest())
-    };
     let mut ictx = open_input(path)?;
     let mut octx = super::open_output(out.tmp_path(), None).map_err(|e| {
         Error::new(
@@ -202,95 +199,18 @@ pub fn copy_range(info: &VideoInfo, from_s: f64, to_s: f64, out: &PendingFile) -
         .with_path(out.dest())
     })?;
     let container = octx.format().name().to_string();
-    // Source stream -> (output stream, source time base).
-    let mut map: HashMap<usize, (usize, ff::Rational)> = HashMap::new();
-    let mut video_tb = ff::Rational::new(1, 1);
-    for ist in ictx.streams() {
-        let medium = ist.parameters().medium();
-        let is_video = ist.index() == info.stream_index;
-        if !is_video && medium != ff::media::Type::Audio {
-            continue;
-        }
-        let mut ost = octx
-            .add_stream(ff::encoder::find(ff::codec::Id::None))
-            .map_err(|e| enc("cannot add stream", e))?;
-        ost.set_parameters(ist.parameters());
-        ost.set_time_base(ist.time_base());
-        if is_video {
-            super::copy_display_matrix(&ist, &mut ost);
-            ost.set_avg_frame_rate(ist.avg_frame_rate());
-            video_tb = ist.time_base();
-        }
-        map.insert(ist.index(), (ost.index(), ist.time_base()));
-    }
+    let (map, video_tb) = add_copy_streams(&ictx, &mut octx, info.stream_index, out)?;
     octx.write_header()
-        .map_err(|e| enc("cannot write the container header", e))?;
-    let out_tb: HashMap<usize, ff::Rational> = map
-        .values()
-        .filter_map(|&(o, _)| octx.stream(o).map(|s| (o, s.time_base())))
-        .collect();
-    let vtb = rational_f64(video_tb);
-    let start_abs = cut.start_pts as f64 * vtb;
-    let end_abs = cut.end_pts.map_or(f64::INFINITY, |p| p as f64 * vtb);
-    let mut offset_video: Option<i64> = start_dts;
-    let mut started = cut.first_frame == 0 && start_dts.is_none();
-    let (mut video_packets, mut audio_packets) = (0u64, 0u64);
-    let mut video_done = false;
+        .map_err(|e| write_err(out, "cannot write the container header", e))?;
+    let mut copy = PacketCopy::new(&cut, start_dts, map, video_tb, &octx, info.stream_index);
     let mut packet = ff::Packet::empty();
     while read_packet(&mut ictx, &mut packet, path)? {
-        let sidx = packet.stream();
-        let Some(&(oidx, in_tb)) = map.get(&sidx) else {
-            continue;
-        };
-        let ts = packet.pts().or(packet.dts());
-        if sidx == info.stream_index {
-            if video_done {
-                continue;
-            }
-            if !started {
-                if packet.is_key() && ts == Some(cut.start_pts) {
-                    started = true;
-                } else {
-                    continue;
-                }
-            }
-            if packet.is_key() && cut.end_pts.is_some() && ts == cut.end_pts {
-                video_done = true;
-                continue;
-            }
-            let Some(ts) = ts else { continue };
-            if ts < cut.start_pts || cut.end_pts.is_some_and(|e| ts >= e) {
-                continue;
-            }
-            let offset = *offset_video.get_or_insert(packet.dts().unwrap_or(ts));
-            shift(&mut packet, offset);
-            video_packets += 1;
-        } else {
-            // Audio: packets starting inside the video span.
-            let Some(ts) = ts else { continue };
-            let t = ts as f64 * rational_f64(in_tb);
-            if t < start_abs || t >= end_abs {
-                continue;
-            }
-            let Some(ov) = offset_video else { continue };
-            let offset = ff::Rescale::rescale(&ov, video_tb, in_tb);
-            shift(&mut packet, offset);
-            audio_packets += 1;
-        }
-        let otb = out_tb
-            .get(&oidx)
-            .copied()
-            .unwrap_or(ff::Rational::new(0, 1));
-        packet.rescale_ts(in_tb, otb);
-        packet.set_stream(oidx);
-        packet.set_position(-1);
-        packet
-            .write_interleaved(&mut octx)
-            .map_err(|e| enc("cannot write packet", e))?;
+        copy.write(&mut packet, &mut octx, out)?;
     }
     octx.write_trailer()
-        .map_err(|e| enc("cannot finish the container", e))?;
+        .map_err(|e| write_err(out, "cannot finish the container", e))?;
     drop(octx);
+    let (video_packets, audio_packets) = (copy.video_packets, copy.audio_packets);
     if video_packets != cut.frames() {
         return Err(Error::new(
             ErrorKind::Corrupt,
@@ -309,6 +229,175 @@ pub fn copy_range(info: &VideoInfo, from_s: f64, to_s: f64, out: &PendingFile) -
         audio_packets,
         container,
     })
+}
+
+/// An `Encode` error for a failed write of `out`'s stream copy.
+fn write_err(out: &PendingFile, what: &str, e: ff::Error) -> Error {
+    Error::new(ErrorKind::Encode, format!("{what}: {e}")).with_path(out.dest())
+}
+
+/// Source stream -> (output stream, source time base).
+type StreamMap = HashMap<usize, (usize, ff::Rational)>;
+
+/// Adds a copy of video stream `vidx` and of each audio stream; returns the map and video time base.
+fn add_copy_streams(
+    ictx: &ff::format::context::Input,
+    octx: &mut ff::format::context::Output,
+    vidx: usize,
+    out: &PendingFile,
+) -> Result<(StreamMap, ff::Rational)> {
+    let mut map = StreamMap::new();
+    let mut video_tb = ff::Rational::new(1, 1);
+    for ist in ictx.streams() {
+        let medium = ist.parameters().medium();
+        let is_video = ist.index() == vidx;
+        if !is_video && medium != ff::media::Type::Audio {
+            continue;
+        }
+        let mut ost = octx
+            .add_stream(ff::encoder::find(ff::codec::Id::None))
+            .map_err(|e| write_err(out, "cannot add stream", e))?;
+        ost.set_parameters(ist.parameters());
+        ost.set_time_base(ist.time_base());
+        if is_video {
+            super::copy_display_matrix(&ist, &mut ost);
+            ost.set_avg_frame_rate(ist.avg_frame_rate());
+            video_tb = ist.time_base();
+        }
+        map.insert(ist.index(), (ost.index(), ist.time_base()));
+    }
+    Ok((map, video_tb))
+}
+
+/// Which packets of the source go into the copy, and their new timestamps.
+struct PacketCopy<'a> {
+    cut: &'a Cut,
+    vidx: usize,
+    map: StreamMap,
+    /// Output stream -> its time base once the header is written.
+    out_tb: HashMap<usize, ff::Rational>,
+    video_tb: ff::Rational,
+    /// The copied span in source seconds, for audio.
+    start_abs: f64,
+    end_abs: f64,
+    /// Source decode timestamp that becomes 0 in the copy.
+    offset_video: Option<i64>,
+    /// Whether the start keyframe has been read.
+    started: bool,
+    /// Whether the end keyframe has been read.
+    video_done: bool,
+    video_packets: u64,
+    audio_packets: u64,
+}
+
+impl<'a> PacketCopy<'a> {
+    /// Prepares to copy `cut`, with output time bases read from `octx` after its header.
+    fn new(
+        cut: &'a Cut,
+        start_dts: Option<i64>,
+        map: StreamMap,
+        video_tb: ff::Rational,
+        octx: &ff::format::context::Output,
+        vidx: usize,
+    ) -> Self {
+        let out_tb = map
+            .values()
+            .filter_map(|&(o, _)| octx.stream(o).map(|s| (o, s.time_base())))
+            .collect();
+        let vtb = rational_f64(video_tb);
+        PacketCopy {
+            cut,
+            vidx,
+            map,
+            out_tb,
+            video_tb,
+            start_abs: cut.start_pts as f64 * vtb,
+            end_abs: cut.end_pts.map_or(f64::INFINITY, |p| p as f64 * vtb),
+            offset_video: start_dts,
+            started: cut.first_frame == 0 && start_dts.is_none(),
+            video_done: false,
+            video_packets: 0,
+            audio_packets: 0,
+        }
+    }
+
+    /// Writes `packet` to `octx`, shifted and rescaled, if the copy takes it.
+    fn write(
+        &mut self,
+        packet: &mut ff::Packet,
+        octx: &mut ff::format::context::Output,
+        out: &PendingFile,
+    ) -> Result<()> {
+        let sidx = packet.stream();
+        let Some(&(oidx, in_tb)) = self.map.get(&sidx) else {
+            return Ok(());
+        };
+        let taken = if sidx == self.vidx {
+            self.take_video(packet)
+        } else {
+            self.take_audio(packet, in_tb)
+        };
+        if !taken {
+            return Ok(());
+        }
+        let otb = self
+            .out_tb
+            .get(&oidx)
+            .copied()
+            .unwrap_or(ff::Rational::new(0, 1));
+        packet.rescale_ts(in_tb, otb);
+        packet.set_stream(oidx);
+        packet.set_position(-1);
+        packet
+            .write_interleaved(octx)
+            .map_err(|e| write_err(out, "cannot write packet", e))
+    }
+
+    /// Whether a video packet lies in the cut; if so it is shifted and counted.
+    fn take_video(&mut self, packet: &mut ff::Packet) -> bool {
+        let cut = self.cut;
+        let ts = packet.pts().or(packet.dts());
+        if self.video_done {
+            return false;
+        }
+        if !self.started {
+            if packet.is_key() && ts == Some(cut.start_pts) {
+                self.started = true;
+            } else {
+                return false;
+            }
+        }
+        if packet.is_key() && cut.end_pts.is_some() && ts == cut.end_pts {
+            self.video_done = true;
+            return false;
+        }
+        let Some(ts) = ts else { return false };
+        if ts < cut.start_pts || cut.end_pts.is_some_and(|e| ts >= e) {
+            return false;
+        }
+        let offset = *self.offset_video.get_or_insert(packet.dts().unwrap_or(ts));
+        shift(packet, offset);
+        self.video_packets += 1;
+        true
+    }
+
+    /// Whether an audio packet starts inside the video span; if so it is shifted and counted.
+    fn take_audio(&mut self, packet: &mut ff::Packet, in_tb: ff::Rational) -> bool {
+        let Some(ts) = packet.pts().or(packet.dts()) else {
+            return false;
+        };
+        let t = ts as f64 * rational_f64(in_tb);
+        if t < self.start_abs || t >= self.end_abs {
+            return false;
+        }
+        let Some(ov) = self.offset_video else {
+            return false;
+        };
+        let offset = ff::Rescale::rescale(&ov, self.video_tb, in_tb);
+        shift(packet, offset);
+        self.audio_packets += 1;
+        true
+    }
 }
 
 fn shift(packet: &mut ff::Packet, offset: i64) {
