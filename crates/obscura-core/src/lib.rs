@@ -244,6 +244,131 @@ mod layout {
         }
     }
 
+    /// The longest a function may be, outside tests.
+    const MAX_FN_LINES: usize = 120;
+
+    /// Functions longer than `max` lines in `text`, as (name, first line,
+    /// lines). Code after the first `#[cfg(test)]` is tests and not
+    /// counted. Braces in string and char literals and comments are
+    /// skipped.
+    fn long_functions(text: &str, max: usize) -> Vec<(String, usize, usize)> {
+        let lines: Vec<&str> = text.lines().collect();
+        let end = (lines.iter())
+            .position(|l| l.trim() == "#[cfg(test)]")
+            .unwrap_or(lines.len());
+        let braces = |line: &str| -> (i64, bool) {
+            let (mut depth, mut opened, mut in_str) = (0i64, false, false);
+            let mut chars = line.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' if in_str => {
+                        chars.next();
+                    }
+                    '"' => in_str = !in_str,
+                    '/' if !in_str && chars.peek() == Some(&'/') => break,
+                    '\'' if !in_str => {
+                        // A char literal ('{', '\n'); a lifetime has no
+                        // closing quote and is left alone.
+                        let rest: String = chars.clone().take(3).collect();
+                        if rest.chars().nth(1) == Some('\'') {
+                            chars.nth(1);
+                        } else if rest.starts_with('\\') {
+                            chars.nth(2);
+                        }
+                    }
+                    '{' if !in_str => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' if !in_str => depth -= 1,
+                    _ => {}
+                }
+            }
+            (depth, opened)
+        };
+        let mut out = Vec::new();
+        for (i, line) in lines[..end].iter().enumerate() {
+            let t = line.trim_start();
+            let Some(at) = t.find("fn ") else { continue };
+            let before = &t[..at];
+            let is_fn = before.split_whitespace().all(|w| {
+                [
+                    "pub",
+                    "pub(crate)",
+                    "pub(super)",
+                    "const",
+                    "async",
+                    "unsafe",
+                    "extern",
+                ]
+                .contains(&w)
+                    || w.starts_with("\"")
+            });
+            if !is_fn || t.starts_with("//") {
+                continue;
+            }
+            let name: String = t[at + 3..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            let (mut depth, mut started) = (0i64, false);
+            for (j, l) in lines[i..].iter().enumerate() {
+                let (d, opened) = braces(l);
+                depth += d;
+                started |= opened;
+                if !started && l.trim_end().ends_with(';') {
+                    break;
+                }
+                if started && depth <= 0 {
+                    if j + 1 > max {
+                        out.push((name.clone(), i + 1, j + 1));
+                    }
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn no_function_is_longer_than_the_limit() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        for dir in [
+            "crates/obscura-core/src",
+            "crates/obscura-cli/src",
+            "python/src",
+            "src",
+        ] {
+            files.extend(rust_files(&root.join(dir)));
+        }
+        assert!(files.len() > 30, "the workspace's sources were not found");
+        let mut long = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("source");
+            for (name, line, n) in long_functions(&text, MAX_FN_LINES) {
+                long.push(format!("{}:{line} {name}: {n} lines", f.display()));
+            }
+        }
+        assert!(
+            long.is_empty(),
+            "functions over {MAX_FN_LINES} lines:\n{}",
+            long.join("\n")
+        );
+    }
+
+    /// The counter sees a long function, and is not fooled by braces in
+    /// strings, chars or comments.
+    #[test]
+    fn a_long_function_is_seen() {
+        let body = "    let s = \"}}}\"; let c = '}'; // }\n".repeat(5);
+        let text = format!("pub fn f<'a>(x: &'a str) {{\n{body}}}\nfn g() {{}}\n");
+        assert_eq!(long_functions(&text, 3), [("f".to_string(), 1, 7)]);
+        assert!(long_functions(&text, 7).is_empty());
+        let tests = format!("#[cfg(test)]\n{text}");
+        assert!(long_functions(&tests, 3).is_empty());
+    }
+
     /// Whether `text` has `word` not inside a longer identifier.
     fn names(text: &str, word: &str) -> bool {
         let ident = |c: char| c.is_alphanumeric() || c == '_';
