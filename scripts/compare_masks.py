@@ -54,9 +54,10 @@ def main():
         prof = Path(d) / "cam99.toml"
         prof.write_text(PROFILE)
         common = ["--preset", "veryfast", "--crf", "20"]
-        t_plain = best_seconds([args.obscura, "transcode", str(src), "-o", f"{d}/plain.mp4", *common], args.runs)
+        t_plain = best_seconds([args.obscura, "transcode", str(src), "-o", f"{d}/plain.mp4", *common], args.runs,
+                               [f"{d}/plain.mp4"])
         t_mask = best_seconds([args.obscura, "redact", str(src), "-o", f"{d}/masked.mp4", "--camera", str(prof),
-                       "--operator", "bench", "--reason", "benchmark", *common], args.runs)
+                       "--operator", "bench", "--reason", "benchmark", *common], args.runs, [f"{d}/masked.mp4"])
     ratio = t_mask / t_plain
     print(f"clip: {src}, best of {args.runs} runs, x264 veryfast crf 20")
     print(f"transcode        {t_plain:6.2f} s")
