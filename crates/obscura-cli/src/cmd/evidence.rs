@@ -74,10 +74,7 @@ pub(crate) fn verify(cmd: VerifyCmd) -> Result<ExitCode> {
         public_key,
         json,
     } = cmd;
-    let key = public_key
-        .as_deref()
-        .map(obscura_core::evidence::sign::PublicKey::from_arg)
-        .transpose()?;
+    let key = load_public_key(public_key.as_deref())?;
     let report = with_progress(|on_progress| {
         obscura_core::pipeline::export::verify_manifest(
             &manifest,
@@ -291,10 +288,7 @@ pub(crate) fn audit_verify(cmd: AuditVerifyCmd) -> Result<ExitCode> {
         public_key,
         json,
     } = cmd;
-    let key = public_key
-        .as_deref()
-        .map(obscura_core::evidence::sign::PublicKey::from_arg)
-        .transpose()?;
+    let key = load_public_key(public_key.as_deref())?;
     let idx = Store::open_read_only(&db)?;
     let report = idx.verify_audit(key.as_ref())?;
     if json {
@@ -425,6 +419,15 @@ pub(crate) fn audit_keygen(cmd: AuditKeygenCmd) -> Result<ExitCode> {
         key.public_key().to_hex()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The public key a `--public-key` names (a file, or the key in hex).
+pub(crate) fn load_public_key(
+    arg: Option<&str>,
+) -> Result<Option<obscura_core::evidence::sign::PublicKey>> {
+    Ok(arg
+        .map(obscura_core::evidence::sign::PublicKey::from_arg)
+        .transpose()?)
 }
 
 pub(crate) fn load_key(
