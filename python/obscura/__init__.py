@@ -175,7 +175,8 @@ class Frame(np.ndarray):
 
     def __reduce__(self) -> Any:
         # Pickling (multiprocessing, Dask) keeps index, pts and time.
-        rebuild, args, state = super().__reduce__()  # type: ignore[misc]
+        reduced: Any = super().__reduce__()
+        rebuild, args, state = reduced
         return rebuild, args, (state, self.index, self.pts, self.time)
 
     def __setstate__(self, state: Any) -> None:
@@ -369,8 +370,11 @@ class Rows(List[Dict[str, Any]]):
     def to_pandas(self) -> Any:
         """The rows as a ``pandas.DataFrame``; ``*_utc`` columns become
         timezone-aware datetimes. Needs pandas (not a dependency of obscura)."""
+        import importlib
+
         try:
-            import pandas as pd
+            # Optional, and typed as Any: pandas is not a dependency.
+            pd: Any = importlib.import_module("pandas")
         except ImportError as e:  # pragma: no cover - depends on the environment
             raise ImportError("to_pandas() needs pandas: pip install pandas") from e
         df = pd.DataFrame(list(self))

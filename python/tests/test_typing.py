@@ -1,0 +1,49 @@
+"""The package type-checks under ``mypy --strict``, and so does code that
+uses it: errors, frames, readers, objects and progress callbacks are typed
+as they behave (the stubs of the compiled module included)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import mypy.api
+
+import obscura
+
+USER = '''
+import datetime as dt
+import obscura
+
+def luma_at(path: str, when: dt.timedelta) -> float:
+    reader = obscura.open(path, every=5, gray=True)
+    frame = reader.frame_at(when)
+    return float(frame.mean()) + len(reader)
+
+def index(paths: list[str]) -> int:
+    try:
+        rows = obscura.Indexer(camera="cam.toml", db="index.db").index(paths, progress=lambda done, total: None)
+    except obscura.NotFoundError as e:
+        print(e.kind, e.path)
+        return 0
+    return len(rows) + sum(1 for d in obscura.FaceDetector().detect(next(obscura.open(paths[0]))))
+'''
+
+
+def test_the_package_and_code_using_it_pass_mypy_strict(tmp_path):
+    pkg = tmp_path / "obscura"
+    pkg.mkdir()
+    src = Path(obscura.__file__).parent
+    for f in list(src.glob("*.py")) + list(src.glob("*.pyi")) + [src / "py.typed"]:
+        shutil.copy(f, pkg / f.name)
+    (tmp_path / "user.py").write_text(USER)
+    out, err, rc = mypy.api.run(
+        ["--strict", "--cache-dir", str(tmp_path / ".mypy_cache"), str(pkg), str(tmp_path / "user.py")]
+    )
+    assert rc == 0, out + err
+    # The check itself sees a type error.
+    (tmp_path / "user.py").write_text(USER + "\nx: int = obscura.probe('a.mp4')\n")
+    out, err, rc = mypy.api.run(
+        ["--strict", "--cache-dir", str(tmp_path / ".mypy_cache"), str(pkg), str(tmp_path / "user.py")]
+    )
+    assert rc == 1 and "Incompatible types" in out, out + err
