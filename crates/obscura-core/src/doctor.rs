@@ -76,6 +76,10 @@ pub fn run() -> Vec<Check> {
         });
         out.push(check(format!("model {}", m.name), r));
     }
+    out.push(check(
+        "label font",
+        crate::frame::draw::font().map(|_| crate::frame::draw::font_path().display().to_string()),
+    ));
     for s in [
         "carphone_pristine.mp4",
         "bikes.mp4",

@@ -8,8 +8,9 @@
 //! file checks it on the source).
 //! - [`frame`]: the planar YUV 4:2:0 view every analysis works on, so the
 //!   same code runs on decoded video, synthetic test frames and arrays from
-//!   Python; boxes and detections; [`frame::sheet`], thumbnails and the
-//!   contact sheet. Uses nothing else.
+//!   Python; boxes and detections; [`frame::draw`], the one path for text
+//!   (a real font) and PNG/JPEG output; [`frame::sheet`], thumbnails and
+//!   the contact sheet. Uses nothing else.
 //! - [`media`]: the only code that talks to FFmpeg. [`media::probe`] reads a
 //!   file's facts with exact frame counts; [`media::open`] decodes it,
 //!   segment-parallel at keyframes with output bit-identical to a sequential

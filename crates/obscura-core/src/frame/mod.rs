@@ -6,6 +6,7 @@
 //! their buffers without copying; [`OwnedFrame`] backs synthetic frames in
 //! tests and frames handed over from other languages.
 
+pub mod draw;
 pub mod sheet;
 
 use crate::error::{Error, ErrorKind, Result};

@@ -1,10 +1,12 @@
 //! Track thumbnails and the contact sheet an officer picks the requester
 //! from: one labelled thumbnail per track, written as a PNG.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
+use crate::frame::draw;
 use crate::frame::BBox;
 use crate::frame::FrameView;
 use crate::output::PendingFile;
+use image::RgbImage;
 
 /// Side of a thumbnail in pixels.
 pub const THUMB: usize = 96;
@@ -40,89 +42,36 @@ pub fn thumbnail(frame: &FrameView<'_>, bbox: &BBox) -> Thumb {
     Thumb(out)
 }
 
-/// 3x5 bitmaps of the characters labels use.
-fn glyph(c: char) -> [u8; 5] {
-    match c {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 7, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 1, 1],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        'F' => [7, 4, 6, 4, 4],
-        'P' => [6, 5, 6, 4, 4],
-        '#' => [5, 7, 5, 7, 5],
-        _ => [0; 5],
-    }
-}
-
 /// Writes a contact sheet of `(label, thumbnail)` cells as PNG into `out`,
 /// six per row, each labelled beneath in white on black, and commits it.
 ///
 /// # Errors
-/// `Io` when the file cannot be written; nothing is left behind then.
+/// `NotFound` when the label font is missing; `Io` when the file cannot be
+/// written; nothing is left behind then.
 pub fn write_contact_sheet(out: PendingFile, cells: &[(String, Thumb)]) -> Result<()> {
     const COLS: usize = 6;
-    const LABEL: usize = 16;
-    const SCALE: usize = 2;
+    const LABEL: usize = 18;
     let cols = COLS.min(cells.len().max(1));
     let rows = cells.len().div_ceil(COLS).max(1);
     let (cw, ch) = (THUMB + 4, THUMB + LABEL + 4);
-    let (w, h) = (cols * cw, rows * ch);
-    let mut img = vec![0u8; w * h * 3];
+    let size = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let mut img = RgbImage::new(size(cols * cw), size(rows * ch));
     for (n, (label, thumb)) in cells.iter().enumerate() {
         let (ox, oy) = ((n % COLS) * cw + 2, (n / COLS) * ch + 2);
         for y in 0..THUMB {
-            let src = &thumb.0[y * THUMB * 3..(y + 1) * THUMB * 3];
-            let dst = ((oy + y) * w + ox) * 3;
-            img[dst..dst + THUMB * 3].copy_from_slice(src);
-        }
-        for (k, c) in label.chars().enumerate() {
-            let g = glyph(c);
-            for (gy, bits) in g.iter().enumerate() {
-                for gx in 0..3 {
-                    if bits & (4 >> gx) == 0 {
-                        continue;
-                    }
-                    for sy in 0..SCALE {
-                        for sx in 0..SCALE {
-                            let x = ox + 2 + k * 4 * SCALE + gx * SCALE + sx;
-                            let y = oy + THUMB + 3 + gy * SCALE + sy;
-                            if x < w && y < h {
-                                let i = (y * w + x) * 3;
-                                img[i..i + 3].copy_from_slice(&[255, 255, 255]);
-                            }
-                        }
-                    }
-                }
+            for x in 0..THUMB {
+                let i = (y * THUMB + x) * 3;
+                let px = [thumb.0[i], thumb.0[i + 1], thumb.0[i + 2]];
+                img.put_pixel(size(ox + x), size(oy + y), image::Rgb(px));
             }
         }
+        draw::label_rgb(&mut img, size(ox), size(oy + THUMB + 1), label, 14.0)?;
     }
-    let path = out.dest().to_path_buf();
-    let path = path.as_path();
-    {
-        let file = std::fs::File::create(out.tmp_path())
-            .map_err(|e| Error::io(e, "cannot write contact sheet").with_path(path))?;
-        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let png_err = |e: png::EncodingError| {
-            Error::new(ErrorKind::Io, format!("cannot write contact sheet: {e}")).with_path(path)
-        };
-        let mut writer = enc.write_header().map_err(png_err)?;
-        writer.write_image_data(&img).map_err(png_err)?;
-        writer.finish().map_err(png_err)?;
-    }
-    out.commit()?;
-    Ok(())
+    draw::write_png(out, &img)
 }
 
-/// Encodes a picture as a baseline JPEG about `width` pixels wide, straight
-/// from its YCbCr planes (nearest-neighbour scaling, no RGB step).
+/// Encodes a picture as a baseline JPEG about `width` pixels wide
+/// (nearest-neighbour scaling, BT.601 to RGB).
 ///
 /// # Errors
 /// `Encode` if the encoder fails.
@@ -131,35 +80,16 @@ pub fn encode_jpeg(frame: &FrameView<'_>, width: usize) -> Result<Vec<u8>> {
     let tw = width.clamp(16, fw.max(16)).min(fw);
     let th = ((fh * tw) / fw).max(1);
     let (y, u, v) = (frame.plane(0), frame.plane(1), frame.plane(2));
-    let mut data = Vec::with_capacity(tw * th * 3);
+    let size = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let mut img = RgbImage::new(size(tw), size(th));
     for ty in 0..th {
         let sy = ty * fh / th;
         let (ry, ru, rv) = (y.row(sy), u.row(sy / 2), v.row(sy / 2));
         for tx in 0..tw {
             let sx = tx * fw / tw;
-            data.extend_from_slice(&[ry[sx], ru[sx / 2], rv[sx / 2]]);
+            let rgb = crate::frame::yuv_to_rgb(f32::from(ry[sx]), ru[sx / 2], rv[sx / 2]);
+            img.put_pixel(size(tx), size(ty), image::Rgb(rgb.map(|c| c as u8)));
         }
     }
-    let mut bytes = Vec::new();
-    let enc_err = |e: jpeg_encoder::EncodingError| {
-        Error::new(ErrorKind::Encode, format!("cannot encode thumbnail: {e}"))
-    };
-    let (tw16, th16) = (
-        u16::try_from(tw).map_err(|_| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!("thumbnail width {tw} too large"),
-            )
-        })?,
-        u16::try_from(th).map_err(|_| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!("thumbnail height {th} too large"),
-            )
-        })?,
-    );
-    jpeg_encoder::Encoder::new(&mut bytes, 80)
-        .encode(&data, tw16, th16, jpeg_encoder::ColorType::Ycbcr)
-        .map_err(enc_err)?;
-    Ok(bytes)
+    draw::jpeg_bytes(&img, 80)
 }

@@ -34,7 +34,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::evidence::audit::{self, Action, NewEntry};
 use crate::evidence::retention::{self, RecordingRef};
 use crate::evidence::sign::{PublicKey, SecretKey};
-use crate::frame::FrameViewMut;
 use crate::media::{self, AudioPolicy, DecodeOptions, Decoder, EncodeOptions};
 use crate::output::PendingFile;
 use crate::pipeline::{Job, PipelineOptions, Progress};
@@ -976,8 +975,7 @@ fn working_copy(req: &ExportRequest, dir: &Path, m: &MasterFile) -> Result<Worki
             .get(fi.index as usize)
             .map(|f| f.utc.replace('T', " ").replace('Z', " UTC"))
             .unwrap_or_default();
-        burn_text(view, &text);
-        Ok(())
+        crate::frame::draw::burn_text(view, &text)
     })?;
     let w = WorkingCopy {
         file: name,
@@ -988,76 +986,6 @@ fn working_copy(req: &ExportRequest, dir: &Path, m: &MasterFile) -> Result<Worki
         note: "H.264 re-encode of the master for viewing; wall-clock time (UTC) burned in at the top left; not the evidential master".into(),
     };
     Ok(w)
-}
-
-/// 5x7 glyphs of the characters a time needs.
-fn glyph(c: char) -> [u8; 7] {
-    match c {
-        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
-        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
-        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
-        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
-        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
-        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
-        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
-        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
-        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
-        _ => [0; 7],
-    }
-}
-
-/// Draws `text` in white on a black box at the top left, scaled to the
-/// picture (one glyph pixel per 240 lines).
-pub fn burn_text(view: &mut FrameViewMut<'_>, text: &str) {
-    let (w, h) = (view.width(), view.height());
-    let s = (h / 240).max(1);
-    let box_w = ((text.chars().count() * 6 + 2) * s).min(w);
-    let box_h = (9 * s).min(h);
-    let planes = view.planes_mut();
-    for y in 0..box_h {
-        let row = planes[0].row_mut(y);
-        let end = box_w.min(row.len());
-        row[..end].fill(16);
-    }
-    let (cw, ch) = (box_w.div_ceil(2), box_h.div_ceil(2));
-    for plane in planes.iter_mut().skip(1) {
-        for y in 0..ch.min(plane.height()) {
-            let row = plane.row_mut(y);
-            let end = cw.min(row.len());
-            row[..end].fill(128);
-        }
-    }
-    for (i, c) in text.chars().enumerate() {
-        let g = glyph(c);
-        let x0 = (i * 6 + 1) * s;
-        for (gy, bits) in g.iter().enumerate() {
-            for gx in 0..5 {
-                if bits & (0x10 >> gx) == 0 {
-                    continue;
-                }
-                for dy in 0..s {
-                    let y = (gy + 1) * s + dy;
-                    if y >= h {
-                        continue;
-                    }
-                    let row = planes[0].row_mut(y);
-                    for dx in 0..s {
-                        let x = x0 + gx * s + dx;
-                        if x < row.len() {
-                            row[x] = 235;
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// Where the detached signature of a manifest goes.
