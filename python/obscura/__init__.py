@@ -11,7 +11,8 @@ The same engine as the ``obscura`` command, for notebooks and services:
 - :func:`tracks`, :func:`redact` and :func:`verify_redaction` are the
   subject-access workflow; :func:`redact` returns the redaction record.
 - :func:`index`, :func:`incidents` and :func:`report` build and query the
-  motion-incident index. They return :class:`Rows`, which
+  motion-incident index; :func:`incident_images` gives an incident's
+  thumbnail and heatmap as arrays. They return :class:`Rows`, which
   ``pandas.DataFrame(rows)`` takes directly (or call ``rows.to_pandas()``).
 
 Long calls release the GIL, and Ctrl-C stops them cleanly (no partial
@@ -75,6 +76,8 @@ __all__ = [
     "verify_redaction",
     "index",
     "incidents",
+    "IncidentImages",
+    "incident_images",
     "report",
     "errors",
     *errors.__all__,
@@ -711,6 +714,27 @@ def incidents(
         until=_time_text(until),
     )
     return Rows(rows)
+
+
+class IncidentImages(NamedTuple):
+    """The pictures of one incident."""
+
+    #: The frame at the peak, ``H x W x 3`` RGB (``None`` when the index was
+    #: built without thumbnails).
+    thumbnail: Optional[np.ndarray]
+    #: Activity per cell of a 16 x 16 grid over the picture, 255 = busiest.
+    heatmap: np.ndarray
+
+
+def incident_images(db: PathLike, id: int) -> Optional[IncidentImages]:
+    """The thumbnail and heatmap of incident ``id`` (the ``id`` column of
+    :func:`incidents`) as numpy arrays, for ``plt.imshow``; ``None`` when the
+    index has no such incident."""
+    found = _obscura.incident_images(os.fspath(db), int(id))
+    if found is None:
+        return None
+    thumbnail, heatmap = found
+    return IncidentImages(thumbnail, heatmap)
 
 
 def report(

@@ -943,6 +943,61 @@ fn incidents(
     native(py, &rows)
 }
 
+/// An incident's thumbnail (if made) and heatmap, as numpy arrays.
+type IncidentArrays<'py> = (Option<Bound<'py, PyAny>>, Bound<'py, PyAny>);
+
+/// The images of incident `id`: the JPEG thumbnail at its peak decoded to
+/// an `H x W x 3` RGB array (None when thumbnails were off), and the 16x16
+/// activity heatmap (255 = busiest cell). `None` when there is no such
+/// incident.
+#[pyfunction]
+fn incident_images<'py>(
+    py: Python<'py>,
+    db: PathBuf,
+    id: i64,
+) -> PyResult<Option<IncidentArrays<'py>>> {
+    let found = py
+        .detach(|| -> obscura_core::Result<_> {
+            let images = obscura_core::store::Store::open_read_only(&db)?.incident_images(id)?;
+            images
+                .map(|i| {
+                    let thumb = i
+                        .thumbnail
+                        .as_deref()
+                        .map(obscura_core::frame::draw::decode_jpeg)
+                        .transpose()?;
+                    Ok((thumb, i.heatmap))
+                })
+                .transpose()
+        })
+        .map_err(|e| to_py(py, e))?;
+    let Some((thumb, heatmap)) = found else {
+        return Ok(None);
+    };
+    let thumb = thumb
+        .map(|(w, h, rgb)| {
+            PyArray1::from_vec(py, rgb)
+                .reshape([h, w, 3])
+                .map(Bound::into_any)
+        })
+        .transpose()?;
+    let side = obscura_core::motion::HEATMAP_SIZE;
+    if heatmap.len() != side * side {
+        let err = obscura_core::Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "incident {id}: heatmap holds {} cells, not {side}x{side}",
+                heatmap.len()
+            ),
+        );
+        return Err(to_py(py, err));
+    }
+    let heat = PyArray1::from_vec(py, heatmap)
+        .reshape([side, side])?
+        .into_any();
+    Ok(Some((thumb, heat)))
+}
+
 /// The monthly report, as a dict.
 #[pyfunction]
 #[pyo3(signature = (db, month, *, by = "camera", compare_previous = true))]
@@ -1017,5 +1072,6 @@ fn _obscura(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Indexer>()?;
     m.add_function(wrap_pyfunction!(incidents, m)?)?;
     m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(incident_images, m)?)?;
     Ok(())
 }

@@ -35,6 +35,21 @@ def test_incidents_and_reports_load_into_pandas(cli, sample, camera_profile, tmp
     assert out.returncode == 0, out.stderr
     assert [r["id"] for r in json.loads(out.stdout)] == list(df["id"])
 
+    # An incident's pictures come as arrays: the peak frame (320 wide, the
+    # sample's 4:3) and the 16x16 heatmap, busiest cell 255 and inside the
+    # incident's box.
+    busiest = df.sort_values("peak_score").iloc[-1]
+    images = obscura.incident_images(db, int(busiest["id"]))
+    assert images is not None
+    thumb, heat = images
+    assert thumb is not None and thumb.dtype == np.uint8 and thumb.shape == (240, 320, 3)
+    assert 20 < thumb.mean() < 235 and thumb.std() > 10
+    assert heat.dtype == np.uint8 and heat.shape == (16, 16) and heat.max() == 255
+    cy, cx = np.unravel_index(int(heat.argmax()), heat.shape)
+    x0, y0, x1, y1 = busiest["bbox"]
+    assert x0 - 48 <= (cx + 0.5) * 768 / 16 <= x1 + 48 and y0 - 36 <= (cy + 0.5) * 576 / 16 <= y1 + 36
+    assert obscura.incident_images(db, 10**9) is None
+
     assert obscura.incidents(db, camera=8) == []
     later = obscura.incidents(db, town="Exampleton", since="2026-11-02T08:00:30Z")
     assert len(later) < len(incidents)

@@ -157,6 +157,19 @@ pub fn jpeg_bytes(img: &RgbImage, quality: u8) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A JPEG (an incident thumbnail) decoded to RGB: width, height and
+/// `height` rows of `width` RGB pixels.
+///
+/// # Errors
+/// `Corrupt` when the bytes are not a JPEG it can decode.
+pub fn decode_jpeg(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
+    let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
+        .map_err(|e| Error::new(ErrorKind::Corrupt, format!("cannot decode JPEG: {e}")))?
+        .to_rgb8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    Ok((w, h, img.into_raw()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,8 +210,12 @@ mod tests {
         let mut img = RgbImage::new(64, 32);
         label_rgb(&mut img, 2, 2, "#3F", 14.0).expect("label");
         let jpeg = jpeg_bytes(&img, 80).expect("jpeg");
-        let back = image::load_from_memory(&jpeg).expect("decodes").to_rgb8();
-        assert_eq!(back.dimensions(), (64, 32));
+        let (w, h, rgb) = decode_jpeg(&jpeg).expect("decodes");
+        assert_eq!((w, h, rgb.len()), (64, 32, 64 * 32 * 3));
+        assert_eq!(
+            decode_jpeg(b"not a jpeg").expect_err("garbage").kind(),
+            ErrorKind::Corrupt
+        );
         let dir = std::env::temp_dir().join(format!("obscura-draw-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let dest = dir.join("sheet.png");
