@@ -26,7 +26,7 @@ import datetime as _dt
 import os
 import threading as _threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Literal, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Literal, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
 
@@ -149,22 +149,49 @@ def probe(path: PathLike) -> VideoInfo:
     return VideoInfo._from_dict(_obscura.probe(os.fspath(path)))
 
 
+_T = TypeVar("_T")
+
 _NUMPY2 = int(np.__version__.split(".")[0]) >= 2
 
 
 class Frame(np.ndarray):
     """A decoded frame: a numpy array with ``index`` (frame number in
     presentation order), ``pts`` (timestamp in the stream's time base) and
-    ``time`` (seconds from the start of the stream)."""
+    ``time`` (seconds from the start of the stream).
 
-    index: Optional[int]
-    pts: Optional[int]
-    time: Optional[float]
+    Every frame the reader yields has all three, and views of it (crops,
+    arithmetic) keep them. An array turned into a ``Frame`` by hand has
+    none: reading them raises ``AttributeError`` rather than making one up.
+    """
+
+    _index: Optional[int]
+    _pts: Optional[int]
+    _time: Optional[float]
 
     def __array_finalize__(self, obj: Any) -> None:
-        self.index = getattr(obj, "index", None)
-        self.pts = getattr(obj, "pts", None)
-        self.time = getattr(obj, "time", None)
+        self._index = getattr(obj, "_index", None)
+        self._pts = getattr(obj, "_pts", None)
+        self._time = getattr(obj, "_time", None)
+
+    def _known(self, name: str, value: Optional[_T]) -> _T:
+        if value is None:
+            raise AttributeError(f"this array was not decoded by obscura, so it has no frame {name}")
+        return value
+
+    @property
+    def index(self) -> int:
+        """Frame number in presentation order, from 0."""
+        return self._known("index", self._index)
+
+    @property
+    def pts(self) -> int:
+        """Presentation timestamp in the stream's time base."""
+        return self._known("pts", self._pts)
+
+    @property
+    def time(self) -> float:
+        """Seconds from the start of the stream."""
+        return self._known("time", self._time)
 
     def __array_wrap__(self, arr: Any, context: Any = None, return_scalar: bool = False) -> Any:
         # A reduction (``frame.mean()``, ``frame.max()``) gives a numpy
@@ -180,10 +207,10 @@ class Frame(np.ndarray):
         # Pickling (multiprocessing, Dask) keeps index, pts and time.
         reduced: Any = super().__reduce__()
         rebuild, args, state = reduced
-        return rebuild, args, (state, self.index, self.pts, self.time)
+        return rebuild, args, (state, self._index, self._pts, self._time)
 
     def __setstate__(self, state: Any) -> None:
-        base, self.index, self.pts, self.time = state
+        base, self._index, self._pts, self._time = state
         super().__setstate__(base)
 
 
@@ -195,7 +222,7 @@ the stream (seconds as a ``float``, or a ``timedelta``)."""
 def _frame(got: Tuple[np.ndarray, int, int, float]) -> Frame:
     array, index, pts, time = got
     frame = array.view(Frame)
-    frame.index, frame.pts, frame.time = index, pts, time
+    frame._index, frame._pts, frame._time = index, pts, time
     return frame
 
 

@@ -51,6 +51,13 @@ def test_frames_keep_their_metadata_through_views(sample):
     crop = f[10:20, 10:20]
     assert crop.index == 0 and crop.time == 0.0
     assert isinstance(np.asarray(f), np.ndarray)
+    assert isinstance(f.index, int) and isinstance(f.pts, int) and isinstance(f.time, float)
+    # An array made a Frame by hand has no frame number to give, and says so
+    # rather than inventing one.
+    made = np.zeros((2, 2), np.uint8).view(obscura.Frame)
+    with pytest.raises(AttributeError, match="not decoded by obscura"):
+        made.index
+    assert getattr(made, "time", None) is None
 
 
 def test_rgb_matches_the_luma_it_came_from(sample):

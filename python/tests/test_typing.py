@@ -20,6 +20,10 @@ def luma_at(path: str, when: dt.timedelta) -> float:
     frame = reader.frame_at(when)
     return float(frame.mean()) + len(reader)
 
+def frame_numbers(path: str) -> list[tuple[int, int, float]]:
+    # A yielded frame's index, pts and time are plain int, int and float.
+    return [(f.index + 1, f.pts, f.time * 2.0) for f in obscura.open(path, every=25)]
+
 def index(paths: list[str]) -> int:
     try:
         rows = obscura.Indexer(camera="cam.toml", db="index.db").index(paths, progress=lambda done, total: None)
