@@ -312,13 +312,16 @@ def open(path: PathLike, *, parallel: bool = True, every: int = 1, gray: bool = 
 
 
 class Detection(NamedTuple):
-    """A face or plate: box in frame pixels and detector score."""
+    """A face or plate: box in frame pixels and detector score, and for a
+    plate the recogniser confirmed (``PlateDetector(confirm=True)``) the
+    ``text`` it read."""
 
     x: float
     y: float
     w: float
     h: float
     score: float
+    text: Optional[str] = None
 
 
 _detectors: Dict[Tuple[Any, ...], Any] = {}
@@ -367,7 +370,9 @@ class PlateDetector:
         self._inner = _obscura.PlateDetector(threshold=threshold, confirm=confirm, threads=threads)
 
     def detect(self, array: np.ndarray) -> List[Detection]:
-        """Number-plate-shaped text regions in an RGB or grey uint8 array."""
+        """Number-plate-shaped text regions in an RGB or grey uint8 array;
+        with ``confirm``, only those read as a plate, each with its
+        ``text``."""
         return [Detection(*d) for d in self._inner.detect(_picture(array))]
 
 

@@ -274,7 +274,7 @@ type Picture = (Vec<u8>, usize, usize, u64, i64, f64);
 type Yielded<'py> = (Bound<'py, PyAny>, u64, i64, f64);
 
 /// A detection as Python gets it: x, y, w, h, score.
-type Found = (f32, f32, f32, f32, f32);
+type Found = (f32, f32, f32, f32, f32, Option<String>);
 
 #[pymethods]
 impl FrameIter {
@@ -448,7 +448,7 @@ fn detections(
         .map_err(|e| to_py(py, e))?;
     Ok(found
         .into_iter()
-        .map(|d| (d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score))
+        .map(|d| (d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score, d.text))
         .collect())
 }
 
@@ -525,7 +525,7 @@ impl FaceDetector {
         ((), kwargs).into_pyobject(py).map(Bound::into_any)
     }
 
-    /// `(x, y, w, h, score)` of every face in the array.
+    /// `(x, y, w, h, score, None)` of every face in the array.
     fn detect(&self, py: Python<'_>, array: PyReadonlyArrayDyn<'_, u8>) -> PyResult<Vec<Found>> {
         let (settings, threads) = (self.settings, self.threads);
         self.sessions.detect(py, array, move || {
@@ -574,7 +574,8 @@ impl PlateDetector {
         ((), kwargs).into_pyobject(py).map(Bound::into_any)
     }
 
-    /// `(x, y, w, h, score)` of every plate-shaped text region.
+    /// `(x, y, w, h, score, text)` of every plate-shaped text region
+    /// (`text` is what the recogniser read, with `confirm`; else None).
     fn detect(&self, py: Python<'_>, array: PyReadonlyArrayDyn<'_, u8>) -> PyResult<Vec<Found>> {
         let (settings, threads) = (self.settings, self.threads);
         self.sessions.detect(py, array, move || {

@@ -93,7 +93,7 @@ def test_faces_found_in_frames_and_arrays(sample):
     # Grey works too, a blank picture has no face, and results go into pandas.
     assert obscura.detect_faces(np.asarray(frames[0])[..., 1])
     assert obscura.detect_faces(np.zeros((144, 176, 3), np.uint8)) == []
-    assert list(pd.DataFrame(found[0]).columns) == ["x", "y", "w", "h", "score"]
+    assert list(pd.DataFrame(found[0]).columns) == ["x", "y", "w", "h", "score", "text"]
     assert obscura.detect_plates(np.zeros((272, 640, 3), np.uint8)) == []
 
 
@@ -199,6 +199,33 @@ def test_detectors_pickle_and_return_detections(sample):
     assert isinstance(copy, obscura.FaceDetector) and copy.detect(frame) == found
     plates = pickle.loads(pickle.dumps(obscura.PlateDetector(confirm=True)))
     assert plates.detect(np.zeros((272, 640, 3), np.uint8)) == []
+
+
+def test_a_confirmed_plate_carries_its_text(sample, tmp_path):
+    # A UK-style plate set in DejaVu Sans Bold on a yellow panel over a
+    # vtest frame, as the Rust test of the recogniser makes it.
+    import subprocess
+
+    font = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+    panel, scene = tmp_path / "panel.png", tmp_path / "scene.png"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=0xF5D300:s=336x72", "-vf",
+         f"drawtext=fontfile={font}:text='AB12 CDE':fontsize=48:fontcolor=black:x=(w-text_w)/2:y=(h-text_h)/2",
+         "-frames:v", "1", str(panel)],
+        check=True,
+    )
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(sample("vtest.avi")), "-i", str(panel),
+         "-filter_complex", "[0][1]overlay=300:380", "-frames:v", "1", str(scene)],
+        check=True,
+    )
+    frame = next(iter(obscura.open(scene)))
+    on_panel = lambda d: 280 <= d.x + d.w / 2 <= 656 and 380 <= d.y + d.h / 2 <= 452
+    read = [d for d in obscura.PlateDetector(confirm=True).detect(frame) if on_panel(d)]
+    assert [d.text.replace(" ", "") for d in read if d.text] == ["AB12CDE"], read
+    # Unconfirmed regions and faces carry no text.
+    assert all(d.text is None for d in obscura.detect_plates(frame))
+    assert any(on_panel(d) for d in obscura.detect_plates(frame))
 
 
 def test_every_default_is_the_cores():

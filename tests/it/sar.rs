@@ -360,10 +360,19 @@ fn the_recogniser_confirms_plates_and_rejects_signs() {
         assert_eq!(text.replace(' ', ""), "AB12CDE", "read {text:?} at {score}");
         assert!(plate_like(&text) && score > 0.8, "{text:?} {score}");
         let dets = confirming.detect(&frame.view()).expect("detects");
-        assert!(
-            dets.iter().any(|d| d.bbox.covered_by(&panel) > 0.5),
-            "confirmed plate of size {size} missing: {dets:?}"
-        );
+        let plate = dets.iter().find(|d| d.bbox.covered_by(&panel) > 0.5);
+        let Some(plate) = plate else {
+            panic!("confirmed plate of size {size} missing: {dets:?}")
+        };
+        // The confirmed plate carries what was read; the unconfirmed
+        // detector reads nothing.
+        let read = plate.text.as_deref().map(|t| t.replace(' ', ""));
+        assert_eq!(read.as_deref(), Some("AB12CDE"), "{plate:?}");
+        assert!(plain
+            .detect(&frame.view())
+            .expect("detects")
+            .iter()
+            .all(|d| d.text.is_none()));
 
         // A shop sign of plate-like shape: the geometry filter alone keeps
         // it; the recogniser reads a word, not a plate, and drops it.

@@ -255,6 +255,7 @@ impl FaceDetector {
                         h: (y2 - y1) * fy,
                     },
                     score: s,
+                    text: None,
                 });
             }
         }
@@ -551,6 +552,7 @@ impl PlateDetector {
                         h: (bh + 2.0 * d) * fy,
                     },
                     score: r.mean,
+                    text: None,
                 }
             })
             .collect())
@@ -573,7 +575,10 @@ impl Detector for PlateDetector {
         for d in shaped {
             let (text, score) = reader.read(frame, &d.bbox)?;
             if score >= MIN_READ_SCORE && plate_like(&text) {
-                confirmed.push(d);
+                confirmed.push(Detection {
+                    text: Some(text),
+                    ..d
+                });
             }
         }
         Ok(confirmed)
@@ -667,6 +672,7 @@ mod tests {
             class,
             bbox: b(x, 0.0, 10.0, 10.0),
             score: s,
+            text: None,
         };
         let kept = nms(
             vec![

@@ -666,6 +666,11 @@ pub struct Detection {
     pub bbox: BBox,
     /// Confidence 0..1.
     pub score: f32,
+    /// What the plate recogniser read, for a plate it confirmed (letters
+    /// and digits, spaces as read); `None` for faces and unconfirmed
+    /// plates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// Where the edge a→b crosses the horizontal line at `py` (the PNPOLY formula).

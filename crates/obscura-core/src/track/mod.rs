@@ -352,6 +352,7 @@ mod tests {
                 h: 20.0,
             },
             score,
+            text: None,
         }
     }
 
