@@ -11,7 +11,7 @@
 //! partial output), and raises `KeyboardInterrupt`.
 #![deny(missing_docs)]
 
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use obscura_core::detect::{Detector, FaceSettings, PlateSettings};
 use obscura_core::frame::OwnedFrame;
 use obscura_core::media::{self, DecodeOptions, EveryNth, Frames, RgbConverter};
@@ -242,33 +242,29 @@ impl FrameIter {
         rgb: &mut RgbConverter,
         frame: &media::DecodedFrame,
     ) -> obscura_core::Result<Picture> {
-        let (w, h) = (frame.width(), frame.height());
-        let buf = if gray {
-            frame.view().to_gray()
+        let array = if gray {
+            frame.view().gray_array().into_dyn()
         } else {
-            let mut buf = vec![0u8; w * h * 3];
-            rgb.write_rgb(frame, &mut buf)?;
-            buf
+            rgb.rgb_array(frame)?.into_dyn()
         };
-        Ok((buf, w, h, frame.index(), frame.pts(), frame.time()))
+        Ok((array, frame.index(), frame.pts(), frame.time()))
     }
 
     /// The picture as a numpy array, with its index, pts and time.
-    fn yielded(py: Python<'_>, gray: bool, p: Picture) -> PyResult<Yielded<'_>> {
-        let (buf, w, h, index, pts, time) = p;
-        // The buffer becomes the array's memory: no copy.
-        let flat = PyArray1::from_vec(py, buf);
-        let array = if gray {
-            flat.reshape([h, w])?.into_any()
-        } else {
-            flat.reshape([h, w, 3])?.into_any()
-        };
-        Ok((array, index, pts, time))
+    fn yielded(py: Python<'_>, p: Picture) -> Yielded<'_> {
+        let (array, index, pts, time) = p;
+        // The array's buffer becomes numpy's memory: no copy.
+        (
+            PyArray::from_owned_array(py, array).into_any(),
+            index,
+            pts,
+            time,
+        )
     }
 }
 
-/// A converted picture: bytes, width, height, index, pts, time.
-type Picture = (Vec<u8>, usize, usize, u64, i64, f64);
+/// A converted picture: `H x W x 3` RGB or `H x W` grey, index, pts, time.
+type Picture = (numpy::ndarray::ArrayD<u8>, u64, i64, f64);
 
 /// What the iterator yields: array, index, pts, time.
 type Yielded<'py> = (Bound<'py, PyAny>, u64, i64, f64);
@@ -373,7 +369,7 @@ impl FrameIter {
                 FrameIter::picture(gray, &mut RgbConverter::new(), &frame)
             })
             .map_err(|e| to_py(py, e))?;
-        FrameIter::yielded(py, gray, picture)
+        Ok(FrameIter::yielded(py, picture))
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -393,7 +389,7 @@ impl FrameIter {
             None => Ok(None),
         });
         match got {
-            Ok(Some(p)) => FrameIter::yielded(py, gray, p).map(Some),
+            Ok(Some(p)) => Ok(Some(FrameIter::yielded(py, p))),
             Ok(None) => {
                 let frames = state.frames.take();
                 py.detach(move || drop(frames));
@@ -967,35 +963,16 @@ fn incident_images<'py>(
                         .as_deref()
                         .map(obscura_core::frame::draw::decode_jpeg)
                         .transpose()?;
-                    Ok((thumb, i.heatmap))
+                    Ok((thumb, i.heatmap_grid()?))
                 })
                 .transpose()
         })
         .map_err(|e| to_py(py, e))?;
-    let Some((thumb, heatmap)) = found else {
+    let Some((thumb, heat)) = found else {
         return Ok(None);
     };
-    let thumb = thumb
-        .map(|(w, h, rgb)| {
-            PyArray1::from_vec(py, rgb)
-                .reshape([h, w, 3])
-                .map(Bound::into_any)
-        })
-        .transpose()?;
-    let side = obscura_core::motion::HEATMAP_SIZE;
-    if heatmap.len() != side * side {
-        let err = obscura_core::Error::new(
-            ErrorKind::Corrupt,
-            format!(
-                "incident {id}: heatmap holds {} cells, not {side}x{side}",
-                heatmap.len()
-            ),
-        );
-        return Err(to_py(py, err));
-    }
-    let heat = PyArray1::from_vec(py, heatmap)
-        .reshape([side, side])?
-        .into_any();
+    let thumb = thumb.map(|t| PyArray::from_owned_array(py, t).into_any());
+    let heat = PyArray::from_owned_array(py, heat).into_any();
     Ok(Some((thumb, heat)))
 }
 

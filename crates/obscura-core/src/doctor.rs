@@ -60,11 +60,11 @@ pub fn run() -> Vec<Check> {
             let mut model = onnx::Model::load(&path, 1)?;
             if m.name == "centerface" {
                 model.expect_io(&["input.1"], &["537", "538", "539", "540"])?;
-                let outs = model.run("input.1", &[1, 3, 32, 32], vec![0.0; 3 * 32 * 32])?;
+                let outs = model.run("input.1", ndarray::Array4::zeros((1, 3, 32, 32)))?;
                 let heat = outs
                     .iter()
                     .find(|t| t.name == "537")
-                    .map(|t| t.shape.clone());
+                    .map(|t| t.shape().to_vec());
                 if heat != Some(vec![1, 1, 8, 8]) {
                     return Err(crate::Error::new(
                         crate::ErrorKind::Model,

@@ -17,6 +17,7 @@ pub mod onnx;
 use crate::detect::onnx::{Model, Tensor};
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameView;
+use ndarray::{s, Array2, Array4, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 /// The detection vocabulary lives with the frame, so tracking and redaction
@@ -68,11 +69,13 @@ fn to_planar_rgb(
     dh: usize,
     order: [usize; 3],
     norm: impl Fn(usize, f32) -> f32,
-) -> Vec<f32> {
+) -> Array4<f32> {
     let (w, h) = (frame.width(), frame.height());
     let [rx, ry, rw, rh] = src;
     let (yp, up, vp) = (frame.plane(0), frame.plane(1), frame.plane(2));
-    let mut out = vec![0f32; 3 * dw * dh];
+    let mut out = Array4::<f32>::zeros((1, 3, dh, dw));
+    let (mut p0, mut p1, mut p2) =
+        out.multi_slice_mut((s![0, 0, .., ..], s![0, 1, .., ..], s![0, 2, .., ..]));
     let sx = rw as f32 / dw as f32;
     let sy = rh as f32 / dh as f32;
     let cols: Vec<(usize, usize, f32)> = (0..dw)
@@ -82,7 +85,6 @@ fn to_planar_rgb(
             (x0, (x0 + 1).min(w - 1), fx - x0 as f32)
         })
         .collect();
-    let plane_len = dw * dh;
     for oy in 0..dh {
         let fy = (ry as f32 + (oy as f32 + 0.5) * sy - 0.5).clamp(0.0, (h - 1) as f32);
         let y0 = fy.floor() as usize;
@@ -91,14 +93,14 @@ fn to_planar_rgb(
         let (r0, r1) = (yp.row(y0), yp.row(y1));
         let cy = ((fy + 0.5) as usize / 2).min(up.height() - 1);
         let (ur, vr) = (up.row(cy), vp.row(cy));
+        let mut planes = [p0.row_mut(oy), p1.row_mut(oy), p2.row_mut(oy)];
         for (ox, &(x0, x1, wx)) in cols.iter().enumerate() {
             let top = f32::from(r0[x0]) + (f32::from(r0[x1]) - f32::from(r0[x0])) * wx;
             let bot = f32::from(r1[x0]) + (f32::from(r1[x1]) - f32::from(r1[x0])) * wx;
             let cx = (x0 / 2).min(ur.len() - 1);
             let rgb = crate::frame::yuv_to_rgb(top + (bot - top) * wy, ur[cx], vr[cx]);
-            let i = oy * dw + ox;
-            for c in 0..3 {
-                out[c * plane_len + i] = norm(c, rgb[order[c]]);
+            for (c, plane) in planes.iter_mut().enumerate() {
+                plane[ox] = norm(c, rgb[order[c]]);
             }
         }
     }
@@ -213,51 +215,54 @@ impl FaceDetector {
         let scale = self.settings.effective_scale(frame.width());
         let (dw, dh) = (model_side(w, scale), model_side(h, scale));
         let input = to_planar_rgb(frame, rect, dw, dh, [0, 1, 2], |_, v| v);
-        let outs = self.model.run("input.1", &[1, 3, dh, dw], input)?;
+        let outs = self.model.run("input.1", input)?;
+        // Heatmap [1, 1, h, w]; box sizes and offsets [1, 2, h, w]
+        // (row then column), on a grid of 4x4 input pixels.
         let (heat, scale, off) = (
-            tensor(&outs, "537")?,
-            tensor(&outs, "538")?,
-            tensor(&outs, "539")?,
+            tensor(&outs, "537")?.view4()?,
+            tensor(&outs, "538")?.view4()?,
+            tensor(&outs, "539")?.view4()?,
         );
-        let (oh, ow) = (
-            heat.shape.get(2).copied().unwrap_or(0),
-            heat.shape.get(3).copied().unwrap_or(0),
-        );
-        if oh * ow == 0 || scale.data.len() < 2 * oh * ow || off.data.len() < 2 * oh * ow {
+        let (_, _, oh, ow) = heat.dim();
+        if oh * ow == 0
+            || heat.dim() != (1, 1, oh, ow)
+            || scale.dim() != (1, 2, oh, ow)
+            || off.dim() != (1, 2, oh, ow)
+        {
             return Err(Error::new(
                 ErrorKind::Model,
-                "unexpected CenterFace output shapes",
+                format!(
+                    "unexpected CenterFace output shapes {:?}, {:?}, {:?}",
+                    heat.shape(),
+                    scale.shape(),
+                    off.shape()
+                ),
             ));
         }
         let (fx, fy) = (w as f32 / dw as f32, h as f32 / dh as f32);
-        let n = oh * ow;
         let mut dets = Vec::new();
-        for r in 0..oh {
-            for c in 0..ow {
-                let i = r * ow + c;
-                let s = heat.data[i];
-                if s <= self.settings.threshold {
-                    continue;
-                }
-                let bh = scale.data[i].exp() * 4.0;
-                let bw = scale.data[n + i].exp() * 4.0;
-                let (o0, o1) = (off.data[i], off.data[n + i]);
-                let x1 = ((c as f32 + o1 + 0.5) * 4.0 - bw / 2.0).max(0.0);
-                let y1 = ((r as f32 + o0 + 0.5) * 4.0 - bh / 2.0).max(0.0);
-                let x2 = (x1 + bw).min(dw as f32);
-                let y2 = (y1 + bh).min(dh as f32);
-                dets.push(Detection {
-                    class: Class::Face,
-                    bbox: BBox {
-                        x: rx as f32 + x1 * fx,
-                        y: ry as f32 + y1 * fy,
-                        w: (x2 - x1) * fx,
-                        h: (y2 - y1) * fy,
-                    },
-                    score: s,
-                    text: None,
-                });
+        for ((_, _, r, c), &s) in heat.indexed_iter() {
+            if s <= self.settings.threshold {
+                continue;
             }
+            let bh = scale[[0, 0, r, c]].exp() * 4.0;
+            let bw = scale[[0, 1, r, c]].exp() * 4.0;
+            let (o0, o1) = (off[[0, 0, r, c]], off[[0, 1, r, c]]);
+            let x1 = ((c as f32 + o1 + 0.5) * 4.0 - bw / 2.0).max(0.0);
+            let y1 = ((r as f32 + o0 + 0.5) * 4.0 - bh / 2.0).max(0.0);
+            let x2 = (x1 + bw).min(dw as f32);
+            let y2 = (y1 + bh).min(dh as f32);
+            dets.push(Detection {
+                class: Class::Face,
+                bbox: BBox {
+                    x: rx as f32 + x1 * fx,
+                    y: ry as f32 + y1 * fy,
+                    w: (x2 - x1) * fx,
+                    h: (y2 - y1) * fy,
+                },
+                score: s,
+                text: None,
+            });
         }
         Ok(nms(dets, 0.3))
     }
@@ -420,42 +425,45 @@ impl PlateReader {
         let crop = to_planar_rgb(frame, src, rw, REC_HEIGHT, [2, 1, 0], |_, v| {
             v / 127.5 - 1.0
         });
-        let mut input = vec![0f32; 3 * REC_HEIGHT * width];
-        for c in 0..3 {
-            for y in 0..REC_HEIGHT {
-                let from = c * REC_HEIGHT * rw + y * rw;
-                let to = c * REC_HEIGHT * width + y * width;
-                input[to..to + rw].copy_from_slice(&crop[from..from + rw]);
-            }
-        }
+        let mut input = Array4::<f32>::zeros((1, 3, REC_HEIGHT, width));
+        input.slice_mut(s![.., .., .., ..rw]).assign(&crop);
         let name = self.model.inputs()[0].clone();
-        let outs = self.model.run(&name, &[1, 3, REC_HEIGHT, width], input)?;
+        let outs = self.model.run(&name, input)?;
         let out = outs
             .first()
             .ok_or_else(|| Error::new(ErrorKind::Model, "PP-OCR recogniser gave no output"))?;
-        let classes = *out.shape.last().unwrap_or(&0);
-        if classes != self.chars.len() || out.data.len() % classes != 0 {
+        // [1, steps, classes]: one probability per character class per step.
+        let classes = out.shape().last().copied().unwrap_or(0);
+        let steps = (classes == self.chars.len() && classes > 0)
+            .then(|| {
+                out.data
+                    .view()
+                    .into_shape_with_order((out.data.len() / classes, classes))
+                    .ok()
+            })
+            .flatten();
+        let Some(steps) = steps else {
             return Err(Error::new(
                 ErrorKind::Model,
                 format!(
                     "unexpected PP-OCR recogniser output {:?} for {} characters",
-                    out.shape,
+                    out.shape(),
                     self.chars.len()
                 ),
             ));
-        }
-        Ok(ctc_greedy(&out.data, classes, &self.chars))
+        };
+        Ok(ctc_greedy(steps, &self.chars))
     }
 }
 
 /// Greedy CTC decoding: the best class per step, repeats collapsed, blanks
 /// (class 0) dropped; returns the text and the mean probability of the
 /// characters kept.
-fn ctc_greedy(probs: &[f32], classes: usize, chars: &[String]) -> (String, f32) {
+fn ctc_greedy(probs: ArrayView2<'_, f32>, chars: &[String]) -> (String, f32) {
     let mut text = String::new();
     let (mut sum, mut n) = (0f32, 0usize);
     let mut last = 0usize;
-    for step in probs.chunks_exact(classes) {
+    for step in probs.rows() {
         let (best, p) = step
             .iter()
             .copied()
@@ -524,17 +532,19 @@ impl PlateDetector {
             (v / 255.0 - MEAN[c]) / STD[c]
         });
         let name = self.model.inputs()[0].clone();
-        let outs = self.model.run(&name, &[1, 3, dh, dw], input)?;
+        let outs = self.model.run(&name, input)?;
         let prob = outs
             .first()
-            .ok_or_else(|| Error::new(ErrorKind::Model, "PP-OCR detector gave no output"))?;
-        if prob.data.len() != dw * dh {
+            .ok_or_else(|| Error::new(ErrorKind::Model, "PP-OCR detector gave no output"))?
+            .view4()?;
+        // One text probability per input pixel: [1, 1, height, width].
+        if prob.dim() != (1, 1, dh, dw) {
             return Err(Error::new(
                 ErrorKind::Model,
-                format!("unexpected PP-OCR output shape {:?}", prob.shape),
+                format!("unexpected PP-OCR output shape {:?}", prob.shape()),
             ));
         }
-        let regions = components(&prob.data, dw, dh, self.settings.threshold);
+        let regions = components(prob.slice(s![0, 0, .., ..]), self.settings.threshold);
         let (fx, fy) = (w as f32 / dw as f32, h as f32 / dh as f32);
         Ok(regions
             .into_iter()
@@ -596,12 +606,13 @@ struct Component {
 
 /// 4-connected components of `prob > thresh`, with bounding boxes and mean
 /// probability.
-fn components(prob: &[f32], w: usize, h: usize, thresh: f32) -> Vec<Component> {
-    let mut label = vec![u32::MAX; w * h];
+fn components(prob: ArrayView2<'_, f32>, thresh: f32) -> Vec<Component> {
+    let (h, w) = prob.dim();
+    let mut label = Array2::<u32>::from_elem((h, w), u32::MAX);
     let mut out = Vec::new();
     let mut stack = Vec::new();
-    for start in 0..w * h {
-        if prob[start] <= thresh || label[start] != u32::MAX {
+    for (start, &p) in prob.indexed_iter() {
+        if p <= thresh || label[start] != u32::MAX {
             continue;
         }
         let id = out.len() as u32;
@@ -616,31 +627,30 @@ fn components(prob: &[f32], w: usize, h: usize, thresh: f32) -> Vec<Component> {
         let mut sum = 0f32;
         label[start] = id;
         stack.push(start);
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
+        while let Some((y, x)) = stack.pop() {
             c.x0 = c.x0.min(x);
             c.x1 = c.x1.max(x);
             c.y0 = c.y0.min(y);
             c.y1 = c.y1.max(y);
             c.count += 1;
-            sum += prob[i];
-            let mut push = |j: usize| {
+            sum += prob[(y, x)];
+            let mut push = |j: (usize, usize)| {
                 if prob[j] > thresh && label[j] == u32::MAX {
                     label[j] = id;
                     stack.push(j);
                 }
             };
             if x > 0 {
-                push(i - 1);
+                push((y, x - 1));
             }
             if x + 1 < w {
-                push(i + 1);
+                push((y, x + 1));
             }
             if y > 0 {
-                push(i - w);
+                push((y - 1, x));
             }
             if y + 1 < h {
-                push(i + w);
+                push((y + 1, x));
             }
         }
         c.mean = sum / c.count as f32;
@@ -721,10 +731,14 @@ mod tests {
             .iter()
             .flat_map(|&b| (0..4).map(move |c| if c == b { 0.9 } else { 0.05 }))
             .collect();
-        let (text, score) = ctc_greedy(&probs, 4, &chars);
+        let probs = Array2::from_shape_vec((best.len(), 4), probs).expect("8 steps of 4");
+        let (text, score) = ctc_greedy(probs.view(), &chars);
         assert_eq!(text, "AAB1");
         assert!((score - 0.9).abs() < 1e-6);
-        assert_eq!(ctc_greedy(&[0.9, 0.1], 2, &chars[..2]).0, "");
+        assert_eq!(
+            ctc_greedy(ndarray::arr2(&[[0.9, 0.1]]).view(), &chars[..2]).0,
+            ""
+        );
     }
 
     #[test]
@@ -733,7 +747,8 @@ mod tests {
         for (x, y) in [(1, 1), (2, 1), (2, 2), (7, 4), (8, 4)] {
             p[y * 10 + x] = 0.9;
         }
-        let c = components(&p, 10, 6, 0.3);
+        let p = Array2::from_shape_vec((6, 10), p).expect("6 rows of 10");
+        let c = components(p.view(), 0.3);
         assert_eq!(c.len(), 2);
         assert_eq!(
             (c[0].x0, c[0].y0, c[0].x1, c[0].y1, c[0].count),

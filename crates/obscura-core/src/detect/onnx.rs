@@ -7,6 +7,7 @@
 //! the setup, never a panic.
 
 use crate::error::{Error, ErrorKind, Result};
+use ndarray::{Array4, ArrayD, ArrayView4, Ix4};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -86,10 +87,33 @@ fn runtime(library: Option<&Path>) -> Result<&'static Runtime> {
 pub struct Tensor {
     /// Output name.
     pub name: String,
-    /// Dimensions.
-    pub shape: Vec<usize>,
-    /// Values in row-major order.
-    pub data: Vec<f32>,
+    /// The values, in the shape the model gave them.
+    pub data: ArrayD<f32>,
+}
+
+impl Tensor {
+    /// The output's dimensions.
+    pub fn shape(&self) -> &[usize] {
+        self.data.shape()
+    }
+
+    /// The output as a 4-dimensional view (`[batch, channels, rows,
+    /// columns]` for the detectors here).
+    ///
+    /// # Errors
+    /// `Model` when the output has another number of dimensions.
+    pub fn view4(&self) -> Result<ArrayView4<'_, f32>> {
+        self.data.view().into_dimensionality::<Ix4>().map_err(|_| {
+            Error::new(
+                ErrorKind::Model,
+                format!(
+                    "output {} has shape {:?}, expected 4 dimensions",
+                    self.name,
+                    self.shape()
+                ),
+            )
+        })
+    }
 }
 
 /// A loaded model with its own session (sessions are not shared between
@@ -213,13 +237,13 @@ impl Model {
         ))
     }
 
-    /// Runs the model on one float32 input tensor of `shape`.
+    /// Runs the model on one float32 input tensor (`[1, 3, height, width]`
+    /// for the detectors here).
     ///
     /// # Errors
     /// `Model` when the runtime rejects the input or a output is not float32.
-    pub fn run(&mut self, input: &str, shape: &[usize], data: Vec<f32>) -> Result<Vec<Tensor>> {
-        let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
-        let value = ort::value::Tensor::from_array((dims, data))
+    pub fn run(&mut self, input: &str, tensor: Array4<f32>) -> Result<Vec<Tensor>> {
+        let value = ort::value::Tensor::from_array(tensor)
             .map_err(|e| model_err(&self.path, format!("bad input tensor: {e}")))?;
         let path = self.path.clone();
         let outputs = self
@@ -228,16 +252,12 @@ impl Model {
             .map_err(|e| model_err(&path, format!("inference failed: {e}")))?;
         let mut result = Vec::with_capacity(outputs.len());
         for (name, v) in outputs.iter() {
-            let (shape, data) = v
-                .try_extract_tensor::<f32>()
+            let data = v
+                .try_extract_array::<f32>()
                 .map_err(|e| model_err(&path, format!("output {name} is not float32: {e}")))?;
             result.push(Tensor {
                 name: name.to_string(),
-                shape: shape
-                    .iter()
-                    .map(|&d| usize::try_from(d).unwrap_or(0))
-                    .collect(),
-                data: data.to_vec(),
+                data: data.to_owned(),
             });
         }
         Ok(result)

@@ -157,17 +157,18 @@ pub fn jpeg_bytes(img: &RgbImage, quality: u8) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A JPEG (an incident thumbnail) decoded to RGB: width, height and
-/// `height` rows of `width` RGB pixels.
+/// A JPEG (an incident thumbnail) decoded to an `height x width x 3` RGB
+/// array.
 ///
 /// # Errors
 /// `Corrupt` when the bytes are not a JPEG it can decode.
-pub fn decode_jpeg(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>)> {
+pub fn decode_jpeg(bytes: &[u8]) -> Result<ndarray::Array3<u8>> {
+    let corrupt = |e: String| Error::new(ErrorKind::Corrupt, format!("cannot decode JPEG: {e}"));
     let img = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
-        .map_err(|e| Error::new(ErrorKind::Corrupt, format!("cannot decode JPEG: {e}")))?
+        .map_err(|e| corrupt(e.to_string()))?
         .to_rgb8();
     let (w, h) = (img.width() as usize, img.height() as usize);
-    Ok((w, h, img.into_raw()))
+    ndarray::Array3::from_shape_vec((h, w, 3), img.into_raw()).map_err(|e| corrupt(e.to_string()))
 }
 
 #[cfg(test)]
@@ -210,8 +211,8 @@ mod tests {
         let mut img = RgbImage::new(64, 32);
         label_rgb(&mut img, 2, 2, "#3F", 14.0).expect("label");
         let jpeg = jpeg_bytes(&img, 80).expect("jpeg");
-        let (w, h, rgb) = decode_jpeg(&jpeg).expect("decodes");
-        assert_eq!((w, h, rgb.len()), (64, 32, 64 * 32 * 3));
+        let rgb = decode_jpeg(&jpeg).expect("decodes");
+        assert_eq!(rgb.dim(), (32, 64, 3));
         assert_eq!(
             decode_jpeg(b"not a jpeg").expect_err("garbage").kind(),
             ErrorKind::Corrupt

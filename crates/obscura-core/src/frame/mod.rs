@@ -314,6 +314,15 @@ impl<'a> FrameView<'a> {
         out
     }
 
+    /// The luma plane as a `height x width` array (what numpy users get).
+    pub fn gray_array(&self) -> ndarray::Array2<u8> {
+        let mut out = ndarray::Array2::zeros((self.height(), self.width()));
+        for (mut dst, src) in out.rows_mut().into_iter().zip(self.planes[0].rows()) {
+            dst.assign(&ndarray::ArrayView1::from(src));
+        }
+        out
+    }
+
     /// [`FrameView::to_gray`] into a caller's buffer of exactly
     /// `width * height` bytes.
     ///

@@ -30,6 +30,23 @@ impl RgbConverter {
         RgbConverter::default()
     }
 
+    /// `frame` as an `height x width x 3` RGB array (what numpy users get).
+    ///
+    /// # Errors
+    /// `Unsupported` if swscale cannot convert the format.
+    pub fn rgb_array(&mut self, frame: &DecodedFrame) -> Result<ndarray::Array3<u8>> {
+        let mut out = ndarray::Array3::<u8>::zeros((frame.height(), frame.width(), 3));
+        // A new array is one standard-layout (row-major) block.
+        let Some(bytes) = out.as_slice_mut() else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "RGB array is not contiguous",
+            ));
+        };
+        self.write_rgb(frame, bytes)?;
+        Ok(out)
+    }
+
     /// Writes `frame` as `height` rows of `width * 3` bytes of RGB into `out`.
     ///
     /// # Errors

@@ -269,6 +269,25 @@ pub struct IncidentImages {
     pub thumbnail: Option<Vec<u8>>,
 }
 
+impl IncidentImages {
+    /// The heatmap as its grid: rows by columns over the picture.
+    ///
+    /// # Errors
+    /// `Corrupt` when the stored heatmap does not hold a whole grid.
+    pub fn heatmap_grid(&self) -> Result<ndarray::Array2<u8>> {
+        let side = crate::motion::HEATMAP_SIZE;
+        ndarray::Array2::from_shape_vec((side, side), self.heatmap.clone()).map_err(|_| {
+            Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "incident heatmap holds {} cells, not {side}x{side}",
+                    self.heatmap.len()
+                ),
+            )
+        })
+    }
+}
+
 /// One recording as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RecordingRow {
