@@ -451,7 +451,7 @@ pub(crate) struct ReportCmd {
     /// Group by camera, town or desk.
     #[arg(long, default_value = "camera")]
     pub(crate) by: String,
-    /// Compare with a period: `previous` (the month before).
+    /// Compare with a period: `previous` (the month before) or `none`.
     #[arg(long, value_name = "PERIOD")]
     pub(crate) compare: Option<String>,
     /// JSON object.

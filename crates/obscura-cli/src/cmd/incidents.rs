@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use obscura_core::clock;
 use obscura_core::mask::camera::CameraProfile;
 use obscura_core::pipeline::indexing;
-use obscura_core::store::{GroupBy, IncidentFilter, IncidentRow, Month, Store};
+use obscura_core::store::{Comparison, GroupBy, IncidentFilter, IncidentRow, Month, Store};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -50,13 +50,9 @@ pub(crate) fn report(cmd: ReportCmd) -> Result<ExitCode> {
     } = cmd;
     let month: Month = month.parse()?;
     let by: GroupBy = by.parse()?;
-    let compare_previous = match compare.as_deref() {
-        None => false,
-        Some("previous") => true,
-        Some(other) => anyhow::bail!("invalid --compare {other:?} (expected `previous`)"),
-    };
+    let compare: Comparison = compare.as_deref().unwrap_or("none").parse()?;
     let idx = Store::open_read_only(&db)?;
-    let report = idx.report(month, by, compare_previous)?;
+    let report = idx.report(month, by, compare.previous())?;
     print_report(&report, json, csv)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -673,6 +673,34 @@ fn index_incidents_and_report_agree_in_json_and_csv() {
         / 60.0;
     let total = report["total_active_minutes"].as_f64().expect("minutes");
     assert!((total - minutes).abs() < 1e-9, "{total} vs {minutes}");
+    // `none` is the month alone; anything else is refused in one line.
+    let alone = ok_json(&obscura(&[
+        os("report"),
+        os("--db"),
+        os(&db),
+        os("--month"),
+        os("2026-11"),
+        os("--compare"),
+        os("none"),
+        os("--json"),
+    ]));
+    assert_eq!(alone["total_incidents"], nov.len());
+    assert!(alone["rows"][0]["previous_incidents"].is_null(), "{alone}");
+    let bad = obscura(&[
+        os("report"),
+        os("--db"),
+        os(&db),
+        os("--month"),
+        os("2026-11"),
+        os("--compare"),
+        os("yesterday"),
+    ]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("invalid comparison period \"yesterday\""),
+        "{stderr}"
+    );
     let csv = obscura(&[
         os("report"),
         os("--db"),

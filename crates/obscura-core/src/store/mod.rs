@@ -365,6 +365,37 @@ impl std::str::FromStr for GroupBy {
     }
 }
 
+/// What a report sets beside its month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Comparison {
+    /// The month alone.
+    #[default]
+    None,
+    /// The month before, group by group.
+    Previous,
+}
+
+impl Comparison {
+    /// Whether the previous month is wanted.
+    pub fn previous(self) -> bool {
+        self == Comparison::Previous
+    }
+}
+
+impl std::str::FromStr for Comparison {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "previous" => Ok(Comparison::Previous),
+            "none" => Ok(Comparison::None),
+            _ => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid comparison period {s:?} (expected previous or none)"),
+            )),
+        }
+    }
+}
+
 /// A calendar month, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Month {
