@@ -49,6 +49,16 @@ def test_incidents_and_reports_load_into_pandas(cli, sample, camera_profile, tmp
     x0, y0, x1, y1 = busiest["bbox"]
     assert x0 - 48 <= (cx + 0.5) * 768 / 16 <= x1 + 48 and y0 - 36 <= (cy + 0.5) * 576 / 16 <= y1 + 36
     assert obscura.incident_images(db, 10**9) is None
+    # A tampered index is refused with a clear error, never a wrong picture.
+    import sqlite3
+
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(db.read_bytes())
+    for column, junk in [("heatmap", "x'00ff'"), ("thumbnail", "x'ffd8ff00'")]:
+        with sqlite3.connect(broken) as conn:
+            conn.execute(f"UPDATE incidents SET {column} = {junk} WHERE id = ?", (int(busiest["id"]),))
+        with pytest.raises(obscura.CorruptError, match=column if column == "heatmap" else "JPEG"):
+            obscura.incident_images(broken, int(busiest["id"]))
 
     assert obscura.incidents(db, camera=8) == []
     later = obscura.incidents(db, town="Exampleton", since="2026-11-02T08:00:30Z")
