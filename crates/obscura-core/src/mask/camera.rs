@@ -52,6 +52,16 @@ impl Style {
     pub const ALL: [&'static str; 3] = ["mosaic", "blur", "solid"];
 }
 
+impl std::fmt::Display for Style {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Style::Mosaic => "mosaic",
+            Style::Blur => "blur",
+            Style::Solid => "solid",
+        })
+    }
+}
+
 impl std::str::FromStr for Style {
     type Err = Error;
 

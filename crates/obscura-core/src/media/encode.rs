@@ -57,6 +57,12 @@ impl Preset {
     }
 }
 
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for Preset {
     type Err = Error;
 
@@ -89,6 +95,16 @@ pub enum AudioPolicy {
     /// Copy audio that MP4 can hold; re-encode the rest (G.711 `pcm_alaw`
     /// and `pcm_mulaw` from IP cameras, other PCM) to AAC.
     Aac,
+}
+
+impl std::fmt::Display for AudioPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AudioPolicy::Copy => "copy",
+            AudioPolicy::Drop => "drop",
+            AudioPolicy::Aac => "aac",
+        })
+    }
 }
 
 impl std::str::FromStr for AudioPolicy {
