@@ -29,10 +29,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out_dir)?;
 
     let t = Instant::now();
-    let mut redactor = Redactor::builder("example", "redact_many example")
-        .faces()
-        .plates()
-        .build()?;
+    // Every face and plate, the default.
+    let mut redactor = Redactor::builder("example", "redact_many example").build()?;
     println!(
         "models loaded once: {} detection worker(s) in {:.2} s",
         redactor.detection_workers(),

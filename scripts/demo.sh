@@ -20,11 +20,11 @@ echo "== transcode (segment-parallel decode, x264, audio copied)"
 "$bin" transcode "$samples/bigbuckbunny.mp4" -o "$out/bigbuckbunny.mp4"
 echo "== redact: privacy masks of camera 7 (examples/cameras/vtest.toml), with a record"
 "$bin" redact "$samples/vtest.avi" -o "$out/cam7-masked.mp4" \
-  --camera examples/cameras/vtest.toml --operator "Demo Operator" \
+  --camera examples/cameras/vtest.toml --no-detect --operator "Demo Operator" \
   --reason "Code of Practice privacy masks" --case DEMO-1
-echo "== subject access request: list tracks, redact every face, verify"
+echo "== subject access request: list tracks, redact every face and plate, verify"
 "$bin" tracks "$samples/carphone_pristine.mp4" --sheet "$out/carphone.tracks.png"
-"$bin" redact "$samples/carphone_pristine.mp4" -o "$out/carphone-sar.mp4" --faces \
+"$bin" redact "$samples/carphone_pristine.mp4" -o "$out/carphone-sar.mp4" \
   --operator "Demo Officer" --reason "SAR disclosure" --case SAR-DEMO-1
 "$bin" verify-redaction "$out/carphone-sar.mp4"
 echo "== index: motion incidents of camera 7 into an SQLite index, then list and report"

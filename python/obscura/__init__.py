@@ -423,7 +423,7 @@ def tracks(
     input: PathLike,
     *,
     faces: bool = True,
-    plates: bool = False,
+    plates: bool = True,
     plate_confirm: bool = False,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
@@ -432,8 +432,9 @@ def tracks(
     overwrite: bool = False,
     progress: Optional[ProgressCallback] = None,
 ) -> Rows:
-    """Face (and plate) tracks of a clip: id, class, first and last frame and
-    time, detections. With ``sheet``, also writes the contact sheet (PNG) for
+    """Face and plate tracks of a clip (both by default, as :func:`redact`
+    detects, so the ids are the ones a redaction at the same settings
+    keeps): id, class, first and last frame and time, detections. With ``sheet``, also writes the contact sheet (PNG) for
     picking the requester; an existing file there is replaced only with
     ``overwrite`` (the input never is). ``progress(done, total)`` is called
     as frames are analysed."""

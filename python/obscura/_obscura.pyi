@@ -85,7 +85,7 @@ def tracks(
     input: str,
     *,
     faces: bool = True,
-    plates: bool = False,
+    plates: bool = True,
     plate_confirm: bool = False,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,

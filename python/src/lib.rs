@@ -756,7 +756,7 @@ impl Redactor {
 /// writing the contact sheet when `sheet` is given.
 #[pyfunction]
 #[pyo3(signature = (
-    input, *, faces = true, plates = false, plate_confirm = false, face_threshold = 0.3,
+    input, *, faces = true, plates = true, plate_confirm = false, face_threshold = 0.3,
     face_scale = 0.0,
     full_every = 16, sheet = None, overwrite = false, progress = None,
 ))]
@@ -1001,6 +1001,8 @@ fn report(
 /// against these (python/tests), so no default is decided here.
 #[derive(serde::Serialize)]
 struct Defaults {
+    faces: bool,
+    plates: bool,
     pad: f32,
     style: obscura_core::mask::camera::Style,
     crf: u8,
@@ -1018,7 +1020,11 @@ impl Defaults {
         let redact = obscura_core::pipeline::redact::RedactOptions::default();
         let encode = media::EncodeOptions::default();
         let (face, plate) = (FaceSettings::default(), PlateSettings::default());
+        // Redaction and track listing share one default detection.
+        let detect = redact.detect.unwrap_or_default();
         Defaults {
+            faces: detect.faces.is_some(),
+            plates: detect.plates.is_some(),
             pad: redact.pad,
             style: redact.detection_style,
             crf: encode.crf,

@@ -85,6 +85,8 @@ fn opts(camera: Option<PathBuf>) -> RedactOptions {
             ..Default::default()
         },
         camera,
+        // Masks only: these tests are about the camera's privacy masks.
+        detect: None,
         operator: "J Smith (operator 114)".into(),
         reason: "Code of Practice privacy masks".into(),
         ..Default::default()

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 fn one_redactor_redacts_several_files_with_the_models_it_loaded() {
     let dir = tempdir();
     let mut redactor = Redactor::builder("T. Officer", "SAR test")
-        .faces()
+        .plates(false)
         .build()
         .expect("builds");
     assert!(redactor.detection_workers() >= 1);
@@ -71,7 +71,7 @@ fn a_bad_configuration_fails_at_build_before_any_file() {
 fn a_clip_is_checked_and_a_cancelled_job_leaves_nothing() {
     let dir = tempdir();
     let mut redactor = Redactor::builder("who", "why")
-        .faces()
+        .plates(false)
         .build()
         .expect("builds");
     let clip = sample("carphone_pristine.mp4");
@@ -95,4 +95,53 @@ fn a_clip_is_checked_and_a_cancelled_job_leaves_nothing() {
         .redact(&Clip::new(&clip, &out), &mut Job::new())
         .expect("redacts");
     assert!(out.is_file());
+}
+
+#[test]
+fn every_face_and_plate_is_detected_unless_switched_off() {
+    let redactor = Redactor::builder("who", "why").build().expect("builds");
+    let detect = redactor
+        .options()
+        .detect
+        .clone()
+        .expect("detection by default");
+    assert!(
+        detect.faces.is_some() && detect.plates.is_some(),
+        "{detect:?}"
+    );
+    assert_eq!(
+        detect,
+        obscura::pipeline::analyse::AnalyseOptions::default()
+    );
+    assert!(redactor.detection_workers() >= 1);
+
+    let faces = Redactor::builder("who", "why")
+        .plates(false)
+        .build()
+        .expect("builds");
+    let detect = faces.options().detect.clone().expect("faces");
+    assert!(
+        detect.faces.is_some() && detect.plates.is_none(),
+        "{detect:?}"
+    );
+
+    // Neither: masks and manual boxes only, no models loaded.
+    let none = Redactor::builder("who", "why")
+        .faces(false)
+        .plates(false)
+        .build()
+        .expect("builds");
+    assert_eq!(none.options().detect, None);
+    assert_eq!(none.detection_workers(), 0);
+    let back = Redactor::builder("who", "why")
+        .faces(false)
+        .plates(false)
+        .faces(true)
+        .build()
+        .expect("builds");
+    let detect = back.options().detect.clone().expect("faces again");
+    assert!(
+        detect.faces.is_some() && detect.plates.is_none(),
+        "{detect:?}"
+    );
 }

@@ -4,8 +4,11 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use obscura_core::detect::{FaceSettings, PlateSettings};
 use obscura_core::media::{AudioPolicy, DecodeOptions, EncodeOptions, Preset};
 use obscura_core::motion::MotionOptions;
+use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
+use obscura_core::pipeline::redact::RedactOptions;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -207,14 +210,15 @@ pub(crate) struct RedactCmd {
     #[arg(long = "box", value_name = "FRAMES:x,y,w,h")]
     pub(crate) boxes: Vec<String>,
     /// Enlarge detection boxes by this factor.
-    #[arg(long, default_value_t = 1.3)]
+    #[arg(long, default_value_t = RedactOptions::default().pad)]
     pub(crate) pad: f32,
     /// How detections and manual boxes are obscured: mosaic, blur or solid.
-    #[arg(long, default_value = "mosaic")]
+    #[arg(long, default_value_t = RedactOptions::default().detection_style.to_string())]
     pub(crate) style: String,
-    /// Re-create the regions of an earlier redaction record instead of
-    /// detecting (bit-identical frames before encoding).
-    #[arg(long)]
+    /// Re-create the regions of an earlier redaction record, with its
+    /// detection settings, instead of detecting (bit-identical frames
+    /// before encoding).
+    #[arg(long, conflicts_with_all = ["faces", "plates"])]
     pub(crate) replay: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) encode: EncodeArgs,
@@ -551,13 +555,13 @@ pub(crate) struct AuditKeygenCmd {
 #[derive(clap::Args, Debug)]
 pub(crate) struct EncodeArgs {
     /// x264 constant rate factor, 0 (lossless) to 51.
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, default_value_t = EncodeOptions::default().crf)]
     pub(crate) crf: u8,
     /// x264 preset (ultrafast ... veryslow).
-    #[arg(long, default_value = "veryfast")]
+    #[arg(long, default_value_t = EncodeOptions::default().preset.to_string())]
     pub(crate) preset: String,
-    /// Audio: copy (default), drop, or aac (copy what MP4 can hold, re-encode the rest, e.g. G.711, to AAC).
-    #[arg(long, default_value = "copy")]
+    /// Audio: copy, drop, or aac (copy what MP4 can hold, re-encode the rest, e.g. G.711, to AAC).
+    #[arg(long, default_value_t = EncodeOptions::default().audio.to_string())]
     pub(crate) audio: String,
     /// Replace an existing output (never an input). A redaction keeps the
     /// record it replaces as OUTPUT.redaction.superseded-UTC.json and says
@@ -580,15 +584,22 @@ impl EncodeArgs {
     }
 }
 
+/// What to detect; every default is the core's (`AnalyseOptions::default`:
+/// every face and every plate).
 #[derive(clap::Args, Debug)]
 pub(crate) struct DetectArgs {
-    /// Detect and obscure faces (CenterFace).
-    #[arg(long)]
+    /// Detect and obscure faces (CenterFace). With neither --faces nor
+    /// --plates, both are detected.
+    #[arg(long, conflicts_with = "no_detect")]
     pub(crate) faces: bool,
     /// Detect and obscure number plates (PP-OCRv4 text detector + plate
-    /// geometry).
-    #[arg(long)]
+    /// geometry). With neither --faces nor --plates, both are detected.
+    #[arg(long, conflicts_with = "no_detect")]
     pub(crate) plates: bool,
+    /// Detect nothing: obscure only the camera's privacy masks and the
+    /// manual boxes.
+    #[arg(long)]
+    pub(crate) no_detect: bool,
     /// Keep only plate candidates the PP-OCRv4 recogniser reads as a
     /// plate-like string (fewer signs obscured; off by default, since
     /// missing a plate matters more than covering a sign).
@@ -596,43 +607,55 @@ pub(crate) struct DetectArgs {
     pub(crate) plate_confirm: bool,
     /// Face score threshold, 0 to 1: detections scoring at least this are
     /// faces.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = FaceSettings::default().threshold)]
     pub(crate) face_threshold: f32,
     /// Face detection scale (0 = automatic: about 1536 px across).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = FaceSettings::default().scale)]
     pub(crate) face_scale: f32,
     /// Detection workers, each with its own model sessions (0 = one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = AnalyseOptions::default().workers)]
     pub(crate) detect_workers: usize,
     /// Detect on the whole frame every N frames and in between only where
     /// something moved or a face was recently seen (0 = whole frame always).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = RoiSettings::default().full_every)]
     pub(crate) full_every: u64,
 }
 
 impl DetectArgs {
-    pub(crate) fn any(&self) -> bool {
+    /// Whether --faces or --plates was given (a choice that overrides a
+    /// record's settings in verify-redaction).
+    pub(crate) fn chosen(&self) -> bool {
         self.faces || self.plates
     }
 
-    pub(crate) fn to_options(&self) -> obscura_core::pipeline::analyse::AnalyseOptions {
-        use obscura_core::detect::{FaceSettings, PlateSettings};
-        obscura_core::pipeline::analyse::AnalyseOptions {
-            faces: self.faces.then_some(FaceSettings {
+    /// The detection asked for: none with --no-detect; the classes named;
+    /// the core's default classes when none is named.
+    pub(crate) fn to_options(&self) -> Option<AnalyseOptions> {
+        if self.no_detect {
+            return None;
+        }
+        let base = AnalyseOptions::default();
+        let (faces, plates) = if self.chosen() {
+            (self.faces, self.plates)
+        } else {
+            (base.faces.is_some(), base.plates.is_some())
+        };
+        Some(AnalyseOptions {
+            faces: faces.then_some(FaceSettings {
                 threshold: self.face_threshold,
                 scale: self.face_scale,
             }),
-            plates: self.plates.then(|| PlateSettings {
+            plates: plates.then(|| PlateSettings {
                 confirm: self.plate_confirm,
-                ..PlateSettings::default()
+                ..base.plates.unwrap_or_default()
             }),
             workers: self.detect_workers,
-            roi: (self.full_every > 0).then(|| obscura_core::pipeline::analyse::RoiSettings {
+            roi: (self.full_every > 0).then(|| RoiSettings {
                 full_every: self.full_every,
-                ..Default::default()
+                ..base.roi.unwrap_or_default()
             }),
-            ..Default::default()
-        }
+            ..base
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::args::*;
 use crate::print::*;
 use anyhow::Result;
+use obscura_core::pipeline::analyse::AnalyseOptions;
 use obscura_core::pipeline::PipelineOptions;
 use std::process::ExitCode;
 
@@ -14,14 +15,12 @@ pub(crate) fn tracks(cmd: TracksCmd) -> Result<ExitCode> {
         force,
         json,
     } = cmd;
-    let mut opts = detect.to_options();
-    if !detect.any() {
-        // Faces by default, at the settings given.
-        opts.faces = Some(obscura_core::detect::FaceSettings {
-            threshold: detect.face_threshold,
-            scale: detect.face_scale,
-        });
-    }
+    // With --no-detect, the core says there is nothing to track.
+    let opts = detect.to_options().unwrap_or_else(|| AnalyseOptions {
+        faces: None,
+        plates: None,
+        ..AnalyseOptions::default()
+    });
     let sheet = sheet.unwrap_or_else(|| {
         obscura_core::pipeline::analyse::TrackListing::default_sheet_path(&input)
     });
@@ -97,7 +96,7 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
         operator: operator.unwrap_or_default(),
         reason: reason.unwrap_or_default(),
         case_reference,
-        detect: detect.any().then(|| detect.to_options()),
+        detect: detect.to_options(),
         keep_tracks,
         keep_reason,
         boxes,
@@ -156,11 +155,14 @@ pub(crate) fn verify_redaction(cmd: VerifyRedactionCmd) -> Result<ExitCode> {
         detect,
         json,
     } = cmd;
+    if detect.no_detect {
+        anyhow::bail!("verify-redaction always detects: --no-detect does not apply");
+    }
     let v = with_progress(|on_progress| {
         obscura_core::pipeline::verify::verify_redaction(
             &output,
             record.as_deref(),
-            detect.any().then(|| detect.to_options()),
+            detect.chosen().then(|| detect.to_options()).flatten(),
             min_score,
             &decoding(),
             on_progress,

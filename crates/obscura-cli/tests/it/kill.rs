@@ -90,6 +90,7 @@ fn kill_9_during_transcode_and_redact_leaves_nothing_partial() {
                 os("o"),
                 os("--reason"),
                 os("kill test"),
+                os("--no-detect"),
                 os("--preset"),
                 os("ultrafast"),
                 os("--db"),

@@ -337,6 +337,7 @@ fn redact_writes_output_and_record_and_prints_json() {
         os("A Officer"),
         os("--reason"),
         os("privacy masks"),
+        os("--no-detect"),
         os("--preset"),
         os("ultrafast"),
         os("--json"),
@@ -417,9 +418,12 @@ fn sar_workflow_tracks_then_redact_then_verify() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = sample("carphone_pristine.mp4");
     let sheet = dir.path().join("sheet.png");
+    // Faces only, as the redaction below: the same settings give the
+    // same track ids.
     let out = obscura(&[
         os("tracks"),
         os(&input),
+        os("--faces"),
         os("--json"),
         os("--sheet"),
         os(&sheet),
@@ -466,6 +470,97 @@ fn sar_workflow_tracks_then_redact_then_verify() {
     let out = obscura(&[os("verify-redaction"), os(&input), os("--faces")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("residual detection"));
+}
+
+/// Faces and plates are detected unless told otherwise, by `redact` and
+/// `tracks` alike, so a listing's ids are the ones the redaction keeps;
+/// `--no-detect` draws masks and boxes only; contradictions are refused.
+#[test]
+fn redaction_detects_faces_and_plates_unless_told_otherwise() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = sample("carphone_pristine.mp4");
+    let redact = |name: &str, extra: &[&str]| {
+        let out_path = dir.path().join(name);
+        let mut args = vec![
+            os("redact"),
+            os(&input),
+            os("-o"),
+            os(&out_path),
+            os("--operator"),
+            os("o"),
+            os("--reason"),
+            os("defaults"),
+            os("--preset"),
+            os("ultrafast"),
+            os("--json"),
+        ];
+        args.extend(extra.iter().map(os));
+        (obscura(&args), out_path)
+    };
+    let json = |out: &Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+    let (out, _) = redact("default.mp4", &[]);
+    let default = json(&out);
+    let settings = &default["detection"]["settings"];
+    assert!(settings["faces"].is_object(), "{settings}");
+    assert!(settings["plates"].is_object(), "{settings}");
+    assert!(default["counts"]["obscured_boxes"].as_u64() > Some(0));
+
+    // The listing at the same (default) settings names the same tracks.
+    let out = obscura(&[
+        os("tracks"),
+        os(&input),
+        os("--sheet"),
+        os(&dir.path().join("s.png")),
+        os("--json"),
+    ]);
+    let listed: Vec<(u64, String)> = json(&out)["tracks"]
+        .as_array()
+        .expect("tracks")
+        .iter()
+        .map(|t| (t["id"].as_u64().unwrap_or(0), t["class"].to_string()))
+        .collect();
+    let redacted: Vec<(u64, String)> = default["tracks"]
+        .as_array()
+        .expect("tracks")
+        .iter()
+        .map(|t| (t["id"].as_u64().unwrap_or(0), t["class"].to_string()))
+        .collect();
+    assert!(!listed.is_empty());
+    assert_eq!(listed, redacted);
+
+    let (out, _) = redact("faces.mp4", &["--faces"]);
+    let faces = json(&out);
+    assert!(faces["detection"]["settings"]["faces"].is_object());
+    assert!(faces["detection"]["settings"]["plates"].is_null());
+
+    let (out, _) = redact("none.mp4", &["--no-detect"]);
+    let none = json(&out);
+    assert!(none["detection"].is_null(), "{}", none["detection"]);
+    assert_eq!(none["counts"]["obscured_boxes"], 0);
+
+    // Contradictions are usage errors, and nothing is written.
+    let (out, path) = redact("both.mp4", &["--faces", "--no-detect"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!path.exists());
+    let record = dir.path().join("default.mp4.redaction.json");
+    let record = record.to_string_lossy().into_owned();
+    let (out, path) = redact("replay.mp4", &["--replay", &record, "--plates"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!path.exists());
+    let out = obscura(&[
+        os("verify-redaction"),
+        os(&dir.path().join("default.mp4")),
+        os("--no-detect"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("always detects"));
 }
 
 #[test]
@@ -954,6 +1049,7 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit() {
         os("A Officer"),
         os("--reason"),
         os("directed surveillance"),
+        os("--no-detect"),
         os("--preset"),
         os("ultrafast"),
         os("--db"),

@@ -13,7 +13,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// What to detect and how.
+/// What to detect and how. The default is what a subject access disclosure
+/// needs: every face and every number plate, at the default settings. It is
+/// the one default of `redact`, `tracks` and `verify-redaction` in the
+/// core, the CLI and Python, so the track ids a listing gives are the ones
+/// a redaction at the same settings keeps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalyseOptions {
     /// Face detection, if wanted.
@@ -39,11 +43,18 @@ impl Default for AnalyseOptions {
     fn default() -> Self {
         AnalyseOptions {
             faces: Some(FaceSettings::default()),
-            plates: None,
+            plates: Some(PlateSettings::default()),
             tracker: TrackerSettings::default(),
             workers: 0,
             roi: Some(RoiSettings::default()),
         }
+    }
+}
+
+impl AnalyseOptions {
+    /// Whether anything is to be detected (faces, plates or both).
+    pub fn any(&self) -> bool {
+        self.faces.is_some() || self.plates.is_some()
     }
 }
 

