@@ -464,7 +464,9 @@ class Redactor:
     bad setting fails before any file is touched. With ``db``, every
     redaction (and any lifted mask) is logged in that index's audit trail,
     its head signed with the Ed25519 ``key`` file if one is given. An
-    existing output is replaced only with ``overwrite``.
+    existing output is replaced only with ``overwrite``. With ``scene``, the
+    whole picture is obscured except the kept tracks' boxes (the safest
+    disclosure).
 
     One ``Redactor`` may be shared by threads: calls take turns.
 
@@ -486,6 +488,7 @@ class Redactor:
         authorisation: Optional[str] = None,
         case_reference: Optional[str] = None,
         style: Style = "mosaic",
+        scene: bool = False,
         pad: float = 1.3,
         face_threshold: float = 0.3,
         face_scale: float = 0.0,
@@ -508,6 +511,7 @@ class Redactor:
             authorisation=authorisation,
             case_reference=case_reference,
             style=style,
+            scene=scene,
             pad=pad,
             face_threshold=face_threshold,
             face_scale=face_scale,
@@ -578,6 +582,7 @@ def redact(
     authorisation: Optional[str] = None,
     case_reference: Optional[str] = None,
     style: Style = "mosaic",
+    scene: bool = False,
     pad: float = 1.3,
     replay: Optional[PathLike] = None,
     face_threshold: float = 0.3,
@@ -606,6 +611,7 @@ def redact(
         authorisation=authorisation,
         case_reference=case_reference,
         style=style,
+        scene=scene,
         pad=pad,
         face_threshold=face_threshold,
         face_scale=face_scale,

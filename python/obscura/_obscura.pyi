@@ -55,6 +55,7 @@ class Redactor:
         authorisation: Optional[str] = None,
         case_reference: Optional[str] = None,
         style: str = "mosaic",
+        scene: bool = False,
         pad: float = 1.3,
         face_threshold: float = 0.3,
         face_scale: float = 0.0,

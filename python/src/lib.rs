@@ -620,7 +620,7 @@ impl Redactor {
     #[pyo3(signature = (
         *, operator, reason, camera = None, faces = true, plates = true, plate_confirm = false,
         unmask = Vec::new(), authorisation = None, case_reference = None, style = "mosaic",
-        pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18,
+        scene = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18,
         preset = "veryfast", audio = "copy", db = None, key = None, overwrite = false,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -636,6 +636,7 @@ impl Redactor {
         authorisation: Option<String>,
         case_reference: Option<String>,
         style: &str,
+        scene: bool,
         pad: f32,
         face_threshold: f32,
         face_scale: f32,
@@ -672,6 +673,7 @@ impl Redactor {
                     .detection(detect)
                     .pad(pad)
                     .style(style.parse()?)
+                    .scene(scene)
                     .encode(encode);
             if let Some(camera) = camera {
                 builder = builder.camera(camera);
@@ -1001,6 +1003,7 @@ fn report(
 /// against these (python/tests), so no default is decided here.
 #[derive(serde::Serialize)]
 struct Defaults {
+    scene: bool,
     faces: bool,
     plates: bool,
     pad: f32,
@@ -1023,6 +1026,7 @@ impl Defaults {
         // Redaction and track listing share one default detection.
         let detect = redact.detect.unwrap_or_default();
         Defaults {
+            scene: redact.scene,
             faces: detect.faces.is_some(),
             plates: detect.plates.is_some(),
             pad: redact.pad,

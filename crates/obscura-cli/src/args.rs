@@ -215,10 +215,14 @@ pub(crate) struct RedactCmd {
     /// How detections and manual boxes are obscured: mosaic, blur or solid.
     #[arg(long, default_value_t = RedactOptions::default().detection_style.to_string())]
     pub(crate) style: String,
+    /// Obscure the whole picture except the kept tracks' boxes (the
+    /// safest disclosure; with no kept track, everything is obscured).
+    #[arg(long)]
+    pub(crate) scene: bool,
     /// Re-create the regions of an earlier redaction record, with its
     /// detection settings, instead of detecting (bit-identical frames
     /// before encoding).
-    #[arg(long, conflicts_with_all = ["faces", "plates"])]
+    #[arg(long, conflicts_with_all = ["faces", "plates", "scene"])]
     pub(crate) replay: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) encode: EncodeArgs,

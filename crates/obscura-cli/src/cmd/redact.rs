@@ -73,6 +73,7 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
         boxes,
         pad,
         style,
+        scene,
         replay,
         encode,
         decode,
@@ -103,6 +104,7 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
         pad,
         replay,
         detection_style,
+        scene,
     };
     let clip = obscura_core::pipeline::Clip {
         input: input.clone(),

@@ -544,6 +544,13 @@ fn redaction_detects_faces_and_plates_unless_told_otherwise() {
     let none = json(&out);
     assert!(none["detection"].is_null(), "{}", none["detection"]);
     assert_eq!(none["counts"]["obscured_boxes"], 0);
+    assert!(
+        none.get("scene").is_none(),
+        "only a scene redaction says so"
+    );
+    // A scene redaction is recorded as one (and a replay may not change it).
+    let (out, _) = redact("scene.mp4", &["--faces", "--scene"]);
+    assert_eq!(json(&out)["scene"], true);
 
     // Contradictions are usage errors, and nothing is written.
     let (out, path) = redact("both.mp4", &["--faces", "--no-detect"]);
@@ -551,9 +558,11 @@ fn redaction_detects_faces_and_plates_unless_told_otherwise() {
     assert!(!path.exists());
     let record = dir.path().join("default.mp4.redaction.json");
     let record = record.to_string_lossy().into_owned();
-    let (out, path) = redact("replay.mp4", &["--replay", &record, "--plates"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(!path.exists());
+    for flag in ["--plates", "--scene"] {
+        let (out, path) = redact("replay.mp4", &["--replay", &record, flag]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        assert!(!path.exists());
+    }
     let out = obscura(&[
         os("verify-redaction"),
         os(&dir.path().join("default.mp4")),

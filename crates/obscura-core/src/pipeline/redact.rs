@@ -61,6 +61,13 @@ pub struct RedactOptions {
     pub detection_style: Style,
     /// Re-create the regions of this earlier record instead of detecting.
     pub replay: Option<PathBuf>,
+    /// Scene redaction: the whole picture is obscured (in
+    /// `detection_style`, at most [`DETECTION_TILES_ACROSS`] tiles across)
+    /// except the kept tracks' padded boxes, which stay as they are (the
+    /// camera's masks still apply in them). The safest disclosure, and the
+    /// answer when detection cannot be trusted; with no kept track the
+    /// whole picture is obscured.
+    pub scene: bool,
 }
 
 impl Default for RedactOptions {
@@ -83,6 +90,7 @@ impl Default for RedactOptions {
             pad: 1.3,
             detection_style: Style::Mosaic,
             replay: None,
+            scene: false,
         }
     }
 }
@@ -323,6 +331,10 @@ pub struct RedactionRecord {
     pub counts: Counts,
     /// The record replayed, if this is a replay (its sha256).
     pub replay_of: Option<String>,
+    /// Scene redaction: everything but the kept tracks' boxes was obscured
+    /// (absent when not, so other records are unchanged).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub scene: bool,
     /// What this redaction replaced at its output's name, when replacing
     /// was asked for explicitly; absent when nothing was replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -453,6 +465,10 @@ pub fn read_record(path: &Path) -> Result<RedactionRecord> {
 /// Boxes to draw, by frame: `[x, y, w, h]` in video pixels.
 type Plan = BTreeMap<u64, Vec<[i64; 4]>>;
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// Enlarges a detection box for drawing: by `pad`, and at least 2x for
 /// boxes under 32 pixels, whose faces are localised less precisely and
 /// whose mosaic would otherwise keep a face-shaped blob.
@@ -504,8 +520,13 @@ fn manual_at(manual: &[ManualBox], f: u64, frames: u64) -> impl Iterator<Item = 
 /// track not kept, in id order. Manual boxes are added frame by frame
 /// ([`manual_at`]), so a long frame range costs nothing up front.
 fn drawing_plan(tracks: &[TrackRecord]) -> Plan {
+    plan_of(tracks, false)
+}
+
+/// The recorded boxes of the kept tracks (`kept`) or of the others, by frame.
+fn plan_of(tracks: &[TrackRecord], kept: bool) -> Plan {
     let mut plan: Plan = BTreeMap::new();
-    for t in tracks.iter().filter(|t| !t.kept) {
+    for t in tracks.iter().filter(|t| t.kept == kept) {
         for b in &t.boxes {
             plan.entry(b[0] as u64)
                 .or_default()
@@ -616,19 +637,36 @@ struct Renderer<'a> {
     unmask: &'a [String],
     style: Style,
     masks: Option<(usize, usize, MaskSet)>,
+    /// Scene redaction, with the whole-picture region once prepared.
+    scene: bool,
+    scene_region: Option<(usize, usize, Region)>,
 }
 
 impl<'a> Renderer<'a> {
-    fn new(profile: Option<&'a CameraProfile>, unmask: &'a [String], style: Style) -> Self {
+    fn new(
+        profile: Option<&'a CameraProfile>,
+        unmask: &'a [String],
+        style: Style,
+        scene: bool,
+    ) -> Self {
         Renderer {
             profile,
             unmask,
             style,
             masks: None,
+            scene,
+            scene_region: None,
         }
     }
 
-    fn draw(&mut self, frame: &mut FrameViewMut<'_>, boxes: &[[i64; 4]]) -> Result<()> {
+    /// Obscures the masks, then (scene redaction) everything outside the
+    /// `kept` boxes, then the `boxes`.
+    fn draw(
+        &mut self,
+        frame: &mut FrameViewMut<'_>,
+        boxes: &[[i64; 4]],
+        kept: &[[i64; 4]],
+    ) -> Result<()> {
         let (w, h) = (frame.width(), frame.height());
         if let Some(profile) = self.profile {
             if self.masks.as_ref().is_none_or(|m| (m.0, m.1) != (w, h)) {
@@ -646,6 +684,9 @@ impl<'a> Renderer<'a> {
                 set.apply(frame);
             }
         }
+        if self.scene {
+            self.obscure_scene(frame, kept);
+        }
         for b in boxes {
             let side = b[2].max(b[3]).max(1) as usize;
             let tile = side.div_ceil(DETECTION_TILES_ACROSS).max(8);
@@ -656,8 +697,88 @@ impl<'a> Renderer<'a> {
         Ok(())
     }
 
+    /// Obscures the whole picture but the `kept` boxes, whose pixels
+    /// (chroma rounded out to whole 2x2 blocks) are put back unchanged.
+    fn obscure_scene(&mut self, frame: &mut FrameViewMut<'_>, kept: &[[i64; 4]]) {
+        let (w, h) = (frame.width(), frame.height());
+        let saved: Vec<Patch> = kept.iter().filter_map(|b| Patch::take(frame, b)).collect();
+        if self
+            .scene_region
+            .as_ref()
+            .is_none_or(|r| (r.0, r.1) != (w, h))
+        {
+            let (fw, fh) = (w as f64, h as f64);
+            let whole = [[0.0, 0.0], [fw, 0.0], [fw, fh], [0.0, fh]];
+            let tile = w.max(h).div_ceil(DETECTION_TILES_ACROSS).max(8);
+            let region = Region::new(&whole, w, h, self.style, Some(tile));
+            self.scene_region = Some((w, h, region));
+        }
+        if let Some((_, _, region)) = &self.scene_region {
+            region.apply(frame);
+        }
+        for p in &saved {
+            p.put(frame);
+        }
+    }
+
     fn into_masks(self) -> Option<(usize, usize, MaskSet)> {
         self.masks
+    }
+}
+
+/// The pixels of a rectangle in each plane of a frame, to put back.
+struct Patch {
+    /// Per plane: left, top, width and the rows' bytes.
+    planes: Vec<(usize, usize, usize, Vec<u8>)>,
+}
+
+impl Patch {
+    /// Copies box `b` (`[x, y, w, h]`, clipped to the frame) out of
+    /// `frame`; `None` when it holds no pixel.
+    fn take(frame: &FrameViewMut<'_>, b: &[i64; 4]) -> Option<Patch> {
+        let view = frame.as_view();
+        let (fw, fh) = (view.width() as i64, view.height() as i64);
+        let (x0, y0) = (b[0].clamp(0, fw), b[1].clamp(0, fh));
+        let (x1, y1) = (
+            b[0].saturating_add(b[2]).clamp(0, fw),
+            b[1].saturating_add(b[3]).clamp(0, fh),
+        );
+        if x1 <= x0 || y1 <= y0 {
+            return None;
+        }
+        let planes = (0..3)
+            .map(|i| {
+                let plane = view.plane(i);
+                // Chroma planes are half size: round out to whole samples.
+                let (sx, sy) = (
+                    view.width().div_ceil(plane.width().max(1)) as i64,
+                    view.height().div_ceil(plane.height().max(1)) as i64,
+                );
+                let (px0, py0) = ((x0 / sx) as usize, (y0 / sy) as usize);
+                let px1 = ((x1 + sx - 1) / sx).min(plane.width() as i64) as usize;
+                let py1 = ((y1 + sy - 1) / sy).min(plane.height() as i64) as usize;
+                let width = px1.saturating_sub(px0);
+                let mut bytes = Vec::with_capacity(width * py1.saturating_sub(py0));
+                for y in py0..py1 {
+                    bytes.extend_from_slice(&plane.row(y)[px0..px0 + width]);
+                }
+                (px0, py0, width, bytes)
+            })
+            .collect();
+        Some(Patch { planes })
+    }
+
+    /// Puts the copied pixels back where they came from.
+    fn put(&self, frame: &mut FrameViewMut<'_>) {
+        for (i, (x, y, width, bytes)) in self.planes.iter().enumerate() {
+            if *width == 0 {
+                continue;
+            }
+            let plane = frame.plane_mut(i);
+            for (k, row) in bytes.chunks_exact(*width).enumerate() {
+                plane.row_mut(y + k)[*x..x + width].copy_from_slice(row);
+            }
+        }
     }
 }
 
@@ -697,6 +818,7 @@ pub(crate) fn redact_using(
         setup.camera.as_ref().map(|c| &c.profile),
         &setup.unmask,
         setup.style,
+        setup.scene,
     );
     let rendered = match (&setup.replayed, &opts.detect) {
         (None, Some(a)) => {
@@ -736,6 +858,7 @@ struct Setup {
     unmask: Vec<String>,
     manual: Vec<ManualBox>,
     style: Style,
+    scene: bool,
     replace: bool,
     record_file: PathBuf,
     record_out: PendingFile,
@@ -805,6 +928,7 @@ impl Setup {
             .as_ref()
             .and_then(|r| r.detection.as_ref())
             .map_or(opts.detection_style, |d| d.style);
+        let scene = replayed.as_ref().map_or(opts.scene, |r| r.scene);
         Ok(Setup {
             started_utc,
             replayed,
@@ -813,6 +937,7 @@ impl Setup {
             unmask,
             manual,
             style,
+            scene,
             replace,
             record_file,
             record_out,
@@ -855,8 +980,9 @@ struct Rendered {
     detection: Option<DetectionRecord>,
 }
 
-/// A frame on its way to the encoding thread, with the boxes to obscure.
-type Drawn = (DecodedFrame, Vec<[i64; 4]>);
+/// A frame on its way to the encoding thread, with the boxes to obscure
+/// and (for a scene redaction) the kept boxes.
+type Drawn = (DecodedFrame, Vec<[i64; 4]>, Vec<[i64; 4]>);
 
 /// Redaction with detection: detection, tracking, rendering and encoding
 /// in one pass over the video, rendering a fixed lag behind detection.
@@ -895,11 +1021,11 @@ impl DetectPass<'_> {
         let (analysis, tracks, plan, sink) = std::thread::scope(|scope| -> Result<_> {
             let writer = scope.spawn(move || -> Result<pipeline::Sink<'_>> {
                 let mut sink = sink;
-                for (mut frame, boxes) in rx {
+                for (mut frame, boxes, kept) in rx {
                     {
                         let mut view = frame.view_mut().map_err(|e| e.with_path(input))?;
                         renderer
-                            .draw(&mut view, &boxes)
+                            .draw(&mut view, &boxes, &kept)
                             .map_err(|e| e.with_path(input))?;
                     }
                     sink.write(&mut frame)?;
@@ -958,14 +1084,19 @@ impl DetectPass<'_> {
                         break;
                     };
                     let i = f.index();
-                    let mut boxes: Vec<[i64; 4]> = tracker
-                        .boxes_at(i, info.frames, w, h)
-                        .iter()
-                        .filter(|(id, _, _)| !opts.keep_tracks.contains(id))
-                        .filter_map(|(_, _, b)| record_box(&b.bbox, opts.pad, w, h))
-                        .collect();
+                    let (mut boxes, mut kept) = (Vec::new(), Vec::new());
+                    for (id, _, b) in tracker.boxes_at(i, info.frames, w, h) {
+                        let Some(r) = record_box(&b.bbox, opts.pad, w, h) else {
+                            continue;
+                        };
+                        if !opts.keep_tracks.contains(&id) {
+                            boxes.push(r);
+                        } else if opts.scene {
+                            kept.push(r);
+                        }
+                    }
                     boxes.extend(manual_at(manual, i, info.frames));
-                    tx.send((f, boxes)).map_err(|_| writer_gone())?;
+                    tx.send((f, boxes, kept)).map_err(|_| writer_gone())?;
                 }
                 Ok(())
             },
@@ -974,9 +1105,11 @@ impl DetectPass<'_> {
         let tracks = track_records(&analysis, opts, w, h);
         // The last frames, once the tracks are final.
         let plan = drawing_plan(&tracks);
+        let kept = plan_of(&tracks, true);
         while let Some(f) = queue.pop_front() {
             let boxes = boxes_at(&plan, manual, f.index(), info.frames);
-            tx.send((f, boxes)).map_err(|_| writer_gone())?;
+            let kept = kept.get(&f.index()).cloned().unwrap_or_default();
+            tx.send((f, boxes, kept)).map_err(|_| writer_gone())?;
         }
         Ok((analysis, tracks, plan))
     }
@@ -1090,9 +1223,11 @@ fn render_known(
         })?;
     }
     let plan = drawing_plan(&tracks);
+    let kept = plan_of(&tracks, true);
     let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
         let boxes = boxes_at(&plan, manual, fi.index, u64::MAX);
-        renderer.draw(frame, &boxes)
+        let kept = kept.get(&fi.index).map_or(&[][..], Vec::as_slice);
+        renderer.draw(frame, &boxes, kept)
     })?;
     Ok(Rendered {
         summary,
@@ -1175,6 +1310,7 @@ fn complete(
         manual_boxes: setup.manual,
         counts,
         replay_of: setup.replay_sha,
+        scene: setup.scene,
         replaced: None,
         started_utc: setup.started_utc,
         finished_utc: now(),

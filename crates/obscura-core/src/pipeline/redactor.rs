@@ -243,6 +243,14 @@ impl RedactorBuilder {
         self
     }
 
+    /// Scene redaction: the whole picture obscured except the kept tracks'
+    /// boxes (see [`RedactOptions::scene`]); off by default.
+    #[must_use]
+    pub fn scene(mut self, on: bool) -> Self {
+        self.opts.scene = on;
+        self
+    }
+
     /// Enlarges detection boxes by `pad` about their centre (1 to 3).
     #[must_use]
     pub fn pad(mut self, pad: f32) -> Self {
