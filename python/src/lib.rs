@@ -16,6 +16,7 @@ use obscura_core::detect::{Detector, FaceSettings, PlateSettings};
 use obscura_core::frame::OwnedFrame;
 use obscura_core::media::{self, DecodeOptions, EveryNth, Frames, RgbConverter};
 use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
+use obscura_core::pipeline::redact::PersonRegion;
 use obscura_core::{Cancel, ErrorKind};
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -585,6 +586,7 @@ impl PlateDetector {
 fn analyse_options(
     faces: bool,
     plates: bool,
+    people: bool,
     plate_confirm: bool,
     face_threshold: f32,
     face_scale: f32,
@@ -599,6 +601,7 @@ fn analyse_options(
             confirm: plate_confirm,
             ..PlateSettings::default()
         }),
+        people: people.then(obscura_core::detect::PersonSettings::default),
         roi: (full_every > 0).then(|| RoiSettings {
             full_every,
             ..Default::default()
@@ -618,7 +621,8 @@ struct Redactor {
 impl Redactor {
     #[new]
     #[pyo3(signature = (
-        *, operator, reason, camera = None, faces = true, plates = true, plate_confirm = false,
+        *, operator, reason, camera = None, faces = true, plates = true, people = None,
+        plate_confirm = false,
         unmask = Vec::new(), authorisation = None, case_reference = None, style = "mosaic",
         scene = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18,
         preset = "veryfast", audio = "copy", db = None, key = None, overwrite = false,
@@ -631,6 +635,7 @@ impl Redactor {
         camera: Option<PathBuf>,
         faces: bool,
         plates: bool,
+        people: Option<String>,
         plate_confirm: bool,
         unmask: Vec<String>,
         authorisation: Option<String>,
@@ -658,10 +663,12 @@ impl Redactor {
                 threads: 0,
                 replace_existing: overwrite,
             };
-            let detect = (faces || plates).then(|| {
+            let region: Option<PersonRegion> = people.as_deref().map(str::parse).transpose()?;
+            let detect = (faces || plates || region.is_some()).then(|| {
                 analyse_options(
                     faces,
                     plates,
+                    region.is_some(),
                     plate_confirm,
                     face_threshold,
                     face_scale,
@@ -674,6 +681,7 @@ impl Redactor {
                     .pad(pad)
                     .style(style.parse()?)
                     .scene(scene)
+                    .person_region(region.unwrap_or_default())
                     .encode(encode);
             if let Some(camera) = camera {
                 builder = builder.camera(camera);
@@ -758,7 +766,8 @@ impl Redactor {
 /// writing the contact sheet when `sheet` is given.
 #[pyfunction]
 #[pyo3(signature = (
-    input, *, faces = true, plates = true, plate_confirm = false, face_threshold = 0.3,
+    input, *, faces = true, plates = true, people = None, plate_confirm = false,
+    face_threshold = 0.3,
     face_scale = 0.0,
     full_every = 16, sheet = None, overwrite = false, progress = None,
 ))]
@@ -768,6 +777,7 @@ fn tracks(
     input: PathBuf,
     faces: bool,
     plates: bool,
+    people: Option<String>,
     plate_confirm: bool,
     face_threshold: f32,
     face_scale: f32,
@@ -785,9 +795,15 @@ fn tracks(
         .map(|s| obscura_core::output::PendingFile::with_policy(s, &[&input], overwrite))
         .transpose()
         .map_err(|e| to_py(py, e))?;
+    let region: Option<PersonRegion> = people
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| to_py(py, e))?;
     let opts = analyse_options(
         faces,
         plates,
+        region.is_some(),
         plate_confirm,
         face_threshold,
         face_scale,
@@ -1006,6 +1022,8 @@ struct Defaults {
     scene: bool,
     faces: bool,
     plates: bool,
+    /// `None`: people are not detected unless asked for.
+    people: Option<PersonRegion>,
     pad: f32,
     style: obscura_core::mask::camera::Style,
     crf: u8,
@@ -1029,6 +1047,7 @@ impl Defaults {
             scene: redact.scene,
             faces: detect.faces.is_some(),
             plates: detect.plates.is_some(),
+            people: detect.people.map(|_| redact.person_region),
             pad: redact.pad,
             style: redact.detection_style,
             crf: encode.crf,

@@ -201,3 +201,28 @@ def test_one_redactor_redacts_several_clips_with_its_models_loaded_once(sample, 
     with pytest.raises(obscura.InvalidArgumentError, match="keep_reason"):
         redactor.redact(clip, tmp_path / "c.mp4", keep_tracks=[1])
     assert not (tmp_path / "c.mp4").exists()
+
+
+def test_people_are_listed_and_obscured_body_or_head(sample, tmp_path):
+    """People are their own tracks; ``people="head"`` obscures head bands
+    and says so in the record, as the CLI's ``--people head`` does."""
+    clip = tmp_path / "walk.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-ss", "20", "-t", "1.5", "-i", str(sample("vtest.avi")),
+         "-vf", "crop=400:240:0:100", "-c:v", "libx264", "-crf", "10", str(clip)],
+        check=True,
+    )
+    rows = obscura.tracks(clip, faces=False, plates=False, people="body")
+    classes = {r["class"] for r in rows}
+    assert classes == {"person"}, classes
+    assert len(rows) >= 2
+    with pytest.raises(obscura.InvalidArgumentError, match="body or head"):
+        obscura.tracks(clip, people="legs")
+
+    record = obscura.redact(
+        clip, tmp_path / "heads.mp4", operator="D Officer", reason="SAR", faces=False,
+        plates=False, people="head",
+    )
+    assert record["detection"]["person_region"] == "head"
+    assert record["counts"]["person_tracks"] == len(rows)
+    assert any(m["name"] == "nanodet" for m in record["detection"]["models"])

@@ -7,6 +7,7 @@ mod index;
 mod masks;
 mod media_bad;
 mod motion;
+mod people;
 mod redact;
 mod redactor;
 mod sar;

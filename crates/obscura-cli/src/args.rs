@@ -4,11 +4,11 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use obscura_core::detect::{FaceSettings, PlateSettings};
+use obscura_core::detect::{FaceSettings, PersonSettings, PlateSettings};
 use obscura_core::media::{AudioPolicy, DecodeOptions, EncodeOptions, Preset};
 use obscura_core::motion::MotionOptions;
 use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
-use obscura_core::pipeline::redact::RedactOptions;
+use obscura_core::pipeline::redact::{PersonRegion, RedactOptions};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -32,7 +32,7 @@ pub(crate) enum Command {
     /// Decode and re-encode to H.264/MP4, keeping every frame's timing and
     /// the audio.
     Transcode(TranscodeCmd),
-    /// List the face and plate tracks of a clip, with a contact sheet (PNG)
+    /// List the face, plate (and with --people, person) tracks of a clip, with a contact sheet (PNG)
     /// of one labelled thumbnail per track, so the requester can be picked.
     Tracks(TracksCmd),
     /// Re-run detection on a redacted output and list every face or plate
@@ -604,6 +604,16 @@ pub(crate) struct DetectArgs {
     /// manual boxes.
     #[arg(long)]
     pub(crate) no_detect: bool,
+    /// Also detect people (NanoDet, in tiles, every few frames) and, in
+    /// redact, obscure every person not kept: the whole body (`body`, the
+    /// default) or the head region (`head`). Adds to the faces and plates
+    /// detected.
+    #[arg(long, value_name = "REGION", num_args = 0..=1, default_missing_value = "body",
+          value_parser = |s: &str| s.parse::<PersonRegion>(), conflicts_with = "no_detect")]
+    pub(crate) people: Option<PersonRegion>,
+    /// Person score threshold, 0 to 1.
+    #[arg(long, default_value_t = PersonSettings::default().threshold)]
+    pub(crate) person_threshold: f32,
     /// Keep only plate candidates the PP-OCRv4 recogniser reads as a
     /// plate-like string (fewer signs obscured; off by default, since
     /// missing a plate matters more than covering a sign).
@@ -626,10 +636,10 @@ pub(crate) struct DetectArgs {
 }
 
 impl DetectArgs {
-    /// Whether --faces or --plates was given (a choice that overrides a
-    /// record's settings in verify-redaction).
+    /// Whether --faces, --plates or --people was given (a choice that
+    /// overrides a record's settings in verify-redaction).
     pub(crate) fn chosen(&self) -> bool {
-        self.faces || self.plates
+        self.faces || self.plates || self.people.is_some()
     }
 
     /// The detection asked for: none with --no-detect; the classes named;
@@ -639,7 +649,7 @@ impl DetectArgs {
             return None;
         }
         let base = AnalyseOptions::default();
-        let (faces, plates) = if self.chosen() {
+        let (faces, plates) = if self.faces || self.plates {
             (self.faces, self.plates)
         } else {
             (base.faces.is_some(), base.plates.is_some())
@@ -652,6 +662,10 @@ impl DetectArgs {
             plates: plates.then(|| PlateSettings {
                 confirm: self.plate_confirm,
                 ..base.plates.unwrap_or_default()
+            }),
+            people: self.people.map(|_| PersonSettings {
+                threshold: self.person_threshold,
+                ..PersonSettings::default()
             }),
             workers: self.detect_workers,
             roi: (self.full_every > 0).then(|| RoiSettings {

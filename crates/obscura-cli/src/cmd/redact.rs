@@ -98,6 +98,7 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
         reason: reason.unwrap_or_default(),
         case_reference,
         detect: detect.to_options(),
+        person_region: detect.people.unwrap_or_default(),
         keep_tracks,
         keep_reason,
         boxes,

@@ -600,6 +600,59 @@ fn a_missing_model_or_runtime_is_a_clear_error() {
     assert!(!out_path.exists());
 }
 
+#[test]
+fn a_missing_or_corrupt_person_model_is_one_clear_error_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A home with the runtime and the other models, but no person model.
+    let home_dir = dir.path().join("home");
+    let models = home_dir.join("models");
+    std::fs::create_dir_all(&models).expect("mkdir");
+    std::os::unix::fs::symlink(home().join("lib"), home_dir.join("lib")).expect("link");
+    for m in [
+        "centerface.onnx",
+        "ch_PP-OCRv4_det_infer.onnx",
+        "ch_PP-OCRv4_rec_infer.onnx",
+    ] {
+        std::os::unix::fs::symlink(home().join("models").join(m), models.join(m)).expect("link");
+    }
+    let out_path = dir.path().join("o.mp4");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_obscura"))
+            .args(["redact"])
+            .arg(sample("carphone_pristine.mp4"))
+            .arg("-o")
+            .arg(&out_path)
+            .args(["--people", "--operator", "x", "--reason", "y"])
+            .env("OBSCURA_HOME", &home_dir)
+            .output()
+            .expect("runs")
+    };
+    let check = |out: Output, says: &str| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("nanodet") && stderr.contains(says) && stderr.contains("setup.sh"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!out_path.exists());
+    };
+    check(run(), "not been converted");
+    // The converted model cut short after the setup checked it.
+    let real = std::fs::read(home().join("models/nanodet-m-416.onnx")).expect("set up");
+    std::fs::write(models.join("nanodet-m-416.onnx"), &real[..real.len() / 2]).expect("write");
+    std::fs::copy(
+        home().join("models/nanodet-m-416.onnx.sha256"),
+        models.join("nanodet-m-416.onnx.sha256"),
+    )
+    .expect("copy");
+    check(run(), "has sha256");
+    // A stamp that is not a hash.
+    std::fs::write(models.join("nanodet-m-416.onnx.sha256"), "garbage\n").expect("write");
+    check(run(), "unreadable");
+}
+
 /// A 320x240 25 fps clip of `secs` seconds, grey with light noise, with a
 /// white square crossing it during each `(from, to)` and a small static
 /// mark at `mark` px (so clips differ in content), H.264.

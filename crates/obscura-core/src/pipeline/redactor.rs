@@ -236,6 +236,25 @@ impl RedactorBuilder {
         self
     }
 
+    /// Whether whole people are detected and obscured (off by default), at
+    /// the default settings; what of them is obscured is
+    /// [`Self::person_region`].
+    #[must_use]
+    pub fn people(mut self, on: bool) -> Self {
+        let mut detect = self.opts.detect.take().unwrap_or_else(no_detection);
+        detect.people = on.then(crate::detect::PersonSettings::default);
+        self.opts.detect = detect.any().then_some(detect);
+        self
+    }
+
+    /// What of a person who is not kept is obscured: the whole body (the
+    /// default) or the head region.
+    #[must_use]
+    pub fn person_region(mut self, region: crate::pipeline::redact::PersonRegion) -> Self {
+        self.opts.person_region = region;
+        self
+    }
+
     /// Detects with exactly these settings (`None`: masks and boxes only).
     #[must_use]
     pub fn detection(mut self, detect: Option<AnalyseOptions>) -> Self {

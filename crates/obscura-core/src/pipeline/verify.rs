@@ -6,7 +6,7 @@ use crate::detect::{BBox, Class};
 use crate::error::{Error, ErrorKind, Result};
 use crate::media::DecodeOptions;
 use crate::pipeline::analyse::{self, AnalyseOptions};
-use crate::pipeline::redact::RedactionRecord;
+use crate::pipeline::redact::{PersonRegion, RedactionRecord};
 use crate::pipeline::Progress;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -47,6 +47,17 @@ pub fn verify(
         .map_or(crate::pipeline::redact::RedactOptions::default().pad, |d| {
             d.pad
         });
+    // A redaction that obscured people's heads only leaves their bodies
+    // visible on purpose: a person is then a residual only where their head
+    // region is not covered by a drawn box.
+    let heads_only = record
+        .and_then(|r| r.detection.as_ref())
+        .and_then(|d| d.person_region)
+        == Some(PersonRegion::Head);
+    let drawn = match record {
+        Some(r) if heads_only => r.boxes_by_frame(false),
+        _ => Default::default(),
+    };
     let mut sets = analyse::worker_detectors(opts)?;
     // Verification always looks at every whole frame, never only where
     // something moved: it must look at least as closely as redaction did.
@@ -61,7 +72,13 @@ pub fn verify(
             for d in dets.iter().filter(|d| d.score >= min_score) {
                 let expected = kept
                     .get(&frame.index())
-                    .is_some_and(|ks| ks.iter().any(|k| explains(k, &d.bbox, pad)));
+                    .is_some_and(|ks| ks.iter().any(|k| explains(k, &d.bbox, pad)))
+                    || (heads_only
+                        && d.class == Class::Person
+                        && drawn.get(&frame.index()).is_some_and(|bs| {
+                            let head = PersonRegion::Head.of(&d.bbox);
+                            bs.iter().any(|b| head.covered_by(b) >= 0.5)
+                        }));
                 if !expected {
                     residuals.push(Residual {
                         frame: frame.index(),
