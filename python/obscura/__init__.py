@@ -475,7 +475,8 @@ class Redactor:
     its head signed with the Ed25519 ``key`` file if one is given. An
     existing output is replaced only with ``overwrite``. With ``scene``, the
     whole picture is obscured except the kept tracks' boxes (the safest
-    disclosure).
+    disclosure). With ``moving`` (fixed cameras), every region the motion
+    model finds moving is obscured unless it overlaps a kept track.
 
     One ``Redactor`` may be shared by threads: calls take turns.
 
@@ -499,6 +500,7 @@ class Redactor:
         case_reference: Optional[str] = None,
         style: Style = "mosaic",
         scene: bool = False,
+        moving: bool = False,
         pad: float = 1.3,
         face_threshold: float = 0.3,
         face_scale: float = 0.0,
@@ -523,6 +525,7 @@ class Redactor:
             case_reference=case_reference,
             style=style,
             scene=scene,
+            moving=moving,
             pad=pad,
             face_threshold=face_threshold,
             face_scale=face_scale,
@@ -595,6 +598,7 @@ def redact(
     case_reference: Optional[str] = None,
     style: Style = "mosaic",
     scene: bool = False,
+    moving: bool = False,
     pad: float = 1.3,
     replay: Optional[PathLike] = None,
     face_threshold: float = 0.3,
@@ -625,6 +629,7 @@ def redact(
         case_reference=case_reference,
         style=style,
         scene=scene,
+        moving=moving,
         pad=pad,
         face_threshold=face_threshold,
         face_scale=face_scale,

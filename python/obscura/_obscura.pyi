@@ -57,6 +57,7 @@ class Redactor:
         case_reference: Optional[str] = None,
         style: str = "mosaic",
         scene: bool = False,
+        moving: bool = False,
         pad: float = 1.3,
         face_threshold: float = 0.3,
         face_scale: float = 0.0,

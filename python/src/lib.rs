@@ -624,7 +624,7 @@ impl Redactor {
         *, operator, reason, camera = None, faces = true, plates = true, people = None,
         plate_confirm = false,
         unmask = Vec::new(), authorisation = None, case_reference = None, style = "mosaic",
-        scene = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18,
+        scene = false, moving = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18,
         preset = "veryfast", audio = "copy", db = None, key = None, overwrite = false,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -642,6 +642,7 @@ impl Redactor {
         case_reference: Option<String>,
         style: &str,
         scene: bool,
+        moving: bool,
         pad: f32,
         face_threshold: f32,
         face_scale: f32,
@@ -681,6 +682,7 @@ impl Redactor {
                     .pad(pad)
                     .style(style.parse()?)
                     .scene(scene)
+                    .moving(moving)
                     .person_region(region.unwrap_or_default())
                     .encode(encode);
             if let Some(camera) = camera {
@@ -1020,6 +1022,7 @@ fn report(
 #[derive(serde::Serialize)]
 struct Defaults {
     scene: bool,
+    moving: bool,
     faces: bool,
     plates: bool,
     /// `None`: people are not detected unless asked for.
@@ -1045,6 +1048,7 @@ impl Defaults {
         let detect = redact.detect.unwrap_or_default();
         Defaults {
             scene: redact.scene,
+            moving: redact.moving,
             faces: detect.faces.is_some(),
             plates: detect.plates.is_some(),
             people: detect.people.map(|_| redact.person_region),

@@ -250,3 +250,153 @@ fn heads_only_covers_each_head_and_replays() {
     let second = redact::redact(&input, &again, &replay, &mut |_| {}).expect("replays");
     assert_eq!(second.boxes_by_frame(false), record.boxes_by_frame(false));
 }
+
+#[test]
+fn keeping_a_person_keeps_their_face_and_the_record_says_why() {
+    let dir = tempdir();
+    let input = two_people(dir.path());
+    let both = AnalyseOptions {
+        plates: None,
+        people: Some(PersonSettings::default()),
+        ..AnalyseOptions::default()
+    };
+    let listing =
+        analyse::list_tracks(&input, &DecodeOptions::default(), &both, &mut |_| {}).expect("lists");
+    let person = listing
+        .tracks
+        .iter()
+        .filter(|t| t.class == Class::Person && !t.linked.is_empty())
+        .max_by_key(|t| t.detections)
+        .expect("a person with a face");
+    let faces = person.linked.clone();
+    for f in &faces {
+        let face = listing.tracks.iter().find(|t| t.id == *f).expect("listed");
+        assert_eq!(face.class, Class::Face);
+        assert_eq!(face.linked, vec![person.id], "a face names its person");
+    }
+
+    let out = dir.path().join("kept.mp4");
+    let opts = RedactOptions {
+        detect: Some(both),
+        keep_tracks: vec![person.id],
+        keep_reason: Some("the requester".into()),
+        ..RedactOptions::new("D Officer", "SAR-2026-032 disclosure")
+    };
+    let record = redact::redact(&input, &out, &opts, &mut |_| {}).expect("redacts");
+    for f in &faces {
+        let t = record.tracks.iter().find(|t| t.id == *f).expect("recorded");
+        assert!(t.kept, "face {f} of kept person {} is kept", person.id);
+        let why = record
+            .kept_tracks
+            .iter()
+            .find(|k| k.id == *f)
+            .expect("listed as kept");
+        assert_eq!(
+            why.reason,
+            format!("the requester (goes with kept track {})", person.id)
+        );
+    }
+    // The same ids, tracks and boxes as the listing: one analysis.
+    assert_eq!(record.tracks.len(), listing.tracks.len());
+    let residuals = verify::verify(
+        &out,
+        &DecodeOptions::default(),
+        &record.detection.as_ref().expect("detection").settings,
+        Some(&record),
+        0.45,
+        &mut |_| {},
+    )
+    .expect("verifies");
+    assert!(residuals.is_empty(), "{residuals:?}");
+}
+
+#[test]
+fn moving_covers_a_blob_no_detector_sees_and_replays() {
+    let dir = tempdir();
+    // A white square crossing a grey picture: no face, plate or person.
+    let input = dir.path().join("blob.mp4");
+    run(std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=gray:s=320x240:d=2:r=25",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=white:s=24x24:d=2:r=25",
+            "-filter_complex",
+        ])
+        .args([
+            "[0][1]overlay=x='20+t*100':y=100,format=yuv420p",
+            "-c:v",
+            "libx264",
+            "-qp",
+            "0",
+        ])
+        .arg(&input));
+    let out = dir.path().join("out.mp4");
+    let opts = RedactOptions {
+        pipeline: PipelineOptions {
+            encode: EncodeOptions {
+                crf: 0,
+                preset: Preset::Ultrafast,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        detect: Some(AnalyseOptions {
+            plates: None,
+            ..AnalyseOptions::default()
+        }),
+        moving: true,
+        detection_style: Style::Solid,
+        ..RedactOptions::new("D Officer", "moving regions")
+    };
+    let record = redact::redact(&input, &out, &opts, &mut |_| {}).expect("redacts");
+    assert!(record.moving);
+    assert_eq!(record.counts.tracks, 0, "nothing for a detector to see");
+    assert!(!record.moving_boxes.is_empty());
+
+    let src = Decoder::open(&input, 0).expect("opens");
+    let red = Decoder::open(&out, 0).expect("opens");
+    let mut covered = 0;
+    for (a, b) in src.zip(red) {
+        let (a, b) = (a.expect("decodes"), b.expect("decodes"));
+        let i = a.index();
+        let (ya, yb) = (a.view().luma(), b.view().luma());
+        // A still corner is untouched.
+        assert_eq!(ya.row(5)[5], yb.row(5)[5], "frame {i}");
+        // The square's centre, from the first frame the motion model
+        // compares (the first one teaches it the background).
+        let x = (20.0 + i as f64 / 25.0 * 100.0) as usize + 12;
+        if i >= 1 && x < 320 {
+            assert!(ya.row(112)[x] > 200, "frame {i}: the square is there");
+            assert!(yb.row(112)[x] < 100, "frame {i}: the square is obscured");
+            covered += 1;
+        }
+    }
+    assert!(covered >= 45, "{covered} frames");
+
+    let again = dir.path().join("again.mp4");
+    let replay = RedactOptions {
+        pipeline: opts.pipeline.clone(),
+        replay: Some(redact::record_path(&out)),
+        ..RedactOptions::new("D Officer", "replay check")
+    };
+    let second = redact::redact(&input, &again, &replay, &mut |_| {}).expect("replays");
+    assert!(second.moving);
+    assert_eq!(second.moving_boxes, record.moving_boxes);
+    let hashes = |p: &Path| -> Vec<String> {
+        Decoder::open(p, 0)
+            .expect("opens")
+            .map(|f| f.expect("decodes").view().sha256_hex())
+            .collect()
+    };
+    assert_eq!(hashes(&out), hashes(&again));
+}

@@ -219,10 +219,15 @@ pub(crate) struct RedactCmd {
     /// safest disclosure; with no kept track, everything is obscured).
     #[arg(long)]
     pub(crate) scene: bool,
+    /// On a fixed camera, also obscure every region the motion model finds
+    /// moving (dilated) unless it overlaps a kept track: catches people the
+    /// detectors miss (and anything else that moves).
+    #[arg(long, conflicts_with = "no_detect")]
+    pub(crate) moving: bool,
     /// Re-create the regions of an earlier redaction record, with its
     /// detection settings, instead of detecting (bit-identical frames
     /// before encoding).
-    #[arg(long, conflicts_with_all = ["faces", "plates", "scene"])]
+    #[arg(long, conflicts_with_all = ["faces", "plates", "scene", "moving", "people"])]
     pub(crate) replay: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) encode: EncodeArgs,

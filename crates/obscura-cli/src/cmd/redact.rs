@@ -37,19 +37,21 @@ pub(crate) fn tracks(cmd: TracksCmd) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "{:>5} {:>5} {:>14} {:>14} {:>6}",
+            "{:>5} {:>6} {:>14} {:>14} {:>6}  with",
             "id", "class", "first (s)", "last (s)", "hits"
         );
         for t in &listing.tracks {
+            let with: Vec<String> = t.linked.iter().map(u32::to_string).collect();
             println!(
-                "{:>5} {:>5} {:>7} {:>6.2} {:>7} {:>6.2} {:>6}",
+                "{:>5} {:>6} {:>7} {:>6.2} {:>7} {:>6.2} {:>6}  {}",
                 t.id,
                 format!("{:?}", t.class).to_lowercase(),
                 t.first_frame,
                 t.first_time,
                 t.last_frame,
                 t.last_time,
-                t.detections
+                t.detections,
+                with.join(",")
             );
         }
         println!("contact sheet: {}", sheet.display());
@@ -74,6 +76,7 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
         pad,
         style,
         scene,
+        moving,
         replay,
         encode,
         decode,
@@ -99,6 +102,7 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
         case_reference,
         detect: detect.to_options(),
         person_region: detect.people.unwrap_or_default(),
+        moving,
         keep_tracks,
         keep_reason,
         boxes,

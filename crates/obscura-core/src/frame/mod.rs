@@ -657,6 +657,20 @@ impl BBox {
         }
     }
 
+    /// The head region of a person whose body box this is: a band 36% of
+    /// the box's height from 8% above its top, 80% of its width or 30% of
+    /// its height wide (the larger), centred. Generous on purpose: the box
+    /// of a small distant person moves by a few pixels between passes.
+    pub fn person_head(&self) -> BBox {
+        let w = (self.w * 0.8).max(self.h * 0.3);
+        BBox {
+            x: self.x + self.w / 2.0 - w / 2.0,
+            y: self.y - self.h * 0.08,
+            w,
+            h: self.h * 0.36,
+        }
+    }
+
     /// Linear interpolation towards `o` by `t` in 0..1.
     pub fn lerp(&self, o: &BBox, t: f32) -> BBox {
         BBox {

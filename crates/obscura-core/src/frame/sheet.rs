@@ -42,30 +42,53 @@ pub fn thumbnail(frame: &FrameView<'_>, bbox: &BBox) -> Thumb {
     Thumb(out)
 }
 
-/// Writes a contact sheet of `(label, thumbnail)` cells as PNG into `out`,
-/// six per row, each labelled beneath in white on black, and commits it.
+/// One cell of a contact sheet: one or two thumbnails side by side (a
+/// person's body and face), with up to three lines of label beneath.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// Thumbnails, left to right (the first two are drawn).
+    pub thumbs: Vec<Thumb>,
+    /// Label lines, top to bottom (the first three are drawn).
+    pub lines: Vec<String>,
+}
+
+/// Writes a contact sheet of `cells` as PNG into `out`, four per row, each
+/// two thumbnails wide and labelled beneath in white on black, and commits
+/// it.
 ///
 /// # Errors
 /// `NotFound` when the label font is missing; `Io` when the file cannot be
 /// written; nothing is left behind then.
-pub fn write_contact_sheet(out: PendingFile, cells: &[(String, Thumb)]) -> Result<()> {
-    const COLS: usize = 6;
-    const LABEL: usize = 18;
+pub fn write_contact_sheet(out: PendingFile, cells: &[Cell]) -> Result<()> {
+    const COLS: usize = 4;
+    const LINE: usize = 17;
     let cols = COLS.min(cells.len().max(1));
     let rows = cells.len().div_ceil(COLS).max(1);
-    let (cw, ch) = (THUMB + 4, THUMB + LABEL + 4);
+    let (cw, ch) = (2 * THUMB + 10, THUMB + 3 * LINE + 8);
     let size = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     let mut img = RgbImage::new(size(cols * cw), size(rows * ch));
-    for (n, (label, thumb)) in cells.iter().enumerate() {
-        let (ox, oy) = ((n % COLS) * cw + 2, (n / COLS) * ch + 2);
-        for y in 0..THUMB {
-            for x in 0..THUMB {
-                let i = (y * THUMB + x) * 3;
-                let px = [thumb.0[i], thumb.0[i + 1], thumb.0[i + 2]];
-                img.put_pixel(size(ox + x), size(oy + y), image::Rgb(px));
+    for (n, cell) in cells.iter().enumerate() {
+        let (ox, oy) = ((n % COLS) * cw + 4, (n / COLS) * ch + 4);
+        for (k, thumb) in cell.thumbs.iter().take(2).enumerate() {
+            let tx = ox + k * (THUMB + 2);
+            for y in 0..THUMB {
+                for x in 0..THUMB {
+                    let i = (y * THUMB + x) * 3;
+                    let px = [thumb.0[i], thumb.0[i + 1], thumb.0[i + 2]];
+                    img.put_pixel(size(tx + x), size(oy + y), image::Rgb(px));
+                }
             }
         }
-        draw::label_rgb(&mut img, size(ox), size(oy + THUMB + 1), label, 14.0)?;
+        for (k, line) in cell.lines.iter().take(3).enumerate() {
+            let px = if k == 0 { 15.0 } else { 13.0 };
+            draw::label_rgb(
+                &mut img,
+                size(ox),
+                size(oy + THUMB + 2 + k * LINE),
+                line,
+                px,
+            )?;
+        }
     }
     draw::write_png(out, &img)
 }

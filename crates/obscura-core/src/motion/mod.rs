@@ -255,6 +255,9 @@ pub struct FrameMotion {
     pub recalibrated: bool,
     /// Moving pixels per heatmap cell (row-major 16x16), when any moved.
     pub heat: Option<Box<[u16; HEATMAP_SIZE * HEATMAP_SIZE]>>,
+    /// Each moving region's box in analysis pixels, `[x0, y0, x1, y1]`
+    /// with exclusive ends, in no particular order.
+    pub regions: Vec<[u16; 4]>,
 }
 
 /// The per-frame motion model of one camera view: background, ignore-zone
@@ -604,6 +607,7 @@ impl Analyser {
         }
         let mut moving = 0usize;
         let mut bbox = [usize::MAX, usize::MAX, 0, 0];
+        let mut boxes: Vec<[usize; 4]> = vec![[usize::MAX, usize::MAX, 0, 0]; n];
         let mut heat = Box::new([0u16; HEATMAP_SIZE * HEATMAP_SIZE]);
         for y in 0..h {
             let cy = y * HEATMAP_SIZE / h;
@@ -619,6 +623,8 @@ impl Analyser {
                     bbox[2].max(x + 1),
                     bbox[3].max(y + 1),
                 ];
+                let r = &mut boxes[l as usize];
+                *r = [r[0].min(x), r[1].min(y), r[2].max(x + 1), r[3].max(y + 1)];
                 let cell = &mut heat[cy * HEATMAP_SIZE + x * HEATMAP_SIZE / w];
                 *cell = cell.saturating_add(1);
             }
@@ -627,11 +633,17 @@ impl Analyser {
             return FrameMotion::default();
         }
         let b16 = |v: usize| u16::try_from(v).unwrap_or(u16::MAX);
+        let regions = boxes
+            .iter()
+            .filter(|r| r[2] > r[0])
+            .map(|r| r.map(b16))
+            .collect();
         FrameMotion {
             score: moving as f32 / self.analysed as f32,
             bbox: Some([b16(bbox[0]), b16(bbox[1]), b16(bbox[2]), b16(bbox[3])]),
             recalibrated: false,
             heat: Some(heat),
+            regions,
         }
     }
 }

@@ -537,6 +537,11 @@ pub struct TrackSummary {
     pub detections: usize,
     /// Frame of the best-quality detection (the thumbnail's).
     pub best_frame: u64,
+    /// With people detected: the person track a face belongs to, or the
+    /// face tracks of a person ([`crate::track::owners`]). Keeping one
+    /// keeps the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked: Vec<u32>,
 }
 
 /// Tracks of a clip with a best-quality thumbnail each.
@@ -563,10 +568,11 @@ impl TrackListing {
         PathBuf::from(name)
     }
 
-    /// Writes the contact sheet: one thumbnail per track labelled with its
-    /// id and class (`#3F` is face track 3, `#7P` plate track 7, `#9B` the body of
-    /// person track 9), for the
-    /// officer to pick the requester from.
+    /// Writes the contact sheet, for the officer to pick the requester
+    /// from: one cell per track with its best thumbnail, labelled with its
+    /// id and class (`#3 face`, `#7 plate`, `#9 person`), its time range and
+    /// the tracks that go with it; a person's cell shows their body beside
+    /// their best face, and a face's cell shows the body of its person.
     ///
     /// # Errors
     /// `AlreadyExists` when a file is at `path` and `replace` is false,
@@ -583,17 +589,47 @@ impl TrackListing {
     /// # Errors
     /// `Io` when the file cannot be written; nothing is left behind then.
     pub fn write_contact_sheet_to(&self, out: crate::output::PendingFile) -> Result<()> {
-        let cells: Vec<(String, crate::frame::sheet::Thumb)> = self
+        use crate::detect::Class;
+        let thumb = |id: u32| {
+            self.tracks
+                .iter()
+                .position(|t| t.id == id)
+                .map(|i| self.thumbnails[i].clone())
+        };
+        let cells: Vec<crate::frame::sheet::Cell> = self
             .tracks
             .iter()
             .zip(&self.thumbnails)
             .map(|(t, th)| {
-                let c = match t.class {
-                    crate::detect::Class::Face => "F",
-                    crate::detect::Class::Plate => "P",
-                    crate::detect::Class::Person => "B",
+                let class = match t.class {
+                    Class::Face => "face",
+                    Class::Plate => "plate",
+                    Class::Person => "person",
                 };
-                (format!("#{}{c}", t.id), th.clone())
+                let mut thumbs = vec![th.clone()];
+                // Beside a person, their face with the most detections;
+                // beside a face, its person.
+                let best_linked = t.linked.iter().copied().max_by_key(|id| {
+                    self.tracks
+                        .iter()
+                        .find(|o| o.id == *id)
+                        .map_or(0, |o| o.detections)
+                });
+                thumbs.extend(best_linked.and_then(thumb));
+                let with: Vec<String> = t.linked.iter().map(|id| format!("#{id}")).collect();
+                let mut lines = vec![
+                    format!("#{} {class}", t.id),
+                    format!("{:.1}-{:.1} s", t.first_time, t.last_time),
+                ];
+                if !with.is_empty() {
+                    let other = if t.class == Class::Person {
+                        "face"
+                    } else {
+                        "person"
+                    };
+                    lines.push(format!("{other} {}", with.join(" ")));
+                }
+                crate::frame::sheet::Cell { thumbs, lines }
             })
             .collect();
         crate::frame::sheet::write_contact_sheet(out, &cells)
@@ -636,9 +672,18 @@ pub fn list_tracks(
         let fps = analysis.info.fps;
         move |f: u64| if fps > 0.0 { f as f64 / fps } else { 0.0 }
     };
+    let owners = crate::track::owners(&analysis.tracks);
     let mut tracks = Vec::new();
     let mut thumbnails = Vec::new();
     for t in &analysis.tracks {
+        let linked = owners
+            .iter()
+            .filter_map(|&(f, p)| match t.class {
+                crate::detect::Class::Face if f == t.id => Some(p),
+                crate::detect::Class::Person if p == t.id => Some(f),
+                _ => None,
+            })
+            .collect();
         tracks.push(TrackSummary {
             id: t.id,
             class: t.class,
@@ -648,6 +693,7 @@ pub fn list_tracks(
             last_time: tb(t.last()),
             detections: t.detections(),
             best_frame: t.best_frame,
+            linked,
         });
         thumbnails.push(best.remove(&t.id).map(|b| b.1).unwrap_or_else(|| {
             crate::frame::sheet::Thumb(vec![

@@ -9,6 +9,7 @@ pub mod disclose;
 pub mod export;
 pub mod indexing;
 mod job;
+mod moving;
 pub mod redact;
 mod redactor;
 pub mod verify;

@@ -15,6 +15,7 @@ use crate::mask::Region;
 use crate::media::{DecodedFrame, EncodeOptions, VideoInfo};
 use crate::output::PendingFile;
 use crate::pipeline::analyse::{self, AnalyseOptions};
+use crate::pipeline::moving::{not_kept, Moving};
 use crate::pipeline::{self, PipelineOptions, Progress};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -71,6 +72,10 @@ pub struct RedactOptions {
     /// What of a person who is not kept is obscured: the whole body
     /// (default) or the head region. Used when people are detected.
     pub person_region: PersonRegion,
+    /// Moving-region redaction, for fixed cameras: every region the motion
+    /// model finds moving (dilated) is obscured unless it overlaps a kept
+    /// track, which catches people the detectors miss. Needs detection.
+    pub moving: bool,
 }
 
 /// What of a person is obscured.
@@ -81,11 +86,9 @@ pub enum PersonRegion {
     /// face at CCTV distances.
     #[default]
     Body,
-    /// The head region, from the top of the person box: a band 36% of the
-    /// box's height from 8% above its top, 80% of its width or 30% of its
-    /// height wide (the larger), centred, then padded like every detection.
-    /// Generous on purpose, since the box of a small distant person moves
-    /// by a few pixels between passes; the person's body stays visible.
+    /// The head region ([`BBox::person_head`](crate::detect::BBox::person_head):
+    /// the top of the person box, widened), then padded like every
+    /// detection. The person's body stays visible.
     Head,
 }
 
@@ -94,15 +97,7 @@ impl PersonRegion {
     pub fn of(self, body: &crate::detect::BBox) -> crate::detect::BBox {
         match self {
             PersonRegion::Body => *body,
-            PersonRegion::Head => {
-                let w = (body.w * 0.8).max(body.h * 0.3);
-                crate::detect::BBox {
-                    x: body.x + body.w / 2.0 - w / 2.0,
-                    y: body.y - body.h * 0.08,
-                    w,
-                    h: body.h * 0.36,
-                }
-            }
+            PersonRegion::Head => body.person_head(),
         }
     }
 }
@@ -151,6 +146,7 @@ impl Default for RedactOptions {
             replay: None,
             scene: false,
             person_region: PersonRegion::Body,
+            moving: false,
         }
     }
 }
@@ -402,6 +398,14 @@ pub struct RedactionRecord {
     /// (absent when not, so other records are unchanged).
     #[serde(default, skip_serializing_if = "is_false")]
     pub scene: bool,
+    /// Moving-region redaction: every moving region not overlapping a kept
+    /// track was obscured (absent when not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub moving: bool,
+    /// The moving regions obscured, `[frame, x, y, w, h]` in video pixels
+    /// (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moving_boxes: Vec<[i64; 5]>,
     /// What this redaction replaced at its output's name, when replacing
     /// was asked for explicitly; absent when nothing was replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -461,6 +465,11 @@ pub(crate) fn validate(opts: &RedactOptions, camera: Option<&LoadedProfile>) -> 
             "invalid pad {} (expected >= 1, <= 3)",
             opts.pad
         )));
+    }
+    if opts.moving && opts.detect.is_none() && opts.replay.is_none() {
+        return Err(invalid(
+            "moving-region redaction (moving) needs detection: it leaves the kept tracks visible",
+        ));
     }
     if !opts.keep_tracks.is_empty() {
         if opts.detect.is_none() && opts.replay.is_none() {
@@ -617,6 +626,15 @@ fn plan_of(tracks: &[TrackRecord], kept: bool) -> Plan {
         }
     }
     plan
+}
+
+/// Adds moving regions (`[frame, x, y, w, h]`) to a drawing plan.
+fn add_moving(plan: &mut Plan, moving: &[[i64; 5]]) {
+    for m in moving {
+        plan.entry(m[0] as u64)
+            .or_default()
+            .push([m[1], m[2], m[3], m[4]]);
+    }
 }
 
 /// The boxes drawn on frame `f`: the plan's, then the manual ones.
@@ -942,6 +960,7 @@ struct Setup {
     manual: Vec<ManualBox>,
     style: Style,
     scene: bool,
+    moving: bool,
     replace: bool,
     record_file: PathBuf,
     record_out: PendingFile,
@@ -1012,6 +1031,7 @@ impl Setup {
             .and_then(|r| r.detection.as_ref())
             .map_or(opts.detection_style, |d| d.style);
         let scene = replayed.as_ref().map_or(opts.scene, |r| r.scene);
+        let moving = replayed.as_ref().map_or(opts.moving, |r| r.moving);
         Ok(Setup {
             started_utc,
             replayed,
@@ -1021,6 +1041,7 @@ impl Setup {
             manual,
             style,
             scene,
+            moving,
             replace,
             record_file,
             record_out,
@@ -1061,7 +1082,16 @@ struct Rendered {
     tracks: Vec<TrackRecord>,
     detections: u64,
     detection: Option<DetectionRecord>,
+    /// Tracks kept along with a kept one (a kept person's faces, a kept
+    /// face's person): `(track, the kept track it goes with)`.
+    linked: Vec<(u32, u32)>,
+    /// Moving regions obscured, `[frame, x, y, w, h]`.
+    moving: Vec<[i64; 5]>,
 }
+
+/// What the detection side of a one-pass redaction found: the analysis,
+/// the track records, the drawing plan and the moving regions obscured.
+type Detected = (analyse::Analysis, Vec<TrackRecord>, Plan, Vec<[i64; 5]>);
 
 /// A frame on its way to the encoding thread, with the boxes to obscure
 /// and (for a scene redaction) the kept boxes.
@@ -1099,9 +1129,12 @@ impl DetectPass<'_> {
                 &mut loaded
             }
         };
+        if self.settings.people.is_some() && !opts.keep_tracks.is_empty() {
+            return self.render_linked(output, &info, sets, renderer, progress);
+        }
         let sink = pipeline::Sink::create(input, output, &info, &opts.pipeline.encode, started)?;
         let (tx, rx) = crossbeam_channel::bounded::<Drawn>(8);
-        let (analysis, tracks, plan, sink) = std::thread::scope(|scope| -> Result<_> {
+        let (analysis, tracks, plan, moving, sink) = std::thread::scope(|scope| -> Result<_> {
             let writer = scope.spawn(move || -> Result<pipeline::Sink<'_>> {
                 let mut sink = sink;
                 for (mut frame, boxes, kept) in rx {
@@ -1122,8 +1155,8 @@ impl DetectPass<'_> {
                 .map_err(|_| Error::new(ErrorKind::Encode, "the encoding thread panicked"))?;
             // The writer's own error explains a detection side that saw it go.
             let sink = sink?;
-            let (analysis, tracks, plan) = detected?;
-            Ok((analysis, tracks, plan, sink))
+            let (analysis, tracks, plan, moving) = detected?;
+            Ok((analysis, tracks, plan, moving, sink))
         })?;
         let summary = sink.finish()?;
         Ok(Rendered {
@@ -1132,6 +1165,70 @@ impl DetectPass<'_> {
             tracks,
             detections: analysis.detections,
             detection: Some(DetectionRecord::of(self.settings, &analysis.info, opts)?),
+            linked: Vec::new(),
+            moving,
+        })
+    }
+
+    /// With people detected and tracks kept, a kept person's faces and a
+    /// kept face's person are kept too, which only the whole clip's tracks
+    /// tell: detection and tracking run over the clip first, then the
+    /// frames are decoded again and rendered from the finished tracks.
+    fn render_linked(
+        &self,
+        output: &Path,
+        info: &VideoInfo,
+        sets: &mut [analyse::DetectorSet],
+        renderer: &mut Renderer<'_>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Rendered> {
+        let (input, opts) = (self.input, self.opts);
+        let mut motion = opts
+            .moving
+            .then(|| Moving::new(info.width, info.height))
+            .transpose()?;
+        let mut moving: BTreeMap<u64, Vec<[i64; 4]>> = BTreeMap::new();
+        let analysis = analyse::analyse_each(
+            input,
+            &opts.pipeline.decode,
+            sets,
+            self.settings.tracker,
+            self.settings.roi,
+            progress,
+            &mut |frame, _, _, _| {
+                if let Some(m) = motion.as_mut() {
+                    moving.insert(frame.index(), m.push(&frame.view())?);
+                }
+                Ok(())
+            },
+        )?;
+        check_kept_tracks(&opts.keep_tracks, &analysis).map_err(|e| e.with_path(input))?;
+        let linked =
+            crate::track::kept_with(&opts.keep_tracks, &crate::track::owners(&analysis.tracks));
+        let keep: Vec<u32> = (opts.keep_tracks.iter().copied())
+            .chain(linked.iter().map(|l| l.0))
+            .collect();
+        let (w, h) = (info.width as f32, info.height as f32);
+        let tracks = track_records(&analysis, &keep, opts, w, h);
+        let kept = plan_of(&tracks, true);
+        let moving = moving_records(&moving, &kept);
+        let (summary, plan) = render_tracks(
+            input,
+            output,
+            opts,
+            (&tracks, &moving),
+            renderer,
+            self.manual,
+            progress,
+        )?;
+        Ok(Rendered {
+            summary,
+            plan,
+            tracks,
+            detections: analysis.detections,
+            detection: Some(DetectionRecord::of(self.settings, &analysis.info, opts)?),
+            linked,
+            moving,
         })
     }
 
@@ -1144,11 +1241,17 @@ impl DetectPass<'_> {
         sets: &mut [analyse::DetectorSet],
         tx: &crossbeam_channel::Sender<Drawn>,
         progress: &mut dyn FnMut(Progress),
-    ) -> Result<(analyse::Analysis, Vec<TrackRecord>, Plan)> {
+    ) -> Result<Detected> {
         let (input, opts, manual) = (self.input, self.opts, self.manual);
         let (w, h) = (info.width as f32, info.height as f32);
         let writer_gone = || Error::new(ErrorKind::Encode, "the encoding thread stopped");
-        let mut queue: std::collections::VecDeque<DecodedFrame> = Default::default();
+        let mut queue: std::collections::VecDeque<(DecodedFrame, Vec<[i64; 4]>)> =
+            Default::default();
+        let mut motion = opts
+            .moving
+            .then(|| Moving::new(info.width, info.height))
+            .transpose()?;
+        let mut moving_out: Vec<[i64; 5]> = Vec::new();
         let analysis = analyse::analyse_each(
             input,
             &opts.pipeline.decode,
@@ -1158,12 +1261,16 @@ impl DetectPass<'_> {
             progress,
             &mut |frame, _, _, tracker| {
                 let newest = frame.index();
-                queue.push_back(frame);
+                let moved = match motion.as_mut() {
+                    Some(m) => m.push(&frame.view())?,
+                    None => Vec::new(),
+                };
+                queue.push_back((frame, moved));
                 while queue
                     .front()
-                    .is_some_and(|f| f.index() + tracker.settle_lag() <= newest)
+                    .is_some_and(|(f, _)| f.index() + tracker.settle_lag() <= newest)
                 {
-                    let Some(f) = queue.pop_front() else {
+                    let Some((f, moved)) = queue.pop_front() else {
                         break;
                     };
                     let i = f.index();
@@ -1173,11 +1280,18 @@ impl DetectPass<'_> {
                         let Some(r) = track_box(class, keep, &b.bbox, opts, w, h) else {
                             continue;
                         };
-                        if !keep {
-                            boxes.push(r);
-                        } else if opts.scene {
+                        if keep {
                             kept.push(r);
+                        } else {
+                            boxes.push(r);
                         }
+                    }
+                    for m in not_kept(&moved, &kept) {
+                        moving_out.push([i as i64, m[0], m[1], m[2], m[3]]);
+                        boxes.push(m);
+                    }
+                    if !opts.scene {
+                        kept.clear();
                     }
                     boxes.extend(manual_at(manual, i, info.frames));
                     tx.send((f, boxes, kept)).map_err(|_| writer_gone())?;
@@ -1186,17 +1300,38 @@ impl DetectPass<'_> {
             },
         )?;
         check_kept_tracks(&opts.keep_tracks, &analysis).map_err(|e| e.with_path(input))?;
-        let tracks = track_records(&analysis, opts, w, h);
+        let tracks = track_records(&analysis, &opts.keep_tracks, opts, w, h);
         // The last frames, once the tracks are final.
-        let plan = drawing_plan(&tracks);
+        let mut plan = drawing_plan(&tracks);
         let kept = plan_of(&tracks, true);
-        while let Some(f) = queue.pop_front() {
+        let rest: BTreeMap<u64, Vec<[i64; 4]>> =
+            queue.iter().map(|(f, m)| (f.index(), m.clone())).collect();
+        moving_out.extend(moving_records(&rest, &kept));
+        add_moving(&mut plan, &moving_out);
+        while let Some((f, _)) = queue.pop_front() {
             let boxes = boxes_at(&plan, manual, f.index(), info.frames);
-            let kept = kept.get(&f.index()).cloned().unwrap_or_default();
+            let kept = match opts.scene {
+                true => kept.get(&f.index()).cloned().unwrap_or_default(),
+                false => Vec::new(),
+            };
             tx.send((f, boxes, kept)).map_err(|_| writer_gone())?;
         }
-        Ok((analysis, tracks, plan))
+        Ok((analysis, tracks, plan, moving_out))
     }
+}
+
+/// The moving regions of each frame that overlap no kept box, as
+/// `[frame, x, y, w, h]`.
+fn moving_records(moving: &BTreeMap<u64, Vec<[i64; 4]>>, kept: &Plan) -> Vec<[i64; 5]> {
+    let none = Vec::new();
+    moving
+        .iter()
+        .flat_map(|(&f, boxes)| {
+            not_kept(boxes, kept.get(&f).unwrap_or(&none))
+                .into_iter()
+                .map(move |m| [f as i64, m[0], m[1], m[2], m[3]])
+        })
+        .collect()
 }
 
 /// Refuses a kept track id that detection did not find.
@@ -1223,6 +1358,7 @@ fn check_kept_tracks(keep: &[u32], analysis: &analyse::Analysis) -> Result<()> {
 /// whether it is kept.
 fn track_records(
     analysis: &analyse::Analysis,
+    keep: &[u32],
     opts: &RedactOptions,
     w: f32,
     h: f32,
@@ -1231,7 +1367,7 @@ fn track_records(
         .tracks
         .iter()
         .map(|t| {
-            let kept = opts.keep_tracks.contains(&t.id);
+            let kept = keep.contains(&t.id);
             TrackRecord {
                 id: t.id,
                 class: t.class,
@@ -1298,33 +1434,74 @@ fn render_known(
     manual: &[ManualBox],
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Rendered> {
-    let (detection, detections, tracks) = match replayed {
-        Some(r) => (r.detection.clone(), r.counts.detections, r.tracks.clone()),
-        None => (None, 0, Vec::new()),
+    let (detection, detections, tracks, moving) = match replayed {
+        Some(r) => (
+            r.detection.clone(),
+            r.counts.detections,
+            r.tracks.clone(),
+            r.moving_boxes.clone(),
+        ),
+        None => (None, 0, Vec::new(), Vec::new()),
     };
-    if !tracks.is_empty() || !manual.is_empty() {
+    if !tracks.is_empty() || !manual.is_empty() || !moving.is_empty() {
         let info = crate::media::probe(input)?;
-        validate_regions(&tracks, manual, info.width, info.height, info.frames).map_err(|e| {
+        // Moving regions are checked like a track's boxes.
+        let as_track = TrackRecord {
+            id: 0,
+            class: Class::Person,
+            kept: false,
+            detections: 0,
+            boxes: moving.clone(),
+        };
+        let all: Vec<TrackRecord> = tracks.iter().cloned().chain([as_track]).collect();
+        validate_regions(&all, manual, info.width, info.height, info.frames).map_err(|e| {
             match &opts.replay {
                 Some(r) => Error::new(e.kind(), format!("record {}: {}", r.display(), e.message())),
                 None => e,
             }
         })?;
     }
-    let plan = drawing_plan(&tracks);
-    let kept = plan_of(&tracks, true);
-    let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
-        let boxes = boxes_at(&plan, manual, fi.index, u64::MAX);
-        let kept = kept.get(&fi.index).map_or(&[][..], Vec::as_slice);
-        renderer.draw(frame, &boxes, kept)
-    })?;
+    let (summary, plan) = render_tracks(
+        input,
+        output,
+        opts,
+        (&tracks, &moving),
+        renderer,
+        manual,
+        progress,
+    )?;
     Ok(Rendered {
         summary,
         plan,
         tracks,
         detections,
         detection,
+        linked: Vec::new(),
+        moving,
     })
+}
+
+/// Renders `tracks` (drawn, and kept for a scene redaction) and the manual
+/// boxes through the one pipeline loop; returns the summary and the plan
+/// drawn.
+fn render_tracks(
+    input: &Path,
+    output: &Path,
+    opts: &RedactOptions,
+    (tracks, moving): (&[TrackRecord], &[[i64; 5]]),
+    renderer: &mut Renderer<'_>,
+    manual: &[ManualBox],
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(pipeline::PipelineSummary, Plan)> {
+    let mut plan = drawing_plan(tracks);
+    add_moving(&mut plan, moving);
+    let kept = plan_of(tracks, true);
+    let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
+        let boxes = boxes_at(&plan, manual, fi.index, u64::MAX);
+        let kept = kept.get(&fi.index).map_or(&[][..], Vec::as_slice);
+        renderer.draw(frame, &boxes, kept)
+    })?;
+    Ok((summary, plan))
 }
 
 /// Once the output is complete: the hashes, the record, and the record
@@ -1356,7 +1533,12 @@ fn complete(
     let masks_applied = masks
         .map(|(_, _, set)| applied_masks(&set, r.summary.frames_out))
         .unwrap_or_default();
-    let (masks_lifted, kept_tracks) = authorities(opts, setup.replayed.as_ref(), &setup.unmask);
+    let (masks_lifted, mut kept_tracks) = authorities(opts, setup.replayed.as_ref(), &setup.unmask);
+    let reason = opts.keep_reason.clone().unwrap_or_default();
+    kept_tracks.extend(r.linked.iter().map(|&(id, via)| KeptTrack {
+        id,
+        reason: format!("{reason} (goes with kept track {via})"),
+    }));
     let (obscured_boxes, frames_with_boxes) =
         count_boxes(&r.plan, &setup.manual, r.summary.frames_out);
     let tracks = &r.tracks;
@@ -1401,6 +1583,8 @@ fn complete(
         counts,
         replay_of: setup.replay_sha,
         scene: setup.scene,
+        moving: setup.moving,
+        moving_boxes: r.moving,
         replaced: None,
         started_utc: setup.started_utc,
         finished_utc: now(),

@@ -270,6 +270,15 @@ impl RedactorBuilder {
         self
     }
 
+    /// Whether every region the motion model finds moving is obscured
+    /// unless it overlaps a kept track (see [`RedactOptions::moving`]); off
+    /// by default.
+    #[must_use]
+    pub fn moving(mut self, on: bool) -> Self {
+        self.opts.moving = on;
+        self
+    }
+
     /// Enlarges detection boxes by `pad` about their centre (1 to 3).
     #[must_use]
     pub fn pad(mut self, pad: f32) -> Self {

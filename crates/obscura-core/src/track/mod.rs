@@ -338,6 +338,71 @@ fn box_at(
     })
 }
 
+/// Which person each face belongs to: `(face track, person track)` pairs.
+/// A face track belongs to the person track whose head region
+/// ([`BBox::person_head`]) holds the face's centre in the most frames where
+/// the face was detected, if that is at least half of them.
+pub fn owners(tracks: &[Track]) -> Vec<(u32, u32)> {
+    let people: Vec<&Track> = tracks.iter().filter(|t| t.class == Class::Person).collect();
+    let mut out = Vec::new();
+    for face in tracks.iter().filter(|t| t.class == Class::Face) {
+        let detected: Vec<(u64, &BBox)> = face
+            .boxes
+            .iter()
+            .filter(|(_, b)| b.source == Source::Detected)
+            .map(|(&f, b)| (f, &b.bbox))
+            .collect();
+        let best = people
+            .iter()
+            .map(|p| {
+                let n = detected
+                    .iter()
+                    .filter(|(f, b)| {
+                        let (cx, cy) = (b.x + b.w / 2.0, b.y + b.h / 2.0);
+                        p.boxes.get(f).is_some_and(|pb| {
+                            let h = pb.bbox.person_head();
+                            cx >= h.x && cx < h.x + h.w && cy >= h.y && cy < h.y + h.h
+                        })
+                    })
+                    .count();
+                (n, p.id)
+            })
+            .max_by_key(|&(n, id)| (n, std::cmp::Reverse(id)));
+        if let Some((n, person)) = best {
+            if n > 0 && n * 2 >= detected.len() {
+                out.push((face.id, person));
+            }
+        }
+    }
+    out
+}
+
+/// The tracks kept along with `keep`, each with the kept track it goes
+/// with: the faces of a kept person, and the person a kept face belongs to
+/// with that person's other faces. Tracks in `keep` are not listed.
+pub fn kept_with(keep: &[u32], owners: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    let add = |id: u32, via: u32, out: &mut Vec<(u32, u32)>| {
+        if !keep.contains(&id) && !out.iter().any(|(t, _)| *t == id) {
+            out.push((id, via));
+        }
+    };
+    for &k in keep {
+        // A kept face brings its person; a kept person is its own.
+        let person = owners.iter().find(|(f, _)| *f == k).map_or(k, |&(_, p)| p);
+        if person != k {
+            add(person, k, &mut out);
+        }
+        for &(f, p) in owners {
+            if p == person {
+                add(f, k, &mut out);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,5 +525,64 @@ mod tests {
                 .collect();
             assert_eq!(early[&f], want, "frame {f}");
         }
+    }
+
+    fn track(id: u32, class: Class, frames: std::ops::Range<u64>, b: BBox) -> Track {
+        Track {
+            id,
+            class,
+            boxes: frames
+                .map(|f| {
+                    (
+                        f,
+                        TrackBox {
+                            bbox: b,
+                            score: Some(0.9),
+                            source: Source::Detected,
+                        },
+                    )
+                })
+                .collect(),
+            best_frame: 0,
+        }
+    }
+
+    #[test]
+    fn a_face_belongs_to_the_person_whose_head_it_is_in() {
+        let body = |x| BBox {
+            x,
+            y: 100.0,
+            w: 30.0,
+            h: 90.0,
+        };
+        let face = |x| BBox {
+            x,
+            y: 100.0,
+            w: 10.0,
+            h: 10.0,
+        };
+        let tracks = vec![
+            track(1, Class::Person, 0..10, body(100.0)),
+            track(2, Class::Person, 0..10, body(300.0)),
+            track(3, Class::Face, 0..10, face(110.0)),
+            track(4, Class::Face, 5..10, face(310.0)),
+            // At the person's feet, not their head.
+            track(
+                5,
+                Class::Face,
+                0..10,
+                BBox {
+                    y: 180.0,
+                    ..face(110.0)
+                },
+            ),
+        ];
+        let owners = owners(&tracks);
+        assert_eq!(owners, vec![(3, 1), (4, 2)]);
+        // Keeping a person keeps their face; keeping a face, its person.
+        assert_eq!(kept_with(&[1], &owners), vec![(3, 1)]);
+        assert_eq!(kept_with(&[4], &owners), vec![(2, 4)]);
+        assert_eq!(kept_with(&[3, 1], &owners), vec![]);
+        assert_eq!(kept_with(&[5], &owners), vec![]);
     }
 }
