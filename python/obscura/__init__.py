@@ -62,6 +62,8 @@ __all__ = [
     "open",
     "detect_faces",
     "detect_plates",
+    "detect_people",
+    "PersonDetector",
     "tracks",
     "Redactor",
     "Style",
@@ -379,6 +381,19 @@ class PlateDetector:
         return [Detection(*d) for d in self._inner.detect(_picture(array))]
 
 
+class PersonDetector:
+    """NanoDet people (COCO), read in tiles, with its model loaded once, at
+    the settings redaction uses. Safe to share between threads; a pickled
+    copy loads its own model."""
+
+    def __init__(self, *, threshold: float = 0.35, threads: int = 0) -> None:
+        self._inner = _obscura.PersonDetector(threshold=threshold, threads=threads)
+
+    def detect(self, array: np.ndarray) -> List[Detection]:
+        """People (whole-body boxes) in an RGB or grey uint8 array."""
+        return [Detection(*d) for d in self._inner.detect(_picture(array))]
+
+
 def detect_faces(array: np.ndarray, *, threshold: float = 0.3, scale: float = 0.0) -> List[Detection]:
     """Faces in an ``H x W x 3`` RGB or ``H x W`` grey uint8 array, with
     CenterFace at the same settings redaction uses (the model is loaded on
@@ -392,6 +407,14 @@ def detect_plates(array: np.ndarray, *, threshold: float = 0.3, confirm: bool = 
     (PP-OCRv4 text detection plus the plate-geometry filter; with
     ``confirm``, only those the recogniser reads as a plate-like string)."""
     det = _cached(("plate", threshold, confirm), lambda: PlateDetector(threshold=threshold, confirm=confirm))
+    return det.detect(array)  # type: ignore[no-any-return]
+
+
+def detect_people(array: np.ndarray, *, threshold: float = 0.35) -> List[Detection]:
+    """People (whole-body boxes) in an RGB or grey uint8 array, with NanoDet
+    in tiles at the settings redaction uses (the model is loaded on first
+    use and kept)."""
+    det = _cached(("person", threshold), lambda: PersonDetector(threshold=threshold))
     return det.detect(array)  # type: ignore[no-any-return]
 
 

@@ -41,6 +41,12 @@ class PlateDetector:
         self, array: npt.NDArray[np.uint8]
     ) -> List[Tuple[float, float, float, float, float, Optional[str]]]: ...
 
+class PersonDetector:
+    def __new__(cls, *, threshold: float = 0.35, threads: int = 0) -> "PersonDetector": ...
+    def detect(
+        self, array: npt.NDArray[np.uint8]
+    ) -> List[Tuple[float, float, float, float, float, Optional[str]]]: ...
+
 class Redactor:
     def __new__(
         cls,

@@ -12,7 +12,7 @@
 #![deny(missing_docs)]
 
 use numpy::{PyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use obscura_core::detect::{Detector, FaceSettings, PlateSettings};
+use obscura_core::detect::{Detector, FaceSettings, PersonSettings, PlateSettings};
 use obscura_core::frame::OwnedFrame;
 use obscura_core::media::{self, DecodeOptions, EveryNth, Frames, RgbConverter};
 use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
@@ -581,6 +581,52 @@ impl PlateDetector {
     }
 }
 
+/// NanoDet people, in tiles, loaded once; safe to share between threads.
+#[pyclass(module = "obscura._obscura", frozen)]
+struct PersonDetector {
+    settings: PersonSettings,
+    threads: usize,
+    sessions: Sessions<obscura_core::detect::PersonDetector>,
+}
+
+#[pymethods]
+impl PersonDetector {
+    /// Loads the model.
+    #[new]
+    #[pyo3(signature = (*, threshold = 0.35, threads = 0))]
+    fn new(py: Python<'_>, threshold: f32, threads: i64) -> PyResult<Self> {
+        let threads: usize = int_arg(py, "threads", threads, 0, 256)?;
+        let settings = PersonSettings {
+            threshold,
+            ..PersonSettings::default()
+        };
+        let first = py
+            .detach(|| obscura_core::detect::PersonDetector::new(settings, threads))
+            .map_err(|e| to_py(py, e))?;
+        Ok(PersonDetector {
+            settings,
+            threads,
+            sessions: Sessions::new(first),
+        })
+    }
+
+    /// Pickling keeps the settings; the copy loads its own model.
+    fn __getnewargs_ex__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let kwargs = pyo3::types::PyDict::new(py);
+        kwargs.set_item("threshold", self.settings.threshold)?;
+        kwargs.set_item("threads", self.threads)?;
+        ((), kwargs).into_pyobject(py).map(Bound::into_any)
+    }
+
+    /// `(x, y, w, h, score, None)` of every person in the array.
+    fn detect(&self, py: Python<'_>, array: PyReadonlyArrayDyn<'_, u8>) -> PyResult<Vec<Found>> {
+        let (settings, threads) = (self.settings, self.threads);
+        self.sessions.detect(py, array, move || {
+            obscura_core::detect::PersonDetector::new(settings, threads)
+        })
+    }
+}
+
 /// Detection settings as the CLI's `--faces --plates --face-threshold
 /// --face-scale --full-every --plate-confirm` give them.
 fn analyse_options(
@@ -1036,6 +1082,7 @@ struct Defaults {
     face_scale: f32,
     plate_threshold: f32,
     plate_confirm: bool,
+    person_threshold: f32,
     full_every: u64,
 }
 
@@ -1061,6 +1108,7 @@ impl Defaults {
             face_scale: face.scale,
             plate_threshold: plate.threshold,
             plate_confirm: plate.confirm,
+            person_threshold: PersonSettings::default().threshold,
             full_every: RoiSettings::default().full_every,
         }
     }
@@ -1076,6 +1124,7 @@ fn _obscura(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FrameIter>()?;
     m.add_class::<FaceDetector>()?;
     m.add_class::<PlateDetector>()?;
+    m.add_class::<PersonDetector>()?;
     m.add_function(wrap_pyfunction!(probe, m)?)?;
     m.add_class::<Redactor>()?;
     m.add_function(wrap_pyfunction!(tracks, m)?)?;

@@ -212,6 +212,20 @@ def test_detectors_pickle_and_return_detections(sample):
     assert plates.detect(np.zeros((272, 640, 3), np.uint8)) == []
 
 
+def test_people_are_found_in_a_numpy_frame_and_the_detector_pickles(sample):
+    import pickle
+
+    reader = obscura.open(sample("vtest.avi"))
+    frame = reader.frame_at(200)
+    people = obscura.detect_people(frame)
+    assert all(isinstance(d, obscura.Detection) and d.text is None for d in people)
+    upright = [d for d in people if d.score >= 0.5 and d.h > 1.5 * d.w]
+    assert len(upright) >= 4, people
+    copy = pickle.loads(pickle.dumps(obscura.PersonDetector()))
+    assert copy.detect(frame) == people
+    assert obscura.detect_people(np.zeros((240, 320), np.uint8)) == []
+
+
 def test_a_confirmed_plate_carries_its_text(sample, tmp_path):
     # A UK-style plate set in DejaVu Sans Bold on a yellow panel over a
     # vtest frame, as the Rust test of the recogniser makes it.
@@ -255,6 +269,7 @@ def test_every_default_is_the_cores():
 
     plate = {"threshold": core["plate_threshold"], "confirm": core["plate_confirm"]}
     face = {"threshold": core["face_threshold"], "scale": core["face_scale"]}
+    person = {"threshold": core["person_threshold"]}
     checked = 0
     for fn, names in [
         (obscura.Redactor, core),
@@ -268,6 +283,9 @@ def test_every_default_is_the_cores():
         (obscura.PlateDetector, plate),
         (_obscura.PlateDetector, plate),
         (obscura.detect_plates, plate),
+        (obscura.PersonDetector, person),
+        (_obscura.PersonDetector, person),
+        (obscura.detect_people, person),
     ]:
         params = inspect.signature(fn).parameters
         for name, want in names.items():

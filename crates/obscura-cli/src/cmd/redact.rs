@@ -131,7 +131,7 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
     } else {
         let lifted: Vec<_> = record.masks_lifted.iter().map(|m| m.id.as_str()).collect();
         println!(
-            "{} -> {}: {} frames, {} mask(s) applied, {} track(s) ({} kept), {} box(es) obscured{}; record {}",
+            "{} -> {}: {} frames, {} mask(s) applied, {} track(s) ({} kept), {} box(es) obscured{}{}; record {}",
             record.input.path.display(),
             record.output.path.display(),
             record.output.frames,
@@ -139,6 +139,12 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
             record.counts.tracks,
             record.counts.kept_tracks,
             record.counts.obscured_boxes,
+            match (record.scene, record.moving) {
+                (true, true) => " (moving regions included), the rest of the scene obscured",
+                (true, false) => ", the rest of the scene obscured",
+                (false, true) => " (moving regions included)",
+                (false, false) => "",
+            },
             if lifted.is_empty() {
                 String::new()
             } else {

@@ -119,6 +119,28 @@ fn to_planar_rgb(
     out
 }
 
+/// A detection of `class` from a model's box `[x1, y1, x2, y2]` (model
+/// input pixels), for a crop at `origin` read at `scale` frame pixels per
+/// input pixel.
+fn in_frame(
+    class: Class,
+    (origin, scale): ([usize; 2], [f32; 2]),
+    [x1, y1, x2, y2]: [f32; 4],
+    score: f32,
+) -> Detection {
+    Detection {
+        class,
+        bbox: BBox {
+            x: origin[0] as f32 + x1 * scale[0],
+            y: origin[1] as f32 + y1 * scale[1],
+            w: (x2 - x1) * scale[0],
+            h: (y2 - y1) * scale[1],
+        },
+        score,
+        text: None,
+    }
+}
+
 fn tensor<'a>(outs: &'a [Tensor], name: &str) -> Result<&'a Tensor> {
     outs.iter()
         .find(|t| t.name == name)
@@ -264,17 +286,12 @@ impl FaceDetector {
             let y1 = ((r as f32 + o0 + 0.5) * 4.0 - bh / 2.0).max(0.0);
             let x2 = (x1 + bw).min(dw as f32);
             let y2 = (y1 + bh).min(dh as f32);
-            dets.push(Detection {
-                class: Class::Face,
-                bbox: BBox {
-                    x: rx as f32 + x1 * fx,
-                    y: ry as f32 + y1 * fy,
-                    w: (x2 - x1) * fx,
-                    h: (y2 - y1) * fy,
-                },
-                score: s,
-                text: None,
-            });
+            dets.push(in_frame(
+                Class::Face,
+                ([rx, ry], [fx, fy]),
+                [x1, y1, x2, y2],
+                s,
+            ));
         }
         Ok(nms(dets, 0.3))
     }

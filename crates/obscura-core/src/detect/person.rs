@@ -14,7 +14,7 @@
 //! tracker interpolates between.
 
 use super::onnx::{Model, Tensor};
-use super::{nms, to_planar_rgb, BBox, Class, Detection, Detector};
+use super::{nms, to_planar_rgb, Class, Detection, Detector};
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameView;
 use ndarray::{ArrayView2, Ix3};
@@ -160,17 +160,12 @@ impl PersonDetector {
                 if x2 <= x1 || y2 <= y1 {
                     continue;
                 }
-                dets.push(Detection {
-                    class: Class::Person,
-                    bbox: BBox {
-                        x: rx as f32 + x1 * fx,
-                        y: ry as f32 + y1 * fy,
-                        w: (x2 - x1) * fx,
-                        h: (y2 - y1) * fy,
-                    },
-                    score: s,
-                    text: None,
-                });
+                dets.push(super::in_frame(
+                    Class::Person,
+                    ([rx, ry], [fx, fy]),
+                    [x1, y1, x2, y2],
+                    s,
+                ));
             }
         }
         Ok(nms(dets, 0.5))

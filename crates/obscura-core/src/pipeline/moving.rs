@@ -36,6 +36,14 @@ impl Moving {
         })
     }
 
+    /// A motion model when `on`, for `width`x`height` frames.
+    ///
+    /// # Errors
+    /// As [`Moving::new`].
+    pub(crate) fn wanted(on: bool, width: u32, height: u32) -> Result<Option<Moving>> {
+        on.then(|| Moving::new(width, height)).transpose()
+    }
+
     /// The moving regions of the next frame (frames in order), `[x, y, w,
     /// h]` in video pixels, each grown by a quarter of its size (at least 8
     /// pixels) on every side and clipped to the picture: the model sees a

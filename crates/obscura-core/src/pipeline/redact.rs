@@ -1183,10 +1183,7 @@ impl DetectPass<'_> {
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Rendered> {
         let (input, opts) = (self.input, self.opts);
-        let mut motion = opts
-            .moving
-            .then(|| Moving::new(info.width, info.height))
-            .transpose()?;
+        let mut motion = Moving::wanted(opts.moving, info.width, info.height)?;
         let mut moving: BTreeMap<u64, Vec<[i64; 4]>> = BTreeMap::new();
         let analysis = analyse::analyse_each(
             input,
@@ -1247,10 +1244,7 @@ impl DetectPass<'_> {
         let writer_gone = || Error::new(ErrorKind::Encode, "the encoding thread stopped");
         let mut queue: std::collections::VecDeque<(DecodedFrame, Vec<[i64; 4]>)> =
             Default::default();
-        let mut motion = opts
-            .moving
-            .then(|| Moving::new(info.width, info.height))
-            .transpose()?;
+        let mut motion = Moving::wanted(opts.moving, info.width, info.height)?;
         let mut moving_out: Vec<[i64; 5]> = Vec::new();
         let analysis = analyse::analyse_each(
             input,
