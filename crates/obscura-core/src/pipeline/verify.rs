@@ -26,8 +26,9 @@ pub struct Residual {
     pub bbox: BBox,
 }
 
-/// Detects on `output` with `opts`, decoding with `decode` (on every whole frame, whatever
-/// `opts.roi` says) and returns the residual detections
+/// Detects on `output` with `opts`, decoding with `decode` (on every whole
+/// frame, whatever `opts.roi` says, and people on every frame whatever
+/// their `every`) and returns the residual detections
 /// scoring at least `min_score`. With the redaction `record`, detections
 /// inside a kept track's box are expected and not reported.
 ///
@@ -58,9 +59,15 @@ pub fn verify(
         Some(r) if heads_only => r.boxes_by_frame(false),
         _ => Default::default(),
     };
-    let mut sets = analyse::worker_detectors(opts)?;
     // Verification always looks at every whole frame, never only where
-    // something moved: it must look at least as closely as redaction did.
+    // something moved, and for people on every frame rather than every
+    // few: it must look at least as closely as redaction did.
+    let mut every_frame = opts.clone();
+    if let Some(p) = every_frame.people.as_mut() {
+        p.every = 1;
+    }
+    let opts = &every_frame;
+    let mut sets = analyse::worker_detectors(opts)?;
     let mut residuals = Vec::new();
     analyse::analyse(
         output,
