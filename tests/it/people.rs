@@ -399,4 +399,33 @@ fn moving_covers_a_blob_no_detector_sees_and_replays() {
             .collect()
     };
     assert_eq!(hashes(&out), hashes(&again));
+
+    // A record whose moving regions were tampered with is refused, naming
+    // the region, before anything is written.
+    for (bad, says) in [
+        ([0, -50, -50, 10, 10], "does not lie on the 320x240 picture"),
+        ([9999, 10, 10, 10, 10], "outside the clip's 50 frames"),
+    ] {
+        let mut tampered = record.clone();
+        tampered.moving_boxes[0] = bad;
+        let path = dir.path().join("tampered.json");
+        std::fs::write(&path, serde_json::to_vec(&tampered).expect("json")).expect("write");
+        let third = dir.path().join("third.mp4");
+        let err = redact::redact(
+            &input,
+            &third,
+            &RedactOptions {
+                replay: Some(path),
+                ..RedactOptions::new("D Officer", "replay check")
+            },
+            &mut |_| {},
+        )
+        .expect_err("refused");
+        assert_eq!(err.kind(), obscura::ErrorKind::InvalidArgument);
+        assert!(
+            err.message().contains("moving region") && err.message().contains(says),
+            "{err}"
+        );
+        assert!(!third.exists());
+    }
 }

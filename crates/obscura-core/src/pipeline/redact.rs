@@ -682,6 +682,7 @@ fn count_boxes(plan: &Plan, manual: &[ManualBox], frames: u64) -> (u64, u64) {
 pub(crate) fn validate_regions(
     tracks: &[TrackRecord],
     manual: &[ManualBox],
+    moving: &[[i64; 5]],
     width: u32,
     height: u32,
     frames: u64,
@@ -695,21 +696,29 @@ pub(crate) fn validate_regions(
             && r[0].saturating_add(r[2]) > 0
             && r[1].saturating_add(r[3]) > 0
     };
-    for t in tracks {
-        for b in &t.boxes {
-            if b[0] < 0 || b[0] as u64 >= frames {
-                return Err(invalid(format!(
-                    "track {} has a box at frame {}, outside the clip's {frames} frames",
-                    t.id, b[0]
-                )));
-            }
-            if !on_picture([b[1], b[2], b[3], b[4]]) {
-                return Err(invalid(format!(
-                    "track {} box [{}, {}, {}, {}] at frame {} does not lie on the {width}x{height} picture (x, y, width, height; width and height >= 1)",
-                    t.id, b[1], b[2], b[3], b[4], b[0]
-                )));
-            }
+    let check = |what: &dyn std::fmt::Display, b: &[i64; 5]| {
+        if b[0] < 0 || b[0] as u64 >= frames {
+            return Err(invalid(format!(
+                "{what} has a box at frame {}, outside the clip's {frames} frames",
+                b[0]
+            )));
         }
+        if !on_picture([b[1], b[2], b[3], b[4]]) {
+            return Err(invalid(format!(
+                "{what} box [{}, {}, {}, {}] at frame {} does not lie on the {width}x{height} picture (x, y, width, height; width and height >= 1)",
+                b[1], b[2], b[3], b[4], b[0]
+            )));
+        }
+        Ok(())
+    };
+    for t in tracks {
+        let what = format!("track {}", t.id);
+        for b in &t.boxes {
+            check(&what, b)?;
+        }
+    }
+    for b in moving {
+        check(&"moving region", b)?;
     }
     for m in manual {
         if m.first > m.last || m.first >= frames {
@@ -1119,7 +1128,7 @@ impl DetectPass<'_> {
         let (input, opts) = (self.input, self.opts);
         let started = std::time::Instant::now();
         let info = crate::media::probe(input)?;
-        validate_regions(&[], self.manual, info.width, info.height, info.frames)?;
+        validate_regions(&[], self.manual, &[], info.width, info.height, info.frames)?;
         opts.pipeline.encode.validate()?;
         let mut loaded: Vec<analyse::DetectorSet>;
         let sets: &mut [analyse::DetectorSet] = match sets {
@@ -1439,20 +1448,10 @@ fn render_known(
     };
     if !tracks.is_empty() || !manual.is_empty() || !moving.is_empty() {
         let info = crate::media::probe(input)?;
-        // Moving regions are checked like a track's boxes.
-        let as_track = TrackRecord {
-            id: 0,
-            class: Class::Person,
-            kept: false,
-            detections: 0,
-            boxes: moving.clone(),
-        };
-        let all: Vec<TrackRecord> = tracks.iter().cloned().chain([as_track]).collect();
-        validate_regions(&all, manual, info.width, info.height, info.frames).map_err(|e| {
-            match &opts.replay {
-                Some(r) => Error::new(e.kind(), format!("record {}: {}", r.display(), e.message())),
-                None => e,
-            }
+        let (w, h, n) = (info.width, info.height, info.frames);
+        validate_regions(&tracks, manual, &moving, w, h, n).map_err(|e| match &opts.replay {
+            Some(r) => Error::new(e.kind(), format!("record {}: {}", r.display(), e.message())),
+            None => e,
         })?;
     }
     let (summary, plan) = render_tracks(

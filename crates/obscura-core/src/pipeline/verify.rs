@@ -183,6 +183,7 @@ pub fn check_record(output: &Path, record: &RedactionRecord, record_path: &Path)
     crate::pipeline::redact::validate_regions(
         &record.tracks,
         &record.manual_boxes,
+        &record.moving_boxes,
         info.width,
         info.height,
         info.frames,
