@@ -490,7 +490,7 @@ pub(crate) fn analyse_each(
             let (i, frame, dets) = found_rx.recv().map_err(|_| stopped())??;
             pending.insert(i, (frame, dets));
             while let Some((frame, dets)) = pending.remove(&next) {
-                let ids = tracker.update(next, &dets);
+                let ids = tracker.update_seeing(next, &dets, &frame.view());
                 if let Some(p) = planner.as_mut() {
                     p.saw(next, &dets);
                 }
@@ -675,7 +675,13 @@ pub fn list_tracks(
     let owners = crate::track::owners(&analysis.tracks);
     let mut tracks = Vec::new();
     let mut thumbnails = Vec::new();
-    for t in &analysis.tracks {
+    // A person track never confirmed by a high-score detection is obscured
+    // but not offered: it is most often a thing read as a person.
+    for t in analysis
+        .tracks
+        .iter()
+        .filter(|t| t.class != crate::detect::Class::Person || t.confirmed)
+    {
         let linked = owners
             .iter()
             .filter_map(|&(f, p)| match t.class {
