@@ -12,3 +12,4 @@ mod redact;
 mod redactor;
 mod sar;
 mod transcode;
+mod truth;
