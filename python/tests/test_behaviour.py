@@ -224,5 +224,9 @@ def test_people_are_listed_and_obscured_body_or_head(sample, tmp_path):
         plates=False, people="head",
     )
     assert record["detection"]["person_region"] == "head"
-    assert record["counts"]["person_tracks"] == len(rows)
+    # The record holds every person track obscured; the listing offers the
+    # confirmed ones (seen at least once at the tracker's high score).
+    assert record["counts"]["person_tracks"] >= len(rows)
+    recorded = {t["id"] for t in record["tracks"] if t["class"] == "person"}
+    assert {r["id"] for r in rows} <= recorded
     assert any(m["name"] == "nanodet" for m in record["detection"]["models"])
