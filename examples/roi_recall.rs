@@ -1,7 +1,11 @@
 //! Recall and speed of region-of-interest face detection against
 //! whole-frame detection on the same clip: the measurement behind `--roi`.
 //!
-//! `cargo run --release --example roi_recall -- CLIP`
+//! `cargo run --release --example roi_recall -- CLIP [--people]`
+//!
+//! With `--people`, the region-of-interest runs also detect people (as
+//! `redact --faces --people` does), and only face tracks count as covering
+//! a face.
 //!
 //! A whole-frame detection (score >= 0.5) counts as recalled when the ROI
 //! run's tracks cover it (box padded 1.3x as redaction draws it) in that
@@ -14,10 +18,22 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let clip = std::env::args().nth(1).ok_or("usage: roi_recall CLIP")?;
+    let clip = std::env::args()
+        .nth(1)
+        .ok_or("usage: roi_recall CLIP [--people]")?;
+    let people = std::env::args().nth(2).is_some_and(|a| a == "--people");
     let opts = AnalyseOptions::default();
     // One set of loaded models serves every pass below.
     let mut sets = analyse::worker_detectors(&opts)?;
+    let roi_opts = AnalyseOptions {
+        people: people.then(Default::default),
+        ..AnalyseOptions::default()
+    };
+    let mut roi_sets = if people {
+        analyse::worker_detectors(&roi_opts)?
+    } else {
+        Vec::new()
+    };
 
     let mut truth: HashMap<u64, Vec<BBox>> = HashMap::new();
     let t = Instant::now();
@@ -48,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let r = analyse::analyse_with(
             clip.as_ref(),
             &DecodeOptions::default(),
-            &mut sets,
+            if people { &mut roi_sets } else { &mut sets },
             opts.tracker,
             Some(roi),
             &mut |_| {},
@@ -56,7 +72,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let t_roi = t.elapsed().as_secs_f64();
         let mut covered: HashMap<u64, Vec<BBox>> = HashMap::new();
-        for tr in &r.tracks {
+        for tr in r
+            .tracks
+            .iter()
+            .filter(|t| t.class != obscura::detect::Class::Person)
+        {
             for (f, b) in &tr.boxes {
                 covered.entry(*f).or_default().push(b.bbox.padded(1.3));
             }

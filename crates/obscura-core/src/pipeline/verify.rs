@@ -84,7 +84,8 @@ pub fn verify(
                         && d.class == Class::Person
                         && drawn.get(&frame.index()).is_some_and(|bs| {
                             let head = PersonRegion::Head.of(&d.bbox);
-                            bs.iter().any(|b| head.covered_by(b) >= 0.5)
+                            bs.iter()
+                                .any(|b| head.covered_by(b) >= 0.5 || body_below(&d.bbox, b))
                         }));
                 if !expected {
                     residuals.push(Residual {
@@ -99,6 +100,18 @@ pub fn verify(
         },
     )?;
     Ok(residuals)
+}
+
+/// Whether person detection `d` is the visible body of a person whose head
+/// band `b` was drawn: it starts where the band ends (within a quarter of
+/// its own height), lies mostly under it, and is no wider than half again
+/// the band. With coarse mosaic over the head, the person detector often
+/// finds only the legs and hips below it, whose own head region would be
+/// the hips.
+fn body_below(d: &BBox, b: &BBox) -> bool {
+    let under = ((d.x + d.w).min(b.x + b.w) - d.x.max(b.x)).max(0.0);
+    let band_end = b.y + b.h;
+    under >= 0.5 * d.w && d.y >= b.y && d.y <= band_end + 0.25 * d.h && d.w <= 1.5 * b.w
 }
 
 /// How much larger in area than the padded box a kept box may be, for the
@@ -266,4 +279,29 @@ pub fn verify_redaction(
         min_score,
         residuals,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(x: f32, y: f32, w: f32, h: f32) -> BBox {
+        BBox { x, y, w, h }
+    }
+
+    #[test]
+    fn legs_under_a_drawn_head_band_are_that_person_and_a_stranger_is_not() {
+        let band = b(100.0, 50.0, 30.0, 40.0);
+        assert!(
+            body_below(&b(104.0, 88.0, 24.0, 34.0), &band),
+            "legs and hips"
+        );
+        assert!(
+            !body_below(&b(104.0, 130.0, 24.0, 34.0), &band),
+            "someone lower down"
+        );
+        assert!(!body_below(&b(150.0, 88.0, 24.0, 34.0), &band), "beside it");
+        assert!(!body_below(&b(80.0, 88.0, 80.0, 34.0), &band), "much wider");
+        assert!(!body_below(&b(104.0, 20.0, 24.0, 34.0), &band), "above it");
+    }
 }

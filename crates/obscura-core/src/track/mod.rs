@@ -90,6 +90,10 @@ pub struct TrackBox {
     pub bbox: BBox,
     /// Detection score, for detected boxes.
     pub score: Option<f32>,
+    /// Frames to the nearest detection of the track (0 for a detection):
+    /// how far the box is a guess. Absent in records made before it.
+    #[serde(default)]
+    pub gap: u64,
     /// Where it came from.
     pub source: Source,
 }
@@ -387,10 +391,24 @@ fn box_at(
     let (first, first_box, _) = t.hits[0];
     let (last, _, _) = t.hits[t.hits.len() - 1];
     if f < first {
+        // Before the first detection: where the track was coming from, at
+        // the speed of its first two detections.
+        let bbox = match t.hits.get(1) {
+            Some(&(f1, b1, _)) => {
+                let k = (first - f) as f32 / (f1 - first).max(1) as f32;
+                BBox {
+                    x: first_box.x - (b1.x - first_box.x) * k,
+                    y: first_box.y - (b1.y - first_box.y) * k,
+                    ..first_box
+                }
+            }
+            None => first_box,
+        };
         return (f + s.lead_frames >= first).then_some(TrackBox {
-            bbox: first_box,
+            bbox,
             score: None,
             source: Source::Predicted,
+            gap: first - f,
         });
     }
     if f <= last {
@@ -399,6 +417,7 @@ fn box_at(
                 bbox: t.hits[i].1,
                 score: Some(t.hits[i].2),
                 source: Source::Detected,
+                gap: 0,
             },
             Err(i) => {
                 let ((f0, b0, _), (f1, b1, _)) = (t.hits[i - 1], t.hits[i]);
@@ -406,6 +425,7 @@ fn box_at(
                     bbox: b0.lerp(&b1, (f - f0) as f32 / (f1 - f0) as f32),
                     score: None,
                     source: Source::Interpolated,
+                    gap: (f - f0).min(f1 - f),
                 }
             }
         });
@@ -422,6 +442,7 @@ fn box_at(
         bbox: t.predict(f),
         score: None,
         source: Source::Predicted,
+        gap: f - last,
     })
 }
 
@@ -644,6 +665,7 @@ mod tests {
                 b.bbox
             );
         }
+        assert_eq!(tr.boxes[&12].gap, 3, "frames to the nearer detection");
         // Held after the last detection at its predicted position.
         assert_eq!(
             tr.last(),
@@ -651,6 +673,19 @@ mod tests {
         );
         assert!((tr.boxes[&31].bbox.x - 62.0).abs() < 1e-3);
         assert_eq!(tr.first(), 0);
+    }
+
+    #[test]
+    fn a_lead_in_comes_from_where_the_track_was_heading_and_says_how_far_it_guesses() {
+        let mut t = Tracker::new(TrackerSettings::default());
+        for f in 10..20u64 {
+            t.update(f, &[det(100.0 + 3.0 * f as f32, 0.9)]);
+        }
+        let tr = &t.finish(20, 640.0, 480.0)[0];
+        let lead = tr.boxes[&7];
+        assert_eq!((lead.source, lead.gap), (Source::Predicted, 3));
+        assert!((lead.bbox.x - 121.0).abs() < 1e-3, "{:?}", lead.bbox);
+        assert_eq!(tr.boxes[&12].gap, 0);
     }
 
     #[test]
@@ -737,6 +772,7 @@ mod tests {
                             bbox: b,
                             score: Some(0.9),
                             source: Source::Detected,
+                            gap: 0,
                         },
                     )
                 })
