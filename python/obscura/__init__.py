@@ -462,8 +462,9 @@ def tracks(
     """Face and plate tracks of a clip (both by default, as :func:`redact`
     detects, so the ids are the ones a redaction at the same settings
     keeps), and person tracks with ``people`` set (``"body"`` or
-    ``"head"``: either lists people): id, class, first and last frame and
-    time, detections. With ``sheet``, also writes the contact sheet (PNG) for
+    ``"head"``: either lists people; a person track never seen at a high
+    score, mostly a thing read as a person, is obscured by a redaction but
+    not listed): id, class, first and last frame and time, detections. With ``sheet``, also writes the contact sheet (PNG) for
     picking the requester; an existing file there is replaced only with
     ``overwrite`` (the input never is). ``progress(done, total)`` is called
     as frames are analysed."""
