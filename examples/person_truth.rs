@@ -49,7 +49,7 @@ fn detection(clip: &str, truth: &Truth) -> Result<(), Box<dyn std::error::Error>
         let mut tp = [0usize; 3];
         let mut fp = [0usize; 3];
         let mut spent = 0.0;
-        let (_, frames) = media::open(clip, &DecodeOptions::sequential())?;
+        let (info, frames) = media::open(clip, &DecodeOptions::sequential())?;
         for f in frames {
             let f = f?;
             if f.index() > last {
@@ -82,7 +82,7 @@ fn detection(clip: &str, truth: &Truth) -> Result<(), Box<dyn std::error::Error>
                 )
             })
             .collect();
-        let (w, h) = (768, 576);
+        let (w, h) = (info.width as usize, info.height as usize);
         println!(
             "tiles of <= {max_tile} px ({} per frame): {}  {:.0} ms",
             obscura::detect::person::tiles(w, h, max_tile).len(),
