@@ -128,7 +128,14 @@ fn identity(
         println!("  person {person}: listed tracks {ids:?}");
     }
     if let Some(path) = mot {
-        std::fs::write(path, rows)?;
+        // Never over an existing file (an input, an earlier run's output).
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| format!("{path}: {e}"))?
+            .write_all(rows.as_bytes())?;
     }
     Ok(())
 }
