@@ -219,11 +219,88 @@ pub fn model_side(n: usize, scale: f32) -> usize {
     ((n as f32 * scale / 32.0).round().max(1.0) as usize) * 32
 }
 
+/// The most model-input pixels one CenterFace run reads by default
+/// (about 832x624). A larger pass is split into overlapping tiles plus one
+/// coarse whole-region pass (see [`tile_plan`]). ONNX Runtime's memory
+/// grows with the largest input a session ever ran, by about 200 bytes per
+/// input pixel for CenterFace: a 1536x864 whole-frame pass (720p at the
+/// automatic scale) took 290 MB per worker, a tile of this size 75 MB, and
+/// tiles of this size are no slower per pixel (measured 63 ms for 864x480
+/// against 293 ms for 1536x864 on one thread).
+pub const FACE_INPUT_PIXELS: usize = 520_000;
+
+/// Overlap of neighbouring tiles in model pixels: every face up to this
+/// size lies whole in some tile. Larger faces are found by the coarse pass,
+/// where they are at least 32 model pixels.
+const TILE_OVERLAP: usize = 96;
+
+/// How a region `w`x`h` frame pixels read at `scale` is covered by runs of
+/// at most `limit` model pixels: `(tiles, coarse)`. `tiles` are
+/// `[x, y, w, h]` rectangles relative to the region, overlapping by
+/// [`TILE_OVERLAP`] model pixels; `coarse` is the scale of a whole-region
+/// pass for faces larger than the overlap, or `None` when the region fits
+/// in one run (then `tiles` is the region itself). `limit` 0 means no
+/// limit.
+pub fn tile_plan(w: usize, h: usize, scale: f32, limit: usize) -> (Vec<[usize; 4]>, Option<f32>) {
+    let (dw, dh) = (model_side(w, scale), model_side(h, scale));
+    if limit == 0 || dw * dh <= limit {
+        return (vec![[0, 0, w, h]], None);
+    }
+    // The overlap in frame pixels, and the tile count that keeps every
+    // tile within the limit at the least total area.
+    let ov = (TILE_OVERLAP as f32 / scale).ceil() as usize;
+    let side = |n: usize, len: usize| (len + (n - 1) * ov).div_ceil(n).min(len);
+    let mut best: Option<(usize, usize, usize)> = None;
+    for nx in 1..=16usize {
+        for ny in 1..=16usize {
+            let (tw, th) = (side(nx, w), side(ny, h));
+            let area = model_side(tw, scale) * model_side(th, scale);
+            if area <= limit && best.is_none_or(|(_, _, a)| area * nx * ny < a) {
+                best = Some((nx, ny, area * nx * ny));
+            }
+        }
+    }
+    // A limit below one tile's overlap cannot be met: fall back to the
+    // finest grid tried.
+    let (nx, ny) = best.map_or((16, 16), |(nx, ny, _)| (nx, ny));
+    let (tw, th) = (side(nx, w), side(ny, h));
+    let starts = |n: usize, len: usize, t: usize| -> Vec<usize> {
+        (0..n)
+            .map(|i| if n == 1 { 0 } else { (len - t) * i / (n - 1) })
+            .collect()
+    };
+    let mut tiles = Vec::with_capacity(nx * ny);
+    for &y in &starts(ny, h, th) {
+        for &x in &starts(nx, w, tw) {
+            tiles.push([x, y, tw, th]);
+        }
+    }
+    // The coarse pass reads a face just too large for the overlap at about
+    // 32 model pixels, which CenterFace finds reliably, and stays within
+    // the limit.
+    let coarse =
+        (scale * 32.0 / TILE_OVERLAP as f32).min((limit as f32 / (w * h) as f32).sqrt() * 0.95);
+    (tiles, Some(coarse))
+}
+
+/// Whether `d` touches an edge of the crop `r` that is not an edge of the
+/// area `outer` it was cut from (both `[x, y, w, h]` in frame pixels): such
+/// a face is only partly seen, and its box would leave the rest exposed.
+fn cut_by(d: &Detection, r: [usize; 4], outer: [usize; 4]) -> bool {
+    let m = 2.0;
+    let (x1, y1) = (r[0] + r[2], r[1] + r[3]);
+    (r[0] > outer[0] && d.bbox.x <= r[0] as f32 + m)
+        || (r[1] > outer[1] && d.bbox.y <= r[1] as f32 + m)
+        || (x1 < outer[0] + outer[2] && d.bbox.x + d.bbox.w >= x1 as f32 - m)
+        || (y1 < outer[1] + outer[3] && d.bbox.y + d.bbox.h >= y1 as f32 - m)
+}
+
 /// CenterFace face detector.
 #[derive(Debug)]
 pub struct FaceDetector {
     model: Model,
     settings: FaceSettings,
+    input_limit: usize,
 }
 
 impl FaceDetector {
@@ -237,16 +314,58 @@ impl FaceDetector {
         let path = crate::detect::models::get("centerface")?.verify()?;
         let model = Model::load(&path, threads)?;
         model.expect_io(&["input.1"], &["537", "538", "539", "540"])?;
-        Ok(FaceDetector { model, settings })
+        Ok(FaceDetector {
+            model,
+            settings,
+            input_limit: FACE_INPUT_PIXELS,
+        })
+    }
+
+    /// The same detector reading at most `pixels` model-input pixels per
+    /// run (0 = no limit: one run per region, whatever its size, which
+    /// costs memory in proportion). The default is [`FACE_INPUT_PIXELS`].
+    pub fn with_input_limit(mut self, pixels: usize) -> Self {
+        self.input_limit = pixels;
+        self
     }
 }
 
 impl FaceDetector {
     /// Faces in the rectangle `[x, y, w, h]` of `frame`, detected at the
-    /// scale the whole frame would use.
+    /// scale the whole frame would use, in runs within the input limit.
     fn detect_rect(&mut self, frame: &FrameView<'_>, rect: [usize; 4]) -> Result<Vec<Detection>> {
-        let [rx, ry, w, h] = rect;
         let scale = self.settings.effective_scale(frame.width());
+        let (tiles, coarse) = tile_plan(rect[2], rect[3], scale, self.input_limit);
+        let Some(coarse) = coarse else {
+            return self.detect_run(frame, rect, scale);
+        };
+        // The coarse pass is there for faces too large for the overlap;
+        // a smaller face is whole in some tile, read there at full scale,
+        // and the coarse pass's rougher box for it (under 10 model pixels)
+        // must not win over the tile's. Half the overlap leaves margin for
+        // the coarse pass's size estimate.
+        let large = TILE_OVERLAP as f32 / scale / 2.0;
+        let mut all: Vec<Detection> = self
+            .detect_run(frame, rect, coarse)?
+            .into_iter()
+            .filter(|d| d.bbox.w.max(d.bbox.h) >= large)
+            .collect();
+        for t in tiles {
+            let t = [rect[0] + t[0], rect[1] + t[1], t[2], t[3]];
+            let found = self.detect_run(frame, t, scale)?;
+            all.extend(found.into_iter().filter(|d| !cut_by(d, t, rect)));
+        }
+        Ok(nms(all, 0.3))
+    }
+
+    /// Faces in `rect` from one model run at `scale`.
+    fn detect_run(
+        &mut self,
+        frame: &FrameView<'_>,
+        rect: [usize; 4],
+        scale: f32,
+    ) -> Result<Vec<Detection>> {
+        let [rx, ry, w, h] = rect;
         let (dw, dh) = (model_side(w, scale), model_side(h, scale));
         let input = to_planar_rgb(frame, rect, dw, dh, [0, 1, 2], |_, v| v);
         let outs = self.model.run("input.1", input)?;
@@ -313,18 +432,14 @@ impl Detector for FaceDetector {
                     .max(1),
             ];
             // A face cut by the crop's edge (where the crop is not at the
-            // frame's edge) is only partly seen: its box would leave the
-            // rest exposed. Leave it to tracking, which covers it from the
+            // frame's edge) is left to tracking, which covers it from the
             // neighbouring frames' whole detections.
-            let (x1, y1) = (r[0] + r[2], r[1] + r[3]);
-            let cut = |d: &Detection| {
-                let m = 2.0;
-                (r[0] > 0 && d.bbox.x <= r[0] as f32 + m)
-                    || (r[1] > 0 && d.bbox.y <= r[1] as f32 + m)
-                    || (x1 < frame.width() && d.bbox.x + d.bbox.w >= x1 as f32 - m)
-                    || (y1 < frame.height() && d.bbox.y + d.bbox.h >= y1 as f32 - m)
-            };
-            all.extend(self.detect_rect(frame, r)?.into_iter().filter(|d| !cut(d)));
+            let whole = [0, 0, frame.width(), frame.height()];
+            all.extend(
+                self.detect_rect(frame, r)?
+                    .into_iter()
+                    .filter(|d| !cut_by(d, r, whole)),
+            );
         }
         Ok(nms(all, 0.3))
     }
@@ -694,6 +809,68 @@ mod tests {
 
     fn b(x: f32, y: f32, w: f32, h: f32) -> BBox {
         BBox { x, y, w, h }
+    }
+
+    #[test]
+    fn large_passes_are_tiled_within_the_limit_and_every_small_face_fits_one_tile() {
+        for (w, h, scale) in [
+            (768usize, 576usize, 2.0f32),
+            (1280, 720, 1.2),
+            (1920, 1080, 0.8),
+            (3840, 2160, 0.5),
+            (720, 528, 2.0),
+            (1000, 40, 4.0),
+        ] {
+            let (tiles, coarse) = tile_plan(w, h, scale, FACE_INPUT_PIXELS);
+            let coarse = coarse.expect("these passes exceed the limit");
+            assert!(tiles.len() > 1, "{w}x{h}");
+            assert!(model_side(w, coarse) * model_side(h, coarse) <= FACE_INPUT_PIXELS);
+            for t in &tiles {
+                assert!(model_side(t[2], scale) * model_side(t[3], scale) <= FACE_INPUT_PIXELS);
+                assert!(t[0] + t[2] <= w && t[1] + t[3] <= h, "{t:?} in {w}x{h}");
+            }
+            // Any face up to the overlap, anywhere, lies whole in a tile.
+            let face = (TILE_OVERLAP as f32 / scale).floor() as usize;
+            for y in (0..h.saturating_sub(face)).step_by(7) {
+                for x in (0..w - face).step_by(7) {
+                    let fy = face.min(h);
+                    assert!(
+                        tiles.iter().any(|t| t[0] <= x
+                            && x + face <= t[0] + t[2]
+                            && t[1] <= y
+                            && y + fy <= t[1] + t[3]),
+                        "a {face}px face at {x},{y} of {w}x{h} is cut by every tile"
+                    );
+                }
+            }
+            // A face just too big for a tile is at least 32 px in the
+            // coarse pass.
+            assert!(face as f32 * coarse >= 31.0, "{w}x{h}: coarse {coarse}");
+        }
+        // Within the limit, or with no limit, a region is one run.
+        assert_eq!(
+            tile_plan(640, 360, 1.0, FACE_INPUT_PIXELS),
+            (vec![[0, 0, 640, 360]], None)
+        );
+        assert_eq!(
+            tile_plan(3840, 2160, 1.0, 0),
+            (vec![[0, 0, 3840, 2160]], None)
+        );
+    }
+
+    #[test]
+    fn a_face_on_an_inner_tile_edge_is_cut_and_one_on_the_outer_edge_is_not() {
+        let outer = [100, 100, 400, 300];
+        let tile = [100, 100, 220, 300];
+        let at = |x: f32| Detection {
+            class: Class::Face,
+            bbox: b(x, 150.0, 20.0, 20.0),
+            score: 0.9,
+            text: None,
+        };
+        assert!(cut_by(&at(305.0), tile, outer)); // over the inner edge at 320
+        assert!(!cut_by(&at(100.0), tile, outer)); // on the region's own edge
+        assert!(!cut_by(&at(200.0), tile, outer)); // inside
     }
 
     #[test]
