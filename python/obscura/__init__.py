@@ -452,6 +452,7 @@ def tracks(
     plates: bool = True,
     people: Optional[PersonRegion] = None,
     plate_confirm: bool = False,
+    vehicles: bool = True,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
     full_every: int = 16,
@@ -475,6 +476,7 @@ def tracks(
             plates=plates,
             people=people,
             plate_confirm=plate_confirm,
+            vehicles=vehicles,
             face_threshold=face_threshold,
             face_scale=face_scale,
             full_every=full_every,
@@ -491,7 +493,11 @@ class Redactor:
     files: the camera's privacy masks, and with ``faces``/``plates`` every
     face and plate track except those a call keeps; with ``people``
     (``"body"`` or ``"head"``) every person not kept too, the whole body or
-    the head region. Everything about the
+    the head region. With ``plates``, vehicles are found too and searched
+    for plates at a higher scale, and a vehicle under 100 px wide, whose
+    plate cannot be found, has its plate zone covered (a ``plate_zone``
+    track); ``vehicles=False`` looks for plates on the whole frame only.
+    Everything about the
     configuration is checked here (operator, reason, lifted masks and their
     ``authorisation``, encoder settings, the audit ``db`` and ``key``), so a
     bad setting fails before any file is touched. With ``db``, every
@@ -519,6 +525,7 @@ class Redactor:
         plates: bool = True,
         people: Optional[PersonRegion] = None,
         plate_confirm: bool = False,
+        vehicles: bool = True,
         unmask: Sequence[str] = (),
         authorisation: Optional[str] = None,
         case_reference: Optional[str] = None,
@@ -544,6 +551,7 @@ class Redactor:
             plates=plates,
             people=people,
             plate_confirm=plate_confirm,
+            vehicles=vehicles,
             unmask=list(unmask),
             authorisation=authorisation,
             case_reference=case_reference,
@@ -614,6 +622,7 @@ def redact(
     plates: bool = True,
     people: Optional[PersonRegion] = None,
     plate_confirm: bool = False,
+    vehicles: bool = True,
     keep_tracks: Sequence[int] = (),
     keep_reason: Optional[str] = None,
     boxes: Sequence[str] = (),
@@ -648,6 +657,7 @@ def redact(
         plates=plates,
         people=people,
         plate_confirm=plate_confirm,
+        vehicles=vehicles,
         unmask=unmask,
         authorisation=authorisation,
         case_reference=case_reference,

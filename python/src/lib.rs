@@ -628,12 +628,14 @@ impl PersonDetector {
 }
 
 /// Detection settings as the CLI's `--faces --plates --face-threshold
-/// --face-scale --full-every --plate-confirm` give them.
+/// --face-scale --full-every --plate-confirm --no-vehicles` give them.
+#[allow(clippy::too_many_arguments)]
 fn analyse_options(
     faces: bool,
     plates: bool,
     people: bool,
     plate_confirm: bool,
+    vehicles: bool,
     face_threshold: f32,
     face_scale: f32,
     full_every: u64,
@@ -645,6 +647,7 @@ fn analyse_options(
         }),
         plates: plates.then(|| PlateSettings {
             confirm: plate_confirm,
+            vehicles,
             ..PlateSettings::default()
         }),
         people: people.then(obscura_core::detect::PersonSettings::default),
@@ -668,7 +671,7 @@ impl Redactor {
     #[new]
     #[pyo3(signature = (
         *, operator, reason, camera = None, faces = true, plates = true, people = None,
-        plate_confirm = false,
+        plate_confirm = false, vehicles = true,
         unmask = Vec::new(), authorisation = None, case_reference = None, style = "mosaic",
         scene = false, moving = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18,
         preset = "veryfast", audio = "copy", db = None, key = None, overwrite = false,
@@ -683,6 +686,7 @@ impl Redactor {
         plates: bool,
         people: Option<String>,
         plate_confirm: bool,
+        vehicles: bool,
         unmask: Vec<String>,
         authorisation: Option<String>,
         case_reference: Option<String>,
@@ -717,6 +721,7 @@ impl Redactor {
                     plates,
                     region.is_some(),
                     plate_confirm,
+                    vehicles,
                     face_threshold,
                     face_scale,
                     full_every,
@@ -814,7 +819,7 @@ impl Redactor {
 /// writing the contact sheet when `sheet` is given.
 #[pyfunction]
 #[pyo3(signature = (
-    input, *, faces = true, plates = true, people = None, plate_confirm = false,
+    input, *, faces = true, plates = true, people = None, plate_confirm = false, vehicles = true,
     face_threshold = 0.3,
     face_scale = 0.0,
     full_every = 16, sheet = None, overwrite = false, progress = None,
@@ -827,6 +832,7 @@ fn tracks(
     plates: bool,
     people: Option<String>,
     plate_confirm: bool,
+    vehicles: bool,
     face_threshold: f32,
     face_scale: f32,
     full_every: i64,
@@ -853,6 +859,7 @@ fn tracks(
         plates,
         region.is_some(),
         plate_confirm,
+        vehicles,
         face_threshold,
         face_scale,
         full_every,
@@ -1082,6 +1089,7 @@ struct Defaults {
     face_scale: f32,
     plate_threshold: f32,
     plate_confirm: bool,
+    vehicles: bool,
     person_threshold: f32,
     full_every: u64,
 }
@@ -1108,6 +1116,7 @@ impl Defaults {
             face_scale: face.scale,
             plate_threshold: plate.threshold,
             plate_confirm: plate.confirm,
+            vehicles: plate.vehicles,
             person_threshold: PersonSettings::default().threshold,
             full_every: RoiSettings::default().full_every,
         }

@@ -13,3 +13,4 @@ mod redactor;
 mod sar;
 mod transcode;
 mod truth;
+mod vehicles;

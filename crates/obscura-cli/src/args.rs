@@ -624,6 +624,11 @@ pub(crate) struct DetectArgs {
     /// missing a plate matters more than covering a sign).
     #[arg(long)]
     pub(crate) plate_confirm: bool,
+    /// Do not look for vehicles: plates are then searched on the whole
+    /// frame only, and vehicles too small for their plate to be found
+    /// (under 100 px wide) do not have their plate zone covered.
+    #[arg(long)]
+    pub(crate) no_vehicles: bool,
     /// Face score threshold, 0 to 1: detections scoring at least this are
     /// faces.
     #[arg(long, default_value_t = FaceSettings::default().threshold)]
@@ -666,6 +671,7 @@ impl DetectArgs {
             }),
             plates: plates.then(|| PlateSettings {
                 confirm: self.plate_confirm,
+                vehicles: !self.no_vehicles,
                 ..base.plates.unwrap_or_default()
             }),
             people: self.people.map(|_| PersonSettings {

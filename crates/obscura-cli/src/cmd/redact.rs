@@ -37,15 +37,15 @@ pub(crate) fn tracks(cmd: TracksCmd) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "{:>5} {:>6} {:>14} {:>14} {:>6}  with",
+            "{:>5} {:>10} {:>14} {:>14} {:>6}  with",
             "id", "class", "first (s)", "last (s)", "hits"
         );
         for t in &listing.tracks {
             let with: Vec<String> = t.linked.iter().map(u32::to_string).collect();
             println!(
-                "{:>5} {:>6} {:>7} {:>6.2} {:>7} {:>6.2} {:>6}  {}",
+                "{:>5} {:>10} {:>7} {:>6.2} {:>7} {:>6.2} {:>6}  {}",
                 t.id,
-                format!("{:?}", t.class).to_lowercase(),
+                t.class.name(),
                 t.first_frame,
                 t.first_time,
                 t.last_frame,
@@ -187,8 +187,15 @@ pub(crate) fn verify_redaction(cmd: VerifyRedactionCmd) -> Result<ExitCode> {
     } else {
         for r in &residuals {
             println!(
-                "frame {:>6} {:>8.2}s {:?} score {:.2} at {:.0},{:.0} {:.0}x{:.0}",
-                r.frame, r.time, r.class, r.score, r.bbox.x, r.bbox.y, r.bbox.w, r.bbox.h
+                "frame {:>6} {:>8.2}s {} score {:.2} at {:.0},{:.0} {:.0}x{:.0}",
+                r.frame,
+                r.time,
+                r.class.name(),
+                r.score,
+                r.bbox.x,
+                r.bbox.y,
+                r.bbox.w,
+                r.bbox.h
             );
         }
         println!(

@@ -163,11 +163,16 @@ mod tests {
         let all: Vec<_> = toml::from_str::<super::Manifest>(super::MANIFEST)
             .expect("manifest parses")
             .model;
-        assert_eq!(all.len(), 4);
+        // CenterFace, PP-OCR detection and recognition, NanoDet, and
+        // MoveNet (the independent person check, scripts/people_check.py).
+        assert_eq!(all.len(), 5);
         for m in all.iter().filter(|m| !m.is_converted()) {
             assert_eq!(m.expected_sha256().expect("pinned").len(), 64, "{}", m.name);
         }
         assert!(super::get("nanodet").expect("known").is_converted());
+        assert!(super::get("movenet-multipose")
+            .expect("known")
+            .is_converted());
         assert!(super::get("centerface")
             .expect("known")
             .prepared_sha256

@@ -604,6 +604,29 @@ pub enum Class {
     Plate,
     /// A whole person (body box).
     Person,
+    /// The plate zone of a vehicle too small for its plate to be found:
+    /// the lower band of the vehicle's box, where a plate is from any
+    /// angle. Obscured like a plate; the record counts these apart.
+    #[serde(rename = "plate_zone")]
+    PlateZone,
+    /// A vehicle (car, bus, truck, motorcycle), found to look for its
+    /// plate. Never tracked or obscured itself: detection passes use it and
+    /// drop it.
+    Vehicle,
+}
+
+impl Class {
+    /// The name listings and records use: `face`, `plate`, `person`,
+    /// `plate_zone`, `vehicle`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Face => "face",
+            Class::Plate => "plate",
+            Class::Person => "person",
+            Class::PlateZone => "plate_zone",
+            Class::Vehicle => "vehicle",
+        }
+    }
 }
 
 /// An axis-aligned box in frame pixels.

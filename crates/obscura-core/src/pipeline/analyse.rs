@@ -2,9 +2,10 @@
 //! and plates on a pool of workers (each with its own model sessions), and
 //! track the detections in frame order.
 
+use crate::detect::person::VEHICLE_THRESHOLD;
 use crate::detect::{
-    Detection, Detector, FaceDetector, FaceSettings, PersonDetector, PersonSettings, PlateDetector,
-    PlateSettings,
+    Class, Detection, Detector, FaceDetector, FaceSettings, PersonDetector, PersonSettings,
+    PlateDetector, PlateSettings,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::media::{self, DecodeOptions, DecodedFrame, VideoInfo};
@@ -308,8 +309,19 @@ pub fn detectors(opts: &AnalyseOptions, threads: usize) -> Result<DetectorSet> {
     if let Some(p) = opts.plates {
         set.push(Box::new(PlateDetector::new(p, threads)?));
     }
-    if let Some(p) = opts.people {
-        set.push(Box::new(PersonDetector::new(p, threads)?));
+    // Vehicles come from the person model's runs, for the plate detector
+    // to look into (`PlateSettings::vehicles`).
+    let vehicles = opts.plates.is_some_and(|p| p.vehicles);
+    match opts.people {
+        Some(p) if vehicles => set.push(Box::new(
+            PersonDetector::new(p, threads)?.with_vehicles(VEHICLE_THRESHOLD),
+        )),
+        Some(p) => set.push(Box::new(PersonDetector::new(p, threads)?)),
+        None if vehicles => set.push(Box::new(PersonDetector::vehicles_only(
+            PersonSettings::default().every,
+            threads,
+        )?)),
+        None => {}
     }
     if set.is_empty() {
         return Err(Error::new(
@@ -439,6 +451,23 @@ fn detect_worker(
                 }
             }
         }
+        // Then what some detectors find near the others' detections (plates
+        // inside vehicles); vehicles themselves go no further.
+        if failed.is_none() {
+            for d in set.iter_mut() {
+                if i % d.every().max(1) != 0 {
+                    continue;
+                }
+                match d.detect_near(&frame.view(), &all) {
+                    Ok(mut v) => all.append(&mut v),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        all.retain(|d| d.class != Class::Vehicle);
         let msg = match failed {
             Some(e) => Err(e),
             None => Ok((i, frame, all)),
@@ -614,11 +643,7 @@ impl TrackListing {
             .iter()
             .zip(&self.thumbnails)
             .map(|(t, th)| {
-                let class = match t.class {
-                    Class::Face => "face",
-                    Class::Plate => "plate",
-                    Class::Person => "person",
-                };
+                let class = t.class.name();
                 let mut thumbs = vec![th.clone()];
                 // Beside a person, their face with the most detections;
                 // beside a face, its person.

@@ -327,6 +327,11 @@ pub struct Counts {
     /// Person tracks (absent in records made before person detection).
     #[serde(default)]
     pub person_tracks: usize,
+    /// Plate zones: the lower band of a vehicle too small for its plate to
+    /// be found, covered in case a plate is there (absent in records made
+    /// before vehicles were looked for).
+    #[serde(default)]
+    pub plate_zone_tracks: usize,
     /// Tracks kept visible.
     pub kept_tracks: usize,
     /// Detections made.
@@ -1604,6 +1609,10 @@ fn complete(
         face_tracks: tracks.iter().filter(|t| t.class == Class::Face).count(),
         plate_tracks: tracks.iter().filter(|t| t.class == Class::Plate).count(),
         person_tracks: tracks.iter().filter(|t| t.class == Class::Person).count(),
+        plate_zone_tracks: tracks
+            .iter()
+            .filter(|t| t.class == Class::PlateZone)
+            .count(),
         kept_tracks: tracks.iter().filter(|t| t.kept).count(),
         detections: r.detections,
         obscured_boxes,

@@ -76,7 +76,13 @@ pub fn verify(
         opts.tracker,
         progress,
         |frame, dets, _| {
-            for d in dets.iter().filter(|d| d.score >= min_score) {
+            // A plate zone is where a small vehicle's plate may be, not a
+            // plate seen: it proves nothing visible. Plates found inside
+            // vehicles at a higher scale do count.
+            for d in dets
+                .iter()
+                .filter(|d| d.score >= min_score && d.class != Class::PlateZone)
+            {
                 let expected = kept
                     .get(&frame.index())
                     .is_some_and(|ks| ks.iter().any(|k| explains(k, &d.bbox, pad)))
