@@ -6,8 +6,11 @@ what it computes: the mean and maximum of every output for a fixed,
 deterministic input, stored in models/manifest.toml (`check`). Runs in the
 setup's throwaway virtualenv, with the pinned onnxruntime.
 
-Usage: check_onnx.py MODEL.onnx INPUT_NAME D0,D1,D2,D3   prints the figures (JSON)
-       check_onnx.py MODEL.onnx INPUT_NAME D0,D1,D2,D3 EXPECTED_JSON TOLERANCE
+The input is a fixed pattern of 0-255 values over the shape's last three
+dimensions, scaled to 0-1 as float32, or as they are with `:int32`.
+
+Usage: check_onnx.py MODEL.onnx INPUT_NAME D0,D1,D2,D3[:int32]   prints the figures (JSON)
+       check_onnx.py MODEL.onnx INPUT_NAME D0,D1,D2,D3[:int32] EXPECTED_JSON TOLERANCE
 """
 import json
 import sys
@@ -16,12 +19,17 @@ import numpy as np
 import onnxruntime as ort
 
 
-def figures(model, name, shape):
+def figures(model, name, shape, dtype="float32"):
     n, c, h, w = shape
     i = np.arange(h).reshape(1, 1, h, 1)
     j = np.arange(w).reshape(1, 1, 1, w)
     k = np.arange(c).reshape(1, c, 1, 1)
-    x = (((i * 3 + j * 5 + k * 7) % 256) / 255.0).astype(np.float32)
+    pattern = (i * 3 + j * 5 + k * 7) % 256
+    if dtype == "int32":
+        # Pixel values as they are (an image model taking 0-255 integers).
+        x = pattern.astype(np.int32)
+    else:
+        x = (pattern / 255.0).astype(np.float32)
     x = np.broadcast_to(x, (n, c, h, w)).copy()
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
@@ -31,8 +39,10 @@ def figures(model, name, shape):
 
 
 def main():
-    model, name, shape = sys.argv[1], sys.argv[2], [int(d) for d in sys.argv[3].split(",")]
-    got = figures(model, name, shape)
+    model, name = sys.argv[1], sys.argv[2]
+    dims, _, dtype = sys.argv[3].partition(":")
+    shape = [int(d) for d in dims.split(",")]
+    got = figures(model, name, shape, dtype or "float32")
     if len(sys.argv) == 4:
         print(json.dumps(got, sort_keys=True))
         return

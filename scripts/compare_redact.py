@@ -12,7 +12,10 @@ into $OBSCURA_HOME/peers (pinned), then for each clip:
 
 With --people, obscura runs `redact --faces --people` (faces and whole
 people) against deface's faces only, and the people still visible in each
-output are counted too (`verify-redaction --people`, score >= 0.45).
+output are counted too, by two detectors: NanoDet (`verify-redaction
+--people`, every frame, score >= 0.45) and, independently, MoveNet
+(scripts/people_check.py, every 5th frame, whole frame and 2x2 tiles,
+score >= 0.45).
 
 Usage: compare_redact.py [--frames N] [--thresh T] [--people] [--heights 720,1080]
                          [--obscura PATH]
@@ -74,6 +77,15 @@ def residuals(obscura, path, thresh, what=("--faces",), min_score=0.5, cls=None)
     return sum(1 for d in json.loads(r.stdout) if cls is None or d["class"] == cls)
 
 
+def movenet(path, env):
+    """People the independent MoveNet check finds (score >= 0.45, every 5th frame)."""
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "people_check.py"), str(path), "--json"],
+                       capture_output=True, text=True, env=env)
+    if r.returncode not in (0, 2):
+        sys.exit(f"people_check failed: {r.stderr[-2000:]}")
+    return len(json.loads(r.stdout)["people"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=150)
@@ -105,13 +117,17 @@ def main():
             if args.people:
                 row["people_deface"] = residuals(args.obscura, out_d, args.thresh, ("--people",), 0.45, "person")
                 row["people_obscura"] = residuals(args.obscura, out_o, args.thresh, ("--people",), 0.45, "person")
+                row["movenet_deface"] = movenet(out_d, env)
+                row["movenet_obscura"] = movenet(out_o, env)
             results.append(row)
             what = "faces + people" if args.people else "faces"
             print(f"{src.name}: deface (faces) {row['deface_fps']:.2f} fps, obscura ({what}) "
                   f"{row['obscura_fps']:.2f} fps, ratio {row['ratio']:.2f}x; residual faces (score >= 0.5): "
                   f"deface {row['residual_deface']}, obscura {row['residual_obscura']}"
-                  + (f"; visible people (score >= 0.45): deface {row['people_deface']}, "
-                     f"obscura {row['people_obscura']}" if args.people else ""), flush=True)
+                  + (f"; visible people (NanoDet, every frame, score >= 0.45): deface {row['people_deface']}, "
+                     f"obscura {row['people_obscura']}; (MoveNet, every 5th frame, whole and 2x2 tiles, "
+                     f"score >= 0.45): deface {row['movenet_deface']}, obscura {row['movenet_obscura']}"
+                     if args.people else ""), flush=True)
     print(json.dumps(results))
 
 

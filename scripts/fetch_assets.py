@@ -191,7 +191,8 @@ def converted(entry, conv):
             fail(f'converting {entry["name"]} with scripts/convert_tfjs.py failed')
         check = entry["check"]
         r = subprocess.run([py, str(ROOT / "scripts" / "check_onnx.py"), str(out), check["input"],
-                            ",".join(str(d) for d in check["shape"]), json.dumps(check["outputs"]),
+                            ",".join(str(d) for d in check["shape"]) + (":" + check["dtype"] if "dtype" in check else ""),
+                            json.dumps(check["outputs"]),
                             str(check["tolerance"])])
         if r.returncode != 0:
             fail(f'the converted {entry["name"]} does not compute what the manifest pins; '
