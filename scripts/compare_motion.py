@@ -8,6 +8,10 @@ input:
   - the 1080p 30 s benchmark clip (made by compare_decode.py if missing);
   - a quiet clip: three 10 s stretches of vtest.avi with 60 s of still
     frames spliced between them (made once with the ffmpeg CLI);
+  - a 1080p25 quiet clip, 3 min: three 6 s walk-throughs of vtest.avi
+    (scaled) between long stretches of the picture held still, with light
+    temporal noise over everything as a camera sensor gives (10% of the
+    time has people moving);
 it runs `obscura index` with and without `--triage` (into a throwaway
 database, camera profile with no ignore-zones), `obscura decode` and
 `dvr-scan --scan-only` with its defaults, and prints:
@@ -92,6 +96,33 @@ def quiet_clip():
     print(f"making {out} (vtest.avi with still stretches) ...", flush=True)
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-filter_complex", graph,
                     "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+                    "-g", "50", "-pix_fmt", "yuv420p", str(tmp)], check=True)
+    os.replace(tmp, out)
+    return out
+
+
+def quiet_clip_1080():
+    out = HOME / "bench" / "vtest_quiet_1080p25.mp4"
+    if out.is_file():
+        return out
+    src = HOME / "samples" / "vtest.avi"
+    if not src.is_file():
+        sys.exit(f"{src} is missing: run bash scripts/setup.sh")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # 20 s still, walk-through, 50 s still, walk-through, 50 s still,
+    # walk-through, 42 s still: 180 s, 18 s of them moving.
+    graph = (
+        "[0:v]fps=25,scale=1920:1080,split=3[a][b][c];"
+        "[a]trim=10:16,setpts=PTS-STARTPTS,"
+        "tpad=start_mode=clone:start_duration=20:stop_mode=clone:stop_duration=50[p0];"
+        "[b]trim=40:46,setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop_duration=50[p1];"
+        "[c]trim=60:66,setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop_duration=42[p2];"
+        "[p0][p1][p2]concat=n=3:v=1:a=0,noise=alls=3:allf=t[v]"
+    )
+    tmp = out.with_name(".part.mp4")
+    print(f"making {out} (1080p25, 3 min, 3 walk-throughs) ...", flush=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-filter_complex", graph,
+                    "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
                     "-g", "50", "-pix_fmt", "yuv420p", str(tmp)], check=True)
     os.replace(tmp, out)
     return out
@@ -187,8 +218,10 @@ def main():
     if not Path(args.obscura).is_file():
         sys.exit(f"{args.obscura} is missing: run cargo build --release")
     dvr_scan_dir()
-    inputs = args.inputs or [HOME / "samples" / "vtest.avi", bench_clip(), quiet_clip()]
-    print(f"cores: {os.cpu_count()}, DVR-Scan {DVR_SCAN} (MOG2, defaults), best of {args.runs} run(s)")
+    inputs = args.inputs or [HOME / "samples" / "vtest.avi", bench_clip(), quiet_clip(),
+                             quiet_clip_1080()]
+    cores = os.cpu_count() or 1
+    print(f"cores: {cores}, DVR-Scan {DVR_SCAN} (MOG2, defaults), best of {args.runs} run(s)")
     with tempfile.TemporaryDirectory() as tmp:
         for path in inputs:
             n, fps = frames_of(path)
@@ -210,6 +243,10 @@ def main():
                   f"{iou(tr_ev, dv_ev):.3f})")
             print(f"  obscura decode only {n / dec_s:8.1f} fps: indexing runs at "
                   f"{dec_s / ob_s * 100:.0f}% of decode speed")
+            hours = (n / fps) / cores
+            print(f"  camera-hours per core-hour: obscura {hours / ob_s:.2f}, with --triage "
+                  f"{hours / tr_s:.2f}, dvr-scan {hours / dv_s:.2f}; decode only "
+                  f"{hours / dec_s:.2f}")
 
 
 if __name__ == "__main__":

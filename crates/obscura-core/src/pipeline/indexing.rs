@@ -279,7 +279,7 @@ fn score(
     let path = info.path.as_path();
     let segments = plan.len();
     let series = if opts.triage {
-        triage_series(info, analyser.clone(), tick, &opts.cancel)?
+        triage_series(info, analyser.clone(), opts.release, tick, &opts.cancel)?
     } else if segments <= 1 {
         // One analysis thread, fed by segment-parallel decoding: exact, and
         // the decoding (the expensive part) still uses every core.
@@ -523,10 +523,19 @@ fn analyse_frames(
 }
 
 /// Sequential analysis that decodes only the GOPs packet sizes say are
-/// not still; skipped frames score 0 at their nominal times.
+/// not still, and after each such stretch the still GOPs the motion model
+/// needs to settle: when a mover stops in view (or the picture freezes
+/// with people in it) the model still sees motion there until it has
+/// learned the new picture, as a full decode does, so decoding carries on
+/// GOP by GOP while the last frame analysed still scores at or above
+/// `release`. (Analysing a still GOP's keyframe again in place of its
+/// other pictures is not the same: a GOP whose packets are tiny can still
+/// hold a small change, such as a mover leaving.) Skipped frames score 0
+/// at their nominal times.
 fn triage_series(
     info: &VideoInfo,
     mut analyser: Analyser,
+    release: f32,
     tick: &(dyn Fn(u64) + Sync),
     cancel: &crate::Cancel,
 ) -> Result<Series> {
@@ -541,35 +550,47 @@ fn triage_series(
         .map(|k| k.index)
         .chain([info.frames])
         .collect();
-    // The first GOP is always decoded, to start the background.
-    let busy: Vec<bool> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| i == 0 || !gop_looks_still(k))
-        .collect();
     let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
     let mut out = Series::default();
-    let mut g = 0;
-    while g < keys.len() {
-        let from = keys[g].index;
-        let mut last = g;
-        while last + 1 < keys.len() && busy[last + 1] == busy[g] {
-            last += 1;
-        }
-        let to = ends[last];
-        if busy[g] {
-            let decoder = open_decoder(info, &keys[g], 0, cancel)?;
-            // The model carries on across skipped (still) stretches.
-            let part = analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)?;
-            out.extend(part);
-        } else {
+    // The decoder of the stretch being decoded, at the next GOP's first
+    // frame; none after a skipped GOP.
+    let mut open: Option<std::iter::Peekable<Decoder>> = None;
+    // Whether the last frame analysed still moved.
+    let mut settling = false;
+    for (g, key) in keys.iter().enumerate() {
+        let (from, to) = (key.index, ends[g]);
+        // The first GOP is always decoded, to start the background.
+        if g > 0 && !settling && gop_looks_still(key) {
+            open = None;
             let base = out.times.last().map_or(0.0, |t| t + frame_s);
             for i in 0..to.saturating_sub(from) {
                 out.push(base + i as f64 * frame_s, FrameMotion::default())?;
             }
             tick(to.saturating_sub(from));
+            continue;
         }
-        g = last + 1;
+        let mut frames = match open.take() {
+            Some(f) => f,
+            None => open_decoder(info, key, 0, cancel)?.peekable(),
+        };
+        let mut pending = 0u64;
+        // Frames up to the next GOP's first; an error is taken too, to be
+        // returned.
+        while let Some(frame) = frames.next_if(|f| f.as_ref().map_or(true, |f| f.index() < to)) {
+            let frame = frame?;
+            let m = analyser
+                .push(&frame.view())
+                .map_err(|e| e.with_path(&info.path))?;
+            // Open-GOP leading pictures before `from` only teach the model.
+            if frame.index() >= from {
+                settling = m.score >= release;
+                out.push(frame.time(), m)
+                    .map_err(|e| e.with_path(&info.path))?;
+                pending += 1;
+            }
+        }
+        tick(pending);
+        open = Some(frames);
     }
     Ok(out)
 }
