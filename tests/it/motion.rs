@@ -342,6 +342,7 @@ fn triage_skips_still_stretches_and_keeps_the_events() {
         "{still} of {} GOPs look still",
         info.keyframes.len()
     );
+    assert!(indexing::still_share(&info) >= indexing::TRIAGE_MIN_STILL_SHARE);
     let full = analyse(&clip, None, &seq());
     let triaged = analyse(
         &clip,

@@ -106,8 +106,13 @@ pub struct MotionOptions {
     /// analysis thread (0 = one per core, 1 = a plain sequential decoder).
     pub decode_workers: usize,
     /// Triage: skip decoding whole GOPs whose every inter packet is tiny
-    /// (see [`crate::pipeline::indexing::gop_looks_still`]: a still picture); their frames score 0. Faster on quiet footage, at the cost of missing
-    /// motion too small to show in packet sizes. Sequential analysis only.
+    /// (see [`crate::pipeline::indexing::gop_looks_still`]: a still
+    /// picture); their frames score 0, except those after motion, decoded
+    /// until the model has settled. Faster on quiet footage, at the cost of
+    /// missing motion too small to show in packet sizes. Sequential
+    /// analysis; a file with under
+    /// [`crate::pipeline::indexing::TRIAGE_MIN_STILL_SHARE`] of its frames
+    /// in still GOPs is analysed in full instead.
     pub triage: bool,
     /// Width of the JPEG thumbnail at each event's peak (0 = none).
     pub thumbnail_width: usize,

@@ -37,6 +37,33 @@ pub fn gop_looks_still(key: &Keyframe) -> bool {
     (key.max_inter_bytes as f64) < (TRIAGE_FRACTION * key.bytes as f64).max(TRIAGE_MIN_BYTES as f64)
 }
 
+/// With [`MotionOptions::triage`], the share of a file's frames that must
+/// lie in still GOPs for triage to be used: decoding GOP by GOP on one
+/// analysis thread is slower than the segment-parallel full decode on some
+/// codecs (vtest.avi's MPEG-4: 898 against 1248 fps), so a file with
+/// little to skip is analysed in full.
+pub const TRIAGE_MIN_STILL_SHARE: f64 = 0.25;
+
+/// The share of `info`'s frames in GOPs that triage would skip: those
+/// whose packets say the picture is still, except the first.
+pub fn still_share(info: &VideoInfo) -> f64 {
+    let mut keys: Vec<&Keyframe> = info.keyframes.iter().collect();
+    keys.sort_by_key(|k| k.index);
+    let ends = keys.iter().skip(1).map(|k| k.index).chain([info.frames]);
+    let still: u64 = keys
+        .iter()
+        .zip(ends)
+        .skip(1)
+        .filter(|(k, _)| gop_looks_still(k))
+        .map(|(k, end)| end.saturating_sub(k.index))
+        .sum();
+    if info.frames == 0 {
+        0.0
+    } else {
+        still as f64 / info.frames as f64
+    }
+}
+
 /// Per-frame results of a whole file, in order. Scores and times stay in
 /// memory (13 bytes a frame); each moving frame's box and heatmap (over
 /// 500 bytes) goes to an unnamed temporary file, read back once, in order,
@@ -278,7 +305,7 @@ fn score(
 ) -> Result<Series> {
     let path = info.path.as_path();
     let segments = plan.len();
-    let series = if opts.triage {
+    let series = if opts.triage && still_share(info) >= TRIAGE_MIN_STILL_SHARE {
         triage_series(info, analyser.clone(), opts.release, tick, &opts.cancel)?
     } else if segments <= 1 {
         // One analysis thread, fed by segment-parallel decoding: exact, and
