@@ -75,14 +75,26 @@ def bench_clip():
     return compare_decode.clip()
 
 
-def quiet_clip():
-    out = HOME / "bench" / "vtest_quiet.mp4"
+def made_from_vtest(name, what, graph, encode):
+    """$OBSCURA_HOME/bench/NAME, made once from vtest.avi with the ffmpeg
+    filter graph GRAPH (output [v]) and the x264 options ENCODE."""
+    out = HOME / "bench" / name
     if out.is_file():
         return out
     src = HOME / "samples" / "vtest.avi"
     if not src.is_file():
         sys.exit(f"{src} is missing: run bash scripts/setup.sh")
     out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(".part.mp4")
+    print(f"making {out} ({what}) ...", flush=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-filter_complex", graph,
+                    "-map", "[v]", "-c:v", "libx264", *encode, "-g", "50", "-pix_fmt", "yuv420p",
+                    str(tmp)], check=True)
+    os.replace(tmp, out)
+    return out
+
+
+def quiet_clip():
     # Three 10 s stretches of vtest.avi, the first two each followed by 60 s
     # of its last picture held still.
     graph = (
@@ -92,25 +104,14 @@ def quiet_clip():
         "[c]trim=60:70,setpts=PTS-STARTPTS[p2];"
         "[p0][p1][p2]concat=n=3:v=1:a=0[v]"
     )
-    tmp = out.with_name(".part.mp4")
-    print(f"making {out} (vtest.avi with still stretches) ...", flush=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-filter_complex", graph,
-                    "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-                    "-g", "50", "-pix_fmt", "yuv420p", str(tmp)], check=True)
-    os.replace(tmp, out)
-    return out
+    return made_from_vtest("vtest_quiet.mp4", "vtest.avi with still stretches", graph,
+                           ["-preset", "veryfast", "-crf", "20"])
 
 
 def quiet_clip_1080():
-    out = HOME / "bench" / "vtest_quiet_1080p25.mp4"
-    if out.is_file():
-        return out
-    src = HOME / "samples" / "vtest.avi"
-    if not src.is_file():
-        sys.exit(f"{src} is missing: run bash scripts/setup.sh")
-    out.parent.mkdir(parents=True, exist_ok=True)
     # 20 s still, walk-through, 50 s still, walk-through, 50 s still,
-    # walk-through, 42 s still: 180 s, 18 s of them moving.
+    # walk-through, 42 s still: 180 s, 18 s of them moving; light temporal
+    # noise over everything, as a camera sensor gives.
     graph = (
         "[0:v]fps=25,scale=1920:1080,split=3[a][b][c];"
         "[a]trim=10:16,setpts=PTS-STARTPTS,"
@@ -119,13 +120,8 @@ def quiet_clip_1080():
         "[c]trim=60:66,setpts=PTS-STARTPTS,tpad=stop_mode=clone:stop_duration=42[p2];"
         "[p0][p1][p2]concat=n=3:v=1:a=0,noise=alls=3:allf=t[v]"
     )
-    tmp = out.with_name(".part.mp4")
-    print(f"making {out} (1080p25, 3 min, 3 walk-throughs) ...", flush=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-filter_complex", graph,
-                    "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
-                    "-g", "50", "-pix_fmt", "yuv420p", str(tmp)], check=True)
-    os.replace(tmp, out)
-    return out
+    return made_from_vtest("vtest_quiet_1080p25.mp4", "1080p25, 3 min, 3 walk-throughs", graph,
+                           ["-preset", "veryfast", "-crf", "23"])
 
 
 def frames_of(path):

@@ -306,31 +306,48 @@ fn a_timestamp_jump_inside_a_file_is_found() {
     assert!((a.gaps[0].missing_s - 5.0).abs() < 0.05, "{:?}", a.gaps);
 }
 
+/// A 320x240 grey clip of `seconds` at 25 fps, x264 with a GOP of 50 and
+/// no noise (so its still stretches have tiny inter packets), with the
+/// filter graph `graph` (input `[0:v]`, output `[out]`) drawn over it.
+fn x264_clip(dir: &Path, name: &str, seconds: u32, graph: &str) -> PathBuf {
+    let clip = dir.join(name);
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("color=c=0x707070:s=320x240:r=25:d={seconds}"))
+        .args(["-filter_complex", graph, "-map", "[out]"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-crf", "18"])
+        .args(["-g", "50", "-pix_fmt", "yuv420p"])
+        .arg(&clip));
+    clip
+}
+
+/// `clip` analysed in full and with triage (which it has enough still
+/// GOPs to use), checked to give the same frames and events.
+fn full_and_triaged(clip: &Path) -> MotionAnalysis {
+    let info = obscura::media::probe(clip).expect("probe");
+    assert!(indexing::still_share(&info) >= indexing::TRIAGE_MIN_STILL_SHARE);
+    let full = analyse(clip, None, &seq());
+    let triaged = analyse(
+        clip,
+        None,
+        &MotionOptions {
+            triage: true,
+            ..seq()
+        },
+    );
+    assert_eq!(triaged.frames, full.frames);
+    assert_same_events(&full, &triaged);
+    full
+}
+
 #[test]
 fn triage_skips_still_stretches_and_keeps_the_events() {
     let dir = tempdir();
-    // Motion at 5-7 s and 40-42 s of 60 s; the rest is a still picture
-    // (no noise, so x264's inter packets there are tiny).
-    let clip = dir.path().join("quiet.mp4");
+    // Motion at 5-7 s and 40-42 s of 60 s; the rest is a still picture.
     let graph = "color=c=white:s=40x40:r=25[b0];color=c=white:s=40x40:r=25[b1];\
         [0:v][b0]overlay=x='20+100*(t-5)':y=60:enable='between(t,5,7)':shortest=1[s1];\
-        [s1][b1]overlay=x='20+100*(t-40)':y=140:enable='between(t,40,42)':shortest=1[s2]";
-    run(Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("color=c=0x707070:s=320x240:r=25:d=60")
-        .args(["-filter_complex", graph, "-map", "[s2]"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "18",
-            "-g",
-            "50",
-        ])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(&clip));
+        [s1][b1]overlay=x='20+100*(t-40)':y=140:enable='between(t,40,42)':shortest=1[out]";
+    let clip = x264_clip(dir.path(), "quiet.mp4", 60, graph);
     let info = obscura::media::probe(&clip).expect("probe");
     let still = info
         .keyframes
@@ -342,19 +359,8 @@ fn triage_skips_still_stretches_and_keeps_the_events() {
         "{still} of {} GOPs look still",
         info.keyframes.len()
     );
-    assert!(indexing::still_share(&info) >= indexing::TRIAGE_MIN_STILL_SHARE);
-    let full = analyse(&clip, None, &seq());
-    let triaged = analyse(
-        &clip,
-        None,
-        &MotionOptions {
-            triage: true,
-            ..seq()
-        },
-    );
-    assert_eq!(triaged.frames, full.frames);
+    let full = full_and_triaged(&clip);
     assert_eq!(full.incidents.len(), 2, "{:?}", full.incidents);
-    assert_same_events(&full, &triaged);
 }
 
 #[test]
@@ -362,27 +368,11 @@ fn triage_decodes_on_until_a_mover_that_stopped_has_settled() {
     let dir = tempdir();
     // A box moves at 5-8 s, then stays where it stopped until the end of
     // the 40 s clip: the motion model sees it there until it has learned
-    // it into the background (`still_frames`, 1 s), in the GOP that
-    // starts as it stops (frame 200), whose packets are tiny.
-    let clip = dir.path().join("stops.mp4");
+    // it into the background (`still_frames`, 1 s), in GOPs whose packets
+    // are tiny. (Skipping them, triage ended the event 26 frames early.)
     let graph = "color=c=white:s=40x40:r=25[b0];\
-        [0:v][b0]overlay=x='20+80*(min(t,8)-5)':y=100:enable='gte(t,5)':shortest=1[s1]";
-    run(Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg("color=c=0x707070:s=320x240:r=25:d=40")
-        .args(["-filter_complex", graph, "-map", "[s1]"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-crf",
-            "18",
-            "-g",
-            "50",
-        ])
-        .args(["-pix_fmt", "yuv420p"])
-        .arg(&clip));
+        [0:v][b0]overlay=x='20+80*(min(t,8)-5)':y=100:enable='gte(t,5)':shortest=1[out]";
+    let clip = x264_clip(dir.path(), "stops.mp4", 40, graph);
     let info = obscura::media::probe(&clip).expect("probe");
     let after_stop = info
         .keyframes
@@ -393,18 +383,8 @@ fn triage_decodes_on_until_a_mover_that_stopped_has_settled() {
         after_stop >= 10,
         "{after_stop} GOPs after the stop look still"
     );
-    let full = analyse(&clip, None, &seq());
+    let full = full_and_triaged(&clip);
     assert_eq!(full.incidents.len(), 1, "{:?}", full.incidents);
     // The event outlasts the movement and its 2 s of padding.
     assert!(full.incidents[0].end_s > 10.5, "{:?}", full.incidents);
-    let triaged = analyse(
-        &clip,
-        None,
-        &MotionOptions {
-            triage: true,
-            ..seq()
-        },
-    );
-    assert_eq!(triaged.frames, full.frames);
-    assert_same_events(&full, &triaged);
 }
