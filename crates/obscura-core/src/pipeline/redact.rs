@@ -12,7 +12,7 @@ use crate::frame::FrameViewMut;
 use crate::mask::camera::{CameraProfile, LoadedProfile, Style};
 use crate::mask::MaskSet;
 use crate::mask::Region;
-use crate::media::{DecodedFrame, EncodeOptions, VideoInfo};
+use crate::media::{DecodeOptions, DecodedFrame, EncodeOptions, VideoInfo};
 use crate::output::PendingFile;
 use crate::pipeline::analyse::{self, AnalyseOptions};
 use crate::pipeline::moving::{not_kept, Moving};
@@ -1265,7 +1265,7 @@ impl DetectPass<'_> {
         let mut moving: BTreeMap<u64, Vec<[i64; 4]>> = BTreeMap::new();
         let analysis = analyse::analyse_each(
             input,
-            &opts.pipeline.decode,
+            &ahead_of_detection(&opts.pipeline.decode),
             sets,
             self.settings.tracker,
             self.settings.roi,
@@ -1326,7 +1326,7 @@ impl DetectPass<'_> {
         let mut moving_out: Vec<[i64; 5]> = Vec::new();
         let analysis = analyse::analyse_each(
             input,
-            &opts.pipeline.decode,
+            &ahead_of_detection(&opts.pipeline.decode),
             sets,
             self.settings.tracker,
             self.settings.roi,
@@ -1767,6 +1767,20 @@ fn keep_replaced_record(record: &Path) -> Result<Option<(PathBuf, String)>> {
         "cannot find a free name to keep the record being replaced",
     )
     .with_path(record))
+}
+
+/// Decoded pictures buffered ahead of detection, in bytes, all segments
+/// together. Detection is many times slower than decoding, so a deeper
+/// buffer only holds memory: the default 256 MB is over 80 pictures of
+/// 1080p.
+const DETECTION_DECODE_BUFFER: usize = 48 << 20;
+
+/// `decode` with its buffer held to [`DETECTION_DECODE_BUFFER`].
+fn ahead_of_detection(decode: &DecodeOptions) -> DecodeOptions {
+    DecodeOptions {
+        max_buffer_bytes: decode.max_buffer_bytes.min(DETECTION_DECODE_BUFFER),
+        ..decode.clone()
+    }
 }
 
 #[cfg(test)]
