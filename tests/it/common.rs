@@ -436,3 +436,12 @@ pub fn g711(dir: &Path, name: &str, codec: &str, channels: u32) -> PathBuf {
         &dir.join(name),
     )
 }
+
+/// The first frame of `path`, decoded.
+pub fn first_frame(path: &Path) -> obscura::media::DecodedFrame {
+    obscura::media::Decoder::open(path, 0)
+        .expect("opens")
+        .next()
+        .expect("a frame")
+        .expect("decodes")
+}

@@ -328,11 +328,7 @@ fn scene_with_text(
         .arg(&panel)
         .args(["-filter_complex", "[0][1]overlay=300:380", "-frames:v", "1"])
         .arg(&scene));
-    let frame = Decoder::open(&scene, 0)
-        .expect("opens")
-        .next()
-        .expect("a frame")
-        .expect("decodes");
+    let frame = first_frame(&scene);
     let panel_box = BBox {
         x: 300.0,
         y: 380.0,

@@ -8,7 +8,7 @@ use obscura::detect::{
     plate_zone, BBox, Class, Detector, PersonDetector, PlateDetector, PlateSettings,
     PLATE_ZONE_WIDTH,
 };
-use obscura::media::{Decoder, EncodeOptions, Preset};
+use obscura::media::{EncodeOptions, Preset};
 use obscura::pipeline::analyse::AnalyseOptions;
 use obscura::pipeline::redact::{self, RedactOptions};
 use obscura::pipeline::PipelineOptions;
@@ -44,11 +44,7 @@ fn van_with_a_small_plate(dir: &Path) -> (obscura::media::DecodedFrame, BBox) {
             "1",
         ])
         .arg(&scene));
-    let frame = Decoder::open(&scene, 0)
-        .expect("opens")
-        .next()
-        .expect("a frame")
-        .expect("decodes");
+    let frame = first_frame(&scene);
     let plate = BBox {
         x: 1642.0,
         y: 146.0,

@@ -600,11 +600,7 @@ impl PlateReader {
     /// # Errors
     /// When inference fails or the output is not the expected shape.
     pub fn read(&mut self, frame: &FrameView<'_>, bbox: &BBox) -> Result<(String, f32)> {
-        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
-        let x0 = bbox.x.clamp(0.0, fw - 1.0);
-        let y0 = bbox.y.clamp(0.0, fh - 1.0);
-        let x1 = (bbox.x + bbox.w).clamp(x0 + 1.0, fw);
-        let y1 = (bbox.y + bbox.h).clamp(y0 + 1.0, fh);
+        let [x0, y0, x1, y1] = clamp_to(frame, bbox);
         let src = [
             x0 as usize,
             y0 as usize,
@@ -729,8 +725,7 @@ impl PlateDetector {
         scale: f32,
     ) -> Result<Vec<Detection>> {
         let [rx, ry, w, h] = rect;
-        let dw = ((w as f32 * scale / 32.0).round().max(1.0) as usize) * 32;
-        let dh = ((h as f32 * scale / 32.0).round().max(1.0) as usize) * 32;
+        let (dw, dh) = (model_side(w, scale), model_side(h, scale));
         const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
         const STD: [f32; 3] = [0.229, 0.224, 0.225];
         // PaddleOCR normalises the image as OpenCV loads it: B, G, R.
@@ -775,6 +770,17 @@ impl PlateDetector {
     }
 }
 
+/// `bbox`'s corners `[x0, y0, x1, y1]` held inside `frame`, at least one
+/// pixel apart.
+fn clamp_to(frame: &FrameView<'_>, bbox: &BBox) -> [f32; 4] {
+    let (fw, fh) = (frame.width() as f32, frame.height() as f32);
+    let x0 = bbox.x.clamp(0.0, fw - 1.0);
+    let y0 = bbox.y.clamp(0.0, fh - 1.0);
+    let x1 = (bbox.x + bbox.w).clamp(x0 + 1.0, fw);
+    let y1 = (bbox.y + bbox.h).clamp(y0 + 1.0, fh);
+    [x0, y0, x1, y1]
+}
+
 /// A recogniser read below this mean confidence does not confirm a plate.
 const MIN_READ_SCORE: f32 = 0.5;
 
@@ -802,11 +808,7 @@ impl PlateDetector {
     /// Plates inside `vehicle`, read upscaled to about
     /// [`VEHICLE_READ_WIDTH`].
     fn plates_in(&mut self, frame: &FrameView<'_>, vehicle: &BBox) -> Result<Vec<Detection>> {
-        let (fw, fh) = (frame.width() as f32, frame.height() as f32);
-        let x0 = vehicle.x.clamp(0.0, fw - 1.0);
-        let y0 = vehicle.y.clamp(0.0, fh - 1.0);
-        let x1 = (vehicle.x + vehicle.w).clamp(x0 + 1.0, fw);
-        let y1 = (vehicle.y + vehicle.h).clamp(y0 + 1.0, fh);
+        let [x0, y0, x1, y1] = clamp_to(frame, vehicle);
         let rect = [
             x0 as usize,
             y0 as usize,
