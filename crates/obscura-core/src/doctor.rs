@@ -85,6 +85,7 @@ pub fn run() -> Vec<Check> {
         "bikes.mp4",
         "bigbuckbunny.mp4",
         "vtest.avi",
+        "Megamind.avi",
     ] {
         let p = crate::home().join("samples").join(s);
         out.push(check(
