@@ -673,7 +673,7 @@ impl Redactor {
         *, operator, reason, camera = None, faces = true, plates = true, people = None,
         plate_confirm = false, vehicles = true,
         unmask = Vec::new(), authorisation = None, case_reference = None, style = "mosaic",
-        scene = false, moving = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 16, crf = 18,
+        scene = false, moving = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 32, crf = 18,
         preset = "veryfast", audio = "copy", db = None, key = None, overwrite = false,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -822,7 +822,7 @@ impl Redactor {
     input, *, faces = true, plates = true, people = None, plate_confirm = false, vehicles = true,
     face_threshold = 0.3,
     face_scale = 0.0,
-    full_every = 16, sheet = None, overwrite = false, progress = None,
+    full_every = 32, sheet = None, overwrite = false, progress = None,
 ))]
 #[allow(clippy::too_many_arguments)]
 fn tracks(

@@ -633,7 +633,9 @@ pub(crate) struct DetectArgs {
     /// faces.
     #[arg(long, default_value_t = FaceSettings::default().threshold)]
     pub(crate) face_threshold: f32,
-    /// Face detection scale (0 = automatic: about 1536 px across).
+    /// Face detection scale (0 = automatic: at most about 1536 px across,
+    /// lower around and where faces seen are large; a scale set here is
+    /// used everywhere).
     #[arg(long, default_value_t = FaceSettings::default().scale)]
     pub(crate) face_scale: f32,
     /// Detection workers, each with its own model sessions (0 = one per core).

@@ -4,10 +4,11 @@
 
 use crate::detect::person::VEHICLE_THRESHOLD;
 use crate::detect::{
-    Class, Detection, Detector, FaceDetector, FaceSettings, PersonDetector, PersonSettings,
-    PlateDetector, PlateSettings,
+    tile_plan, Class, Detection, Detector, FaceDetector, FaceSettings, PersonDetector,
+    PersonSettings, PlateDetector, PlateSettings, Roi, FACE_INPUT_PIXELS,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::frame::Plane;
 use crate::media::{self, DecodeOptions, DecodedFrame, VideoInfo};
 use crate::pipeline::Progress;
 use crate::track::{Track, Tracker, TrackerSettings};
@@ -35,13 +36,12 @@ pub struct AnalyseOptions {
     /// Detection workers (0 = one per core).
     pub workers: usize,
     /// Detect only where something moved or a face was recently seen, with
-    /// a full-frame pass at a fixed interval; `None` looks at every whole
-    /// frame. On by default, with a whole-frame pass every 16 frames and
-    /// regions of at least 160 pixels: it recalled every face the
-    /// whole-frame detector found on vtest.avi (1217 of 1217 in 795 frames,
-    /// 2.9x the speed), a 720p version of it (66 of 66, 3.6x) and the
-    /// carphone close-up (120 of 120), measured with
-    /// `examples/roi_recall.rs`.
+    /// a whole-frame pass at a fixed interval, each region read at the
+    /// scale its faces need ([`RoiSettings::adaptive`]); `None` looks at
+    /// every whole frame at the full scale. On by default, with a
+    /// whole-frame pass every 32 frames; recall against whole-frame
+    /// detection at the full scale on every frame is measured with
+    /// `examples/roi_recall.rs` (README, "Adaptive detection scale").
     pub roi: Option<RoiSettings>,
 }
 
@@ -62,6 +62,15 @@ impl AnalyseOptions {
     /// Whether anything is to be detected (faces, plates or people).
     pub fn any(&self) -> bool {
         self.faces.is_some() || self.plates.is_some() || self.people.is_some()
+    }
+
+    /// The region settings detection runs with: adaptive scale only where
+    /// the face scale is automatic (a scale set by hand is used everywhere).
+    pub fn roi_plan(&self) -> Option<RoiSettings> {
+        self.roi.map(|r| RoiSettings {
+            adaptive: r.adaptive && self.faces.is_some_and(|f| f.scale == 0.0),
+            ..r
+        })
     }
 }
 
@@ -84,20 +93,50 @@ pub struct RoiSettings {
     /// Regions are grown to at least this side (pixels), so a crop around
     /// a small movement (a mouth, a hand) still holds the whole face.
     pub min_side: usize,
+    /// Choose each region's detection scale from the faces the footage
+    /// shows rather than from its width ([`RoiPlanner`]): around a face,
+    /// the scale that face needs; where something moved and on whole-frame
+    /// passes, the scale that finds faces half the size of the smallest
+    /// seen lately (the full scale until a face is seen, and on every
+    /// [`DISCOVERY_EVERY`]th whole-frame pass); motion is searched on every
+    /// [`MOTION_EVERY`]th frame, tracks on every frame. Only with the
+    /// automatic face scale. Off in records made before it.
+    #[serde(default)]
+    pub adaptive: bool,
 }
 
 impl Default for RoiSettings {
     fn default() -> Self {
         RoiSettings {
-            full_every: 16,
+            full_every: 32,
             block: 16,
             diff: 4,
             margin: 2,
             max_fraction: 0.6,
             min_side: 160,
+            adaptive: true,
         }
     }
 }
+
+/// With adaptive scale, regions that moved are searched on every this many
+/// frames; in between only around recent faces. A face first found up to
+/// this many frames late is still covered from its first frame by its
+/// track's lead-in ([`TrackerSettings::lead_frames`], 5).
+pub const MOTION_EVERY: u64 = 2;
+
+/// With adaptive scale, every this many whole-frame passes is read at the
+/// full scale whatever faces were seen, to discover faces smaller than any
+/// seen so far.
+pub const DISCOVERY_EVERY: u64 = 4;
+
+/// With adaptive scale, the faces of this many frames (before the ROI lag)
+/// tell how small faces are in the footage.
+const SMALL_WINDOW: u64 = 250;
+
+/// Faces scoring at least this tell the footage's face size (a low-score
+/// false detection must not set it).
+const SIZE_SCORE: f32 = 0.5;
 
 /// Frames between a frame's detections and their use for planning the
 /// regions of a later frame. Fixed (not tied to the worker count or to
@@ -113,22 +152,40 @@ struct RoiPlanner {
     s: RoiSettings,
     prev: Vec<u16>,
     /// Detection boxes by frame, for the last `ROI_LAG + ROI_RECENT` frames.
-    recent: BTreeMap<u64, Vec<crate::detect::BBox>>,
+    recent: BTreeMap<u64, Vec<(Class, crate::detect::BBox)>>,
+    /// With adaptive scale: the height of the smallest face scoring at
+    /// least [`SIZE_SCORE`] by frame, for the last [`SMALL_WINDOW`] frames.
+    smallest: BTreeMap<u64, f32>,
+    /// The second half of a whole-frame pass, for the next frame.
+    second_half: Option<Roi>,
+    /// The clip's frame count: its last frames are searched for motion
+    /// on every frame (no later detection leads a track in).
+    total: Option<u64>,
     frames: u64,
 }
 
+/// A block of the planning grid to search: how small its faces can be
+/// (see [`Roi::smallest`]) and whether something moved there.
+#[derive(Clone, Copy)]
+struct Mark {
+    smallest: f32,
+    moved: bool,
+}
+
 impl RoiPlanner {
-    fn new(s: RoiSettings) -> Self {
+    fn new(s: RoiSettings, total: Option<u64>) -> Self {
         RoiPlanner {
             s,
             prev: Vec::new(),
             recent: BTreeMap::new(),
+            smallest: BTreeMap::new(),
+            second_half: None,
+            total,
             frames: 0,
         }
     }
 
-    fn block_means(&self, frame: &DecodedFrame) -> (Vec<u16>, usize, usize) {
-        let y = frame.view().luma();
+    fn block_means(&self, y: Plane<'_>) -> (Vec<u16>, usize, usize) {
         let b = self.s.block.max(4);
         let (bw, bh) = (y.width().div_ceil(b), y.height().div_ceil(b));
         let mut sum = vec![0u32; bw * bh];
@@ -148,25 +205,118 @@ impl RoiPlanner {
         (means, bw, bh)
     }
 
-    /// Regions for `frame`, or `None` for the whole frame. Every frame up to
-    /// `frame.index() - ROI_LAG` must have been reported with [`Self::saw`].
-    fn plan(&mut self, frame: &DecodedFrame) -> Option<Vec<[usize; 4]>> {
-        let i = frame.index();
-        let (w, h) = (frame.width(), frame.height());
-        let (means, bw, bh) = self.block_means(frame);
-        let full = self.frames % self.s.full_every.max(1) == 0 || self.prev.len() != means.len();
+    /// Regions for frame `i` (its luma plane `y`), or `None` for the whole
+    /// frame at the full scale. Every frame up to `i - ROI_LAG` must have
+    /// been reported with [`Self::saw`].
+    fn plan(&mut self, i: u64, y: Plane<'_>) -> Option<Vec<Roi>> {
+        let (w, h) = (y.width(), y.height());
+        let (means, bw, bh) = self.block_means(y);
+        let k = self.frames;
+        let every = self.s.full_every.max(1);
+        let full = k % every == 0 || self.prev.len() != means.len();
         let prev = std::mem::replace(&mut self.prev, means);
         self.frames += 1;
+        // Only frames at least ROI_LAG behind are certainly finished.
+        let last = i.checked_sub(ROI_LAG);
+        // How small faces can be where nothing tells otherwise: half the
+        // smallest seen lately, or any size until one is seen.
+        let unknown = match (self.s.adaptive, last) {
+            (true, Some(last)) => self
+                .smallest
+                .range(last.saturating_sub(SMALL_WINDOW)..=last)
+                .map(|(_, &h)| h)
+                .reduce(f32::min)
+                .map_or(0.0, |h| h / 2.0),
+            _ => 0.0,
+        };
+        let second_half = self.second_half.take();
         if full {
-            return None;
+            if !self.s.adaptive {
+                return None;
+            }
+            let discover = (k / every) % DISCOVERY_EVERY == 0;
+            let smallest = if discover { 0.0 } else { unknown };
+            // A pass too large for one model run is read in two halves on
+            // this frame and the next, so two workers share it rather than
+            // one holding up the frames behind it. They overlap by a
+            // quarter of the height: a face cut by one half's edge is
+            // whole in the other.
+            let scale = FaceSettings::default().scale_for(w, smallest);
+            if every >= 2 && h >= 64 && tile_plan(w, h, scale, FACE_INPUT_PIXELS).1.is_some() {
+                let cut = h * 5 / 8;
+                self.second_half = Some(Roi {
+                    rect: [0, h - cut, w, cut],
+                    smallest,
+                });
+                return Some(vec![Roi {
+                    rect: [0, 0, w, cut],
+                    smallest,
+                }]);
+            }
+            return Some(vec![Roi {
+                smallest,
+                ..Roi::whole(w, h)
+            }]);
         }
         let b = self.s.block.max(4);
-        let mut active = vec![false; bw * bh];
-        for (i, (a, p)) in self.prev.iter().zip(&prev).enumerate() {
-            active[i] = a.abs_diff(*p) >= self.s.diff;
+        let mut marks: Vec<Option<Mark>> = vec![None; bw * bh];
+        let mark = |marks: &mut Vec<Option<Mark>>, j: usize, m: Mark| {
+            marks[j] = Some(match marks[j] {
+                Some(o) => Mark {
+                    smallest: o.smallest.min(m.smallest),
+                    moved: o.moved || m.moved,
+                },
+                None => m,
+            });
+        };
+        let grow = |marks: &[Option<Mark>], by: usize, only_moved: bool| -> Vec<Option<Mark>> {
+            let mut out = marks.to_vec();
+            for y in 0..bh {
+                for x in 0..bw {
+                    let Some(m) = marks[y * bw + x] else { continue };
+                    if only_moved && !m.moved {
+                        continue;
+                    }
+                    for gy in y.saturating_sub(by)..=(y + by).min(bh - 1) {
+                        for gx in x.saturating_sub(by)..=(x + by).min(bw - 1) {
+                            let o = out[gy * bw + gx];
+                            out[gy * bw + gx] = Some(match o {
+                                Some(o) => Mark {
+                                    smallest: o.smallest.min(m.smallest),
+                                    moved: o.moved || m.moved,
+                                },
+                                None => m,
+                            });
+                        }
+                    }
+                }
+            }
+            out
+        };
+        // What moved: every frame, or with adaptive scale every
+        // MOTION_EVERY frames and on a frame where most of the picture
+        // changed (a cut: faces elsewhere than the tracks are).
+        let moved: Vec<usize> = (self.prev.iter().zip(&prev).enumerate())
+            .filter(|(_, (a, p))| a.abs_diff(**p) >= self.s.diff)
+            .map(|(j, _)| j)
+            .collect();
+        let cut = moved.len() as f32 > self.s.max_fraction * (bw * bh) as f32;
+        let ending = self.total.is_some_and(|t| i + MOTION_EVERY >= t);
+        if !self.s.adaptive || k % MOTION_EVERY == 0 || cut || ending {
+            for j in moved {
+                mark(
+                    &mut marks,
+                    j,
+                    Mark {
+                        smallest: unknown,
+                        moved: true,
+                    },
+                );
+            }
         }
-        // Only frames at least ROI_LAG behind are certainly finished.
-        let recent = match i.checked_sub(ROI_LAG) {
+        // Around recent detections: with adaptive scale faces only, each
+        // read at the scale a face half its size needs.
+        let recent = match last {
             Some(last) => self
                 .recent
                 .range(last.saturating_sub(ROI_RECENT)..=last)
@@ -174,56 +324,92 @@ impl RoiPlanner {
             None => Vec::new(),
         };
         for (_, boxes) in recent {
-            for d in boxes {
+            for (class, d) in boxes {
+                if self.s.adaptive && *class != Class::Face {
+                    continue;
+                }
+                let smallest = if self.s.adaptive { d.h / 2.0 } else { 0.0 };
                 let e = d.padded(2.0);
                 let x0 = (e.x.max(0.0) as usize / b).min(bw - 1);
                 let y0 = (e.y.max(0.0) as usize / b).min(bh - 1);
                 let x1 = (((e.x + e.w).max(0.0) as usize) / b).min(bw - 1);
                 let y1 = (((e.y + e.h).max(0.0) as usize) / b).min(bh - 1);
                 for by in y0..=y1 {
-                    active[by * bw + x0..=by * bw + x1].fill(true);
-                }
-            }
-        }
-        // Dilate by the margin, then take connected groups' bounding boxes.
-        let m = self.s.margin;
-        let mut grown = vec![false; bw * bh];
-        for by in 0..bh {
-            for bx in 0..bw {
-                if active[by * bw + bx] {
-                    for gy in by.saturating_sub(m)..=(by + m).min(bh - 1) {
-                        grown[gy * bw + bx.saturating_sub(m)..=gy * bw + (bx + m).min(bw - 1)]
-                            .fill(true);
+                    for bx in x0..=x1 {
+                        let moved = !self.s.adaptive;
+                        mark(&mut marks, by * bw + bx, Mark { smallest, moved });
                     }
                 }
             }
         }
+        // Dilate what moved by the margin (and, with adaptive scale, the
+        // surroundings of faces by one block), then take connected groups'
+        // bounding boxes.
+        // With faces of a known size, context for them is narrower:
+        // one block of margin, and a region side of 8 times half the
+        // smallest face (at least 48 pixels) rather than the fixed minimum.
+        let known = self.s.adaptive && unknown > 0.0;
+        let margin = if known {
+            self.s.margin.min(1)
+        } else {
+            self.s.margin
+        };
+        let mut grown = grow(&marks, margin, true);
+        if self.s.adaptive {
+            let faces = grow(&marks, 1, false);
+            for (g, f) in grown.iter_mut().zip(faces) {
+                if let Some(f) = f {
+                    let m = *g;
+                    *g = Some(match m {
+                        Some(m) => Mark {
+                            smallest: m.smallest.min(f.smallest),
+                            moved: m.moved,
+                        },
+                        None => f,
+                    });
+                }
+            }
+        }
         let mut seen = vec![false; bw * bh];
-        let mut rects = Vec::new();
+        let mut rois = Vec::new();
         for start in 0..bw * bh {
-            if !grown[start] || seen[start] {
+            if grown[start].is_none() || seen[start] {
                 continue;
             }
             let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+            let (mut smallest, mut moved) = (f32::INFINITY, false);
             let mut stack = vec![start];
             seen[start] = true;
             while let Some(i) = stack.pop() {
                 let (x, y) = (i % bw, i / bw);
                 (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+                if let Some(m) = grown[i] {
+                    smallest = smallest.min(m.smallest);
+                    moved |= m.moved;
+                }
                 for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
                     let (nx, ny) = (x as i64 + dx, y as i64 + dy);
                     if nx < 0 || ny < 0 || nx >= bw as i64 || ny >= bh as i64 {
                         continue;
                     }
                     let j = ny as usize * bw + nx as usize;
-                    if grown[j] && !seen[j] {
+                    if grown[j].is_some() && !seen[j] {
                         seen[j] = true;
                         stack.push(j);
                     }
                 }
             }
+            // Only a region that moved needs the minimum side (a crop
+            // around a mouth or a hand); one around a face holds it whole.
+            let min_side = if !moved {
+                0
+            } else if known {
+                ((unknown * 8.0) as usize).clamp(48.min(self.s.min_side), self.s.min_side)
+            } else {
+                self.s.min_side
+            };
             let grow = |lo: usize, hi: usize, limit: usize| -> (usize, usize) {
-                let want = self.s.min_side.min(limit);
+                let want = min_side.min(limit);
                 if hi - lo >= want {
                     return (lo, hi);
                 }
@@ -233,14 +419,30 @@ impl RoiPlanner {
             };
             let (rx, rx1) = grow(x0 * b, ((x1 + 1) * b).min(w), w);
             let (ry, ry1) = grow(y0 * b, ((y1 + 1) * b).min(h), h);
-            rects.push([rx, ry, rx1 - rx, ry1 - ry]);
+            rois.push(Roi {
+                rect: [rx, ry, rx1 - rx, ry1 - ry],
+                smallest,
+            });
         }
-        let rects = merge_overlapping(rects);
-        let area: usize = rects.iter().map(|r| r[2] * r[3]).sum();
+        let mut rois = merge_overlapping(rois);
+        let area: usize = rois.iter().map(|r| r.rect[2] * r.rect[3]).sum();
         if area as f32 > self.s.max_fraction * (w * h) as f32 {
-            return None;
+            if !self.s.adaptive {
+                return None;
+            }
+            let smallest = (rois.iter().chain(&second_half))
+                .map(|r| r.smallest)
+                .fold(f32::INFINITY, f32::min);
+            return Some(vec![Roi {
+                smallest,
+                ..Roi::whole(w, h)
+            }]);
         }
-        Some(rects)
+        if let Some(half) = second_half {
+            rois.push(half);
+            rois = merge_overlapping(rois);
+        }
+        Some(rois)
     }
 
     /// Remembers where faces and plates were found in `frame`. People are
@@ -255,41 +457,57 @@ impl RoiPlanner {
         self.recent.insert(
             frame,
             dets.iter()
-                .filter(|d| d.class != crate::detect::Class::Person)
-                .map(|d| d.bbox)
+                .filter(|d| d.class != Class::Person)
+                .map(|d| (d.class, d.bbox))
                 .collect(),
         );
         let keep_from = frame.saturating_sub(2 * (ROI_LAG + ROI_RECENT));
         self.recent = self.recent.split_off(&keep_from);
+        if self.s.adaptive {
+            let small = dets
+                .iter()
+                .filter(|d| d.class == Class::Face && d.score >= SIZE_SCORE)
+                .map(|d| d.bbox.h)
+                .reduce(f32::min);
+            if let Some(h) = small {
+                self.smallest.insert(frame, h);
+            }
+            let keep_from = frame.saturating_sub(SMALL_WINDOW + 2 * ROI_LAG);
+            self.smallest = self.smallest.split_off(&keep_from);
+        }
     }
 }
 
 /// Merges regions whose bounding union costs no more pixels than the two
 /// apart (regions grown to the minimum side often overlap), until no pair
 /// qualifies: the detector then never looks at the same pixels twice in a
-/// frame, and a face across two regions is seen whole.
-fn merge_overlapping(mut rects: Vec<[usize; 4]>) -> Vec<[usize; 4]> {
+/// frame, and a face across two regions is seen whole. A merged region
+/// looks for faces as small as either did.
+fn merge_overlapping(mut rois: Vec<Roi>) -> Vec<Roi> {
     let area = |r: &[usize; 4]| r[2] * r[3];
     loop {
         let mut merged = false;
-        'pairs: for i in 0..rects.len() {
-            for j in i + 1..rects.len() {
-                let (a, b) = (rects[i], rects[j]);
+        'pairs: for i in 0..rois.len() {
+            for j in i + 1..rois.len() {
+                let (a, b) = (rois[i].rect, rois[j].rect);
                 let x0 = a[0].min(b[0]);
                 let y0 = a[1].min(b[1]);
                 let x1 = (a[0] + a[2]).max(b[0] + b[2]);
                 let y1 = (a[1] + a[3]).max(b[1] + b[3]);
                 let union = [x0, y0, x1 - x0, y1 - y0];
                 if area(&union) <= area(&a) + area(&b) {
-                    rects[i] = union;
-                    rects.swap_remove(j);
+                    rois[i] = Roi {
+                        rect: union,
+                        smallest: rois[i].smallest.min(rois[j].smallest),
+                    };
+                    rois.swap_remove(j);
                     merged = true;
                     break 'pairs;
                 }
             }
         }
         if !merged {
-            return rects;
+            return rois;
         }
     }
 }
@@ -356,7 +574,24 @@ pub fn worker_detectors(opts: &AnalyseOptions) -> Result<Vec<DetectorSet>> {
     } else {
         opts.workers
     };
-    (0..workers).map(|_| detectors(opts, 1)).collect()
+    // Each worker's sessions load on their own thread: loading is most of
+    // a short clip's start-up.
+    std::thread::scope(|scope| {
+        let loading: Vec<_> = (0..workers)
+            .map(|_| scope.spawn(|| detectors(opts, 1)))
+            .collect();
+        loading
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::new(
+                        ErrorKind::Model,
+                        "loading the detection models failed",
+                    ))
+                })
+            })
+            .collect()
+    })
 }
 
 /// Result of the analysis pass.
@@ -371,7 +606,7 @@ pub struct Analysis {
 }
 
 /// A frame to detect on, with the regions to look at (`None`: everywhere).
-type Work = (u64, DecodedFrame, Option<Vec<[usize; 4]>>);
+type Work = (u64, DecodedFrame, Option<Vec<Roi>>);
 /// A frame with what was found on it.
 type Found = Result<(u64, DecodedFrame, Vec<Detection>)>;
 
@@ -439,7 +674,6 @@ fn detect_worker(
                 continue;
             }
             let dets = match &rois {
-                Some(r) if r.is_empty() => Ok(Vec::new()),
                 Some(r) => d.detect_in(&frame.view(), r),
                 None => d.detect(&frame.view()),
             };
@@ -499,7 +733,7 @@ pub(crate) fn analyse_each(
     let (work_tx, work_rx) = crossbeam_channel::bounded::<Work>(workers * 2);
     let (found_tx, found_rx) = crossbeam_channel::bounded::<Found>(workers * 2);
     let mut tracker = Tracker::new(tracker);
-    let mut planner = roi.map(RoiPlanner::new);
+    let mut planner = roi.map(|r| RoiPlanner::new(r, Some(info.frames)));
     let mut detections = 0u64;
     let next = std::thread::scope(|scope| {
         for set in sets.iter_mut() {
@@ -522,7 +756,9 @@ pub(crate) fn analyse_each(
             while sent - next < in_flight {
                 let Some(f) = frames.next() else { break };
                 let f = f?;
-                let rois = planner.as_mut().and_then(|p| p.plan(&f));
+                let rois = planner
+                    .as_mut()
+                    .and_then(|p| p.plan(f.index(), f.view().luma()));
                 work_tx.send((sent, f, rois)).map_err(|_| stopped())?;
                 sent += 1;
             }
@@ -692,7 +928,7 @@ pub fn list_tracks(
         decode,
         &mut sets,
         opts.tracker,
-        opts.roi,
+        opts.roi_plan(),
         progress,
         |frame, dets, ids| {
             for (d, &id) in dets.iter().zip(ids) {
@@ -753,4 +989,163 @@ pub fn list_tracks(
         tracks,
         thumbnails,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::BBox;
+
+    /// A flat grey `w`x`h` luma plane with a white square of side `side`
+    /// at `(x, y)` (none when `side` is 0).
+    fn luma(w: usize, h: usize, square: (usize, usize, usize)) -> Vec<u8> {
+        let (x0, y0, side) = square;
+        let mut data = vec![100u8; w * h];
+        for y in y0..(y0 + side).min(h) {
+            data[y * w + x0..y * w + (x0 + side).min(w)].fill(250);
+        }
+        data
+    }
+
+    fn plan(p: &mut RoiPlanner, i: u64, w: usize, h: usize, data: &[u8]) -> Option<Vec<Roi>> {
+        let y = Plane::new(data, w, w, h).expect("plane");
+        p.plan(i, y)
+    }
+
+    fn face(x: f32, y: f32, side: f32) -> Detection {
+        Detection {
+            class: Class::Face,
+            bbox: BBox {
+                x,
+                y,
+                w: side,
+                h: side,
+            },
+            score: 0.9,
+            text: None,
+        }
+    }
+
+    #[test]
+    fn a_large_face_is_searched_around_at_the_scale_it_needs_and_sets_the_motion_scale() {
+        let (w, h) = (320, 240);
+        let still = luma(w, h, (0, 0, 0));
+        let mut p = RoiPlanner::new(RoiSettings::default(), None);
+        // The first pass discovers: whole frame, any face size.
+        assert_eq!(plan(&mut p, 0, w, h, &still), Some(vec![Roi::whole(w, h)]));
+        p.saw(0, &[face(100.0, 60.0, 80.0)]);
+        for i in 1..ROI_LAG {
+            assert_eq!(plan(&mut p, i, w, h, &still), Some(vec![]), "frame {i}");
+            p.saw(i, &[]);
+        }
+        // Once frame 0 is ROI_LAG behind, its face is searched around, for
+        // faces down to half its height: 16 / 40 = 0.4x.
+        let rois = plan(&mut p, ROI_LAG, w, h, &still).expect("regions");
+        assert_eq!(rois.len(), 1, "{rois:?}");
+        let r = rois[0];
+        assert_eq!(r.smallest, 40.0);
+        assert!(r.rect[0] <= 60 && r.rect[0] + r.rect[2] >= 220, "{r:?}");
+        let scale = FaceSettings::default().scale_for(w, r.smallest);
+        assert!((scale - 0.4).abs() < 1e-6, "{scale}");
+        // Something moving elsewhere is searched (on a motion frame) for
+        // faces half the smallest seen.
+        p.saw(ROI_LAG, &[]);
+        let mut i = ROI_LAG + 1;
+        while (p.frames) % MOTION_EVERY != 0 {
+            plan(&mut p, i, w, h, &still);
+            p.saw(i, &[]);
+            i += 1;
+        }
+        let moved = luma(w, h, (0, 200, 32));
+        let rois = plan(&mut p, i, w, h, &moved).expect("regions");
+        let low = rois.iter().find(|r| r.rect[1] + r.rect[3] >= 232);
+        assert_eq!(low.map(|r| r.smallest), Some(40.0), "{rois:?}");
+    }
+
+    #[test]
+    fn motion_is_searched_on_every_other_frame_and_on_a_cut() {
+        let (w, h) = (320, 240);
+        let mut p = RoiPlanner::new(RoiSettings::default(), None);
+        let mut searched = Vec::new();
+        for i in 0..9u64 {
+            // A square walking right, 8 pixels a frame.
+            let data = luma(w, h, (20 + 8 * i as usize, 100, 24));
+            let rois = plan(&mut p, i, w, h, &data).expect("regions");
+            if i > 0 {
+                searched.push(!rois.is_empty());
+            }
+            p.saw(i, &[]);
+        }
+        assert_eq!(
+            searched,
+            [false, true, false, true, false, true, false, true]
+        );
+        // A cut (every block changes) on a frame off the motion cadence is
+        // read whole.
+        let cut = vec![20u8; w * h];
+        assert_eq!(p.frames % MOTION_EVERY, 1);
+        let rois = plan(&mut p, 9, w, h, &cut).expect("regions");
+        assert_eq!(rois.len(), 1);
+        assert_eq!(rois[0].rect, [0, 0, w, h]);
+    }
+
+    #[test]
+    fn a_whole_frame_pass_too_large_for_one_run_is_shared_by_two_frames() {
+        let (w, h) = (768, 576);
+        let still = luma(w, h, (0, 0, 0));
+        let mut p = RoiPlanner::new(RoiSettings::default(), None);
+        let first = plan(&mut p, 0, w, h, &still).expect("regions");
+        p.saw(0, &[]);
+        let second = plan(&mut p, 1, w, h, &still).expect("regions");
+        assert_eq!(
+            first,
+            vec![Roi {
+                rect: [0, 0, w, 360],
+                smallest: 0.0
+            }]
+        );
+        assert_eq!(
+            second,
+            vec![Roi {
+                rect: [0, 216, w, 360],
+                smallest: 0.0
+            }]
+        );
+        // Without adaptive scale (a scale set by hand), a whole pass is
+        // the whole frame, on one frame.
+        let fixed = RoiSettings {
+            adaptive: false,
+            ..RoiSettings::default()
+        };
+        let mut p = RoiPlanner::new(fixed, None);
+        assert_eq!(plan(&mut p, 0, w, h, &still), None);
+    }
+
+    #[test]
+    fn the_last_frames_are_searched_for_motion_on_every_frame() {
+        let (w, h) = (320, 240);
+        let mut p = RoiPlanner::new(RoiSettings::default(), Some(6));
+        let mut searched = Vec::new();
+        for i in 0..6u64 {
+            let data = luma(w, h, (20 + 8 * i as usize, 100, 24));
+            let rois = plan(&mut p, i, w, h, &data).expect("regions");
+            searched.push(!rois.is_empty());
+            p.saw(i, &[]);
+        }
+        // Frame 0 is the whole pass; 1, 3 and 5 are off the cadence, but 5
+        // is within MOTION_EVERY of the end.
+        assert_eq!(MOTION_EVERY, 2);
+        assert_eq!(searched, [true, false, true, false, true, true]);
+    }
+
+    #[test]
+    fn a_scale_set_by_hand_turns_adaptive_scale_off() {
+        let mut opts = AnalyseOptions::default();
+        assert!(opts.roi_plan().is_some_and(|r| r.adaptive));
+        opts.faces = Some(FaceSettings {
+            scale: 1.0,
+            ..FaceSettings::default()
+        });
+        assert!(opts.roi_plan().is_some_and(|r| !r.adaptive));
+    }
 }

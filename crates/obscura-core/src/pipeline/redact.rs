@@ -279,7 +279,9 @@ pub struct DetectionRecord {
     /// Detection and tracking settings (thresholds, detection scale).
     pub settings: AnalyseOptions,
     /// Resolution whole frames were given to the face detector at
-    /// (width, height), if faces were detected.
+    /// (width, height), if faces were detected: the full scale, which
+    /// discovery passes use (with adaptive scale, other passes read at
+    /// the scale the faces seen need, no higher).
     pub face_resolution: Option<(usize, usize)>,
     /// Box enlargement factor.
     pub pad: f32,
@@ -1268,7 +1270,7 @@ impl DetectPass<'_> {
             &ahead_of_detection(&opts.pipeline.decode),
             sets,
             self.settings.tracker,
-            self.settings.roi,
+            self.settings.roi_plan(),
             progress,
             &mut |frame, _, _, _| {
                 if let Some(m) = motion.as_mut() {
@@ -1329,7 +1331,7 @@ impl DetectPass<'_> {
             &ahead_of_detection(&opts.pipeline.decode),
             sets,
             self.settings.tracker,
-            self.settings.roi,
+            self.settings.roi_plan(),
             progress,
             &mut |frame, _, _, tracker| {
                 let newest = frame.index();
@@ -1488,7 +1490,11 @@ impl DetectionRecord {
             models,
             person_region: a.people.map(|_| opts.person_region),
             face_resolution,
-            settings: a.clone(),
+            // What ran: adaptive scale is off where the scale was set by hand.
+            settings: AnalyseOptions {
+                roi: a.roi_plan(),
+                ..a.clone()
+            },
             pad: opts.pad,
             style: opts.detection_style,
         })
