@@ -98,8 +98,9 @@ pub struct RoiSettings {
     /// the scale that face needs; where something moved and on whole-frame
     /// passes, the scale that finds faces half the size of the smallest
     /// seen lately (the full scale until a face is seen, and on every
-    /// [`DISCOVERY_EVERY`]th whole-frame pass); motion is searched on every
-    /// [`MOTION_EVERY`]th frame, tracks on every frame. Only with the
+    /// [`DISCOVERY_EVERY`]th whole-frame pass); where those faces are
+    /// large, motion is searched on every [`MOTION_EVERY`]th frame only,
+    /// tracks on every frame. Only with the
     /// automatic face scale. Off in records made before it.
     #[serde(default)]
     pub adaptive: bool,
@@ -119,10 +120,12 @@ impl Default for RoiSettings {
     }
 }
 
-/// With adaptive scale, regions that moved are searched on every this many
-/// frames; in between only around recent faces. A face first found up to
-/// this many frames late is still covered from its first frame by its
-/// track's lead-in ([`TrackerSettings::lead_frames`], 5).
+/// With adaptive scale and faces large enough to be read below the full
+/// scale, regions that moved are searched on every this many frames; in
+/// between only around recent faces. A face first found up to this many
+/// frames late is still covered from its first frame by its track's
+/// lead-in ([`TrackerSettings::lead_frames`], 5). Where faces are small
+/// (read at the full scale), motion is searched on every frame.
 pub const MOTION_EVERY: u64 = 2;
 
 /// With adaptive scale, every this many whole-frame passes is read at the
@@ -229,7 +232,7 @@ impl RoiPlanner {
                 .map_or(0.0, |h| h / 2.0),
             _ => 0.0,
         };
-        let second_half = self.second_half.take();
+        let mut half_pass = self.second_half.take();
         if full {
             if !self.s.adaptive {
                 return None;
@@ -243,20 +246,24 @@ impl RoiPlanner {
             // whole in the other.
             let scale = FaceSettings::default().scale_for(w, smallest);
             if every >= 2 && h >= 64 && tile_plan(w, h, scale, FACE_INPUT_PIXELS).1.is_some() {
+                // The recent faces' own regions are searched too (below):
+                // a half is tiled differently from the whole frame, and a
+                // face near a tile edge can score under the threshold.
                 let cut = h * 5 / 8;
                 self.second_half = Some(Roi {
                     rect: [0, h - cut, w, cut],
                     smallest,
                 });
-                return Some(vec![Roi {
+                half_pass = Some(Roi {
                     rect: [0, 0, w, cut],
                     smallest,
+                });
+            } else {
+                return Some(vec![Roi {
+                    smallest,
+                    ..Roi::whole(w, h)
                 }]);
             }
-            return Some(vec![Roi {
-                smallest,
-                ..Roi::whole(w, h)
-            }]);
         }
         let b = self.s.block.max(4);
         let mut marks: Vec<Option<Mark>> = vec![None; bw * bh];
@@ -302,7 +309,14 @@ impl RoiPlanner {
             .collect();
         let cut = moved.len() as f32 > self.s.max_fraction * (bw * bh) as f32;
         let ending = self.total.is_some_and(|t| i + MOTION_EVERY >= t);
-        if !self.s.adaptive || k % MOTION_EVERY == 0 || cut || ending {
+        // Faces at the limit of the full scale score near the threshold
+        // and come and go from frame to frame: where the footage's faces
+        // are that small, motion is searched on every frame.
+        let auto = FaceSettings::default();
+        let small = auto.scale_for(w, unknown) >= auto.effective_scale(w);
+        // (Not on a whole-frame pass's first half: the halves cover it.)
+        let cadence = small || k % MOTION_EVERY == 0 || cut || ending;
+        if !self.s.adaptive || (!full && cadence) {
             for j in moved {
                 mark(
                     &mut marks,
@@ -430,7 +444,7 @@ impl RoiPlanner {
             if !self.s.adaptive {
                 return None;
             }
-            let smallest = (rois.iter().chain(&second_half))
+            let smallest = (rois.iter().chain(&half_pass))
                 .map(|r| r.smallest)
                 .fold(f32::INFINITY, f32::min);
             return Some(vec![Roi {
@@ -438,10 +452,9 @@ impl RoiPlanner {
                 ..Roi::whole(w, h)
             }]);
         }
-        if let Some(half) = second_half {
-            rois.push(half);
-            rois = merge_overlapping(rois);
-        }
+        // Half a whole-frame pass is read as well as, not merged with, the
+        // regions inside it: they give their faces their own crop.
+        rois.extend(half_pass);
         Some(rois)
     }
 
@@ -1026,6 +1039,15 @@ mod tests {
         }
     }
 
+    /// A large face on frame 0, nothing on the others.
+    fn large_face_on_first(i: u64) -> Vec<Detection> {
+        if i == 0 {
+            vec![face(200.0, 20.0, 80.0)]
+        } else {
+            Vec::new()
+        }
+    }
+
     #[test]
     fn a_large_face_is_searched_around_at_the_scale_it_needs_and_sets_the_motion_scale() {
         let (w, h) = (320, 240);
@@ -1063,27 +1085,53 @@ mod tests {
     }
 
     #[test]
-    fn motion_is_searched_on_every_other_frame_and_on_a_cut() {
+    fn with_large_faces_motion_is_searched_on_every_other_frame_and_on_a_cut() {
         let (w, h) = (320, 240);
         let mut p = RoiPlanner::new(RoiSettings::default(), None);
         let mut searched = Vec::new();
         for i in 0..9u64 {
-            // A square walking right, 8 pixels a frame.
+            // A square walking right, 8 pixels a frame; a large face seen
+            // (and left) on the first frame.
             let data = luma(w, h, (20 + 8 * i as usize, 100, 24));
             let rois = plan(&mut p, i, w, h, &data).expect("regions");
-            if i > 0 {
+            if i > ROI_LAG + ROI_RECENT {
+                searched.push(!rois.is_empty());
+            }
+            p.saw(i, &large_face_on_first(i));
+        }
+        let mut i = 9;
+        while searched.len() < 4 {
+            let data = luma(w, h, (20 + 8 * i as usize, 100, 24));
+            let rois = plan(&mut p, i, w, h, &data).expect("regions");
+            if i > ROI_LAG + ROI_RECENT {
                 searched.push(!rois.is_empty());
             }
             p.saw(i, &[]);
+            i += 1;
         }
-        assert_eq!(
-            searched,
-            [false, true, false, true, false, true, false, true]
-        );
+        assert_eq!(searched.iter().filter(|&&s| s).count(), 2, "{searched:?}");
+        assert!(searched.windows(2).all(|w| w[0] != w[1]), "{searched:?}");
+        // With faces as small as the full scale reads (or none seen),
+        // every frame.
+        let mut p = RoiPlanner::new(RoiSettings::default(), None);
+        for i in 0..6u64 {
+            let data = luma(w, h, (20 + 8 * i as usize, 100, 24));
+            let rois = plan(&mut p, i, w, h, &data).expect("regions");
+            assert!(!rois.is_empty(), "frame {i}");
+            p.saw(i, &[]);
+        }
         // A cut (every block changes) on a frame off the motion cadence is
         // read whole.
+        let mut p = RoiPlanner::new(RoiSettings::default(), None);
+        let still = luma(w, h, (0, 0, 0));
+        for i in 0..8u64 {
+            plan(&mut p, i, w, h, &still);
+            p.saw(i, &large_face_on_first(i));
+        }
+        assert_eq!(p.frames % MOTION_EVERY, 0);
+        plan(&mut p, 8, w, h, &still);
+        p.saw(8, &[]);
         let cut = vec![20u8; w * h];
-        assert_eq!(p.frames % MOTION_EVERY, 1);
         let rois = plan(&mut p, 9, w, h, &cut).expect("regions");
         assert_eq!(rois.len(), 1);
         assert_eq!(rois[0].rect, [0, 0, w, h]);
@@ -1124,18 +1172,23 @@ mod tests {
     #[test]
     fn the_last_frames_are_searched_for_motion_on_every_frame() {
         let (w, h) = (320, 240);
-        let mut p = RoiPlanner::new(RoiSettings::default(), Some(6));
+        let mut p = RoiPlanner::new(RoiSettings::default(), Some(20));
         let mut searched = Vec::new();
-        for i in 0..6u64 {
-            let data = luma(w, h, (20 + 8 * i as usize, 100, 24));
+        for i in 0..20u64 {
+            let data = luma(w, h, (20 + 8 * i as usize, 180, 24));
             let rois = plan(&mut p, i, w, h, &data).expect("regions");
             searched.push(!rois.is_empty());
-            p.saw(i, &[]);
+            // A large face on the first frame sets the cadence; its own
+            // region is searched until frame ROI_LAG + ROI_RECENT.
+            p.saw(i, &large_face_on_first(i));
         }
-        // Frame 0 is the whole pass; 1, 3 and 5 are off the cadence, but 5
-        // is within MOTION_EVERY of the end.
+        // Off the cadence, 13, 15 and 17 are not searched; 19 is, within
+        // MOTION_EVERY of the end.
         assert_eq!(MOTION_EVERY, 2);
-        assert_eq!(searched, [true, false, true, false, true, true]);
+        assert_eq!(
+            searched[13..],
+            [false, true, false, true, false, true, true]
+        );
     }
 
     #[test]
