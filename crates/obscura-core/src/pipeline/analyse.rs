@@ -175,6 +175,20 @@ struct Mark {
     moved: bool,
 }
 
+impl Mark {
+    /// This mark on a block already marked `o`: faces as small as either
+    /// looks for, moved if either moved.
+    fn join(self, o: Option<Mark>) -> Mark {
+        match o {
+            Some(o) => Mark {
+                smallest: o.smallest.min(self.smallest),
+                moved: o.moved || self.moved,
+            },
+            None => self,
+        }
+    }
+}
+
 impl RoiPlanner {
     fn new(s: RoiSettings, total: Option<u64>) -> Self {
         RoiPlanner {
@@ -268,13 +282,7 @@ impl RoiPlanner {
         let b = self.s.block.max(4);
         let mut marks: Vec<Option<Mark>> = vec![None; bw * bh];
         let mark = |marks: &mut Vec<Option<Mark>>, j: usize, m: Mark| {
-            marks[j] = Some(match marks[j] {
-                Some(o) => Mark {
-                    smallest: o.smallest.min(m.smallest),
-                    moved: o.moved || m.moved,
-                },
-                None => m,
-            });
+            marks[j] = Some(m.join(marks[j]));
         };
         let grow = |marks: &[Option<Mark>], by: usize, only_moved: bool| -> Vec<Option<Mark>> {
             let mut out = marks.to_vec();
@@ -286,14 +294,7 @@ impl RoiPlanner {
                     }
                     for gy in y.saturating_sub(by)..=(y + by).min(bh - 1) {
                         for gx in x.saturating_sub(by)..=(x + by).min(bw - 1) {
-                            let o = out[gy * bw + gx];
-                            out[gy * bw + gx] = Some(match o {
-                                Some(o) => Mark {
-                                    smallest: o.smallest.min(m.smallest),
-                                    moved: o.moved || m.moved,
-                                },
-                                None => m,
-                            });
+                            out[gy * bw + gx] = Some(m.join(out[gy * bw + gx]));
                         }
                     }
                 }
@@ -373,14 +374,10 @@ impl RoiPlanner {
             let faces = grow(&marks, 1, false);
             for (g, f) in grown.iter_mut().zip(faces) {
                 if let Some(f) = f {
-                    let m = *g;
-                    *g = Some(match m {
-                        Some(m) => Mark {
-                            smallest: m.smallest.min(f.smallest),
-                            moved: m.moved,
-                        },
-                        None => f,
-                    });
+                    *g = Some(g.map_or(f, |m| Mark {
+                        smallest: m.smallest.min(f.smallest),
+                        ..m
+                    }));
                 }
             }
         }
