@@ -253,53 +253,17 @@ impl RoiPlanner {
             }
             let discover = (k / every) % DISCOVERY_EVERY == 0;
             let smallest = if discover { 0.0 } else { unknown };
-            // A pass too large for one model run is read in two halves on
-            // this frame and the next, so two workers share it rather than
-            // one holding up the frames behind it. They overlap by a
-            // quarter of the height: a face cut by one half's edge is
-            // whole in the other.
-            let scale = FaceSettings::default().scale_for(w, smallest);
-            if every >= 2 && h >= 64 && tile_plan(w, h, scale, FACE_INPUT_PIXELS).1.is_some() {
-                // The recent faces' own regions are searched too (below):
-                // a half is tiled differently from the whole frame, and a
-                // face near a tile edge can score under the threshold.
-                let cut = h * 5 / 8;
-                self.second_half = Some(Roi {
-                    rect: [0, h - cut, w, cut],
-                    smallest,
-                });
-                half_pass = Some(Roi {
-                    rect: [0, 0, w, cut],
-                    smallest,
-                });
-            } else {
+            half_pass = self.split_pass(w, h, smallest);
+            if half_pass.is_none() {
                 return Some(vec![Roi {
                     smallest,
                     ..Roi::whole(w, h)
                 }]);
             }
         }
-        let b = self.s.block.max(4);
         let mut marks: Vec<Option<Mark>> = vec![None; bw * bh];
         let mark = |marks: &mut Vec<Option<Mark>>, j: usize, m: Mark| {
             marks[j] = Some(m.join(marks[j]));
-        };
-        let grow = |marks: &[Option<Mark>], by: usize, only_moved: bool| -> Vec<Option<Mark>> {
-            let mut out = marks.to_vec();
-            for y in 0..bh {
-                for x in 0..bw {
-                    let Some(m) = marks[y * bw + x] else { continue };
-                    if only_moved && !m.moved {
-                        continue;
-                    }
-                    for gy in y.saturating_sub(by)..=(y + by).min(bh - 1) {
-                        for gx in x.saturating_sub(by)..=(x + by).min(bw - 1) {
-                            out[gy * bw + gx] = Some(m.join(out[gy * bw + gx]));
-                        }
-                    }
-                }
-            }
-            out
         };
         // What moved: every frame, or with adaptive scale every
         // MOTION_EVERY frames and on a frame where most of the picture
@@ -329,34 +293,7 @@ impl RoiPlanner {
                 );
             }
         }
-        // Around recent detections: with adaptive scale faces only, each
-        // read at the scale a face half its size needs.
-        let recent = match last {
-            Some(last) => self
-                .recent
-                .range(last.saturating_sub(ROI_RECENT)..=last)
-                .collect(),
-            None => Vec::new(),
-        };
-        for (_, boxes) in recent {
-            for (class, d) in boxes {
-                if self.s.adaptive && *class != Class::Face {
-                    continue;
-                }
-                let smallest = if self.s.adaptive { d.h / 2.0 } else { 0.0 };
-                let e = d.padded(2.0);
-                let x0 = (e.x.max(0.0) as usize / b).min(bw - 1);
-                let y0 = (e.y.max(0.0) as usize / b).min(bh - 1);
-                let x1 = (((e.x + e.w).max(0.0) as usize) / b).min(bw - 1);
-                let y1 = (((e.y + e.h).max(0.0) as usize) / b).min(bh - 1);
-                for by in y0..=y1 {
-                    for bx in x0..=x1 {
-                        let moved = !self.s.adaptive;
-                        mark(&mut marks, by * bw + bx, Mark { smallest, moved });
-                    }
-                }
-            }
-        }
+        self.mark_recent(&mut marks, last, (bw, bh));
         // Dilate what moved by the margin (and, with adaptive scale, the
         // surroundings of faces by one block), then take connected groups'
         // bounding boxes.
@@ -369,9 +306,9 @@ impl RoiPlanner {
         } else {
             self.s.margin
         };
-        let mut grown = grow(&marks, margin, true);
+        let mut grown = dilate(&marks, (bw, bh), margin, true);
         if self.s.adaptive {
-            let faces = grow(&marks, 1, false);
+            let faces = dilate(&marks, (bw, bh), 1, false);
             for (g, f) in grown.iter_mut().zip(faces) {
                 if let Some(f) = f {
                     *g = Some(g.map_or(f, |m| Mark {
@@ -381,40 +318,47 @@ impl RoiPlanner {
                 }
             }
         }
-        let mut seen = vec![false; bw * bh];
+        let rois = self.regions(&grown, (bw, bh), (w, h), known.then_some(unknown));
+        let mut rois = merge_overlapping(rois);
+        let area: usize = rois.iter().map(|r| r.rect[2] * r.rect[3]).sum();
+        if area as f32 > self.s.max_fraction * (w * h) as f32 {
+            if !self.s.adaptive {
+                return None;
+            }
+            let smallest = (rois.iter().chain(&half_pass))
+                .map(|r| r.smallest)
+                .fold(f32::INFINITY, f32::min);
+            return Some(vec![Roi {
+                smallest,
+                ..Roi::whole(w, h)
+            }]);
+        }
+        // Half a whole-frame pass is read as well as, not merged with, the
+        // regions inside it: they give their faces their own crop.
+        rois.extend(half_pass);
+        Some(rois)
+    }
+
+    /// The regions of the grown grid's connected groups, in pixels of a
+    /// `w`x`h` frame. Only a region that moved gets the minimum side (a
+    /// crop around a mouth or a hand); one around a face holds it whole.
+    /// With faces of a `known` size (half the smallest seen), the minimum
+    /// side is 8 times that, at least 48 pixels.
+    fn regions(
+        &self,
+        grown: &[Option<Mark>],
+        grid: (usize, usize),
+        (w, h): (usize, usize),
+        known: Option<f32>,
+    ) -> Vec<Roi> {
+        let b = self.s.block.max(4);
         let mut rois = Vec::new();
-        for start in 0..bw * bh {
-            if grown[start].is_none() || seen[start] {
-                continue;
-            }
-            let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
-            let (mut smallest, mut moved) = (f32::INFINITY, false);
-            let mut stack = vec![start];
-            seen[start] = true;
-            while let Some(i) = stack.pop() {
-                let (x, y) = (i % bw, i / bw);
-                (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
-                if let Some(m) = grown[i] {
-                    smallest = smallest.min(m.smallest);
-                    moved |= m.moved;
-                }
-                for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
-                    let (nx, ny) = (x as i64 + dx, y as i64 + dy);
-                    if nx < 0 || ny < 0 || nx >= bw as i64 || ny >= bh as i64 {
-                        continue;
-                    }
-                    let j = ny as usize * bw + nx as usize;
-                    if grown[j].is_some() && !seen[j] {
-                        seen[j] = true;
-                        stack.push(j);
-                    }
-                }
-            }
+        for ([x0, y0, x1, y1], smallest, moved) in components(grown, grid) {
             // Only a region that moved needs the minimum side (a crop
             // around a mouth or a hand); one around a face holds it whole.
             let min_side = if !moved {
                 0
-            } else if known {
+            } else if let Some(unknown) = known {
                 ((unknown * 8.0) as usize).clamp(48.min(self.s.min_side), self.s.min_side)
             } else {
                 self.s.min_side
@@ -435,24 +379,65 @@ impl RoiPlanner {
                 smallest,
             });
         }
-        let mut rois = merge_overlapping(rois);
-        let area: usize = rois.iter().map(|r| r.rect[2] * r.rect[3]).sum();
-        if area as f32 > self.s.max_fraction * (w * h) as f32 {
-            if !self.s.adaptive {
-                return None;
-            }
-            let smallest = (rois.iter().chain(&half_pass))
-                .map(|r| r.smallest)
-                .fold(f32::INFINITY, f32::min);
-            return Some(vec![Roi {
-                smallest,
-                ..Roi::whole(w, h)
-            }]);
+        rois
+    }
+
+    /// With adaptive scale, splits a whole-frame pass at `smallest` that is
+    /// too large for one model run into two halves, on this frame and the
+    /// next, so two workers share it rather than one holding up the frames
+    /// behind it: returns this frame's half (`None`: read it whole). They
+    /// overlap by a quarter of the height, so a face cut by one half's
+    /// edge is whole in the other. The recent faces' own regions are
+    /// searched too on those frames: a half is tiled differently from the
+    /// whole frame, and a face near a tile edge can score under the
+    /// threshold.
+    fn split_pass(&mut self, w: usize, h: usize, smallest: f32) -> Option<Roi> {
+        let scale = FaceSettings::default().scale_for(w, smallest);
+        let tiled = tile_plan(w, h, scale, FACE_INPUT_PIXELS).1.is_some();
+        if self.s.full_every < 2 || h < 64 || !tiled {
+            return None;
         }
-        // Half a whole-frame pass is read as well as, not merged with, the
-        // regions inside it: they give their faces their own crop.
-        rois.extend(half_pass);
-        Some(rois)
+        let cut = h * 5 / 8;
+        self.second_half = Some(Roi {
+            rect: [0, h - cut, w, cut],
+            smallest,
+        });
+        Some(Roi {
+            rect: [0, 0, w, cut],
+            smallest,
+        })
+    }
+
+    /// Marks the blocks around the detections of the frames up to `last`
+    /// (the last `ROI_RECENT`): with adaptive scale faces only, each for
+    /// faces half its height.
+    fn mark_recent(&self, marks: &mut [Option<Mark>], last: Option<u64>, (bw, bh): (usize, usize)) {
+        let Some(last) = last else { return };
+        let b = self.s.block.max(4);
+        for boxes in self
+            .recent
+            .range(last.saturating_sub(ROI_RECENT)..=last)
+            .map(|(_, v)| v)
+        {
+            for (class, d) in boxes {
+                if self.s.adaptive && *class != Class::Face {
+                    continue;
+                }
+                let smallest = if self.s.adaptive { d.h / 2.0 } else { 0.0 };
+                let moved = !self.s.adaptive;
+                let e = d.padded(2.0);
+                let x0 = (e.x.max(0.0) as usize / b).min(bw - 1);
+                let y0 = (e.y.max(0.0) as usize / b).min(bh - 1);
+                let x1 = (((e.x + e.w).max(0.0) as usize) / b).min(bw - 1);
+                let y1 = (((e.y + e.h).max(0.0) as usize) / b).min(bh - 1);
+                for by in y0..=y1 {
+                    for bx in x0..=x1 {
+                        let j = by * bw + bx;
+                        marks[j] = Some(Mark { smallest, moved }.join(marks[j]));
+                    }
+                }
+            }
+        }
     }
 
     /// Remembers where faces and plates were found in `frame`. People are
@@ -486,6 +471,69 @@ impl RoiPlanner {
             self.smallest = self.smallest.split_off(&keep_from);
         }
     }
+}
+
+/// `marks` (a `bw`x`bh` grid) with each mark spread `by` blocks around
+/// (only marks that moved, with `only_moved`).
+fn dilate(
+    marks: &[Option<Mark>],
+    (bw, bh): (usize, usize),
+    by: usize,
+    only_moved: bool,
+) -> Vec<Option<Mark>> {
+    let mut out = marks.to_vec();
+    for y in 0..bh {
+        for x in 0..bw {
+            let Some(m) = marks[y * bw + x] else { continue };
+            if only_moved && !m.moved {
+                continue;
+            }
+            for gy in y.saturating_sub(by)..=(y + by).min(bh - 1) {
+                for gx in x.saturating_sub(by)..=(x + by).min(bw - 1) {
+                    out[gy * bw + gx] = Some(m.join(out[gy * bw + gx]));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The connected groups of marked blocks of a `bw`x`bh` grid: their
+/// bounding blocks `[x0, y0, x1, y1]` (inclusive), the smallest face any
+/// of their blocks looks for, and whether any moved.
+fn components(grown: &[Option<Mark>], (bw, bh): (usize, usize)) -> Vec<([usize; 4], f32, bool)> {
+    let mut seen = vec![false; bw * bh];
+    let mut out = Vec::new();
+    for start in 0..bw * bh {
+        if grown[start].is_none() || seen[start] {
+            continue;
+        }
+        let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        let (mut smallest, mut moved) = (f32::INFINITY, false);
+        let mut stack = vec![start];
+        seen[start] = true;
+        while let Some(i) = stack.pop() {
+            let (x, y) = (i % bw, i / bw);
+            (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+            if let Some(m) = grown[i] {
+                smallest = smallest.min(m.smallest);
+                moved |= m.moved;
+            }
+            for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+                let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                if nx < 0 || ny < 0 || nx >= bw as i64 || ny >= bh as i64 {
+                    continue;
+                }
+                let j = ny as usize * bw + nx as usize;
+                if grown[j].is_some() && !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        out.push(([x0, y0, x1, y1], smallest, moved));
+    }
+    out
 }
 
 /// Merges regions whose bounding union costs no more pixels than the two
