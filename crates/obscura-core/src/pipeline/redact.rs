@@ -1782,7 +1782,7 @@ const DRAWN_QUEUE: usize = 3;
 /// Decoded pictures buffered ahead of detection, in bytes, all segments
 /// together. Detection is many times slower than decoding, so a deeper
 /// buffer only holds memory: the default 256 MB is over 80 pictures of
-/// 1080p, this 5 (2 per segment ahead with two decoders, at least 2).
+/// 1080p, this 5.
 const DETECTION_DECODE_BUFFER: usize = 16 << 20;
 
 /// `decode` with its buffer held to [`DETECTION_DECODE_BUFFER`], and one
