@@ -551,6 +551,19 @@ pub const PLATE_ZONE_WIDTH: f32 = 100.0;
 /// plate.
 const VEHICLE_READ_WIDTH: f32 = 480.0;
 
+/// The scale a `w`x`h` vehicle crop is read at for its plate:
+/// [`VEHICLE_READ_WIDTH`] across, 1x to 3x, except that a vehicle too large
+/// for that (a close bus) is read smaller: its plate is large too, and one
+/// crop then costs no more memory than a 16:9 whole-frame pass of
+/// `max_side`.
+fn vehicle_read_scale(w: usize, h: usize, max_side: usize) -> f32 {
+    let pass = (max_side.pow(2) * 9 / 16) as f32;
+    let fit = (pass / (w * h).max(1) as f32).sqrt();
+    (VEHICLE_READ_WIDTH / w.max(1) as f32)
+        .clamp(1.0, 3.0)
+        .min(fit)
+}
+
 /// The plate zone of a vehicle box: the band from 40% to 95% of its height,
 /// across its whole width. From behind or in front a plate sits in the
 /// lower middle; at an angle it is anywhere across that band (vtest.avi's
@@ -870,14 +883,7 @@ impl PlateDetector {
             (x1 - x0.floor()).ceil() as usize,
             (y1 - y0.floor()).ceil() as usize,
         ];
-        // A vehicle too large for that (a close bus) is read smaller: its
-        // plate is large too, and one crop then costs no more memory than
-        // the whole-frame pass.
-        let pass = (self.settings.max_side.pow(2) * 9 / 16) as f32;
-        let fit = (pass / (rect[2] * rect[3]).max(1) as f32).sqrt();
-        let scale = (VEHICLE_READ_WIDTH / rect[2] as f32)
-            .clamp(1.0, 3.0)
-            .min(fit);
+        let scale = vehicle_read_scale(rect[2], rect[3], self.settings.max_side);
         let regions = self.text_regions_in(frame, rect, scale)?;
         self.plates(frame, regions)
     }
@@ -1012,6 +1018,23 @@ mod tests {
         // A scale set by hand is used everywhere.
         let set = FaceSettings { scale: 1.5, ..auto };
         assert_eq!(set.scale_for(768, 40.0), 1.5);
+    }
+
+    #[test]
+    fn vehicle_crops_are_read_at_480_across_but_never_larger_than_a_whole_frame_pass() {
+        let max_side = PlateSettings::default().max_side;
+        // Small and middling vehicles: as before, 480 across, 1x to 3x.
+        assert_eq!(vehicle_read_scale(100, 80, max_side), 3.0);
+        assert_eq!(vehicle_read_scale(240, 200, max_side), 2.0);
+        assert_eq!(vehicle_read_scale(600, 400, max_side), 1.0);
+        // A close bus at 1080p is read smaller, within the pass's pixels.
+        let s = vehicle_read_scale(1400, 900, max_side);
+        assert!(s < 1.0, "{s}");
+        let pixels = (1400.0 * s) * (900.0 * s);
+        assert!(
+            pixels <= (max_side * max_side * 9 / 16) as f32 + 1.0,
+            "{pixels}"
+        );
     }
 
     #[test]
