@@ -322,21 +322,29 @@ fn x264_clip(dir: &Path, name: &str, seconds: u32, graph: &str) -> PathBuf {
 }
 
 /// `clip` analysed in full and with triage (which it has enough still
-/// GOPs to use), checked to give the same frames and events.
+/// GOPs to use), checked to give the same frames and events; and triage
+/// on one thread and on three, checked to give exactly the same result.
 fn full_and_triaged(clip: &Path) -> MotionAnalysis {
     let info = obscura::media::probe(clip).expect("probe");
     assert!(indexing::still_share(&info) >= indexing::TRIAGE_MIN_STILL_SHARE);
     let full = analyse(clip, None, &seq());
-    let triaged = analyse(
-        clip,
-        None,
-        &MotionOptions {
-            triage: true,
-            ..seq()
-        },
-    );
+    let triage = |threads| {
+        let mut a = analyse(
+            clip,
+            None,
+            &MotionOptions {
+                triage: true,
+                threads,
+                ..seq()
+            },
+        );
+        a.seconds = 0.0;
+        a
+    };
+    let triaged = triage(3);
     assert_eq!(triaged.frames, full.frames);
     assert_same_events(&full, &triaged);
+    assert_eq!(triage(1), triaged);
     full
 }
 

@@ -503,7 +503,7 @@ fn worker(shared: &Shared) {
         let Some(tx) = shared.take_tx(i) else { return };
         let ready = match decoder.as_mut() {
             Some(d) => d.restart(*span),
-            None => Decoder::open_span(&shared.path, shared.threads, *span).map(|mut d| {
+            None => Decoder::open_span(&shared.path, shared.threads, *span, true).map(|mut d| {
                 d.set_cancel(shared.user_cancel.clone());
                 decoder = Some(d);
             }),

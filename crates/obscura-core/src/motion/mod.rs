@@ -103,16 +103,21 @@ pub struct MotionOptions {
     /// Threads for segments (0 = one per core).
     pub threads: usize,
     /// With one segment: segment-parallel decode workers feeding the one
-    /// analysis thread (0 = one per core, 1 = a plain sequential decoder).
+    /// analysis thread (0 = one per core below 1280x720 and one decoder
+    /// with FFmpeg's frame threads from there, 1 = that one decoder at
+    /// every size).
     pub decode_workers: usize,
     /// Triage: skip decoding whole GOPs whose every inter packet is tiny
     /// (see [`crate::pipeline::indexing::gop_looks_still`]: a still
     /// picture); their frames score 0, except those after motion, decoded
     /// until the model has settled. Faster on quiet footage, at the cost of
-    /// missing motion too small to show in packet sizes. Sequential
-    /// analysis; a file with under
+    /// missing motion too small to show in packet sizes. The runs of GOPs
+    /// that change are analysed in parallel, each from the still picture
+    /// before it, on pictures decoded without the deblocking filter; a
+    /// file with under
     /// [`crate::pipeline::indexing::TRIAGE_MIN_STILL_SHARE`] of its frames
-    /// in still GOPs is analysed in full instead.
+    /// in still GOPs, or whose timestamps do not allow seeking, is
+    /// analysed in full instead.
     pub triage: bool,
     /// Width of the JPEG thumbnail at each event's peak (0 = none).
     pub thumbnail_width: usize,

@@ -38,10 +38,11 @@ pub fn gop_looks_still(key: &Keyframe) -> bool {
 }
 
 /// With [`MotionOptions::triage`], the share of a file's frames that must
-/// lie in still GOPs for triage to be used: decoding GOP by GOP on one
-/// analysis thread is slower than the segment-parallel full decode on some
-/// codecs (vtest.avi's MPEG-4: 898 against 1248 fps), so a file with
-/// little to skip is analysed in full.
+/// lie in still GOPs for triage to be used: opening a decoder for every
+/// run of changing GOPs costs more than the segment-parallel full decode
+/// on some codecs when there is little to skip (vtest.avi's MPEG-4, with
+/// GOP-by-GOP triage on one thread: 898 against 1248 fps), so such a file
+/// is analysed in full.
 pub const TRIAGE_MIN_STILL_SHARE: f64 = 0.25;
 
 /// The share of `info`'s frames in GOPs that triage would skip: those
@@ -268,7 +269,13 @@ pub fn scan_probed(
     )?;
     if opts.thumbnail_width > 0 && !incidents.is_empty() {
         let wanted: Vec<u64> = incidents.iter().map(|i| i.peak_frame).collect();
-        let thumbs = thumbnails(&info, &wanted, opts.thumbnail_width, &opts.cancel)?;
+        let thumbs = thumbnails(
+            &info,
+            &wanted,
+            opts.thumbnail_width,
+            opts.resolved_threads(),
+            &opts.cancel,
+        )?;
         for (inc, t) in incidents.iter_mut().zip(thumbs) {
             inc.thumbnail = t;
         }
@@ -305,22 +312,39 @@ fn score(
 ) -> Result<Series> {
     let path = info.path.as_path();
     let segments = plan.len();
-    let series = if opts.triage && still_share(info) >= TRIAGE_MIN_STILL_SHARE {
-        triage_series(info, analyser.clone(), opts.release, tick, &opts.cancel)?
+    let triage =
+        opts.triage && info.timestamps_complete && still_share(info) >= TRIAGE_MIN_STILL_SHARE;
+    let series = if triage {
+        triage_series(
+            info,
+            analyser,
+            opts.release,
+            opts.resolved_threads(),
+            tick,
+            &opts.cancel,
+        )?
     } else if segments <= 1 {
-        // One analysis thread, fed by segment-parallel decoding: exact, and
-        // the decoding (the expensive part) still uses every core.
+        // One analysis thread, fed by a decoder that uses every core.
         // Scoring a picture is much cheaper than decoding it, so the
         // consumer keeps up and a few pictures of buffer lose no speed: a
         // short file then peaks where a long one does (the default budget
-        // held 300 MB of 576p pictures for an 80 s clip).
+        // held 300 MB of 576p pictures for an 80 s clip). Segment-parallel
+        // decoding overlaps the segments only as far as the buffer lets
+        // the one ahead run on, which at HD needs a GOP of pictures (150 MB
+        // for 50 frames of 1080p); there, one decoder with FFmpeg's frame
+        // threads is as fast in far less (1080p Big Buck Bunny, 30 s: 5.0-
+        // 5.4 s and 107 MB with a 4-picture buffer, 3.9-4.1 s and 230 MB
+        // with 64 pictures, 4.1-4.3 s and 85 MB frame-threaded). Below HD,
+        // where frame threads gain less, segments are faster (vtest.avi:
+        // 0.6 s against 0.95 s).
         let decode = media::DecodeOptions {
             workers: opts.decode_workers,
             cancel: opts.cancel.clone(),
             queue: ONE_SEGMENT_QUEUE,
             ..media::DecodeOptions::default()
         };
-        let frames = if decode.workers == 1 {
+        let hd = u64::from(info.width) * u64::from(info.height) >= FRAME_THREADS_FROM_PIXELS;
+        let frames = if decode.workers == 1 || (decode.workers == 0 && hd) {
             let mut d = Decoder::open(path, 0)?;
             d.set_cancel(opts.cancel.clone());
             media::Frames::Sequential(d)
@@ -444,6 +468,11 @@ const FIRST: Keyframe = Keyframe {
 /// as one segment (the long path holds one picture per thread).
 const ONE_SEGMENT_QUEUE: usize = 4;
 
+/// Pictures of at least this many pixels (1280x720) are decoded for a
+/// one-segment index by one decoder with FFmpeg's frame threads rather
+/// than by segments in parallel (see [`score`]).
+const FRAME_THREADS_FROM_PIXELS: u64 = 1280 * 720;
+
 fn plan(info: &VideoInfo, opts: &MotionOptions) -> Vec<(Keyframe, u64, u64)> {
     let start = FIRST;
     let whole = vec![(start, 0, u64::MAX)];
@@ -549,76 +578,183 @@ fn analyse_frames(
     Ok(out)
 }
 
-/// Sequential analysis that decodes only the GOPs packet sizes say are
-/// not still, and after each such stretch the still GOPs the motion model
-/// needs to settle: when a mover stops in view (or the picture freezes
-/// with people in it) the model still sees motion there until it has
-/// learned the new picture, as a full decode does, so decoding carries on
-/// GOP by GOP while the last frame analysed still scores at or above
-/// `release`. (Analysing a still GOP's keyframe again in place of its
-/// other pictures is not the same: a GOP whose packets are tiny can still
-/// hold a small change, such as a mover leaving.) Skipped frames score 0
-/// at their nominal times.
+/// A run of GOPs triage decodes: `first..moving_end` (indices into the
+/// sorted keyframes) are GOPs whose packets say the picture changes, and
+/// decoding may carry on, while the motion model settles, up to the
+/// first frame of GOP `limit` (the next run's first, or the end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stretch {
+    first: usize,
+    moving_end: usize,
+    limit: usize,
+}
+
+/// The stretches of `keys` (sorted; the first at frame 0) that triage
+/// decodes: the maximal runs of GOPs that do not look still. The first
+/// GOP counts as changing when its keyframe is not a real one (`FIRST`:
+/// its packets are not known).
+fn stretches(keys: &[Keyframe]) -> Vec<Stretch> {
+    let changing: Vec<bool> = keys
+        .iter()
+        .enumerate()
+        .map(|(g, k)| !gop_looks_still(k) || (g == 0 && k.bytes == 0))
+        .collect();
+    let mut out: Vec<Stretch> = Vec::new();
+    let mut g = 0;
+    while g < keys.len() {
+        if !changing[g] {
+            g += 1;
+            continue;
+        }
+        let first = g;
+        while g < keys.len() && changing[g] {
+            g += 1;
+        }
+        if let Some(last) = out.last_mut() {
+            last.limit = first;
+        }
+        out.push(Stretch {
+            first,
+            moving_end: g,
+            limit: keys.len(),
+        });
+    }
+    out
+}
+
+/// Analysis that decodes only the GOPs packet sizes say are not still,
+/// and after each run of them the frames the motion model needs to
+/// settle: when a mover stops in view (or the picture freezes with people
+/// in it) the model still sees motion there until it has learned the new
+/// picture, as a full decode does, so decoding carries on frame by frame
+/// while the last frame analysed still scores at or above `release`.
+/// (Analysing a still GOP's keyframe again in place of its other pictures
+/// is not the same: a GOP whose packets are tiny can still hold a small
+/// change, such as a mover leaving.) Skipped frames score 0 at their
+/// nominal times.
+///
+/// Each run is analysed on its own, in parallel on up to `threads`
+/// threads: its model starts from the keyframe of the still GOP before it
+/// (whose packets say the picture there does not change, so it is the
+/// background the run starts from), or from its own first frame at the
+/// start of the file. The result does not depend on the thread count.
+/// Pictures are decoded without the deblocking filter
+/// ([`Decoder::open_from_for_analysis`]): motion is analysed on pictures
+/// shrunk several times, where block edges do not show.
 fn triage_series(
     info: &VideoInfo,
-    mut analyser: Analyser,
+    analyser: &Analyser,
     release: f32,
+    threads: usize,
     tick: &(dyn Fn(u64) + Sync),
     cancel: &crate::Cancel,
 ) -> Result<Series> {
     let mut keys: Vec<Keyframe> = info.keyframes.clone();
     keys.sort_by_key(|k| k.index);
-    if keys.first().is_none_or(|k| k.index != 0) || !info.timestamps_complete {
+    if keys.first().is_none_or(|k| k.index != 0) {
         keys.insert(0, FIRST);
     }
-    let ends: Vec<u64> = keys
-        .iter()
-        .skip(1)
-        .map(|k| k.index)
-        .chain([info.frames])
-        .collect();
+    let runs = stretches(&keys);
+    // One decoding thread per run when there are enough runs to keep every
+    // thread busy; FFmpeg's own threads otherwise.
+    let decode_threads = if runs.len() >= threads { 1 } else { 0 };
+    let at = |g: usize| keys.get(g).map_or(info.frames, |k| k.index);
+    let parts = longest_first(
+        &runs,
+        threads,
+        |run| at(run.moving_end) - at(run.first),
+        |run| {
+            triage_run(
+                info,
+                &keys,
+                *run,
+                analyser.clone(),
+                release,
+                decode_threads,
+                tick,
+                cancel,
+            )
+        },
+    );
     let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
     let mut out = Series::default();
-    // The decoder of the stretch being decoded, at the next GOP's first
-    // frame; none after a skipped GOP.
-    let mut open: Option<std::iter::Peekable<Decoder>> = None;
+    // Skipped frames up to frame `to`, at nominal times after the last one.
+    let skip_to = |out: &mut Series, to: u64| -> Result<()> {
+        let from = out.len() as u64;
+        let base = out.times.last().map_or(0.0, |t| t + frame_s);
+        for i in 0..to.saturating_sub(from) {
+            out.push(base + i as f64 * frame_s, FrameMotion::default())?;
+        }
+        tick(to.saturating_sub(from));
+        Ok(())
+    };
+    for (run, part) in runs.iter().zip(parts) {
+        skip_to(&mut out, keys[run.first].index)?;
+        out.extend(part?);
+    }
+    skip_to(&mut out, info.frames)?;
+    Ok(out)
+}
+
+/// One run of [`triage_series`]: its frames from its first GOP's first
+/// frame to where it stopped.
+#[allow(clippy::too_many_arguments)]
+fn triage_run(
+    info: &VideoInfo,
+    keys: &[Keyframe],
+    run: Stretch,
+    mut analyser: Analyser,
+    release: f32,
+    threads: usize,
+    tick: &(dyn Fn(u64) + Sync),
+    cancel: &crate::Cancel,
+) -> Result<Series> {
+    let at = |g: usize| keys.get(g).map_or(info.frames, |k| k.index);
+    let (from, changing_to, limit) = (at(run.first), at(run.moving_end), at(run.limit));
+    if run.first > 0 {
+        // The background: the still GOP's keyframe before the run (its
+        // open-GOP leading pictures belong to the GOP before it).
+        let key = &keys[run.first - 1];
+        let mut d = Decoder::open_from_for_analysis(info, key, 1)?;
+        d.set_cancel(cancel.clone());
+        for frame in d {
+            let frame = frame?;
+            if frame.index() >= key.index {
+                analyser
+                    .push(&frame.view())
+                    .map_err(|e| e.with_path(&info.path))?;
+                break;
+            }
+        }
+    }
+    let mut d = Decoder::open_from_for_analysis(info, &keys[run.first], threads)?;
+    d.set_cancel(cancel.clone());
+    let mut out = Series::default();
+    let mut pending = 0u64;
     // Whether the last frame analysed still moved.
     let mut settling = false;
-    for (g, key) in keys.iter().enumerate() {
-        let (from, to) = (key.index, ends[g]);
-        // The first GOP is always decoded, to start the background.
-        if g > 0 && !settling && gop_looks_still(key) {
-            open = None;
-            let base = out.times.last().map_or(0.0, |t| t + frame_s);
-            for i in 0..to.saturating_sub(from) {
-                out.push(base + i as f64 * frame_s, FrameMotion::default())?;
-            }
-            tick(to.saturating_sub(from));
-            continue;
+    for frame in d {
+        let frame = frame?;
+        let i = frame.index();
+        if i >= limit || (i >= changing_to && !settling) {
+            break;
         }
-        let mut frames = match open.take() {
-            Some(f) => f,
-            None => open_decoder(info, key, 0, cancel)?.peekable(),
-        };
-        let mut pending = 0u64;
-        // Frames up to the next GOP's first; an error is taken too, to be
-        // returned.
-        while let Some(frame) = frames.next_if(|f| f.as_ref().map_or(true, |f| f.index() < to)) {
-            let frame = frame?;
-            let m = analyser
-                .push(&frame.view())
+        let m = analyser
+            .push(&frame.view())
+            .map_err(|e| e.with_path(&info.path))?;
+        // Open-GOP leading pictures before `from` only teach the model.
+        if i >= from {
+            settling = m.score >= release;
+            out.push(frame.time(), m)
                 .map_err(|e| e.with_path(&info.path))?;
-            // Open-GOP leading pictures before `from` only teach the model.
-            if frame.index() >= from {
-                settling = m.score >= release;
-                out.push(frame.time(), m)
-                    .map_err(|e| e.with_path(&info.path))?;
-                pending += 1;
+            pending += 1;
+            if pending == 32 {
+                tick(pending);
+                pending = 0;
             }
         }
-        tick(pending);
-        open = Some(frames);
     }
+    tick(pending);
     Ok(out)
 }
 
@@ -636,33 +772,73 @@ fn find_gaps(times: &[f64], frame_s: f64) -> Vec<TimestampGap> {
 }
 
 /// JPEG thumbnails of the frames `wanted` (indices), `width` pixels wide,
-/// in the same order. Decodes from the keyframe before each one.
+/// in the same order, made on up to `threads` threads. Decodes from the
+/// keyframe before each one.
 fn thumbnails(
     info: &VideoInfo,
     wanted: &[u64],
     width: usize,
+    threads: usize,
     cancel: &crate::Cancel,
 ) -> Result<Vec<Vec<u8>>> {
     let mut keys: Vec<Keyframe> = info.keyframes.clone();
     keys.sort_by_key(|k| k.index);
-    let mut out = Vec::with_capacity(wanted.len());
-    for &target in wanted {
-        let key = keys
-            .iter()
+    let key_of = |target: u64| {
+        keys.iter()
             .rfind(|k| k.index <= target)
             .copied()
-            .unwrap_or(FIRST);
-        let mut jpeg = Vec::new();
-        for frame in open_decoder(info, &key, 0, cancel)? {
-            let frame = frame?;
-            if frame.index() == target {
-                jpeg = encode_jpeg(&frame.view(), width)?;
-                break;
+            .unwrap_or(FIRST)
+    };
+    let decode_threads = if wanted.len() >= threads { 1 } else { 0 };
+    longest_first(
+        wanted,
+        threads,
+        |&target| target - key_of(target).index,
+        |&target| {
+            for frame in open_decoder(info, &key_of(target), decode_threads, cancel)? {
+                let frame = frame?;
+                if frame.index() == target {
+                    return encode_jpeg(&frame.view(), width);
+                }
             }
+            Ok(Vec::new())
+        },
+    )
+    .into_iter()
+    .collect()
+}
+
+/// `work` done on every item on up to `threads` threads, the items with
+/// the largest `cost` first (so one long item does not start last while
+/// the other threads sit idle); results in the items' order.
+fn longest_first<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    cost: impl Fn(&T) -> u64,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cost(&items[i])));
+    let next = AtomicU64::new(0);
+    let done: std::sync::Mutex<Vec<Option<R>>> =
+        std::sync::Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, items.len().max(1)) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(&i) = order.get(k) else { break };
+                let r = work(&items[i]);
+                if let Ok(mut d) = done.lock() {
+                    d[i] = Some(r);
+                }
+            });
         }
-        out.push(jpeg);
-    }
-    Ok(out)
+    });
+    done.into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// What indexing one file did.
@@ -1030,5 +1206,73 @@ impl Indexer {
             }
         };
         index_files(&self.db, &self.camera, files, start, &opts, &progress)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A GOP starting at frame `index`: still when `still`.
+    fn gop(index: u64, still: bool) -> Keyframe {
+        Keyframe {
+            index,
+            pts: index as i64,
+            dts: index as i64,
+            leading_pictures: false,
+            bytes: 100_000,
+            max_inter_bytes: if still { 100 } else { 20_000 },
+        }
+    }
+
+    #[test]
+    fn stretches_are_the_runs_of_changing_gops_each_up_to_the_next() {
+        let pattern = [false, true, true, false, false, true, false];
+        let keys: Vec<Keyframe> = pattern
+            .iter()
+            .enumerate()
+            .map(|(g, &still)| gop(50 * g as u64, still))
+            .collect();
+        let runs = |first, moving_end, limit| Stretch {
+            first,
+            moving_end,
+            limit,
+        };
+        assert_eq!(
+            stretches(&keys),
+            vec![runs(0, 1, 3), runs(3, 5, 6), runs(6, 7, 7)]
+        );
+        // A still first GOP is skipped like any other; one whose packets
+        // are not known (`FIRST`) is decoded.
+        let mut quiet = keys.clone();
+        quiet[0] = gop(0, true);
+        assert_eq!(stretches(&quiet), vec![runs(3, 5, 6), runs(6, 7, 7)]);
+        quiet[0] = FIRST;
+        assert_eq!(stretches(&quiet)[0], runs(0, 1, 3));
+        assert!(stretches(&[gop(0, true), gop(50, true)]).is_empty());
+    }
+
+    #[test]
+    fn longest_first_does_every_item_once_and_keeps_their_order() {
+        let items: Vec<u64> = vec![3, 9, 1, 7, 7, 2];
+        for threads in [1, 2, 8] {
+            let calls = AtomicU64::new(0);
+            let out = longest_first(
+                &items,
+                threads,
+                |&c| c,
+                |&c| {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    c * 10
+                },
+            );
+            assert_eq!(out, vec![30, 90, 10, 70, 70, 20]);
+            assert_eq!(calls.load(Ordering::Relaxed), 6);
+        }
+        // On one thread, the costliest go first.
+        let seen = std::sync::Mutex::new(Vec::new());
+        longest_first(&items, 1, |&c| c, |&c| seen.lock().expect("lock").push(c));
+        assert_eq!(seen.into_inner().expect("lock"), vec![9, 7, 7, 3, 2, 1]);
+        assert!(longest_first(&Vec::<u64>::new(), 2, |&c| c, |&c| c).is_empty());
     }
 }
