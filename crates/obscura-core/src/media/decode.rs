@@ -337,6 +337,25 @@ impl Decoder {
         })
     }
 
+    /// Moves this decoder, opened on `info.path`, to decode from `key` as
+    /// [`Decoder::open_from`] would, without opening the file again (which
+    /// probes the stream: about 17 ms at 1080p).
+    ///
+    /// # Errors
+    /// When the seek fails.
+    pub fn restart_from(&mut self, info: &super::VideoInfo, key: &super::Keyframe) -> Result<()> {
+        if key.index == 0 || !info.timestamps_complete {
+            return self.restart(Span::default());
+        }
+        self.restart(Span {
+            start: Some((key.pts, key.dts)),
+            end: None,
+            end_closed: false,
+        })?;
+        self.next_index = key.index;
+        Ok(())
+    }
+
     /// Moves this decoder to another span of the same file: seeks, and
     /// opens a fresh codec. (Flushing the old one would keep its picture
     /// buffer pool, which only ever grows: a worker whose previous segment

@@ -663,8 +663,9 @@ fn triage_series(
         &runs,
         threads,
         |run| at(run.moving_end) - at(run.first),
-        |run| {
+        |slot: &mut Option<Decoder>, run| {
             triage_run(
+                slot,
                 info,
                 &keys,
                 *run,
@@ -697,9 +698,11 @@ fn triage_series(
 }
 
 /// One run of [`triage_series`]: its frames from its first GOP's first
-/// frame to where it stopped.
+/// frame to where it stopped, decoded by `slot`'s decoder (opened with
+/// `threads` when there is none yet).
 #[allow(clippy::too_many_arguments)]
 fn triage_run(
+    slot: &mut Option<Decoder>,
     info: &VideoInfo,
     keys: &[Keyframe],
     run: Stretch,
@@ -715,9 +718,7 @@ fn triage_run(
         // The background: the still GOP's keyframe before the run (its
         // open-GOP leading pictures belong to the GOP before it).
         let key = &keys[run.first - 1];
-        let mut d = Decoder::open_from_for_analysis(info, key, 1)?;
-        d.set_cancel(cancel.clone());
-        for frame in d {
+        for frame in decoder_at(slot, info, key, threads, false, cancel)? {
             let frame = frame?;
             if frame.index() >= key.index {
                 analyser
@@ -727,8 +728,7 @@ fn triage_run(
             }
         }
     }
-    let mut d = Decoder::open_from_for_analysis(info, &keys[run.first], threads)?;
-    d.set_cancel(cancel.clone());
+    let d = decoder_at(slot, info, &keys[run.first], threads, false, cancel)?;
     let mut out = Series::default();
     let mut pending = 0u64;
     // Whether the last frame analysed still moved.
@@ -794,8 +794,9 @@ fn thumbnails(
         wanted,
         threads,
         |&target| target - key_of(target).index,
-        |&target| {
-            for frame in open_decoder(info, &key_of(target), decode_threads, cancel)? {
+        |slot: &mut Option<Decoder>, &target| {
+            let d = decoder_at(slot, info, &key_of(target), decode_threads, true, cancel)?;
+            for frame in d {
                 let frame = frame?;
                 if frame.index() == target {
                     return encode_jpeg(&frame.view(), width);
@@ -810,12 +811,14 @@ fn thumbnails(
 
 /// `work` done on every item on up to `threads` threads, the items with
 /// the largest `cost` first (so one long item does not start last while
-/// the other threads sit idle); results in the items' order.
-fn longest_first<T: Sync, R: Send>(
+/// the other threads sit idle); results in the items' order. Each thread
+/// keeps a state of its own across its items (a decoder to reuse),
+/// starting from `S::default()`.
+fn longest_first<T: Sync, R: Send, S: Default>(
     items: &[T],
     threads: usize,
     cost: impl Fn(&T) -> u64,
-    work: impl Fn(&T) -> R + Sync,
+    work: impl Fn(&mut S, &T) -> R + Sync,
 ) -> Vec<R> {
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(cost(&items[i])));
@@ -824,12 +827,15 @@ fn longest_first<T: Sync, R: Send>(
         std::sync::Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.clamp(1, items.len().max(1)) {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(&i) = order.get(k) else { break };
-                let r = work(&items[i]);
-                if let Ok(mut d) = done.lock() {
-                    d[i] = Some(r);
+            scope.spawn(|| {
+                let mut state = S::default();
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(&i) = order.get(k) else { break };
+                    let r = work(&mut state, &items[i]);
+                    if let Ok(mut d) = done.lock() {
+                        d[i] = Some(r);
+                    }
                 }
             });
         }
@@ -839,6 +845,34 @@ fn longest_first<T: Sync, R: Send>(
         .into_iter()
         .flatten()
         .collect()
+}
+
+/// `slot`'s decoder moved to decode from `key`, or one opened there (with
+/// `threads`, skipping the deblocking filter unless `exact`) when the slot
+/// is empty.
+fn decoder_at<'a>(
+    slot: &'a mut Option<Decoder>,
+    info: &VideoInfo,
+    key: &Keyframe,
+    threads: usize,
+    exact: bool,
+    cancel: &crate::Cancel,
+) -> Result<&'a mut Decoder> {
+    match slot {
+        Some(d) => {
+            d.restart_from(info, key)?;
+            Ok(d)
+        }
+        None => {
+            let mut d = if exact {
+                Decoder::open_from(info, key, threads)?
+            } else {
+                Decoder::open_from_for_analysis(info, key, threads)?
+            };
+            d.set_cancel(cancel.clone());
+            Ok(slot.insert(d))
+        }
+    }
 }
 
 /// What indexing one file did.
@@ -1261,7 +1295,7 @@ mod tests {
                 &items,
                 threads,
                 |&c| c,
-                |&c| {
+                |_: &mut (), &c| {
                     calls.fetch_add(1, Ordering::Relaxed);
                     c * 10
                 },
@@ -1271,8 +1305,24 @@ mod tests {
         }
         // On one thread, the costliest go first.
         let seen = std::sync::Mutex::new(Vec::new());
-        longest_first(&items, 1, |&c| c, |&c| seen.lock().expect("lock").push(c));
+        longest_first(
+            &items,
+            1,
+            |&c| c,
+            |_: &mut (), &c| seen.lock().expect("lock").push(c),
+        );
         assert_eq!(seen.into_inner().expect("lock"), vec![9, 7, 7, 3, 2, 1]);
-        assert!(longest_first(&Vec::<u64>::new(), 2, |&c| c, |&c| c).is_empty());
+        assert!(longest_first(&Vec::<u64>::new(), 2, |&c| c, |_: &mut (), &c| c).is_empty());
+        // Each thread keeps its state from item to item.
+        let counts = longest_first(
+            &items,
+            1,
+            |&c| c,
+            |n: &mut u64, _| {
+                *n += 1;
+                *n
+            },
+        );
+        assert_eq!(counts, vec![4, 1, 6, 2, 3, 5]);
     }
 }
