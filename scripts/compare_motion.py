@@ -21,7 +21,8 @@ database, camera profile with no ignore-zones), `obscura decode` and
   - obscura's indexing fps against its decode-only fps (the share of the
     time spent on analysis);
   - with --triage (GOPs whose packets say the picture is still are not
-    decoded): fps, ratio, and recall of the full-decode event time.
+    decoded): fps, ratio, recall of the full-decode event time, and the
+    share of frames it decoded.
 
 Both tools use the same event rules (DVR-Scan's defaults: 0.1 s minimum,
 1.5 s before, 2 s after). Timings are wall-clock, best of --runs.
@@ -149,14 +150,16 @@ def obscura_events(obscura, path, runs, tmp, extra=()):
     profile.write_text('camera = 99\nname = "bench"\ntown = "-"\ndesk = "-"\n'
                        'coordinates = "normalised"\n')
     db = Path(tmp) / "bench.db"
-    secs, _ = timed([obscura, "index", str(path), "--camera", str(profile), "--db", str(db),
-                     "--json", *extra], runs)
+    secs, summary = timed([obscura, "index", str(path), "--camera", str(profile), "--db",
+                           str(db), "--json", *extra], runs)
     out = subprocess.run([obscura, "incidents", "--db", str(db), "--json"], check=True,
                          capture_output=True, text=True).stdout
     events = [(i["start_s"], i["end_s"]) for i in json.loads(out)]
     for f in Path(tmp).glob("bench.db*"):
         f.unlink()
-    return secs, events
+    done = json.loads(summary)["files"][0]
+    decoded = 1.0 - done["skipped_frames"] / max(done["frames"], 1)
+    return secs, events, decoded
 
 
 def timecode(tc):
@@ -222,8 +225,9 @@ def main():
         for path in inputs:
             n, fps = frames_of(path)
             dec_s, _ = timed([args.obscura, "decode", str(path)], args.runs)
-            ob_s, ob_ev = obscura_events(args.obscura, path, args.runs, tmp)
-            tr_s, tr_ev = obscura_events(args.obscura, path, args.runs, tmp, ["--triage"])
+            ob_s, ob_ev, _ = obscura_events(args.obscura, path, args.runs, tmp)
+            tr_s, tr_ev, tr_decoded = obscura_events(args.obscura, path, args.runs, tmp,
+                                                     ["--triage"])
             dv_s, dv_ev = dvr_scan_events(path, args.runs, tmp)
             print(f"\n{path.name}: {n} frames, {n / fps:.1f} s")
             print(f"  obscura index   {n / ob_s:8.1f} fps  ({ob_s:.2f} s, {len(ob_ev)} events, "
@@ -236,7 +240,7 @@ def main():
             recall = 1.0 if full == 0 else overlap(ob_ev, tr_ev) / full
             print(f"  obscura --triage {n / tr_s:8.1f} fps  ({dv_s / tr_s:.2f}x dvr-scan, "
                   f"recall of full-decode event time {recall:.3f}, IoU with dvr-scan "
-                  f"{iou(tr_ev, dv_ev):.3f})")
+                  f"{iou(tr_ev, dv_ev):.3f}, decoded {tr_decoded * 100:.0f}% of frames)")
             print(f"  obscura decode only {n / dec_s:8.1f} fps: indexing runs at "
                   f"{dec_s / ob_s * 100:.0f}% of decode speed")
             hours = (n / fps) / cores

@@ -349,6 +349,13 @@ fn full_and_triaged(clip: &Path) -> MotionAnalysis {
     };
     let triaged = triage(3);
     assert_eq!(triaged.frames, full.frames);
+    assert_eq!(full.skipped_frames, 0);
+    assert!(
+        triaged.skipped_frames > 0 && triaged.skipped_frames < triaged.frames,
+        "{} of {} frames skipped",
+        triaged.skipped_frames,
+        triaged.frames
+    );
     assert_same_events(&full, &triaged);
     assert_eq!(triage(1), triaged);
     full

@@ -164,8 +164,13 @@ fn print_indexed(done: &indexing::Indexed) {
         );
         return;
     }
+    let skipped = if done.skipped_frames > 0 {
+        format!(" ({} still, skipped by triage)", done.skipped_frames)
+    } else {
+        String::new()
+    };
     println!(
-        "{}: {} frames, {} incident(s), start {} ({}){}{}",
+        "{}: {} frames{skipped}, {} incident(s), start {} ({}){}{}",
         done.path.display(),
         done.frames,
         done.incidents,

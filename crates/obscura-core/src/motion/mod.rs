@@ -811,6 +811,9 @@ pub struct MotionAnalysis {
     pub recalibrations: u64,
     /// Segments the file was analysed in.
     pub segments: usize,
+    /// Of `frames`, those triage did not decode (in GOPs whose packets say
+    /// the picture is still: scored 0); 0 without triage.
+    pub skipped_frames: u64,
     /// The incidents.
     pub incidents: Vec<Incident>,
     /// Seconds the analysis took.

@@ -80,6 +80,8 @@ struct Series {
     scores: Vec<f32>,
     moving: Vec<bool>,
     recalibrations: u64,
+    /// Frames scored 0 without being decoded (triage).
+    skipped: u64,
     spills: Vec<Spill>,
 }
 
@@ -154,6 +156,7 @@ impl Series {
         self.scores.extend(next.scores);
         self.moving.extend(next.moving);
         self.recalibrations += next.recalibrations;
+        self.skipped += next.skipped;
         self.spills.extend(next.spills);
     }
 
@@ -294,6 +297,7 @@ pub fn scan_probed(
         wall_clock,
         gaps: find_gaps(&series.times, frame_s),
         recalibrations: series.recalibrations,
+        skipped_frames: series.skipped,
         segments,
         incidents,
         seconds: started.elapsed().as_secs_f64(),
@@ -690,6 +694,7 @@ fn triage_series(
         for i in 0..to.saturating_sub(from) {
             out.push(base + i as f64 * frame_s, FrameMotion::default())?;
         }
+        out.skipped += to.saturating_sub(from);
         tick(to.saturating_sub(from));
         Ok(())
     };
@@ -915,6 +920,8 @@ pub struct Indexed {
     pub expected_frames: Option<u64>,
     /// Segments it was analysed in.
     pub segments: usize,
+    /// Of `frames`, those triage did not decode (scored 0 as still).
+    pub skipped_frames: u64,
     /// Seconds the analysis and storing took.
     pub seconds: f64,
 }
@@ -1132,6 +1139,7 @@ impl Indexed {
             damaged: None,
             expected_frames: None,
             segments: 0,
+            skipped_frames: 0,
             seconds: 0.0,
         }
     }
@@ -1152,6 +1160,7 @@ impl Indexed {
             damaged,
             expected_frames,
             segments: a.segments,
+            skipped_frames: a.skipped_frames,
             seconds: a.seconds,
         }
     }
