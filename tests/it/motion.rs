@@ -423,6 +423,38 @@ fn triage_keeps_the_events_of_open_gop_footage_with_b_frames() {
 }
 
 #[test]
+fn triage_analyses_all_intra_footage_in_full() {
+    let dir = tempdir();
+    // MJPEG (as many IP cameras record): every frame is a keyframe, so
+    // packet sizes say nothing about motion. (Every GOP looked still, and
+    // triage skipped every frame and found no event.)
+    let graph = "color=c=white:s=40x40:r=25[b0];\
+        [0:v][b0]overlay=x='20+100*(t-5)':y=60:enable='between(t,5,7)':shortest=1[out]";
+    let clip = dir.path().join("intra.avi");
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("color=c=0x707070:s=320x240:r=25:d=20")
+        .args(["-filter_complex", graph, "-map", "[out]"])
+        .args(["-c:v", "mjpeg", "-q:v", "5", "-pix_fmt", "yuvj420p"])
+        .arg(&clip));
+    let info = obscura::media::probe(&clip).expect("probe");
+    assert_eq!(info.keyframes.len() as u64, info.frames);
+    assert_eq!(indexing::still_share(&info), 0.0);
+    let full = analyse(&clip, None, &seq());
+    let triaged = analyse(
+        &clip,
+        None,
+        &MotionOptions {
+            triage: true,
+            ..seq()
+        },
+    );
+    assert_eq!(triaged.skipped_frames, 0);
+    assert_eq!(full.incidents.len(), 1, "{:?}", full.incidents);
+    assert_same_events(&full, &triaged);
+}
+
+#[test]
 fn triage_decodes_on_until_a_mover_that_stopped_has_settled() {
     let dir = tempdir();
     // A box moves at 5-8 s, then stays where it stopped until the end of

@@ -36,9 +36,13 @@ pub const TRIAGE_FRACTION: f64 = 0.01;
 pub const TRIAGE_MIN_BYTES: u64 = 32;
 
 /// Whether the packet sizes of the GOP starting at `key` say its picture
-/// is still (see [`MotionOptions::triage`]).
+/// is still (see [`MotionOptions::triage`]). A GOP without inter packets
+/// (all-intra footage such as MJPEG, where every frame is a keyframe)
+/// says nothing about motion, so it never looks still.
 pub fn gop_looks_still(key: &Keyframe) -> bool {
-    (key.max_inter_bytes as f64) < (TRIAGE_FRACTION * key.bytes as f64).max(TRIAGE_MIN_BYTES as f64)
+    key.max_inter_bytes > 0
+        && (key.max_inter_bytes as f64)
+            < (TRIAGE_FRACTION * key.bytes as f64).max(TRIAGE_MIN_BYTES as f64)
 }
 
 /// With [`MotionOptions::triage`], the share of a file's frames that must
@@ -598,15 +602,11 @@ struct Stretch {
 }
 
 /// The stretches of `keys` (sorted; the first at frame 0) that triage
-/// decodes: the maximal runs of GOPs that do not look still. The first
-/// GOP counts as changing when its keyframe is not a real one (`FIRST`:
-/// its packets are not known).
+/// decodes: the maximal runs of GOPs that do not look still (a first GOP
+/// whose keyframe is not a real one, `FIRST`, has no packets known, so it
+/// does not).
 fn stretches(keys: &[Keyframe]) -> Vec<Stretch> {
-    let changing: Vec<bool> = keys
-        .iter()
-        .enumerate()
-        .map(|(g, k)| !gop_looks_still(k) || (g == 0 && k.bytes == 0))
-        .collect();
+    let changing: Vec<bool> = keys.iter().map(|k| !gop_looks_still(k)).collect();
     let mut out: Vec<Stretch> = Vec::new();
     let mut g = 0;
     while g < keys.len() {
@@ -1301,6 +1301,15 @@ mod tests {
         quiet[0] = FIRST;
         assert_eq!(stretches(&quiet)[0], runs(0, 1, 3));
         assert!(stretches(&[gop(0, true), gop(50, true)]).is_empty());
+        // All-intra footage (every frame a keyframe, no inter packets):
+        // nothing looks still, so it is decoded whole.
+        let intra: Vec<Keyframe> = (0..4)
+            .map(|i| Keyframe {
+                max_inter_bytes: 0,
+                ..gop(i, true)
+            })
+            .collect();
+        assert_eq!(stretches(&intra), vec![runs(0, 4, 4)]);
     }
 
     #[test]
