@@ -191,6 +191,17 @@ pub(super) struct Span {
     pub end_closed: bool,
 }
 
+/// The span that decodes `info.path` from `key` to the end; `None` when
+/// decoding starts at the beginning of the file (at the first keyframe,
+/// or when the file's timestamps do not allow a seek).
+fn span_from(info: &super::VideoInfo, key: &super::Keyframe) -> Option<Span> {
+    (key.index != 0 && info.timestamps_complete).then_some(Span {
+        start: Some((key.pts, key.dts)),
+        end: None,
+        end_closed: false,
+    })
+}
+
 /// Sequential decoder over one file's video stream. Yields frames in
 /// presentation order; the end of the stream is `None`.
 ///
@@ -286,18 +297,11 @@ impl Decoder {
         threads: usize,
         deblock: bool,
     ) -> Result<Self> {
-        if key.index == 0 || !info.timestamps_complete {
-            let mut d = Decoder::open_span(&info.path, threads, Span::default(), deblock)?;
-            d.expect_frames(info.frames);
-            return Ok(d);
+        let span = span_from(info, key);
+        let mut d = Decoder::open_span(&info.path, threads, span.unwrap_or_default(), deblock)?;
+        if span.is_some() {
+            d.next_index = key.index;
         }
-        let span = Span {
-            start: Some((key.pts, key.dts)),
-            end: None,
-            end_closed: false,
-        };
-        let mut d = Decoder::open_span(&info.path, threads, span, deblock)?;
-        d.next_index = key.index;
         d.expect_frames(info.frames);
         Ok(d)
     }
@@ -344,15 +348,11 @@ impl Decoder {
     /// # Errors
     /// When the seek fails.
     pub fn restart_from(&mut self, info: &super::VideoInfo, key: &super::Keyframe) -> Result<()> {
-        if key.index == 0 || !info.timestamps_complete {
-            return self.restart(Span::default());
+        let span = span_from(info, key);
+        self.restart(span.unwrap_or_default())?;
+        if span.is_some() {
+            self.next_index = key.index;
         }
-        self.restart(Span {
-            start: Some((key.pts, key.dts)),
-            end: None,
-            end_closed: false,
-        })?;
-        self.next_index = key.index;
         Ok(())
     }
 
