@@ -479,3 +479,86 @@ fn triage_decodes_on_until_a_mover_that_stopped_has_settled() {
     // The event outlasts the movement and its 2 s of padding.
     assert!(full.incidents[0].end_s > 10.5, "{:?}", full.incidents);
 }
+
+/// The picture of frame `index` of `clip`, as the thumbnail encoder makes
+/// it from a plain decode.
+fn thumbnail_of_frame(clip: &Path, index: u64, width: usize) -> Vec<u8> {
+    let decoder = obscura::media::Decoder::open(clip, 1).expect("opens");
+    for frame in decoder {
+        let frame = frame.expect("decodes");
+        if frame.index() == index {
+            return obscura::frame::sheet::encode_jpeg(&frame.view(), width).expect("encodes");
+        }
+    }
+    panic!("{} has no frame {index}", clip.display());
+}
+
+fn rgb(jpeg: &[u8]) -> image::RgbImage {
+    image::load_from_memory(jpeg).expect("a JPEG").to_rgb8()
+}
+
+#[test]
+fn every_incident_thumbnail_shows_its_peak_frame() {
+    let dir = tempdir();
+    // Two walk-throughs on a still picture; the second, 4 s long, is cut
+    // by a 2 s event cap, so its later pieces peak inside a stretch of
+    // motion, not at its best frame (their thumbnails are decoded again).
+    let graph = "color=c=white:s=40x40:r=25[b0];color=c=white:s=40x40:r=25[b1];\
+        [0:v][b0]overlay=x='20+100*(t-5)':y=60:enable='between(t,5,7)':shortest=1[s1];\
+        [s1][b1]overlay=x='20+60*(t-30)':y=140:enable='between(t,30,34)':shortest=1[out]";
+    let clip = x264_clip(dir.path(), "walks.mp4", 50, graph);
+    let capped = MotionOptions {
+        max_event_s: 2.0,
+        ..seq()
+    };
+    let segments = MotionOptions {
+        segments: 3,
+        warmup_frames: 100,
+        ..capped.clone()
+    };
+    let width = capped.thumbnail_width;
+    for opts in [seq(), capped.clone(), segments] {
+        let a = analyse(&clip, None, &opts);
+        assert!(a.incidents.len() >= 2, "{:?}", a.incidents);
+        for i in &a.incidents {
+            assert!(
+                i.thumbnail == thumbnail_of_frame(&clip, i.peak_frame, width),
+                "incident at {}-{} s (segments {}): the thumbnail is not of peak frame {}",
+                i.start_s,
+                i.end_s,
+                opts.segments,
+                i.peak_frame
+            );
+        }
+    }
+    // Triage analyses pictures decoded without the deblocking filter: the
+    // thumbnail is of the peak frame, within a few grey levels.
+    let triaged = analyse(
+        &clip,
+        None,
+        &MotionOptions {
+            triage: true,
+            ..capped
+        },
+    );
+    assert!(triaged.skipped_frames > 0);
+    for i in &triaged.incidents {
+        let (got, want) = (
+            rgb(&i.thumbnail),
+            rgb(&thumbnail_of_frame(&clip, i.peak_frame, width)),
+        );
+        assert_eq!(got.dimensions(), want.dimensions());
+        let diff: u64 = got
+            .as_raw()
+            .iter()
+            .zip(want.as_raw())
+            .map(|(&a, &b)| u64::from(a.abs_diff(b)))
+            .sum();
+        let mean = diff as f64 / got.as_raw().len() as f64;
+        assert!(
+            mean < 2.0,
+            "peak frame {}: mean difference {mean}",
+            i.peak_frame
+        );
+    }
+}

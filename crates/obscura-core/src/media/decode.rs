@@ -127,6 +127,35 @@ impl DecodedFrame {
         }
     }
 
+    /// Another handle on the same picture: a new reference to its buffers,
+    /// nothing copied. Writing through either handle's
+    /// [`view_mut`](Self::view_mut) first gives that handle buffers of its
+    /// own, so the other never changes.
+    ///
+    /// # Errors
+    /// `Io` if the reference cannot be made (out of memory).
+    pub(crate) fn share(&self) -> Result<DecodedFrame> {
+        let mut inner = ff::frame::Video::empty();
+        // SAFETY: `inner` owns a fresh, empty AVFrame, which is what
+        // av_frame_ref needs as its destination; `self.inner` owns a valid
+        // decoded AVFrame, whose reference-counted buffers gain one
+        // reference and stay alive until both frames are freed.
+        let ret = unsafe { ff::ffi::av_frame_ref(inner.as_mut_ptr(), self.inner.as_ptr()) };
+        if ret < 0 {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!("cannot share a decoded frame: {}", ff::Error::from(ret)),
+            ));
+        }
+        Ok(DecodedFrame {
+            inner,
+            pts: self.pts,
+            index: self.index,
+            time: self.time,
+            duration: self.duration,
+        })
+    }
+
     /// Moves the picture out of the decoder's buffer pool into buffers of
     /// its own. A pool keeps every buffer it ever lent until the decoder is
     /// closed and the last picture released, so pictures held long after

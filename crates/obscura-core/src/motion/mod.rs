@@ -667,6 +667,14 @@ pub struct EventSpan {
     pub end_frame: u64,
 }
 
+/// The fewest frames of `frame_s` seconds that make an event of
+/// [`MotionOptions::min_event_s`].
+pub(crate) fn min_event_frames(opts: &MotionOptions, frame_s: f64) -> usize {
+    ((opts.min_event_s / frame_s.max(1e-6)) - 1e-6)
+        .ceil()
+        .max(1.0) as usize
+}
+
 /// Finds events in a series of per-frame `scores` at `times` (seconds of
 /// each frame; `frame_s` is one frame's duration), with hysteresis,
 /// minimum length, padding, merging and the length cap of `opts`.
@@ -680,9 +688,7 @@ pub fn detect_events(
     if n == 0 {
         return Vec::new();
     }
-    let min_frames = ((opts.min_event_s / frame_s.max(1e-6)) - 1e-6)
-        .ceil()
-        .max(1.0) as usize;
+    let min_frames = min_event_frames(opts, frame_s);
     // Active runs with hysteresis.
     let mut runs = Vec::new();
     let mut start: Option<usize> = None;

@@ -87,6 +87,91 @@ struct Series {
     /// Frames scored 0 without being decoded (triage).
     skipped: u64,
     spills: Vec<Spill>,
+    /// Thumbnails made while analysing, by frame ([`PeakThumbs`]).
+    thumbs: Vec<(u64, Vec<u8>)>,
+}
+
+/// One frame's duration in seconds (25 fps where the file gives no rate).
+fn frame_seconds(info: &VideoInfo) -> f64 {
+    if info.fps > 0.0 {
+        1.0 / info.fps
+    } else {
+        0.04
+    }
+}
+
+/// Which frames get a thumbnail while they are analysed: the first
+/// best-scoring frame of each stretch of frames scoring at least `release`
+/// that lasts `min_frames` and reaches `trigger`. An incident's peak is the
+/// first best-scoring frame of the stretches it holds, so its thumbnail is
+/// one of these unless the event cap or a segment's edge cuts a stretch;
+/// only then is its picture decoded again. The picture is the one
+/// analysed: under triage decoded without the deblocking filter, which at
+/// thumbnail size does not show.
+#[derive(Debug, Clone, Copy)]
+struct PeakThumbs {
+    release: f32,
+    trigger: f32,
+    min_frames: usize,
+    /// Thumbnail width; 0 makes none.
+    width: usize,
+}
+
+impl PeakThumbs {
+    fn of(opts: &MotionOptions, frame_s: f64) -> PeakThumbs {
+        PeakThumbs {
+            release: opts.release,
+            trigger: opts.trigger,
+            min_frames: crate::motion::min_event_frames(opts, frame_s),
+            width: opts.thumbnail_width,
+        }
+    }
+}
+
+/// The best frame so far of the stretch being analysed ([`PeakThumbs`]),
+/// held as a reference to the decoded picture, not a copy.
+struct PeakWatch {
+    rule: PeakThumbs,
+    best: Option<(f32, media::DecodedFrame)>,
+    frames: usize,
+}
+
+impl PeakWatch {
+    fn new(rule: PeakThumbs) -> PeakWatch {
+        PeakWatch {
+            rule,
+            best: None,
+            frames: 0,
+        }
+    }
+
+    /// Takes in the next analysed frame, scored `score`.
+    fn see(&mut self, frame: &media::DecodedFrame, score: f32, out: &mut Series) -> Result<()> {
+        if self.rule.width == 0 {
+            return Ok(());
+        }
+        if score < self.rule.release {
+            return self.close(out);
+        }
+        self.frames += 1;
+        if self.best.as_ref().is_none_or(|(s, _)| score > *s) {
+            self.best = Some((score, frame.share()?));
+        }
+        Ok(())
+    }
+
+    /// Ends the stretch, keeping its best frame's thumbnail in `out` if the
+    /// stretch counts.
+    fn close(&mut self, out: &mut Series) -> Result<()> {
+        if let Some((score, frame)) = self.best.take() {
+            if self.frames >= self.rule.min_frames && score >= self.rule.trigger {
+                let jpeg = encode_jpeg(&frame.view(), self.rule.width)?;
+                out.thumbs.push((frame.index(), jpeg));
+            }
+        }
+        self.frames = 0;
+        Ok(())
+    }
 }
 
 /// Boxes and heatmaps of moving frames, in frame order, in a temporary
@@ -162,6 +247,7 @@ impl Series {
         self.recalibrations += next.recalibrations;
         self.skipped += next.skipped;
         self.spills.extend(next.spills);
+        self.thumbs.extend(next.thumbs);
     }
 
     /// Reads the moving frames' boxes and heatmaps back, in frame order.
@@ -262,7 +348,7 @@ pub fn scan_probed(
     let mut series = score(&info, &plan, &analyser, opts, &tick)?;
     let frames = series.len() as u64;
     info.check_all_decoded(frames, path, "; not indexed")?;
-    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
+    let frame_s = frame_seconds(&info);
     let spans = detect_events(&series.scores, &series.times, frame_s, opts);
     let wall_clock = WallClock::resolve(
         explicit_start,
@@ -278,8 +364,17 @@ pub fn scan_probed(
         frame_s,
         &wall_clock,
     )?;
-    if opts.thumbnail_width > 0 && !incidents.is_empty() {
-        let wanted: Vec<u64> = incidents.iter().map(|i| i.peak_frame).collect();
+    let mut made: std::collections::HashMap<u64, Vec<u8>> = series.thumbs.drain(..).collect();
+    for inc in &mut incidents {
+        inc.thumbnail = made.remove(&inc.peak_frame).unwrap_or_default();
+    }
+    // Peaks whose stretch was cut (see [`PeakThumbs`]) are decoded again.
+    let missing: Vec<&mut Incident> = incidents
+        .iter_mut()
+        .filter(|i| i.thumbnail.is_empty())
+        .collect();
+    if opts.thumbnail_width > 0 && !missing.is_empty() {
+        let wanted: Vec<u64> = missing.iter().map(|i| i.peak_frame).collect();
         let thumbs = thumbnails(
             &info,
             &wanted,
@@ -287,7 +382,7 @@ pub fn scan_probed(
             opts.resolved_threads(),
             &opts.cancel,
         )?;
-        for (inc, t) in incidents.iter_mut().zip(thumbs) {
+        for (inc, t) in missing.into_iter().zip(thumbs) {
             inc.thumbnail = t;
         }
     }
@@ -324,13 +419,14 @@ fn score(
 ) -> Result<Series> {
     let path = info.path.as_path();
     let segments = plan.len();
+    let peaks = PeakThumbs::of(opts, frame_seconds(info));
     let triage =
         opts.triage && info.timestamps_complete && still_share(info) >= TRIAGE_MIN_STILL_SHARE;
     let series = if triage {
         triage_series(
             info,
             analyser,
-            opts.release,
+            peaks,
             opts.resolved_threads(),
             tick,
             &opts.cancel,
@@ -363,7 +459,15 @@ fn score(
         } else {
             media::Frames::Parallel(media::ParallelDecoder::start(info, &decode)?)
         };
-        analyse_frames(frames, path, 0, u64::MAX, &mut analyser.clone(), tick)?
+        analyse_frames(
+            frames,
+            path,
+            0,
+            u64::MAX,
+            &mut analyser.clone(),
+            peaks,
+            tick,
+        )?
     } else {
         let threads = opts.resolved_threads().min(segments);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -374,7 +478,16 @@ fn score(
             use rayon::prelude::*;
             plan.par_iter()
                 .map(|(key, from, to)| {
-                    run_segment(info, key, *from, *to, analyser.clone(), tick, &opts.cancel)
+                    run_segment(
+                        info,
+                        key,
+                        *from,
+                        *to,
+                        analyser.clone(),
+                        peaks,
+                        tick,
+                        &opts.cancel,
+                    )
                 })
                 .collect()
         });
@@ -544,29 +657,34 @@ fn open_decoder(
     Ok(d)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_segment(
     info: &VideoInfo,
     key: &Keyframe,
     from: u64,
     to: u64,
     mut analyser: Analyser,
+    peaks: PeakThumbs,
     tick: &(dyn Fn(u64) + Sync),
     cancel: &crate::Cancel,
 ) -> Result<Series> {
     let decoder = open_decoder(info, key, 1, cancel)?;
-    analyse_frames(decoder, &info.path, from, to, &mut analyser, tick)
+    analyse_frames(decoder, &info.path, from, to, &mut analyser, peaks, tick)
 }
 
-/// Runs `analyser` over `frames`, keeping frames `from..to`.
+/// Runs `analyser` over `frames`, keeping frames `from..to` and the
+/// thumbnails of their peaks.
 fn analyse_frames(
     frames: impl Iterator<Item = Result<media::DecodedFrame>>,
     path: &Path,
     from: u64,
     to: u64,
     analyser: &mut Analyser,
+    peaks: PeakThumbs,
     tick: &(dyn Fn(u64) + Sync),
 ) -> Result<Series> {
     let mut out = Series::default();
+    let mut watch = PeakWatch::new(peaks);
     let mut pending = 0u64;
     for frame in frames {
         let frame = frame?;
@@ -578,6 +696,9 @@ fn analyse_frames(
             .push(&frame.view())
             .map_err(|e| e.with_path(path))?;
         if idx >= from {
+            watch
+                .see(&frame, m.score, &mut out)
+                .map_err(|e| e.with_path(path))?;
             out.push(frame.time(), m).map_err(|e| e.with_path(path))?;
             pending += 1;
             if pending == 32 {
@@ -586,6 +707,7 @@ fn analyse_frames(
             }
         }
     }
+    watch.close(&mut out).map_err(|e| e.with_path(path))?;
     tick(pending);
     Ok(out)
 }
@@ -652,7 +774,7 @@ fn stretches(keys: &[Keyframe]) -> Vec<Stretch> {
 fn triage_series(
     info: &VideoInfo,
     analyser: &Analyser,
-    release: f32,
+    peaks: PeakThumbs,
     threads: usize,
     tick: &(dyn Fn(u64) + Sync),
     cancel: &crate::Cancel,
@@ -678,14 +800,14 @@ fn triage_series(
                 &keys,
                 *run,
                 analyser.clone(),
-                release,
+                peaks,
                 decode_threads,
                 tick,
                 cancel,
             )
         },
     );
-    let frame_s = if info.fps > 0.0 { 1.0 / info.fps } else { 0.04 };
+    let frame_s = frame_seconds(info);
     let mut out = Series::default();
     // Skipped frames up to frame `to`, at nominal times after the last one.
     let skip_to = |out: &mut Series, to: u64| -> Result<()> {
@@ -716,7 +838,7 @@ fn triage_run(
     keys: &[Keyframe],
     run: Stretch,
     mut analyser: Analyser,
-    release: f32,
+    peaks: PeakThumbs,
     threads: usize,
     tick: &(dyn Fn(u64) + Sync),
     cancel: &crate::Cancel,
@@ -739,6 +861,7 @@ fn triage_run(
     }
     let d = decoder_at(slot, info, &keys[run.first], threads, false, cancel)?;
     let mut out = Series::default();
+    let mut watch = PeakWatch::new(peaks);
     let mut pending = 0u64;
     // Whether the last frame analysed still moved.
     let mut settling = false;
@@ -758,7 +881,10 @@ fn triage_run(
         let m = analyser
             .push(&frame.view())
             .map_err(|e| e.with_path(&info.path))?;
-        settling = m.score >= release;
+        settling = m.score >= peaks.release;
+        watch
+            .see(&frame, m.score, &mut out)
+            .map_err(|e| e.with_path(&info.path))?;
         out.push(frame.time(), m)
             .map_err(|e| e.with_path(&info.path))?;
         pending += 1;
@@ -767,6 +893,7 @@ fn triage_run(
             pending = 0;
         }
     }
+    watch.close(&mut out).map_err(|e| e.with_path(&info.path))?;
     tick(pending);
     Ok(out)
 }
