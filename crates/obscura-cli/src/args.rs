@@ -80,6 +80,10 @@ pub(crate) enum Command {
     Report(ReportCmd),
     /// Decode only and report the speed; optionally print a hash per frame.
     Decode(DecodeCmd),
+    /// A local web console over the index: incidents (timeline,
+    /// thumbnails, heatmaps, playback), the monthly report, the audit trail.
+    /// Listens on 127.0.0.1 and prints a URL with this run's token.
+    Console(ConsoleCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -471,8 +475,44 @@ pub(crate) struct ReportCmd {
     #[arg(long, conflicts_with = "csv")]
     pub(crate) json: bool,
     /// CSV with a header row.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "html")]
     pub(crate) csv: bool,
+    /// Write the report as one self-contained HTML page (every grouping,
+    /// charts as inline SVG, no script, no external request; prints to
+    /// PDF). Never replaces an existing file.
+    #[arg(long, value_name = "FILE", conflicts_with = "json")]
+    pub(crate) html: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ConsoleCmd {
+    /// Index database (must exist: `obscura index` makes it).
+    #[arg(long)]
+    pub(crate) db: PathBuf,
+    /// A folder whose files may be opened in the console (repeatable).
+    /// Nothing outside these folders and the index's recordings is read.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) media: Vec<PathBuf>,
+    /// Port (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) port: u16,
+    /// Address to listen on. Anything but a loopback address makes the
+    /// console (and the evidence it serves) reachable from other machines,
+    /// over plain HTTP, to anyone who learns the URL: only on a trusted
+    /// network, and only when needed.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub(crate) bind: std::net::IpAddr,
+    /// Folder for browser copies of recordings made for playback
+    /// (default: $OBSCURA_HOME/console-cache).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache: Option<PathBuf>,
+    /// The audit trail's public key (hex, or a KEY.pub file), to check who
+    /// signed its head.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) audit_key: Option<String>,
+    /// Print the URL as a JSON object (`{"url": ...}`) on one line.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(clap::Args, Debug)]

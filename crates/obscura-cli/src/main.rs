@@ -64,5 +64,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Index(c) => incidents::index(c),
         Command::Incidents(c) => incidents::incidents(c),
         Command::Report(c) => incidents::report(c),
+        Command::Console(c) => incidents::console(c),
     }
 }

@@ -47,10 +47,17 @@ pub(crate) fn report(cmd: ReportCmd) -> Result<ExitCode> {
         compare,
         json,
         csv,
+        html,
     } = cmd;
     let month: Month = month.parse()?;
     let by: GroupBy = by.parse()?;
     let compare: Comparison = compare.as_deref().unwrap_or("none").parse()?;
+    if let Some(dest) = html {
+        let written = obscura_console::report::write_html(&db, month, compare.previous(), &dest)
+            .with_context(|| format!("cannot write the report to {}", dest.display()))?;
+        println!("wrote the {month} report to {}", written.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let idx = Store::open_read_only(&db)?;
     let report = idx.report(month, by, compare.previous())?;
     print_report(&report, json, csv)?;
@@ -221,4 +228,39 @@ pub(crate) fn write_thumbnails(
         pending.commit()?;
     }
     Ok(())
+}
+
+pub(crate) fn console(cmd: ConsoleCmd) -> Result<ExitCode> {
+    let ConsoleCmd {
+        db,
+        media,
+        port,
+        bind,
+        cache,
+        audit_key,
+        json,
+    } = cmd;
+    if !bind.is_loopback() {
+        eprintln!(
+            "obscura: WARNING: listening on {bind}, not on this machine only: anyone on the network who learns the URL can read the evidence it serves, over unencrypted HTTP"
+        );
+    }
+    let config = obscura_console::ConsoleConfig {
+        db,
+        media,
+        cache: cache.unwrap_or_else(|| obscura_core::home().join("console-cache")),
+        audit_key,
+    };
+    let addr = std::net::SocketAddr::new(bind, port);
+    obscura_console::run(config, addr, interrupt().clone(), |console| {
+        if json {
+            println!("{}", serde_json::json!({ "url": console.url() }));
+        } else {
+            println!("Obscura console: open {}", console.url());
+            println!("(the address holds this run's token; Ctrl-C stops the console)");
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -186,6 +186,35 @@ fn set_wal(conn: &Connection, path: &Path) -> Result<()> {
     }
 }
 
+/// The columns of an [`IncidentRow`], read by [`incident_row`].
+const INCIDENT_SELECT: &str =
+    "SELECT i.id, i.camera, c.name, c.town, c.desk, r.path, i.start_utc, i.end_utc,
+            i.start_s, i.end_s, i.start_frame, i.end_frame, i.peak_score, i.peak_s,
+            i.bbox_x0, i.bbox_y0, i.bbox_x1, i.bbox_y1, length(i.thumbnail)
+     FROM incidents i JOIN cameras c ON c.number = i.camera
+          JOIN recordings r ON r.id = i.recording";
+
+fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+    Ok(IncidentRow {
+        id: r.get(0)?,
+        camera: r.get(1)?,
+        camera_name: r.get(2)?,
+        town: r.get(3)?,
+        desk: r.get(4)?,
+        recording: r.get(5)?,
+        start_utc: r.get(6)?,
+        end_utc: r.get(7)?,
+        start_s: r.get(8)?,
+        end_s: r.get(9)?,
+        start_frame: r.get::<_, i64>(10)?.max(0) as u64,
+        end_frame: r.get::<_, i64>(11)?.max(0) as u64,
+        peak_score: r.get(12)?,
+        peak_s: r.get(13)?,
+        bbox: [r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?],
+        thumbnail_bytes: r.get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as usize,
+    })
+}
+
 /// An open incident index.
 #[derive(Debug)]
 pub struct Store {
@@ -862,46 +891,61 @@ impl Store {
         let to = filter.to.as_ref().map(format_utc);
         let mut st = self
             .conn
-            .prepare(
-                "SELECT i.id, i.camera, c.name, c.town, c.desk, r.path, i.start_utc, i.end_utc,
-                        i.start_s, i.end_s, i.start_frame, i.end_frame, i.peak_score, i.peak_s,
-                        i.bbox_x0, i.bbox_y0, i.bbox_x1, i.bbox_y1, length(i.thumbnail)
-                 FROM incidents i JOIN cameras c ON c.number = i.camera
-                      JOIN recordings r ON r.id = i.recording
+            .prepare(&format!(
+                "{INCIDENT_SELECT}
                  WHERE (?1 IS NULL OR i.camera = ?1)
                    AND (?2 IS NULL OR trim(c.town) = trim(?2) COLLATE NOCASE)
                    AND (?3 IS NULL OR trim(c.desk) = trim(?3) COLLATE NOCASE)
                    AND (?4 IS NULL OR i.start_utc >= ?4)
                    AND (?5 IS NULL OR i.start_utc < ?5)
-                 ORDER BY i.start_utc IS NULL, i.start_utc, r.path, i.start_s",
-            )
+                 ORDER BY i.start_utc IS NULL, i.start_utc, r.path, i.start_s"
+            ))
             .map_err(e)?;
         let rows = st
             .query_map(
                 params![filter.camera, filter.town, filter.desk, from, to],
-                |r| {
-                    Ok(IncidentRow {
-                        id: r.get(0)?,
-                        camera: r.get(1)?,
-                        camera_name: r.get(2)?,
-                        town: r.get(3)?,
-                        desk: r.get(4)?,
-                        recording: r.get(5)?,
-                        start_utc: r.get(6)?,
-                        end_utc: r.get(7)?,
-                        start_s: r.get(8)?,
-                        end_s: r.get(9)?,
-                        start_frame: r.get::<_, i64>(10)?.max(0) as u64,
-                        end_frame: r.get::<_, i64>(11)?.max(0) as u64,
-                        peak_score: r.get(12)?,
-                        peak_s: r.get(13)?,
-                        bbox: [r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?],
-                        thumbnail_bytes: r.get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as usize,
-                    })
-                },
+                incident_row,
             )
             .map_err(e)?;
         rows.collect::<rusqlite::Result<_>>().map_err(e)
+    }
+
+    /// The cameras the index knows, by number.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn cameras(&self) -> Result<Vec<crate::pipeline::export::CameraInfo>> {
+        let e = |err| db_err(&self.path, "cannot list cameras", err);
+        let mut st = self
+            .conn
+            .prepare("SELECT number, name, town, desk FROM cameras ORDER BY number")
+            .map_err(e)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(crate::pipeline::export::CameraInfo {
+                    number: r.get(0)?,
+                    name: r.get(1)?,
+                    town: r.get(2)?,
+                    desk: r.get(3)?,
+                })
+            })
+            .map_err(e)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(e)
+    }
+
+    /// Incident `id`, if there is one.
+    ///
+    /// # Errors
+    /// `Database` on any SQLite failure.
+    pub fn incident(&self, id: i64) -> Result<Option<IncidentRow>> {
+        self.conn
+            .query_row(
+                &format!("{INCIDENT_SELECT} WHERE i.id = ?1"),
+                [id],
+                incident_row,
+            )
+            .optional()
+            .map_err(|err| db_err(&self.path, "cannot read incident", err))
     }
 
     /// The heatmap and JPEG thumbnail of incident `id`.

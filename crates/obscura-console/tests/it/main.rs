@@ -1,0 +1,598 @@
+//! The console's handlers, driven in process with `tower::ServiceExt::oneshot`
+//! over an index of the real sample footage (`bash scripts/setup.sh` fetches
+//! it): every route with and without the token, bad CSRF tokens, foreign
+//! hosts and origins, traversal out of the media roots, unknown ids; and
+//! the self-contained report opened in headless Chromium with every network
+//! request logged.
+
+mod browser;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::response::Response;
+use http_body_util::BodyExt;
+use obscura_console::{Console, ConsoleConfig};
+use obscura_core::mask::camera::CameraProfile;
+use obscura_core::motion::MotionOptions;
+use obscura_core::pipeline::{Indexer, Job};
+use std::path::{Path, PathBuf};
+use tower::ServiceExt;
+
+const HOST: &str = "127.0.0.1:8080";
+
+pub fn sample(name: &str) -> PathBuf {
+    let p = obscura_core::home().join("samples").join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: run `bash scripts/setup.sh`",
+        p.display()
+    );
+    p
+}
+
+/// An index of two cameras in two towns: vtest.avi on camera 1 on
+/// 3 November 2026, carphone on camera 2 on 20 October.
+#[derive(Debug)]
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    pub media: PathBuf,
+    pub console: Console,
+}
+
+fn profile(number: u32, name: &str, town: &str, desk: &str) -> CameraProfile {
+    let text = format!(
+        "camera = {number}\nname = \"{name}\"\ntown = \"{town}\"\ndesk = \"{desk}\"\ncoordinates = \"normalised\"\n"
+    );
+    CameraProfile::parse(&text, Path::new("camera.toml")).expect("valid profile")
+}
+
+fn index(db: &Path, camera: CameraProfile, clip: &Path, start: &str) {
+    let indexer = Indexer::new(db, camera, MotionOptions::default()).expect("indexer");
+    let start = obscura_core::clock::parse_time_arg(start).expect("time");
+    let done = indexer
+        .index(&[clip.to_path_buf()], Some(start), &mut Job::new())
+        .expect("indexes");
+    assert!(done.iter().all(|r| r.is_ok()), "{done:?}");
+}
+
+impl Fixture {
+    pub fn build() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("index.db");
+        let media = dir.path().join("media");
+        std::fs::create_dir_all(media.join("cam1")).expect("media");
+        std::fs::copy(sample("vtest.avi"), media.join("cam1").join("vtest.avi")).expect("copy");
+        index(
+            &db,
+            profile(1, "High St", "Northtown", "Desk A"),
+            &media.join("cam1").join("vtest.avi"),
+            "2026-11-03 10:00:00",
+        );
+        index(
+            &db,
+            profile(2, "Car park", "Southtown", "Desk B"),
+            &sample("carphone_pristine.mp4"),
+            "2026-10-20 22:15:00",
+        );
+        let console = Console::new(
+            ConsoleConfig {
+                db: db.clone(),
+                media: vec![media.clone()],
+                cache: dir.path().join("cache"),
+                audit_key: None,
+            },
+            HOST.parse().expect("addr"),
+        )
+        .expect("console");
+        Fixture {
+            dir,
+            db,
+            media,
+            console,
+        }
+    }
+
+    pub fn cookie(&self) -> String {
+        format!("{}={}", self.console.cookie_name(), self.console.token())
+    }
+
+    /// `GET uri` with the token cookie.
+    pub async fn get(&self, uri: &str) -> Response {
+        self.send(
+            Request::get(uri)
+                .header(header::HOST, HOST)
+                .header(header::COOKIE, self.cookie())
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Response {
+        self.console
+            .router()
+            .oneshot(req)
+            .await
+            .expect("infallible")
+    }
+
+    /// `POST uri` with the cookie and a form body.
+    pub async fn post(&self, uri: &str, form: &[(&str, &str)]) -> Response {
+        let body: Vec<String> = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.replace(' ', "+")))
+            .collect();
+        self.send(
+            Request::post(uri)
+                .header(header::HOST, HOST)
+                .header(header::COOKIE, self.cookie())
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body.join("&")))
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub fn incident_ids(&self) -> Vec<i64> {
+        let store = obscura_core::store::Store::open_read_only(&self.db).expect("db");
+        store
+            .incidents(&Default::default())
+            .expect("incidents")
+            .iter()
+            .map(|i| i.id)
+            .collect()
+    }
+}
+
+pub async fn body(resp: Response) -> Vec<u8> {
+    resp.into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec()
+}
+
+/// `s` as the pages' templates escape it (`/` too).
+pub fn html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('/', "&#x2f;")
+}
+
+pub async fn text(resp: Response) -> String {
+    String::from_utf8(body(resp).await).expect("utf-8")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+const PAGES: [&str; 9] = [
+    "/",
+    "/incidents",
+    "/incidents/1",
+    "/incidents/1/thumbnail.jpg",
+    "/incidents/1/heatmap.png",
+    "/incidents/1/clip.mp4",
+    "/report?month=2026-11",
+    "/report.html?month=2026-11",
+    "/audit",
+];
+
+#[test]
+fn every_route_refuses_a_request_without_the_token() {
+    let f = Fixture::build();
+    runtime().block_on(async {
+        for uri in PAGES.iter().chain(&["/media", "/nowhere"]) {
+            let none = f
+                .send(
+                    Request::get(*uri)
+                        .header(header::HOST, HOST)
+                        .body(Body::empty())
+                        .expect("request"),
+                )
+                .await;
+            assert_eq!(none.status(), StatusCode::UNAUTHORIZED, "{uri}");
+            let wrong = f
+                .send(
+                    Request::get(*uri)
+                        .header(header::HOST, HOST)
+                        .header(
+                            header::COOKIE,
+                            format!("{}={}", f.console.cookie_name(), "0".repeat(64)),
+                        )
+                        .body(Body::empty())
+                        .expect("request"),
+                )
+                .await;
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{uri}");
+        }
+        let post = f
+            .send(
+                Request::post("/incidents/1/hold")
+                    .header(header::HOST, HOST)
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(format!(
+                        "csrf={}&operator=x&reference=y&reason=z",
+                        f.console.csrf()
+                    )))
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(post.status(), StatusCode::UNAUTHORIZED);
+    });
+}
+
+#[test]
+fn the_token_in_the_url_becomes_a_cookie_and_leaves_the_address() {
+    let f = Fixture::build();
+    runtime().block_on(async {
+        let url = format!("/report?token={}&month=2026-11", f.console.token());
+        let resp = f
+            .send(
+                Request::get(url)
+                    .header(header::HOST, HOST)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(resp.headers()[header::LOCATION], "/report?month=2026-11");
+        let cookie = resp.headers()[header::SET_COOKIE].to_str().expect("ascii");
+        assert!(cookie.starts_with(&f.cookie()), "{cookie}");
+        assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        let wrong = f
+            .send(
+                Request::get("/?token=abc")
+                    .header(header::HOST, HOST)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert!(!wrong.headers().contains_key(header::SET_COOKIE));
+    });
+}
+
+#[test]
+fn a_foreign_host_or_origin_is_refused_even_with_the_token() {
+    let f = Fixture::build();
+    runtime().block_on(async {
+        for host in ["evil.example:8080", "127.0.0.1:9999", "localhost.evil:8080"] {
+            let resp = f
+                .send(
+                    Request::get("/incidents")
+                        .header(header::HOST, host)
+                        .header(header::COOKIE, f.cookie())
+                        .body(Body::empty())
+                        .expect("request"),
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::MISDIRECTED_REQUEST, "{host}");
+        }
+        let ok_name = f
+            .send(
+                Request::get("/incidents")
+                    .header(header::HOST, "localhost:8080")
+                    .header(header::COOKIE, f.cookie())
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(ok_name.status(), StatusCode::OK);
+        let cross = f
+            .send(
+                Request::post("/incidents/1/hold")
+                    .header(header::HOST, HOST)
+                    .header(header::ORIGIN, "http://evil.example")
+                    .header(header::COOKIE, f.cookie())
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(Body::from(format!(
+                        "csrf={}&operator=x&reference=y&reason=z",
+                        f.console.csrf()
+                    )))
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    });
+}
+
+#[test]
+fn every_page_renders_what_the_index_holds() {
+    let f = Fixture::build();
+    let ids = f.incident_ids();
+    assert!(ids.len() >= 2, "{ids:?}");
+    runtime().block_on(async {
+        let root = f.get("/").await;
+        assert_eq!(root.status(), StatusCode::SEE_OTHER);
+
+        let resp = f.get("/incidents").await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let csp = resp.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+        let page = text(resp).await;
+        for id in &ids {
+            assert!(page.contains(&format!("href=\"/incidents/{id}\"")), "{id}");
+        }
+        // The timeline of the latest incident's day, 3 November.
+        assert!(page.contains("Incidents on 2026-11-03 (UTC)"), "{page}");
+        assert!(page.contains("1 High St"));
+
+        // Filters: by town, by camera, by date range.
+        let north = text(f.get("/incidents?town=northtown").await).await;
+        assert!(north.contains("High St") && !north.contains("<td>2 Car park</td>"));
+        let cam2 = text(f.get("/incidents?camera=2&day=2026-10-20").await).await;
+        assert!(cam2.contains("<td>2 Car park</td>") && !cam2.contains("<td>1 High St</td>"));
+        assert!(cam2.contains("Incidents on 2026-10-20 (UTC)"));
+        let october = text(f.get("/incidents?from=2026-10-01&to=2026-10-31").await).await;
+        assert!(october.contains("Car park") && !october.contains("<td>1 High St</td>"));
+
+        let id = ids[0];
+        let page = text(f.get(&format!("/incidents/{id}")).await).await;
+        assert!(page.contains(&format!("/incidents/{id}/clip.mp4")));
+        assert!(
+            page.contains(f.console.csrf()),
+            "the hold form carries the CSRF token"
+        );
+        let jpeg = body(f.get(&format!("/incidents/{id}/thumbnail.jpg")).await).await;
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+        let heat = f.get(&format!("/incidents/{id}/heatmap.png")).await;
+        assert_eq!(heat.headers()[header::CONTENT_TYPE], "image/png");
+        let png = image::load_from_memory(&body(heat).await).expect("a PNG");
+        assert_eq!((png.width(), png.height()), (16, 16));
+
+        let report = text(f.get("/report?month=2026-11&compare=previous").await).await;
+        assert!(report.contains("Monthly report: 2026-11"));
+        assert!(report.contains("Incidents per camera") && report.contains("<svg"));
+        assert!(report.contains("Northtown") && report.contains("Southtown"));
+        assert!(
+            report.contains("2026-10 incidents"),
+            "the month before beside it"
+        );
+
+        let file = f.get("/report.html?month=2026-11").await;
+        assert!(file.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ascii")
+            .contains("obscura-report-2026-11.html"));
+        let standalone = text(file).await;
+        assert!(!standalone.contains("<nav>") && !standalone.contains("<script"));
+
+        let audit = text(f.get("/audit").await).await;
+        assert!(audit.contains("intact"), "{audit}");
+        assert!(audit.contains("never been signed"));
+
+        let media = text(f.get("/media?root=0").await).await;
+        assert!(media.contains(">cam1/<"), "{media}");
+        let cam1 = text(f.get("/media?root=0&path=cam1").await).await;
+        assert!(cam1.contains(&html("cam1/vtest.avi")), "{cam1}");
+    });
+}
+
+#[test]
+fn unknown_ids_and_bad_values_are_answered_not_panicked_on() {
+    let f = Fixture::build();
+    runtime().block_on(async {
+        for uri in [
+            "/incidents/99999",
+            "/incidents/99999/thumbnail.jpg",
+            "/incidents/99999/heatmap.png",
+            "/incidents/99999/clip.mp4",
+            "/nowhere",
+            "/media?root=7",
+        ] {
+            assert_eq!(f.get(uri).await.status(), StatusCode::NOT_FOUND, "{uri}");
+        }
+        for uri in [
+            "/incidents/abc",
+            "/incidents?camera=x",
+            "/incidents?from=yesterday",
+            "/incidents?from=2026-11-05&to=2026-11-01",
+            "/incidents?day=03/11/2026",
+            "/report?month=2026-13",
+            "/report?month=2026-11&compare=sometimes",
+            "/media?root=0&path=cam1/vtest.avi",
+        ] {
+            assert_eq!(f.get(uri).await.status(), StatusCode::BAD_REQUEST, "{uri}");
+        }
+        let hold = f
+            .post(
+                "/incidents/99999/hold",
+                &[
+                    ("csrf", f.console.csrf()),
+                    ("operator", "PC Smith"),
+                    ("reference", "CR/1"),
+                    ("reason", "court"),
+                ],
+            )
+            .await;
+        assert_eq!(hold.status(), StatusCode::NOT_FOUND);
+    });
+}
+
+#[test]
+fn a_hold_needs_the_csrf_token_and_an_operator_and_is_audited() {
+    let f = Fixture::build();
+    let id = f.incident_ids()[0];
+    let uri = format!("/incidents/{id}/hold");
+    let audit_len = || {
+        obscura_core::store::Store::open_read_only(&f.db)
+            .expect("db")
+            .audit_entries()
+            .expect("entries")
+            .len()
+    };
+    let before = audit_len();
+    runtime().block_on(async {
+        let good = [
+            ("operator", "PC Smith"),
+            ("reference", "CR/2026/0042"),
+            ("reason", "assault outside the station"),
+        ];
+        let no_csrf = f.post(&uri, &good).await;
+        assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+        let mut wrong = vec![("csrf", "f00d")];
+        wrong.extend(good);
+        assert_eq!(f.post(&uri, &wrong).await.status(), StatusCode::FORBIDDEN);
+        let no_operator = f
+            .post(
+                &uri,
+                &[
+                    ("csrf", f.console.csrf()),
+                    ("operator", " "),
+                    ("reference", "CR/2026/0042"),
+                    ("reason", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(no_operator.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(audit_len(), before, "refused requests change nothing");
+
+        let mut form = vec![("csrf", f.console.csrf())];
+        form.extend(good);
+        let done = f.post(&uri, &form).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        let page = text(f.get(&format!("/incidents/{id}")).await).await;
+        assert!(page.contains(&html("CR/2026/0042")) && page.contains("PC Smith"));
+        let audit = text(f.get("/audit?q=cr/2026/0042").await).await;
+        assert!(
+            audit.contains("PC Smith") && audit.contains("intact"),
+            "{audit}"
+        );
+    });
+    let entries = obscura_core::store::Store::open_read_only(&f.db)
+        .expect("db")
+        .audit_entries()
+        .expect("entries");
+    assert_eq!(entries.len(), before + 1);
+    let last = entries.last().expect("an entry");
+    assert_eq!(last.operator, "PC Smith");
+    assert!(last.action.contains("hold"), "{last:?}");
+}
+
+#[test]
+fn media_paths_never_leave_their_root() {
+    let f = Fixture::build();
+    let outside = f.dir.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("dir");
+    std::fs::write(outside.join("secret.txt"), "x").expect("write");
+    std::os::unix::fs::symlink(&outside, f.media.join("escape")).expect("symlink");
+    std::os::unix::fs::symlink(
+        outside.join("secret.txt"),
+        f.media.join("cam1").join("s.txt"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink(f.media.join("cam1"), f.media.join("alias")).expect("symlink");
+    runtime().block_on(async {
+        for path in [
+            "..",
+            "../outside",
+            "cam1/../../outside",
+            "/etc",
+            "//etc",
+            "escape",
+            "escape/..",
+        ] {
+            let uri = format!("/media?root=0&path={}", path.replace('/', "%2F"));
+            assert_eq!(f.get(&uri).await.status(), StatusCode::FORBIDDEN, "{path}");
+        }
+        assert_eq!(
+            f.get("/media?root=0&path=missing").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        // A link that stays inside the root is followed.
+        let alias = text(f.get("/media?root=0&path=alias").await).await;
+        assert!(alias.contains("vtest.avi"), "{alias}");
+        // A link out of the root is not listed.
+        let cam1 = text(f.get("/media?root=0&path=cam1").await).await;
+        assert!(
+            !cam1.contains("s.txt") && !cam1.contains("secret"),
+            "{cam1}"
+        );
+        let top = text(f.get("/media?root=0").await).await;
+        assert!(!top.contains("escape"), "{top}");
+    });
+    let roots = obscura_console::MediaRoots::new(std::slice::from_ref(&f.media)).expect("roots");
+    assert!(roots.resolve(0, "cam1/vtest.avi").is_ok());
+    assert!(roots.resolve(0, "cam1/s.txt").is_err());
+}
+
+#[test]
+fn an_incident_plays_from_a_cached_h264_proxy_with_range_requests() {
+    let f = Fixture::build();
+    let ids = f.incident_ids();
+    let store = obscura_core::store::Store::open_read_only(&f.db).expect("db");
+    let inc = store.incident(ids[0]).expect("db").expect("incident");
+    runtime().block_on(async {
+        let uri = format!("/incidents/{}/clip.mp4", inc.id);
+        let resp = f.get(&uri).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "video/mp4");
+        assert_eq!(resp.headers()[header::ACCEPT_RANGES], "bytes");
+        let mp4 = body(resp).await;
+        let copy = f.dir.path().join("clip.mp4");
+        std::fs::write(&copy, &mp4).expect("write");
+        let info = obscura_core::media::probe(&copy).expect("a playable file");
+        assert_eq!(info.codec, "h264");
+        // The incident's stretch, cut at the keyframes around it: at least
+        // as long as the incident, not the whole 80 s recording unless the
+        // incident is.
+        let wanted = inc.end_s - inc.start_s;
+        assert!(
+            info.duration_s + 0.05 >= wanted,
+            "{} < {wanted}",
+            info.duration_s
+        );
+
+        let part = f
+            .send(
+                Request::get(&uri)
+                    .header(header::HOST, HOST)
+                    .header(header::COOKIE, f.cookie())
+                    .header(header::RANGE, "bytes=100-299")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        let range = part.headers()[header::CONTENT_RANGE]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        assert_eq!(range, format!("bytes 100-299/{}", mp4.len()));
+        assert_eq!(body(part).await, mp4[100..300].to_vec());
+    });
+    // Cached: made once, and the recording is untouched.
+    let cached: Vec<_> = std::fs::read_dir(f.dir.path().join("cache"))
+        .expect("cache")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(cached[0].ends_with(".mp4"));
+}
+
+#[test]
+fn the_html_report_is_one_file_that_never_replaces_another() {
+    let f = Fixture::build();
+    let dest = f.dir.path().join("report.html");
+    let month = "2026-11".parse().expect("month");
+    obscura_console::report::write_html(&f.db, month, true, &dest).expect("writes");
+    let html = std::fs::read_to_string(&dest).expect("read");
+    assert!(html.contains("Monthly report: 2026-11") && html.contains("<svg"));
+    for fetches in ["<script", "<link", "src=", "url(", "@import", "href=\"http"] {
+        assert!(!html.contains(fetches), "the report would fetch: {fetches}");
+    }
+    let again = obscura_console::report::write_html(&f.db, month, true, &dest);
+    assert!(again.is_err(), "an existing file is never replaced");
+    assert_eq!(std::fs::read_to_string(&dest).expect("read"), html);
+    let onto_db = obscura_console::report::write_html(&f.db, month, true, &f.db);
+    assert!(onto_db.is_err(), "the index is never replaced");
+}
