@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod console;
 mod evidence_trust;
 
 fn home() -> PathBuf {

@@ -252,3 +252,91 @@ fn the_html_report_opens_in_chromium_without_any_network_request() {
     let png = std::fs::read(&shot).expect("screenshot");
     assert_eq!(&png[1..4], b"PNG");
 }
+
+/// The console served on a free loopback port from a thread of its own,
+/// stopped when the returned sender is dropped.
+fn serve(f: &crate::Fixture) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    let console = obscura_console::Console::new(
+        obscura_console::ConsoleConfig {
+            db: f.db.clone(),
+            media: vec![f.media.clone()],
+            cache: f.dir.path().join("cache"),
+            audit_key: None,
+        },
+        addr,
+    )
+    .expect("console");
+    let url = console.url();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            listener.set_nonblocking(true).expect("nonblocking");
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let _ = console
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+    });
+    (url, stop)
+}
+
+#[test]
+fn the_console_pages_render_in_chromium_and_fetch_only_from_the_console() {
+    let f = Fixture::build();
+    let id = f.incident_ids()[0];
+    let (url, _stop) = serve(&f);
+    let origin = url.split("/?").next().expect("origin").to_string();
+    let chromium = Chromium::start();
+    let mut page = chromium.page();
+    page.call("Network.enable", json!({}));
+    page.call("Page.enable", json!({}));
+    let shots = screenshot_dir();
+    // The URL with the token: the console sets its cookie and redirects.
+    let pages = [
+        (url.clone(), "console-incidents.png"),
+        (format!("{origin}/incidents/{id}"), "console-incident.png"),
+        (
+            format!("{origin}/report?month=2026-11&compare=previous"),
+            "console-report.png",
+        ),
+        (format!("{origin}/audit"), "console-audit.png"),
+    ];
+    for (address, shot) in pages {
+        page.events.clear();
+        page.call("Page.navigate", json!({ "url": address }));
+        page.wait_for("Page.loadEventFired");
+        let title = page.call(
+            "Runtime.evaluate",
+            json!({ "expression": "document.title", "returnByValue": true }),
+        );
+        let title = title["result"]["value"].as_str().unwrap_or("").to_string();
+        assert!(title.ends_with("· Obscura"), "{address}: {title}");
+        page.screenshot(&shots.join(shot));
+        // Only the console, and pictures inlined as data (the browser's own
+        // date-picker icon), never the network.
+        for r in page.requested() {
+            assert!(
+                r.starts_with(&format!("{origin}/")) || r.starts_with("data:"),
+                "{address} requested {r}"
+            );
+        }
+    }
+    // The token left the address bar.
+    let here = page.call(
+        "Runtime.evaluate",
+        json!({ "expression": "location.href", "returnByValue": true }),
+    );
+    assert!(!here["result"]["value"]
+        .as_str()
+        .unwrap_or("")
+        .contains("token"));
+}
