@@ -510,6 +510,10 @@ pub(crate) struct ConsoleCmd {
     /// signed its head.
     #[arg(long, value_name = "KEY")]
     pub(crate) audit_key: Option<String>,
+    /// Folder evidence exports from the console go into (an exhibit folder
+    /// each); without it the console exports nothing.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) exports: Option<PathBuf>,
     /// Print the URL as a JSON object (`{"url": ...}`) on one line.
     #[arg(long)]
     pub(crate) json: bool,

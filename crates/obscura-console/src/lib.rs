@@ -12,7 +12,9 @@
 //!   per-camera day timeline (server-side SVG), thumbnails and motion
 //!   heatmaps, and each incident played in the page from an H.264 proxy
 //!   made on demand, cached, and served with HTTP range requests. A
-//!   recording can be held as evidence from there.
+//!   recording can be held as evidence from there, and the incident's
+//!   stretch exported as an exhibit (the core's `Exporter`: native-format
+//!   masters, manifest with file and frame hashes, sources held, audited).
 //! - **Report**: incidents and active minutes per camera, town and desk
 //!   for a month, with the month before beside them, as SVG charts and
 //!   tables. The same page is written as one self-contained file by
@@ -69,6 +71,9 @@ pub struct ConsoleConfig {
     /// The audit trail's public key (hex, or a `KEY.pub` file), to check
     /// who signed its head.
     pub audit_key: Option<String>,
+    /// Where evidence exports go (an exhibit folder each); without it the
+    /// console exports nothing.
+    pub exports: Option<PathBuf>,
 }
 
 /// A console ready to serve: its configuration checked, its secrets made.

@@ -33,6 +33,7 @@ pub(crate) struct AppState {
     media: MediaRoots,
     proxies: Proxies,
     audit_key: Option<PublicKey>,
+    exports: Option<PathBuf>,
 }
 
 impl AppState {
@@ -50,6 +51,7 @@ impl AppState {
             proxies: Proxies::new(&config.cache)?,
             db: config.db,
             audit_key,
+            exports: config.exports,
         })
     }
 
@@ -74,6 +76,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/incidents/{id}/heatmap.png", get(heatmap))
         .route("/incidents/{id}/clip.mp4", get(clip))
         .route("/incidents/{id}/hold", post(hold))
+        .route("/incidents/{id}/export", post(export))
         .route("/report", get(report))
         .route("/report.html", get(report_file))
         .route("/audit", get(audit))
@@ -273,6 +276,7 @@ async fn incident(
             standalone => false,
             db => st.db_name(),
             csrf => st.auth.csrf(),
+            exports => st.exports.as_ref().map(|p| p.display().to_string()),
             i,
             holds,
         },
@@ -384,6 +388,75 @@ async fn hold(
     })
     .await?;
     Ok(Redirect::to(&format!("/incidents/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ExportForm {
+    csrf: Option<String>,
+    operator: Option<String>,
+    exhibit: Option<String>,
+    reason: Option<String>,
+    working_copy: Option<String>,
+}
+
+/// Exports the incident's stretch of its camera's recordings as an
+/// exhibit: the core's exporter writes the masters, the manifest and the
+/// audit entry, and holds the sources.
+async fn export(
+    State(st): State<Shared>,
+    Path(id): Path<i64>,
+    Form(f): Form<ExportForm>,
+) -> Result<Html<String>, ConsoleError> {
+    st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
+    let out_dir = st.exports.clone().ok_or_else(|| {
+        ConsoleError::Forbidden(
+            "this console was started without --exports DIR: it exports nothing".into(),
+        )
+    })?;
+    let need = |v: &Option<String>, what: &str| {
+        given(v)
+            .map(str::to_string)
+            .ok_or_else(|| ConsoleError::BadRequest(format!("{what} is required")))
+    };
+    let operator = need(&f.operator, "the operator's name")?;
+    let exhibit = need(&f.exhibit, "an exhibit reference")?;
+    let reason = need(&f.reason, "a reason")?;
+    let i = find_incident(&st, id).await?;
+    let (Some(from), Some(to)) = (i.start_utc.as_deref(), i.end_utc.as_deref()) else {
+        return Err(ConsoleError::BadRequest(format!(
+            "incident {id} has no wall-clock time: its recording cannot be placed in time for an export"
+        )));
+    };
+    let req = obscura_core::pipeline::export::ExportRequest {
+        camera: i.camera,
+        from: clock::parse_time_arg(from)?,
+        to: clock::parse_time_arg(to)?,
+        exhibit,
+        operator,
+        reason,
+        out_dir,
+        working_copy: given(&f.working_copy).is_some(),
+        hold: true,
+        decode: Default::default(),
+    };
+    let db = st.db.clone();
+    let done = blocking(move || {
+        let mut exporter = obscura_core::pipeline::Exporter::new(&db, None)?;
+        Ok(exporter.export(&req, &mut obscura_core::pipeline::Job::new())?)
+    })
+    .await?;
+    let html = render(
+        "exported.html",
+        context! {
+            title => format!("Exported incident {id}"),
+            page => "incidents",
+            standalone => false,
+            db => st.db_name(),
+            id,
+            e => done,
+        },
+    )?;
+    Ok(Html(html))
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,7 @@
 use minijinja::Environment;
 use std::sync::OnceLock;
 
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("../templates/base.html")),
     (
         "incidents.html",
@@ -14,6 +14,7 @@ const TEMPLATES: [(&str, &str); 7] = [
     ("report.html", include_str!("../templates/report.html")),
     ("audit.html", include_str!("../templates/audit.html")),
     ("media.html", include_str!("../templates/media.html")),
+    ("exported.html", include_str!("../templates/exported.html")),
     ("style.css", include_str!("../templates/style.css")),
 ];
 

@@ -238,6 +238,7 @@ pub(crate) fn console(cmd: ConsoleCmd) -> Result<ExitCode> {
         bind,
         cache,
         audit_key,
+        exports,
         json,
     } = cmd;
     if !bind.is_loopback() {
@@ -250,6 +251,7 @@ pub(crate) fn console(cmd: ConsoleCmd) -> Result<ExitCode> {
         media,
         cache: cache.unwrap_or_else(|| obscura_core::home().join("console-cache")),
         audit_key,
+        exports,
     };
     let addr = std::net::SocketAddr::new(bind, port);
     obscura_console::run(config, addr, interrupt().clone(), |console| {

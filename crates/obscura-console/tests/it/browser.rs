@@ -264,6 +264,7 @@ fn serve(f: &crate::Fixture) -> (String, tokio::sync::oneshot::Sender<()>) {
             media: vec![f.media.clone()],
             cache: f.dir.path().join("cache"),
             audit_key: None,
+            exports: Some(f.dir.path().join("exports")),
         },
         addr,
     )

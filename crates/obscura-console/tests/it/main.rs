@@ -81,6 +81,7 @@ impl Fixture {
                 media: vec![media.clone()],
                 cache: dir.path().join("cache"),
                 audit_key: None,
+                exports: Some(dir.path().join("exports")),
             },
             HOST.parse().expect("addr"),
         )
@@ -414,7 +415,37 @@ fn unknown_ids_and_bad_values_are_answered_not_panicked_on() {
             )
             .await;
         assert_eq!(hold.status(), StatusCode::NOT_FOUND);
+        let export = f
+            .post("/incidents/99999/export", &export_form(f.console.csrf()))
+            .await;
+        assert_eq!(export.status(), StatusCode::NOT_FOUND);
     });
+    // A console started without --exports exports nothing.
+    let plain = Console::new(
+        ConsoleConfig {
+            db: f.db.clone(),
+            media: Vec::new(),
+            cache: f.dir.path().join("cache"),
+            audit_key: None,
+            exports: None,
+        },
+        HOST.parse().expect("addr"),
+    )
+    .expect("console");
+    let req = Request::post("/incidents/1/export")
+        .header(header::HOST, HOST)
+        .header(
+            header::COOKIE,
+            format!("{}={}", plain.cookie_name(), plain.token()),
+        )
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!(
+            "csrf={}&operator=x&exhibit=y&reason=z",
+            plain.csrf()
+        )))
+        .expect("request");
+    let resp = runtime().block_on(async { plain.router().oneshot(req).await.expect("infallible") });
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
 }
 
 #[test]
@@ -595,4 +626,69 @@ fn the_html_report_is_one_file_that_never_replaces_another() {
     assert_eq!(std::fs::read_to_string(&dest).expect("read"), html);
     let onto_db = obscura_console::report::write_html(&f.db, month, true, &f.db);
     assert!(onto_db.is_err(), "the index is never replaced");
+}
+
+fn export_form(csrf: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("csrf", csrf),
+        ("operator", "PC Smith"),
+        ("exhibit", "JS/1"),
+        ("reason", "disclosure to CPS"),
+    ]
+}
+
+#[test]
+fn an_incident_exports_as_an_audited_exhibit_that_verifies() {
+    let f = Fixture::build();
+    // vtest.avi's incident, on 3 November.
+    let store = obscura_core::store::Store::open_read_only(&f.db).expect("db");
+    let inc = store
+        .incidents(&Default::default())
+        .expect("incidents")
+        .into_iter()
+        .find(|i| i.camera == 1)
+        .expect("camera 1's incident");
+    let uri = format!("/incidents/{}/export", inc.id);
+    runtime().block_on(async {
+        assert_eq!(
+            f.post(&uri, &export_form("bad")).await.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert!(
+            !f.dir.path().join("exports").exists(),
+            "a refused export writes nothing"
+        );
+        let resp = f.post(&uri, &export_form(f.console.csrf())).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let page = text(resp).await;
+        assert!(
+            page.contains("exported") && page.contains("Manifest"),
+            "{page}"
+        );
+    });
+    let exhibit =
+        obscura_core::pipeline::export::exhibit_dir(&f.dir.path().join("exports"), "JS/1");
+    let manifest = obscura_core::pipeline::export::manifest_path(&exhibit, "JS/1");
+    let report = obscura_core::pipeline::export::verify_manifest(
+        &manifest,
+        None,
+        &Default::default(),
+        &mut |_| {},
+    )
+    .expect("verifies");
+    assert!(report.ok, "{report:?}");
+    let entries = obscura_core::store::Store::open_read_only(&f.db)
+        .expect("db")
+        .audit_entries()
+        .expect("audit");
+    let export = entries
+        .iter()
+        .find(|e| e.action.contains("export"))
+        .expect("an export entry");
+    assert_eq!(export.operator, "PC Smith");
+    let holds = obscura_core::store::Store::open_read_only(&f.db)
+        .expect("db")
+        .holds(true)
+        .expect("holds");
+    assert!(holds.iter().any(|h| h.reference == "JS/1"), "{holds:?}");
 }
