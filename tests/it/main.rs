@@ -10,6 +10,7 @@ mod motion;
 mod people;
 mod redact;
 mod redactor;
+mod review;
 mod sar;
 mod transcode;
 mod truth;

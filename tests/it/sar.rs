@@ -24,7 +24,7 @@ fn faces_only(workers: usize) -> AnalyseOptions {
     }
 }
 
-fn sar_opts(keep: Vec<u32>) -> RedactOptions {
+pub(crate) fn sar_opts(keep: Vec<u32>) -> RedactOptions {
     RedactOptions {
         pipeline: PipelineOptions {
             encode: EncodeOptions {
@@ -96,7 +96,7 @@ fn every_face_found_in_the_original_is_covered_and_verify_finds_nothing() {
 }
 
 /// Two faces side by side: the sample beside its mirror image.
-fn two_faces(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn two_faces(dir: &Path) -> std::path::PathBuf {
     let clip = dir.join("two.mp4");
     let src = sample("carphone_pristine.mp4");
     run(Command::new("ffmpeg")

@@ -971,6 +971,76 @@ impl TrackListing {
     }
 }
 
+/// The best-quality thumbnail of each track seen so far: the detection
+/// with the highest score times the square root of its area.
+#[derive(Debug, Default)]
+pub(crate) struct BestThumbs(std::collections::HashMap<u32, (f32, crate::frame::sheet::Thumb)>);
+
+impl BestThumbs {
+    /// Takes in one frame's detections and the track each joined.
+    pub(crate) fn see(&mut self, frame: &DecodedFrame, dets: &[Detection], ids: &[u32]) {
+        for (d, &id) in dets.iter().zip(ids) {
+            let q = d.score * d.bbox.area().sqrt();
+            if self.0.get(&id).is_none_or(|b| q > b.0) {
+                self.0.insert(
+                    id,
+                    (q, crate::frame::sheet::thumbnail(&frame.view(), &d.bbox)),
+                );
+            }
+        }
+    }
+
+    /// The tracks an officer is offered, with their thumbnails. A person
+    /// track never confirmed by a high-score detection is obscured but not
+    /// offered: it is most often a thing read as a person.
+    pub(crate) fn listing(
+        mut self,
+        analysis: &Analysis,
+    ) -> (Vec<TrackSummary>, Vec<crate::frame::sheet::Thumb>) {
+        let tb = {
+            let fps = analysis.info.fps;
+            move |f: u64| if fps > 0.0 { f as f64 / fps } else { 0.0 }
+        };
+        let owners = crate::track::owners(&analysis.tracks);
+        let mut tracks = Vec::new();
+        let mut thumbnails = Vec::new();
+        for t in analysis
+            .tracks
+            .iter()
+            .filter(|t| t.class != crate::detect::Class::Person || t.confirmed)
+        {
+            let linked = owners
+                .iter()
+                .filter_map(|&(f, p)| match t.class {
+                    crate::detect::Class::Face if f == t.id => Some(p),
+                    crate::detect::Class::Person if p == t.id => Some(f),
+                    _ => None,
+                })
+                .collect();
+            tracks.push(TrackSummary {
+                id: t.id,
+                class: t.class,
+                first_frame: t.first(),
+                last_frame: t.last(),
+                first_time: tb(t.first()),
+                last_time: tb(t.last()),
+                detections: t.detections(),
+                best_frame: t.best_frame,
+                linked,
+            });
+            thumbnails.push(self.0.remove(&t.id).map(|b| b.1).unwrap_or_else(|| {
+                crate::frame::sheet::Thumb(vec![
+                    0;
+                    crate::frame::sheet::THUMB
+                        * crate::frame::sheet::THUMB
+                        * 3
+                ])
+            }));
+        }
+        (tracks, thumbnails)
+    }
+}
+
 /// Detects and tracks `input` and returns its tracks with thumbnails.
 ///
 /// # Errors
@@ -982,8 +1052,7 @@ pub fn list_tracks(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TrackListing> {
     let mut sets = worker_detectors(opts)?;
-    let mut best: std::collections::HashMap<u32, (f32, crate::frame::sheet::Thumb)> =
-        Default::default();
+    let mut best = BestThumbs::default();
     let analysis = analyse_with(
         input,
         decode,
@@ -991,60 +1060,9 @@ pub fn list_tracks(
         opts.tracker,
         opts.roi_plan(),
         progress,
-        |frame, dets, ids| {
-            for (d, &id) in dets.iter().zip(ids) {
-                let q = d.score * d.bbox.area().sqrt();
-                if best.get(&id).is_none_or(|b| q > b.0) {
-                    best.insert(
-                        id,
-                        (q, crate::frame::sheet::thumbnail(&frame.view(), &d.bbox)),
-                    );
-                }
-            }
-        },
+        |frame, dets, ids| best.see(frame, dets, ids),
     )?;
-    let tb = {
-        let fps = analysis.info.fps;
-        move |f: u64| if fps > 0.0 { f as f64 / fps } else { 0.0 }
-    };
-    let owners = crate::track::owners(&analysis.tracks);
-    let mut tracks = Vec::new();
-    let mut thumbnails = Vec::new();
-    // A person track never confirmed by a high-score detection is obscured
-    // but not offered: it is most often a thing read as a person.
-    for t in analysis
-        .tracks
-        .iter()
-        .filter(|t| t.class != crate::detect::Class::Person || t.confirmed)
-    {
-        let linked = owners
-            .iter()
-            .filter_map(|&(f, p)| match t.class {
-                crate::detect::Class::Face if f == t.id => Some(p),
-                crate::detect::Class::Person if p == t.id => Some(f),
-                _ => None,
-            })
-            .collect();
-        tracks.push(TrackSummary {
-            id: t.id,
-            class: t.class,
-            first_frame: t.first(),
-            last_frame: t.last(),
-            first_time: tb(t.first()),
-            last_time: tb(t.last()),
-            detections: t.detections(),
-            best_frame: t.best_frame,
-            linked,
-        });
-        thumbnails.push(best.remove(&t.id).map(|b| b.1).unwrap_or_else(|| {
-            crate::frame::sheet::Thumb(vec![
-                0;
-                crate::frame::sheet::THUMB
-                    * crate::frame::sheet::THUMB
-                    * 3
-            ])
-        }));
-    }
+    let (tracks, thumbnails) = best.listing(&analysis);
     Ok(TrackListing {
         info: analysis.info,
         tracks,

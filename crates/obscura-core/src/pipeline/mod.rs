@@ -12,6 +12,7 @@ mod job;
 mod moving;
 pub mod redact;
 mod redactor;
+pub mod review;
 pub mod verify;
 
 pub use export::Exporter;

@@ -503,11 +503,11 @@ pub fn record_path(output: &Path) -> PathBuf {
     output.with_file_name(name)
 }
 
-fn invalid(msg: impl Into<String>) -> Error {
+pub(super) fn invalid(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, msg)
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -597,7 +597,7 @@ pub fn read_record(path: &Path) -> Result<RedactionRecord> {
 }
 
 /// Boxes to draw, by frame: `[x, y, w, h]` in video pixels.
-type Plan = BTreeMap<u64, Vec<[i64; 4]>>;
+pub(super) type Plan = BTreeMap<u64, Vec<[i64; 4]>>;
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -682,12 +682,12 @@ fn manual_at(manual: &[ManualBox], f: u64, frames: u64) -> impl Iterator<Item = 
 /// The track part of the drawing plan: per frame, the boxes of every
 /// track not kept, in id order. Manual boxes are added frame by frame
 /// ([`manual_at`]), so a long frame range costs nothing up front.
-fn drawing_plan(tracks: &[TrackRecord]) -> Plan {
+pub(super) fn drawing_plan(tracks: &[TrackRecord]) -> Plan {
     plan_of(tracks, false)
 }
 
 /// The recorded boxes of the kept tracks (`kept`) or of the others, by frame.
-fn plan_of(tracks: &[TrackRecord], kept: bool) -> Plan {
+pub(super) fn plan_of(tracks: &[TrackRecord], kept: bool) -> Plan {
     let mut plan: Plan = BTreeMap::new();
     for t in tracks.iter().filter(|t| t.kept == kept) {
         for b in &t.boxes {
@@ -700,7 +700,7 @@ fn plan_of(tracks: &[TrackRecord], kept: bool) -> Plan {
 }
 
 /// Adds moving regions (`[frame, x, y, w, h]`) to a drawing plan.
-fn add_moving(plan: &mut Plan, moving: &[[i64; 5]]) {
+pub(super) fn add_moving(plan: &mut Plan, moving: &[[i64; 5]]) {
     for m in moving {
         plan.entry(m[0] as u64)
             .or_default()
@@ -709,7 +709,7 @@ fn add_moving(plan: &mut Plan, moving: &[[i64; 5]]) {
 }
 
 /// The boxes drawn on frame `f`: the plan's, then the manual ones.
-fn boxes_at(plan: &Plan, manual: &[ManualBox], f: u64, frames: u64) -> Vec<[i64; 4]> {
+pub(super) fn boxes_at(plan: &Plan, manual: &[ManualBox], f: u64, frames: u64) -> Vec<[i64; 4]> {
     let mut boxes = plan.get(&f).cloned().unwrap_or_default();
     boxes.extend(manual_at(manual, f, frames));
     boxes
@@ -717,7 +717,7 @@ fn boxes_at(plan: &Plan, manual: &[ManualBox], f: u64, frames: u64) -> Vec<[i64;
 
 /// Boxes obscured summed over the first `frames` frames, and the frames
 /// with at least one, without walking the frames one by one.
-fn count_boxes(plan: &Plan, manual: &[ManualBox], frames: u64) -> (u64, u64) {
+pub(super) fn count_boxes(plan: &Plan, manual: &[ManualBox], frames: u64) -> (u64, u64) {
     let mut spans: Vec<(u64, u64)> = manual
         .iter()
         .filter(|m| m.first < frames && m.first <= m.last)
@@ -813,7 +813,7 @@ pub(crate) fn validate_regions(
 
 /// Draws a frame's regions: the camera's masks (made once per picture
 /// size), then the detection and manual boxes in the detection style.
-struct Renderer<'a> {
+pub(super) struct Renderer<'a> {
     profile: Option<&'a CameraProfile>,
     unmask: &'a [String],
     style: Style,
@@ -824,7 +824,7 @@ struct Renderer<'a> {
 }
 
 impl<'a> Renderer<'a> {
-    fn new(
+    pub(super) fn new(
         profile: Option<&'a CameraProfile>,
         unmask: &'a [String],
         style: Style,
@@ -842,7 +842,7 @@ impl<'a> Renderer<'a> {
 
     /// Obscures the masks, then (scene redaction) everything outside the
     /// `kept` boxes, then the `boxes`.
-    fn draw(
+    pub(super) fn draw(
         &mut self,
         frame: &mut FrameViewMut<'_>,
         boxes: &[[i64; 4]],
@@ -1132,7 +1132,7 @@ impl Setup {
 }
 
 /// The camera profile: the one named, or a replayed record's own copy.
-fn profile_of(
+pub(super) fn profile_of(
     opts: &RedactOptions,
     replayed: Option<&RedactionRecord>,
 ) -> Result<Option<LoadedProfile>> {
@@ -1396,7 +1396,7 @@ impl DetectPass<'_> {
 
 /// The moving regions of each frame that overlap no kept box, as
 /// `[frame, x, y, w, h]`.
-fn moving_records(moving: &BTreeMap<u64, Vec<[i64; 4]>>, kept: &Plan) -> Vec<[i64; 5]> {
+pub(super) fn moving_records(moving: &BTreeMap<u64, Vec<[i64; 4]>>, kept: &Plan) -> Vec<[i64; 5]> {
     let none = Vec::new();
     moving
         .iter()
@@ -1409,7 +1409,7 @@ fn moving_records(moving: &BTreeMap<u64, Vec<[i64; 4]>>, kept: &Plan) -> Vec<[i6
 }
 
 /// Refuses a kept track id that detection did not find.
-fn check_kept_tracks(keep: &[u32], analysis: &analyse::Analysis) -> Result<()> {
+pub(super) fn check_kept_tracks(keep: &[u32], analysis: &analyse::Analysis) -> Result<()> {
     let known: Vec<u32> = analysis.tracks.iter().map(|t| t.id).collect();
     match keep.iter().find(|k| !known.contains(k)) {
         None => Ok(()),
@@ -1430,7 +1430,7 @@ fn check_kept_tracks(keep: &[u32], analysis: &analyse::Analysis) -> Result<()> {
 
 /// The record of each track: its padded boxes, frame by frame, and
 /// whether it is kept.
-fn track_records(
+pub(super) fn track_records(
     analysis: &analyse::Analysis,
     keep: &[u32],
     opts: &RedactOptions,
@@ -1463,7 +1463,11 @@ fn track_records(
 impl DetectionRecord {
     /// What detection ran with: models and their hashes, the resolution
     /// faces were detected at, the settings.
-    fn of(a: &AnalyseOptions, info: &VideoInfo, opts: &RedactOptions) -> Result<DetectionRecord> {
+    pub(super) fn of(
+        a: &AnalyseOptions,
+        info: &VideoInfo,
+        opts: &RedactOptions,
+    ) -> Result<DetectionRecord> {
         let mut models = Vec::new();
         for (wanted, name) in [
             (a.faces.is_some(), "centerface"),
@@ -1729,7 +1733,7 @@ fn authorities(
 
 impl CameraRef {
     /// The record's copy of the profile used.
-    fn of(c: LoadedProfile) -> Result<CameraRef> {
+    pub(super) fn of(c: LoadedProfile) -> Result<CameraRef> {
         Ok(CameraRef {
             profile: serde_json::to_value(&c.profile)
                 .map_err(|e| Error::new(ErrorKind::Io, format!("cannot serialise profile: {e}")))?,
@@ -1789,7 +1793,7 @@ const DETECTION_DECODE_BUFFER: usize = 16 << 20;
 /// decoder rather than one per core: detection sets the pace, and each
 /// decoder's picture pool grows to hold every frame waiting downstream
 /// (measured on 1080p: 80 MB less peak memory, same speed).
-fn ahead_of_detection(decode: &DecodeOptions) -> DecodeOptions {
+pub(super) fn ahead_of_detection(decode: &DecodeOptions) -> DecodeOptions {
     DecodeOptions {
         max_buffer_bytes: decode.max_buffer_bytes.min(DETECTION_DECODE_BUFFER),
         workers: 1,
