@@ -49,6 +49,8 @@ mod media_roots;
 mod pages;
 mod proxy;
 pub mod report;
+mod review;
+mod review_pages;
 mod svg;
 mod templates;
 

@@ -29,11 +29,12 @@ use tower::ServiceExt;
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) auth: Auth,
-    db: PathBuf,
-    media: MediaRoots,
+    pub(crate) db: PathBuf,
+    pub(crate) media: MediaRoots,
     proxies: Proxies,
     audit_key: Option<PublicKey>,
-    exports: Option<PathBuf>,
+    pub(crate) exports: Option<PathBuf>,
+    pub(crate) reviews: crate::review::Sessions,
 }
 
 impl AppState {
@@ -52,19 +53,20 @@ impl AppState {
             db: config.db,
             audit_key,
             exports: config.exports,
+            reviews: Default::default(),
         })
     }
 
-    fn store(&self) -> Result<Store, ConsoleError> {
+    pub(crate) fn store(&self) -> Result<Store, ConsoleError> {
         Ok(Store::open_read_only(&self.db)?)
     }
 
-    fn db_name(&self) -> String {
+    pub(crate) fn db_name(&self) -> String {
         self.db.display().to_string()
     }
 }
 
-type Shared = Arc<AppState>;
+pub(crate) type Shared = Arc<AppState>;
 
 /// The application: every route behind [`crate::auth::guard`].
 pub(crate) fn router(state: Shared) -> Router {
@@ -81,6 +83,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/report.html", get(report_file))
         .route("/audit", get(audit))
         .route("/media", get(media))
+        .merge(crate::review_pages::routes())
         .fallback(|| async { ConsoleError::NotFound("no such page".into()) })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -90,7 +93,7 @@ pub(crate) fn router(state: Shared) -> Router {
 }
 
 /// Runs `f` on a blocking thread (SQLite, files, FFmpeg).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ConsoleError> + Send + 'static,
 ) -> Result<T, ConsoleError> {
     tokio::task::spawn_blocking(f)
@@ -99,7 +102,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// A form or query value, None when empty.
-fn given(v: &Option<String>) -> Option<&str> {
+pub(crate) fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
@@ -641,6 +644,7 @@ async fn media(
             db => st.db_name(),
             roots,
             listing,
+            csrf => st.auth.csrf(),
         },
     )?;
     Ok(Html(html))

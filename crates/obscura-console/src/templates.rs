@@ -4,7 +4,7 @@
 use minijinja::Environment;
 use std::sync::OnceLock;
 
-const TEMPLATES: [(&str, &str); 8] = [
+const TEMPLATES: [(&str, &str); 10] = [
     ("base.html", include_str!("../templates/base.html")),
     (
         "incidents.html",
@@ -15,6 +15,8 @@ const TEMPLATES: [(&str, &str); 8] = [
     ("audit.html", include_str!("../templates/audit.html")),
     ("media.html", include_str!("../templates/media.html")),
     ("exported.html", include_str!("../templates/exported.html")),
+    ("reviews.html", include_str!("../templates/reviews.html")),
+    ("review.html", include_str!("../templates/review.html")),
     ("style.css", include_str!("../templates/style.css")),
 ];
 

@@ -255,7 +255,7 @@ fn the_html_report_opens_in_chromium_without_any_network_request() {
 
 /// The console served on a free loopback port from a thread of its own,
 /// stopped when the returned sender is dropped.
-fn serve(f: &crate::Fixture) -> (String, tokio::sync::oneshot::Sender<()>) {
+pub fn serve(f: &crate::Fixture) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
     let addr = listener.local_addr().expect("addr");
     let console = obscura_console::Console::new(

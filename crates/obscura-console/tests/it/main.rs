@@ -6,6 +6,7 @@
 //! request logged.
 
 mod browser;
+mod webdriver;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
@@ -28,6 +29,28 @@ pub fn sample(name: &str) -> PathBuf {
         p.display()
     );
     p
+}
+
+/// Two faces side by side at `dst`: the carphone sample beside its mirror
+/// image (the two-face sample of the redaction tests).
+pub fn two_faces(dst: &Path) {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample("carphone_pristine.mp4"))
+        .args([
+            "-filter_complex",
+            "[0]split[a][b];[b]hflip[c];[a][c]hstack",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "10",
+            "-preset",
+            "veryfast",
+        ])
+        .arg(dst)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
 }
 
 /// An index of two cameras in two towns: vtest.avi on camera 1 on
@@ -187,7 +210,13 @@ const PAGES: [&str; 9] = [
 fn every_route_refuses_a_request_without_the_token() {
     let f = Fixture::build();
     runtime().block_on(async {
-        for uri in PAGES.iter().chain(&["/media", "/nowhere"]) {
+        for uri in PAGES.iter().chain(&[
+            "/media",
+            "/nowhere",
+            "/review",
+            "/review/abc",
+            "/static/console.js",
+        ]) {
             let none = f
                 .send(
                     Request::get(*uri)
@@ -388,6 +417,10 @@ fn unknown_ids_and_bad_values_are_answered_not_panicked_on() {
             "/incidents/99999/clip.mp4",
             "/nowhere",
             "/media?root=7",
+            "/review/0123456789abcdef",
+            "/review/0123456789abcdef/events",
+            "/review/0123456789abcdef/frame/3",
+            "/review/0123456789abcdef/track/1",
         ] {
             assert_eq!(f.get(uri).await.status(), StatusCode::NOT_FOUND, "{uri}");
         }
@@ -691,4 +724,116 @@ fn an_incident_exports_as_an_audited_exhibit_that_verifies() {
         .holds(true)
         .expect("holds");
     assert!(holds.iter().any(|h| h.reference == "JS/1"), "{holds:?}");
+}
+
+#[test]
+fn a_review_starts_only_from_the_index_or_inside_a_media_root() {
+    let f = Fixture::build();
+    runtime().block_on(async {
+        let csrf = f.console.csrf();
+        for (form, status) in [
+            (
+                vec![("csrf", "bad"), ("recording", "1")],
+                StatusCode::FORBIDDEN,
+            ),
+            (vec![("csrf", csrf)], StatusCode::BAD_REQUEST),
+            (
+                vec![("csrf", csrf), ("recording", "999")],
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                vec![("csrf", csrf), ("root", "0"), ("path", "../index.db")],
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                vec![("csrf", csrf), ("root", "0"), ("path", "/etc/passwd")],
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                vec![("csrf", csrf), ("root", "0"), ("path", "cam1")],
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                vec![("csrf", csrf), ("root", "5"), ("path", "x")],
+                StatusCode::NOT_FOUND,
+            ),
+        ] {
+            let resp = f.post("/review/start", &form).await;
+            assert_eq!(resp.status(), status, "{form:?}");
+        }
+        let list = text(f.get("/review").await).await;
+        assert!(list.contains("Recordings in the index"), "{list}");
+        assert!(
+            !list.contains("Reviews of this session"),
+            "nothing was started"
+        );
+        for uri in [
+            "/review/0123456789abcdef/keep",
+            "/review/0123456789abcdef/box",
+            "/review/0123456789abcdef/redact",
+            "/review/0123456789abcdef/disclose",
+            "/review/0123456789abcdef/cancel",
+        ] {
+            let no_csrf = f.post(uri, &[("id", "1"), ("reason", "x")]).await;
+            assert!(
+                no_csrf.status().is_client_error(),
+                "{uri}: {}",
+                no_csrf.status()
+            );
+        }
+    });
+}
+
+#[test]
+fn cancel_or_closing_the_page_stops_the_search_for_tracks() {
+    let f = Fixture::build();
+    let csrf = f.console.csrf().to_string();
+    runtime().block_on(async {
+        let start = || async {
+            let resp = f
+                .post(
+                    "/review/start",
+                    &[("csrf", &csrf), ("root", "0"), ("path", "cam1/vtest.avi")],
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+            resp.headers()[header::LOCATION]
+                .to_str()
+                .expect("ascii")
+                .to_string()
+        };
+        let wait_for = |page: String, word: &'static str| {
+            let f = &f;
+            async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+                loop {
+                    let text = text(f.get(&page).await).await;
+                    if text.contains(word) {
+                        return text;
+                    }
+                    assert!(std::time::Instant::now() < deadline, "{page}: {text}");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        };
+        // Cancel.
+        let page = start().await;
+        let cancel = f.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
+        assert_eq!(cancel.status(), StatusCode::SEE_OTHER);
+        wait_for(page, "was cancelled").await;
+        // A page that follows the progress and goes away.
+        let page = start().await;
+        let events = f.get(&format!("{page}/events")).await;
+        assert_eq!(events.headers()[header::CONTENT_TYPE], "text/event-stream");
+        let mut body = events.into_body();
+        let first = body.frame().await.expect("an event").expect("data");
+        let first = String::from_utf8_lossy(first.data_ref().expect("data")).into_owned();
+        assert!(first.contains("event: progress"), "{first}");
+        drop(body);
+        wait_for(page, "was cancelled").await;
+    });
+    assert!(
+        !f.dir.path().join("exports").exists(),
+        "a search writes nothing"
+    );
 }

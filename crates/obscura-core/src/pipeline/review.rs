@@ -99,7 +99,15 @@ impl Review {
             ..opts.clone()
         };
         let camera = profile_of(&opts, None)?;
-        redact::validate(&opts, camera.as_ref())?;
+        // Who redacts and why are asked when the record is made.
+        redact::validate(
+            &RedactOptions {
+                operator: "review".into(),
+                reason: "review".into(),
+                ..opts.clone()
+            },
+            camera.as_ref(),
+        )?;
         let hashing = {
             let input = input.to_path_buf();
             std::thread::spawn(move || crate::hash::file_sha256(&input))
@@ -182,6 +190,7 @@ impl Review {
                     unmask: vec![m.id.clone()],
                     authorisation: Some(m.authorisation.clone()),
                     operator: m.operator.clone(),
+                    reason: "review".into(),
                     ..self.opts.clone()
                 },
                 self.camera.as_ref(),

@@ -1,0 +1,429 @@
+//! The subject access review: a recording (from the index or a `--media`
+//! root) reviewed with the core's [`Review`]: tracks found in the
+//! background with progress streamed to the page (server-sent events;
+//! Cancel, or closing the page, stops the search), one timeline bar per
+//! track with its thumbnail, tracks kept with a reason, boxes drawn, a
+//! frame viewer showing the redaction exactly as the output will be, then
+//! the redaction (a replay of the review's record, logged in the audit
+//! trail), its verification, and the disclosure.
+
+use crate::error::ConsoleError;
+use obscura_core::pipeline::redact::{self, KeptTrack, ManualBox, RedactOptions};
+use obscura_core::pipeline::review::{Decisions, Review};
+use obscura_core::pipeline::verify::Residual;
+use obscura_core::{Cancel, ErrorKind};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Where a review's search for tracks stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "phase", rename_all = "lowercase")]
+pub(crate) enum Phase {
+    /// Decoding and detecting: frames done of total.
+    Finding { frames: u64, total: u64 },
+    /// Tracks found.
+    Ready,
+    /// Stopped by Cancel or by the page closing.
+    Cancelled,
+    /// The search failed.
+    Failed { message: String },
+}
+
+/// What the redaction of a review made.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Outcome {
+    pub output: PathBuf,
+    pub record: PathBuf,
+    pub review_record: PathBuf,
+    pub output_sha256: String,
+    pub residuals: Vec<Residual>,
+    pub min_score: f32,
+    pub audit_seq: i64,
+    pub disclosed: Option<i64>,
+}
+
+/// One review in progress.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub id: String,
+    pub input: PathBuf,
+    pub cancel: Cancel,
+    phase: Mutex<Phase>,
+    review: OnceLock<Review>,
+    decisions: Mutex<Decisions>,
+    outcome: Mutex<Option<Outcome>>,
+    /// Pages following the search's progress.
+    watchers: AtomicUsize,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Session {
+    pub(crate) fn phase(&self) -> Phase {
+        locked(&self.phase).clone()
+    }
+
+    pub(crate) fn review(&self) -> Result<&Review, ConsoleError> {
+        self.review
+            .get()
+            .ok_or_else(|| ConsoleError::BadRequest("the tracks are not found yet".into()))
+    }
+
+    pub(crate) fn decisions(&self) -> Decisions {
+        locked(&self.decisions).clone()
+    }
+
+    /// Applies `change` to a copy of the decisions and keeps it only if the
+    /// review accepts the result (it checks ids, reasons, boxes).
+    pub(crate) fn decide(&self, change: impl FnOnce(&mut Decisions)) -> Result<(), ConsoleError> {
+        let review = self.review()?;
+        let mut d = locked(&self.decisions);
+        let mut next = d.clone();
+        change(&mut next);
+        review.record(&next, "check", "check", None)?;
+        *d = next;
+        Ok(())
+    }
+
+    pub(crate) fn outcome(&self) -> Option<Outcome> {
+        locked(&self.outcome).clone()
+    }
+
+    pub(crate) fn set_outcome(&self, o: Outcome) {
+        *locked(&self.outcome) = Some(o);
+    }
+
+    /// A page started following the search.
+    pub(crate) fn watch(self: &Arc<Self>) -> Watcher {
+        self.watchers.fetch_add(1, Ordering::SeqCst);
+        Watcher(self.clone())
+    }
+}
+
+/// A page following a search. When the last one goes (the tab closed) and
+/// none comes back within a few seconds (a reload comes back), the search
+/// is cancelled.
+#[derive(Debug)]
+pub(crate) struct Watcher(Arc<Session>);
+
+/// How long a search waits for a page to come back before it stops.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        if self.0.watchers.fetch_sub(1, Ordering::SeqCst) != 1 {
+            return;
+        }
+        let s = self.0.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(ABANDONED_AFTER);
+            let finding = matches!(s.phase(), Phase::Finding { .. });
+            if finding && s.watchers.load(Ordering::SeqCst) == 0 {
+                s.cancel.cancel();
+            }
+        });
+    }
+}
+
+/// Every review of this console run, by id.
+#[derive(Debug, Default)]
+pub(crate) struct Sessions(Mutex<HashMap<String, Arc<Session>>>);
+
+impl Sessions {
+    pub(crate) fn get(&self, id: &str) -> Result<Arc<Session>, ConsoleError> {
+        locked(&self.0)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ConsoleError::NotFound(format!("no review {id:?}")))
+    }
+
+    pub(crate) fn all(&self) -> Vec<Arc<Session>> {
+        let mut v: Vec<_> = locked(&self.0).values().cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// Starts finding the tracks of `input` on a thread of its own.
+    pub(crate) fn start(&self, input: PathBuf) -> Result<Arc<Session>, ConsoleError> {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| ConsoleError::Internal(format!("no random numbers: {e}")))?;
+        let id = hex::encode(bytes);
+        let cancel = Cancel::new();
+        let session = Arc::new(Session {
+            id: id.clone(),
+            input: input.clone(),
+            cancel: cancel.clone(),
+            phase: Mutex::new(Phase::Finding {
+                frames: 0,
+                total: 0,
+            }),
+            review: OnceLock::new(),
+            decisions: Mutex::new(Decisions::default()),
+            outcome: Mutex::new(None),
+            watchers: AtomicUsize::new(0),
+        });
+        locked(&self.0).insert(id, session.clone());
+        let s = session.clone();
+        std::thread::spawn(move || {
+            let mut opts = RedactOptions::default();
+            opts.pipeline.decode.cancel = cancel;
+            let found = Review::start(&input, &opts, None, &mut |p| {
+                *locked(&s.phase) = Phase::Finding {
+                    frames: p.frames,
+                    total: p.total,
+                };
+            });
+            let phase = match found {
+                Ok(review) => {
+                    let _ = s.review.set(review);
+                    Phase::Ready
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => Phase::Cancelled,
+                Err(e) => Phase::Failed {
+                    message: e.to_string(),
+                },
+            };
+            *locked(&s.phase) = phase;
+        });
+        Ok(session)
+    }
+}
+
+/// A track as the review page shows it.
+#[derive(Debug, Serialize)]
+pub(crate) struct TrackRow {
+    pub id: u32,
+    pub class: &'static str,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_time: f64,
+    pub last_time: f64,
+    pub detections: usize,
+    pub kept: Option<String>,
+    pub linked: Vec<u32>,
+}
+
+pub(crate) fn track_rows(review: &Review, d: &Decisions) -> Vec<TrackRow> {
+    review
+        .tracks()
+        .iter()
+        .map(|t| TrackRow {
+            id: t.id,
+            class: t.class.name(),
+            first_frame: t.first_frame,
+            last_frame: t.last_frame,
+            first_time: t.first_time,
+            last_time: t.last_time,
+            detections: t.detections,
+            kept: d
+                .keep
+                .iter()
+                .find(|k| k.id == t.id)
+                .map(|k| k.reason.clone()),
+            linked: t.linked.clone(),
+        })
+        .collect()
+}
+
+/// The track timeline: one bar per track over the clip's frames, red when
+/// obscured, green when kept; manual boxes as grey bars below.
+pub(crate) fn timeline(review: &Review, d: &Decisions) -> String {
+    use std::fmt::Write;
+    let frames = review.info().frames.max(1) as f64;
+    let (label_w, chart_w, row_h) = (110.0, 640.0, 18.0);
+    let rows = review.tracks().len() + d.boxes.len();
+    let height = 24.0 + row_h * rows.max(1) as f64;
+    let width = label_w + chart_w + 10.0;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"timeline\" role=\"img\" \
+         viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"11\"><title>Tracks over the clip</title>\
+         <text x=\"{label_w}\" y=\"12\">frame 0</text>\
+         <text x=\"{end}\" y=\"12\" text-anchor=\"end\">frame {last}</text>",
+        end = label_w + chart_w,
+        last = review.info().frames.saturating_sub(1)
+    );
+    let mut y = 20.0;
+    for t in review.tracks() {
+        let kept = d.keep.iter().any(|k| k.id == t.id);
+        let x = label_w + chart_w * t.first_frame as f64 / frames;
+        let w = (chart_w * (t.last_frame + 1 - t.first_frame) as f64 / frames).max(2.0);
+        let colour = if kept { "#2e7d32" } else { "#c0392b" };
+        let _ = write!(
+            s,
+            "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">#{id} {class}</text>\
+             <rect x=\"{label_w}\" y=\"{y}\" width=\"{chart_w}\" height=\"12\" fill=\"#f2f2f2\"/>\
+             <a href=\"#track-{id}\"><rect class=\"track\" data-first=\"{first}\" x=\"{x:.1}\" y=\"{y}\" \
+             width=\"{w:.1}\" height=\"12\" fill=\"{colour}\"><title>#{id} {class}: frames {first}-{last}, {state}</title></rect></a>",
+            lx = label_w - 6.0,
+            ty = y + 10.0,
+            id = t.id,
+            class = t.class.name(),
+            first = t.first_frame,
+            last = t.last_frame,
+            state = if kept { "kept" } else { "obscured" },
+        );
+        y += row_h;
+    }
+    for (i, b) in d.boxes.iter().enumerate() {
+        let x = label_w + chart_w * b.first as f64 / frames;
+        let w = (chart_w * (b.last.saturating_sub(b.first) + 1) as f64 / frames).max(2.0);
+        let _ = write!(
+            s,
+            "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">box {n}</text>\
+             <rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"12\" fill=\"#555\"/>",
+            lx = label_w - 6.0,
+            ty = y + 10.0,
+            n = i + 1
+        );
+        y += row_h;
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A JPEG of frame `index` with the decisions drawn, at the video's size.
+pub(crate) fn frame_jpeg(
+    review: &Review,
+    d: &Decisions,
+    index: u64,
+) -> Result<Vec<u8>, ConsoleError> {
+    let frame = review.preview(d, index)?;
+    let view = frame.view();
+    Ok(obscura_core::frame::sheet::encode_jpeg(
+        &view,
+        view.width(),
+    )?)
+}
+
+/// A track's thumbnail as JPEG.
+pub(crate) fn thumbnail_jpeg(review: &Review, id: u32) -> Result<Vec<u8>, ConsoleError> {
+    let i = review
+        .tracks()
+        .iter()
+        .position(|t| t.id == id)
+        .ok_or_else(|| ConsoleError::NotFound(format!("no track {id}")))?;
+    let side = obscura_core::frame::sheet::THUMB as u32;
+    let img = image::RgbImage::from_raw(side, side, review.thumbnails()[i].0.clone())
+        .ok_or_else(|| ConsoleError::Internal("a thumbnail of the wrong size".into()))?;
+    Ok(obscura_core::frame::draw::jpeg_bytes(&img, 85)?)
+}
+
+/// The kept track `id` with `reason`, replacing an earlier decision on it.
+pub(crate) fn keep(d: &mut Decisions, id: u32, reason: &str) {
+    d.keep.retain(|k| k.id != id);
+    d.keep.push(KeptTrack {
+        id,
+        reason: reason.trim().to_string(),
+    });
+}
+
+/// A file name for an output: letters, digits, `-`, `_` and `.` only, and
+/// `.mp4` at the end.
+pub(crate) fn output_name(wanted: &str, input: &Path) -> String {
+    let stem = if wanted.trim().is_empty() {
+        format!(
+            "{}-redacted",
+            input
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "clip".into())
+        )
+    } else {
+        wanted.trim().trim_end_matches(".mp4").to_string()
+    };
+    let clean: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{}.mp4", clean.trim_start_matches('.'))
+}
+
+/// What a redaction request carries.
+pub(crate) struct RedactRequest {
+    pub operator: String,
+    pub reason: String,
+    pub case_reference: Option<String>,
+    pub out_dir: PathBuf,
+    pub name: String,
+    pub db: PathBuf,
+}
+
+/// Redacts the session's clip as reviewed: the review's record is written
+/// beside the output (`NAME.review.json`, never replacing a file), replayed
+/// into the output (whose own record says it is that replay), logged in the
+/// audit trail, and the output verified by re-detection.
+pub(crate) fn redact_reviewed(s: &Session, req: RedactRequest) -> Result<Outcome, ConsoleError> {
+    let review = s.review()?;
+    let d = s.decisions();
+    let record = review.record(
+        &d,
+        &req.operator,
+        &req.reason,
+        req.case_reference.as_deref(),
+    )?;
+    std::fs::create_dir_all(&req.out_dir).map_err(|e| {
+        obscura_core::Error::io(e, "cannot make the output folder").with_path(&req.out_dir)
+    })?;
+    let output = req.out_dir.join(&req.name);
+    let review_record = output.with_extension("review.json");
+    let pending = obscura_core::output::PendingFile::new(&review_record, &[&s.input])?;
+    let json = serde_json::to_vec_pretty(&record)
+        .map_err(|e| ConsoleError::Internal(format!("cannot write the review's record: {e}")))?;
+    std::fs::write(pending.tmp_path(), json).map_err(|e| {
+        obscura_core::Error::io(e, "cannot write the review's record").with_path(&review_record)
+    })?;
+    let review_record = pending.commit()?;
+    let opts = RedactOptions {
+        replay: Some(review_record.clone()),
+        case_reference: req.case_reference.clone(),
+        ..RedactOptions::new(req.operator.clone(), req.reason.clone())
+    };
+    let done = redact::redact(&s.input, &output, &opts, &mut |_| {})?;
+    let record_path = redact::record_path(&output);
+    let mut store = obscura_core::store::Store::open(&req.db)?;
+    let entries =
+        obscura_core::pipeline::disclose::log_redaction(&mut store, &done, &record_path, None)?;
+    let verification = obscura_core::pipeline::verify::verify_redaction(
+        &output,
+        Some(&record_path),
+        None,
+        None,
+        &Default::default(),
+        &mut |_| {},
+    )?;
+    Ok(Outcome {
+        output: done.output.path.clone(),
+        record: record_path,
+        review_record,
+        output_sha256: done.output.sha256,
+        residuals: verification.residuals,
+        min_score: verification.min_score,
+        audit_seq: entries.first().map_or(0, |e| e.seq),
+        disclosed: None,
+    })
+}
+
+/// Parses a manual box from the form's numbers.
+pub(crate) fn manual_box(first: u64, last: u64, rect: [u32; 4]) -> Result<ManualBox, ConsoleError> {
+    format!(
+        "{first}-{last}:{},{},{},{}",
+        rect[0], rect[1], rect[2], rect[3]
+    )
+    .parse()
+    .map_err(|e: obscura_core::Error| ConsoleError::BadRequest(e.to_string()))
+}
