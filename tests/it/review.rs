@@ -7,6 +7,7 @@ use obscura::frame::FrameView;
 use obscura::media::Decoder;
 use obscura::pipeline::redact::{self, KeptTrack, ManualBox, RedactOptions};
 use obscura::pipeline::review::{Decisions, Review};
+use obscura::pipeline::Job;
 use obscura::ErrorKind;
 
 /// The visible samples of a picture, Y then U then V.
@@ -26,7 +27,7 @@ fn a_review_previews_exactly_what_the_replay_of_its_record_writes() {
     let dir = tempdir();
     let clip = two_faces(dir.path());
     let opts = sar_opts(vec![]);
-    let review = Review::start(&clip, &opts, None, &mut |_| {}).expect("finds tracks");
+    let review = Review::start(&clip, &opts, None, &mut Job::new()).expect("finds tracks");
     assert_eq!(review.thumbnails().len(), review.tracks().len());
     let long: Vec<_> = review
         .tracks()
@@ -109,7 +110,7 @@ fn a_review_previews_exactly_what_the_replay_of_its_record_writes() {
 fn decisions_that_do_not_fit_the_clip_are_refused() {
     let dir = tempdir();
     let input = sample("carphone_pristine.mp4");
-    let review = Review::start(&input, &sar_opts(vec![]), None, &mut |_| {}).expect("tracks");
+    let review = Review::start(&input, &sar_opts(vec![]), None, &mut Job::new()).expect("tracks");
     let id = review.tracks()[0].id;
     let bad = [
         Decisions {

@@ -510,10 +510,15 @@ pub(crate) struct ConsoleCmd {
     /// signed its head.
     #[arg(long, value_name = "KEY")]
     pub(crate) audit_key: Option<String>,
-    /// Folder evidence exports from the console go into (an exhibit folder
-    /// each); without it the console exports nothing.
+    /// Folder evidence exports (an exhibit folder each) and redacted SAR
+    /// outputs (in sar/) from the console go into; without it the console
+    /// writes nothing there.
     #[arg(long, value_name = "DIR")]
     pub(crate) exports: Option<PathBuf>,
+    /// Folder of camera profiles (*.toml): a review of a camera's recording
+    /// draws its privacy masks, which may be lifted under an authorisation.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cameras: Option<PathBuf>,
     /// Print the URL as a JSON object (`{"url": ...}`) on one line.
     #[arg(long)]
     pub(crate) json: bool,

@@ -73,9 +73,13 @@ pub struct ConsoleConfig {
     /// The audit trail's public key (hex, or a `KEY.pub` file), to check
     /// who signed its head.
     pub audit_key: Option<String>,
-    /// Where evidence exports go (an exhibit folder each); without it the
-    /// console exports nothing.
+    /// Where evidence exports and redacted outputs go (an exhibit folder
+    /// each; redactions in `sar/`); without it the console writes nothing.
     pub exports: Option<PathBuf>,
+    /// A folder of camera profiles (`*.toml`): a review of a camera's
+    /// recording draws its privacy masks, which may then be lifted under
+    /// an authorisation.
+    pub cameras: Option<PathBuf>,
 }
 
 /// A console ready to serve: its configuration checked, its secrets made.

@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     audit_key: Option<PublicKey>,
     pub(crate) exports: Option<PathBuf>,
     pub(crate) reviews: crate::review::Sessions,
+    /// Camera profiles by camera number, with their files.
+    pub(crate) cameras: Vec<(u32, String, PathBuf)>,
 }
 
 impl AppState {
@@ -46,7 +48,9 @@ impl AppState {
             .as_deref()
             .map(PublicKey::from_arg)
             .transpose()?;
+        let cameras = crate::review::load_cameras(config.cameras.as_deref())?;
         Ok(AppState {
+            cameras,
             auth: Auth::new(addr)?,
             media: MediaRoots::new(&config.media)?,
             proxies: Proxies::new(&config.cache)?,
@@ -645,6 +649,7 @@ async fn media(
             roots,
             listing,
             csrf => st.auth.csrf(),
+            cameras => st.cameras.iter().map(|c| context! { number => c.0, name => c.1.clone() }).collect::<Vec<_>>(),
         },
     )?;
     Ok(Html(html))

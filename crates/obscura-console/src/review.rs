@@ -11,6 +11,7 @@ use crate::error::ConsoleError;
 use obscura_core::pipeline::redact::{self, KeptTrack, ManualBox, RedactOptions};
 use obscura_core::pipeline::review::{Decisions, Review};
 use obscura_core::pipeline::verify::Residual;
+use obscura_core::pipeline::Job;
 use obscura_core::{Cancel, ErrorKind};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -148,8 +149,15 @@ impl Sessions {
         v
     }
 
-    /// Starts finding the tracks of `input` on a thread of its own.
-    pub(crate) fn start(&self, input: PathBuf) -> Result<Arc<Session>, ConsoleError> {
+    /// Starts finding the tracks of `input` on a thread of its own, with
+    /// the camera profile `camera` (its masks drawn and liftable) and with
+    /// people detected when `people`.
+    pub(crate) fn start(
+        &self,
+        input: PathBuf,
+        camera: Option<PathBuf>,
+        people: bool,
+    ) -> Result<Arc<Session>, ConsoleError> {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes)
             .map_err(|e| ConsoleError::Internal(format!("no random numbers: {e}")))?;
@@ -171,14 +179,23 @@ impl Sessions {
         locked(&self.0).insert(id, session.clone());
         let s = session.clone();
         std::thread::spawn(move || {
-            let mut opts = RedactOptions::default();
-            opts.pipeline.decode.cancel = cancel;
-            let found = Review::start(&input, &opts, None, &mut |p| {
+            let mut opts = RedactOptions {
+                camera,
+                ..RedactOptions::default()
+            };
+            if people {
+                if let Some(d) = opts.detect.as_mut() {
+                    d.people = Some(Default::default());
+                }
+            }
+            let mut job = Job::new().with_cancel(cancel).on_progress(|p| {
                 *locked(&s.phase) = Phase::Finding {
                     frames: p.frames,
                     total: p.total,
                 };
             });
+            let found = Review::start(&input, &opts, None, &mut job);
+            drop(job);
             let phase = match found {
                 Ok(review) => {
                     let _ = s.review.set(review);
@@ -193,6 +210,42 @@ impl Sessions {
         });
         Ok(session)
     }
+}
+
+/// The camera profiles in `dir` (`*.toml`), by camera number.
+///
+/// # Errors
+/// [`ConsoleError::Config`] when the folder cannot be read or a profile is
+/// invalid, or two profiles have the same camera number.
+pub(crate) fn load_cameras(
+    dir: Option<&Path>,
+) -> Result<Vec<(u32, String, PathBuf)>, ConsoleError> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| ConsoleError::Config(format!("camera folder {}: {e}", dir.display())))?;
+    let mut out: Vec<(u32, String, PathBuf)> = Vec::new();
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let p = obscura_core::mask::camera::CameraProfile::load(&path)
+            .map_err(|e| ConsoleError::Config(e.to_string()))?;
+        if out.iter().any(|(n, _, _)| *n == p.camera) {
+            return Err(ConsoleError::Config(format!(
+                "two profiles for camera {} in {}",
+                p.camera,
+                dir.display()
+            )));
+        }
+        out.push((p.camera, p.name, path));
+    }
+    out.sort_by_key(|c| c.0);
+    Ok(out)
 }
 
 /// A track as the review page shows it.

@@ -29,6 +29,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/review/{sid}/obscure", post(obscure))
         .route("/review/{sid}/box", post(add_box))
         .route("/review/{sid}/unbox", post(remove_box))
+        .route("/review/{sid}/lift", post(lift))
+        .route("/review/{sid}/restore", post(restore))
         .route("/review/{sid}/redact", post(redact))
         .route("/review/{sid}/disclose", post(disclose))
         .route("/static/console.js", get(script))
@@ -74,6 +76,7 @@ async fn list(State(st): State<Shared>) -> Result<Html<String>, ConsoleError> {
             csrf => st.auth.csrf(),
             recordings,
             sessions,
+            cameras => st.cameras.iter().map(|c| context! { number => c.0, name => c.1.clone() }).collect::<Vec<_>>(),
             outputs => st.exports.as_ref().map(|p| p.display().to_string()),
         },
     )?))
@@ -85,6 +88,10 @@ struct StartForm {
     recording: Option<i64>,
     root: Option<usize>,
     path: Option<String>,
+    /// A camera number whose profile applies ("" for none; a recording
+    /// of the index takes its own camera's by default).
+    camera: Option<String>,
+    people: Option<String>,
 }
 
 /// Starts a review of a recording of the index, or of a file under a
@@ -94,19 +101,26 @@ async fn start(
     Form(f): Form<StartForm>,
 ) -> Result<Response, ConsoleError> {
     st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
+    let chosen = match given(&f.camera) {
+        Some(c) => Some(
+            c.parse::<u32>()
+                .map_err(|_| ConsoleError::BadRequest(format!("invalid camera {c:?}")))?,
+        ),
+        None => None,
+    };
     let st2 = st.clone();
-    let input = blocking(move || match (f.recording, f.root) {
+    let (input, camera) = blocking(move || match (f.recording, f.root) {
         (Some(id), None) => st2
             .store()?
             .recordings(None)?
             .into_iter()
             .find(|r| r.id == id)
-            .map(|r| std::path::PathBuf::from(r.path))
+            .map(|r| (std::path::PathBuf::from(r.path), chosen.or(Some(r.camera))))
             .ok_or_else(|| ConsoleError::NotFound(format!("no recording {id}"))),
         (None, Some(root)) => {
             let p = st2.media.resolve(root, f.path.as_deref().unwrap_or(""))?;
             if p.is_file() {
-                Ok(p)
+                Ok((p, chosen))
             } else {
                 Err(ConsoleError::BadRequest("pick a file, not a folder".into()))
             }
@@ -116,7 +130,23 @@ async fn start(
         )),
     })
     .await?;
-    let session = st.reviews.start(input)?;
+    // The profile, if the console has one for that camera (a camera asked
+    // for by number must have one).
+    let profile = match camera {
+        Some(n) => {
+            let found = st.cameras.iter().find(|c| c.0 == n).map(|c| c.2.clone());
+            if found.is_none() && chosen.is_some() {
+                return Err(ConsoleError::BadRequest(format!(
+                    "no profile for camera {n} (start the console with --cameras DIR)"
+                )));
+            }
+            found
+        }
+        None => None,
+    };
+    let session = st
+        .reviews
+        .start(input, profile, given(&f.people).is_some())?;
     Ok(Redirect::to(&format!("/review/{}", session.id)).into_response())
 }
 
@@ -133,6 +163,7 @@ async fn page(
     let s = st.reviews.get(&sid)?;
     let phase = s.phase();
     let d = s.decisions();
+    let masks = s.review().map(|r| r.masks()).unwrap_or_default();
     let (tracks, timeline, info) = match s.review() {
         Ok(r) => (
             review::track_rows(r, &d),
@@ -166,6 +197,8 @@ async fn page(
             timeline,
             info,
             boxes,
+            masks,
+            lifted => d.lifted,
             frame => q.frame.unwrap_or(0),
             outcome => s.outcome(),
             outputs => st.exports.as_ref().map(|p| p.display().to_string()),
@@ -385,4 +418,53 @@ async fn disclose(
     outcome.disclosed = Some(entry.seq);
     s.set_outcome(outcome);
     Ok(Redirect::to(&format!("/review/{sid}#outcome")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct LiftForm {
+    csrf: Option<String>,
+    mask: Option<String>,
+    authorisation: Option<String>,
+    operator: Option<String>,
+}
+
+/// Lifts a privacy mask for this review, under an authorisation, by a
+/// named operator (the redaction's record and audit entry carry both).
+async fn lift(
+    State(st): State<Shared>,
+    Path(sid): Path<String>,
+    Form(f): Form<LiftForm>,
+) -> Result<Response, ConsoleError> {
+    st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
+    let mask = need(&f.mask, "the mask to lift")?;
+    let authorisation = need(&f.authorisation, "an authorisation reference (e.g. RIPA)")?;
+    let operator = need(&f.operator, "the operator's name")?;
+    let s = st.reviews.get(&sid)?;
+    s.decide(|d| {
+        d.lifted.retain(|m| m.id != mask);
+        d.lifted.push(obscura_core::pipeline::redact::LiftedMask {
+            id: mask.clone(),
+            authorisation,
+            operator,
+        });
+    })?;
+    Ok(Redirect::to(&format!("/review/{sid}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct RestoreForm {
+    csrf: Option<String>,
+    mask: Option<String>,
+}
+
+async fn restore(
+    State(st): State<Shared>,
+    Path(sid): Path<String>,
+    Form(f): Form<RestoreForm>,
+) -> Result<Response, ConsoleError> {
+    st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
+    let mask = need(&f.mask, "the mask")?;
+    let s = st.reviews.get(&sid)?;
+    s.decide(|d| d.lifted.retain(|m| m.id != mask))?;
+    Ok(Redirect::to(&format!("/review/{sid}")).into_response())
 }

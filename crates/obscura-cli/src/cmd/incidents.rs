@@ -239,6 +239,7 @@ pub(crate) fn console(cmd: ConsoleCmd) -> Result<ExitCode> {
         cache,
         audit_key,
         exports,
+        cameras,
         json,
     } = cmd;
     if !bind.is_loopback() {
@@ -252,6 +253,7 @@ pub(crate) fn console(cmd: ConsoleCmd) -> Result<ExitCode> {
         cache: cache.unwrap_or_else(|| obscura_core::home().join("console-cache")),
         audit_key,
         exports,
+        cameras,
     };
     let addr = std::net::SocketAddr::new(bind, port);
     obscura_console::run(config, addr, interrupt().clone(), |console| {

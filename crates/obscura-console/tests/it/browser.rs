@@ -265,6 +265,7 @@ pub fn serve(f: &crate::Fixture) -> (String, tokio::sync::oneshot::Sender<()>) {
             cache: f.dir.path().join("cache"),
             audit_key: None,
             exports: Some(f.dir.path().join("exports")),
+            cameras: Some(f.dir.path().join("cameras")),
         },
         addr,
     )

@@ -98,6 +98,16 @@ impl Fixture {
             &sample("carphone_pristine.mp4"),
             "2026-10-20 22:15:00",
         );
+        // A profile with a privacy mask over the top left of a picture.
+        let cameras = dir.path().join("cameras");
+        std::fs::create_dir_all(&cameras).expect("cameras");
+        std::fs::write(
+            cameras.join("flat.toml"),
+            "camera = 9\nname = \"Flats\"\ntown = \"Northtown\"\ndesk = \"Desk A\"\n\
+             coordinates = \"normalised\"\n\n[[mask]]\nid = \"flat-window\"\n\
+             polygon = [[0.0, 0.0], [0.3, 0.0], [0.3, 0.4], [0.0, 0.4]]\nstyle = \"solid\"\n",
+        )
+        .expect("profile");
         let console = Console::new(
             ConsoleConfig {
                 db: db.clone(),
@@ -105,6 +115,7 @@ impl Fixture {
                 cache: dir.path().join("cache"),
                 audit_key: None,
                 exports: Some(dir.path().join("exports")),
+                cameras: Some(cameras),
             },
             HOST.parse().expect("addr"),
         )
@@ -461,6 +472,7 @@ fn unknown_ids_and_bad_values_are_answered_not_panicked_on() {
             cache: f.dir.path().join("cache"),
             audit_key: None,
             exports: None,
+            cameras: None,
         },
         HOST.parse().expect("addr"),
     )
@@ -836,4 +848,131 @@ fn cancel_or_closing_the_page_stops_the_search_for_tracks() {
         !f.dir.path().join("exports").exists(),
         "a search writes nothing"
     );
+}
+
+#[test]
+fn a_privacy_mask_is_lifted_only_under_an_authorisation_and_the_audit_says_so() {
+    let f = Fixture::build();
+    two_faces(&f.media.join("two.mp4"));
+    let csrf = f.console.csrf().to_string();
+    runtime().block_on(async {
+        let none = f
+            .post(
+                "/review/start",
+                &[
+                    ("csrf", &csrf),
+                    ("root", "0"),
+                    ("path", "two.mp4"),
+                    ("camera", "77"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            none.status(),
+            StatusCode::BAD_REQUEST,
+            "no profile for camera 77"
+        );
+        let resp = f
+            .post(
+                "/review/start",
+                &[
+                    ("csrf", &csrf),
+                    ("root", "0"),
+                    ("path", "two.mp4"),
+                    ("camera", "9"),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let page = resp.headers()[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let text = text(f.get(&page).await).await;
+            if text.contains("flat-window") {
+                break;
+            }
+            assert!(!text.contains("failed"), "{text}");
+            assert!(std::time::Instant::now() < deadline, "{text}");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let masked = body(f.get(&format!("{page}/frame/5")).await).await;
+        let refused = f
+            .post(
+                &format!("{page}/lift"),
+                &[
+                    ("csrf", &csrf),
+                    ("mask", "flat-window"),
+                    ("operator", "D Officer"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::BAD_REQUEST,
+            "no authorisation"
+        );
+        let unknown = f
+            .post(
+                &format!("{page}/lift"),
+                &[
+                    ("csrf", &csrf),
+                    ("mask", "no-such-mask"),
+                    ("authorisation", "RIPA/2026/1"),
+                    ("operator", "D Officer"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            unknown.status(),
+            StatusCode::BAD_REQUEST,
+            "not in the profile"
+        );
+        let lifted = f
+            .post(
+                &format!("{page}/lift"),
+                &[
+                    ("csrf", &csrf),
+                    ("mask", "flat-window"),
+                    ("authorisation", "RIPA/2026/1"),
+                    ("operator", "D Officer"),
+                ],
+            )
+            .await;
+        assert_eq!(lifted.status(), StatusCode::SEE_OTHER);
+        let text = text(f.get(&page).await).await;
+        assert!(text.contains(&html("lifted under RIPA/2026/1")), "{text}");
+        let open = body(f.get(&format!("{page}/frame/5")).await).await;
+        assert_ne!(open, masked, "the preview shows what the mask hid");
+        let done = f
+            .post(
+                &format!("{page}/redact"),
+                &[
+                    ("csrf", &csrf),
+                    ("operator", "D Officer"),
+                    ("reason", "SAR with the window in view"),
+                    ("name", "lifted"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    });
+    let record: obscura_core::pipeline::redact::RedactionRecord = serde_json::from_slice(
+        &std::fs::read(f.dir.path().join("exports/sar/lifted.mp4.redaction.json")).expect("record"),
+    )
+    .expect("a record");
+    assert_eq!(record.masks_lifted.len(), 1);
+    assert_eq!(record.masks_lifted[0].authorisation, "RIPA/2026/1");
+    let entries = obscura_core::store::Store::open_read_only(&f.db)
+        .expect("db")
+        .audit_entries()
+        .expect("audit");
+    let lift = entries
+        .iter()
+        .find(|e| e.action == "mask_lifted")
+        .expect("a mask_lifted entry");
+    assert_eq!(lift.operator, "D Officer");
+    assert!(lift.details.contains("RIPA/2026/1"), "{}", lift.details);
 }

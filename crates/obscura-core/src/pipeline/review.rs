@@ -22,7 +22,7 @@ use super::redact::{
     FileRef, KeptTrack, LiftedMask, ManualBox, Plan, RedactOptions, RedactionRecord, Renderer,
     Tool, TrackRecord,
 };
-use super::Progress;
+use super::Job;
 use crate::detect::Class;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::sheet::Thumb;
@@ -74,22 +74,23 @@ impl Review {
     /// Detects and tracks `input` with `opts`' detection settings (and
     /// finds its moving regions when `opts.moving`), with `sets` if given
     /// (one detector set per worker, as a [`Redactor`](super::Redactor)
-    /// keeps them) or models loaded for this call. `opts`' kept tracks,
-    /// boxes and lifted masks are ignored: those are [`Decisions`].
+    /// keeps them) or models loaded for this call, reporting progress to
+    /// `job` and stopping when it is cancelled. `opts`' kept tracks, boxes
+    /// and lifted masks are ignored: those are [`Decisions`].
     ///
     /// # Errors
-    /// `InvalidArgument` without detection or for invalid options; as
-    /// [`redact::redact`] otherwise.
+    /// `InvalidArgument` without detection or for invalid options;
+    /// `Interrupted` when cancelled; as [`redact::redact`] otherwise.
     pub fn start(
         input: &Path,
         opts: &RedactOptions,
         sets: Option<&mut [analyse::DetectorSet]>,
-        progress: &mut dyn FnMut(Progress),
+        job: &mut Job<'_>,
     ) -> Result<Review> {
         let settings = opts.detect.clone().ok_or_else(|| {
             invalid("a review needs detection (faces, plates or people) to find tracks")
         })?;
-        let opts = RedactOptions {
+        let mut opts = RedactOptions {
             keep_tracks: Vec::new(),
             keep_reason: None,
             boxes: Vec::new(),
@@ -98,6 +99,7 @@ impl Review {
             replay: None,
             ..opts.clone()
         };
+        opts.pipeline.decode.cancel = job.cancel_token();
         let camera = profile_of(&opts, None)?;
         // Who redacts and why are asked when the record is made.
         redact::validate(
@@ -130,7 +132,7 @@ impl Review {
             sets,
             settings.tracker,
             settings.roi_plan(),
-            progress,
+            &mut |p| job.report(p),
             &mut |frame, dets, ids, _| {
                 best.see(&frame, dets, ids);
                 if let Some(m) = motion.as_mut() {
@@ -165,6 +167,15 @@ impl Review {
     /// The tracks offered to the officer, by id.
     pub fn tracks(&self) -> &[TrackSummary] {
         &self.tracks
+    }
+
+    /// The ids of the camera profile's privacy masks (none without a
+    /// profile): the masks a [`Decisions`] may lift.
+    pub fn masks(&self) -> Vec<String> {
+        self.camera
+            .as_ref()
+            .map(|c| c.profile.masks.iter().map(|m| m.id.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Each offered track's best-quality thumbnail (RGB, square), in the
