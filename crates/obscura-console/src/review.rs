@@ -157,6 +157,7 @@ impl Sessions {
         input: PathBuf,
         camera: Option<PathBuf>,
         people: bool,
+        saved: Option<Decisions>,
     ) -> Result<Arc<Session>, ConsoleError> {
         let mut bytes = [0u8; 8];
         getrandom::fill(&mut bytes)
@@ -197,10 +198,20 @@ impl Sessions {
             let found = Review::start(&input, &opts, None, &mut job);
             drop(job);
             let phase = match found {
-                Ok(review) => {
-                    let _ = s.review.set(review);
-                    Phase::Ready
-                }
+                // A reopened review's decisions must still fit the tracks
+                // found again.
+                Ok(review) => match saved.map(|d| (review.record(&d, "check", "check", None), d)) {
+                    Some((Err(e), _)) => Phase::Failed {
+                        message: format!("the saved review does not fit this file's tracks: {e}"),
+                    },
+                    other => {
+                        if let Some((_, d)) = other {
+                            *locked(&s.decisions) = d;
+                        }
+                        let _ = s.review.set(review);
+                        Phase::Ready
+                    }
+                },
                 Err(e) if e.kind() == ErrorKind::Interrupted => Phase::Cancelled,
                 Err(e) => Phase::Failed {
                     message: e.to_string(),
@@ -417,7 +428,7 @@ pub(crate) struct RedactRequest {
 }
 
 /// Redacts the session's clip as reviewed: the review's record is written
-/// beside the output (`NAME.review.json`, never replacing a file), replayed
+/// beside the output (`NAME.mp4.review.json`, never replacing a file), replayed
 /// into the output (whose own record says it is that replay), logged in the
 /// audit trail, and the output verified by re-detection.
 pub(crate) fn redact_reviewed(s: &Session, req: RedactRequest) -> Result<Outcome, ConsoleError> {
@@ -433,7 +444,11 @@ pub(crate) fn redact_reviewed(s: &Session, req: RedactRequest) -> Result<Outcome
         obscura_core::Error::io(e, "cannot make the output folder").with_path(&req.out_dir)
     })?;
     let output = req.out_dir.join(&req.name);
-    let review_record = output.with_extension("review.json");
+    // Beside the output's own record; a review saved earlier under the
+    // same name (`NAME.review.json`) stays as it is.
+    let mut review_record = output.clone().into_os_string();
+    review_record.push(".review.json");
+    let review_record = PathBuf::from(review_record);
     let pending = obscura_core::output::PendingFile::new(&review_record, &[&s.input])?;
     let json = serde_json::to_vec_pretty(&record)
         .map_err(|e| ConsoleError::Internal(format!("cannot write the review's record: {e}")))?;
@@ -479,4 +494,51 @@ pub(crate) fn manual_box(first: u64, last: u64, rect: [u32; 4]) -> Result<Manual
     )
     .parse()
     .map_err(|e: obscura_core::Error| ConsoleError::BadRequest(e.to_string()))
+}
+
+/// Writes the review's decisions as its record (`NAME.review.json` in
+/// `out_dir`, never replacing a file): the saved state a later session
+/// reopens, and what `obscura redact --replay` redacts from.
+pub(crate) fn save(
+    s: &Session,
+    out_dir: &Path,
+    name: &str,
+    operator: &str,
+    reason: &str,
+) -> Result<PathBuf, ConsoleError> {
+    let record = s.review()?.record(&s.decisions(), operator, reason, None)?;
+    std::fs::create_dir_all(out_dir).map_err(|e| {
+        obscura_core::Error::io(e, "cannot make the output folder").with_path(out_dir)
+    })?;
+    let dest = out_dir.join(name).with_extension("review.json");
+    let pending = obscura_core::output::PendingFile::new(&dest, &[&s.input])?;
+    let json = serde_json::to_vec_pretty(&record)
+        .map_err(|e| ConsoleError::Internal(format!("cannot write the review's record: {e}")))?;
+    std::fs::write(pending.tmp_path(), json).map_err(|e| {
+        obscura_core::Error::io(e, "cannot write the review's record").with_path(&dest)
+    })?;
+    Ok(pending.commit()?)
+}
+
+/// The decisions a saved review record holds.
+pub(crate) fn saved_decisions(r: &redact::RedactionRecord) -> Decisions {
+    Decisions {
+        keep: r.kept_tracks.clone(),
+        boxes: r.manual_boxes.clone(),
+        lifted: r.masks_lifted.clone(),
+    }
+}
+
+/// The saved reviews in `dir` (`*.review.json`), by name.
+pub(crate) fn saved_reviews(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|n| n.ends_with(".review.json") && !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }

@@ -30,6 +30,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/review/{sid}/box", post(add_box))
         .route("/review/{sid}/unbox", post(remove_box))
         .route("/review/{sid}/lift", post(lift))
+        .route("/review/{sid}/save", post(save))
+        .route("/review/reopen", post(reopen))
         .route("/review/{sid}/restore", post(restore))
         .route("/review/{sid}/redact", post(redact))
         .route("/review/{sid}/disclose", post(disclose))
@@ -78,6 +80,7 @@ async fn list(State(st): State<Shared>) -> Result<Html<String>, ConsoleError> {
             sessions,
             cameras => st.cameras.iter().map(|c| context! { number => c.0, name => c.1.clone() }).collect::<Vec<_>>(),
             outputs => st.exports.as_ref().map(|p| p.display().to_string()),
+            saved => st.exports.as_ref().map(|p| review::saved_reviews(&p.join("sar"))).unwrap_or_default(),
         },
     )?))
 }
@@ -146,7 +149,7 @@ async fn start(
     };
     let session = st
         .reviews
-        .start(input, profile, given(&f.people).is_some())?;
+        .start(input, profile, given(&f.people).is_some(), None)?;
     Ok(Redirect::to(&format!("/review/{}", session.id)).into_response())
 }
 
@@ -467,4 +470,89 @@ async fn restore(
     let s = st.reviews.get(&sid)?;
     s.decide(|d| d.lifted.retain(|m| m.id != mask))?;
     Ok(Redirect::to(&format!("/review/{sid}")).into_response())
+}
+
+/// Where the console writes SAR outputs and saved reviews.
+fn sar_dir(st: &Shared) -> Result<std::path::PathBuf, ConsoleError> {
+    st.exports.as_ref().map(|p| p.join("sar")).ok_or_else(|| {
+        ConsoleError::Forbidden(
+            "this console was started without --exports DIR: it writes no output".into(),
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct SaveForm {
+    csrf: Option<String>,
+    operator: Option<String>,
+    reason: Option<String>,
+    name: Option<String>,
+}
+
+async fn save(
+    State(st): State<Shared>,
+    Path(sid): Path<String>,
+    Form(f): Form<SaveForm>,
+) -> Result<Response, ConsoleError> {
+    st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
+    let dir = sar_dir(&st)?;
+    let operator = need(&f.operator, "the operator's name")?;
+    let reason = need(&f.reason, "a reason")?;
+    let s = st.reviews.get(&sid)?;
+    let name = review::output_name(f.name.as_deref().unwrap_or(""), &s.input);
+    let stem = name.trim_end_matches(".mp4").to_string();
+    blocking(move || review::save(&s, &dir, &stem, &operator, &reason)).await?;
+    Ok(Redirect::to(&format!("/review/{sid}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ReopenForm {
+    csrf: Option<String>,
+    name: Option<String>,
+}
+
+/// Reopens a saved review: its file's tracks are found again and its
+/// decisions applied. The record names the file; it must still be a
+/// recording of the index or under a media root.
+async fn reopen(
+    State(st): State<Shared>,
+    Form(f): Form<ReopenForm>,
+) -> Result<Response, ConsoleError> {
+    st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
+    let dir = sar_dir(&st)?;
+    let name = need(&f.name, "the saved review")?;
+    // Only a name the console listed: never a path.
+    if !review::saved_reviews(&dir).contains(&name) {
+        return Err(ConsoleError::NotFound(format!("no saved review {name:?}")));
+    }
+    let st2 = st.clone();
+    let (input, camera, decisions) = blocking(move || {
+        let record = obscura_core::pipeline::redact::read_record(&dir.join(&name))?;
+        let input = record.input.path.clone();
+        let indexed = st2
+            .store()?
+            .recordings(None)?
+            .iter()
+            .any(|r| std::path::Path::new(&r.path) == input);
+        let real = std::fs::canonicalize(&input).map_err(|_| {
+            ConsoleError::NotFound(format!("the reviewed file {} is gone", input.display()))
+        })?;
+        let in_media = st2.media.roots().iter().any(|r| real.starts_with(r));
+        if !indexed && !in_media {
+            return Err(ConsoleError::Forbidden(format!(
+                "{} is neither a recording of the index nor under a media root",
+                input.display()
+            )));
+        }
+        let camera = record.camera.as_ref().and_then(|c| {
+            st2.cameras
+                .iter()
+                .find(|k| k.2 == c.path)
+                .map(|k| k.2.clone())
+        });
+        Ok((input, camera, review::saved_decisions(&record)))
+    })
+    .await?;
+    let session = st.reviews.start(input, camera, false, Some(decisions))?;
+    Ok(Redirect::to(&format!("/review/{}", session.id)).into_response())
 }

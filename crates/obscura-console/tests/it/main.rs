@@ -976,3 +976,111 @@ fn a_privacy_mask_is_lifted_only_under_an_authorisation_and_the_audit_says_so() 
     assert_eq!(lift.operator, "D Officer");
     assert!(lift.details.contains("RIPA/2026/1"), "{}", lift.details);
 }
+
+#[test]
+fn a_saved_review_reopens_with_its_decisions() {
+    let f = Fixture::build();
+    two_faces(&f.media.join("two.mp4"));
+    let csrf = f.console.csrf().to_string();
+    runtime().block_on(async {
+        let ready = |page: String| {
+            let f = &f;
+            async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+                loop {
+                    let text = text(f.get(&page).await).await;
+                    if text.contains("track(s) in") {
+                        return text;
+                    }
+                    assert!(!text.contains("failed"), "{text}");
+                    assert!(std::time::Instant::now() < deadline, "{text}");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+            }
+        };
+        let resp = f
+            .post(
+                "/review/start",
+                &[("csrf", &csrf), ("root", "0"), ("path", "two.mp4")],
+            )
+            .await;
+        let page = resp.headers()[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        ready(page.clone()).await;
+        let kept = f
+            .post(
+                &format!("{page}/keep"),
+                &[("csrf", &csrf), ("id", "1"), ("reason", "the requester")],
+            )
+            .await;
+        assert_eq!(kept.status(), StatusCode::SEE_OTHER);
+        let boxed = f
+            .post(
+                &format!("{page}/box"),
+                &[
+                    ("csrf", &csrf),
+                    ("first", "3"),
+                    ("last", "8"),
+                    ("x", "10"),
+                    ("y", "12"),
+                    ("w", "20"),
+                    ("h", "24"),
+                ],
+            )
+            .await;
+        assert_eq!(boxed.status(), StatusCode::SEE_OTHER);
+        let unnamed = f
+            .post(
+                &format!("{page}/save"),
+                &[("csrf", &csrf), ("reason", "later")],
+            )
+            .await;
+        assert_eq!(unnamed.status(), StatusCode::BAD_REQUEST, "no operator");
+        let saved = f
+            .post(
+                &format!("{page}/save"),
+                &[
+                    ("csrf", &csrf),
+                    ("operator", "D Officer"),
+                    ("reason", "to finish tomorrow"),
+                    ("name", "two-draft"),
+                ],
+            )
+            .await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let list = text(f.get("/review").await).await;
+        assert!(list.contains("two-draft.review.json"), "{list}");
+        let bad = f
+            .post(
+                "/review/reopen",
+                &[("csrf", &csrf), ("name", "../index.db")],
+            )
+            .await;
+        assert_eq!(bad.status(), StatusCode::NOT_FOUND, "only listed names");
+        let again = f
+            .post(
+                "/review/reopen",
+                &[("csrf", &csrf), ("name", "two-draft.review.json")],
+            )
+            .await;
+        assert_eq!(again.status(), StatusCode::SEE_OTHER);
+        let page2 = again.headers()[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        assert_ne!(page2, page);
+        let text = ready(page2).await;
+        assert!(text.contains("the requester"), "{text}");
+        assert!(
+            text.contains("3-8") && text.contains("10, 12, 20, 24"),
+            "{text}"
+        );
+    });
+    assert!(f
+        .dir
+        .path()
+        .join("exports/sar/two-draft.review.json")
+        .is_file());
+}

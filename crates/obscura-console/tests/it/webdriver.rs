@@ -293,7 +293,7 @@ fn an_officer_reviews_and_redacts_the_two_face_sample_in_chromium() {
     assert!(f
         .dir
         .path()
-        .join("exports/sar/two-disclosed.review.json")
+        .join("exports/sar/two-disclosed.mp4.review.json")
         .is_file());
     let entries = obscura_core::store::Store::open_read_only(&f.db)
         .expect("db")
