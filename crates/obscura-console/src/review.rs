@@ -542,3 +542,51 @@ pub(crate) fn saved_reviews(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A stretch of `source` (media seconds `from_s..to_s`), cut at the
+/// keyframes around it by stream copy, to review on its own: kept in
+/// `dir` (`STEM-SHA-FROM-TO.mkv`, made once, never replacing a file), so
+/// that the redaction's record names a file that stays.
+pub(crate) fn cut(
+    source: &Path,
+    from_s: f64,
+    to_s: f64,
+    dir: &Path,
+) -> Result<PathBuf, ConsoleError> {
+    if !(from_s.is_finite() && to_s.is_finite() && from_s >= 0.0 && to_s > from_s) {
+        return Err(ConsoleError::BadRequest(format!(
+            "invalid range {from_s}-{to_s} s (expected 0 <= from < to)"
+        )));
+    }
+    let info = obscura_core::media::probe(source)?;
+    let sha = obscura_core::hash::file_sha256(source)
+        .map_err(|e| obscura_core::Error::io(e, "cannot read").with_path(source))?;
+    let stem = source
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "clip".into());
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let dest = dir.join(format!(
+        "{stem}-{}-{}-{}.mkv",
+        sha.get(..12).unwrap_or(&sha),
+        (from_s * 1000.0).round() as u64,
+        (to_s * 1000.0).round() as u64
+    ));
+    if dest.is_file() {
+        return Ok(dest);
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| obscura_core::Error::io(e, "cannot make the folder").with_path(dir))?;
+    let pending = obscura_core::output::PendingFile::new(&dest, &[source])?;
+    obscura_core::media::copy_range(&info, from_s, to_s, &pending)?;
+    Ok(pending.commit()?)
+}

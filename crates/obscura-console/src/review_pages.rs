@@ -95,6 +95,9 @@ struct StartForm {
     /// of the index takes its own camera's by default).
     camera: Option<String>,
     people: Option<String>,
+    /// Review only this stretch (media seconds), cut at keyframes.
+    from: Option<String>,
+    to: Option<String>,
 }
 
 /// Starts a review of a recording of the index, or of a file under a
@@ -104,6 +107,23 @@ async fn start(
     Form(f): Form<StartForm>,
 ) -> Result<Response, ConsoleError> {
     st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
+    let seconds = |v: &Option<String>, what: &str| -> Result<Option<f64>, ConsoleError> {
+        given(v)
+            .map(|t| {
+                t.parse::<f64>().map_err(|_| {
+                    ConsoleError::BadRequest(format!("invalid {what} {t:?} (seconds)"))
+                })
+            })
+            .transpose()
+    };
+    let range = match (seconds(&f.from, "from")?, seconds(&f.to, "to")?) {
+        (None, None) => None,
+        (a, b) => Some((a.unwrap_or(0.0), b.unwrap_or(f64::MAX))),
+    };
+    let cuts = match range {
+        Some(_) => Some(sar_dir(&st)?.join("cuts")),
+        None => None,
+    };
     let chosen = match given(&f.camera) {
         Some(c) => Some(
             c.parse::<u32>()
@@ -146,6 +166,21 @@ async fn start(
             found
         }
         None => None,
+    };
+    let input = match (range, cuts) {
+        (Some((from_s, to_s)), Some(dir)) => {
+            let source = input.clone();
+            blocking(move || {
+                let to_s = if to_s == f64::MAX {
+                    obscura_core::media::probe(&source)?.duration_s
+                } else {
+                    to_s
+                };
+                review::cut(&source, from_s, to_s, &dir)
+            })
+            .await?
+        }
+        _ => input,
     };
     let session = st
         .reviews

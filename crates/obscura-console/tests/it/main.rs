@@ -205,6 +205,22 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// Every POST of the review, on a session that does not exist.
+const REVIEW_POSTS: [&str; 12] = [
+    "/review/0123456789abcdef/keep",
+    "/review/0123456789abcdef/obscure",
+    "/review/0123456789abcdef/box",
+    "/review/0123456789abcdef/unbox",
+    "/review/0123456789abcdef/lift",
+    "/review/0123456789abcdef/restore",
+    "/review/0123456789abcdef/save",
+    "/review/0123456789abcdef/redact",
+    "/review/0123456789abcdef/disclose",
+    "/review/0123456789abcdef/cancel",
+    "/review/start",
+    "/review/reopen",
+];
+
 const PAGES: [&str; 9] = [
     "/",
     "/incidents",
@@ -250,6 +266,21 @@ fn every_route_refuses_a_request_without_the_token() {
                 )
                 .await;
             assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{uri}");
+        }
+        for uri in REVIEW_POSTS
+            .iter()
+            .chain(&["/incidents/1/hold", "/incidents/1/export"])
+        {
+            let resp = f
+                .send(
+                    Request::post(*uri)
+                        .header(header::HOST, HOST)
+                        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(Body::from(format!("csrf={}", f.console.csrf())))
+                        .expect("request"),
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{uri}");
         }
         let post = f
             .send(
@@ -779,13 +810,7 @@ fn a_review_starts_only_from_the_index_or_inside_a_media_root() {
             !list.contains("Reviews of this session"),
             "nothing was started"
         );
-        for uri in [
-            "/review/0123456789abcdef/keep",
-            "/review/0123456789abcdef/box",
-            "/review/0123456789abcdef/redact",
-            "/review/0123456789abcdef/disclose",
-            "/review/0123456789abcdef/cancel",
-        ] {
+        for uri in REVIEW_POSTS {
             let no_csrf = f.post(uri, &[("id", "1"), ("reason", "x")]).await;
             assert!(
                 no_csrf.status().is_client_error(),
@@ -1083,4 +1108,60 @@ fn a_saved_review_reopens_with_its_decisions() {
         .path()
         .join("exports/sar/two-draft.review.json")
         .is_file());
+}
+
+#[test]
+fn a_stretch_of_a_file_is_cut_at_keyframes_and_reviewed_on_its_own() {
+    let f = Fixture::build();
+    two_faces(&f.media.join("two.mp4"));
+    let csrf = f.console.csrf().to_string();
+    runtime().block_on(async {
+        for (from, to) in [("3", "1"), ("abc", "2"), ("-1", "2")] {
+            let resp = f
+                .post(
+                    "/review/start",
+                    &[
+                        ("csrf", &csrf),
+                        ("root", "0"),
+                        ("path", "two.mp4"),
+                        ("from", from),
+                        ("to", to),
+                    ],
+                )
+                .await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{from}-{to}");
+        }
+        let resp = f
+            .post(
+                "/review/start",
+                &[
+                    ("csrf", &csrf),
+                    ("root", "0"),
+                    ("path", "two.mp4"),
+                    ("from", "1"),
+                    ("to", "2"),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let page = resp.headers()[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let text = text(f.get(&page).await).await;
+        assert!(text.contains("cuts"), "the review is of the cut: {text}");
+    });
+    let cuts: Vec<_> = std::fs::read_dir(f.dir.path().join("exports/sar/cuts"))
+        .expect("cuts")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(cuts.len(), 1, "{cuts:?}");
+    let info = obscura_core::media::probe(&cuts[0]).expect("a playable cut");
+    let whole = obscura_core::media::probe(f.media.join("two.mp4")).expect("probe");
+    assert!(
+        info.frames >= 25 && info.frames <= whole.frames,
+        "{}",
+        info.frames
+    );
 }
