@@ -110,6 +110,13 @@ pub(crate) fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// A form value that must be given, trimmed.
+pub(crate) fn need(v: &Option<String>, what: &str) -> Result<String, ConsoleError> {
+    given(v)
+        .map(str::to_string)
+        .ok_or_else(|| ConsoleError::BadRequest(format!("{what} is required")))
+}
+
 fn parse_time(v: &Option<String>, what: &str) -> Result<Option<DateTime<Utc>>, ConsoleError> {
     given(v)
         .map(|s| {
@@ -371,11 +378,6 @@ async fn hold(
     Form(f): Form<HoldForm>,
 ) -> Result<Response, ConsoleError> {
     st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
-    let need = |v: &Option<String>, what: &str| {
-        given(v)
-            .map(str::to_string)
-            .ok_or_else(|| ConsoleError::BadRequest(format!("{what} is required")))
-    };
     let operator = need(&f.operator, "the operator's name")?;
     let reference = need(&f.reference, "a reference")?;
     let reason = need(&f.reason, "a reason")?;
@@ -420,11 +422,6 @@ async fn export(
             "this console was started without --exports DIR: it exports nothing".into(),
         )
     })?;
-    let need = |v: &Option<String>, what: &str| {
-        given(v)
-            .map(str::to_string)
-            .ok_or_else(|| ConsoleError::BadRequest(format!("{what} is required")))
-    };
     let operator = need(&f.operator, "the operator's name")?;
     let exhibit = need(&f.exhibit, "an exhibit reference")?;
     let reason = need(&f.reason, "a reason")?;

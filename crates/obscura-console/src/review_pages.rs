@@ -1,7 +1,7 @@
 //! The SAR review's routes (see [`crate::review`]).
 
 use crate::error::ConsoleError;
-use crate::pages::{blocking, given, Shared};
+use crate::pages::{blocking, given, need, Shared};
 use crate::review::{self, Phase, RedactRequest};
 use crate::templates::render;
 use axum::extract::{Path, Query, State};
@@ -51,12 +51,6 @@ async fn script() -> Response {
         SCRIPT,
     )
         .into_response()
-}
-
-fn need(v: &Option<String>, what: &str) -> Result<String, ConsoleError> {
-    given(v)
-        .map(str::to_string)
-        .ok_or_else(|| ConsoleError::BadRequest(format!("{what} is required")))
 }
 
 async fn list(State(st): State<Shared>) -> Result<Html<String>, ConsoleError> {
