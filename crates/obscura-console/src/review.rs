@@ -444,6 +444,9 @@ pub(crate) fn redact_reviewed(s: &Session, req: RedactRequest) -> Result<Outcome
         obscura_core::Error::io(e, "cannot make the output folder").with_path(&req.out_dir)
     })?;
     let output = req.out_dir.join(&req.name);
+    // A name that cannot be written fails before anything is.
+    obscura_core::output::check_claimable(&output, &[&s.input], false)?;
+    obscura_core::output::check_claimable(&redact::record_path(&output), &[&s.input], false)?;
     // Beside the output's own record; a review saved earlier under the
     // same name (`NAME.review.json`) stays as it is.
     let mut review_record = output.clone().into_os_string();
@@ -461,7 +464,11 @@ pub(crate) fn redact_reviewed(s: &Session, req: RedactRequest) -> Result<Outcome
         case_reference: req.case_reference.clone(),
         ..RedactOptions::new(req.operator.clone(), req.reason.clone())
     };
-    let done = redact::redact(&s.input, &output, &opts, &mut |_| {})?;
+    // The review's record was written for this redaction only: if the
+    // redaction fails, it goes too.
+    let done = redact::redact(&s.input, &output, &opts, &mut |_| {}).inspect_err(|_| {
+        let _ = std::fs::remove_file(&review_record);
+    })?;
     let record_path = redact::record_path(&output);
     let mut store = obscura_core::store::Store::open(&req.db)?;
     let entries =

@@ -1165,3 +1165,54 @@ fn a_stretch_of_a_file_is_cut_at_keyframes_and_reviewed_on_its_own() {
         info.frames
     );
 }
+
+#[test]
+fn a_redaction_onto_an_existing_name_writes_nothing() {
+    let f = Fixture::build();
+    two_faces(&f.media.join("two.mp4"));
+    let csrf = f.console.csrf().to_string();
+    let sar = f.dir.path().join("exports/sar");
+    std::fs::create_dir_all(&sar).expect("dir");
+    std::fs::write(sar.join("taken.mp4"), b"an earlier disclosure").expect("write");
+    runtime().block_on(async {
+        let resp = f
+            .post(
+                "/review/start",
+                &[("csrf", &csrf), ("root", "0"), ("path", "two.mp4")],
+            )
+            .await;
+        let page = resp.headers()[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !text(f.get(&page).await).await.contains("track(s) in") {
+            assert!(std::time::Instant::now() < deadline);
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        let resp = f
+            .post(
+                &format!("{page}/redact"),
+                &[
+                    ("csrf", &csrf),
+                    ("operator", "D Officer"),
+                    ("reason", "SAR"),
+                    ("name", "taken"),
+                ],
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(text(resp).await.contains("exists"));
+    });
+    let mut names: Vec<String> = std::fs::read_dir(&sar)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["taken.mp4"], "nothing else written");
+    assert_eq!(
+        std::fs::read(sar.join("taken.mp4")).expect("read"),
+        b"an earlier disclosure"
+    );
+}
