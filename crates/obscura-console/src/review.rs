@@ -58,7 +58,15 @@ pub(crate) struct Session {
     outcome: Mutex<Option<Outcome>>,
     /// Pages following the search's progress.
     watchers: AtomicUsize,
+    started: std::time::Instant,
 }
+
+/// Searches for tracks running at once, at most.
+const MAX_SEARCHES: usize = 2;
+
+/// Reviews kept in memory, at most (the oldest finished one is forgotten
+/// first; a saved review reopens).
+const MAX_REVIEWS: usize = 8;
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -163,6 +171,33 @@ impl Sessions {
         getrandom::fill(&mut bytes)
             .map_err(|e| ConsoleError::Internal(format!("no random numbers: {e}")))?;
         let id = hex::encode(bytes);
+        {
+            // Each search holds the models and a decoder, each review its
+            // tracks: a few at a time, the oldest finished one making room.
+            let mut map = locked(&self.0);
+            let finding = map
+                .values()
+                .filter(|s| matches!(s.phase(), Phase::Finding { .. }))
+                .count();
+            if finding >= MAX_SEARCHES {
+                return Err(ConsoleError::BadRequest(format!(
+                    "{finding} reviews are finding tracks already: wait for one, or cancel it"
+                )));
+            }
+            while map.len() >= MAX_REVIEWS {
+                let oldest = map
+                    .values()
+                    .filter(|s| !matches!(s.phase(), Phase::Finding { .. }))
+                    .min_by_key(|s| s.started)
+                    .map(|s| s.id.clone());
+                match oldest {
+                    Some(old) => {
+                        map.remove(&old);
+                    }
+                    None => break,
+                }
+            }
+        }
         let cancel = Cancel::new();
         let session = Arc::new(Session {
             id: id.clone(),
@@ -176,6 +211,7 @@ impl Sessions {
             decisions: Mutex::new(Decisions::default()),
             outcome: Mutex::new(None),
             watchers: AtomicUsize::new(0),
+            started: std::time::Instant::now(),
         });
         locked(&self.0).insert(id, session.clone());
         let s = session.clone();

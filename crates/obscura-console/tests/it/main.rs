@@ -1216,3 +1216,52 @@ fn a_redaction_onto_an_existing_name_writes_nothing() {
         b"an earlier disclosure"
     );
 }
+
+#[test]
+fn at_most_two_searches_run_at_once() {
+    let f = Fixture::build();
+    let csrf = f.console.csrf().to_string();
+    runtime().block_on(async {
+        let start = || async {
+            f.post(
+                "/review/start",
+                &[("csrf", &csrf), ("root", "0"), ("path", "cam1/vtest.avi")],
+            )
+            .await
+        };
+        let mut pages = Vec::new();
+        for _ in 0..2 {
+            let resp = start().await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+            pages.push(
+                resp.headers()[header::LOCATION]
+                    .to_str()
+                    .expect("ascii")
+                    .to_string(),
+            );
+        }
+        let third = start().await;
+        assert_eq!(third.status(), StatusCode::BAD_REQUEST);
+        assert!(text(third).await.contains("finding tracks already"));
+        for page in &pages {
+            let resp = f.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        }
+        for page in &pages {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+            while !text(f.get(page).await).await.contains("was cancelled") {
+                assert!(std::time::Instant::now() < deadline, "{page}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+        // Room again.
+        let resp = start().await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let page = resp.headers()[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let resp = f.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    });
+}
