@@ -33,6 +33,24 @@ pub(crate) enum Phase {
     Failed { message: String },
 }
 
+/// Where the review's redaction stands (after the tracks are found).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub(crate) enum Work {
+    /// Nothing running.
+    Idle,
+    /// Redacting, then verifying: frames done of total in that step.
+    Running {
+        step: &'static str,
+        frames: u64,
+        total: u64,
+    },
+    /// Stopped by Cancel or by the page closing; nothing was left.
+    Cancelled,
+    /// The redaction failed; nothing was left.
+    Failed { message: String },
+}
+
 /// What the redaction of a review made.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Outcome {
@@ -42,6 +60,8 @@ pub(crate) struct Outcome {
     pub output_sha256: String,
     pub residuals: Vec<Residual>,
     pub min_score: f32,
+    /// Why the verification did not finish, if it did not.
+    pub verify_failed: Option<String>,
     pub audit_seq: i64,
     pub disclosed: Option<i64>,
 }
@@ -59,6 +79,8 @@ pub(crate) struct Session {
     /// Pages following the search's progress.
     watchers: AtomicUsize,
     started: std::time::Instant,
+    work: Mutex<Work>,
+    work_cancel: Mutex<Cancel>,
 }
 
 /// Searches for tracks running at once, at most.
@@ -99,6 +121,21 @@ impl Session {
         Ok(())
     }
 
+    pub(crate) fn work(&self) -> Work {
+        locked(&self.work).clone()
+    }
+
+    /// Whether a search or a redaction is running.
+    pub(crate) fn busy(&self) -> bool {
+        matches!(self.phase(), Phase::Finding { .. }) || matches!(self.work(), Work::Running { .. })
+    }
+
+    /// Stops whatever is running: the search or the redaction.
+    pub(crate) fn stop(&self) {
+        self.cancel.cancel();
+        locked(&self.work_cancel).cancel();
+    }
+
     pub(crate) fn outcome(&self) -> Option<Outcome> {
         locked(&self.outcome).clone()
     }
@@ -114,9 +151,9 @@ impl Session {
     }
 }
 
-/// A page following a search. When the last one goes (the tab closed) and
-/// none comes back within a few seconds (a reload comes back), the search
-/// is cancelled.
+/// A page following a search or a redaction. When the last one goes (the
+/// tab closed) and none comes back within a few seconds (a reload comes
+/// back), the work is cancelled.
 #[derive(Debug)]
 pub(crate) struct Watcher(Arc<Session>);
 
@@ -131,9 +168,8 @@ impl Drop for Watcher {
         let s = self.0.clone();
         std::thread::spawn(move || {
             std::thread::sleep(ABANDONED_AFTER);
-            let finding = matches!(s.phase(), Phase::Finding { .. });
-            if finding && s.watchers.load(Ordering::SeqCst) == 0 {
-                s.cancel.cancel();
+            if s.busy() && s.watchers.load(Ordering::SeqCst) == 0 {
+                s.stop();
             }
         });
     }
@@ -212,6 +248,8 @@ impl Sessions {
             outcome: Mutex::new(None),
             watchers: AtomicUsize::new(0),
             started: std::time::Instant::now(),
+            work: Mutex::new(Work::Idle),
+            work_cancel: Mutex::new(Cancel::new()),
         });
         locked(&self.0).insert(id, session.clone());
         let s = session.clone();
@@ -463,15 +501,22 @@ pub(crate) struct RedactRequest {
     pub db: PathBuf,
 }
 
-/// Redacts the session's clip as reviewed: the review's record is written
-/// beside the output (`NAME.mp4.review.json`, never replacing a file), replayed
-/// into the output (whose own record says it is that replay), logged in the
-/// audit trail, and the output verified by re-detection.
-pub(crate) fn redact_reviewed(s: &Session, req: RedactRequest) -> Result<Outcome, ConsoleError> {
+/// A redaction ready to run: its names claimed, the review's record
+/// written.
+pub(crate) struct Prepared {
+    req: RedactRequest,
+    output: PathBuf,
+    review_record: PathBuf,
+}
+
+/// Checks a redaction of the session's clip as reviewed and writes the
+/// review's record beside the output (`NAME.mp4.review.json`, never
+/// replacing a file); fails, writing nothing, when the output's or a
+/// record's name is taken or the decisions do not fit.
+pub(crate) fn prepare(s: &Session, req: RedactRequest) -> Result<Prepared, ConsoleError> {
     let review = s.review()?;
-    let d = s.decisions();
     let record = review.record(
-        &d,
+        &s.decisions(),
         &req.operator,
         &req.reason,
         req.case_reference.as_deref(),
@@ -495,35 +540,95 @@ pub(crate) fn redact_reviewed(s: &Session, req: RedactRequest) -> Result<Outcome
         obscura_core::Error::io(e, "cannot write the review's record").with_path(&review_record)
     })?;
     let review_record = pending.commit()?;
-    let opts = RedactOptions {
-        replay: Some(review_record.clone()),
-        case_reference: req.case_reference.clone(),
-        ..RedactOptions::new(req.operator.clone(), req.reason.clone())
+    Ok(Prepared {
+        req,
+        output,
+        review_record,
+    })
+}
+
+/// Runs a prepared redaction on a thread of its own: the replay of the
+/// review's record into the output (whose own record says it is that
+/// replay), the audit entry, and the verification by re-detection, with
+/// progress in the session's work and stopped by [`Session::stop`]. On
+/// failure or cancellation nothing is left: the core removes the output,
+/// and the review's record written for it goes too.
+pub(crate) fn run(s: Arc<Session>, p: Prepared) {
+    let cancel = Cancel::new();
+    *locked(&s.work_cancel) = cancel.clone();
+    *locked(&s.work) = Work::Running {
+        step: "redacting",
+        frames: 0,
+        total: 0,
     };
-    // The review's record was written for this redaction only: if the
-    // redaction fails, it goes too.
-    let done = redact::redact(&s.input, &output, &opts, &mut |_| {}).inspect_err(|_| {
-        let _ = std::fs::remove_file(&review_record);
-    })?;
-    let record_path = redact::record_path(&output);
-    let mut store = obscura_core::store::Store::open(&req.db)?;
+    std::thread::spawn(move || {
+        let result = redact_prepared(&s, &p, &cancel);
+        let work = match result {
+            Ok(outcome) => {
+                s.set_outcome(outcome);
+                Work::Idle
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&p.review_record);
+                match e {
+                    ConsoleError::Core(c) if c.kind() == ErrorKind::Interrupted => Work::Cancelled,
+                    e => Work::Failed {
+                        message: e.to_string(),
+                    },
+                }
+            }
+        };
+        *locked(&s.work) = work;
+    });
+}
+
+fn redact_prepared(s: &Session, p: &Prepared, cancel: &Cancel) -> Result<Outcome, ConsoleError> {
+    let step = |name: &'static str| {
+        move |pr: obscura_core::pipeline::Progress| {
+            *locked(&s.work) = Work::Running {
+                step: name,
+                frames: pr.frames,
+                total: pr.total,
+            };
+        }
+    };
+    let mut opts = RedactOptions {
+        replay: Some(p.review_record.clone()),
+        case_reference: p.req.case_reference.clone(),
+        ..RedactOptions::new(p.req.operator.clone(), p.req.reason.clone())
+    };
+    opts.pipeline.decode.cancel = cancel.clone();
+    let done = redact::redact(&s.input, &p.output, &opts, &mut step("redacting"))?;
+    let record_path = redact::record_path(&p.output);
+    let mut store = obscura_core::store::Store::open(&p.req.db)?;
     let entries =
         obscura_core::pipeline::disclose::log_redaction(&mut store, &done, &record_path, None)?;
+    let decode = obscura_core::media::DecodeOptions {
+        cancel: cancel.clone(),
+        ..Default::default()
+    };
+    // The redaction is done and logged; a verification stopped or failed
+    // says so, it does not undo it.
     let verification = obscura_core::pipeline::verify::verify_redaction(
-        &output,
+        &p.output,
         Some(&record_path),
         None,
         None,
-        &Default::default(),
-        &mut |_| {},
-    )?;
+        &decode,
+        &mut step("verifying"),
+    );
+    let (residuals, min_score, verified) = match verification {
+        Ok(v) => (v.residuals, v.min_score, None),
+        Err(e) => (Vec::new(), 0.0, Some(e.to_string())),
+    };
     Ok(Outcome {
         output: done.output.path.clone(),
         record: record_path,
-        review_record,
+        review_record: p.review_record.clone(),
         output_sha256: done.output.sha256,
-        residuals: verification.residuals,
-        min_score: verification.min_score,
+        residuals,
+        min_score,
+        verify_failed: verified,
         audit_seq: entries.first().map_or(0, |e| e.seq),
         disclosed: None,
     })

@@ -2,7 +2,7 @@
 
 use crate::error::ConsoleError;
 use crate::pages::{blocking, given, need, Shared};
-use crate::review::{self, Phase, RedactRequest};
+use crate::review::{self, Phase, RedactRequest, Work};
 use crate::templates::render;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -233,6 +233,7 @@ async fn page(
             lifted => d.lifted,
             frame => q.frame.unwrap_or(0),
             outcome => s.outcome(),
+            work => s.work(),
             outputs => st.exports.as_ref().map(|p| p.display().to_string()),
         },
     )?))
@@ -255,8 +256,14 @@ async fn events(
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             let phase = s.phase();
-            let ended = !matches!(phase, Phase::Finding { .. });
-            let data = serde_json::to_string(&phase).unwrap_or_default();
+            let work = s.work();
+            let ended = !s.busy();
+            let data = match (&phase, &work) {
+                (Phase::Finding { .. }, _) => serde_json::to_string(&phase),
+                (_, Work::Running { .. }) => serde_json::to_string(&work),
+                _ => serde_json::to_string(&phase),
+            }
+            .unwrap_or_default();
             let event = Event::default()
                 .event(if ended { "end" } else { "progress" })
                 .data(data);
@@ -278,7 +285,7 @@ async fn cancel(
 ) -> Result<Response, ConsoleError> {
     st.auth.check_csrf(f.csrf.as_deref().unwrap_or(""))?;
     let s = st.reviews.get(&sid)?;
-    s.cancel.cancel();
+    s.stop();
     Ok(Redirect::to(&format!("/review/{sid}")).into_response())
 }
 
@@ -411,10 +418,15 @@ async fn redact(
         name,
         db: st.db.clone(),
     };
+    if s.busy() {
+        return Err(ConsoleError::BadRequest(
+            "this review is busy: wait for it, or cancel".into(),
+        ));
+    }
     let s2 = s.clone();
-    let outcome = blocking(move || review::redact_reviewed(&s2, req)).await?;
-    s.set_outcome(outcome);
-    Ok(Redirect::to(&format!("/review/{sid}#outcome")).into_response())
+    let prepared = blocking(move || review::prepare(&s2, req)).await?;
+    review::run(s, prepared);
+    Ok(Redirect::to(&format!("/review/{sid}")).into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@
     var events = new EventSource("/review/" + sid + "/events");
     events.addEventListener("progress", function (e) {
       var p = JSON.parse(e.data);
+      if (p.frames === undefined) { return; }
       bar.max = p.total || 1;
       bar.value = p.frames;
       text.textContent = p.frames + " of " + p.total + " frames";

@@ -198,6 +198,22 @@ pub async fn text(resp: Response) -> String {
     String::from_utf8(body(resp).await).expect("utf-8")
 }
 
+/// Reloads `page` until it shows `word` (up to 2 minutes); the page.
+pub async fn wait_for(f: &Fixture, page: &str, word: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let text = text(f.get(page).await).await;
+        if text.contains(word) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{page}: no {word:?} in {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -983,6 +999,7 @@ fn a_privacy_mask_is_lifted_only_under_an_authorisation_and_the_audit_says_so() 
             )
             .await;
         assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        wait_for(&f, &page, "id=\"verify\"").await;
     });
     let record: obscura_core::pipeline::redact::RedactionRecord = serde_json::from_slice(
         &std::fs::read(f.dir.path().join("exports/sar/lifted.mp4.redaction.json")).expect("record"),
@@ -1264,4 +1281,49 @@ fn at_most_two_searches_run_at_once() {
         let resp = f.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     });
+}
+
+#[test]
+fn a_redaction_runs_with_progress_and_cancel_leaves_nothing() {
+    let f = Fixture::build();
+    two_faces(&f.media.join("two.mp4"));
+    let csrf = f.console.csrf().to_string();
+    let sar = f.dir.path().join("exports/sar");
+    runtime().block_on(async {
+        let resp = f
+            .post(
+                "/review/start",
+                &[("csrf", &csrf), ("root", "0"), ("path", "two.mp4")],
+            )
+            .await;
+        let page = resp.headers()[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        wait_for(&f, &page, "track(s) in").await;
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("operator", "D Officer"),
+            ("reason", "SAR"),
+            ("name", "stopped"),
+        ];
+        let resp = f.post(&format!("{page}/redact"), &form).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        // While it runs: a second redaction is refused, the page shows progress.
+        let busy = f.post(&format!("{page}/redact"), &form).await;
+        let running = text(f.get(&page).await).await;
+        if running.contains("Redacting") || running.contains("Verifying") {
+            assert_eq!(busy.status(), StatusCode::BAD_REQUEST);
+        }
+        let cancel = f.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
+        assert_eq!(cancel.status(), StatusCode::SEE_OTHER);
+        let done = wait_for(&f, &page, "id=\"work-state\"").await;
+        assert!(done.contains("was cancelled"), "{done}");
+    });
+    let left: Vec<_> = std::fs::read_dir(&sar)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "nothing left behind: {left:?}");
 }
