@@ -8,6 +8,7 @@
 //! trail), its verification, and the disclosure.
 
 use crate::error::ConsoleError;
+use obscura_core::pipeline::analyse;
 use obscura_core::pipeline::redact::{self, KeptTrack, ManualBox, RedactOptions};
 use obscura_core::pipeline::review::{Decisions, Review};
 use obscura_core::pipeline::verify::Residual;
@@ -177,7 +178,45 @@ impl Drop for Watcher {
 
 /// Every review of this console run, by id.
 #[derive(Debug, Default)]
-pub(crate) struct Sessions(Mutex<HashMap<String, Arc<Session>>>);
+pub(crate) struct Sessions(Mutex<HashMap<String, Arc<Session>>>, Arc<Models>);
+
+/// Loaded detector sets (one per detection worker), by whether people are
+/// detected, kept between searches so the models load once, not per
+/// review. A search takes a set out and gives it back; two searches at
+/// once load a second.
+#[derive(Default)]
+pub(crate) struct Models(Mutex<Vec<(bool, Vec<analyse::DetectorSet>)>>);
+
+impl std::fmt::Debug for Models {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Models")
+            .field("pooled", &locked(&self.0).len())
+            .finish()
+    }
+}
+
+impl Models {
+    fn take(
+        &self,
+        people: bool,
+        opts: &RedactOptions,
+    ) -> obscura_core::Result<Vec<analyse::DetectorSet>> {
+        let pooled = {
+            let mut pool = locked(&self.0);
+            pool.iter()
+                .position(|(p, _)| *p == people)
+                .map(|i| pool.swap_remove(i).1)
+        };
+        match pooled {
+            Some(sets) => Ok(sets),
+            None => analyse::worker_detectors(opts.detect.as_ref().unwrap_or(&Default::default())),
+        }
+    }
+
+    fn give(&self, people: bool, sets: Vec<analyse::DetectorSet>) {
+        locked(&self.0).push((people, sets));
+    }
+}
 
 impl Sessions {
     pub(crate) fn get(&self, id: &str) -> Result<Arc<Session>, ConsoleError> {
@@ -253,6 +292,7 @@ impl Sessions {
         });
         locked(&self.0).insert(id, session.clone());
         let s = session.clone();
+        let models = self.1.clone();
         std::thread::spawn(move || {
             let mut opts = RedactOptions {
                 camera,
@@ -269,7 +309,11 @@ impl Sessions {
                     total: p.total,
                 };
             });
-            let found = Review::start(&input, &opts, None, &mut job);
+            let found = models.take(people, &opts).and_then(|mut sets| {
+                let found = Review::start(&input, &opts, Some(&mut sets), &mut job);
+                models.give(people, sets);
+                found
+            });
             drop(job);
             let phase = match found {
                 // A reopened review's decisions must still fit the tracks
