@@ -90,18 +90,7 @@ pub struct ToolInfo {
     pub avformat: String,
 }
 
-/// The camera.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CameraInfo {
-    /// Number.
-    pub number: u32,
-    /// Name.
-    pub name: String,
-    /// Town.
-    pub town: String,
-    /// Desk.
-    pub desk: String,
-}
+pub use crate::store::CameraInfo;
 
 /// A source recording.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -186,6 +186,19 @@ fn set_wal(conn: &Connection, path: &Path) -> Result<()> {
     }
 }
 
+/// A camera as the index knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CameraInfo {
+    /// Number.
+    pub number: u32,
+    /// Name.
+    pub name: String,
+    /// Town.
+    pub town: String,
+    /// Desk.
+    pub desk: String,
+}
+
 /// The columns of an [`IncidentRow`], read by [`incident_row`].
 const INCIDENT_SELECT: &str =
     "SELECT i.id, i.camera, c.name, c.town, c.desk, r.path, i.start_utc, i.end_utc,
@@ -914,7 +927,7 @@ impl Store {
     ///
     /// # Errors
     /// `Database` on any SQLite failure.
-    pub fn cameras(&self) -> Result<Vec<crate::pipeline::export::CameraInfo>> {
+    pub fn cameras(&self) -> Result<Vec<CameraInfo>> {
         let e = |err| db_err(&self.path, "cannot list cameras", err);
         let mut st = self
             .conn
@@ -922,7 +935,7 @@ impl Store {
             .map_err(e)?;
         let rows = st
             .query_map([], |r| {
-                Ok(crate::pipeline::export::CameraInfo {
+                Ok(CameraInfo {
                     number: r.get(0)?,
                     name: r.get(1)?,
                     town: r.get(2)?,
