@@ -180,6 +180,15 @@ impl Fixture {
     }
 }
 
+/// The page a `303 See Other` sends the browser to.
+pub fn location(resp: &Response) -> String {
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    resp.headers()[header::LOCATION]
+        .to_str()
+        .expect("ascii")
+        .to_string()
+}
+
 pub async fn body(resp: Response) -> Vec<u8> {
     resp.into_body()
         .collect()
@@ -206,6 +215,7 @@ pub async fn wait_for(f: &Fixture, page: &str, word: &str) -> String {
         if text.contains(word) {
             return text;
         }
+        assert!(!text.contains("The search failed"), "{text}");
         assert!(
             std::time::Instant::now() < deadline,
             "{page}: no {word:?} in {text}"
@@ -849,31 +859,13 @@ fn cancel_or_closing_the_page_stops_the_search_for_tracks() {
                     &[("csrf", &csrf), ("root", "0"), ("path", "cam1/vtest.avi")],
                 )
                 .await;
-            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-            resp.headers()[header::LOCATION]
-                .to_str()
-                .expect("ascii")
-                .to_string()
-        };
-        let wait_for = |page: String, word: &'static str| {
-            let f = &f;
-            async move {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-                loop {
-                    let text = text(f.get(&page).await).await;
-                    if text.contains(word) {
-                        return text;
-                    }
-                    assert!(std::time::Instant::now() < deadline, "{page}: {text}");
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                }
-            }
+            location(&resp)
         };
         // Cancel.
         let page = start().await;
         let cancel = f.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
         assert_eq!(cancel.status(), StatusCode::SEE_OTHER);
-        wait_for(page, "was cancelled").await;
+        wait_for(&f, &page, "was cancelled").await;
         // A page that follows the progress and goes away.
         let page = start().await;
         let events = f.get(&format!("{page}/events")).await;
@@ -883,7 +875,7 @@ fn cancel_or_closing_the_page_stops_the_search_for_tracks() {
         let first = String::from_utf8_lossy(first.data_ref().expect("data")).into_owned();
         assert!(first.contains("event: progress"), "{first}");
         drop(body);
-        wait_for(page, "was cancelled").await;
+        wait_for(&f, &page, "was cancelled").await;
     });
     assert!(
         !f.dir.path().join("exports").exists(),
@@ -925,20 +917,8 @@ fn a_privacy_mask_is_lifted_only_under_an_authorisation_and_the_audit_says_so() 
             )
             .await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        let page = resp.headers()[header::LOCATION]
-            .to_str()
-            .expect("ascii")
-            .to_string();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        loop {
-            let text = text(f.get(&page).await).await;
-            if text.contains("flat-window") {
-                break;
-            }
-            assert!(!text.contains("failed"), "{text}");
-            assert!(std::time::Instant::now() < deadline, "{text}");
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
+        let page = location(&resp);
+        wait_for(&f, &page, "flat-window").await;
         let masked = body(f.get(&format!("{page}/frame/5")).await).await;
         let refused = f
             .post(
@@ -1025,32 +1005,14 @@ fn a_saved_review_reopens_with_its_decisions() {
     two_faces(&f.media.join("two.mp4"));
     let csrf = f.console.csrf().to_string();
     runtime().block_on(async {
-        let ready = |page: String| {
-            let f = &f;
-            async move {
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-                loop {
-                    let text = text(f.get(&page).await).await;
-                    if text.contains("track(s) in") {
-                        return text;
-                    }
-                    assert!(!text.contains("failed"), "{text}");
-                    assert!(std::time::Instant::now() < deadline, "{text}");
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                }
-            }
-        };
         let resp = f
             .post(
                 "/review/start",
                 &[("csrf", &csrf), ("root", "0"), ("path", "two.mp4")],
             )
             .await;
-        let page = resp.headers()[header::LOCATION]
-            .to_str()
-            .expect("ascii")
-            .to_string();
-        ready(page.clone()).await;
+        let page = location(&resp);
+        wait_for(&f, &page, "track(s) in").await;
         let kept = f
             .post(
                 &format!("{page}/keep"),
@@ -1108,12 +1070,9 @@ fn a_saved_review_reopens_with_its_decisions() {
             )
             .await;
         assert_eq!(again.status(), StatusCode::SEE_OTHER);
-        let page2 = again.headers()[header::LOCATION]
-            .to_str()
-            .expect("ascii")
-            .to_string();
+        let page2 = location(&again);
         assert_ne!(page2, page);
-        let text = ready(page2).await;
+        let text = wait_for(&f, &page2, "track(s) in").await;
         assert!(text.contains("the requester"), "{text}");
         assert!(
             text.contains("3-8") && text.contains("10, 12, 20, 24"),
@@ -1161,10 +1120,7 @@ fn a_stretch_of_a_file_is_cut_at_keyframes_and_reviewed_on_its_own() {
             )
             .await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        let page = resp.headers()[header::LOCATION]
-            .to_str()
-            .expect("ascii")
-            .to_string();
+        let page = location(&resp);
         let text = text(f.get(&page).await).await;
         assert!(text.contains("cuts"), "the review is of the cut: {text}");
     });
@@ -1198,15 +1154,8 @@ fn a_redaction_onto_an_existing_name_writes_nothing() {
                 &[("csrf", &csrf), ("root", "0"), ("path", "two.mp4")],
             )
             .await;
-        let page = resp.headers()[header::LOCATION]
-            .to_str()
-            .expect("ascii")
-            .to_string();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        while !text(f.get(&page).await).await.contains("track(s) in") {
-            assert!(std::time::Instant::now() < deadline);
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
+        let page = location(&resp);
+        wait_for(&f, &page, "track(s) in").await;
         let resp = f
             .post(
                 &format!("{page}/redact"),
@@ -1248,14 +1197,7 @@ fn at_most_two_searches_run_at_once() {
         };
         let mut pages = Vec::new();
         for _ in 0..2 {
-            let resp = start().await;
-            assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-            pages.push(
-                resp.headers()[header::LOCATION]
-                    .to_str()
-                    .expect("ascii")
-                    .to_string(),
-            );
+            pages.push(location(&start().await));
         }
         let third = start().await;
         assert_eq!(third.status(), StatusCode::BAD_REQUEST);
@@ -1265,19 +1207,12 @@ fn at_most_two_searches_run_at_once() {
             assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         }
         for page in &pages {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-            while !text(f.get(page).await).await.contains("was cancelled") {
-                assert!(std::time::Instant::now() < deadline, "{page}");
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
+            wait_for(&f, page, "was cancelled").await;
         }
         // Room again.
         let resp = start().await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-        let page = resp.headers()[header::LOCATION]
-            .to_str()
-            .expect("ascii")
-            .to_string();
+        let page = location(&resp);
         let resp = f.post(&format!("{page}/cancel"), &[("csrf", &csrf)]).await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     });
@@ -1296,10 +1231,7 @@ fn a_redaction_runs_with_progress_and_cancel_leaves_nothing() {
                 &[("csrf", &csrf), ("root", "0"), ("path", "two.mp4")],
             )
             .await;
-        let page = resp.headers()[header::LOCATION]
-            .to_str()
-            .expect("ascii")
-            .to_string();
+        let page = location(&resp);
         wait_for(&f, &page, "track(s) in").await;
         let form = [
             ("csrf", csrf.as_str()),
