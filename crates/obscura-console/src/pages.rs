@@ -66,7 +66,7 @@ impl AppState {
     }
 
     pub(crate) fn db_name(&self) -> String {
-        self.db.display().to_string()
+        obscura_core::store::display_location(&self.db)
     }
 }
 

@@ -157,7 +157,7 @@ pub fn write_html(
     let pending = PendingFile::new(dest, &[db])?;
     let store = Store::open_read_only(db)?;
     let report = monthly(&store, month, compare)?;
-    let html = render(&report, &db.display().to_string(), true)?;
+    let html = render(&report, &obscura_core::store::display_location(db), true)?;
     std::fs::write(pending.tmp_path(), html).map_err(|e| {
         obscura_core::Error::io(e, "cannot write the report").with_path(pending.dest())
     })?;

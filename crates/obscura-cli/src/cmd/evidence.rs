@@ -306,13 +306,13 @@ pub(crate) fn audit_verify(cmd: AuditVerifyCmd) -> Result<ExitCode> {
         match &report.first_bad {
             Some(b) => println!(
                 "FAIL {}: first bad entry {}: {}",
-                db.display(),
+                obscura_core::store::display_location(&db),
                 b.seq,
                 b.message
             ),
             None => println!(
                 "ok   {}: {} entries, chain intact{}{}",
-                db.display(),
+                obscura_core::store::display_location(&db),
                 report.entries,
                 report
                     .head
@@ -401,7 +401,11 @@ pub(crate) fn audit_sign(cmd: AuditSignCmd) -> Result<ExitCode> {
 pub(crate) fn audit_upgrade(cmd: AuditUpgradeCmd) -> Result<ExitCode> {
     let AuditUpgradeCmd { db } = cmd;
     let idx = Store::open_existing(&db)?;
-    println!("{}: schema version {}", db.display(), idx.schema_version()?);
+    println!(
+        "{}: schema version {}",
+        obscura_core::store::display_location(&db),
+        idx.schema_version()?
+    );
     Ok(ExitCode::SUCCESS)
 }
 

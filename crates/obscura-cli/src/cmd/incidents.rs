@@ -126,7 +126,7 @@ pub(crate) fn index(cmd: IndexCmd) -> Result<ExitCode> {
             "indexed {} of {} file(s) for camera {camera} into {}: {} frames, {} incident(s), {secs:.1} s ({fps:.1} fps){}{}",
             t.indexed,
             files.len(),
-            db.display(),
+            obscura_core::store::display_location(&db),
             t.frames,
             t.incidents,
             if t.duplicates > 0 {

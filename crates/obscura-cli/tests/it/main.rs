@@ -1,6 +1,7 @@
 //! The `obscura` binary end to end: exit codes, one-line errors, JSON output,
 //! and no output left behind on failure.
 
+use backends::{backends, raw_sql, test_db, Backend};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -1010,11 +1011,20 @@ fn json_run(args: &[&std::ffi::OsStr]) -> (Option<i32>, serde_json::Value) {
     (out.status.code(), v)
 }
 
+/// The whole evidence workflow through the CLI, on an SQLite file and on
+/// PostgreSQL (`--db postgres://...`).
 #[test]
 fn evidence_end_to_end_export_verify_redact_disclose_audit() {
+    for b in backends() {
+        eprintln!("-- on {b:?}");
+        evidence_end_to_end_export_verify_redact_disclose_audit_on(b);
+    }
+}
+
+fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
-    let db = d.join("index.db");
+    let db = test_db(d, "index.db", b);
     let rec = d.join("cam07_20261103_081500.avi");
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     ok_json(&obscura(&[
@@ -1170,12 +1180,15 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit() {
     let (code, _) = audit_verify(&d.join("other.key.pub"));
     assert_eq!(code, Some(2));
     // Edit the redaction entry behind the triggers' back: exit 2, entry 3.
-    let conn = rusqlite::Connection::open(&db).expect("sqlite");
-    conn.execute_batch(
-        "DROP TRIGGER audit_no_update; UPDATE audit SET reason = 'routine' WHERE seq = 3;",
+    raw_sql(
+        &db,
+        if b == Backend::Postgres {
+            "DROP TRIGGER audit_no_update ON audit; UPDATE audit SET reason = 'routine' WHERE seq = 3;"
+        } else {
+            "DROP TRIGGER audit_no_update; UPDATE audit SET reason = 'routine' WHERE seq = 3;"
+        },
     )
     .expect("tamper");
-    drop(conn);
     let (code, v) = audit_verify(&public);
     assert_eq!(code, Some(2));
     assert_eq!(v["first_bad"]["seq"], 3, "{v}");
@@ -1247,6 +1260,7 @@ fn two_processes_appending_at_once_keep_one_chain() {
         assert_eq!(list.iter().filter(|e| e["operator"] == who).count(), EACH);
     }
 }
+mod backends;
 mod corpus;
 mod kill;
 mod trust;

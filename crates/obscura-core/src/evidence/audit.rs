@@ -41,9 +41,9 @@
 use crate::clock::format_utc;
 use crate::error::{Error, ErrorKind, Result};
 use crate::evidence::sign::{PublicKey, SecretKey};
+use crate::store::db::{args, Conn, DbResult, Row, Tx};
 use crate::store::{db_err, Store};
 use chrono::Utc;
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -299,7 +299,7 @@ fn head_message(seq: i64, hash: &str, utc: &str, prev_sig: Option<&str>) -> Vec<
 
 const SIG_COLUMNS: &str = "id, seq, head_hash, utc, public_key, signature, prev_sig_hash";
 
-fn read_sig(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeadSignature> {
+fn read_sig(r: &Row) -> DbResult<HeadSignature> {
     Ok(HeadSignature {
         id: r.get(0)?,
         seq: r.get(1)?,
@@ -312,13 +312,12 @@ fn read_sig(r: &rusqlite::Row<'_>) -> rusqlite::Result<HeadSignature> {
 }
 
 /// The latest signature, read inside the caller's transaction.
-fn latest_signature(conn: &rusqlite::Connection) -> rusqlite::Result<Option<HeadSignature>> {
-    conn.query_row(
+fn latest_signature(conn: &Conn) -> DbResult<Option<HeadSignature>> {
+    conn.query_opt(
         &format!("SELECT {SIG_COLUMNS} FROM audit_signatures ORDER BY id DESC LIMIT 1"),
-        [],
+        &[],
         read_sig,
     )
-    .optional()
 }
 
 /// A signature's check.
@@ -355,7 +354,7 @@ pub struct AuditReport {
     pub unsigned_entries: Option<u64>,
 }
 
-fn read_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+fn read_entry(r: &Row) -> DbResult<Entry> {
     Ok(Entry {
         seq: r.get(0)?,
         utc: r.get(1)?,
@@ -375,20 +374,15 @@ const ENTRY_COLUMNS: &str =
 
 /// Appends `entry` inside the caller's transaction (which must have been
 /// begun `IMMEDIATE`, so the head cannot move under it).
-pub(crate) fn append_tx(
-    tx: &rusqlite::Transaction<'_>,
-    db: &std::path::Path,
-    entry: &NewEntry,
-) -> Result<Entry> {
+pub(crate) fn append_tx(tx: &Tx<'_>, db: &std::path::Path, entry: &NewEntry) -> Result<Entry> {
     entry.validate()?;
     let e = |err| db_err(db, "cannot append to the audit trail", err);
     let head: Option<(i64, String)> = tx
-        .query_row(
+        .query_opt(
             "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
+            &[],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
         .map_err(e)?;
     let (seq, prev_hash) = match head {
         Some((s, h)) => (s + 1, h),
@@ -416,7 +410,7 @@ pub(crate) fn append_tx(
         &format!(
             "INSERT INTO audit ({ENTRY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         ),
-        params![
+        args![
             stored.seq,
             stored.utc,
             stored.operator,
@@ -435,18 +429,17 @@ pub(crate) fn append_tx(
 
 /// Signs the head inside the caller's transaction.
 pub(crate) fn sign_head_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     db: &std::path::Path,
     key: &SecretKey,
 ) -> Result<Option<HeadSignature>> {
     let e = |err| db_err(db, "cannot sign the audit trail", err);
     let head: Option<(i64, String)> = tx
-        .query_row(
+        .query_opt(
             "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
+            &[],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
         .map_err(e)?;
     let Some((seq, head_hash)) = head else {
         return Ok(None);
@@ -457,7 +450,7 @@ pub(crate) fn sign_head_tx(
         .as_ref()
         .map_or(GENESIS.to_string(), HeadSignature::hash);
     let id = prev.map_or(1, |p| p.id + 1);
-    let mut sig = HeadSignature {
+    let sig = HeadSignature {
         id,
         signature: key.sign(&head_message(seq, &head_hash, &utc, Some(&prev_sig_hash))),
         seq,
@@ -469,7 +462,7 @@ pub(crate) fn sign_head_tx(
     tx.execute(
         "INSERT INTO audit_signatures (id, seq, head_hash, utc, public_key, signature, prev_sig_hash, sig_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
+        args![
             sig.id,
             sig.seq,
             sig.head_hash,
@@ -481,7 +474,6 @@ pub(crate) fn sign_head_tx(
         ],
     )
     .map_err(e)?;
-    sig.id = tx.last_insert_rowid();
     Ok(Some(sig))
 }
 
@@ -512,7 +504,7 @@ impl Store {
         let path = self.path().to_path_buf();
         let tx = self
             .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .write()
             .map_err(|e| db_err(&path, "cannot lock the audit trail", e))?;
         let out = entries
             .iter()
@@ -533,12 +525,13 @@ impl Store {
     /// text (tampering with the column types).
     pub fn audit_entries(&self) -> Result<Vec<Entry>> {
         let e = |err| db_err(self.path(), "cannot read the audit trail", err);
-        let mut st = self
-            .conn()
-            .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM audit ORDER BY seq"))
-            .map_err(e)?;
-        let rows = st.query_map([], read_entry).map_err(e)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(e)
+        self.conn()
+            .query_map(
+                &format!("SELECT {ENTRY_COLUMNS} FROM audit ORDER BY seq"),
+                &[],
+                read_entry,
+            )
+            .map_err(e)
     }
 
     /// The last entry's sequence number and hash.
@@ -547,12 +540,11 @@ impl Store {
     /// `Database` on any SQLite failure.
     pub fn audit_head(&self) -> Result<Option<(i64, String)>> {
         self.conn()
-            .query_row(
+            .query_opt(
                 "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
+                &[],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()
             .map_err(|e| db_err(self.path(), "cannot read the audit trail", e))
     }
 
@@ -565,7 +557,7 @@ impl Store {
         let path = self.path().to_path_buf();
         let tx = self
             .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .write()
             .map_err(|e| db_err(&path, "cannot lock the audit trail", e))?;
         let sig = sign_head_tx(&tx, &path, key)?;
         tx.commit()
@@ -579,14 +571,13 @@ impl Store {
     /// `Database` on any SQLite failure.
     pub fn audit_signatures(&self) -> Result<Vec<HeadSignature>> {
         let e = |err| db_err(self.path(), "cannot read signatures", err);
-        let mut st = self
-            .conn()
-            .prepare(&format!(
-                "SELECT {SIG_COLUMNS} FROM audit_signatures ORDER BY id"
-            ))
-            .map_err(e)?;
-        let rows = st.query_map([], read_sig).map_err(e)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(e)
+        self.conn()
+            .query_map(
+                &format!("SELECT {SIG_COLUMNS} FROM audit_signatures ORDER BY id"),
+                &[],
+                read_sig,
+            )
+            .map_err(e)
     }
 
     /// Verifies the chain and the head signatures. With `public_key`, every

@@ -22,9 +22,9 @@ use crate::clock::format_utc;
 use crate::error::{Error, ErrorKind, Result};
 use crate::evidence::audit::{self, Action, NewEntry};
 use crate::evidence::sign::SecretKey;
+use crate::store::db::{args, Conn, DbResult, Row, Tx};
 use crate::store::{db_err, Store};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -45,14 +45,14 @@ pub struct RecordingRef {
     pub frames: u64,
 }
 
-fn read_rec(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordingRef> {
+fn read_rec(r: &Row) -> DbResult<RecordingRef> {
     Ok(RecordingRef {
         path: r.get(0)?,
         camera: r.get(1)?,
         sha256: r.get(2)?,
         start_utc: r.get(3)?,
         end_utc: r.get(4)?,
-        frames: r.get::<_, i64>(5)?.max(0) as u64,
+        frames: r.get::<i64>(5)?.max(0) as u64,
     })
 }
 
@@ -61,25 +61,24 @@ const REC_COLUMNS: &str = "path, camera, sha256, start_utc, end_utc, frames";
 /// Recordings of `camera` with known times that overlap `[from, to)`,
 /// in wall-clock order.
 pub(crate) fn recordings_overlapping(
-    conn: &rusqlite::Connection,
+    conn: &Conn,
     db: &Path,
     camera: u32,
     from: &DateTime<Utc>,
     to: &DateTime<Utc>,
 ) -> Result<Vec<RecordingRef>> {
     let e = |err| db_err(db, "cannot list recordings", err);
-    let mut st = conn
-        .prepare(&format!(
+    conn.query_map(
+        &format!(
             "SELECT {REC_COLUMNS} FROM recordings
              WHERE camera = ?1 AND start_utc IS NOT NULL AND end_utc IS NOT NULL
                AND start_utc < ?3 AND end_utc > ?2
              ORDER BY start_utc, path"
-        ))
-        .map_err(e)?;
-    let rows = st
-        .query_map(params![camera, format_utc(from), format_utc(to)], read_rec)
-        .map_err(e)?;
-    rows.collect::<rusqlite::Result<_>>().map_err(e)
+        ),
+        args![camera, format_utc(from), format_utc(to)],
+        read_rec,
+    )
+    .map_err(e)
 }
 
 /// What a hold covers.
@@ -138,7 +137,7 @@ fn need(v: &str, what: &str) -> Result<()> {
 /// each new hold. Recordings already held under the same reference are
 /// left as they are.
 pub(crate) fn hold_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     db: &Path,
     recs: &[RecordingRef],
     reference: &str,
@@ -156,8 +155,8 @@ pub(crate) fn hold_tx(
                  ON CONFLICT (reference, recording_sha256) DO UPDATE SET
                     placed_utc = ?5, placed_by = ?6, reason = ?7,
                     released_utc = NULL, released_by = NULL, release_reason = NULL
-                 WHERE released_utc IS NOT NULL",
-                params![reference, r.sha256, r.path, r.camera, now, operator.trim(), reason.trim()],
+                 WHERE holds.released_utc IS NOT NULL",
+                args![reference, r.sha256, r.path, r.camera, now, operator.trim(), reason.trim()],
             )
             .map_err(e)?;
         if n == 0 {
@@ -308,19 +307,15 @@ impl Store {
             HoldTarget::Recording(p) => {
                 let full = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
                 let e = |err| db_err(&path, "cannot find recording", err);
-                let mut st = self
-                    .conn()
-                    .prepare(&format!(
-                        "SELECT {REC_COLUMNS} FROM recordings WHERE path = ?1 OR path = ?2"
-                    ))
-                    .map_err(e)?;
-                let rows = st
+                self.conn()
                     .query_map(
-                        params![full.to_string_lossy(), p.to_string_lossy()],
+                        &format!(
+                            "SELECT {REC_COLUMNS} FROM recordings WHERE path = ?1 OR path = ?2"
+                        ),
+                        args![full.to_string_lossy(), p.to_string_lossy()],
                         read_rec,
                     )
-                    .map_err(e)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)?
+                    .map_err(e)?
             }
             HoldTarget::Range { camera, from, to } => {
                 recordings_overlapping(self.conn(), &path, *camera, from, to)?
@@ -335,7 +330,7 @@ impl Store {
         }
         let tx = self
             .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .write()
             .map_err(|e| db_err(&path, "cannot lock index", e))?;
         let placed = hold_tx(&tx, &path, &recs, reference.trim(), operator, reason)?;
         if let Some(k) = key {
@@ -375,17 +370,14 @@ impl Store {
         }
         let path = self.path().to_path_buf();
         let e = |err| db_err(&path, "cannot release hold", err);
-        let tx = self
-            .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = self.conn_mut().write().map_err(e)?;
         let now = format_utc(&Utc::now());
         let mut out = Vec::new();
         for mut h in active {
             tx.execute(
                 "UPDATE holds SET released_utc = ?1, released_by = ?2, release_reason = ?3
                  WHERE reference = ?4 AND recording_sha256 = ?5 AND released_utc IS NULL",
-                params![
+                args![
                     now,
                     operator.trim(),
                     reason.trim(),
@@ -419,31 +411,28 @@ impl Store {
     /// `Database` on SQLite failures.
     pub fn holds(&self, active_only: bool) -> Result<Vec<Hold>> {
         let e = |err| db_err(self.path(), "cannot list holds", err);
-        let mut st = self
-            .conn()
-            .prepare(
+        self.conn()
+            .query_map(
                 "SELECT reference, recording_sha256, path, camera, placed_utc, placed_by, reason,
                         released_utc, released_by, release_reason
                  FROM holds WHERE (?1 = 0 OR released_utc IS NULL) ORDER BY id",
+                args![i64::from(active_only)],
+                |r| {
+                    Ok(Hold {
+                        reference: r.get(0)?,
+                        recording_sha256: r.get(1)?,
+                        path: r.get(2)?,
+                        camera: r.get(3)?,
+                        placed_utc: r.get(4)?,
+                        placed_by: r.get(5)?,
+                        reason: r.get(6)?,
+                        released_utc: r.get(7)?,
+                        released_by: r.get(8)?,
+                        release_reason: r.get(9)?,
+                    })
+                },
             )
-            .map_err(e)?;
-        let rows = st
-            .query_map([i64::from(active_only)], |r| {
-                Ok(Hold {
-                    reference: r.get(0)?,
-                    recording_sha256: r.get(1)?,
-                    path: r.get(2)?,
-                    camera: r.get(3)?,
-                    placed_utc: r.get(4)?,
-                    placed_by: r.get(5)?,
-                    reason: r.get(6)?,
-                    released_utc: r.get(7)?,
-                    released_by: r.get(8)?,
-                    release_reason: r.get(9)?,
-                })
-            })
-            .map_err(e)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(e)
+            .map_err(e)
     }
 
     /// Applies the retention policy: removes the index rows (and with
@@ -506,20 +495,19 @@ impl Store {
     ) -> Result<(RetentionReport, Vec<(RecordingRef, i64)>)> {
         let e = |err| db_err(self.path(), "cannot apply retention", err);
         let all: Vec<(RecordingRef, bool, i64)> = {
-            let mut st = self
-                .conn()
-                .prepare(&format!(
-                    "SELECT {REC_COLUMNS},
+            self.conn()
+                .query_map(
+                    &format!(
+                        "SELECT {REC_COLUMNS},
                         EXISTS (SELECT 1 FROM holds h WHERE h.recording_sha256 = recordings.sha256
                                 AND h.released_utc IS NULL),
                         (SELECT count(*) FROM incidents i WHERE i.recording = recordings.id)
                      FROM recordings ORDER BY camera, start_utc, path"
-                ))
-                .map_err(e)?;
-            let rows = st
-                .query_map([], |r| Ok((read_rec(r)?, r.get(6)?, r.get(7)?)))
-                .map_err(e)?;
-            rows.collect::<rusqlite::Result<_>>().map_err(e)?
+                    ),
+                    &[],
+                    |r| Ok((read_rec(r)?, r.get(6)?, r.get(7)?)),
+                )
+                .map_err(e)?
         };
         let mut report = RetentionReport {
             cutoff_utc: cutoff.to_string(),
@@ -611,10 +599,7 @@ impl Store {
     ) -> Result<()> {
         let path = self.path().to_path_buf();
         let e = |err| db_err(&path, "cannot apply retention", err);
-        let tx = self
-            .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = self.conn_mut().write().map_err(e)?;
         for (rec, incidents) in due {
             let seq = purge_tx(&tx, &path, opts, cutoff, &rec, incidents, "kept", None)?;
             logged = true;
@@ -690,38 +675,36 @@ impl Store {
 
     fn pending_deletions(&self) -> Result<Vec<PendingDeletion>> {
         let e = |err| db_err(self.path(), "cannot read pending deletions", err);
-        let mut st = self
-            .conn()
-            .prepare("SELECT sha256, path, intent_seq FROM retention_pending ORDER BY intent_seq")
-            .map_err(e)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(PendingDeletion {
-                    sha256: r.get(0)?,
-                    path: r.get(1)?,
-                    intent_seq: r.get(2)?,
-                })
-            })
-            .map_err(e)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(e)
+        self.conn()
+            .query_map(
+                "SELECT sha256, path, intent_seq FROM retention_pending ORDER BY intent_seq",
+                &[],
+                |r| {
+                    Ok(PendingDeletion {
+                        sha256: r.get(0)?,
+                        path: r.get(1)?,
+                        intent_seq: r.get(2)?,
+                    })
+                },
+            )
+            .map_err(e)
     }
 
     fn recording_by_sha(&self, sha: &str) -> Result<Option<RecordingRef>> {
         self.conn()
-            .query_row(
+            .query_opt(
                 &format!("SELECT {REC_COLUMNS} FROM recordings WHERE sha256 = ?1"),
-                [sha],
+                args![sha],
                 read_rec,
             )
-            .optional()
             .map_err(|err| db_err(self.path(), "cannot read recording", err))
     }
 
     fn is_held(&self, sha: &str) -> Result<bool> {
         self.conn()
-            .query_row(
+            .query_one(
                 "SELECT EXISTS (SELECT 1 FROM holds WHERE recording_sha256 = ?1 AND released_utc IS NULL)",
-                [sha],
+                args![sha],
                 |r| r.get(0),
             )
             .map_err(|err| db_err(self.path(), "cannot read holds", err))
@@ -729,10 +712,10 @@ impl Store {
 
     fn incident_count(&self, sha: &str) -> Result<u64> {
         self.conn()
-            .query_row(
+            .query_one(
                 "SELECT count(*) FROM incidents WHERE recording IN (SELECT id FROM recordings WHERE sha256 = ?1)",
-                [sha],
-                |r| r.get::<_, i64>(0),
+                args![sha],
+                |r| r.get::<i64>(0),
             )
             .map(|n| n.max(0) as u64)
             .map_err(|err| db_err(self.path(), "cannot count incidents", err))
@@ -748,10 +731,7 @@ impl Store {
     ) -> Result<i64> {
         let path = self.path().to_path_buf();
         let e = |err| db_err(&path, "cannot log the deletion intended", err);
-        let tx = self
-            .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = self.conn_mut().write().map_err(e)?;
         let entry = NewEntry::new(
             &opts.operator,
             Action::RetentionIntent,
@@ -767,7 +747,7 @@ impl Store {
         tx.execute(
             "INSERT INTO retention_pending (sha256, path, intent_seq) VALUES (?1, ?2, ?3)
              ON CONFLICT (sha256) DO UPDATE SET path = ?2, intent_seq = ?3",
-            params![rec.sha256, rec.path, seq],
+            args![rec.sha256, rec.path, seq],
         )
         .map_err(e)?;
         tx.commit().map_err(e)?;
@@ -787,10 +767,7 @@ impl Store {
     ) -> Result<i64> {
         let path = self.path().to_path_buf();
         let e = |err| db_err(&path, "cannot record the deletion", err);
-        let tx = self
-            .conn_mut()
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(e)?;
+        let tx = self.conn_mut().write().map_err(e)?;
         let seq = purge_tx(
             &tx,
             &path,
@@ -818,7 +795,7 @@ struct PendingDeletion {
 /// inside the caller's transaction.
 #[allow(clippy::too_many_arguments)]
 fn purge_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     db: &Path,
     opts: &RetentionOptions,
     cutoff: &str,
@@ -830,14 +807,17 @@ fn purge_tx(
     let e = |err| db_err(db, "cannot apply retention", err);
     tx.execute(
         "DELETE FROM incidents WHERE recording IN (SELECT id FROM recordings WHERE sha256 = ?1)",
-        [&rec.sha256],
+        args![rec.sha256],
     )
     .map_err(e)?;
-    tx.execute("DELETE FROM recordings WHERE sha256 = ?1", [&rec.sha256])
-        .map_err(e)?;
+    tx.execute(
+        "DELETE FROM recordings WHERE sha256 = ?1",
+        args![rec.sha256],
+    )
+    .map_err(e)?;
     tx.execute(
         "DELETE FROM retention_pending WHERE sha256 = ?1",
-        [&rec.sha256],
+        args![rec.sha256],
     )
     .map_err(e)?;
     let mut details = serde_json::json!({

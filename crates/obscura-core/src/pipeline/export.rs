@@ -37,9 +37,9 @@ use crate::evidence::sign::{PublicKey, SecretKey};
 use crate::media::{self, AudioPolicy, DecodeOptions, Decoder, EncodeOptions};
 use crate::output::PendingFile;
 use crate::pipeline::{Job, PipelineOptions, Progress};
+use crate::store::db::args;
 use crate::store::{db_err, Store};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -387,9 +387,9 @@ pub fn export(
     let db = index.path().to_path_buf();
     let camera = index
         .conn()
-        .query_row(
+        .query_opt(
             "SELECT number, name, town, desk FROM cameras WHERE number = ?1",
-            [req.camera],
+            args![req.camera],
             |r| {
                 Ok(CameraInfo {
                     number: r.get(0)?,
@@ -399,7 +399,6 @@ pub fn export(
                 })
             },
         )
-        .optional()
         .map_err(|e| db_err(&db, "cannot read camera", e))?
         .ok_or_else(|| {
             Error::new(
@@ -427,9 +426,9 @@ pub fn export(
     if std::fs::symlink_metadata(&folder).is_ok() {
         let logged: bool = index
             .conn()
-            .query_row(
+            .query_one(
                 "SELECT EXISTS (SELECT 1 FROM audit WHERE action = 'export' AND subject = ?1)",
-                [req.exhibit.trim()],
+                args![req.exhibit.trim()],
                 |r| r.get(0),
             )
             .map_err(|e| db_err(&db, "cannot read the audit trail", e))?;
@@ -580,7 +579,7 @@ fn build_and_place(
 
     let tx = index
         .conn_mut()
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .write()
         .map_err(|e| db_err(&db, "cannot lock index", e))?;
     let holds = if req.hold {
         retention::hold_tx(
