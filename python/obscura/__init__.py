@@ -741,12 +741,19 @@ def _month_text(value: Union[str, "_dt.date"]) -> str:
 
 class Indexer:
     """Indexes recordings of one camera (its profile ``camera``) into the
-    SQLite index ``db``: the profile is read and checked, and the database
-    created or migrated, once; then :meth:`index` takes any number of
-    batches."""
+    index ``db``: an SQLite file, or a ``postgres://`` URL naming a
+    PostgreSQL database many processes and machines share. The profile is
+    read and checked, and the database created or migrated, once; then
+    :meth:`index` takes any number of batches. ``threads`` caps the threads
+    one file is analysed with (0: one per core; 1 for a worker that should
+    use one core, as in :mod:`obscura.distributed`); ``triage`` skips
+    decoding stretches whose packets show a still picture, as ``obscura
+    index --triage`` does."""
 
-    def __init__(self, *, camera: PathLike, db: PathLike) -> None:
-        self._inner = _obscura.Indexer(camera=os.fspath(camera), db=os.fspath(db))
+    def __init__(self, *, camera: PathLike, db: PathLike, threads: int = 0, triage: bool = False) -> None:
+        self._inner = _obscura.Indexer(
+            camera=os.fspath(camera), db=os.fspath(db), threads=int(threads), triage=bool(triage)
+        )
 
     @property
     def camera(self) -> int:

@@ -922,15 +922,25 @@ struct Indexer {
 #[pymethods]
 impl Indexer {
     #[new]
-    #[pyo3(signature = (*, camera, db))]
-    fn new(py: Python<'_>, camera: PathBuf, db: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (*, camera, db, threads = 0, triage = false))]
+    fn new(
+        py: Python<'_>,
+        camera: PathBuf,
+        db: PathBuf,
+        threads: usize,
+        triage: bool,
+    ) -> PyResult<Self> {
         let inner = py
             .detach(|| {
                 let profile = obscura_core::mask::camera::CameraProfile::load(&camera)?;
                 obscura_core::pipeline::indexing::Indexer::new(
                     &db,
                     profile,
-                    obscura_core::motion::MotionOptions::default(),
+                    obscura_core::motion::MotionOptions {
+                        threads,
+                        triage,
+                        ..obscura_core::motion::MotionOptions::default()
+                    },
                 )
             })
             .map_err(|e| to_py(py, e))?;

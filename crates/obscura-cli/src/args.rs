@@ -251,7 +251,7 @@ pub(crate) struct RedactCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ExportCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Camera number.
@@ -304,7 +304,7 @@ pub(crate) struct VerifyCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct RetentionCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Days recordings are kept.
@@ -335,7 +335,7 @@ pub(crate) struct RetentionCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct HoldCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Hold this indexed recording.
@@ -381,7 +381,7 @@ pub(crate) struct DiscloseCmd {
     /// Redaction record (OUTPUT.redaction.json), the redacted video next
     /// to it, or an exhibit manifest.
     pub(crate) record: PathBuf,
-    /// Index database holding the audit trail.
+    /// Index database holding the audit trail (file or postgres:// URL).
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Who receives it.
@@ -410,7 +410,8 @@ pub(crate) struct IndexCmd {
     /// file-name pattern.
     #[arg(long)]
     pub(crate) camera: PathBuf,
-    /// Index database (created if missing).
+    /// Index database (created if missing): an SQLite file, or a
+    /// postgres://USER@HOST:PORT/DB URL (tables created on first use).
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Wall-clock start of the recording (UTC, RFC 3339 or
@@ -428,7 +429,7 @@ pub(crate) struct IndexCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct IncidentsCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Only this camera number.
@@ -459,7 +460,7 @@ pub(crate) struct IncidentsCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ReportCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// The month, YYYY-MM (UTC).
@@ -486,7 +487,8 @@ pub(crate) struct ReportCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct ConsoleCmd {
-    /// Index database (must exist: `obscura index` makes it).
+    /// Index database (must exist: `obscura index` makes it); file or
+    /// postgres:// URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// A folder whose files may be opened in the console (repeatable).
@@ -545,7 +547,7 @@ pub(crate) struct DecodeCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct AuditVerifyCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Ed25519 public key (64 hex digits, or a file) the head must be
@@ -559,7 +561,7 @@ pub(crate) struct AuditVerifyCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct AuditListCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// JSON array.
@@ -569,7 +571,7 @@ pub(crate) struct AuditListCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct AuditNoteCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Who.
@@ -588,7 +590,7 @@ pub(crate) struct AuditNoteCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct AuditSignCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
     /// Ed25519 secret key file.
@@ -598,7 +600,7 @@ pub(crate) struct AuditSignCmd {
 
 #[derive(clap::Args, Debug)]
 pub(crate) struct AuditUpgradeCmd {
-    /// Index database.
+    /// Index database: an SQLite file, or a postgres://USER@HOST:PORT/DB URL.
     #[arg(long)]
     pub(crate) db: PathBuf,
 }

@@ -165,7 +165,11 @@ pub fn run(
         let bound = listener
             .local_addr()
             .map_err(|e| ConsoleError::Config(format!("cannot listen on {addr}: {e}")))?;
-        let console = Console::new(config, bound)?;
+        // Opening the store blocks (a PostgreSQL client runs its own
+        // runtime): off the server's threads, as every request does.
+        let console = tokio::task::spawn_blocking(move || Console::new(config, bound))
+            .await
+            .map_err(|e| ConsoleError::Internal(format!("worker thread: {e}")))??;
         ready(&console);
         let shutdown = async move {
             while !stop.is_cancelled() {

@@ -1264,3 +1264,53 @@ mod backends;
 mod corpus;
 mod kill;
 mod trust;
+
+/// A PostgreSQL URL that cannot be used is one clear error line naming the
+/// server (never the password), for readers and writers alike; a database
+/// with no index is "not found" for the commands that only read.
+#[test]
+fn a_bad_postgres_url_is_one_clear_error_line_without_the_password() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clip = dir.path().join("cam.avi");
+    std::fs::copy(sample("vtest.avi"), &clip).expect("copy");
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let url = format!("postgres://someone:s3cret-pw@127.0.0.1:{closed}/index");
+    for args in [
+        vec![os("incidents"), os("--db"), os(&url)],
+        vec![os("audit"), os("verify"), os("--db"), os(&url)],
+        vec![
+            os("index"),
+            os(&clip),
+            os("--camera"),
+            os(&vtest_profile()),
+            os("--db"),
+            os(&url),
+        ],
+    ] {
+        let out = obscura(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("postgres://someone@127.0.0.1:{closed}/index"))
+                && stderr.contains("cannot connect to PostgreSQL"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("s3cret"), "the password leaked: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let out = obscura(&[os("incidents"), os("--db"), os("postgres://[::1")]);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    // A reachable database Obscura has not used: nothing to read.
+    if backends().contains(&Backend::Postgres) {
+        let db = test_db(dir.path(), "unused", Backend::Postgres);
+        let out = obscura(&[os("incidents"), os("--db"), os(&db)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("no Obscura index"), "{stderr}");
+    }
+}
