@@ -1260,6 +1260,7 @@ fn two_processes_appending_at_once_keep_one_chain() {
         assert_eq!(list.iter().filter(|e| e["operator"] == who).count(), EACH);
     }
 }
+#[path = "../../../../tests/support/backends.rs"]
 mod backends;
 mod corpus;
 mod kill;

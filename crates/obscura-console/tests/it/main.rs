@@ -5,6 +5,9 @@
 //! the self-contained report opened in headless Chromium with every network
 //! request logged.
 
+#[path = "../../../../tests/support/backends.rs"]
+mod backends;
+use backends::{backends, test_db, Backend};
 mod browser;
 mod webdriver;
 
@@ -81,8 +84,13 @@ fn index(db: &Path, camera: CameraProfile, clip: &Path, start: &str) {
 
 impl Fixture {
     pub fn build() -> Fixture {
+        Fixture::build_on(Backend::Sqlite)
+    }
+
+    /// The fixture with its index on `backend`.
+    pub fn build_on(backend: Backend) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("index.db");
+        let db = test_db(dir.path(), "index.db", backend);
         let media = dir.path().join("media");
         std::fs::create_dir_all(media.join("cam1")).expect("media");
         std::fs::copy(sample("vtest.avi"), media.join("cam1").join("vtest.avi")).expect("copy");
@@ -258,6 +266,25 @@ const PAGES: [&str; 9] = [
     "/report.html?month=2026-11",
     "/audit",
 ];
+
+/// The same pages from an index in PostgreSQL: the store is opened off
+/// the server's threads (the PostgreSQL client runs its own runtime).
+#[test]
+fn the_console_serves_an_index_in_postgresql() {
+    for b in backends() {
+        let f = Fixture::build_on(b);
+        runtime().block_on(async {
+            for uri in &PAGES[1..] {
+                let resp = f.get(uri).await;
+                assert_eq!(resp.status(), StatusCode::OK, "{b:?} {uri}");
+            }
+            let page = text(f.get("/incidents?town=northtown").await).await;
+            // The town matched whatever its case: its camera's rows only.
+            assert!(page.contains("<td>1 High St</td>"), "{b:?}: {page}");
+            assert!(!page.contains("<td>2 Car park</td>"), "{b:?}: {page}");
+        });
+    }
+}
 
 #[test]
 fn every_route_refuses_a_request_without_the_token() {
