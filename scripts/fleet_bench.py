@@ -46,7 +46,6 @@ Usage (with the venv of scripts/python_env.sh, after
 import argparse
 import concurrent.futures
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -62,6 +61,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare_motion  # noqa: E402  (bench clips, DVR-Scan install and run)
+from fetch_assets import sha256  # noqa: E402
 
 ROOT = compare_motion.ROOT
 HOME = compare_motion.HOME
@@ -85,14 +85,6 @@ FIRST_START = dt.datetime(2026, 11, 2, 6, 0, 0)
 # -- The fleet -------------------------------------------------------------------
 
 
-def sha256_of(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def keyframes(path):
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-skip_frame",
                           "nokey", "-show_entries", "frame=pts_time", "-of", "csv=p=0", str(path)],
@@ -109,7 +101,7 @@ class Base:
         self.duration = self.frames / self.fps
         self.keys = keyframes(path)
         self.size = path.stat().st_size
-        self.sha256 = sha256_of(path)
+        self.sha256 = sha256(path)
         out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
                               "stream=width,height", "-of", "csv=p=0", str(path)],
                              check=True, capture_output=True, text=True).stdout
@@ -218,13 +210,13 @@ def build_fleet(n_cameras, minutes):
                     prev.get(k) == rec[k] for k in ("title", "offset_s", "frames")
                 ) and prev.get("base_sha256") == cam["base_sha256"]
                 if (same_recipe and out.is_file() and out.stat().st_size == prev["size"]
-                        and sha256_of(out) == prev["sha256"]):
+                        and sha256(out) == prev["sha256"]):
                     rec.update(size=prev["size"], sha256=prev["sha256"])
                 else:
                     if made == 0:
                         print(f"making the fleet in {root} (stream copies) ...", flush=True)
                     make_recording(base, rec, out, tmp)
-                    rec.update(size=out.stat().st_size, sha256=sha256_of(out))
+                    rec.update(size=out.stat().st_size, sha256=sha256(out))
                     made += 1
                 rec["base_sha256"] = cam["base_sha256"]
     shas = [r["sha256"] for c in cams for r in c["recordings"]]

@@ -229,6 +229,29 @@ def _run(
                 break
 
 
+def _rows(
+    client: Optional[Any],
+    fn: Callable[..., Dict[str, Any]],
+    args: Sequence[Tuple[Any, ...]],
+    prefix: str,
+    retries: int,
+    progress: bool,
+    names: Callable[[Tuple[Any, ...]], Dict[str, Any]],
+) -> List[Dict[str, Any]]:
+    """One row per task of :func:`_run`, on ``client`` or a cluster made for
+    the call: the task's own row, or, for a task that ended in an
+    exception, ``names(args)`` with the failure's columns."""
+    cluster = _Cluster(client, len(args))
+    try:
+        results = _run(cluster.client, fn, args, prefix, retries, progress)
+    finally:
+        cluster.close()
+    return [
+        row if row is not None else {**names(a), **_failure(exc or RuntimeError("lost"), retries)}
+        for a, (row, exc) in zip(args, results)
+    ]
+
+
 def _show_progress(d: Any, futures: List[Any]) -> None:
     """Dask's progress bars, one per kind of task: in a notebook, a widget
     shown now and updated while the call waits; elsewhere, a text bar that
@@ -535,16 +558,10 @@ def index_many(
         return _frame(pd, [], INDEX_COLUMNS, ints)
     store = os.fspath(db)
     args = [(p, profile, store, start_of.get(p), int(threads), bool(triage)) for p, profile in pairs]
-    cluster = _Cluster(client, len(args))
-    try:
-        results = _run(cluster.client, _index_task, args, "obscura-index", retries, progress)
-    finally:
-        cluster.close()
-    rows = []
-    for (path, profile), (row, exc) in zip(pairs, results):
-        if row is None:
-            row = {"path": path, "profile": profile, **_failure(exc or RuntimeError("lost"), retries)}
-        rows.append(row)
+    rows = _rows(
+        client, _index_task, args, "obscura-index", retries, progress,
+        lambda a: {"path": a[0], "profile": a[1]},
+    )
     df = _frame(pd, rows, INDEX_COLUMNS, ints)
     df["start_utc"] = pd.to_datetime(df["start_utc"], utc=True)
     return df
@@ -625,14 +642,8 @@ def redact_many(
     ints = ("frames", "tracks", "kept_tracks")
     if not tasks:
         return _frame(pd, [], REDACT_COLUMNS, ints)
-    cluster = _Cluster(client, len(tasks))
-    try:
-        results = _run(cluster.client, _redact_task, tasks, "obscura-redact", retries, progress)
-    finally:
-        cluster.close()
-    rows = []
-    for (input, output, _, _), (row, exc) in zip(tasks, results):
-        if row is None:
-            row = {"input": input, "output": output, **_failure(exc or RuntimeError("lost"), retries)}
-        rows.append(row)
+    rows = _rows(
+        client, _redact_task, tasks, "obscura-redact", retries, progress,
+        lambda a: {"input": a[0], "output": a[1]},
+    )
     return _frame(pd, rows, REDACT_COLUMNS, ints)

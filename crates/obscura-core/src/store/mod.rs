@@ -932,15 +932,15 @@ impl Store {
     pub fn open_existing(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref();
         if is_postgres_url(path) {
-            let index = Self::connect(path)?;
+            let mut index = Self::connect(path)?;
             let version = index.schema_version().map_err(|e| {
                 Error::new(ErrorKind::Database, format!("not an index database: {e}"))
             })?;
             if version == 0 {
                 return Err(no_index_in(&index.path));
             }
-            drop(index);
-            return Store::open(path);
+            index.migrate()?;
+            return Ok(index);
         }
         if !path.is_file() {
             return Err(Error::new(
