@@ -551,6 +551,8 @@ def main():
     ap.add_argument("--json", type=Path, help="write every figure to this file")
     ap.add_argument("--obscura", default=str(ROOT / "target" / "release" / "obscura"))
     args = ap.parse_args()
+    if args.json and args.json.exists():
+        sys.exit(f"fleet_bench: error: {args.json} exists (figures are never written over a file)")
     if args.cameras < 1 or args.minutes < 1 or args.workers < 1:
         sys.exit("--cameras, --minutes and --workers must be at least 1")
     if not Path(args.obscura).is_file():
@@ -790,7 +792,10 @@ def main():
         print(f"  {{{{{k}}}}} = {fmt(v)}")
 
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=str))
+        part = args.json.with_name(f".{args.json.name}.part")
+        part.write_text(json.dumps(result, indent=1, default=str))
+        os.link(part, args.json)  # fails, rather than replaces, if it appeared meanwhile
+        part.unlink()
         print(f"figures written to {args.json}")
     if problems:
         print("\nPROBLEMS:\n  " + "\n  ".join(problems))
