@@ -711,8 +711,8 @@ impl Redactor {
                 crf,
                 preset: preset.parse()?,
                 audio: audio.parse()?,
-                threads: 0,
                 replace_existing: overwrite,
+                ..media::EncodeOptions::default()
             };
             let region: Option<PersonRegion> = people.as_deref().map(str::parse).transpose()?;
             let detect = (faces || plates || region.is_some()).then(|| {

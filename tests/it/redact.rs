@@ -144,6 +144,8 @@ fn redacting_keeps_timing_and_the_record_hashes_match_the_files() {
     assert_eq!(record.input.sha256, file_sha256(&input));
     assert_eq!(record.output.sha256, file_sha256(&out));
     assert_eq!(record.output.frames, 795);
+    // Masks only: encoding sets the pace, with x264's own threading.
+    assert_eq!(record.encode.threading, obscura::media::Threading::Frames);
     let camera = record.camera.as_ref().expect("camera recorded");
     assert_eq!(
         camera.sha256,

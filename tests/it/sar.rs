@@ -53,6 +53,9 @@ fn every_face_found_in_the_original_is_covered_and_verify_finds_nothing() {
     let out = dir.path().join("cp.mp4");
     let record = redact::redact(&input, &out, &sar_opts(vec![]), &mut |_| {}).expect("redacts");
     assert_eq!(record.output.frames, 120);
+    // Behind detection, x264's threads slice each picture (less memory),
+    // and the record says so.
+    assert_eq!(record.encode.threading, media::Threading::Slices);
     assert!(record
         .detection
         .as_ref()

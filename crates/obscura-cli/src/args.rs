@@ -636,8 +636,8 @@ impl EncodeArgs {
             crf: self.crf,
             preset: self.preset.parse::<Preset>()?,
             audio: self.audio.parse::<AudioPolicy>()?,
-            threads: 0,
             replace_existing: self.force,
+            ..EncodeOptions::default()
         };
         opts.validate()?;
         Ok(opts)

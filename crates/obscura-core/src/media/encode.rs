@@ -123,6 +123,23 @@ impl std::str::FromStr for AudioPolicy {
     }
 }
 
+/// How x264 spreads one encode over its threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Threading {
+    /// x264's default: a picture per thread in flight, each with its own
+    /// lookahead and reference pictures. Fastest where encoding sets the
+    /// pace.
+    #[default]
+    Frames,
+    /// Each picture split into slices over the threads, one picture in
+    /// flight: about 60 MB less at 1080p and files about 2% larger, at the
+    /// same speed on two cores (measured on 10 s of 1080p: 519 against
+    /// 583 MB, 7.7 against 8.0 s). For encodes behind detection, which
+    /// sets the pace.
+    Slices,
+}
+
 /// Encoder settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncodeOptions {
@@ -135,6 +152,10 @@ pub struct EncodeOptions {
     pub audio: AudioPolicy,
     /// Encoder threads (0 = x264's choice).
     pub threads: usize,
+    /// How those threads share the work. Records made before this field
+    /// read as [`Threading::Frames`], as they were encoded.
+    #[serde(default)]
+    pub threading: Threading,
     /// Replace an existing file at the output's name (never an input).
     /// Off by default: outputs are never replaced unless asked for. Not part
     /// of what a record stores about the encoding.
@@ -149,6 +170,7 @@ impl Default for EncodeOptions {
             preset: Preset::Veryfast,
             audio: AudioPolicy::Copy,
             threads: 0,
+            threading: Threading::Frames,
             replace_existing: false,
         }
     }
@@ -699,6 +721,9 @@ impl VideoSettings {
         let mut dict = ff::Dictionary::new();
         dict.set("crf", &opts.crf.to_string());
         dict.set("preset", opts.preset.as_str());
+        if opts.threading == Threading::Slices {
+            dict.set("x264-params", "sliced-threads=1");
+        }
         ctx.open_with(dict)
             .map_err(|e| enc_err("cannot open H.264 encoder", e))
     }

@@ -16,7 +16,7 @@ mod seek;
 
 pub use convert::RgbConverter;
 pub use decode::{DecodedFrame, Decoder};
-pub use encode::{AudioPolicy, EncodeOptions, Encoder, Preset};
+pub use encode::{AudioPolicy, EncodeOptions, Encoder, Preset, Threading};
 pub use parallel::{decode_files, open, DecodeOptions, Frames, ParallelDecoder};
 pub use probe::{probe, AudioStreamInfo, Keyframe, VideoInfo, DISCONTINUITY_S};
 pub use remux::{copy_range, plan_cut, Cut, Remuxed};
