@@ -23,15 +23,18 @@ fn textured(w: usize, h: usize, square_at: Option<usize>) -> OwnedFrame {
 /// picture overwritten by a blocky pattern that changes with `t`: a
 /// third of the picture moves, in patches with holes.
 fn busy(w: usize, h: usize, t: usize) -> OwnedFrame {
-    let (cw, ch) = obscura::frame::chroma_size(w, h);
-    let mut y: Vec<u8> = (0..w * h).map(|i| (60 + i * 37 % 101) as u8).collect();
-    for row in h / 3..2 * h / 3 {
-        for x in 0..w {
-            let cell = (x / 24) * 7 + (row / 24) * 13 + t * 5;
-            y[row * w + x] = if cell % 3 == 0 { 30 } else { 200 };
+    let mut f = textured(w, h, None);
+    {
+        let mut v = f.view_mut();
+        let luma = v.plane_mut(0);
+        for row in h / 3..2 * h / 3 {
+            for (x, p) in luma.row_mut(row)[..w].iter_mut().enumerate() {
+                let cell = (x / 24) * 7 + (row / 24) * 13 + t * 5;
+                *p = if cell % 3 == 0 { 30 } else { 200 };
+            }
         }
     }
-    OwnedFrame::from_planes(w, h, [y, vec![128; cw * ch], vec![128; cw * ch]]).expect("valid")
+    f
 }
 
 fn bench_push(c: &mut Criterion) {

@@ -304,6 +304,17 @@ pub struct Analyser {
     parent: Vec<u32>,
 }
 
+/// The root of label `x` in the union-find `parent`, halving the path on
+/// the way.
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[x as usize];
+        parent[x as usize] = parent[p as usize];
+        x = p;
+    }
+    x
+}
+
 /// A run of moving pixels in row `y`, columns `x0..x1`, with its region
 /// label.
 #[derive(Debug, Clone, Copy)]
@@ -571,14 +582,6 @@ impl Analyser {
         let (w, h) = (self.w, self.h);
         self.parent.clear();
         self.runs.clear();
-        fn find(parent: &mut [u32], mut x: u32) -> u32 {
-            while parent[x as usize] != x {
-                let p = parent[x as usize];
-                parent[x as usize] = parent[p as usize];
-                x = p;
-            }
-            x
-        }
         let mut above = 0..0;
         for y in 0..h {
             let row = &self.moving[y * w..(y + 1) * w];
@@ -617,9 +620,6 @@ impl Analyser {
                     x1: x1 as u32,
                     label,
                 });
-                if x >= w {
-                    break;
-                }
             }
             above = first..self.runs.len();
         }
@@ -890,14 +890,6 @@ mod tests {
     ) -> FrameMotion {
         let mut labels = vec![0u32; w * h];
         let mut parent = vec![0u32];
-        fn find(parent: &mut [u32], mut x: u32) -> u32 {
-            while parent[x as usize] != x {
-                let p = parent[x as usize];
-                parent[x as usize] = parent[p as usize];
-                x = p;
-            }
-            x
-        }
         for y in 0..h {
             for x in 0..w {
                 let i = y * w + x;
