@@ -26,9 +26,15 @@ fn sample(name: &str) -> PathBuf {
 }
 
 fn obscura(args: &[&std::ffi::OsStr]) -> Output {
+    obscura_with_env(args, &[])
+}
+
+/// [`obscura`] with these environment variables set.
+fn obscura_with_env(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_obscura"))
         .args(args)
         .env("RUST_BACKTRACE", "1")
+        .envs(env.iter().copied())
         .output()
         .expect("runs")
 }
@@ -275,71 +281,6 @@ fn doctor_passes_on_a_set_up_machine() {
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
     assert!(out.status.success());
-}
-
-/// `obscura redact --faces --plates` of carphone into `dir/name` with
-/// `$OBSCURA_ORT_ARENA` set to `arena`.
-fn redact_with_arena(dir: &Path, name: &str, arena: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_obscura"))
-        .args([
-            os("redact"),
-            os(&sample("carphone_pristine.mp4")),
-            os("-o"),
-            os(&dir.join(name)),
-            os("--faces"),
-            os("--plates"),
-            os("--operator"),
-            os("A Officer"),
-            os("--reason"),
-            os("SAR 1"),
-            os("--preset"),
-            os("ultrafast"),
-            os("--json"),
-        ])
-        .env("OBSCURA_ORT_ARENA", arena)
-        .output()
-        .expect("runs")
-}
-
-#[test]
-fn the_models_memory_arena_changes_memory_not_what_is_obscured() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut found = Vec::new();
-    for (arena, name) in [("shared", "s.mp4"), ("per-session", "p.mp4")] {
-        let out = redact_with_arena(dir.path(), name, arena);
-        assert!(
-            out.status.success(),
-            "{arena}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let record: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.path().join(format!("{name}.redaction.json"))).expect("record"),
-        )
-        .expect("JSON record");
-        assert!(
-            record["counts"]["obscured_boxes"].as_u64().expect("count") > 0,
-            "{arena}: carphone's face was not obscured: {}",
-            record["counts"]
-        );
-        found.push((
-            record["output"]["sha256"].clone(),
-            record["tracks"].clone(),
-            record["counts"].clone(),
-        ));
-    }
-    assert_eq!(
-        found[0], found[1],
-        "the shared arena changed what was found or written"
-    );
-    // A setting it does not know is refused before any output appears.
-    let out = redact_with_arena(dir.path(), "bad.mp4", "pooled");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("invalid OBSCURA_ORT_ARENA \"pooled\"") && !stderr.contains("panicked"),
-        "{stderr}"
-    );
-    assert!(!entries(dir.path()).iter().any(|e| e.starts_with("bad")));
 }
 
 #[test]

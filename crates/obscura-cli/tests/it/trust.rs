@@ -3,7 +3,7 @@
 //! invalid records, unbounded arguments, silent no-op profiles, temporary
 //! files).
 
-use super::{assert_clean_failure, entries, obscura, os, sample};
+use super::{assert_clean_failure, entries, obscura, obscura_with_env, os, sample};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -50,6 +50,16 @@ const SMALL_MASK: &str = "[[0.1, 0.1], [0.3, 0.1], [0.3, 0.3], [0.1, 0.3]]";
 /// `obscura redact` with the flags every test here shares; masks and boxes
 /// only (`--no-detect`) unless `extra` names faces or plates.
 fn redact(input: &Path, output: &Path, extra: &[&std::ffi::OsStr]) -> Output {
+    redact_with_env(input, output, extra, &[])
+}
+
+/// [`redact`] with these environment variables set.
+fn redact_with_env(
+    input: &Path,
+    output: &Path,
+    extra: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+) -> Output {
     let detects = extra.iter().any(|a| *a == "--faces" || *a == "--plates");
     let mut args = vec![
         os("redact"),
@@ -68,7 +78,7 @@ fn redact(input: &Path, output: &Path, extra: &[&std::ffi::OsStr]) -> Output {
         args.push(os("--no-detect"));
     }
     args.extend_from_slice(extra);
-    obscura(&args)
+    obscura_with_env(&args, env)
 }
 
 #[test]
@@ -417,4 +427,56 @@ fn settings_given_are_used_or_refused_never_ignored() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `obscura redact --faces --plates` of carphone into `dir/name` with
+/// `$OBSCURA_ORT_ARENA` set to `arena`.
+fn redact_with_arena(dir: &Path, name: &str, arena: &str) -> Output {
+    redact_with_env(
+        &sample("carphone_pristine.mp4"),
+        &dir.join(name),
+        &[os("--faces"), os("--plates")],
+        &[("OBSCURA_ORT_ARENA", arena)],
+    )
+}
+
+#[test]
+fn the_models_memory_arena_changes_memory_not_what_is_obscured() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut found = Vec::new();
+    for (arena, name) in [("shared", "s.mp4"), ("per-session", "p.mp4")] {
+        let out = redact_with_arena(dir.path(), name, arena);
+        assert!(
+            out.status.success(),
+            "{arena}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let record: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("{name}.redaction.json"))).expect("record"),
+        )
+        .expect("JSON record");
+        assert!(
+            record["counts"]["obscured_boxes"].as_u64().expect("count") > 0,
+            "{arena}: carphone's face was not obscured: {}",
+            record["counts"]
+        );
+        found.push((
+            record["output"]["sha256"].clone(),
+            record["tracks"].clone(),
+            record["counts"].clone(),
+        ));
+    }
+    assert_eq!(
+        found[0], found[1],
+        "the shared arena changed what was found or written"
+    );
+    // A setting it does not know is refused before any output appears.
+    let out = redact_with_arena(dir.path(), "bad.mp4", "pooled");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("invalid OBSCURA_ORT_ARENA \"pooled\"") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(!entries(dir.path()).iter().any(|e| e.starts_with("bad")));
 }
