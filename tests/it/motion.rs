@@ -259,6 +259,43 @@ fn segment_parallel_events_match_a_sequential_run() {
 }
 
 #[test]
+fn an_hd_file_indexed_as_one_segment_gives_the_same_incidents_however_it_is_decoded() {
+    // 1280x720 (where one decoder with four frame threads per core feeds
+    // the analysis), with B-frames: the same incidents, heatmaps and
+    // thumbnails as FFmpeg's own choice of threads and as segment-parallel
+    // decoding.
+    let dir = tempdir();
+    let clip = dir.path().join("vtest_720p.mp4");
+    run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample("vtest.avi"))
+        .args(["-t", "20", "-vf", "scale=1280:720", "-c:v", "libx264"])
+        .args(["-preset", "veryfast", "-crf", "26", "-g", "50"])
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&clip));
+    let with = |decode_workers| {
+        analyse(
+            &clip,
+            None,
+            &MotionOptions {
+                decode_workers,
+                ..seq()
+            },
+        )
+    };
+    let frame_threaded = with(0);
+    assert_eq!(frame_threaded.segments, 1);
+    assert_eq!(frame_threaded.frames, 200);
+    assert!(!frame_threaded.incidents.is_empty());
+    assert!(frame_threaded
+        .incidents
+        .iter()
+        .all(|i| !i.thumbnail.is_empty()));
+    assert_eq!(with(1).incidents, frame_threaded.incidents);
+    assert_eq!(with(2).incidents, frame_threaded.incidents);
+}
+
+#[test]
 fn wall_clock_comes_from_option_then_creation_time_then_file_name() {
     let dir = tempdir();
     let named = synth(

@@ -103,9 +103,9 @@ pub struct MotionOptions {
     /// Threads for segments (0 = one per core).
     pub threads: usize,
     /// With one segment: segment-parallel decode workers feeding the one
-    /// analysis thread (0 = one per core below 1280x720 and one decoder
-    /// with FFmpeg's frame threads from there, 1 = that one decoder at
-    /// every size).
+    /// analysis thread (0 = one per core below 1280x720 and, from there,
+    /// one decoder with four frame threads per core, at most 16; 1 = one
+    /// decoder with FFmpeg's choice of threads at every size).
     pub decode_workers: usize,
     /// Triage: skip decoding whole GOPs whose every inter packet is tiny
     /// (see [`crate::pipeline::indexing::gop_looks_still`]: a still
