@@ -53,7 +53,10 @@ pub fn run() -> Vec<Check> {
     });
     out.push(check(
         "onnxruntime",
-        onnx::init(None).map(|p| p.display().to_string()),
+        onnx::init(None).and_then(|p| {
+            let arena = onnx::arena_mode()?;
+            Ok(format!("{} (models' memory: {arena})", p.display()))
+        }),
     ));
     for m in models::all() {
         let r = m.verify().and_then(|path| {

@@ -326,6 +326,47 @@ fn doctor_explains_a_broken_runtime_and_corrupt_model_without_panicking() {
     );
 }
 
+#[test]
+fn doctor_says_how_the_models_memory_is_held() {
+    let runtime_check = |arena: Option<&str>| {
+        let env: Vec<(&str, &str)> = arena
+            .map(|a| ("OBSCURA_ORT_ARENA", a))
+            .into_iter()
+            .collect();
+        let out = obscura_with_env(&[os("doctor"), os("--json")], &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        v.as_array()
+            .expect("array")
+            .iter()
+            .find(|c| c["name"] == "onnxruntime")
+            .cloned()
+            .expect("present")
+    };
+    for (arena, says) in [
+        (None, "one shared arena"),
+        (Some("shared"), "one shared arena"),
+        (Some("per-session"), "one arena per session"),
+    ] {
+        let rt = runtime_check(arena);
+        assert_eq!(rt["ok"], true, "{arena:?}: {rt}");
+        assert!(
+            rt["detail"].as_str().expect("text").contains(says),
+            "{arena:?}: {rt}"
+        );
+    }
+    let rt = runtime_check(Some("huge"));
+    assert_eq!(rt["ok"], false, "{rt}");
+    assert!(
+        rt["detail"]
+            .as_str()
+            .expect("text")
+            .contains("invalid OBSCURA_ORT_ARENA"),
+        "{rt}"
+    );
+}
+
 fn vtest_profile() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cameras/vtest.toml")
 }

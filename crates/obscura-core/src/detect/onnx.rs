@@ -81,6 +81,22 @@ pub fn init(library: Option<&Path>) -> Result<PathBuf> {
     runtime(library).map(|r| r.path.clone())
 }
 
+/// How the models' working memory is held in this process, in words:
+/// `one shared arena` or `one arena per session` (`$OBSCURA_ORT_ARENA`),
+/// loading ONNX Runtime as [`init`] does.
+///
+/// # Errors
+/// As [`init`], including an invalid `$OBSCURA_ORT_ARENA`.
+pub fn arena_mode() -> Result<&'static str> {
+    runtime(None).map(|r| {
+        if r.shared_arena {
+            "one shared arena"
+        } else {
+            "one arena per session"
+        }
+    })
+}
+
 fn runtime(library: Option<&Path>) -> Result<&'static Runtime> {
     let r = RUNTIME.get_or_init(|| {
         let shared_arena = arena_setting()?;
