@@ -338,6 +338,28 @@ fn a_truncated_recording_is_indexed_as_damaged_and_is_a_fault_on(b: Backend) {
     std::fs::write(&full, &whole).expect("write");
     let done = index_ok(&db, &p, &[full]);
     assert_eq!((done[0].damaged.as_deref(), done[0].frames), (None, 795));
+
+    // An MP4 indexed up front (faststart) and cut inside a packet: its
+    // last packet is partial, not a frame; the frames before it are
+    // indexed, as many as FFmpeg decodes from the cut file.
+    let fast = dir.path().join("fast.mp4");
+    crate::common::make_clip(
+        &crate::common::sample("bikes.mp4"),
+        &fast,
+        &["-c", "copy", "-movflags", "+faststart"],
+    );
+    let bytes = std::fs::read(&fast).expect("read");
+    let cut = dir.path().join("cam_20261112_080000.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let done = index_ok(&db, &p, std::slice::from_ref(&cut));
+    let decodable = crate::common::ffprobe_count_frames(&cut);
+    assert_eq!(done[0].frames, decodable);
+    let declared = done[0].expected_frames.expect("declared frames");
+    assert!(
+        decodable > 0 && decodable < declared,
+        "{decodable} of {declared}"
+    );
+    assert!(done[0].damaged.is_some(), "{:?}", done[0]);
 }
 
 #[test]

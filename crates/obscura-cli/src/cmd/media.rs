@@ -42,6 +42,9 @@ pub(crate) fn transcode(cmd: TranscodeCmd) -> Result<ExitCode> {
                 summary.source_start_s
             );
         }
+        if let Some(declared) = summary.declared_frames {
+            println!("{}", cut_short(summary.frames_in, declared));
+        }
         if summary.other_video_streams > 0 {
             println!(
                 "used video stream #{}; {} other video stream(s) left out",
@@ -66,6 +69,13 @@ pub(crate) fn transcode(cmd: TranscodeCmd) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The line that says an input holds fewer frames than its header declares.
+pub(crate) fn cut_short(held: u64, declared: u64) -> String {
+    format!(
+        "the source holds {held} of the {declared} frames its header declares (cut short or damaged): all {held} are in the output"
+    )
 }
 
 pub(crate) fn decode(cmd: DecodeCmd) -> Result<ExitCode> {

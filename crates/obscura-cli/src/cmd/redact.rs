@@ -156,6 +156,9 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
             },
             obscura_core::pipeline::redact::record_path(&output).display()
         );
+        if let Some(declared) = record.input.declared_frames {
+            println!("{}", super::media::cut_short(record.input.frames, declared));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -480,3 +480,61 @@ fn the_models_memory_arena_changes_memory_not_what_is_obscured() {
     );
     assert!(!entries(dir.path()).iter().any(|e| e.starts_with("bad")));
 }
+
+#[test]
+fn a_recording_cut_short_is_redacted_in_full_and_the_record_says_it_was_cut() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fast = dir.path().join("fast.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample("bikes.mp4"))
+        .args(["-c", "copy", "-movflags", "+faststart"])
+        .arg(&fast)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    let bytes = std::fs::read(&fast).expect("read");
+    let cut = dir.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let out = dir.path().join("out.mp4");
+    let run = redact(&cut, &out, &[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
+    let held = record["input"]["frames"].as_u64().expect("frames");
+    let declared = record["input"]["declared_frames"]
+        .as_u64()
+        .expect("declared frames in the record");
+    assert!(held > 0 && held < declared, "{held} of {declared}");
+    assert_eq!(record["output"]["frames"].as_u64(), Some(held));
+    assert!(record["output"].get("declared_frames").is_none());
+    // Without --json the officer is told.
+    let text = obscura(&[
+        os("redact"),
+        os(&cut),
+        os("-o"),
+        os(&dir.path().join("out2.mp4")),
+        os("--operator"),
+        os("A Officer"),
+        os("--reason"),
+        os("SAR 1"),
+        os("--preset"),
+        os("ultrafast"),
+        os("--no-detect"),
+    ]);
+    assert!(text.status.success());
+    let said = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        said.contains(&format!(
+            "holds {held} of the {declared} frames its header declares"
+        )),
+        "{said}"
+    );
+    // An intact input's record has no such field.
+    let whole = redact(&fast, &dir.path().join("whole.mp4"), &[]);
+    let record: serde_json::Value = serde_json::from_slice(&whole.stdout).expect("JSON");
+    assert!(record["input"].get("declared_frames").is_none(), "{record}");
+}

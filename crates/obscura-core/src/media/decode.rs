@@ -206,6 +206,10 @@ impl DecodedFrame {
 /// A stream with more damaged packets than this is given up on.
 const MAX_DECODE_ERRORS: u64 = 100_000;
 
+/// Errors after the end of input was sent (one at most per picture still
+/// in the decoder's threads) beyond which the decoder is given up on.
+const MAX_DRAIN_ERRORS: u64 = 1_000;
+
 /// Which part of the stream a decoder covers: all of it, or one segment
 /// between two keyframes for segment-parallel decoding.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -256,6 +260,17 @@ pub struct Decoder {
     next_index: u64,
     last_pts: Option<i64>,
     decode_errors: u64,
+    /// Of `decode_errors`, those after draining began.
+    drain_errors: u64,
+    /// A packet the demuxer flagged corrupt, held back until the next one
+    /// shows it is not the last of the file (see [`super::probe`]: the
+    /// last packet of a file cut short is not a frame).
+    held: Option<ff::Packet>,
+    /// The packet read after `held`, sent once `held` has been.
+    queued: Option<ff::Packet>,
+    /// The end of the span was read while a packet was held: drain once
+    /// it has been sent.
+    drain_next: bool,
     /// Frames the file holds by probe's count, when known: the stream then
     /// ends with a `Corrupt` error if a different number decodes.
     expected: Option<u64>,
@@ -364,6 +379,10 @@ impl Decoder {
             next_index: 0,
             last_pts: None,
             decode_errors: 0,
+            drain_errors: 0,
+            held: None,
+            queued: None,
+            drain_next: false,
             expected: None,
             scaler: None,
             cancel: Cancel::default(),
@@ -410,6 +429,10 @@ impl Decoder {
         self.span = span;
         self.started = span.start.is_none();
         self.draining = false;
+        self.drain_errors = 0;
+        self.held = None;
+        self.queued = None;
+        self.drain_next = false;
         self.done = false;
         self.next_index = 0;
         self.last_pts = None;
@@ -439,9 +462,20 @@ impl Decoder {
 
     /// Reads and sends one packet, or starts draining at the end.
     fn feed(&mut self) -> Result<()> {
+        if let Some(p) = self.queued.take() {
+            return self.send(&p);
+        }
+        if self.drain_next {
+            self.drain_next = false;
+            return self.drain();
+        }
         let mut packet = ff::Packet::empty();
         loop {
             if !super::read_packet(&mut self.ictx, &mut packet, &self.path)? {
+                if self.held.take().is_some() {
+                    // The file ends inside this packet: not a frame.
+                    self.decode_errors += 1;
+                }
                 return self.drain();
             }
             if packet.stream() != self.stream_index {
@@ -449,6 +483,10 @@ impl Decoder {
             }
             let ts = packet.pts().or(packet.dts());
             if self.span.end_closed && packet.is_key() && ts.is_some() && ts == self.span.end {
+                if let Some(h) = self.held.take() {
+                    self.drain_next = true;
+                    return self.send(&h);
+                }
                 return self.drain();
             }
             if !self.started {
@@ -466,21 +504,36 @@ impl Decoder {
                     continue;
                 }
             }
-            match self.decoder.send_packet(&packet) {
-                Ok(()) => return Ok(()),
-                Err(e) if is_again(&e) => {
-                    // FFmpeg only refuses input when output is waiting, and
-                    // we drain output before every packet.
-                    return Err(Error::new(
-                        ErrorKind::Corrupt,
-                        "decoder refused input while no output was pending",
-                    )
-                    .with_path(&self.path));
+            if packet.is_corrupt() {
+                match self.held.replace(packet.clone()) {
+                    Some(prev) => return self.send(&prev),
+                    None => continue,
                 }
-                Err(_) => {
-                    self.decode_errors += 1;
-                    continue;
-                }
+            }
+            if let Some(prev) = self.held.take() {
+                self.queued = Some(packet.clone());
+                return self.send(&prev);
+            }
+            return self.send(&packet);
+        }
+    }
+
+    /// Sends one packet; a packet the decoder rejects is counted as damaged.
+    fn send(&mut self, packet: &ff::Packet) -> Result<()> {
+        match self.decoder.send_packet(packet) {
+            Ok(()) => Ok(()),
+            Err(e) if is_again(&e) => {
+                // FFmpeg only refuses input when output is waiting, and
+                // we drain output before every packet.
+                Err(Error::new(
+                    ErrorKind::Corrupt,
+                    "decoder refused input while no output was pending",
+                )
+                .with_path(&self.path))
+            }
+            Err(_) => {
+                self.decode_errors += 1;
+                Ok(())
             }
         }
     }
@@ -609,8 +662,15 @@ impl Decoder {
                     }
                 }
                 Err(e) => {
+                    // A damaged packet's error comes back here, with frame
+                    // threads a few pictures late (also while draining, as
+                    // when a file ends in a packet cut short): the pictures
+                    // after it still come, so it is counted, not fatal.
                     self.decode_errors += 1;
-                    if self.draining || self.decode_errors > MAX_DECODE_ERRORS {
+                    self.drain_errors += u64::from(self.draining);
+                    if self.decode_errors > MAX_DECODE_ERRORS
+                        || self.drain_errors > MAX_DRAIN_ERRORS
+                    {
                         self.done = true;
                         return Err(
                             Error::new(ErrorKind::Corrupt, format!("decoder failed: {e}"))

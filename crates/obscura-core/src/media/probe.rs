@@ -98,6 +98,14 @@ pub struct VideoInfo {
 }
 
 impl VideoInfo {
+    /// The frame count the header declares when it declares more frames
+    /// than the file holds: a file cut short (a recording stopped by a
+    /// power cut) or whose header lies. Every frame the file holds is
+    /// still decoded; this is what a record or summary reports beside it.
+    pub fn declared_frames_missing(&self) -> Option<u64> {
+        self.header_frames.filter(|&h| h > self.frames)
+    }
+
     /// Checks that a pass over `path` saw every frame probe counted: work
     /// that missed frames (a damaged stream) must not pass. `outcome` says
     /// what the failure means for the caller's output, if anything.
@@ -361,6 +369,11 @@ impl PacketScan {
         path: &Path,
     ) -> Result<()> {
         let mut packet = ff::Packet::empty();
+        // A packet the demuxer flagged corrupt is counted once another
+        // follows it: the last packet of a file cut short (the demuxer
+        // returns what bytes there are, flagged corrupt) is not a frame.
+        // The decoder holds such packets back the same way.
+        let mut held: Option<ff::Packet> = None;
         while read_packet(ictx, &mut packet, path).map_err(|e| {
             Error::new(
                 e.kind(),
@@ -378,7 +391,14 @@ impl PacketScan {
             if is_pre_roll(&packet) {
                 continue;
             }
-            self.add(&packet);
+            if let Some(h) = held.take() {
+                self.add(&h);
+            }
+            if packet.is_corrupt() {
+                held = Some(packet.clone());
+            } else {
+                self.add(&packet);
+            }
         }
         Ok(())
     }

@@ -82,6 +82,10 @@ pub struct PipelineSummary {
     /// Source seconds the output's 0 corresponds to (also written to the
     /// output as its `source_start_time` tag when not 0).
     pub source_start_s: f64,
+    /// The frames the input's header declares, when it declares more than
+    /// the input holds (a file cut short): the output has every frame the
+    /// input holds (`frames_in`), and this says the source is incomplete.
+    pub declared_frames: Option<u64>,
     /// Wall-clock seconds the run took.
     pub seconds: f64,
     /// Frames per second achieved.
@@ -149,6 +153,7 @@ impl<'a> Sink<'a> {
             video_stream: info.stream_index,
             other_video_streams: info.video_streams.saturating_sub(1),
             source_start_s: info.start_pts as f64 * info.time_base_f64(),
+            declared_frames: info.declared_frames_missing(),
             seconds,
             fps: if seconds > 0.0 {
                 written as f64 / seconds

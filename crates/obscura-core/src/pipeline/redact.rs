@@ -353,6 +353,11 @@ pub struct FileRef {
     pub sha256: String,
     /// Video frames.
     pub frames: u64,
+    /// The frames the file's header declares, when it declares more than
+    /// `frames` (a file cut short: every frame it holds was used). Absent
+    /// otherwise, and in records made before this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_frames: Option<u64>,
 }
 
 /// The camera profile used.
@@ -1645,11 +1650,13 @@ fn complete(
             path: input.to_path_buf(),
             sha256: input_sha,
             frames: r.summary.frames_in,
+            declared_frames: r.summary.declared_frames,
         },
         output: FileRef {
             path: r.summary.output.clone(),
             sha256: output_sha,
             frames: r.summary.frames_out,
+            declared_frames: None,
         },
         camera,
         masks_applied,

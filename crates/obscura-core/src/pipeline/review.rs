@@ -331,11 +331,13 @@ impl Review {
                 path: self.input.clone(),
                 sha256: self.input_sha256.clone(),
                 frames: info.frames,
+                declared_frames: info.declared_frames_missing(),
             },
             output: FileRef {
                 path: PathBuf::new(),
                 sha256: String::new(),
                 frames: 0,
+                declared_frames: None,
             },
             camera: self.camera.clone().map(CameraRef::of).transpose()?,
             masks_applied: Vec::new(),
