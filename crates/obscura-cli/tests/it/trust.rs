@@ -60,6 +60,17 @@ fn redact_with_env(
     extra: &[&std::ffi::OsStr],
     env: &[(&str, &str)],
 ) -> Output {
+    let mut args = redact_args(input, output, extra);
+    args.push(os("--json"));
+    obscura_with_env(&args, env)
+}
+
+/// The arguments of [`redact`], without `--json`.
+fn redact_args<'a>(
+    input: &'a Path,
+    output: &'a Path,
+    extra: &[&'a std::ffi::OsStr],
+) -> Vec<&'a std::ffi::OsStr> {
     let detects = extra.iter().any(|a| *a == "--faces" || *a == "--plates");
     let mut args = vec![
         os("redact"),
@@ -72,13 +83,12 @@ fn redact_with_env(
         os("SAR 1"),
         os("--preset"),
         os("ultrafast"),
-        os("--json"),
     ];
     if !detects {
         args.push(os("--no-detect"));
     }
     args.extend_from_slice(extra);
-    obscura_with_env(&args, env)
+    args
 }
 
 #[test]
@@ -512,19 +522,8 @@ fn a_recording_cut_short_is_redacted_in_full_and_the_record_says_it_was_cut() {
     assert_eq!(record["output"]["frames"].as_u64(), Some(held));
     assert!(record["output"].get("declared_frames").is_none());
     // Without --json the officer is told.
-    let text = obscura(&[
-        os("redact"),
-        os(&cut),
-        os("-o"),
-        os(&dir.path().join("out2.mp4")),
-        os("--operator"),
-        os("A Officer"),
-        os("--reason"),
-        os("SAR 1"),
-        os("--preset"),
-        os("ultrafast"),
-        os("--no-detect"),
-    ]);
+    let out2 = dir.path().join("out2.mp4");
+    let text = obscura(&redact_args(&cut, &out2, &[]));
     assert!(text.status.success());
     let said = String::from_utf8_lossy(&text.stdout);
     assert!(
