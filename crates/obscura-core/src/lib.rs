@@ -92,6 +92,12 @@ pub fn home() -> std::path::PathBuf {
     }
 }
 
+/// The cores this process may use (1 when that cannot be told): what
+/// every "0 = one per core" option resolves to.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The version of this library, as recorded in reports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -102,8 +108,11 @@ mod layout {
     use std::path::{Path, PathBuf};
 
     /// Modules every concern may use: errors, cancellation, time parsing,
-    /// hashing, the one output path and the data directory.
-    const BASE: &[&str] = &["error", "cancel", "clock", "hash", "output", "home"];
+    /// hashing, the one output path, the data directory and the core
+    /// count (the last two are functions in this file).
+    const BASE: &[&str] = &[
+        "error", "cancel", "clock", "hash", "output", "home", "cores",
+    ];
 
     /// (concern folder, what else it may use besides [`BASE`]). The
     /// pipeline, above them all, may use everything.
@@ -210,7 +219,7 @@ mod layout {
             .chain(["pipeline".into(), "lib.rs".into(), "doctor.rs".into()])
             .chain(
                 BASE.iter()
-                    .filter(|b| **b != "home")
+                    .filter(|b| !matches!(**b, "home" | "cores"))
                     .map(|b| format!("{b}.rs")),
             )
             .collect();

@@ -109,7 +109,7 @@ impl DecodeOptions {
 
     fn resolved_workers(&self) -> usize {
         if self.workers == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            crate::cores()
         } else {
             self.workers
         }

@@ -246,7 +246,7 @@ impl MotionOptions {
     /// Analysis threads: the option, or one per available core.
     pub fn resolved_threads(&self) -> usize {
         if self.threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            crate::cores()
         } else {
             self.threads
         }

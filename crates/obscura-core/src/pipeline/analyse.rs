@@ -614,7 +614,7 @@ pub fn detectors(opts: &AnalyseOptions, threads: usize) -> Result<DetectorSet> {
 /// # Errors
 /// As [`detectors`].
 pub fn worker_detectors(opts: &AnalyseOptions) -> Result<Vec<DetectorSet>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::cores();
     // Each worker holds its own model sessions (tens of MB): more workers
     // than a few per core only costs memory.
     let most = cores * 2;

@@ -619,8 +619,7 @@ const MAX_FRAME_THREADS: usize = 16;
 /// 2.40-2.52 s (131 MB) with 8, decode-only 2.41-2.55 s; 12 and 16
 /// threads were no faster and held more pictures (162 and 194 MB).
 fn hd_frame_threads() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cores * FRAME_THREADS_PER_CORE).min(MAX_FRAME_THREADS)
+    (crate::cores() * FRAME_THREADS_PER_CORE).min(MAX_FRAME_THREADS)
 }
 
 fn plan(info: &VideoInfo, opts: &MotionOptions) -> Vec<(Keyframe, u64, u64)> {
@@ -1256,7 +1255,7 @@ fn duplicates_in(files: &[PathBuf]) -> Vec<Option<usize>> {
 /// files as threads) and the options each file gets.
 fn batch_plan(opts: &MotionOptions, files: usize) -> (usize, bool, MotionOptions) {
     let threads = if opts.threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        crate::cores()
     } else {
         opts.threads
     };
