@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             FaceSettings {
                 threshold: 0.2,
                 scale,
+                ..FaceSettings::default()
             },
             2,
         )?;

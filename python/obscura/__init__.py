@@ -354,11 +354,14 @@ def _cached(key: Tuple[Any, ...], make: Any) -> Any:
 class FaceDetector:
     """CenterFace with its model loaded once, at the settings redaction
     uses (``scale`` 0 picks the detection resolution from the picture
-    width). Safe to share between threads; a pickled copy (multiprocessing,
-    Dask) loads its own model."""
+    width; ``precision`` "int8", the default as in redaction, or "float"
+    for the model as shipped). Safe to share between threads; a pickled copy
+    (multiprocessing, Dask) loads its own model."""
 
-    def __init__(self, *, threshold: float = 0.3, scale: float = 0.0, threads: int = 0) -> None:
-        self._inner = _obscura.FaceDetector(threshold=threshold, scale=scale, threads=threads)
+    def __init__(
+        self, *, threshold: float = 0.3, scale: float = 0.0, threads: int = 0, precision: str = "int8"
+    ) -> None:
+        self._inner = _obscura.FaceDetector(threshold=threshold, scale=scale, threads=threads, precision=precision)
 
     def detect(self, array: np.ndarray) -> List[Detection]:
         """Faces in an ``H x W x 3`` RGB or ``H x W`` grey uint8 array."""

@@ -27,7 +27,12 @@ class FrameIter:
 
 class FaceDetector:
     def __new__(
-        cls, *, threshold: float = 0.3, scale: float = 0.0, threads: int = 0
+        cls,
+        *,
+        threshold: float = 0.3,
+        scale: float = 0.0,
+        threads: int = 0,
+        precision: str = "int8",
     ) -> "FaceDetector": ...
     def detect(
         self, array: npt.NDArray[np.uint8]

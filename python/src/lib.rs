@@ -496,12 +496,24 @@ struct FaceDetector {
 #[pymethods]
 impl FaceDetector {
     /// Loads the model; `scale` 0 picks the detection resolution from the
-    /// picture width, as redaction does.
+    /// picture width, as redaction does; `precision` "int8" (the default,
+    /// as redaction) or "float" picks the model's arithmetic.
     #[new]
-    #[pyo3(signature = (*, threshold = 0.3, scale = 0.0, threads = 0))]
-    fn new(py: Python<'_>, threshold: f32, scale: f32, threads: i64) -> PyResult<Self> {
+    #[pyo3(signature = (*, threshold = 0.3, scale = 0.0, threads = 0, precision = "int8"))]
+    fn new(
+        py: Python<'_>,
+        threshold: f32,
+        scale: f32,
+        threads: i64,
+        precision: &str,
+    ) -> PyResult<Self> {
         let threads: usize = int_arg(py, "threads", threads, 0, 256)?;
-        let settings = FaceSettings { threshold, scale };
+        let precision = precision.parse().map_err(|e| to_py(py, e))?;
+        let settings = FaceSettings {
+            threshold,
+            scale,
+            precision,
+        };
         let first = py
             .detach(|| obscura_core::detect::FaceDetector::new(settings, threads))
             .map_err(|e| to_py(py, e))?;
@@ -519,6 +531,11 @@ impl FaceDetector {
         kwargs.set_item("threshold", self.settings.threshold)?;
         kwargs.set_item("scale", self.settings.scale)?;
         kwargs.set_item("threads", self.threads)?;
+        let precision = match self.settings.precision {
+            obscura_core::detect::FacePrecision::Int8 => "int8",
+            obscura_core::detect::FacePrecision::Float => "float",
+        };
+        kwargs.set_item("precision", precision)?;
         ((), kwargs).into_pyobject(py).map(Bound::into_any)
     }
 
@@ -644,6 +661,7 @@ fn analyse_options(
         faces: faces.then_some(FaceSettings {
             threshold: face_threshold,
             scale: face_scale,
+            ..FaceSettings::default()
         }),
         plates: plates.then(|| PlateSettings {
             confirm: plate_confirm,

@@ -212,6 +212,23 @@ def test_detectors_pickle_and_return_detections(sample):
     assert plates.detect(np.zeros((272, 640, 3), np.uint8)) == []
 
 
+def test_the_8_bit_and_float_face_models_find_the_same_face(sample):
+    import pickle
+
+    frame = next(iter(obscura.open(sample("carphone_pristine.mp4"))))
+    int8 = obscura.FaceDetector().detect(frame)
+    flt = pickle.loads(pickle.dumps(obscura.FaceDetector(precision="float"))).detect(frame)
+    assert len(int8) == 1 and len(flt) == 1, (int8, flt)
+    a, b = int8[0], flt[0]
+    ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    iou = ix * iy / (a.w * a.h + b.w * b.h - ix * iy)
+    # Same box; the 8-bit model, calibrated on small CCTV faces, scores
+    # this close-up lower (0.77 against 0.93), still far above the 0.3
+    # threshold.
+    assert iou > 0.7 and a.score >= 0.5 and b.score >= 0.5, (a, b)
+
+
 def test_people_are_found_in_a_numpy_frame_and_the_detector_pickles(sample):
     import pickle
 

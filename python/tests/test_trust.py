@@ -59,13 +59,14 @@ def test_detectors_are_safe_to_share_between_threads(sample):
         lambda p: obscura.open(p, every=-1),
         lambda p: obscura.open(p, every=0),
         lambda p: obscura.FaceDetector(threads=-2),
+        lambda p: obscura.FaceDetector(precision="fp16"),
         lambda p: obscura.tracks(p, full_every=-1),
         lambda p: obscura.redact(p, "/tmp/never.mp4", operator="o", reason="r", crf=-1),
         lambda p: obscura.redact(p, "/tmp/never.mp4", operator="o", reason="r", crf=99),
         lambda p: obscura.redact(p, "/tmp/never.mp4", operator="o", reason="r", keep_tracks=[-3]),
     ],
 )
-def test_bad_integer_arguments_are_invalid_argument_errors(sample, call):
+def test_bad_arguments_are_invalid_argument_errors(sample, call):
     with pytest.raises(obscura.InvalidArgumentError) as e:
         call(sample("carphone_pristine.mp4"))
     assert "invalid" in str(e.value)

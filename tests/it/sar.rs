@@ -3,8 +3,8 @@
 
 use crate::common::*;
 use obscura::detect::{
-    plate_like, BBox, Detection, Detector, FaceDetector, FaceSettings, PlateDetector, PlateReader,
-    PlateSettings,
+    plate_like, BBox, Detection, Detector, FaceDetector, FacePrecision, FaceSettings,
+    PlateDetector, PlateReader, PlateSettings,
 };
 use obscura::frame::FrameView;
 use obscura::media::{self, DecodeOptions, Decoder, EncodeOptions, Preset};
@@ -56,15 +56,16 @@ fn every_face_found_in_the_original_is_covered_and_verify_finds_nothing() {
     // Behind detection, x264's threads slice each picture (less memory),
     // and the record says so.
     assert_eq!(record.encode.threading, media::Threading::Slices);
+    // Detection ran the 8-bit model, the default.
     assert!(record
         .detection
         .as_ref()
-        .is_some_and(|d| d.models[0].name == "centerface"));
+        .is_some_and(|d| d.models[0].name == "centerface-int8"));
 
-    // Independently: every face CenterFace finds in the original frames is
-    // inside a drawn box in that frame.
+    // Independently: every face the float CenterFace finds in the original
+    // frames is inside a drawn box in that frame.
     let boxes = drawn(&record);
-    let mut det = FaceDetector::new(FaceSettings::default(), 2).expect("model loads");
+    let mut det = FaceDetector::new(float_faces(), 2).expect("model loads");
     let mut found = 0;
     for f in Decoder::open(&input, 0).expect("opens") {
         let f = f.expect("decodes");
@@ -96,6 +97,67 @@ fn every_face_found_in_the_original_is_covered_and_verify_finds_nothing() {
     )
     .expect("verifies");
     assert!(residuals.is_empty(), "{residuals:?}");
+}
+
+/// The float face model at the default settings: the reference the 8-bit
+/// one is held to.
+fn float_faces() -> FaceSettings {
+    FaceSettings {
+        precision: FacePrecision::Float,
+        ..FaceSettings::default()
+    }
+}
+
+#[test]
+fn the_8_bit_face_model_leaves_no_cctv_face_that_the_float_model_finds() {
+    // Small CCTV faces (8-12 px, read at 2x) are where 8-bit arithmetic
+    // could lose a face: 60 frames of the overhead sample.
+    let dir = tempdir();
+    let input = dir.path().join("cctv.mp4");
+    make_clip(&sample("vtest.avi"), &input, &["-frames:v", "60"]);
+    let out = dir.path().join("cctv-redacted.mp4");
+    let record = redact::redact(&input, &out, &sar_opts(vec![]), &mut |_| {}).expect("redacts");
+    let d = record.detection.as_ref().expect("detection recorded");
+    assert_eq!(d.models[0].name, "centerface-int8");
+    assert_eq!(
+        d.settings.faces.map(|f| f.precision),
+        Some(FacePrecision::Int8)
+    );
+    assert!(
+        record.counts.face_tracks >= 5,
+        "the people crossing the square are found ({} face tracks)",
+        record.counts.face_tracks
+    );
+    // verify-redaction reads with the float model whatever the record
+    // says: every face it finds at 0.5 or more must be obscured.
+    let v = obscura::pipeline::verify::verify_redaction(
+        &out,
+        None,
+        None,
+        Some(0.5),
+        &Default::default(),
+        &mut |_| {},
+    )
+    .expect("verifies");
+    assert!(v.residuals.is_empty(), "{:?}", v.residuals);
+    // The float model does find faces in the original: the check is not
+    // empty for want of faces.
+    let mut det = FaceDetector::new(float_faces(), 2).expect("model loads");
+    let found: usize = Decoder::open(&input, 0)
+        .expect("opens")
+        .map(|f| {
+            let f = f.expect("decodes");
+            det.detect(&f.view())
+                .expect("detects")
+                .iter()
+                .filter(|d| d.score >= 0.5)
+                .count()
+        })
+        .sum();
+    assert!(
+        found >= 20,
+        "float faces at >= 0.5 in the original: {found}"
+    );
 }
 
 /// Two faces side by side: the sample beside its mirror image.

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use obscura_core::detect::{FaceSettings, PersonSettings, PlateSettings};
+use obscura_core::detect::{FacePrecision, FaceSettings, PersonSettings, PlateSettings};
 use obscura_core::media::{AudioPolicy, DecodeOptions, EncodeOptions, Preset};
 use obscura_core::motion::MotionOptions;
 use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
@@ -689,6 +689,11 @@ pub(crate) struct DetectArgs {
     /// used everywhere).
     #[arg(long, default_value_t = FaceSettings::default().scale)]
     pub(crate) face_scale: f32,
+    /// Face model arithmetic: `int8` (the default, about twice as fast) or
+    /// `float` (the model as shipped). verify-redaction always reads with
+    /// `float`.
+    #[arg(long, default_value = "int8", value_parser = parse_precision)]
+    pub(crate) face_precision: FacePrecision,
     /// Detection workers, each with its own model sessions (0 = one per core).
     #[arg(long, default_value_t = AnalyseOptions::default().workers)]
     pub(crate) detect_workers: usize,
@@ -721,6 +726,7 @@ impl DetectArgs {
             faces: faces.then_some(FaceSettings {
                 threshold: self.face_threshold,
                 scale: self.face_scale,
+                precision: self.face_precision,
             }),
             plates: plates.then(|| PlateSettings {
                 confirm: self.plate_confirm,
@@ -837,4 +843,9 @@ pub(crate) fn decoding() -> DecodeOptions {
         cancel: interrupt().clone(),
         ..DecodeOptions::default()
     }
+}
+
+/// `--face-precision`: the core's names, its error message.
+fn parse_precision(s: &str) -> Result<FacePrecision, String> {
+    s.parse().map_err(|e: obscura_core::Error| e.to_string())
 }

@@ -659,6 +659,8 @@ fn a_missing_or_corrupt_person_model_is_one_clear_error_line() {
     std::os::unix::fs::symlink(home().join("lib"), home_dir.join("lib")).expect("link");
     for m in [
         "centerface.onnx",
+        "centerface-int8.onnx",
+        "centerface-int8.onnx.sha256",
         "ch_PP-OCRv4_det_infer.onnx",
         "ch_PP-OCRv4_rec_infer.onnx",
     ] {

@@ -34,14 +34,19 @@ pub struct ModelInfo {
     /// model taken from a PyPI wheel.
     #[serde(default)]
     pub registry: Option<String>,
+    /// The model this one is quantized from at setup time (by the
+    /// `quantize` script); absent for a model used as fetched or prepared.
+    #[serde(default)]
+    pub quantized_from: Option<String>,
 }
 
 impl ModelInfo {
-    /// Whether the setup converts this model (from TF.js): its ONNX file is
-    /// then checked by its outputs at setup time and pinned by the sha256
-    /// the setup writes beside it, not by the manifest.
+    /// Whether the setup makes this model's ONNX file itself (converted
+    /// from TF.js, or quantized from another model): the file is then
+    /// checked by its outputs at setup time and pinned by the sha256 the
+    /// setup writes beside it, not by the manifest.
     pub fn is_converted(&self) -> bool {
-        self.registry.as_deref() == Some("npm")
+        self.registry.as_deref() == Some("npm") || self.quantized_from.is_some()
     }
 
     /// Where the setup writes a converted model's checked sha256.
@@ -163,9 +168,10 @@ mod tests {
         let all: Vec<_> = toml::from_str::<super::Manifest>(super::MANIFEST)
             .expect("manifest parses")
             .model;
-        // CenterFace, PP-OCR detection and recognition, NanoDet, and
-        // MoveNet (the independent person check, scripts/people_check.py).
-        assert_eq!(all.len(), 5);
+        // CenterFace (float and 8-bit), PP-OCR detection and recognition,
+        // NanoDet, and MoveNet (the independent person check,
+        // scripts/people_check.py).
+        assert_eq!(all.len(), 6);
         for m in all.iter().filter(|m| !m.is_converted()) {
             assert_eq!(m.expected_sha256().expect("pinned").len(), 64, "{}", m.name);
         }
@@ -177,6 +183,9 @@ mod tests {
             .expect("known")
             .prepared_sha256
             .is_some());
+        let int8 = super::get("centerface-int8").expect("known");
+        assert!(int8.is_converted());
+        assert_eq!(int8.quantized_from.as_deref(), Some("centerface"));
         assert!(super::get("yolo").is_err());
     }
 }

@@ -1480,7 +1480,10 @@ impl DetectionRecord {
     ) -> Result<DetectionRecord> {
         let mut models = Vec::new();
         for (wanted, name) in [
-            (a.faces.is_some(), "centerface"),
+            (
+                a.faces.is_some(),
+                a.faces.map_or("centerface", |f| f.precision.model()),
+            ),
             (a.plates.is_some(), "ppocr-v4-det"),
             (a.people.is_some(), "nanodet"),
         ] {

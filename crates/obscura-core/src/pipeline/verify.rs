@@ -2,7 +2,7 @@
 //! closely as the redaction looked, and lists every face or plate still
 //! visible, except the tracks the record says were kept on purpose.
 
-use crate::detect::{BBox, Class};
+use crate::detect::{BBox, Class, FacePrecision};
 use crate::error::{Error, ErrorKind, Result};
 use crate::media::DecodeOptions;
 use crate::pipeline::analyse::{self, AnalyseOptions};
@@ -27,8 +27,8 @@ pub struct Residual {
 }
 
 /// Detects on `output` with `opts`, decoding with `decode` (on every whole
-/// frame, whatever `opts.roi` says, and people on every frame whatever
-/// their `every`) and returns the residual detections
+/// frame, whatever `opts.roi` says, people on every frame whatever their
+/// `every`, and faces with the float model whatever their `precision`) and returns the residual detections
 /// scoring at least `min_score`. With the redaction `record`, detections
 /// inside a kept track's box are expected and not reported.
 ///
@@ -61,10 +61,14 @@ pub fn verify(
     };
     // Verification always looks at every whole frame, never only where
     // something moved, and for people on every frame rather than every
-    // few: it must look at least as closely as redaction did.
+    // few: it must look at least as closely as redaction did. Faces are
+    // read with the float model, the reference the 8-bit one answers to.
     let mut every_frame = opts.clone();
     if let Some(p) = every_frame.people.as_mut() {
         p.every = 1;
+    }
+    if let Some(f) = every_frame.faces.as_mut() {
+        f.precision = FacePrecision::Float;
     }
     let opts = &every_frame;
     let mut sets = analyse::worker_detectors(opts)?;
