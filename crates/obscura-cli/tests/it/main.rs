@@ -327,6 +327,40 @@ fn doctor_explains_a_broken_runtime_and_corrupt_model_without_panicking() {
 }
 
 #[test]
+fn loading_the_models_writes_nothing_outside_obscuras_home() {
+    // ONNX Runtime's own telemetry wrote a database with a device id under
+    // $HOME/.cache/Microsoft on every start.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_obscura"))
+        .args(["doctor", "--json"])
+        .env("HOME", dir.path())
+        .env("OBSCURA_HOME", home())
+        .env_remove("ORT_DISABLE_TELEMETRY")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: Vec<_> = walkdir(dir.path());
+    assert!(written.is_empty(), "written under HOME: {written:?}");
+}
+
+/// Every path under `dir`.
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("reads").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
 fn doctor_says_how_the_models_memory_is_held() {
     let runtime_check = |arena: Option<&str>| {
         let env: Vec<(&str, &str)> = arena

@@ -107,6 +107,16 @@ fn runtime(library: Option<&Path>) -> Result<&'static Runtime> {
                 path.display()
             ));
         }
+        // ONNX Runtime's Linux build starts its own telemetry when the
+        // environment is created: a database with a device id under
+        // ~/.cache/Microsoft (2.8 MB here), written and fsynced on every
+        // start, outside Obscura's home, on machines holding CCTV
+        // footage. Only this variable stops it before it starts (turning
+        // telemetry off on the environment comes too late), so it is set
+        // once, before the library loads, unless the caller set it.
+        if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+            std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+        }
         let builder = ort::init_from(&path).map_err(|e| {
             format!(
                 "cannot load ONNX Runtime from {}: {e} (run `bash scripts/setup.sh`)",
@@ -115,6 +125,7 @@ fn runtime(library: Option<&Path>) -> Result<&'static Runtime> {
         })?;
         let env = builder
             .with_name("obscura")
+            .with_telemetry(false)
             .build()
             .map_err(|e| format!("cannot start ONNX Runtime from {}: {e}", path.display()))?;
         if shared_arena {
