@@ -531,11 +531,7 @@ impl FaceDetector {
         kwargs.set_item("threshold", self.settings.threshold)?;
         kwargs.set_item("scale", self.settings.scale)?;
         kwargs.set_item("threads", self.threads)?;
-        let precision = match self.settings.precision {
-            obscura_core::detect::FacePrecision::Int8 => "int8",
-            obscura_core::detect::FacePrecision::Float => "float",
-        };
-        kwargs.set_item("precision", precision)?;
+        kwargs.set_item("precision", self.settings.precision.as_str())?;
         ((), kwargs).into_pyobject(py).map(Bound::into_any)
     }
 

@@ -226,6 +226,14 @@ impl FacePrecision {
         }
     }
 
+    /// Its name: `int8` or `float` (as in records and on the command line).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FacePrecision::Int8 => "int8",
+            FacePrecision::Float => "float",
+        }
+    }
+
     /// What a record without a precision ran: the float model.
     fn before_int8() -> Self {
         FacePrecision::Float
@@ -1063,6 +1071,9 @@ mod tests {
         assert_eq!(old.precision, FacePrecision::Float);
         let now = serde_json::to_string(&FaceSettings::default()).expect("serialises");
         assert!(now.contains(r#""precision":"int8""#), "{now}");
+        for p in [FacePrecision::Int8, FacePrecision::Float] {
+            assert_eq!(p.as_str().parse::<FacePrecision>().ok(), Some(p));
+        }
         assert_eq!(
             "float".parse::<FacePrecision>().ok(),
             Some(FacePrecision::Float)
