@@ -216,8 +216,8 @@ def test_the_8_bit_and_float_face_models_find_the_same_face(sample):
     import pickle
 
     frame = next(iter(obscura.open(sample("carphone_pristine.mp4"))))
-    int8 = obscura.FaceDetector().detect(frame)
-    flt = pickle.loads(pickle.dumps(obscura.FaceDetector(precision="float"))).detect(frame)
+    int8 = pickle.loads(pickle.dumps(obscura.FaceDetector(precision="int8"))).detect(frame)
+    flt = obscura.FaceDetector().detect(frame)
     assert len(int8) == 1 and len(flt) == 1, (int8, flt)
     a, b = int8[0], flt[0]
     ix = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))

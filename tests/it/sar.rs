@@ -56,11 +56,11 @@ fn every_face_found_in_the_original_is_covered_and_verify_finds_nothing() {
     // Behind detection, x264's threads slice each picture (less memory),
     // and the record says so.
     assert_eq!(record.encode.threading, media::Threading::Slices);
-    // Detection ran the 8-bit model, the default.
+    // Detection ran the float model, the default.
     assert!(record
         .detection
         .as_ref()
-        .is_some_and(|d| d.models[0].name == "centerface-int8"));
+        .is_some_and(|d| d.models[0].name == "centerface"));
 
     // Independently: every face the float CenterFace finds in the original
     // frames is inside a drawn box in that frame.
@@ -116,7 +116,11 @@ fn the_8_bit_face_model_leaves_no_cctv_face_that_the_float_model_finds() {
     let input = dir.path().join("cctv.mp4");
     make_clip(&sample("vtest.avi"), &input, &["-frames:v", "60"]);
     let out = dir.path().join("cctv-redacted.mp4");
-    let record = redact::redact(&input, &out, &sar_opts(vec![]), &mut |_| {}).expect("redacts");
+    let mut opts = sar_opts(vec![]);
+    if let Some(f) = opts.detect.as_mut().and_then(|d| d.faces.as_mut()) {
+        f.precision = FacePrecision::Int8;
+    }
+    let record = redact::redact(&input, &out, &opts, &mut |_| {}).expect("redacts");
     let d = record.detection.as_ref().expect("detection recorded");
     assert_eq!(d.models[0].name, "centerface-int8");
     assert_eq!(
