@@ -354,12 +354,13 @@ def _cached(key: Tuple[Any, ...], make: Any) -> Any:
 class FaceDetector:
     """CenterFace with its model loaded once, at the settings redaction
     uses (``scale`` 0 picks the detection resolution from the picture
-    width; ``precision`` "float", the default as in redaction, or "int8"
-    for the 8-bit model, about twice as fast). Safe to share between threads; a pickled copy
+    width; ``precision`` "int8", the default as in redaction, about twice
+    as fast, or "float" for the model as shipped). Safe to share between
+    threads; a pickled copy
     (multiprocessing, Dask) loads its own model."""
 
     def __init__(
-        self, *, threshold: float = 0.3, scale: float = 0.0, threads: int = 0, precision: str = "float"
+        self, *, threshold: float = 0.3, scale: float = 0.0, threads: int = 0, precision: str = "int8"
     ) -> None:
         self._inner = _obscura.FaceDetector(threshold=threshold, scale=scale, threads=threads, precision=precision)
 
@@ -693,8 +694,11 @@ def verify_redaction(
     output: PathLike, *, record: Optional[PathLike] = None, min_score: Optional[float] = None
 ) -> Dict[str, Any]:
     """Re-detects on a redacted output, at the redaction's own settings, and
-    returns ``{"residuals": [...], ...}``: every face or plate still
-    visible. An empty list is the go-ahead for disclosure."""
+    returns ``{"residuals": [...], "made_by_obscuring": [...], ...}``:
+    every face or plate still visible, and apart from them the faces the
+    obscuring made (the same frame of the original, when the record's
+    input is still there unchanged, shows no face there), which do not
+    count. An empty ``residuals`` list is the go-ahead for disclosure."""
     return dict(
         _obscura.verify_redaction(
             os.fspath(output),

@@ -32,7 +32,7 @@ class FaceDetector:
         threshold: float = 0.3,
         scale: float = 0.0,
         threads: int = 0,
-        precision: str = "float",
+        precision: str = "int8",
     ) -> "FaceDetector": ...
     def detect(
         self, array: npt.NDArray[np.uint8]

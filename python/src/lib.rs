@@ -496,10 +496,10 @@ struct FaceDetector {
 #[pymethods]
 impl FaceDetector {
     /// Loads the model; `scale` 0 picks the detection resolution from the
-    /// picture width, as redaction does; `precision` "float" (the default,
-    /// as redaction) or "int8" picks the model's arithmetic.
+    /// picture width, as redaction does; `precision` "int8" (the default,
+    /// as redaction) or "float" picks the model's arithmetic.
     #[new]
-    #[pyo3(signature = (*, threshold = 0.3, scale = 0.0, threads = 0, precision = "float"))]
+    #[pyo3(signature = (*, threshold = 0.3, scale = 0.0, threads = 0, precision = "int8"))]
     fn new(
         py: Python<'_>,
         threshold: f32,

@@ -689,10 +689,10 @@ pub(crate) struct DetectArgs {
     /// used everywhere).
     #[arg(long, default_value_t = FaceSettings::default().scale)]
     pub(crate) face_scale: f32,
-    /// Face model arithmetic: `float` (the model as shipped, the default) or
-    /// `int8` (about twice as fast). verify-redaction always reads with
+    /// Face model arithmetic: `int8` (the default, about twice as fast) or
+    /// `float` (the model as shipped). verify-redaction always reads with
     /// `float`.
-    #[arg(long, default_value = "float", value_parser = parse_precision)]
+    #[arg(long, default_value = "int8", value_parser = parse_precision)]
     pub(crate) face_precision: FacePrecision,
     /// Detection workers, each with its own model sessions (0 = one per core).
     #[arg(long, default_value_t = AnalyseOptions::default().workers)]

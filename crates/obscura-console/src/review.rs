@@ -61,6 +61,9 @@ pub(crate) struct Outcome {
     pub output_sha256: String,
     pub residuals: Vec<Residual>,
     pub min_score: f32,
+    /// Faces the obscuring made (the original shows no face there): listed,
+    /// not counted.
+    pub made_by_obscuring: Vec<Residual>,
     /// Why the verification did not finish, if it did not.
     pub verify_failed: Option<String>,
     pub audit_seq: i64,
@@ -661,9 +664,9 @@ fn redact_prepared(s: &Session, p: &Prepared, cancel: &Cancel) -> Result<Outcome
         &decode,
         &mut step("verifying"),
     );
-    let (residuals, min_score, verified) = match verification {
-        Ok(v) => (v.residuals, v.min_score, None),
-        Err(e) => (Vec::new(), 0.0, Some(e.to_string())),
+    let (residuals, made_by_obscuring, min_score, verified) = match verification {
+        Ok(v) => (v.residuals, v.made_by_obscuring, v.min_score, None),
+        Err(e) => (Vec::new(), Vec::new(), 0.0, Some(e.to_string())),
     };
     Ok(Outcome {
         output: done.output.path.clone(),
@@ -672,6 +675,7 @@ fn redact_prepared(s: &Session, p: &Prepared, cancel: &Cancel) -> Result<Outcome
         output_sha256: done.output.sha256,
         residuals,
         min_score,
+        made_by_obscuring,
         verify_failed: verified,
         audit_seq: entries.first().map_or(0, |e| e.seq),
         disclosed: None,

@@ -185,26 +185,37 @@ pub(crate) fn verify_redaction(cmd: VerifyRedactionCmd) -> Result<ExitCode> {
         )
     })?;
     let (residuals, min) = (v.residuals, v.min_score);
+    let line = |r: &obscura_core::pipeline::verify::Residual| {
+        format!(
+            "frame {:>6} {:>8.2}s {} score {:.2} at {:.0},{:.0} {:.0}x{:.0}",
+            r.frame,
+            r.time,
+            r.class.name(),
+            r.score,
+            r.bbox.x,
+            r.bbox.y,
+            r.bbox.w,
+            r.bbox.h
+        )
+    };
+    // The JSON stays the list of residuals; faces the obscuring made are
+    // named on stderr, where a script's parser does not read them.
     if json {
         println!("{}", serde_json::to_string_pretty(&residuals)?);
     } else {
         for r in &residuals {
-            println!(
-                "frame {:>6} {:>8.2}s {} score {:.2} at {:.0},{:.0} {:.0}x{:.0}",
-                r.frame,
-                r.time,
-                r.class.name(),
-                r.score,
-                r.bbox.x,
-                r.bbox.y,
-                r.bbox.w,
-                r.bbox.h
-            );
+            println!("{}", line(r));
         }
         println!(
             "{}: {} residual detection(s) at score >= {min}",
             output.display(),
             residuals.len()
+        );
+    }
+    for r in &v.made_by_obscuring {
+        eprintln!(
+            "not counted: {} (made by the obscuring: the original shows no face there)",
+            line(r)
         );
     }
     Ok(if residuals.is_empty() {

@@ -195,10 +195,10 @@ pub struct FaceSettings {
     /// 0 = automatic: a detection width of 1536 pixels, scaled between 0.5x
     /// and 2x (see [`FaceSettings::effective_scale`]).
     pub scale: f32,
-    /// Which CenterFace weights run: float (the default) or 8-bit. Records
-    /// made before the field existed read as float, so a replay detects as
-    /// the original run did.
-    #[serde(default)]
+    /// Which CenterFace weights run: 8-bit (the default) or float. Records
+    /// made before the field existed read as float, the only model then, so
+    /// a replay detects as the original run did.
+    #[serde(default = "FacePrecision::before_the_field")]
     pub precision: FacePrecision,
 }
 
@@ -209,16 +209,20 @@ pub enum FacePrecision {
     /// `centerface-int8`: the float model quantized once at setup time
     /// (`scripts/quantize_centerface.py`: int8 weights per channel, uint8
     /// activations calibrated on CCTV frames read at 2x), about twice as
-    /// fast on CPUs with 8-bit dot products.
-    Int8,
-    /// `centerface`: the float32 model as shipped, the default.
-    /// `verify-redaction` always reads with it, as the reference the 8-bit
-    /// model answers to.
+    /// fast on CPUs with 8-bit dot products. The default.
     #[default]
+    Int8,
+    /// `centerface`: the float32 model as shipped. `verify-redaction`
+    /// always reads with it, as the reference the 8-bit model answers to.
     Float,
 }
 
 impl FacePrecision {
+    /// What a record written before the precision was recorded ran: float.
+    fn before_the_field() -> FacePrecision {
+        FacePrecision::Float
+    }
+
     /// The manifest name of the model this precision runs.
     pub fn model(self) -> &'static str {
         match self {
@@ -1056,8 +1060,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn faces_detect_in_float_unless_8_bits_are_asked_for_and_old_records_read_as_float() {
-        assert_eq!(FaceSettings::default().precision, FacePrecision::Float);
+    fn faces_detect_in_8_bits_unless_float_is_asked_for_and_old_records_read_as_float() {
+        assert_eq!(FaceSettings::default().precision, FacePrecision::Int8);
         assert_eq!(FacePrecision::Int8.model(), "centerface-int8");
         assert_eq!(FacePrecision::Float.model(), "centerface");
         // A record written before the field existed replays with the float
@@ -1065,11 +1069,7 @@ mod tests {
         let old: FaceSettings =
             serde_json::from_str(r#"{"threshold":0.3,"scale":0.0}"#).expect("parses");
         assert_eq!(old.precision, FacePrecision::Float);
-        let int8 = FaceSettings {
-            precision: FacePrecision::Int8,
-            ..FaceSettings::default()
-        };
-        let now = serde_json::to_string(&int8).expect("serialises");
+        let now = serde_json::to_string(&FaceSettings::default()).expect("serialises");
         assert!(now.contains(r#""precision":"int8""#), "{now}");
         for p in [FacePrecision::Int8, FacePrecision::Float] {
             assert_eq!(p.as_str().parse::<FacePrecision>().ok(), Some(p));
