@@ -224,6 +224,42 @@ fn faces_left_visible_count_though_verification_reads_the_original_too() {
         "nothing set aside: {:?}",
         v.made_by_obscuring
     );
+
+    // A record pointed at another "original" with no face in it (a grey
+    // clip of the same size and length, its own sha256) must not excuse
+    // the faces: its frames are not the pictures the output was made from.
+    let grey = ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=gray:s=352x144:r=30",
+            "-frames:v",
+            "40",
+        ],
+        &dir.path().join("grey.mp4"),
+    );
+    let record_path = redact::record_path(&out);
+    let mut record: RedactionRecord =
+        serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("parses");
+    record.input.path = grey.clone();
+    record.input.sha256 = file_sha256(&grey);
+    std::fs::write(
+        &record_path,
+        serde_json::to_vec(&record).expect("serialises"),
+    )
+    .expect("writes");
+    let tampered = obscura::pipeline::verify::verify_redaction(
+        &out,
+        None,
+        Some(faces_only(0)),
+        None,
+        &DecodeOptions::default(),
+        &mut |_| {},
+    )
+    .expect("verifies");
+    assert_eq!(tampered.residuals.len(), v.residuals.len());
+    assert!(tampered.made_by_obscuring.is_empty());
 }
 
 #[test]

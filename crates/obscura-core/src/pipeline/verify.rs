@@ -263,11 +263,54 @@ pub const ORIGINAL_FACE_FLOOR: f32 = 0.1;
 /// anyway).
 const MAX_ORIGINAL_FRAMES: usize = 100;
 
+/// The most the original may differ from the output, as the median over
+/// 16x16 blocks of their mean absolute luma difference, for it to count as
+/// the output's source: encoding moves a block by a few levels; obscured
+/// regions are the minority of blocks a median ignores.
+const SOURCE_DIFFERENCE: f64 = 6.0;
+
+/// Whether `original` is plausibly the picture `output` was made from:
+/// same size, and the median 16x16 block differs by at most
+/// [`SOURCE_DIFFERENCE`] luma levels.
+fn same_picture(
+    original: &crate::frame::FrameView<'_>,
+    output: &crate::frame::FrameView<'_>,
+) -> bool {
+    let (w, h) = (original.width(), original.height());
+    if (w, h) != (output.width(), output.height()) || w < 16 || h < 16 {
+        return false;
+    }
+    let (a, b) = (original.luma(), output.luma());
+    let mut blocks = Vec::with_capacity((w / 16) * (h / 16));
+    for by in 0..h / 16 {
+        for bx in 0..w / 16 {
+            let mut sum = 0u32;
+            for y in by * 16..by * 16 + 16 {
+                let (ra, rb) = (
+                    &a.row(y)[bx * 16..bx * 16 + 16],
+                    &b.row(y)[bx * 16..bx * 16 + 16],
+                );
+                sum += ra
+                    .iter()
+                    .zip(rb)
+                    .map(|(p, q)| u32::from(p.abs_diff(*q)))
+                    .sum::<u32>();
+            }
+            blocks.push(f64::from(sum) / 256.0);
+        }
+    }
+    blocks.sort_by(f64::total_cmp);
+    blocks[blocks.len() / 2] <= SOURCE_DIFFERENCE
+}
+
 /// Splits `residuals` into those that count and the faces the obscuring
 /// made (see [`Verification::made_by_obscuring`]). Every residual counts
 /// when the original cannot be used: not found where the record says, a
-/// different file (sha256), another frame count, or too many frames.
+/// different file (sha256), another frame count, too many frames, or a
+/// frame that is not the picture the output's frame was made from (a
+/// record pointed at another video, say).
 fn made_by_obscuring(
+    output: &Path,
     record: &RedactionRecord,
     residuals: Vec<Residual>,
     faces: crate::detect::FaceSettings,
@@ -284,8 +327,10 @@ fn made_by_obscuring(
         && record.input.frames == record.output.frames
         && original.is_file()
         && crate::hash::file_sha256(original).is_ok_and(|h| h == record.input.sha256);
-    let info = match usable.then(|| crate::media::probe(original)) {
-        Some(Ok(info)) => info,
+    let (info, out_info) = match usable
+        .then(|| crate::media::probe(original).and_then(|i| Ok((i, crate::media::probe(output)?))))
+    {
+        Some(Ok(infos)) => infos,
         _ => return Ok((residuals, Vec::new())),
     };
     let mut detector = FaceDetector::new(
@@ -298,9 +343,15 @@ fn made_by_obscuring(
     )?;
     let mut there: std::collections::BTreeMap<u64, Vec<BBox>> = Default::default();
     for f in frames {
-        let Ok(frame) = crate::media::frame_at(&info, f, 0) else {
+        let (Ok(frame), Ok(out)) = (
+            crate::media::frame_at(&info, f, 0),
+            crate::media::frame_at(&out_info, f, 0),
+        ) else {
             return Ok((residuals, Vec::new()));
         };
+        if !same_picture(&frame.view(), &out.view()) {
+            return Ok((residuals, Vec::new()));
+        }
         let found = detector.detect(&frame.view())?;
         there.insert(f, found.into_iter().map(|d| d.bbox).collect());
     }
@@ -369,7 +420,7 @@ pub fn verify_redaction(
     }
     let residuals = verify(output, decode, &opts, record.as_ref(), min_score, progress)?;
     let (residuals, made) = match (&record, opts.faces) {
-        (Some(r), Some(faces)) => made_by_obscuring(r, residuals, faces)?,
+        (Some(r), Some(faces)) => made_by_obscuring(output, r, residuals, faces)?,
         _ => (residuals, Vec::new()),
     };
     Ok(Verification {
