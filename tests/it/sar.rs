@@ -256,6 +256,34 @@ fn faces_left_visible_count_though_verification_reads_the_original_too() {
     let tampered = verify();
     assert_eq!(tampered.residuals.len(), v.residuals.len());
     assert!(tampered.made_by_obscuring.is_empty());
+
+    // Nor one forged from the output itself with both faces painted grey:
+    // most of each frame is the output's picture, but the faces' own
+    // pixels are not what the output shows, and the obscuring drew nothing
+    // there.
+    let forged = ffmpeg(
+        &[
+            "-i",
+            out.to_str().expect("utf-8 path"),
+            "-vf",
+            "drawbox=x=45:y=14:w=78:h=100:c=gray:t=fill,drawbox=x=229:y=14:w=78:h=100:c=gray:t=fill",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "10",
+        ],
+        &dir.path().join("forged.mp4"),
+    );
+    record.input.path = forged.clone();
+    record.input.sha256 = file_sha256(&forged);
+    std::fs::write(
+        &record_path,
+        serde_json::to_vec(&record).expect("serialises"),
+    )
+    .expect("writes");
+    let forged_check = verify();
+    assert_eq!(forged_check.residuals.len(), v.residuals.len());
+    assert!(forged_check.made_by_obscuring.is_empty());
 }
 
 #[test]

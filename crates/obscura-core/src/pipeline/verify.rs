@@ -245,10 +245,12 @@ pub struct Verification {
     /// Every face or plate still visible, in frame order.
     pub residuals: Vec<Residual>,
     /// Faces the obscuring made, not counted as residuals: the same frame
-    /// of the original (the record's input, same sha256) shows nothing the
-    /// face model scores even [`ORIGINAL_FACE_FLOOR`] anywhere on the
-    /// detection's box, so the pattern is the mosaic's edge against what
-    /// lies beside it, not a face left visible.
+    /// of the original (the record's input, same sha256, the picture the
+    /// output was made from) shows nothing the face model scores even
+    /// [`ORIGINAL_FACE_FLOOR`] anywhere on the detection's box, and the
+    /// box's pixels outside the drawn boxes are the original's: the
+    /// pattern is a mosaic's edge against what lies beside it, not a face
+    /// left visible.
     pub made_by_obscuring: Vec<Residual>,
 }
 
@@ -341,7 +343,9 @@ fn made_by_obscuring(
         },
         0,
     )?;
-    let mut there: std::collections::BTreeMap<u64, Vec<BBox>> = Default::default();
+    let drawn = record.boxes_by_frame(false);
+    // Per frame, the residual faces that may be set aside.
+    let mut aside: std::collections::BTreeMap<u64, Vec<BBox>> = Default::default();
     for f in frames {
         let (Ok(frame), Ok(out)) = (
             crate::media::frame_at(&info, f, 0),
@@ -353,14 +357,62 @@ fn made_by_obscuring(
             return Ok((residuals, Vec::new()));
         }
         let found = detector.detect(&frame.view())?;
-        there.insert(f, found.into_iter().map(|d| d.bbox).collect());
+        let boxes = drawn.get(&f).map_or(&[][..], Vec::as_slice);
+        aside.insert(
+            f,
+            residuals
+                .iter()
+                .filter(|r| {
+                    r.frame == f
+                        && r.class == Class::Face
+                        && !found.iter().any(|d| r.bbox.covered_by(&d.bbox) > 0.0)
+                        && unchanged_outside(&frame.view(), &out.view(), &r.bbox, boxes)
+                })
+                .map(|r| r.bbox)
+                .collect(),
+        );
     }
-    Ok(residuals.into_iter().partition(|r| {
-        r.class != Class::Face
-            || there
-                .get(&r.frame)
-                .is_none_or(|bs| bs.iter().any(|b| r.bbox.covered_by(b) > 0.0))
-    }))
+    Ok(residuals
+        .into_iter()
+        .partition(|r| !aside.get(&r.frame).is_some_and(|bs| bs.contains(&r.bbox))))
+}
+
+/// Whether the pixels of `bbox` outside every `drawn` box are the
+/// original's, within [`SOURCE_DIFFERENCE`] luma levels on average: the
+/// obscuring changes pixels only inside drawn boxes, so a face made by it
+/// lies on unchanged picture beside them (at least a quarter of the box).
+/// A face painted out of a forged "original" but visible in the output
+/// fails this.
+fn unchanged_outside(
+    original: &crate::frame::FrameView<'_>,
+    output: &crate::frame::FrameView<'_>,
+    bbox: &BBox,
+    drawn: &[BBox],
+) -> bool {
+    let (w, h) = (original.width(), original.height());
+    let x0 = (bbox.x.max(0.0) as usize).min(w);
+    let y0 = (bbox.y.max(0.0) as usize).min(h);
+    let x1 = ((bbox.x + bbox.w).ceil().max(0.0) as usize).min(w);
+    let y1 = ((bbox.y + bbox.h).ceil().max(0.0) as usize).min(h);
+    let inside = |x: usize, y: usize| {
+        let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+        drawn
+            .iter()
+            .any(|b| px >= b.x && px < b.x + b.w && py >= b.y && py < b.y + b.h)
+    };
+    let (a, b) = (original.luma(), output.luma());
+    let (mut sum, mut n) = (0u64, 0u64);
+    for y in y0..y1 {
+        let (ra, rb) = (a.row(y), b.row(y));
+        for x in (x0..x1).filter(|&x| !inside(x, y)) {
+            sum += u64::from(ra[x].abs_diff(rb[x]));
+            n += 1;
+        }
+    }
+    // At least a quarter of the box must be picture the obscuring left
+    // alone, to compare.
+    let total = ((x1 - x0) * (y1 - y0)) as u64;
+    n > 0 && n * 4 >= total && sum as f64 / n as f64 <= SOURCE_DIFFERENCE
 }
 
 /// The officer's last check before disclosure: finds the redaction record
