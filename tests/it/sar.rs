@@ -243,16 +243,21 @@ fn faces_left_visible_count_though_verification_reads_the_original_too() {
         ],
         &dir.path().join("grey.mp4"),
     );
+    // Rewrites the record beside the output to name `original` as its
+    // input, with that file's own sha256.
     let record_path = redact::record_path(&out);
-    let mut record: RedactionRecord =
-        serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("parses");
-    record.input.path = grey.clone();
-    record.input.sha256 = file_sha256(&grey);
-    std::fs::write(
-        &record_path,
-        serde_json::to_vec(&record).expect("serialises"),
-    )
-    .expect("writes");
+    let point_at = |original: &Path| {
+        let mut record: RedactionRecord =
+            serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("parses");
+        record.input.path = original.to_path_buf();
+        record.input.sha256 = file_sha256(original);
+        std::fs::write(
+            &record_path,
+            serde_json::to_vec(&record).expect("serialises"),
+        )
+        .expect("writes");
+    };
+    point_at(&grey);
     let tampered = verify();
     assert_eq!(tampered.residuals.len(), v.residuals.len());
     assert!(tampered.made_by_obscuring.is_empty());
@@ -274,13 +279,7 @@ fn faces_left_visible_count_though_verification_reads_the_original_too() {
         ],
         &dir.path().join("forged.mp4"),
     );
-    record.input.path = forged.clone();
-    record.input.sha256 = file_sha256(&forged);
-    std::fs::write(
-        &record_path,
-        serde_json::to_vec(&record).expect("serialises"),
-    )
-    .expect("writes");
+    point_at(&forged);
     let forged_check = verify();
     assert_eq!(forged_check.residuals.len(), v.residuals.len());
     assert!(forged_check.made_by_obscuring.is_empty());
