@@ -3,11 +3,17 @@
 //! the float model, on the same clip: the measurement behind
 //! `--full-every`, the adaptive scale and the 8-bit face model.
 //!
-//! `cargo run --release --example roi_recall -- CLIP [--people]`
+//! `cargo run --release --example roi_recall -- CLIP [--people | --plates]`
 //!
 //! With `--people`, the region-of-interest runs also detect people (as
 //! `redact --faces --people` does), and only face tracks count as covering
 //! a face.
+//!
+//! With `--plates`, plates instead of faces: the truth is the plate
+//! detector on every whole frame, against plates searched on every whole
+//! frame with region-of-interest faces (`RoiSettings::plates` off, as
+//! before it) and in their own regions (the default). Only plate tracks
+//! count as covering a plate.
 //!
 //! A whole-frame detection (score >= 0.5) counts as recalled when one of
 //! the ROI run's track boxes, padded 1.3x, covers it in that frame; and
@@ -15,7 +21,7 @@
 //! uncertainty, padded as `pad_box` pads) obscure 90% of it between them:
 //! what matters for redaction is that the face is obscured.
 
-use obscura::detect::{BBox, FacePrecision, FaceSettings};
+use obscura::detect::{BBox, Class, FacePrecision, FaceSettings};
 use obscura::media::DecodeOptions;
 use obscura::pipeline::analyse::{self, AnalyseOptions, RoiSettings};
 use obscura::pipeline::redact::{pad_box, uncertainty};
@@ -25,21 +31,33 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clip = std::env::args()
         .nth(1)
-        .ok_or("usage: roi_recall CLIP [--people]")?;
-    let people = std::env::args().nth(2).is_some_and(|a| a == "--people");
+        .ok_or("usage: roi_recall CLIP [--people | --plates]")?;
+    let mode = std::env::args().nth(2);
+    let people = mode.as_deref() == Some("--people");
+    let plates = mode.as_deref() == Some("--plates");
+    let wanted = if plates { Class::Plate } else { Class::Face };
     // The truth: the float model (the reference verify-redaction reads
     // with) on every whole frame; the runs measured use the default model.
+    // For plates, the plate detector alone on every whole frame.
     let opts = AnalyseOptions::default();
-    let truth_opts = AnalyseOptions {
-        faces: opts.faces.map(|f| FaceSettings {
-            precision: FacePrecision::Float,
-            ..f
-        }),
-        ..AnalyseOptions::default()
+    let truth_opts = if plates {
+        AnalyseOptions {
+            faces: None,
+            ..AnalyseOptions::default()
+        }
+    } else {
+        AnalyseOptions {
+            faces: opts.faces.map(|f| FaceSettings {
+                precision: FacePrecision::Float,
+                ..f
+            }),
+            ..AnalyseOptions::default()
+        }
     };
     let mut truth_sets = analyse::worker_detectors(&truth_opts)?;
     let roi_opts = AnalyseOptions {
         people: people.then(Default::default),
+        faces: if plates { None } else { opts.faces },
         ..AnalyseOptions::default()
     };
     let mut sets = analyse::worker_detectors(&roi_opts)?;
@@ -56,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             truth.insert(
                 f.index(),
                 dets.iter()
-                    .filter(|d| d.score >= 0.5)
+                    .filter(|d| d.class == wanted && d.score >= 0.5)
                     .map(|d| d.bbox)
                     .collect(),
             );
@@ -72,10 +90,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         adaptive: false,
         ..Default::default()
     };
-    for (name, roi) in [
-        ("fixed scale, whole every 16", fixed),
-        ("default (adaptive scale)", RoiSettings::default()),
-    ] {
+    let runs = if plates {
+        [
+            (
+                "plates on every whole frame",
+                RoiSettings {
+                    plates: false,
+                    ..Default::default()
+                },
+            ),
+            ("default (plates in regions)", RoiSettings::default()),
+        ]
+    } else {
+        [
+            ("fixed scale, whole every 16", fixed),
+            ("default (adaptive scale)", RoiSettings::default()),
+        ]
+    };
+    for (name, roi) in runs {
         let t = Instant::now();
         let r = analyse::analyse_with(
             clip.as_ref(),
@@ -93,11 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // pixels; the face obscured by their union).
         let mut covered: HashMap<u64, Vec<BBox>> = HashMap::new();
         let mut drawn: HashMap<u64, Vec<BBox>> = HashMap::new();
-        for tr in r
-            .tracks
-            .iter()
-            .filter(|t| t.class != obscura::detect::Class::Person)
-        {
+        for tr in r.tracks.iter().filter(|t| t.class == wanted) {
             for (f, b) in &tr.boxes {
                 covered.entry(*f).or_default().push(b.bbox.padded(1.3));
                 let grown = b.bbox.padded(uncertainty(tr.class, b.gap));

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use obscura::detect::{
-    plate_like, BBox, Detection, Detector, FaceDetector, FacePrecision, FaceSettings,
+    plate_like, BBox, Class, Detection, Detector, FaceDetector, FacePrecision, FaceSettings,
     PlateDetector, PlateReader, PlateSettings,
 };
 use obscura::frame::FrameView;
@@ -702,4 +702,139 @@ fn scene_redaction_leaves_only_the_kept_track_and_replays() {
             .collect()
     };
     assert_eq!(hashes(&out), hashes(&again));
+}
+
+/// Plates are searched only where something moved or a plate was recently
+/// found, with a whole-frame pass every 32 frames (the default); every
+/// plate that a search of every whole frame finds is still obscured as
+/// redaction draws it: a parked plate, one driving across, one that
+/// appears half-way. (The whole-frame search also reads a walker's head
+/// as text on the odd frame; those are not plates and not counted.)
+#[test]
+fn plates_searched_in_regions_are_obscured_wherever_a_whole_frame_search_finds_them() {
+    let dir = tempdir();
+    let font = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf";
+    let plate = |text: &str, size: u32, colour: &str, x: &str, y: &str, when: &str| {
+        format!(
+            "drawtext=fontfile={font}:text='{text}':fontsize={size}:fontcolor=black:box=1:boxcolor={colour}:boxborderw={}:x={x}:y={y}:enable='{when}'",
+            size / 4
+        )
+    };
+    let vf = [
+        plate("AB12 CDE", 20, "white", "100", "450", "gte(t,0)"),
+        plate("KX65 TRW", 16, "yellow", "50+t*120", "150", "gte(t,0)"),
+        plate(
+            "YT70 HJK",
+            18,
+            "yellow",
+            "500",
+            "80+t*30",
+            "between(t,1.5,4)",
+        ),
+    ]
+    .join(",");
+    let src = sample("vtest.avi");
+    let clip = ffmpeg(
+        &[
+            "-i",
+            &src.to_string_lossy(),
+            "-t",
+            "4",
+            "-vf",
+            &vf,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "18",
+            "-an",
+        ],
+        &dir.path().join("plates.mp4"),
+    );
+    let opts = AnalyseOptions {
+        faces: None,
+        ..AnalyseOptions::default()
+    };
+    assert!(opts.roi.is_some_and(|r| r.plates));
+    let mut sets = analyse::worker_detectors(&opts).expect("models load");
+    // A point inside each rendered plate's first letter, on frame `f`
+    // (10 frames a second).
+    let letters = |f: u64| {
+        let t = f as f32 / 10.0;
+        let mut at = vec![(110.0, 458.0), (60.0 + 120.0 * t, 157.0)];
+        if t >= 1.5 {
+            at.push((510.0, 88.0 + 30.0 * t));
+        }
+        at
+    };
+    let rendered = |f: u64, b: &BBox| {
+        (letters(f).iter()).any(|&(x, y)| x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h)
+    };
+    let mut found: Vec<(u64, BBox)> = Vec::new();
+    let whole = analyse::analyse_with(
+        &clip,
+        &DecodeOptions::default(),
+        &mut sets,
+        opts.tracker,
+        None,
+        &mut |_| {},
+        |f, dets, _| {
+            found.extend(
+                (dets.iter())
+                    .filter(|d| d.class == Class::Plate && rendered(f.index(), &d.bbox))
+                    .map(|d| (f.index(), d.bbox)),
+            )
+        },
+    )
+    .expect("analyses");
+    // The whole-frame search finds the three plates on most of their 105
+    // frames.
+    assert!(
+        found.len() >= 90,
+        "{} found: {:?}",
+        found.len(),
+        whole.tracks
+    );
+    let regions = analyse::analyse_with(
+        &clip,
+        &DecodeOptions::default(),
+        &mut sets,
+        opts.tracker,
+        opts.roi,
+        &mut |_| {},
+        |_, _, _| {},
+    )
+    .expect("analyses");
+    // What redaction draws: each track box grown by its uncertainty, padded.
+    let mut drawn: std::collections::HashMap<u64, Vec<BBox>> = Default::default();
+    for t in regions.tracks.iter().filter(|t| t.class == Class::Plate) {
+        for (f, b) in &t.boxes {
+            let grown = b.bbox.padded(redact::uncertainty(t.class, b.gap));
+            drawn
+                .entry(*f)
+                .or_default()
+                .push(redact::pad_box(&grown, 1.3));
+        }
+    }
+    let obscured = |f: u64, p: &BBox| {
+        let boxes = drawn.get(&f).map(Vec::as_slice).unwrap_or_default();
+        let inside = (0..100)
+            .filter(|k| {
+                let x = p.x + p.w * ((k % 10) as f32 + 0.5) / 10.0;
+                let y = p.y + p.h * ((k / 10) as f32 + 0.5) / 10.0;
+                boxes
+                    .iter()
+                    .any(|b| x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h)
+            })
+            .count();
+        inside >= 90
+    };
+    let missed: Vec<&(u64, BBox)> = found.iter().filter(|(f, p)| !obscured(*f, p)).collect();
+    assert!(
+        missed.is_empty(),
+        "{} of {} plates left visible: {missed:?}",
+        missed.len(),
+        found.len()
+    );
 }

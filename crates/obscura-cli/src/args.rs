@@ -698,7 +698,8 @@ pub(crate) struct DetectArgs {
     #[arg(long, default_value_t = AnalyseOptions::default().workers)]
     pub(crate) detect_workers: usize,
     /// Detect on the whole frame every N frames and in between only where
-    /// something moved or a face was recently seen (0 = whole frame always).
+    /// something moved or a face or plate was recently seen (faces and
+    /// plates each in their own regions; 0 = whole frame always).
     #[arg(long, default_value_t = RoiSettings::default().full_every)]
     pub(crate) full_every: u64,
 }

@@ -50,6 +50,13 @@ pub trait Detector: Send {
         self.detect(frame)
     }
 
+    /// What this detector searches for, which chooses the regions
+    /// [`Self::detect_in`] is given: plates have a plan of their own, every
+    /// other detector follows the faces' plan. The default is faces.
+    fn searches(&self) -> Class {
+        Class::Face
+    }
+
     /// Detect on every this many frames only (frame index a multiple of
     /// it); tracking interpolates between. The default, 1, is every frame.
     fn every(&self) -> u64 {
@@ -422,11 +429,11 @@ pub fn tile_plan(w: usize, h: usize, scale: f32, limit: usize) -> (Vec<[usize; 4
     (tiles, Some(coarse))
 }
 
-/// Whether `d` touches an edge of the crop `r` that is not an edge of the
-/// area `outer` it was cut from (both `[x, y, w, h]` in frame pixels): such
-/// a face is only partly seen, and its box would leave the rest exposed.
-fn cut_by(d: &Detection, r: [usize; 4], outer: [usize; 4]) -> bool {
-    let m = 2.0;
+/// Whether `d` reaches within `m` frame pixels of an edge of the crop `r`
+/// that is not an edge of the area `outer` it was cut from (both `[x, y,
+/// w, h]` in frame pixels): such a face or plate is only partly seen, and
+/// its box would leave the rest exposed.
+fn cut_by(d: &Detection, r: [usize; 4], outer: [usize; 4], m: f32) -> bool {
     let (x1, y1) = (r[0] + r[2], r[1] + r[3]);
     (r[0] > outer[0] && d.bbox.x <= r[0] as f32 + m)
         || (r[1] > outer[1] && d.bbox.y <= r[1] as f32 + m)
@@ -496,7 +503,7 @@ impl FaceDetector {
         for t in tiles {
             let t = [rect[0] + t[0], rect[1] + t[1], t[2], t[3]];
             let found = self.detect_run(frame, t, scale)?;
-            all.extend(found.into_iter().filter(|d| !cut_by(d, t, rect)));
+            all.extend(found.into_iter().filter(|d| !cut_by(d, t, rect, 2.0)));
         }
         Ok(nms(all, 0.3))
     }
@@ -584,7 +591,7 @@ impl Detector for FaceDetector {
             all.extend(
                 self.detect_rect(frame, r, scale)?
                     .into_iter()
-                    .filter(|d| !cut_by(d, r, whole)),
+                    .filter(|d| !cut_by(d, r, whole, 2.0)),
             );
         }
         Ok(nms(all, 0.3))
@@ -638,6 +645,30 @@ pub const PLATE_ZONE_WIDTH: f32 = 100.0;
 /// degrees, one per frame across the windows' seam), 109 found either
 /// way, 87 other detections against 86, in 6% more time.
 pub const TEXT_INPUT_PIXELS: usize = 420_000;
+
+/// The least side, in model pixels, of a region the text detector reads
+/// for plates: a region around a small movement or a small plate is grown
+/// to this (within the frame), so the detector sees the plate with some
+/// of its surroundings, as in a whole-frame pass.
+pub const TEXT_MIN_SIDE: usize = 192;
+
+/// `rect` (`[x, y, w, h]`) grown about its centre to at least `least` a
+/// side, shifted to stay inside a `w`x`h` frame (and no larger than it).
+pub fn grown_within(rect: [usize; 4], least: usize, (w, h): (usize, usize)) -> [usize; 4] {
+    let axis = |start: usize, len: usize, limit: usize| -> (usize, usize) {
+        let start = start.min(limit.saturating_sub(1));
+        let len = len.clamp(1, limit - start);
+        let want = least.min(limit);
+        if len >= want {
+            return (start, len);
+        }
+        let lo = (2 * start + len).saturating_sub(want) / 2;
+        (lo.min(limit - want), want)
+    };
+    let (x, rw) = axis(rect[0], rect[2], w.max(1));
+    let (y, rh) = axis(rect[1], rect[3], h.max(1));
+    [x, y, rw, rh]
+}
 
 /// Overlap of neighbouring text windows in model pixels: every stitched
 /// pixel comes from a window where it lies at least about a third of this
@@ -957,8 +988,14 @@ impl PlateDetector {
     /// When inference fails.
     pub fn text_regions(&mut self, frame: &FrameView<'_>) -> Result<Vec<Detection>> {
         let (w, h) = (frame.width(), frame.height());
-        let s = (self.settings.max_side as f32 / w.max(h) as f32).min(2.0);
+        let s = self.whole_scale(w, h);
         self.text_regions_in(frame, [0, 0, w, h], s)
+    }
+
+    /// The scale a `w`x`h` frame is read at: its longer side to
+    /// `max_side`, at most 2x.
+    fn whole_scale(&self, w: usize, h: usize) -> f32 {
+        (self.settings.max_side as f32 / w.max(h).max(1) as f32).min(2.0)
     }
 
     /// Text regions in the rectangle `rect` (`[x, y, w, h]`) of `frame`,
@@ -1078,6 +1115,65 @@ impl Detector for PlateDetector {
     fn detect(&mut self, frame: &FrameView<'_>) -> Result<Vec<Detection>> {
         let regions = self.text_regions(frame)?;
         self.plates(frame, regions)
+    }
+
+    fn searches(&self) -> Class {
+        Class::Plate
+    }
+
+    /// Plates in each region, read at the whole-frame pass's scale (a
+    /// plate reads the same wherever it is searched), each region grown to
+    /// at least [`TEXT_MIN_SIDE`] model pixels a side so the detector has
+    /// context around a small one. Text cut by a region's edge (where that
+    /// is not the frame's edge) is read again in a region around it, so a
+    /// plate is found whole. A plate found in two regions is kept once.
+    fn detect_in(&mut self, frame: &FrameView<'_>, rois: &[Roi]) -> Result<Vec<Detection>> {
+        let (w, h) = (frame.width(), frame.height());
+        let scale = self.whole_scale(w, h);
+        let least = (TEXT_MIN_SIDE as f32 / scale).ceil() as usize;
+        let mut found: Vec<Detection> = Vec::new();
+        let mut cut: Vec<BBox> = Vec::new();
+        let add = |found: &mut Vec<Detection>, p: Detection| {
+            if !found.iter().any(|o| o.bbox.iou(&p.bbox) > 0.3) {
+                found.push(p);
+            }
+        };
+        for roi in rois {
+            let rect = grown_within(roi.rect, least, (w, h));
+            let regions = self.text_regions_in(frame, rect, scale)?;
+            let (inside, edge): (Vec<Detection>, Vec<Detection>) = regions
+                .into_iter()
+                .partition(|d| !cut_by(d, rect, [0, 0, w, h], 2.0 / scale));
+            cut.extend(edge.iter().map(|d| d.bbox));
+            for p in self.plates(frame, inside)? {
+                add(&mut found, p);
+            }
+        }
+        // Each cut piece once, in a region around it three times its size
+        // (unless a plate found whole already covers it).
+        while let Some(piece) = cut.pop() {
+            if found.iter().any(|o| piece.covered_by(&o.bbox) >= 0.5) {
+                continue;
+            }
+            let around = piece.padded(3.0);
+            let (x0, y0) = (around.x.max(0.0) as usize, around.y.max(0.0) as usize);
+            let rect = grown_within(
+                [
+                    x0,
+                    y0,
+                    (around.x + around.w).max(0.0) as usize - x0,
+                    (around.y + around.h).max(0.0) as usize - y0,
+                ],
+                least,
+                (w, h),
+            );
+            let regions = self.text_regions_in(frame, rect, scale)?;
+            cut.retain(|c| c.covered_by(&around) < 0.5);
+            for p in self.plates(frame, regions)? {
+                add(&mut found, p);
+            }
+        }
+        Ok(found)
     }
 
     /// Inside every vehicle found in the frame: its plates, read at a
@@ -1293,6 +1389,38 @@ mod tests {
     }
 
     #[test]
+    fn a_plate_region_grows_about_its_centre_to_the_least_side_within_the_frame() {
+        // Grown about the centre on both axes.
+        assert_eq!(
+            grown_within([100, 100, 20, 10], 64, (640, 480)),
+            [78, 73, 64, 64]
+        );
+        // Shifted in at the frame's edges, never past them.
+        assert_eq!(
+            grown_within([0, 470, 20, 10], 64, (640, 480)),
+            [0, 416, 64, 64]
+        );
+        assert_eq!(
+            grown_within([630, 0, 10, 10], 64, (640, 480)),
+            [576, 0, 64, 64]
+        );
+        // Already large enough: unchanged; never larger than the frame.
+        assert_eq!(
+            grown_within([10, 20, 300, 200], 64, (640, 480)),
+            [10, 20, 300, 200]
+        );
+        assert_eq!(
+            grown_within([0, 0, 5, 5], 1000, (640, 480)),
+            [0, 0, 640, 480]
+        );
+        // A region reaching past the frame is cut at it, then grown.
+        assert_eq!(
+            grown_within([600, 400, 200, 200], 64, (640, 480)),
+            [576, 400, 64, 80]
+        );
+    }
+
+    #[test]
     fn text_windows_fit_the_limit_and_their_keeps_cover_the_input_once() {
         assert_eq!(
             text_windows(960, 544, TEXT_INPUT_PIXELS),
@@ -1355,9 +1483,9 @@ mod tests {
             score: 0.9,
             text: None,
         };
-        assert!(cut_by(&at(305.0), tile, outer)); // over the inner edge at 320
-        assert!(!cut_by(&at(100.0), tile, outer)); // on the region's own edge
-        assert!(!cut_by(&at(200.0), tile, outer)); // inside
+        assert!(cut_by(&at(305.0), tile, outer, 2.0)); // over the inner edge at 320
+        assert!(!cut_by(&at(100.0), tile, outer, 2.0)); // on the region's own edge
+        assert!(!cut_by(&at(200.0), tile, outer, 2.0)); // inside
     }
 
     #[test]

@@ -104,6 +104,13 @@ pub struct RoiSettings {
     /// automatic face scale. Off in records made before it.
     #[serde(default)]
     pub adaptive: bool,
+    /// Plates too are searched only in regions, planned on their own
+    /// ([`PlateDetector`]'s whole-frame scale, no adaptive scale): where
+    /// something moved or a plate was recently found, on every frame, and
+    /// the whole frame every `full_every` frames. Off in records made
+    /// before it (their plates were searched on every whole frame).
+    #[serde(default)]
+    pub plates: bool,
 }
 
 impl Default for RoiSettings {
@@ -116,6 +123,7 @@ impl Default for RoiSettings {
             max_fraction: 0.6,
             min_side: 160,
             adaptive: true,
+            plates: true,
         }
     }
 }
@@ -154,8 +162,12 @@ const ROI_RECENT: u64 = 8;
 struct RoiPlanner {
     s: RoiSettings,
     prev: Vec<u16>,
-    /// Detection boxes by frame, for the last `ROI_LAG + ROI_RECENT` frames.
+    /// Detection boxes by frame, for the last `ROI_LAG + recent_frames`
+    /// frames.
     recent: BTreeMap<u64, Vec<(Class, crate::detect::BBox)>>,
+    /// How many frames of detections (before the lag) are searched
+    /// around: [`ROI_RECENT`], or for plates `full_every`.
+    recent_frames: u64,
     /// With adaptive scale: the height of the smallest face scoring at
     /// least [`SIZE_SCORE`] by frame, for the last [`SMALL_WINDOW`] frames.
     smallest: BTreeMap<u64, f32>,
@@ -190,11 +202,32 @@ impl Mark {
 }
 
 impl RoiPlanner {
+    /// The plates' own planner, with [`RoiSettings::plates`]: what moved
+    /// on every frame, and around every plate found in the last
+    /// `full_every` frames (it is to be shown plates only), the whole frame
+    /// every `full_every` frames, at the one whole-frame scale (no adaptive
+    /// scale: that is for faces). A parked car's plate that the detector
+    /// finds on some frames only is searched for until the next
+    /// whole-frame pass.
+    fn for_plates(s: RoiSettings, total: Option<u64>) -> Option<Self> {
+        s.plates.then(|| RoiPlanner {
+            recent_frames: s.full_every.max(ROI_RECENT),
+            ..RoiPlanner::new(
+                RoiSettings {
+                    adaptive: false,
+                    ..s
+                },
+                total,
+            )
+        })
+    }
+
     fn new(s: RoiSettings, total: Option<u64>) -> Self {
         RoiPlanner {
             s,
             prev: Vec::new(),
             recent: BTreeMap::new(),
+            recent_frames: ROI_RECENT,
             smallest: BTreeMap::new(),
             second_half: None,
             total,
@@ -416,7 +449,7 @@ impl RoiPlanner {
         let b = self.s.block.max(4);
         for boxes in self
             .recent
-            .range(last.saturating_sub(ROI_RECENT)..=last)
+            .range(last.saturating_sub(self.recent_frames)..=last)
             .map(|(_, v)| v)
         {
             for (class, d) in boxes {
@@ -456,7 +489,7 @@ impl RoiPlanner {
                 .map(|d| (d.class, d.bbox))
                 .collect(),
         );
-        let keep_from = frame.saturating_sub(2 * (ROI_LAG + ROI_RECENT));
+        let keep_from = frame.saturating_sub(2 * (ROI_LAG + self.recent_frames));
         self.recent = self.recent.split_off(&keep_from);
         if self.s.adaptive {
             let small = dets
@@ -666,8 +699,28 @@ pub struct Analysis {
     pub detections: u64,
 }
 
-/// A frame to detect on, with the regions to look at (`None`: everywhere).
-type Work = (u64, DecodedFrame, Option<Vec<Roi>>);
+/// The regions of one frame to detect in, by what is searched for
+/// (`None`: everywhere).
+#[derive(Debug)]
+struct Regions {
+    /// For faces (and any detector that follows the faces' plan).
+    faces: Option<Vec<Roi>>,
+    /// For plates, with [`RoiSettings::plates`].
+    plates: Option<Vec<Roi>>,
+}
+
+impl Regions {
+    /// The regions for a detector that searches where `class` can be.
+    fn of(&self, class: Class) -> Option<&[Roi]> {
+        match class {
+            Class::Plate => self.plates.as_deref(),
+            _ => self.faces.as_deref(),
+        }
+    }
+}
+
+/// A frame to detect on, with the regions to look at.
+type Work = (u64, DecodedFrame, Regions);
 /// A frame with what was found on it.
 type Found = Result<(u64, DecodedFrame, Vec<Detection>)>;
 
@@ -734,7 +787,7 @@ fn detect_worker(
             if i % d.every().max(1) != 0 {
                 continue;
             }
-            let dets = match &rois {
+            let dets = match rois.of(d.searches()) {
                 Some(r) => d.detect_in(&frame.view(), r),
                 None => d.detect(&frame.view()),
             };
@@ -795,6 +848,12 @@ pub(crate) fn analyse_each(
     let (found_tx, found_rx) = crossbeam_channel::bounded::<Found>(workers * 2);
     let mut tracker = Tracker::new(tracker);
     let mut planner = roi.map(|r| RoiPlanner::new(r, Some(info.frames)));
+    let plates = sets
+        .iter()
+        .any(|set| set.iter().any(|d| d.searches() == Class::Plate));
+    let mut plate_planner = roi
+        .filter(|_| plates)
+        .and_then(|r| RoiPlanner::for_plates(r, Some(info.frames)));
     let mut detections = 0u64;
     let next = std::thread::scope(|scope| {
         for set in sets.iter_mut() {
@@ -817,9 +876,14 @@ pub(crate) fn analyse_each(
             while sent - next < in_flight {
                 let Some(f) = frames.next() else { break };
                 let f = f?;
-                let rois = planner
-                    .as_mut()
-                    .and_then(|p| p.plan(f.index(), f.view().luma()));
+                let rois = Regions {
+                    faces: planner
+                        .as_mut()
+                        .and_then(|p| p.plan(f.index(), f.view().luma())),
+                    plates: plate_planner
+                        .as_mut()
+                        .and_then(|p| p.plan(f.index(), f.view().luma())),
+                };
                 work_tx.send((sent, f, rois)).map_err(|_| stopped())?;
                 sent += 1;
             }
@@ -832,6 +896,14 @@ pub(crate) fn analyse_each(
                 let ids = tracker.update_seeing(next, &dets, &frame.view());
                 if let Some(p) = planner.as_mut() {
                     p.saw(next, &dets);
+                }
+                if let Some(p) = plate_planner.as_mut() {
+                    let plates: Vec<Detection> = dets
+                        .iter()
+                        .filter(|d| d.class == Class::Plate)
+                        .cloned()
+                        .collect();
+                    p.saw(next, &plates);
                 }
                 detections += dets.len() as u64;
                 on_frame(frame, &dets, &ids, &tracker)?;
@@ -1255,6 +1327,91 @@ mod tests {
             searched[13..],
             [false, true, false, true, false, true, true]
         );
+    }
+
+    fn plate(x: f32, y: f32) -> Detection {
+        Detection {
+            class: Class::Plate,
+            bbox: BBox {
+                x,
+                y,
+                w: 60.0,
+                h: 14.0,
+            },
+            score: 0.9,
+            text: None,
+        }
+    }
+
+    #[test]
+    fn plates_are_searched_where_something_moved_and_around_plates_on_every_frame() {
+        let (w, h) = (320, 240);
+        let still = luma(w, h, (0, 0, 0));
+        let mut p = RoiPlanner::for_plates(RoiSettings::default(), None).expect("on by default");
+        // The first frame is read whole, then nothing while nothing moves.
+        assert_eq!(plan(&mut p, 0, w, h, &still), None);
+        p.saw(0, &[plate(200.0, 30.0)]);
+        for i in 1..ROI_LAG {
+            assert_eq!(plan(&mut p, i, w, h, &still), Some(vec![]), "frame {i}");
+            p.saw(i, &[]);
+        }
+        // Once the plate's frame is ROI_LAG behind, around it, on every
+        // frame until the next whole-frame pass could have found it again,
+        // and no more.
+        let recent = RoiSettings::default().full_every;
+        for i in ROI_LAG..=ROI_LAG + recent {
+            if i == recent {
+                assert_eq!(plan(&mut p, i, w, h, &still), None, "frame {i}");
+                p.saw(i, &[]);
+                continue;
+            }
+            let rois = plan(&mut p, i, w, h, &still).expect("regions");
+            assert_eq!(rois.len(), 1, "frame {i}: {rois:?}");
+            let r = rois[0].rect;
+            assert!(r[0] <= 200 && r[0] + r[2] >= 260 && r[1] <= 30 && r[1] + r[3] >= 44);
+            p.saw(i, &[]);
+        }
+        let i = ROI_LAG + recent + 1;
+        assert_eq!(plan(&mut p, i, w, h, &still), Some(vec![]));
+        p.saw(i, &[]);
+        // Motion is searched on every frame (faces with a known large size
+        // search it on every other frame only).
+        for (k, i) in (i + 1..i + 5).enumerate() {
+            let data = luma(w, h, (20 + 8 * k, 100, 24));
+            let rois = plan(&mut p, i, w, h, &data).expect("regions");
+            assert!(
+                rois.iter()
+                    .any(|r| r.rect[1] <= 100 && r.rect[1] + r.rect[3] >= 124),
+                "frame {i}: {rois:?}"
+            );
+            p.saw(i, &[]);
+        }
+        // Every full_every frames the whole frame.
+        let mut whole = 0;
+        for i in 0..RoiSettings::default().full_every {
+            whole += usize::from(plan(&mut p, 100 + i, w, h, &still).is_none());
+            p.saw(100 + i, &[]);
+        }
+        assert_eq!(whole, 1);
+    }
+
+    #[test]
+    fn plates_follow_the_faces_plan_in_records_made_before_their_own() {
+        // A record's settings without the field: plates on every whole
+        // frame, as they ran.
+        let old: RoiSettings = serde_json::from_str(
+            r#"{"full_every":32,"block":16,"diff":4,"margin":2,"max_fraction":0.6,"min_side":160,"adaptive":true}"#,
+        )
+        .expect("parses");
+        assert!(!old.plates);
+        assert!(RoiPlanner::for_plates(old, None).is_none());
+        let regions = Regions {
+            faces: Some(vec![Roi::whole(4, 4)]),
+            plates: None,
+        };
+        assert!(regions.of(Class::Plate).is_none());
+        assert_eq!(regions.of(Class::Face).map(<[Roi]>::len), Some(1));
+        assert!(RoiSettings::default().plates);
     }
 
     #[test]
