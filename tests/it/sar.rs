@@ -771,23 +771,27 @@ fn plates_searched_in_regions_are_obscured_wherever_a_whole_frame_search_finds_t
     let rendered = |f: u64, b: &BBox| {
         (letters(f).iter()).any(|&(x, y)| x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h)
     };
-    let mut found: Vec<(u64, BBox)> = Vec::new();
-    let whole = analyse::analyse_with(
-        &clip,
-        &DecodeOptions::default(),
-        &mut sets,
-        opts.tracker,
-        None,
-        &mut |_| {},
-        |f, dets, _| {
-            found.extend(
-                (dets.iter())
-                    .filter(|d| d.class == Class::Plate && rendered(f.index(), &d.bbox))
-                    .map(|d| (f.index(), d.bbox)),
-            )
-        },
-    )
-    .expect("analyses");
+    // Plates on every whole frame (no regions), then in regions: the
+    // tracks, and each frame's plates.
+    let mut run = |roi| {
+        let mut plates: Vec<(u64, BBox)> = Vec::new();
+        let analysis = analyse::analyse_with(
+            &clip,
+            &DecodeOptions::default(),
+            &mut sets,
+            opts.tracker,
+            roi,
+            &mut |_| {},
+            |f, dets, _| {
+                let seen = dets.iter().filter(|d| d.class == Class::Plate);
+                plates.extend(seen.map(|d| (f.index(), d.bbox)));
+            },
+        )
+        .expect("analyses");
+        (analysis, plates)
+    };
+    let (whole, mut found) = run(None);
+    found.retain(|(f, b)| rendered(*f, b));
     // The whole-frame search finds the three plates on most of their 105
     // frames.
     assert!(
@@ -796,16 +800,7 @@ fn plates_searched_in_regions_are_obscured_wherever_a_whole_frame_search_finds_t
         found.len(),
         whole.tracks
     );
-    let regions = analyse::analyse_with(
-        &clip,
-        &DecodeOptions::default(),
-        &mut sets,
-        opts.tracker,
-        opts.roi,
-        &mut |_| {},
-        |_, _, _| {},
-    )
-    .expect("analyses");
+    let (regions, _) = run(opts.roi);
     // What redaction draws: each track box grown by its uncertainty, padded.
     let mut drawn: std::collections::HashMap<u64, Vec<BBox>> = Default::default();
     for t in regions.tracks.iter().filter(|t| t.class == Class::Plate) {

@@ -1390,34 +1390,22 @@ mod tests {
 
     #[test]
     fn a_plate_region_grows_about_its_centre_to_the_least_side_within_the_frame() {
-        // Grown about the centre on both axes.
-        assert_eq!(
-            grown_within([100, 100, 20, 10], 64, (640, 480)),
-            [78, 73, 64, 64]
-        );
-        // Shifted in at the frame's edges, never past them.
-        assert_eq!(
-            grown_within([0, 470, 20, 10], 64, (640, 480)),
-            [0, 416, 64, 64]
-        );
-        assert_eq!(
-            grown_within([630, 0, 10, 10], 64, (640, 480)),
-            [576, 0, 64, 64]
-        );
-        // Already large enough: unchanged; never larger than the frame.
-        assert_eq!(
-            grown_within([10, 20, 300, 200], 64, (640, 480)),
-            [10, 20, 300, 200]
-        );
-        assert_eq!(
-            grown_within([0, 0, 5, 5], 1000, (640, 480)),
-            [0, 0, 640, 480]
-        );
-        // A region reaching past the frame is cut at it, then grown.
-        assert_eq!(
-            grown_within([600, 400, 200, 200], 64, (640, 480)),
-            [576, 400, 64, 80]
-        );
+        // (region, least side, in a 640x480 frame: the region read)
+        let cases = [
+            // Grown about the centre on both axes.
+            ([100, 100, 20, 10], 64, [78, 73, 64, 64]),
+            // Shifted in at the frame's edges, never past them.
+            ([0, 470, 20, 10], 64, [0, 416, 64, 64]),
+            ([630, 0, 10, 10], 64, [576, 0, 64, 64]),
+            // Already large enough: unchanged; never larger than the frame.
+            ([10, 20, 300, 200], 64, [10, 20, 300, 200]),
+            ([0, 0, 5, 5], 1000, [0, 0, 640, 480]),
+            // A region reaching past the frame is cut at it, then grown.
+            ([600, 400, 200, 200], 64, [576, 400, 64, 80]),
+        ];
+        for (rect, least, want) in cases {
+            assert_eq!(grown_within(rect, least, (640, 480)), want, "{rect:?}");
+        }
     }
 
     #[test]
