@@ -459,6 +459,7 @@ def tracks(
     vehicles: bool = True,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
+    face_precision: str = "int8",
     full_every: int = 32,
     sheet: Optional[PathLike] = None,
     overwrite: bool = False,
@@ -472,7 +473,8 @@ def tracks(
     not listed): id, class, first and last frame and time, detections. With ``sheet``, also writes the contact sheet (PNG) for
     picking the requester; an existing file there is replaced only with
     ``overwrite`` (the input never is). ``progress(done, total)`` is called
-    as frames are analysed."""
+    as frames are analysed. The detection settings (``face_precision``
+    and the rest) are :class:`Redactor`'s."""
     out = (
         _obscura.tracks(
             os.fspath(input),
@@ -483,6 +485,7 @@ def tracks(
             vehicles=vehicles,
             face_threshold=face_threshold,
             face_scale=face_scale,
+            face_precision=face_precision,
             full_every=full_every,
             sheet=None if sheet is None else os.fspath(sheet),
             overwrite=overwrite,
@@ -511,6 +514,12 @@ class Redactor:
     whole picture is obscured except the kept tracks' boxes (the safest
     disclosure). With ``moving`` (fixed cameras), every region the motion
     model finds moving is obscured unless it overlaps a kept track.
+    ``face_precision`` is the face model's arithmetic, as
+    ``--face-precision``: ``"int8"`` (the default, about twice as fast) or
+    ``"float"`` (the model as shipped); the record says which ran.
+    ``full_every``: a whole-frame search every that many frames, and in
+    between faces and plates only where something moved or one was
+    recently found (0: every whole frame).
 
     One ``Redactor`` may be shared by threads: calls take turns.
 
@@ -539,6 +548,7 @@ class Redactor:
         pad: float = 1.3,
         face_threshold: float = 0.3,
         face_scale: float = 0.0,
+        face_precision: str = "int8",
         full_every: int = 32,
         crf: int = 18,
         preset: Preset = "veryfast",
@@ -565,6 +575,7 @@ class Redactor:
             pad=pad,
             face_threshold=face_threshold,
             face_scale=face_scale,
+            face_precision=face_precision,
             full_every=full_every,
             crf=crf,
             preset=preset,
@@ -640,6 +651,7 @@ def redact(
     replay: Optional[PathLike] = None,
     face_threshold: float = 0.3,
     face_scale: float = 0.0,
+    face_precision: str = "int8",
     full_every: int = 32,
     crf: int = 18,
     preset: Preset = "veryfast",
@@ -671,6 +683,7 @@ def redact(
         pad=pad,
         face_threshold=face_threshold,
         face_scale=face_scale,
+        face_precision=face_precision,
         full_every=full_every,
         crf=crf,
         preset=preset,

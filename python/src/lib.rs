@@ -12,7 +12,7 @@
 #![deny(missing_docs)]
 
 use numpy::{PyArray, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use obscura_core::detect::{Detector, FaceSettings, PersonSettings, PlateSettings};
+use obscura_core::detect::{Detector, FacePrecision, FaceSettings, PersonSettings, PlateSettings};
 use obscura_core::frame::OwnedFrame;
 use obscura_core::media::{self, DecodeOptions, EveryNth, Frames, RgbConverter};
 use obscura_core::pipeline::analyse::{AnalyseOptions, RoiSettings};
@@ -641,7 +641,8 @@ impl PersonDetector {
 }
 
 /// Detection settings as the CLI's `--faces --plates --face-threshold
-/// --face-scale --full-every --plate-confirm --no-vehicles` give them.
+/// --face-scale --face-precision --full-every --plate-confirm
+/// --no-vehicles` give them.
 #[allow(clippy::too_many_arguments)]
 fn analyse_options(
     faces: bool,
@@ -651,13 +652,14 @@ fn analyse_options(
     vehicles: bool,
     face_threshold: f32,
     face_scale: f32,
+    face_precision: FacePrecision,
     full_every: u64,
 ) -> AnalyseOptions {
     AnalyseOptions {
         faces: faces.then_some(FaceSettings {
             threshold: face_threshold,
             scale: face_scale,
-            ..FaceSettings::default()
+            precision: face_precision,
         }),
         plates: plates.then(|| PlateSettings {
             confirm: plate_confirm,
@@ -687,7 +689,8 @@ impl Redactor {
         *, operator, reason, camera = None, faces = true, plates = true, people = None,
         plate_confirm = false, vehicles = true,
         unmask = Vec::new(), authorisation = None, case_reference = None, style = "mosaic",
-        scene = false, moving = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0, full_every = 32, crf = 18,
+        scene = false, moving = false, pad = 1.3, face_threshold = 0.3, face_scale = 0.0,
+        face_precision = "int8", full_every = 32, crf = 18,
         preset = "veryfast", audio = "copy", db = None, key = None, overwrite = false,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -710,6 +713,7 @@ impl Redactor {
         pad: f32,
         face_threshold: f32,
         face_scale: f32,
+        face_precision: &str,
         full_every: i64,
         crf: i64,
         preset: &str,
@@ -729,6 +733,7 @@ impl Redactor {
                 ..media::EncodeOptions::default()
             };
             let region: Option<PersonRegion> = people.as_deref().map(str::parse).transpose()?;
+            let precision: FacePrecision = face_precision.parse()?;
             let detect = (faces || plates || region.is_some()).then(|| {
                 analyse_options(
                     faces,
@@ -738,6 +743,7 @@ impl Redactor {
                     vehicles,
                     face_threshold,
                     face_scale,
+                    precision,
                     full_every,
                 )
             });
@@ -836,6 +842,7 @@ impl Redactor {
     input, *, faces = true, plates = true, people = None, plate_confirm = false, vehicles = true,
     face_threshold = 0.3,
     face_scale = 0.0,
+    face_precision = "int8",
     full_every = 32, sheet = None, overwrite = false, progress = None,
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -849,6 +856,7 @@ fn tracks(
     vehicles: bool,
     face_threshold: f32,
     face_scale: f32,
+    face_precision: &str,
     full_every: i64,
     sheet: Option<PathBuf>,
     overwrite: bool,
@@ -868,6 +876,7 @@ fn tracks(
         .map(str::parse)
         .transpose()
         .map_err(|e| to_py(py, e))?;
+    let precision: FacePrecision = face_precision.parse().map_err(|e| to_py(py, e))?;
     let opts = analyse_options(
         faces,
         plates,
@@ -876,6 +885,7 @@ fn tracks(
         vehicles,
         face_threshold,
         face_scale,
+        precision,
         full_every,
     );
     let decode = DecodeOptions {
@@ -1111,6 +1121,7 @@ struct Defaults {
     audio: media::AudioPolicy,
     face_threshold: f32,
     face_scale: f32,
+    face_precision: FacePrecision,
     plate_threshold: f32,
     plate_confirm: bool,
     vehicles: bool,
@@ -1138,6 +1149,7 @@ impl Defaults {
             audio: encode.audio,
             face_threshold: face.threshold,
             face_scale: face.scale,
+            face_precision: face.precision,
             plate_threshold: plate.threshold,
             plate_confirm: plate.confirm,
             vehicles: plate.vehicles,

@@ -280,7 +280,8 @@ def test_every_default_is_the_cores():
     from obscura import _obscura
 
     core = _obscura.DEFAULTS
-    assert {"pad", "style", "crf", "preset", "audio", "face_threshold", "full_every"} <= set(core)
+    assert {"pad", "style", "crf", "preset", "audio", "face_threshold", "face_precision", "full_every"} <= set(core)
+    assert core["face_precision"] == "int8"
     # Every face and plate, for redaction and track listing alike.
     assert core["faces"] is True and core["plates"] is True
 
@@ -288,7 +289,7 @@ def test_every_default_is_the_cores():
         return a == b or (isinstance(a, float) and isinstance(b, float) and np.float32(a) == np.float32(b))
 
     plate = {"threshold": core["plate_threshold"], "confirm": core["plate_confirm"]}
-    face = {"threshold": core["face_threshold"], "scale": core["face_scale"]}
+    face = {"threshold": core["face_threshold"], "scale": core["face_scale"], "precision": core["face_precision"]}
     person = {"threshold": core["person_threshold"]}
     checked = 0
     for fn, names in [

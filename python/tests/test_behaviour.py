@@ -236,3 +236,34 @@ def test_people_are_listed_and_obscured_body_or_head(sample, tmp_path):
     recorded = {t["id"] for t in record["tracks"] if t["class"] == "person"}
     assert {r["id"] for r in rows} <= recorded
     assert any(m["name"] == "nanodet" for m in record["detection"]["models"])
+
+
+def test_face_precision_is_chosen_as_on_the_command_line(sample, tmp_path):
+    """``face_precision`` is ``--face-precision``: 8 bits by default, the
+    float model when asked for, a bad value refused before any file is
+    touched; the record says which model ran."""
+    clip = sample("carphone_pristine.mp4")
+    out = tmp_path / "float.mp4"
+    with pytest.raises(obscura.InvalidArgumentError, match="int8 or float"):
+        obscura.Redactor(operator="A. Officer", reason="SAR", face_precision="int4")
+    with pytest.raises(obscura.InvalidArgumentError, match="int8 or float"):
+        obscura.tracks(clip, plates=False, face_precision="half")
+    with pytest.raises(obscura.InvalidArgumentError, match="int8 or float"):
+        obscura.redact(clip, out, operator="A. Officer", reason="SAR", face_precision="")
+    assert not out.exists()
+    runs = {}
+    for precision in ["int8", "float"]:
+        record = obscura.redact(
+            clip, tmp_path / f"{precision}.mp4", operator="A. Officer", reason="SAR",
+            plates=False, face_precision=precision,
+        )
+        assert record["detection"]["settings"]["faces"]["precision"] == precision
+        model = "centerface-int8" if precision == "int8" else "centerface"
+        assert [m["name"] for m in record["detection"]["models"]] == [model], record["detection"]
+        runs[precision] = record["counts"]["face_tracks"]
+    # The same face either way.
+    assert runs["int8"] >= 1 and runs["float"] >= 1, runs
+    default = obscura.redact(
+        clip, tmp_path / "default.mp4", operator="A. Officer", reason="SAR", plates=False
+    )
+    assert default["detection"]["settings"]["faces"]["precision"] == "int8"
