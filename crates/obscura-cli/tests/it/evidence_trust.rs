@@ -225,12 +225,91 @@ fn an_export_killed_mid_run_leaves_no_exhibit_and_the_reference_stays_usable() {
         os("--json"),
     ]));
     assert_eq!(holds.as_array().map(Vec::len), Some(0), "{holds}");
-    // The same reference again: exported, logged and held.
+    // The same reference again: exported, logged and held, and the killed
+    // run's temporary folder is gone.
     let v = ok_json(&obscura(&export_args(&db, &ex)));
     let manifest = PathBuf::from(v["manifest"].as_str().expect("manifest"));
     assert_eq!(manifest, ex.join("JS_1").join("JS_1.manifest.json"));
+    assert_eq!(names(&ex), ["JS_1"]);
     let r = obscura(&[os("verify"), os(&manifest)]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
+}
+
+/// A kill between logging an export and renaming its folder into place
+/// leaves `.REF.obscura-placing`; one between making that folder and
+/// logging it leaves it unlogged. The next export of the reference settles
+/// either, and never places what the trail does not hold.
+#[test]
+fn an_export_cut_short_around_its_audit_entry_is_settled_by_the_next() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let db = d.join("index.db");
+    let rec = d.join("cam07_20261103_081500.avi");
+    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
+    ok_json(&obscura(&[
+        os("index"),
+        os(&rec),
+        os("--camera"),
+        os(&vtest_profile()),
+        os("--db"),
+        os(&db),
+        os("--json"),
+    ]));
+    let ex = d.join("exhibits");
+    let placing = ex.join(".JS_1.obscura-placing");
+    let folder = ex.join("JS_1");
+    let exports = || {
+        let list = ok_json(&obscura(&[
+            os("audit"),
+            os("list"),
+            os("--db"),
+            os(&db),
+            os("--json"),
+        ]));
+        (list.as_array().into_iter().flatten())
+            .filter(|e| e["action"] == "export")
+            .count()
+    };
+
+    // Made but never logged: removed, and the export goes ahead.
+    std::fs::create_dir_all(&placing).expect("placing");
+    std::fs::write(placing.join("JS_1.manifest.json"), b"{}").expect("write");
+    let v = ok_json(&obscura(&export_args(&db, &ex)));
+    assert_eq!(names(&ex), ["JS_1"]);
+    assert_eq!(exports(), 1);
+    let manifest = PathBuf::from(v["manifest"].as_str().expect("manifest"));
+    let logged_sha = sha256(&manifest);
+
+    // Logged but not yet in place: the next export puts it in place, says
+    // so, and logs nothing new.
+    std::fs::rename(&folder, &placing).expect("rename");
+    let out = obscura(&export_args(&db, &ex));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("already exists") && err.contains("cut short"),
+        "{err}"
+    );
+    assert_eq!(names(&ex), ["JS_1"]);
+    assert_eq!(sha256(&manifest), logged_sha);
+    let r = obscura(&[os("verify"), os(&manifest)]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
+    assert_eq!(exports(), 1);
+
+    // A placing folder whose manifest is not the logged one is refused and
+    // left alone: neither placed nor removed.
+    std::fs::rename(&folder, &placing).expect("rename");
+    let tampered = placing.join("JS_1.manifest.json");
+    let mut bytes = std::fs::read(&tampered).expect("read");
+    bytes.push(b'\n');
+    std::fs::write(&tampered, &bytes).expect("write");
+    let out = obscura(&export_args(&db, &ex));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("not the one the audit trail logged"), "{err}");
+    assert_eq!(names(&ex), [".JS_1.obscura-placing"]);
+    assert_eq!(std::fs::read(&tampered).expect("read"), bytes);
+    assert_eq!(exports(), 1);
 }
 
 #[test]

@@ -354,7 +354,8 @@ impl Exporter {
 /// (signed with `key`), holds and the audit entry, all or nothing: the
 /// exhibit is built in a temporary folder `DIR/.REF.obscura-tmp-PID` and
 /// renamed to `DIR/REF` only once complete and logged. Nothing is left in the
-/// directory if it fails.
+/// directory if it fails, and a folder `DIR/REF` is never there unlogged,
+/// even if the process is killed: see [`build_and_place`] for the order.
 ///
 /// # Errors
 /// `InvalidArgument` for missing fields, an empty range, or an exhibit
@@ -423,6 +424,24 @@ pub fn export(
     }
     let stem = file_stem(&req.exhibit);
     let folder = exhibit_dir(&req.out_dir, &req.exhibit);
+    let pending = pending_dir(&req.out_dir, &stem);
+    if std::fs::symlink_metadata(&pending).is_ok() {
+        // A placement a kill interrupted: completed if it was logged,
+        // removed if it was not, before anything else is decided.
+        let tx = index
+            .conn_mut()
+            .write()
+            .map_err(|e| db_err(&db, "cannot lock index", e))?;
+        let settled = settle_pending(&tx, &db, req, &folder, &pending)?;
+        tx.commit()
+            .map_err(|e| db_err(&db, "cannot release the index", e))?;
+        if let Some(seq) = settled {
+            return Err(invalid(format!(
+                "already exists (exhibits are never overwritten): the export logged at audit entry {seq} had been cut short before its folder was put in place, and now is"
+            ))
+            .with_path(&folder));
+        }
+    }
     if std::fs::symlink_metadata(&folder).is_ok() {
         let logged: bool = index
             .conn()
@@ -436,7 +455,7 @@ pub fn export(
             "already exists (exhibits are never overwritten)".to_string()
         } else {
             format!(
-                "already exists, and no export of {:?} is in this index's audit trail (an export interrupted between placing the folder and logging it, or another index's): check it, then log it or move it away; exhibits are never overwritten",
+                "already exists, and no export of {:?} is in this index's audit trail (another index's export, or a folder put there by hand): check it, then move it away; exhibits are never overwritten",
                 req.exhibit.trim()
             )
         })
@@ -490,6 +509,7 @@ struct TempDir {
 
 impl TempDir {
     fn create(dir: &Path, stem: &str) -> Result<TempDir> {
+        crate::output::clean_stale_temps(dir);
         let path = dir.join(format!(".{stem}.obscura-tmp-{}", std::process::id()));
         if std::fs::symlink_metadata(&path).is_ok() {
             std::fs::remove_dir_all(&path)
@@ -520,15 +540,19 @@ fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Builds the whole exhibit in `work`, then logs it and puts it in place.
 ///
-/// Order: the masters, working copies, manifest and signature are written
-/// and flushed in `work`; the audit entry and holds are written in an
-/// `IMMEDIATE` transaction; `work` is renamed to the exhibit folder; the
-/// transaction is committed. If the commit fails the folder is removed
-/// again. A crash before the rename leaves only the temporary folder (no
-/// final name, nothing logged); a crash between the rename and the commit
-/// leaves a complete, verifiable exhibit that is not logged, which a new
-/// export under the same reference names as such (the trail never claims
-/// an export that is not there).
+/// Order, so that a kill at any point leaves either nothing under the
+/// exhibit's name and nothing logged, or a logged exhibit:
+/// 1. the masters, working copies, manifest and signature are written and
+///    flushed in `work` (a kill leaves a temporary folder that the next
+///    output written there removes);
+/// 2. in an `IMMEDIATE` transaction, the audit entry and holds are written
+///    and `work` is renamed to `DIR/.REF.obscura-placing`, then the
+///    transaction is committed (a kill before the commit leaves that folder
+///    unlogged, and the next export of the reference, under the same lock,
+///    removes it);
+/// 3. the placing folder is renamed to `DIR/REF` (a kill before that leaves
+///    a logged, complete folder, which the next export of the reference
+///    puts in place after checking its manifest is the logged one).
 #[allow(clippy::too_many_arguments)]
 fn build_and_place(
     index: &mut Store,
@@ -577,10 +601,17 @@ fn build_and_place(
     let manifest_sha = write_manifest(&manifest, key, &manifest_tmp, &manifest_dest)?;
     sync_dir(&dir)?;
 
+    let pending = pending_dir(&req.out_dir, stem);
     let tx = index
         .conn_mut()
         .write()
         .map_err(|e| db_err(&db, "cannot lock index", e))?;
+    // Another export of this reference may have been cut short while this
+    // one was built.
+    settle_pending(&tx, &db, req, folder, &pending)?;
+    if std::fs::symlink_metadata(folder).is_ok() {
+        return Err(invalid("already exists (exhibits are never overwritten)").with_path(folder));
+    }
     let holds = if req.hold {
         retention::hold_tx(
             &tx,
@@ -601,21 +632,29 @@ fn build_and_place(
     if let Some(k) = key {
         audit::sign_head_tx(&tx, &db, k)?;
     }
-    if std::fs::symlink_metadata(folder).is_ok() {
-        return Err(invalid("already exists (exhibits are never overwritten)").with_path(folder));
-    }
-    std::fs::rename(&dir, folder).map_err(|e| {
-        Error::io(e, "cannot move the finished exhibit into place").with_path(folder)
+    std::fs::rename(&dir, &pending).map_err(|e| {
+        Error::io(e, "cannot move the finished exhibit towards its place").with_path(&pending)
     })?;
+    work.placed = true;
     if let Err(e) = tx
         .commit()
         .map_err(|e| db_err(&db, "cannot commit the export's audit entry", e))
     {
         // Not logged: not placed either.
-        let _ = std::fs::remove_dir_all(folder);
+        let _ = std::fs::remove_dir_all(&pending);
         return Err(e);
     }
-    work.placed = true;
+    place(&pending, folder, &manifest_name, &manifest_sha).map_err(|e| {
+        Error::new(
+            e.kind(),
+            format!(
+                "the export is logged (audit entry {}) and complete in {}, but {e}; export the same reference again to put it in place",
+                logged.seq,
+                pending.display()
+            ),
+        )
+        .with_path(folder)
+    })?;
     if let Some(parent) = folder.parent() {
         let _ = sync_dir(parent);
     }
@@ -633,6 +672,97 @@ fn build_and_place(
         holds_placed: holds.len(),
         audit_seq: logged.seq,
     })
+}
+
+/// Where a logged exhibit waits to be renamed into place:
+/// `DIR/.REF.obscura-placing`. Not a temporary name: no process id, so
+/// clearing stale temporaries never removes it.
+fn pending_dir(dir: &Path, stem: &str) -> PathBuf {
+    dir.join(format!(".{stem}.obscura-placing"))
+}
+
+/// Renames the logged exhibit at `pending` to `folder`. Done already (by
+/// another export settling it) when `folder` holds the same manifest.
+fn place(pending: &Path, folder: &Path, manifest_name: &Path, manifest_sha: &str) -> Result<()> {
+    if std::fs::symlink_metadata(folder).is_err() {
+        if let Err(e) = std::fs::rename(pending, folder) {
+            let placed = std::fs::symlink_metadata(pending).is_err()
+                && hash_file(&folder.join(manifest_name)).ok().as_deref() == Some(manifest_sha);
+            if !placed {
+                return Err(Error::io(e, "cannot move the finished exhibit into place"));
+            }
+        }
+        return Ok(());
+    }
+    let same = hash_file(&folder.join(manifest_name)).ok().as_deref() == Some(manifest_sha);
+    if same && std::fs::symlink_metadata(pending).is_err() {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "{} already exists beside it",
+        folder.display()
+    )))
+}
+
+/// Settles the placing folder a killed export of `req`'s reference left
+/// at `pending`, under the index's write lock `tx` (held by every export
+/// from before it makes that folder until it is logged, so the folder is
+/// never another export's work in progress). If its manifest is that of a
+/// logged export of the reference, it is put in place and that entry's
+/// number returned. If no export of the reference is logged, it never was
+/// one, and is removed. Otherwise (the manifest changed since, or another
+/// export of the reference is logged) it is refused, and left as it is.
+fn settle_pending(
+    tx: &crate::store::db::Tx<'_>,
+    db: &Path,
+    req: &ExportRequest,
+    folder: &Path,
+    pending: &Path,
+) -> Result<Option<i64>> {
+    if std::fs::symlink_metadata(pending).is_err() {
+        return Ok(None);
+    }
+    let manifest_name = manifest_path(Path::new(""), &req.exhibit);
+    let sha = hash_file(&pending.join(&manifest_name)).ok();
+    let logged: Vec<(i64, String)> = tx
+        .query_map(
+            "SELECT seq, details FROM audit WHERE action = 'export' AND subject = ?1 ORDER BY seq",
+            args![req.exhibit.trim()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(|e| db_err(db, "cannot read the audit trail", e))?;
+    let seq = sha.as_deref().and_then(|sha| {
+        logged.iter().rev().find_map(|(seq, details)| {
+            let d: serde_json::Value = serde_json::from_str(details).ok()?;
+            (d.get("manifest_sha256")?.as_str()? == sha).then_some(*seq)
+        })
+    });
+    match (seq, sha) {
+        (Some(seq), Some(sha)) => {
+            place(pending, folder, &manifest_name, &sha).map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!(
+                        "the export logged at audit entry {seq} was cut short before its folder was put in place, and cannot be now: {e}"
+                    ),
+                )
+                .with_path(pending)
+            })?;
+            Ok(Some(seq))
+        }
+        _ if !logged.is_empty() => Err(invalid(format!(
+            "is left from an export of {:?} cut short, but its manifest is not the one the audit trail logged for that reference: check it, then move it away",
+            req.exhibit.trim()
+        ))
+        .with_path(pending)),
+        _ => {
+            std::fs::remove_dir_all(pending).map_err(|e| {
+                Error::io(e, "cannot remove an export that was cut short before it was logged")
+                    .with_path(pending)
+            })?;
+            Ok(None)
+        }
+    }
 }
 
 impl Manifest {
