@@ -99,8 +99,43 @@ impl PendingFile {
     /// `Io` if syncing or moving fails, `AlreadyExists` if a file took the
     /// final name meanwhile; the temporary file is removed.
     pub fn commit(mut self) -> Result<PathBuf> {
+        self.flush()?;
+        self.place()?;
+        Ok(self.dest.clone())
+    }
+
+    /// Moves several finished files into place as nearly at once as the
+    /// file system allows: all are flushed first, then renamed one after
+    /// the other with nothing in between. If one cannot be placed, those
+    /// placed before it are removed again and the rest are dropped, so the
+    /// set appears whole or not at all unless the process is killed between
+    /// two renames. Returns the names, in order.
+    ///
+    /// # Errors
+    /// As [`PendingFile::commit`].
+    pub fn commit_all(files: Vec<PendingFile>) -> Result<Vec<PathBuf>> {
+        for f in &files {
+            f.flush()?;
+        }
+        let mut placed: Vec<PathBuf> = Vec::with_capacity(files.len());
+        for mut f in files {
+            if let Err(e) = f.place() {
+                for p in &placed {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(e);
+            }
+            placed.push(f.dest.clone());
+        }
+        Ok(placed)
+    }
+
+    fn flush(&self) -> Result<()> {
         let sync = std::fs::File::open(&self.tmp).and_then(|f| f.sync_all());
-        sync.map_err(|e| Error::io(e, "cannot flush output").with_path(&self.dest))?;
+        sync.map_err(|e| Error::io(e, "cannot flush output").with_path(&self.dest))
+    }
+
+    fn place(&mut self) -> Result<()> {
         if self.replace {
             std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
                 Error::io(e, "cannot move finished output into place").with_path(&self.dest)
@@ -113,7 +148,7 @@ impl PendingFile {
             // Make the new name durable too; a failure here loses nothing.
             let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
         }
-        Ok(self.dest.clone())
+        Ok(())
     }
 }
 
@@ -367,6 +402,37 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidArgument);
         let err = PendingFile::new(dir.join("nope/b.txt"), &[]).expect_err("no dir");
         assert_eq!(err.kind(), ErrorKind::NotFound);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn files_committed_together_appear_together_or_not_at_all() {
+        let dir = temp_dir("together");
+        let (video, record) = (dir.join("out.mp4"), dir.join("out.mp4.redaction.json"));
+        let pending = |bytes: &[u8; 1]| {
+            let v = PendingFile::new(&video, &[]).expect("free");
+            let r = PendingFile::new(&record, &[]).expect("free");
+            std::fs::write(v.tmp_path(), bytes).expect("write");
+            std::fs::write(r.tmp_path(), bytes).expect("write");
+            (v, r)
+        };
+        // The record's name is taken while both are written: the video,
+        // placed first, is taken back, and nothing of this run is left.
+        let (v, r) = pending(b"a");
+        std::fs::write(&record, b"someone else's").expect("write");
+        let err = PendingFile::commit_all(vec![v, r]).expect_err("taken");
+        assert_eq!(err.kind(), ErrorKind::AlreadyExists);
+        assert!(!video.exists());
+        assert_eq!(std::fs::read(&record).expect("read"), b"someone else's");
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 1);
+
+        std::fs::remove_file(&record).expect("remove");
+        let (v, r) = pending(b"b");
+        let placed = PendingFile::commit_all(vec![v, r]).expect("placed");
+        assert_eq!(placed, [video.clone(), record.clone()]);
+        assert_eq!(std::fs::read(&video).expect("read"), b"b");
+        assert_eq!(std::fs::read(&record).expect("read"), b"b");
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 2);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

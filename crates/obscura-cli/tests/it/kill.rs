@@ -104,6 +104,7 @@ fn kill_9_during_transcode_and_redact_leaves_nothing_partial() {
                 frames,
                 "redact killed at {ms} ms left a partial output"
             );
+            assert!(record.exists(), "an output without its record");
         }
         if record.exists() {
             let v: serde_json::Value =

@@ -600,7 +600,20 @@ impl Encoder {
     ///
     /// # Errors
     /// `Encode`/`Io` on failure; the partial file is removed.
-    pub fn finish(mut self) -> Result<EncodeSummary> {
+    pub fn finish(self) -> Result<EncodeSummary> {
+        let (summary, out) = self.finish_unplaced()?;
+        out.commit()?;
+        Ok(summary)
+    }
+
+    /// Finishes the file as [`Encoder::finish`] does but leaves it under its
+    /// temporary name, for the caller to place with whatever must appear
+    /// with it (a redaction's record). The summary's `path` is where it
+    /// will go.
+    ///
+    /// # Errors
+    /// As [`Encoder::finish`].
+    pub(crate) fn finish_unplaced(mut self) -> Result<(EncodeSummary, PendingFile)> {
         let dest = self.out.dest().to_path_buf();
         self.encoder
             .send_eof()
@@ -628,16 +641,18 @@ impl Encoder {
             padded,
             ..
         } = self;
-        // Close the file before renaming it.
+        // Close the file before it is renamed.
         drop(octx);
-        let path = out.commit()?;
-        Ok(EncodeSummary {
-            path,
-            frames,
-            audio_streams,
-            discontinuities,
-            padded_to: padded,
-        })
+        Ok((
+            EncodeSummary {
+                path: out.dest().to_path_buf(),
+                frames,
+                audio_streams,
+                discontinuities,
+                padded_to: padded,
+            },
+            out,
+        ))
     }
 }
 

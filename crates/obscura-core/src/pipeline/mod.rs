@@ -135,14 +135,15 @@ impl<'a> Sink<'a> {
         self.written
     }
 
-    /// Checks every frame of the input was written, then finishes the file
-    /// (it appears under its name only now).
-    pub(crate) fn finish(self) -> Result<PipelineSummary> {
+    /// Checks every frame of the input was written, then finishes the
+    /// file, still under its temporary name: the caller places it (the
+    /// summary's `output` is where it goes).
+    pub(crate) fn finish_unplaced(self) -> Result<(PipelineSummary, crate::output::PendingFile)> {
         let (info, input, written) = (self.info, self.input, self.written);
         info.check_all_decoded(written, input, "; no output written")?;
-        let done = self.encoder.finish()?;
+        let (done, out) = self.encoder.finish_unplaced()?;
         let seconds = self.started.elapsed().as_secs_f64();
-        Ok(PipelineSummary {
+        let summary = PipelineSummary {
             input: input.to_path_buf(),
             output: done.path,
             frames_in: info.frames,
@@ -160,7 +161,8 @@ impl<'a> Sink<'a> {
             } else {
                 0.0
             },
-        })
+        };
+        Ok((summary, out))
     }
 }
 
@@ -174,8 +176,25 @@ pub fn run<P>(
     output: &Path,
     opts: &PipelineOptions,
     progress: &mut dyn FnMut(Progress),
-    mut process: P,
+    process: P,
 ) -> Result<PipelineSummary>
+where
+    P: FnMut(&mut FrameViewMut<'_>, FrameInfo) -> Result<()>,
+{
+    let (summary, out) = run_unplaced(input, output, opts, progress, process)?;
+    out.commit()?;
+    Ok(summary)
+}
+
+/// As [`run`], but the output stays under its temporary name for the
+/// caller to place (with a redaction's record).
+pub(crate) fn run_unplaced<P>(
+    input: &Path,
+    output: &Path,
+    opts: &PipelineOptions,
+    progress: &mut dyn FnMut(Progress),
+    mut process: P,
+) -> Result<(PipelineSummary, crate::output::PendingFile)>
 where
     P: FnMut(&mut FrameViewMut<'_>, FrameInfo) -> Result<()>,
 {
@@ -203,12 +222,12 @@ where
         }
     }
     let done = sink.written();
-    let summary = sink.finish()?;
+    let finished = sink.finish_unplaced()?;
     progress(Progress {
         frames: done,
         total: info.frames,
     });
-    Ok(summary)
+    Ok(finished)
 }
 
 /// Re-encodes `input` to H.264/MP4 at `output`, unchanged frame for frame:

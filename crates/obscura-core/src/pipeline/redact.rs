@@ -1027,11 +1027,9 @@ pub(crate) fn redact_using(
         )?,
     };
     let masks = renderer.into_masks();
-    let written = rendered.summary.output.clone();
-    // The output is complete; if the record cannot be made, it goes.
-    complete(input, output, opts, setup, rendered, masks).inspect_err(|_| {
-        let _ = std::fs::remove_file(&written);
-    })
+    // The output is complete under its temporary name; if the record
+    // cannot be made, it goes with it.
+    complete(input, output, opts, setup, rendered, masks)
 }
 
 /// What a redaction settles before any frame is decoded: the replayed
@@ -1163,6 +1161,9 @@ pub(super) fn profile_of(
 /// What rendering the output did, for the record.
 struct Rendered {
     summary: pipeline::PipelineSummary,
+    /// The output, finished under its temporary name: it is placed with
+    /// the record, once that is written.
+    output: PendingFile,
     /// What the output was encoded with.
     encode: EncodeOptions,
     plan: Plan,
@@ -1246,9 +1247,10 @@ impl DetectPass<'_> {
             let (analysis, tracks, plan, moving) = detected?;
             Ok((analysis, tracks, plan, moving, sink))
         })?;
-        let summary = sink.finish()?;
+        let (summary, output) = sink.finish_unplaced()?;
         Ok(Rendered {
             summary,
+            output,
             encode,
             plan,
             tracks,
@@ -1298,7 +1300,7 @@ impl DetectPass<'_> {
         let tracks = track_records(&analysis, &keep, opts, w, h);
         let kept = plan_of(&tracks, true);
         let moving = moving_records(&moving, &kept);
-        let (summary, plan) = render_tracks(
+        let (summary, output, plan) = render_tracks(
             input,
             output,
             opts,
@@ -1309,6 +1311,7 @@ impl DetectPass<'_> {
         )?;
         Ok(Rendered {
             summary,
+            output,
             encode: opts.pipeline.encode.clone(),
             plan,
             tracks,
@@ -1546,7 +1549,7 @@ fn render_known(
             None => e,
         })?;
     }
-    let (summary, plan) = render_tracks(
+    let (summary, output, plan) = render_tracks(
         input,
         output,
         opts,
@@ -1557,6 +1560,7 @@ fn render_known(
     )?;
     Ok(Rendered {
         summary,
+        output,
         encode: opts.pipeline.encode.clone(),
         plan,
         tracks,
@@ -1568,8 +1572,8 @@ fn render_known(
 }
 
 /// Renders `tracks` (drawn, and kept for a scene redaction) and the manual
-/// boxes through the one pipeline loop; returns the summary and the plan
-/// drawn.
+/// boxes through the one pipeline loop; returns the summary, the output
+/// (not yet placed) and the plan drawn.
 fn render_tracks(
     input: &Path,
     output: &Path,
@@ -1578,20 +1582,22 @@ fn render_tracks(
     renderer: &mut Renderer<'_>,
     manual: &[ManualBox],
     progress: &mut dyn FnMut(Progress),
-) -> Result<(pipeline::PipelineSummary, Plan)> {
+) -> Result<(pipeline::PipelineSummary, PendingFile, Plan)> {
     let mut plan = drawing_plan(tracks);
     add_moving(&mut plan, moving);
     let kept = plan_of(tracks, true);
-    let summary = pipeline::run(input, output, &opts.pipeline, progress, |frame, fi| {
-        let boxes = boxes_at(&plan, manual, fi.index, u64::MAX);
-        let kept = kept.get(&fi.index).map_or(&[][..], Vec::as_slice);
-        renderer.draw(frame, &boxes, kept)
-    })?;
-    Ok((summary, plan))
+    let (summary, out) =
+        pipeline::run_unplaced(input, output, &opts.pipeline, progress, |frame, fi| {
+            let boxes = boxes_at(&plan, manual, fi.index, u64::MAX);
+            let kept = kept.get(&fi.index).map_or(&[][..], Vec::as_slice);
+            renderer.draw(frame, &boxes, kept)
+        })?;
+    Ok((summary, out, plan))
 }
 
-/// Once the output is complete: the hashes, the record, and the record
-/// written beside the output (the caller removes the output on error).
+/// Once the output is complete under its temporary name: the hashes, the
+/// record, and then output and record placed together. On error neither
+/// appears.
 fn complete(
     input: &Path,
     output: &Path,
@@ -1614,7 +1620,7 @@ fn complete(
             .with_path(input));
         }
     }
-    let output_sha = crate::hash::file_sha256(&r.summary.output)
+    let output_sha = crate::hash::file_sha256(r.output.tmp_path())
         .map_err(|e| Error::io(e, "cannot hash output").with_path(output))?;
     let masks_applied = masks
         .map(|(_, _, set)| applied_masks(&set, r.summary.frames_out))
@@ -1697,7 +1703,9 @@ fn complete(
     let record_out = setup.record_out;
     std::fs::write(record_out.tmp_path(), json)
         .map_err(|e| Error::io(e, "cannot write record").with_path(record_out.dest()))?;
-    record_out.commit()?;
+    // Output and record appear together, only now that both are whole:
+    // an output never waits under its name while its record is made.
+    PendingFile::commit_all(vec![r.output, record_out])?;
     Ok(record)
 }
 
