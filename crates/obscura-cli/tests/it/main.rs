@@ -1218,7 +1218,29 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (code, v) = json_run(&[
+    let disclose = || {
+        json_run(&[
+            os("disclose"),
+            os(&red),
+            os("--db"),
+            os(&db),
+            os("--recipient"),
+            os("Data subject (SAR 2026-118)"),
+            os("--reason"),
+            os("subject access request"),
+            os("--operator"),
+            os("A Officer"),
+            os("--json"),
+        ])
+    };
+    // A record edited after its redaction was logged (its output still
+    // the recorded one) is not disclosed, and nothing is logged.
+    let record = d.join("cam7.mp4.redaction.json");
+    let logged_record = std::fs::read(&record).expect("record");
+    let mut edited: serde_json::Value = serde_json::from_slice(&logged_record).expect("json");
+    edited["reason"] = "routine".into();
+    std::fs::write(&record, serde_json::to_vec(&edited).expect("json")).expect("edit");
+    let out = obscura(&[
         os("disclose"),
         os(&red),
         os("--db"),
@@ -1229,10 +1251,17 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
         os("subject access request"),
         os("--operator"),
         os("A Officer"),
-        os("--json"),
     ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("not the record logged"), "{err}");
+    std::fs::write(&record, &logged_record).expect("restore");
+    let (code, v) = disclose();
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["action"], "disclosure");
+    let details: serde_json::Value =
+        serde_json::from_str(v["details"].as_str().expect("details")).expect("json");
+    assert_eq!(details["redaction_entry"], 3, "{details}");
     let (_, list) = json_run(&[os("audit"), os("list"), os("--db"), os(&db), os("--json")]);
     let actions: Vec<&str> = list
         .as_array()

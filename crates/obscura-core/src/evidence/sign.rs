@@ -107,8 +107,8 @@ impl SecretKey {
         let pubf = PendingFile::new(public, &[])?;
         std::fs::write(pubf.tmp_path(), format!("{}\n", self.public_key().to_hex()))
             .map_err(|e| Error::io(e, "cannot write key").with_path(public))?;
-        secret.commit()?;
-        pubf.commit()?;
+        // Both or neither.
+        PendingFile::commit_all(vec![secret, pubf])?;
         Ok(())
     }
 

@@ -68,12 +68,16 @@ pub fn log_redaction(
 /// exhibit: `what` is a redaction record (`OUTPUT.redaction.json`), the
 /// redacted video next to its record, or an export manifest. The file's
 /// current sha256 must still be the one recorded, so what is logged is
-/// what leaves.
+/// what leaves. A redacted output whose redaction this trail logged must
+/// come with the record logged then (an edited record, one excusing a
+/// face for instance, is refused); the entry's `redaction_entry` names that
+/// redaction's entry, or is null where the redaction was not logged here.
 ///
 /// # Errors
 /// `InvalidArgument` for a missing recipient, reason or operator, or a
 /// file that is neither a record nor a manifest; `Corrupt` when the output
-/// no longer matches its record; `Database` on SQLite failures.
+/// no longer matches its record or the record is not the one logged with
+/// the output's redaction; `Database` on database failures.
 pub fn log_disclosure(
     index: &mut Store,
     what: &Path,
@@ -152,6 +156,8 @@ pub fn log_disclosure(
             )
             .with_path(&output));
         }
+        let logged = logged_redaction(index, &output_sha, &record_sha)
+            .map_err(|e| e.with_path(&record_path))?;
         (
             output.to_string_lossy().into_owned(),
             serde_json::json!({
@@ -162,6 +168,7 @@ pub fn log_disclosure(
                 "record_sha256": record_sha,
                 "input_sha256": record.input.sha256,
                 "case_reference": record.case_reference,
+                "redaction_entry": logged,
             }),
         )
     };
@@ -169,4 +176,46 @@ pub fn log_disclosure(
     index
         .append_audit_all(std::slice::from_ref(&entry), key)
         .map(|mut v| v.remove(0))
+}
+
+/// The audit entry that logged the redaction making the output with sha256
+/// `output_sha` with the record `record_sha`; `None` if no redaction of that
+/// output is logged.
+///
+/// # Errors
+/// `Corrupt` when redactions of that output are logged but none with this
+/// record: the record was changed since.
+fn logged_redaction(index: &Store, output_sha: &str, record_sha: &str) -> Result<Option<i64>> {
+    let db = index.path().to_path_buf();
+    let rows: Vec<(i64, String)> = index
+        .conn()
+        .query_map(
+            "SELECT seq, details FROM audit WHERE action = ?1 ORDER BY seq",
+            crate::store::db::args![Action::Redaction.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(|e| crate::store::db_err(&db, "cannot read the audit trail", e))?;
+    let mut of_output = Vec::new();
+    for (seq, details) in rows {
+        let Ok(d) = serde_json::from_str::<serde_json::Value>(&details) else {
+            continue;
+        };
+        let field = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        if field("output_sha256").as_deref() != Some(output_sha) {
+            continue;
+        }
+        if field("record_sha256").as_deref() == Some(record_sha) {
+            return Ok(Some(seq));
+        }
+        of_output.push(seq);
+    }
+    match of_output.last() {
+        None => Ok(None),
+        Some(seq) => Err(Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "record sha256 {record_sha} is not the record logged with this output's redaction (audit entry {seq}): the record changed since it was logged; not disclosed"
+            ),
+        )),
+    }
 }
