@@ -173,17 +173,7 @@ fn an_export_killed_mid_run_leaves_no_exhibit_and_the_reference_stays_usable() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
     let db = d.join("index.db");
-    let rec = d.join("cam07_20261103_081500.avi");
-    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
-    ok_json(&obscura(&[
-        os("index"),
-        os(&rec),
-        os("--camera"),
-        os(&vtest_profile()),
-        os("--db"),
-        os(&db),
-        os("--json"),
-    ]));
+    super::index_vtest_as_camera_7(d, &db);
     let ex = d.join("exhibits");
     let mut child = Command::new(env!("CARGO_BIN_EXE_obscura"))
         .args(export_args(&db, &ex))
@@ -244,17 +234,7 @@ fn an_export_cut_short_around_its_audit_entry_is_settled_by_the_next() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
     let db = d.join("index.db");
-    let rec = d.join("cam07_20261103_081500.avi");
-    std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
-    ok_json(&obscura(&[
-        os("index"),
-        os(&rec),
-        os("--camera"),
-        os(&vtest_profile()),
-        os("--db"),
-        os(&db),
-        os("--json"),
-    ]));
+    super::index_vtest_as_camera_7(d, &db);
     let ex = d.join("exhibits");
     let placing = ex.join(".JS_1.obscura-placing");
     let folder = ex.join("JS_1");

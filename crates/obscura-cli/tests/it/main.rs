@@ -1104,10 +1104,9 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit() {
     }
 }
 
-fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let d = dir.path();
-    let db = test_db(d, "index.db", b);
+/// vtest.avi copied into `d` as camera 7's recording from 2026-11-03
+/// 08:15:00 and indexed into `db`; returns the copy.
+fn index_vtest_as_camera_7(d: &Path, db: &Path) -> PathBuf {
     let rec = d.join("cam07_20261103_081500.avi");
     std::fs::copy(sample("vtest.avi"), &rec).expect("copy");
     ok_json(&obscura(&[
@@ -1116,9 +1115,17 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
         os("--camera"),
         os(&vtest_profile()),
         os("--db"),
-        os(&db),
+        os(db),
         os("--json"),
     ]));
+    rec
+}
+
+fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let db = test_db(d, "index.db", b);
+    let rec = index_vtest_as_camera_7(d, &db);
     let key = d.join("signing.key");
     let out = obscura(&[os("audit"), os("keygen"), os("--out"), os(&key)]);
     assert!(out.status.success());
@@ -1218,29 +1225,7 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let disclose = || {
-        json_run(&[
-            os("disclose"),
-            os(&red),
-            os("--db"),
-            os(&db),
-            os("--recipient"),
-            os("Data subject (SAR 2026-118)"),
-            os("--reason"),
-            os("subject access request"),
-            os("--operator"),
-            os("A Officer"),
-            os("--json"),
-        ])
-    };
-    // A record edited after its redaction was logged (its output still
-    // the recorded one) is not disclosed, and nothing is logged.
-    let record = d.join("cam7.mp4.redaction.json");
-    let logged_record = std::fs::read(&record).expect("record");
-    let mut edited: serde_json::Value = serde_json::from_slice(&logged_record).expect("json");
-    edited["reason"] = "routine".into();
-    std::fs::write(&record, serde_json::to_vec(&edited).expect("json")).expect("edit");
-    let out = obscura(&[
+    let disclose = [
         os("disclose"),
         os(&red),
         os("--db"),
@@ -1251,12 +1236,21 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
         os("subject access request"),
         os("--operator"),
         os("A Officer"),
-    ]);
+        os("--json"),
+    ];
+    // A record edited after its redaction was logged (its output still
+    // the recorded one) is not disclosed, and nothing is logged.
+    let record = d.join("cam7.mp4.redaction.json");
+    let logged_record = std::fs::read(&record).expect("record");
+    let mut edited: serde_json::Value = serde_json::from_slice(&logged_record).expect("json");
+    edited["reason"] = "routine".into();
+    std::fs::write(&record, serde_json::to_vec(&edited).expect("json")).expect("edit");
+    let out = obscura(&disclose);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("not the record logged"), "{err}");
     std::fs::write(&record, &logged_record).expect("restore");
-    let (code, v) = disclose();
+    let (code, v) = json_run(&disclose);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["action"], "disclosure");
     let details: serde_json::Value =
