@@ -424,48 +424,7 @@ pub fn export(
     }
     let stem = file_stem(&req.exhibit);
     let folder = exhibit_dir(&req.out_dir, &req.exhibit);
-    let pending = pending_dir(&req.out_dir, &stem);
-    if std::fs::symlink_metadata(&pending).is_ok() {
-        // A placement a kill interrupted: completed if it was logged,
-        // removed if it was not, before anything else is decided.
-        let tx = index
-            .conn_mut()
-            .write()
-            .map_err(|e| db_err(&db, "cannot lock index", e))?;
-        let settled = settle_pending(&tx, &db, req, &folder, &pending)?;
-        tx.commit()
-            .map_err(|e| db_err(&db, "cannot release the index", e))?;
-        if let Some(seq) = settled {
-            return Err(invalid(format!(
-                "already exists (exhibits are never overwritten): the export logged at audit entry {seq} had been cut short before its folder was put in place, and now is"
-            ))
-            .with_path(&folder));
-        }
-    }
-    if std::fs::symlink_metadata(&folder).is_ok() {
-        let logged: bool = index
-            .conn()
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM audit WHERE action = 'export' AND subject = ?1)",
-                args![req.exhibit.trim()],
-                |r| r.get(0),
-            )
-            .map_err(|e| db_err(&db, "cannot read the audit trail", e))?;
-        return Err(invalid(if logged {
-            "already exists (exhibits are never overwritten)".to_string()
-        } else {
-            format!(
-                "already exists, and no export of {:?} is in this index's audit trail (another index's export, or a folder put there by hand): check it, then move it away; exhibits are never overwritten",
-                req.exhibit.trim()
-            )
-        })
-        .with_path(&folder));
-    }
-    // An exhibit written before each had a folder of its own.
-    let flat = manifest_path(&req.out_dir, &req.exhibit);
-    if std::fs::symlink_metadata(&flat).is_ok() {
-        return Err(invalid("already exists (exhibits are never overwritten)").with_path(&flat));
-    }
+    refuse_taken(index, req, &folder, &pending_dir(&req.out_dir, &stem))?;
     // Directories this export creates, removed again if it fails.
     let mut created: Vec<PathBuf> = req
         .out_dir
@@ -484,6 +443,59 @@ pub fn export(
     }
     remove_created(&created);
     result
+}
+
+/// Refuses an exhibit whose name is taken in the directory, after
+/// settling what a killed export of the reference left at `pending`.
+fn refuse_taken(
+    index: &mut Store,
+    req: &ExportRequest,
+    folder: &Path,
+    pending: &Path,
+) -> Result<()> {
+    let db = index.path().to_path_buf();
+    if std::fs::symlink_metadata(pending).is_ok() {
+        // A placement a kill interrupted: completed if it was logged,
+        // removed if it was not, before anything else is decided.
+        let tx = index
+            .conn_mut()
+            .write()
+            .map_err(|e| db_err(&db, "cannot lock index", e))?;
+        let settled = settle_pending(&tx, &db, req, folder, pending)?;
+        tx.commit()
+            .map_err(|e| db_err(&db, "cannot release the index", e))?;
+        if let Some(seq) = settled {
+            return Err(invalid(format!(
+                "already exists (exhibits are never overwritten): the export logged at audit entry {seq} had been cut short before its folder was put in place, and now is"
+            ))
+            .with_path(folder));
+        }
+    }
+    if std::fs::symlink_metadata(folder).is_ok() {
+        let logged: bool = index
+            .conn()
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM audit WHERE action = 'export' AND subject = ?1)",
+                args![req.exhibit.trim()],
+                |r| r.get(0),
+            )
+            .map_err(|e| db_err(&db, "cannot read the audit trail", e))?;
+        return Err(invalid(if logged {
+            "already exists (exhibits are never overwritten)".to_string()
+        } else {
+            format!(
+                "already exists, and no export of {:?} is in this index's audit trail (another index's export, or a folder put there by hand): check it, then move it away; exhibits are never overwritten",
+                req.exhibit.trim()
+            )
+        })
+        .with_path(folder));
+    }
+    // An exhibit written before each had a folder of its own.
+    let flat = manifest_path(&req.out_dir, &req.exhibit);
+    if std::fs::symlink_metadata(&flat).is_ok() {
+        return Err(invalid("already exists (exhibits are never overwritten)").with_path(&flat));
+    }
+    Ok(())
 }
 
 /// The folder an exhibit goes into: `DIR/REF` (the reference as a file
