@@ -704,19 +704,31 @@ def redact(
 
 
 def verify_redaction(
-    output: PathLike, *, record: Optional[PathLike] = None, min_score: Optional[float] = None
+    output: PathLike,
+    *,
+    record: Optional[PathLike] = None,
+    min_score: Optional[float] = None,
+    db: Optional[PathLike] = None,
 ) -> Dict[str, Any]:
     """Re-detects on a redacted output, at the redaction's own settings, and
     returns ``{"residuals": [...], "made_by_obscuring": [...], ...}``:
     every face or plate still visible, and apart from them the faces the
     obscuring made (the same frame of the original, when the record's
     input is still there unchanged, shows no face there), which do not
-    count. An empty ``residuals`` list is the go-ahead for disclosure."""
+    count. An empty ``residuals`` list is the go-ahead for disclosure.
+
+    With ``db`` (an index file or ``postgres://`` URL, read only), the
+    record is first checked against its audit trail, as ``disclose``
+    does: a record edited since its redaction was logged raises
+    ``CorruptError`` before anything is detected, and the result's
+    ``redaction_entry`` is the entry that logged the redaction (None when
+    none of this output is logged there)."""
     return dict(
         _obscura.verify_redaction(
             os.fspath(output),
             record=None if record is None else os.fspath(record),
             min_score=min_score,
+            db=None if db is None else os.fspath(db),
         )
     )
 

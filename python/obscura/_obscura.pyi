@@ -114,7 +114,11 @@ def tracks(
     progress: Optional[Callable[[int, int], Any]] = None,
 ) -> Dict[str, Any]: ...
 def verify_redaction(
-    output: str, *, record: Optional[str] = None, min_score: Optional[float] = None
+    output: str,
+    *,
+    record: Optional[str] = None,
+    min_score: Optional[float] = None,
+    db: Optional[str] = None,
 ) -> Dict[str, Any]: ...
 class Indexer:
     def __new__(cls, *, camera: str, db: str, threads: int = 0, triage: bool = False) -> "Indexer": ...

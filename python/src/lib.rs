@@ -909,29 +909,49 @@ fn tracks(
 }
 
 /// Re-detects on a redacted output; returns the verification as a dict.
+/// With `db`, the record is first checked against that audit trail
+/// (`redaction_entry`: the entry that logged it, or None).
 #[pyfunction]
-#[pyo3(signature = (output, *, record = None, min_score = None))]
+#[pyo3(signature = (output, *, record = None, min_score = None, db = None))]
 fn verify_redaction(
     py: Python<'_>,
     output: PathBuf,
     record: Option<PathBuf>,
     min_score: Option<f32>,
+    db: Option<PathBuf>,
 ) -> PyResult<Py<PyAny>> {
     let cancel = Cancel::new();
     let decode = DecodeOptions {
         cancel: cancel.clone(),
         ..DecodeOptions::default()
     };
-    let v = interruptible(py, &cancel, || {
-        obscura_core::pipeline::verify::verify_redaction(
+    let (v, logged) = interruptible(py, &cancel, || {
+        let logged = match &db {
+            Some(db) => {
+                let index = obscura_core::store::Store::open_read_only(db)?;
+                let rec = (record.clone())
+                    .unwrap_or_else(|| obscura_core::pipeline::redact::record_path(&output));
+                Some(obscura_core::pipeline::disclose::logged_redaction_of(
+                    &index, &output, &rec,
+                )?)
+            }
+            None => None,
+        };
+        let v = obscura_core::pipeline::verify::verify_redaction(
             &output,
             record.as_deref(),
             None,
             min_score,
             &decode,
             &mut |_| {},
-        )
+        )?;
+        Ok((v, logged))
     })?;
+    let mut v = serde_json::to_value(&v)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("cannot convert: {e}")))?;
+    if let (Some(entry), Some(map)) = (logged, v.as_object_mut()) {
+        map.insert("redaction_entry".into(), serde_json::json!(entry));
+    }
     native(py, &v)
 }
 

@@ -127,9 +127,19 @@ def test_tracks_redact_and_verify(cli, sample, tmp_path):
     # Logged in the audit trail, as `obscura redact --db` does.
     trail = run_cli(cli, "audit", "verify", "--db", str(db), "--json")
     assert trail.returncode == 0, trail.stdout + trail.stderr
-    check = obscura.verify_redaction(out)
+    check = obscura.verify_redaction(out, db=db)
     assert check["residuals"] == [] and check["record"].endswith("redaction.json")
     assert check["made_by_obscuring"] == []
+    assert check["redaction_entry"] == 1
+    # A record edited since its redaction was logged is refused by the
+    # trail's check, before anything is detected.
+    logged = (tmp_path / "redacted.mp4.redaction.json").read_bytes()
+    edited = json.loads(logged)
+    edited["reason"] = "routine"
+    (tmp_path / "redacted.mp4.redaction.json").write_text(json.dumps(edited))
+    with pytest.raises(obscura.CorruptError, match="not the record logged"):
+        obscura.verify_redaction(out, db=db)
+    (tmp_path / "redacted.mp4.redaction.json").write_bytes(logged)
     # The original, checked the same way, shows the face.
     assert obscura.verify_redaction(clip, min_score=0.5)["residuals"]
 

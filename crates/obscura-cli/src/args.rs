@@ -163,6 +163,12 @@ pub(crate) struct VerifyRedactionCmd {
     pub(crate) min_score: Option<f32>,
     #[command(flatten)]
     pub(crate) detect: DetectArgs,
+    /// Index (SQLite file or postgres:// URL) whose audit trail logged the
+    /// redaction: the record must be the one logged with the output's
+    /// redaction (an edited record is refused before anything is
+    /// detected); read only.
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
     /// Print the residuals as JSON.
     #[arg(long)]
     pub(crate) json: bool,

@@ -169,10 +169,27 @@ pub(crate) fn verify_redaction(cmd: VerifyRedactionCmd) -> Result<ExitCode> {
         record,
         min_score,
         detect,
+        db,
         json,
     } = cmd;
     if detect.no_detect {
         anyhow::bail!("verify-redaction always detects: --no-detect does not apply");
+    }
+    if let Some(db) = &db {
+        let index = obscura_core::store::Store::open_read_only(db)?;
+        let rec = (record.clone())
+            .unwrap_or_else(|| obscura_core::pipeline::redact::record_path(&output));
+        match obscura_core::pipeline::disclose::logged_redaction_of(&index, &output, &rec)? {
+            Some(seq) => eprintln!(
+                "record {}: the one logged with this output's redaction (audit entry {seq})",
+                rec.display()
+            ),
+            None => eprintln!(
+                "record {}: no redaction of this output is logged in {}",
+                rec.display(),
+                db.display()
+            ),
+        }
     }
     let v = with_progress(|on_progress| {
         obscura_core::pipeline::verify::verify_redaction(

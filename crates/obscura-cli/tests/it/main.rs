@@ -1249,6 +1249,11 @@ fn evidence_end_to_end_export_verify_redact_disclose_audit_on(b: Backend) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("not the record logged"), "{err}");
+    // verify-redaction with the trail refuses it as well, before detecting.
+    let out = obscura(&[os("verify-redaction"), os(&red), os("--db"), os(&db)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("not the record logged"), "{err}");
     std::fs::write(&record, &logged_record).expect("restore");
     let (code, v) = json_run(&disclose);
     assert_eq!(code, Some(0), "{v}");

@@ -178,6 +178,21 @@ pub fn log_disclosure(
         .map(|mut v| v.remove(0))
 }
 
+/// Checks a redacted output and its record against the audit trail of
+/// `index`, as [`log_disclosure`] does before logging: the entry that
+/// logged the redaction of `output` with `record`, or `None` when no
+/// redaction of that output is logged there.
+///
+/// # Errors
+/// `Corrupt` when redactions of the output are logged but none with this
+/// record (the record changed since); `Io` when either file cannot be
+/// hashed; `Database` on database failures.
+pub fn logged_redaction_of(index: &Store, output: &Path, record: &Path) -> Result<Option<i64>> {
+    let output_sha = crate::hash::regular_sha256(output)?;
+    let record_sha = crate::hash::regular_sha256(record)?;
+    logged_redaction(index, &output_sha, &record_sha).map_err(|e| e.with_path(record))
+}
+
 /// The audit entry that logged the redaction making the output with sha256
 /// `output_sha` with the record `record_sha`; `None` if no redaction of that
 /// output is logged.
