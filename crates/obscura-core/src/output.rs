@@ -130,6 +130,27 @@ impl PendingFile {
         Ok(placed)
     }
 
+    /// Flushes the finished file and moves it to its staged name
+    /// ([`staged_path`]): for a file that must be logged before it takes its
+    /// name. The staged name carries no process id, so clearing stale
+    /// temporaries never removes it; whoever logs it places it, or settles
+    /// it after a kill.
+    ///
+    /// # Errors
+    /// `Io` if it cannot be flushed or moved.
+    pub fn stage(mut self) -> Result<Staged> {
+        self.flush()?;
+        let path = staged_path(&self.dest);
+        std::fs::rename(&self.tmp, &path)
+            .map_err(|e| Error::io(e, "cannot stage finished output").with_path(&self.dest))?;
+        self.committed = true;
+        Ok(Staged {
+            path,
+            dest: self.dest.clone(),
+            replace: self.replace,
+        })
+    }
+
     fn flush(&self) -> Result<()> {
         let sync = std::fs::File::open(&self.tmp).and_then(|f| f.sync_all());
         sync.map_err(|e| Error::io(e, "cannot flush output").with_path(&self.dest))
@@ -158,6 +179,63 @@ impl Drop for PendingFile {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// A finished file waiting under its staged name ([`PendingFile::stage`]).
+/// Dropping it leaves it there.
+#[derive(Debug)]
+pub struct Staged {
+    path: PathBuf,
+    dest: PathBuf,
+    replace: bool,
+}
+
+impl Staged {
+    /// Where it waits.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Moves it to its name, as [`PendingFile::commit`] would have.
+    ///
+    /// # Errors
+    /// As [`PendingFile::commit`].
+    pub fn place(self) -> Result<PathBuf> {
+        if self.replace {
+            std::fs::rename(&self.path, &self.dest).map_err(|e| {
+                Error::io(e, "cannot move finished output into place").with_path(&self.dest)
+            })?;
+        } else {
+            move_no_clobber(&self.path, &self.dest)?;
+        }
+        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(self.dest)
+    }
+
+    /// Removes it (it was never logged).
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The staged name of `dest`: `.NAME.obscura-placing` beside it; a name
+/// too long for that is shortened and told apart by a hash of the whole.
+pub fn staged_path(dest: &Path) -> PathBuf {
+    const TAIL: &str = ".obscura-placing";
+    let name = dest.file_name().unwrap_or_default();
+    let mut out = OsString::from(".");
+    if name.len() + 1 + TAIL.len() <= NAME_MAX {
+        out.push(name);
+    } else {
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(name.as_encoded_bytes());
+        let tag = format!(".{}", &hex::encode(digest)[..16]);
+        out.push(truncate_name(name, NAME_MAX - 1 - TAIL.len() - tag.len()));
+        out.push(tag);
+    }
+    out.push(TAIL);
+    dest.with_file_name(out)
 }
 
 /// Checks everything [`PendingFile::with_policy`] checks, without creating
@@ -433,6 +511,32 @@ mod tests {
         assert_eq!(std::fs::read(&video).expect("read"), b"b");
         assert_eq!(std::fs::read(&record).expect("read"), b"b");
         assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 2);
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn staged_files_wait_under_names_of_their_own_until_placed() {
+        let dir = temp_dir("staged");
+        let long = "v".repeat(230);
+        let video = dir.join(format!("{long}.mp4"));
+        let record = dir.join(format!("{long}.mp4.redaction.json"));
+        let (sv, sr) = (staged_path(&video), staged_path(&record));
+        // Shortened to fit, and still told apart.
+        assert_ne!(sv, sr);
+        for s in [&sv, &sr] {
+            let n = s.file_name().expect("name").len();
+            assert!(n <= NAME_MAX, "{n}");
+            assert!(temp_owner(s.file_name().expect("name")).is_none());
+        }
+        let p = PendingFile::new(&video, &[]).expect("free");
+        std::fs::write(p.tmp_path(), b"v").expect("write");
+        let staged = p.stage().expect("staged");
+        assert_eq!(staged.path(), sv);
+        // Not removed as a dead process's temporary.
+        assert!(clean_stale_temps(&dir).is_empty());
+        assert_eq!(staged.place().expect("placed"), video);
+        assert_eq!(std::fs::read(&video).expect("read"), b"v");
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 1);
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 

@@ -225,6 +225,20 @@ fn an_export_killed_mid_run_leaves_no_exhibit_and_the_reference_stays_usable() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stdout));
 }
 
+/// How many entries of `action` the audit trail of `db` holds.
+fn logged(db: &Path, action: &str) -> usize {
+    let list = ok_json(&obscura(&[
+        os("audit"),
+        os("list"),
+        os("--db"),
+        os(db),
+        os("--json"),
+    ]));
+    (list.as_array().into_iter().flatten())
+        .filter(|e| e["action"] == action)
+        .count()
+}
+
 /// A kill between logging an export and renaming its folder into place
 /// leaves `.REF.obscura-placing`; one between making that folder and
 /// logging it leaves it unlogged. The next export of the reference settles
@@ -238,18 +252,7 @@ fn an_export_cut_short_around_its_audit_entry_is_settled_by_the_next() {
     let ex = d.join("exhibits");
     let placing = ex.join(".JS_1.obscura-placing");
     let folder = ex.join("JS_1");
-    let exports = || {
-        let list = ok_json(&obscura(&[
-            os("audit"),
-            os("list"),
-            os("--db"),
-            os(&db),
-            os("--json"),
-        ]));
-        (list.as_array().into_iter().flatten())
-            .filter(|e| e["action"] == "export")
-            .count()
-    };
+    let exports = || logged(&db, "export");
 
     // Made but never logged: removed, and the export goes ahead.
     std::fs::create_dir_all(&placing).expect("placing");
@@ -290,6 +293,79 @@ fn an_export_cut_short_around_its_audit_entry_is_settled_by_the_next() {
     assert_eq!(names(&ex), [".JS_1.obscura-placing"]);
     assert_eq!(std::fs::read(&tampered).expect("read"), bytes);
     assert_eq!(exports(), 1);
+}
+
+/// With an audit trail, a redaction's output and record wait under staged
+/// names until logged. A kill before the commit leaves them staged and
+/// unlogged, one after it staged and logged: the next redaction into the
+/// same output removes the first and puts the second in place.
+#[test]
+fn a_redaction_cut_short_around_its_audit_entry_is_settled_by_the_next() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let db = d.join("index.db");
+    let input = clip(d, "in.mp4", 2, &[], 0);
+    let out = d.join("out.mp4");
+    let record = d.join("out.mp4.redaction.json");
+    let staged = |p: &Path| {
+        let name = p.file_name().expect("name").to_string_lossy();
+        p.with_file_name(format!(".{name}.obscura-placing"))
+    };
+    let redact = || {
+        obscura(&[
+            os("redact"),
+            os(&input),
+            os("-o"),
+            os(&out),
+            os("--no-detect"),
+            os("--preset"),
+            os("ultrafast"),
+            os("--operator"),
+            os("D Officer"),
+            os("--reason"),
+            os("SAR 2026-120"),
+            os("--db"),
+            os(&db),
+        ])
+    };
+    let redactions = || logged(&db, "redaction");
+
+    // Staged but never logged: removed, and the redaction goes ahead.
+    std::fs::write(staged(&out), b"half").expect("write");
+    std::fs::write(staged(&record), b"{}").expect("write");
+    let first = redact();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        names(d),
+        ["in.mp4", "index.db", "out.mp4", "out.mp4.redaction.json"]
+    );
+    assert_eq!(redactions(), 1);
+    let logged = (
+        std::fs::read(&out).expect("out"),
+        std::fs::read(&record).expect("rec"),
+    );
+
+    // Logged but not yet in place: the next redaction into the output puts
+    // both in place, says so, and logs nothing new.
+    std::fs::rename(&out, staged(&out)).expect("rename");
+    std::fs::rename(&record, staged(&record)).expect("rename");
+    let again = redact();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success());
+    assert!(err.contains("cut short"), "{err}");
+    assert_eq!(
+        names(d),
+        ["in.mp4", "index.db", "out.mp4", "out.mp4.redaction.json"]
+    );
+    assert_eq!(std::fs::read(&out).expect("out"), logged.0);
+    assert_eq!(std::fs::read(&record).expect("rec"), logged.1);
+    assert_eq!(redactions(), 1);
+    let v = obscura(&[os("audit"), os("verify"), os("--db"), os(&db)]);
+    assert!(v.status.success());
 }
 
 #[test]

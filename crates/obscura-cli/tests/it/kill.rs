@@ -105,6 +105,11 @@ fn kill_9_during_transcode_and_redact_leaves_nothing_partial() {
                 "redact killed at {ms} ms left a partial output"
             );
             assert!(record.exists(), "an output without its record");
+            let list = obscura(&[os("audit"), os("list"), os("--db"), os(&db), os("--json")]);
+            assert!(
+                String::from_utf8_lossy(&list.stdout).contains(&*r.to_string_lossy()),
+                "an output with no audit entry"
+            );
         }
         if record.exists() {
             let v: serde_json::Value =

@@ -498,6 +498,18 @@ impl Store {
         entries: &[NewEntry],
         key: Option<&SecretKey>,
     ) -> Result<Vec<Entry>> {
+        self.append_audit_all_then(entries, key, || Ok(()))
+    }
+
+    /// [`Store::append_audit_all`], running `before_commit` once the
+    /// entries are written, still under the write lock: what it does is
+    /// logged only if it succeeds, and nothing is logged if it fails.
+    pub(crate) fn append_audit_all_then(
+        &mut self,
+        entries: &[NewEntry],
+        key: Option<&SecretKey>,
+        before_commit: impl FnOnce() -> Result<()>,
+    ) -> Result<Vec<Entry>> {
         for e in entries {
             e.validate()?;
         }
@@ -513,6 +525,7 @@ impl Store {
         if let Some(k) = key {
             sign_head_tx(&tx, &path, k)?;
         }
+        before_commit()?;
         tx.commit()
             .map_err(|e| db_err(&path, "cannot commit to the audit trail", e))?;
         Ok(out)

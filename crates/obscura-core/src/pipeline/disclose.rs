@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::evidence::audit::{Action, Entry, NewEntry};
 use crate::evidence::sign::SecretKey;
 use crate::store::Store;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Logs a finished redaction: one `redaction` entry with the hash of its
 /// record (written at `record_path`) and the input and output hashes, and
@@ -24,6 +24,177 @@ pub fn log_redaction(
 ) -> Result<Vec<Entry>> {
     let record_sha = crate::hash::file_sha256(record_path)
         .map_err(|e| Error::io(e, "cannot hash record").with_path(record_path))?;
+    index.append_audit_all(&redaction_entries(record, record_path, &record_sha), key)
+}
+
+/// Logs a finished redaction, as [`log_redaction`] does, *before* its
+/// output and record take their names, so that neither is ever there
+/// unlogged: under the trail's write lock the entries are written and
+/// both files moved to their staged names
+/// ([`staged_path`](crate::output::staged_path)); the commit follows, and
+/// only then are they renamed into place. A kill before the commit leaves
+/// staged files that are not logged; one after it, logged staged files;
+/// [`settle_redaction`], run by the next redaction to that output with this
+/// trail, removes the first and places the second.
+///
+/// # Errors
+/// As [`log_redaction`]; if the files cannot be renamed into place once
+/// logged, an error that says where they wait.
+pub(crate) fn log_and_place(
+    index: &mut Store,
+    record: &crate::pipeline::redact::RedactionRecord,
+    finished: crate::pipeline::redact::Finished,
+    key: Option<&SecretKey>,
+) -> Result<Vec<Entry>> {
+    let record_path = finished.record.dest().to_path_buf();
+    let record_sha = crate::hash::file_sha256(finished.record.tmp_path())
+        .map_err(|e| Error::io(e, "cannot hash record").with_path(&record_path))?;
+    let entries = redaction_entries(record, &record_path, &record_sha);
+    let mut staged = None;
+    let logged = index.append_audit_all_then(&entries, key, || {
+        let output = finished.output.stage()?;
+        match finished.record.stage() {
+            Ok(record) => {
+                staged = Some((output, record));
+                Ok(())
+            }
+            Err(e) => {
+                output.discard();
+                Err(e)
+            }
+        }
+    });
+    let (logged, (output, record)) = match (logged, staged) {
+        (Ok(l), Some(s)) => (l, s),
+        (result, staged) => {
+            // Not logged: not kept either.
+            if let Some((o, r)) = staged {
+                o.discard();
+                r.discard();
+            }
+            return Err(result.err().unwrap_or_else(|| {
+                Error::new(ErrorKind::Io, "the redaction's files were not staged")
+            }));
+        }
+    };
+    let waiting = format!(
+        "{} and {}",
+        output.path().display(),
+        record.path().display()
+    );
+    let seq = logged.first().map_or(0, |e| e.seq);
+    output
+        .place()
+        .and_then(|_| record.place())
+        .map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!(
+                    "the redaction is logged (audit entry {seq}) and complete in {waiting}, but {}; redact to the same output again with this index to put it in place",
+                    e.message()
+                ),
+            )
+        })?;
+    Ok(logged)
+}
+
+/// Settles what a redaction into `output`, killed between logging and
+/// placing its files ([`log_and_place`]), left staged beside it, under the
+/// write lock of `index`'s trail: if the output and record (staged, or
+/// already in place) are those a logged redaction entry names, the staged
+/// ones are put in place and that entry's number returned; otherwise they
+/// were never logged, and are removed.
+///
+/// # Errors
+/// `Io` if a staged file cannot be read, placed or removed; `Database` on
+/// database failures.
+pub(crate) fn settle_redaction(index: &mut Store, output: &Path) -> Result<Option<i64>> {
+    use crate::output::staged_path;
+    let record = crate::pipeline::redact::record_path(output);
+    let pairs = [
+        (staged_path(output), output.to_path_buf()),
+        (staged_path(&record), record),
+    ];
+    if !pairs.iter().any(|(s, _)| s.is_file()) {
+        return Ok(None);
+    }
+    let db = index.path().to_path_buf();
+    let tx = index
+        .conn_mut()
+        .write()
+        .map_err(|e| crate::store::db_err(&db, "cannot lock the audit trail", e))?;
+    let hash = |(staged, dest): &(PathBuf, PathBuf)| {
+        let at = if staged.is_file() { staged } else { dest };
+        crate::hash::regular_sha256(at).ok()
+    };
+    let seq = match (hash(&pairs[0]), hash(&pairs[1])) {
+        (Some(o), Some(r)) => redaction_entry_with(&tx, &db, &o, &r)?,
+        _ => None,
+    };
+    for (staged, dest) in &pairs {
+        if !staged.is_file() {
+            continue;
+        }
+        if seq.is_some() {
+            std::fs::rename(staged, dest).map_err(|e| {
+                Error::io(e, "cannot put a logged redaction's file in place").with_path(staged)
+            })?;
+        } else {
+            std::fs::remove_file(staged).map_err(|e| {
+                Error::io(e, "cannot remove a redaction's file that was never logged")
+                    .with_path(staged)
+            })?;
+        }
+    }
+    tx.commit()
+        .map_err(|e| crate::store::db_err(&db, "cannot release the audit trail", e))?;
+    Ok(seq)
+}
+
+/// The redaction entry logging the output `output_sha` with the record
+/// `record_sha`, if any.
+fn redaction_entry_with(
+    conn: &crate::store::db::Conn,
+    db: &Path,
+    output_sha: &str,
+    record_sha: &str,
+) -> Result<Option<i64>> {
+    Ok(redactions(conn, db)?
+        .into_iter()
+        .find(|(_, o, r)| o.as_deref() == Some(output_sha) && r.as_deref() == Some(record_sha))
+        .map(|(seq, _, _)| seq))
+}
+
+/// A logged redaction: its entry's number, and the output and record
+/// sha256 it logged.
+type LoggedRedaction = (i64, Option<String>, Option<String>);
+
+/// Every redaction entry.
+fn redactions(conn: &crate::store::db::Conn, db: &Path) -> Result<Vec<LoggedRedaction>> {
+    let rows: Vec<(i64, String)> = conn
+        .query_map(
+            "SELECT seq, details FROM audit WHERE action = ?1 ORDER BY seq",
+            crate::store::db::args![Action::Redaction.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(|e| crate::store::db_err(db, "cannot read the audit trail", e))?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, details)| {
+            let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+            let field = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            (seq, field("output_sha256"), field("record_sha256"))
+        })
+        .collect())
+}
+
+/// The entries logging `record`'s redaction (written at `record_path`,
+/// sha256 `record_sha`): one `redaction`, one `mask_lifted` per lifted mask.
+fn redaction_entries(
+    record: &crate::pipeline::redact::RedactionRecord,
+    record_path: &Path,
+    record_sha: &str,
+) -> Vec<NewEntry> {
     let subject = record.output.path.to_string_lossy().into_owned();
     let reason = if record.reason.trim().is_empty() {
         "redaction".to_string()
@@ -61,7 +232,7 @@ pub fn log_redaction(
             ),
         );
     }
-    index.append_audit_all(&entries, key)
+    entries
 }
 
 /// Logs the disclosure of a redacted output (subject access request) or an
@@ -201,25 +372,12 @@ pub fn logged_redaction_of(index: &Store, output: &Path, record: &Path) -> Resul
 /// `Corrupt` when redactions of that output are logged but none with this
 /// record: the record was changed since.
 fn logged_redaction(index: &Store, output_sha: &str, record_sha: &str) -> Result<Option<i64>> {
-    let db = index.path().to_path_buf();
-    let rows: Vec<(i64, String)> = index
-        .conn()
-        .query_map(
-            "SELECT seq, details FROM audit WHERE action = ?1 ORDER BY seq",
-            crate::store::db::args![Action::Redaction.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(|e| crate::store::db_err(&db, "cannot read the audit trail", e))?;
     let mut of_output = Vec::new();
-    for (seq, details) in rows {
-        let Ok(d) = serde_json::from_str::<serde_json::Value>(&details) else {
-            continue;
-        };
-        let field = |k: &str| d.get(k).and_then(|v| v.as_str()).map(str::to_string);
-        if field("output_sha256").as_deref() != Some(output_sha) {
+    for (seq, o, r) in redactions(index.conn(), index.path())? {
+        if o.as_deref() != Some(output_sha) {
             continue;
         }
-        if field("record_sha256").as_deref() == Some(record_sha) {
+        if r.as_deref() == Some(record_sha) {
             return Ok(Some(seq));
         }
         of_output.push(seq);

@@ -983,12 +983,32 @@ pub fn redact(
     opts: &RedactOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RedactionRecord> {
-    redact_using(input, output, opts, None, progress)
+    let (record, finished) = redact_using(input, output, opts, None, progress)?;
+    finished.commit()?;
+    Ok(record)
+}
+
+/// A redaction's output and record, both whole under temporary names:
+/// they take their names together ([`Finished::commit`]), or, with an
+/// audit trail, once logged.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub(crate) output: PendingFile,
+    pub(crate) record: PendingFile,
+}
+
+impl Finished {
+    /// Places output and record together: an output never waits under
+    /// its name while its record is made.
+    pub(crate) fn commit(self) -> Result<()> {
+        PendingFile::commit_all(vec![self.output, self.record]).map(|_| ())
+    }
 }
 
 /// [`redact`] with detector sets already loaded (one per worker, for
 /// `opts.detect`); `None` loads them for this call. This is how a
 /// [`Redactor`](crate::pipeline::Redactor) redacts many files with one load.
+/// Output and record are left for the caller to place.
 ///
 /// # Errors
 /// As [`redact`].
@@ -998,7 +1018,7 @@ pub(crate) fn redact_using(
     opts: &RedactOptions,
     sets: Option<&mut [analyse::DetectorSet]>,
     progress: &mut dyn FnMut(Progress),
-) -> Result<RedactionRecord> {
+) -> Result<(RedactionRecord, Finished)> {
     let setup = Setup::new(input, output, opts)?;
     let mut renderer = Renderer::new(
         setup.camera.as_ref().map(|c| &c.profile),
@@ -1595,9 +1615,9 @@ fn render_tracks(
     Ok((summary, out, plan))
 }
 
-/// Once the output is complete under its temporary name: the hashes, the
-/// record, and then output and record placed together. On error neither
-/// appears.
+/// Once the output is complete under its temporary name: the hashes and
+/// the record, written under its temporary name too. On error neither
+/// remains.
 fn complete(
     input: &Path,
     output: &Path,
@@ -1605,7 +1625,7 @@ fn complete(
     setup: Setup,
     r: Rendered,
     masks: Option<(usize, usize, MaskSet)>,
-) -> Result<RedactionRecord> {
+) -> Result<(RedactionRecord, Finished)> {
     let input_sha = setup
         .input_hash
         .join()
@@ -1703,10 +1723,13 @@ fn complete(
     let record_out = setup.record_out;
     std::fs::write(record_out.tmp_path(), json)
         .map_err(|e| Error::io(e, "cannot write record").with_path(record_out.dest()))?;
-    // Output and record appear together, only now that both are whole:
-    // an output never waits under its name while its record is made.
-    PendingFile::commit_all(vec![r.output, record_out])?;
-    Ok(record)
+    Ok((
+        record,
+        Finished {
+            output: r.output,
+            record: record_out,
+        },
+    ))
 }
 
 /// The masks obscured on every frame, as recorded.

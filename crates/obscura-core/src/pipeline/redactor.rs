@@ -152,14 +152,19 @@ impl Redactor {
 
     /// Redacts `clip.input` into `clip.output` and writes the record next to
     /// the output; with an audit trail, logs it there (signing the head
-    /// when a key was given). The models loaded by the builder are reused.
+    /// when a key was given) before output and record take their names, so
+    /// neither is ever there unlogged, even if the process is killed (see
+    /// [`disclose::log_and_place`](super::disclose)); what such a kill left
+    /// is settled by the next redaction into the same output. The models
+    /// loaded by the builder are reused.
     ///
     /// # Errors
     /// `InvalidArgument` for what is wrong with this clip (a kept track
     /// without a reason or that the file does not hold, a box outside the
-    /// picture) before any output appears; otherwise as
-    /// [`redact::redact`]. A failure leaves neither output nor record. A
-    /// redaction that succeeded but could not be logged says so.
+    /// picture) before any output appears; `AlreadyExists` when a logged
+    /// redaction into this output, cut short, has just been put in place
+    /// (unless replacing); otherwise as [`redact::redact`]. A failure
+    /// leaves neither output nor record, and logs nothing.
     pub fn redact(&mut self, clip: &Clip, job: &mut Job<'_>) -> Result<RedactionRecord> {
         let mut opts = self.opts.clone();
         opts.keep_tracks.clone_from(&clip.keep_tracks);
@@ -174,24 +179,31 @@ impl Redactor {
         // refuses one (as the options do).
         opts.replay.clone_from(&clip.replay);
         opts.pipeline.decode.cancel = job.cancel_token();
+        if let Some((index, _)) = self.trail.as_mut() {
+            // A redaction into this output cut short between logging and
+            // placing: put in place if logged, removed if not.
+            let settled = super::disclose::settle_redaction(index, &clip.output)?;
+            if let (Some(seq), false) = (settled, opts.pipeline.encode.replace_existing) {
+                return Err(Error::new(
+                    crate::error::ErrorKind::AlreadyExists,
+                    format!(
+                        "already exists: the redaction logged at audit entry {seq} had been cut short before its output and record were put in place, and now they are"
+                    ),
+                )
+                .with_path(&clip.output));
+            }
+        }
         let sets = (!self.sets.is_empty() && opts.detect.is_some()).then_some(&mut self.sets[..]);
-        let record = redact::redact_using(&clip.input, &clip.output, &opts, sets, &mut |p| {
-            job.report(p);
-        })?;
-        if let Some((index, key)) = self.trail.as_mut() {
-            let record_file = redact::record_path(&clip.output);
-            super::disclose::log_redaction(index, &record, &record_file, key.as_ref()).map_err(
-                |e| {
-                    Error::new(
-                        e.kind(),
-                        format!(
-                            "the redaction is done ({}) but could not be logged: {}",
-                            clip.output.display(),
-                            e.message()
-                        ),
-                    )
-                },
-            )?;
+        let (record, finished) =
+            redact::redact_using(&clip.input, &clip.output, &opts, sets, &mut |p| {
+                job.report(p);
+            })?;
+        match self.trail.as_mut() {
+            // Logged before output and record take their names.
+            Some((index, key)) => {
+                super::disclose::log_and_place(index, &record, finished, key.as_ref())?;
+            }
+            None => finished.commit()?,
         }
         Ok(record)
     }
