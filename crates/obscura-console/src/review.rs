@@ -645,11 +645,18 @@ fn redact_prepared(s: &Session, p: &Prepared, cancel: &Cancel) -> Result<Outcome
         ..RedactOptions::new(p.req.operator.clone(), p.req.reason.clone())
     };
     opts.pipeline.decode.cancel = cancel.clone();
-    let done = redact::redact(&s.input, &p.output, &opts, &mut step("redacting"))?;
-    let record_path = redact::record_path(&p.output);
     let mut store = obscura_core::store::Store::open(&p.req.db)?;
-    let entries =
-        obscura_core::pipeline::disclose::log_redaction(&mut store, &done, &record_path, None)?;
+    // Logged before the output and its record take their names, as
+    // `obscura redact --db` does.
+    let (done, entries) = obscura_core::pipeline::redact_logged(
+        &s.input,
+        &p.output,
+        &opts,
+        &mut store,
+        None,
+        &mut step("redacting"),
+    )?;
+    let record_path = redact::record_path(&p.output);
     let decode = obscura_core::media::DecodeOptions {
         cancel: cancel.clone(),
         ..Default::default()

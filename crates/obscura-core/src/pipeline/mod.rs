@@ -18,7 +18,7 @@ pub mod verify;
 pub use export::Exporter;
 pub use indexing::Indexer;
 pub use job::Job;
-pub use redactor::{Clip, Redactor, RedactorBuilder};
+pub use redactor::{redact_logged, Clip, Redactor, RedactorBuilder};
 
 use crate::error::Result;
 use crate::frame::FrameViewMut;

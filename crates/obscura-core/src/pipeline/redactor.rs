@@ -3,13 +3,14 @@
 
 use super::Job;
 use crate::error::{Error, Result};
+use crate::evidence::audit::Entry;
 use crate::evidence::sign::SecretKey;
 use crate::mask::camera::{LoadedProfile, Style};
 use crate::media::{DecodeOptions, EncodeOptions};
 use crate::pipeline::analyse::{self, AnalyseOptions, DetectorSet};
 use crate::pipeline::redact::{self, ManualBox, RedactOptions, RedactionRecord};
 use crate::store::Store;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Redacts files: a camera's privacy masks, and with detection every face
 /// and plate track except those a [`Clip`] keeps, plus manual boxes; each
@@ -179,34 +180,70 @@ impl Redactor {
         // refuses one (as the options do).
         opts.replay.clone_from(&clip.replay);
         opts.pipeline.decode.cancel = job.cancel_token();
-        if let Some((index, _)) = self.trail.as_mut() {
-            // A redaction into this output cut short between logging and
-            // placing: put in place if logged, removed if not.
-            let settled = super::disclose::settle_redaction(index, &clip.output)?;
-            if let (Some(seq), false) = (settled, opts.pipeline.encode.replace_existing) {
-                return Err(Error::new(
-                    crate::error::ErrorKind::AlreadyExists,
-                    format!(
-                        "already exists: the redaction logged at audit entry {seq} had been cut short before its output and record were put in place, and now they are"
-                    ),
-                )
-                .with_path(&clip.output));
-            }
-        }
         let sets = (!self.sets.is_empty() && opts.detect.is_some()).then_some(&mut self.sets[..]);
-        let (record, finished) =
-            redact::redact_using(&clip.input, &clip.output, &opts, sets, &mut |p| {
-                job.report(p);
-            })?;
+        let progress = &mut |p| job.report(p);
         match self.trail.as_mut() {
-            // Logged before output and record take their names.
             Some((index, key)) => {
-                super::disclose::log_and_place(index, &record, finished, key.as_ref())?;
+                let trail = (index, key.as_ref());
+                redact_logged_using(&clip.input, &clip.output, &opts, sets, trail, progress)
+                    .map(|(record, _)| record)
             }
-            None => finished.commit()?,
+            None => {
+                let (record, finished) =
+                    redact::redact_using(&clip.input, &clip.output, &opts, sets, progress)?;
+                finished.commit()?;
+                Ok(record)
+            }
         }
-        Ok(record)
     }
+}
+
+/// Redacts `input` into `output` as [`redact::redact`] does, and logs the
+/// redaction in `index`'s audit trail (the head signed with `key`) before
+/// output and record take their names: they wait staged while the entry
+/// commits ([`disclose::log_and_place`](super::disclose)), so neither is
+/// ever there unlogged, even if the process is killed. What such a kill left
+/// beside `output` is settled first: logged staged files are put in place
+/// (and, unless replacing, the call stops there with `AlreadyExists`),
+/// unlogged ones removed. Returns the record and the entries logged. This
+/// is what a [`Redactor`] with an audit trail does for each clip.
+///
+/// # Errors
+/// As [`redact::redact`]; `AlreadyExists` as above; `Database` on
+/// database failures. A failure leaves neither output nor record, and
+/// logs nothing.
+pub fn redact_logged(
+    input: &Path,
+    output: &Path,
+    opts: &RedactOptions,
+    index: &mut Store,
+    key: Option<&SecretKey>,
+    progress: &mut dyn FnMut(super::Progress),
+) -> Result<(RedactionRecord, Vec<Entry>)> {
+    redact_logged_using(input, output, opts, None, (index, key), progress)
+}
+
+fn redact_logged_using(
+    input: &Path,
+    output: &Path,
+    opts: &RedactOptions,
+    sets: Option<&mut [DetectorSet]>,
+    (index, key): (&mut Store, Option<&SecretKey>),
+    progress: &mut dyn FnMut(super::Progress),
+) -> Result<(RedactionRecord, Vec<Entry>)> {
+    let settled = super::disclose::settle_redaction(index, output)?;
+    if let (Some(seq), false) = (settled, opts.pipeline.encode.replace_existing) {
+        return Err(Error::new(
+            crate::error::ErrorKind::AlreadyExists,
+            format!(
+                "already exists: the redaction logged at audit entry {seq} had been cut short before its output and record were put in place, and now they are"
+            ),
+        )
+        .with_path(output));
+    }
+    let (record, finished) = redact::redact_using(input, output, opts, sets, progress)?;
+    let entries = super::disclose::log_and_place(index, &record, finished, key)?;
+    Ok((record, entries))
 }
 
 impl RedactorBuilder {
