@@ -140,7 +140,7 @@ impl PendingFile {
     /// `Io` if it cannot be flushed or moved.
     pub fn stage(mut self) -> Result<Staged> {
         self.flush()?;
-        let path = staged_path(&self.dest);
+        let path = staged_path(&self.dest, self.replace);
         std::fs::rename(&self.tmp, &path)
             .map_err(|e| Error::io(e, "cannot stage finished output").with_path(&self.dest))?;
         self.committed = true;
@@ -157,18 +157,8 @@ impl PendingFile {
     }
 
     fn place(&mut self) -> Result<()> {
-        if self.replace {
-            std::fs::rename(&self.tmp, &self.dest).map_err(|e| {
-                Error::io(e, "cannot move finished output into place").with_path(&self.dest)
-            })?;
-        } else {
-            move_no_clobber(&self.tmp, &self.dest)?;
-        }
+        move_into_place(&self.tmp, &self.dest, self.replace)?;
         self.committed = true;
-        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Make the new name durable too; a failure here loses nothing.
-            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-        }
         Ok(())
     }
 }
@@ -201,16 +191,7 @@ impl Staged {
     /// # Errors
     /// As [`PendingFile::commit`].
     pub fn place(self) -> Result<PathBuf> {
-        if self.replace {
-            std::fs::rename(&self.path, &self.dest).map_err(|e| {
-                Error::io(e, "cannot move finished output into place").with_path(&self.dest)
-            })?;
-        } else {
-            move_no_clobber(&self.path, &self.dest)?;
-        }
-        if let Some(dir) = self.dest.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-        }
+        move_into_place(&self.path, &self.dest, self.replace)?;
         Ok(self.dest)
     }
 
@@ -220,21 +201,27 @@ impl Staged {
     }
 }
 
-/// The staged name of `dest`: `.NAME.obscura-placing` beside it; a name
-/// too long for that is shortened and told apart by a hash of the whole.
-pub fn staged_path(dest: &Path) -> PathBuf {
-    const TAIL: &str = ".obscura-placing";
+/// The staged name of `dest`: `.NAME.obscura-placing` beside it, or
+/// `.NAME.obscura-replacing` for a file that may replace one already there
+/// (so whoever places it after a kill knows); a name too long for that is
+/// shortened and told apart by a hash of the whole.
+pub fn staged_path(dest: &Path, replace: bool) -> PathBuf {
+    let tail = if replace {
+        ".obscura-replacing"
+    } else {
+        ".obscura-placing"
+    };
     let name = dest.file_name().unwrap_or_default();
     let mut out = OsString::from(".");
-    if name.len() + 1 + TAIL.len() <= NAME_MAX {
+    if name.len() + 1 + tail.len() <= NAME_MAX {
         out.push(name);
     } else {
         let digest = <sha2::Sha256 as sha2::Digest>::digest(name.as_encoded_bytes());
         let tag = format!(".{}", &hex::encode(digest)[..16]);
-        out.push(truncate_name(name, NAME_MAX - 1 - TAIL.len() - tag.len()));
+        out.push(truncate_name(name, NAME_MAX - 1 - tail.len() - tag.len()));
         out.push(tag);
     }
-    out.push(TAIL);
+    out.push(tail);
     dest.with_file_name(out)
 }
 
@@ -316,6 +303,27 @@ fn refuse_inputs(dest: &Path, dest_abs: &Path, inputs: &[&Path]) -> Result<()> {
             "output would overwrite an input (inputs are never modified)",
         )
         .with_path(dest));
+    }
+    Ok(())
+}
+
+/// Renames the finished file `from` to `dest`: over an existing file only
+/// when `replace`, otherwise never ([`move_no_clobber`]); then makes the new
+/// name durable.
+///
+/// # Errors
+/// `AlreadyExists` if `dest` appeared and may not be replaced; `Io` if the
+/// rename fails.
+pub(crate) fn move_into_place(from: &Path, dest: &Path, replace: bool) -> Result<()> {
+    if replace {
+        std::fs::rename(from, dest)
+            .map_err(|e| Error::io(e, "cannot move finished output into place").with_path(dest))?;
+    } else {
+        move_no_clobber(from, dest)?;
+    }
+    if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Make the new name durable too; a failure here loses nothing.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
     }
     Ok(())
 }
@@ -520,7 +528,7 @@ mod tests {
         let long = "v".repeat(230);
         let video = dir.join(format!("{long}.mp4"));
         let record = dir.join(format!("{long}.mp4.redaction.json"));
-        let (sv, sr) = (staged_path(&video), staged_path(&record));
+        let (sv, sr) = (staged_path(&video, false), staged_path(&record, true));
         // Shortened to fit, and still told apart.
         assert_ne!(sv, sr);
         for s in [&sv, &sr] {

@@ -307,10 +307,11 @@ fn a_redaction_cut_short_around_its_audit_entry_is_settled_by_the_next() {
     let input = clip(d, "in.mp4", 2, &[], 0);
     let out = d.join("out.mp4");
     let record = d.join("out.mp4.redaction.json");
-    let staged = |p: &Path| {
+    let staged_as = |p: &Path, how: &str| {
         let name = p.file_name().expect("name").to_string_lossy();
-        p.with_file_name(format!(".{name}.obscura-placing"))
+        p.with_file_name(format!(".{name}.obscura-{how}"))
     };
+    let staged = |p: &Path| staged_as(p, "placing");
     let redact = || {
         obscura(&[
             os("redact"),
@@ -366,6 +367,33 @@ fn a_redaction_cut_short_around_its_audit_entry_is_settled_by_the_next() {
     assert_eq!(redactions(), 1);
     let v = obscura(&[os("audit"), os("verify"), os("--db"), os(&db)]);
     assert!(v.status.success());
+
+    // Staged to be placed (not replacing) while a file took the output's
+    // name: that file is never replaced; both stay, and it says why.
+    std::fs::rename(&out, staged(&out)).expect("rename");
+    std::fs::rename(&record, staged(&record)).expect("rename");
+    std::fs::write(&out, b"someone else's").expect("write");
+    let blocked = redact();
+    assert!(!blocked.status.success());
+    assert_eq!(std::fs::read(&out).expect("out"), b"someone else's");
+    assert!(staged(&out).is_file());
+
+    // Staged by a run asked to replace (--force): placed over what is there.
+    std::fs::rename(staged(&out), staged_as(&out, "replacing")).expect("rename");
+    std::fs::rename(staged(&record), staged_as(&record, "replacing")).expect("rename");
+    let settled = redact();
+    assert!(
+        String::from_utf8_lossy(&settled.stderr).contains("cut short"),
+        "{}",
+        String::from_utf8_lossy(&settled.stderr)
+    );
+    assert_eq!(std::fs::read(&out).expect("out"), logged.0);
+    assert_eq!(std::fs::read(&record).expect("rec"), logged.1);
+    assert_eq!(
+        names(d),
+        ["in.mp4", "index.db", "out.mp4", "out.mp4.redaction.json"]
+    );
+    assert_eq!(redactions(), 1);
 }
 
 #[test]

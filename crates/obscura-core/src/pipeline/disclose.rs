@@ -111,11 +111,19 @@ pub(crate) fn log_and_place(
 pub(crate) fn settle_redaction(index: &mut Store, output: &Path) -> Result<Option<i64>> {
     use crate::output::staged_path;
     let record = crate::pipeline::redact::record_path(output);
-    let pairs = [
-        (staged_path(output), output.to_path_buf()),
-        (staged_path(&record), record),
-    ];
-    if !pairs.iter().any(|(s, _)| s.is_file()) {
+    // Each file staged under the name that says whether it may replace
+    // what is at its name (a run asked to replace), or not.
+    let staged = |dest: &Path| {
+        [true, false]
+            .into_iter()
+            .map(|replace| (staged_path(dest, replace), replace))
+            .find(|(s, _)| s.is_file())
+    };
+    let pairs: Vec<_> = [output.to_path_buf(), record]
+        .into_iter()
+        .map(|dest| (staged(&dest), dest))
+        .collect();
+    if pairs.iter().all(|(s, _)| s.is_none()) {
         return Ok(None);
     }
     let db = index.path().to_path_buf();
@@ -123,8 +131,8 @@ pub(crate) fn settle_redaction(index: &mut Store, output: &Path) -> Result<Optio
         .conn_mut()
         .write()
         .map_err(|e| crate::store::db_err(&db, "cannot lock the audit trail", e))?;
-    let hash = |(staged, dest): &(PathBuf, PathBuf)| {
-        let at = if staged.is_file() { staged } else { dest };
+    let hash = |(staged, dest): &(Option<(PathBuf, bool)>, PathBuf)| {
+        let at = staged.as_ref().map_or(dest, |(s, _)| s);
         crate::hash::regular_sha256(at).ok()
     };
     let seq = match (hash(&pairs[0]), hash(&pairs[1])) {
@@ -132,13 +140,12 @@ pub(crate) fn settle_redaction(index: &mut Store, output: &Path) -> Result<Optio
         _ => None,
     };
     for (staged, dest) in &pairs {
-        if !staged.is_file() {
+        let Some((staged, replace)) = staged else {
             continue;
-        }
+        };
         if seq.is_some() {
-            std::fs::rename(staged, dest).map_err(|e| {
-                Error::io(e, "cannot put a logged redaction's file in place").with_path(staged)
-            })?;
+            // Over a file already there only if the run was asked to.
+            crate::output::move_into_place(staged, dest, *replace)?;
         } else {
             std::fs::remove_file(staged).map_err(|e| {
                 Error::io(e, "cannot remove a redaction's file that was never logged")
