@@ -91,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let runs = if plates {
-        [
+        vec![
             (
                 "plates on every whole frame",
                 RoiSettings {
@@ -99,10 +99,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     ..Default::default()
                 },
             ),
+            (
+                "plates in regions, motion on every frame",
+                RoiSettings {
+                    plate_motion_every: 1,
+                    ..Default::default()
+                },
+            ),
             ("default (plates in regions)", RoiSettings::default()),
         ]
     } else {
-        [
+        vec![
             ("fixed scale, whole every 16", fixed),
             ("default (adaptive scale)", RoiSettings::default()),
         ]

@@ -10,6 +10,11 @@ into $OBSCURA_HOME/peers (pinned), then for each clip:
   - counts residual faces in each output with `obscura verify-redaction`
     at score >= 0.5, with the same detection settings for both outputs.
 
+With --plates, obscura runs `redact --faces --plates` (faces and number
+plates, as a disclosure does by default) against deface's faces only, and
+the text regions of plate shape still visible in each output are counted
+too (`verify-redaction --plates`, every frame).
+
 With --people, obscura runs `redact --faces --people` (faces and whole
 people) against deface's faces only, and the people still visible in each
 output are counted too, by two detectors: NanoDet (`verify-redaction
@@ -21,11 +26,13 @@ The clips (--clips, all by default) span the sizes faces come in:
   576, 720, 1080  overhead CCTV (vtest.avi, first N frames, re-encoded at that
                   height): faces of 8-25 pixels;
   carphone        a 176x144 close-up of one face (all 120 frames);
-  megamind        a 720x528 film trailer with large faces (all 270 frames).
+  megamind        a 720x528 film trailer with large faces (all 270 frames);
+  bbb             Big Buck Bunny at 1080p, 30 s (750 frames; the clip
+                  scripts/compare_decode.py makes), not in the default set.
 Each side is timed --runs times (whole commands) and the best is kept.
 
-Usage: compare_redact.py [--frames N] [--thresh T] [--people] [--runs N]
-                         [--clips 576,720,1080,carphone,megamind] [--obscura PATH]
+Usage: compare_redact.py [--frames N] [--thresh T] [--people] [--plates] [--runs N]
+                         [--clips 576,720,1080,carphone,megamind,bbb] [--obscura PATH]
 (after scripts/setup.sh and `cargo build --release`)
 """
 import argparse
@@ -68,6 +75,11 @@ SAMPLES = {"carphone": "carphone_pristine.mp4", "megamind": "Megamind.avi"}
 
 def source(name, frames):
     """The clip called `name` and its frame count."""
+    if name == "bbb":
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from compare_decode import clip as bbb_clip, frames as count_frames
+        path = bbb_clip()
+        return path, count_frames(path)
     if name in SAMPLES:
         path = HOME / "samples" / SAMPLES[name]
         if not path.is_file():
@@ -125,6 +137,7 @@ def main():
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--thresh", type=float, default=0.3)
     ap.add_argument("--people", action="store_true")
+    ap.add_argument("--plates", action="store_true")
     ap.add_argument("--clips", default="576,720,1080,carphone,megamind")
     ap.add_argument("--heights", help="old name of --clips")
     ap.add_argument("--runs", type=int, default=1, help="time each side N times, keep the best")
@@ -141,6 +154,7 @@ def main():
             t_d = best_of(args.runs, [sys.executable, "-m", "deface.deface", str(src), "-o", str(out_d),
                                       "--thresh", str(args.thresh), "--backend", "onnxrt"], env)
             people = ["--people"] if args.people else []
+            people += ["--plates"] if args.plates else []
             t_o = best_of(args.runs, [args.obscura, "redact", str(src), "-o", str(out_o), "--faces", *people,
                                       "--face-threshold", str(args.thresh), "--operator", "bench",
                                       "--reason", "bench", "--force"])
@@ -151,16 +165,21 @@ def main():
                 "residual_deface": residuals(args.obscura, out_d, args.thresh),
                 "residual_obscura": residuals(args.obscura, out_o, args.thresh),
             }
+            if args.plates:
+                row["plates_deface"] = residuals(args.obscura, out_d, args.thresh, ("--plates",), 0.5, "plate")
+                row["plates_obscura"] = residuals(args.obscura, out_o, args.thresh, ("--plates",), 0.5, "plate")
             if args.people:
                 row["people_deface"] = residuals(args.obscura, out_d, args.thresh, ("--people",), 0.45, "person")
                 row["people_obscura"] = residuals(args.obscura, out_o, args.thresh, ("--people",), 0.45, "person")
                 row["movenet_deface"] = movenet(out_d, env)
                 row["movenet_obscura"] = movenet(out_o, env)
             results.append(row)
-            what = "faces + people" if args.people else "faces"
+            what = " + ".join(["faces"] + (["plates"] if args.plates else []) + (["people"] if args.people else []))
             print(f"{src.name}: deface (faces) {row['deface_fps']:.2f} fps, obscura ({what}) "
                   f"{row['obscura_fps']:.2f} fps, ratio {row['ratio']:.2f}x; residual faces (score >= 0.5): "
                   f"deface {row['residual_deface']}, obscura {row['residual_obscura']}"
+                  + (f"; plate-shaped text (every frame): deface {row['plates_deface']}, "
+                     f"obscura {row['plates_obscura']}" if args.plates else "")
                   + (f"; visible people (NanoDet, every frame, score >= 0.45): deface {row['people_deface']}, "
                      f"obscura {row['people_obscura']}; (MoveNet, every 5th frame, whole and 2x2 tiles, "
                      f"score >= 0.45): deface {row['movenet_deface']}, obscura {row['movenet_obscura']}"

@@ -6,7 +6,7 @@
 use crate::common::*;
 use obscura::detect::{
     plate_zone, BBox, Class, Detector, PersonDetector, PlateDetector, PlateSettings,
-    PLATE_ZONE_WIDTH,
+    PLATE_ZONE_WIDTH, VEHICLE_TILE,
 };
 use obscura::media::{EncodeOptions, Preset};
 use obscura::pipeline::analyse::AnalyseOptions;
@@ -72,7 +72,7 @@ fn a_plate_too_small_for_the_whole_frame_pass_is_found_inside_its_vehicle() {
         !whole.iter().any(on_plate),
         "the whole-frame pass (1920 px read at 960) was expected to miss the 10 px text: {whole:?}"
     );
-    let mut vehicles = PersonDetector::vehicles_only(1, 2).expect("model loads");
+    let mut vehicles = PersonDetector::vehicles_only(1, VEHICLE_TILE, 2).expect("model loads");
     let found = vehicles.detect(&view).expect("detects");
     let van = found
         .iter()

@@ -157,16 +157,19 @@ impl PersonDetector {
     }
 
     /// A detector of vehicles only (above [`VEHICLE_THRESHOLD`]), on every
-    /// `every` frames, in the default tiles: for plate search without
-    /// people.
+    /// `every` frames, in tiles of at most `max_tile` pixels (see
+    /// [`super::VEHICLE_TILE`]): for plate search without people.
     ///
     /// # Errors
-    /// As [`PersonDetector::new`].
-    pub fn vehicles_only(every: u64, threads: usize) -> Result<Self> {
+    /// As [`PersonDetector::new`]; `InvalidArgument` for a tile outside
+    /// [`PersonSettings::validate`]'s range.
+    pub fn vehicles_only(every: u64, max_tile: usize, threads: usize) -> Result<Self> {
         let settings = PersonSettings {
             every,
+            max_tile,
             ..PersonSettings::default()
         };
+        settings.validate()?;
         let mut d = PersonDetector::new(settings, threads)?.with_vehicles(VEHICLE_THRESHOLD);
         d.people = false;
         Ok(d)

@@ -5,7 +5,7 @@
 use crate::detect::person::VEHICLE_THRESHOLD;
 use crate::detect::{
     tile_plan, Class, Detection, Detector, FaceDetector, FaceSettings, PersonDetector,
-    PersonSettings, PlateDetector, PlateSettings, Roi, FACE_INPUT_PIXELS,
+    PersonSettings, PlateDetector, PlateSettings, Roi, FACE_INPUT_PIXELS, VEHICLE_TILE,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::Plane;
@@ -105,12 +105,26 @@ pub struct RoiSettings {
     #[serde(default)]
     pub adaptive: bool,
     /// Plates too are searched only in regions, planned on their own
-    /// ([`PlateDetector`]'s whole-frame scale, no adaptive scale): where
-    /// something moved or a plate was recently found, on every frame, and
-    /// the whole frame every `full_every` frames. Off in records made
+    /// ([`PlateDetector`]'s whole-frame scale, no adaptive scale): around
+    /// plates found lately on every frame, where something moved on every
+    /// [`Self::plate_motion_every`]th, and the whole frame every
+    /// `full_every` frames. Off in records made
     /// before it (their plates were searched on every whole frame).
     #[serde(default)]
     pub plates: bool,
+    /// With [`Self::plates`], plates are searched where something moved on
+    /// every this many frames (and on a cut, and near the clip's end);
+    /// around plates found lately on every frame. A plate first found up
+    /// to this many frames late is covered from its first frame by its
+    /// track's lead-in, which runs back at the speed of its first two
+    /// detections ([`TrackerSettings::lead_frames`], 5). Records made
+    /// before it read as 1 (every frame), as they ran.
+    #[serde(default = "every_frame")]
+    pub plate_motion_every: u64,
+}
+
+fn every_frame() -> u64 {
+    1
 }
 
 impl Default for RoiSettings {
@@ -124,6 +138,7 @@ impl Default for RoiSettings {
             min_side: 160,
             adaptive: true,
             plates: true,
+            plate_motion_every: PLATE_MOTION_EVERY,
         }
     }
 }
@@ -135,6 +150,13 @@ impl Default for RoiSettings {
 /// lead-in ([`TrackerSettings::lead_frames`], 5). Where faces are small
 /// (read at the full scale), motion is searched on every frame.
 pub const MOTION_EVERY: u64 = 2;
+
+/// Plates are searched where something moved on every this many frames
+/// ([`RoiSettings::plate_motion_every`]'s default). The text detector is
+/// most of the cost of `--plates` on moving footage: on 1080p Big Buck
+/// Bunny, scattered motion grown by its margin covers most of the frame
+/// on two frames in three, each read whole.
+pub const PLATE_MOTION_EVERY: u64 = 2;
 
 /// With adaptive scale, every this many whole-frame passes is read at the
 /// full scale whatever faces were seen, to discover faces smaller than any
@@ -168,6 +190,9 @@ struct RoiPlanner {
     /// How many frames of detections (before the lag) are searched
     /// around: [`ROI_RECENT`], or for plates `full_every`.
     recent_frames: u64,
+    /// Without adaptive scale, motion is searched on every this many
+    /// frames: 1, or for plates [`RoiSettings::plate_motion_every`].
+    motion_every: u64,
     /// With adaptive scale: the height of the smallest face scoring at
     /// least [`SIZE_SCORE`] by frame, for the last [`SMALL_WINDOW`] frames.
     smallest: BTreeMap<u64, f32>,
@@ -212,6 +237,7 @@ impl RoiPlanner {
     fn for_plates(s: RoiSettings, total: Option<u64>) -> Option<Self> {
         s.plates.then(|| RoiPlanner {
             recent_frames: s.full_every.max(ROI_RECENT),
+            motion_every: s.plate_motion_every.max(1),
             ..RoiPlanner::new(
                 RoiSettings {
                     adaptive: false,
@@ -228,6 +254,7 @@ impl RoiPlanner {
             prev: Vec::new(),
             recent: BTreeMap::new(),
             recent_frames: ROI_RECENT,
+            motion_every: 1,
             smallest: BTreeMap::new(),
             second_half: None,
             total,
@@ -298,23 +325,29 @@ impl RoiPlanner {
         let mark = |marks: &mut Vec<Option<Mark>>, j: usize, m: Mark| {
             marks[j] = Some(m.join(marks[j]));
         };
-        // What moved: every frame, or with adaptive scale every
-        // MOTION_EVERY frames and on a frame where most of the picture
-        // changed (a cut: faces elsewhere than the tracks are).
+        // What moved: on every `motion_every`th frame (for faces with
+        // adaptive scale, MOTION_EVERY) and on a frame where most of the
+        // picture changed (a cut: faces or plates elsewhere than the
+        // tracks are), and on the clip's last frames.
         let moved: Vec<usize> = (self.prev.iter().zip(&prev).enumerate())
             .filter(|(_, (a, p))| a.abs_diff(**p) >= self.s.diff)
             .map(|(j, _)| j)
             .collect();
         let cut = moved.len() as f32 > self.s.max_fraction * (bw * bh) as f32;
-        let ending = self.total.is_some_and(|t| i + MOTION_EVERY >= t);
         // Faces at the limit of the full scale score near the threshold
         // and come and go from frame to frame: where the footage's faces
         // are that small, motion is searched on every frame.
         let auto = FaceSettings::default();
-        let small = auto.scale_for(w, unknown) >= auto.effective_scale(w);
+        let every_n = if !self.s.adaptive {
+            self.motion_every
+        } else if auto.scale_for(w, unknown) >= auto.effective_scale(w) {
+            1
+        } else {
+            MOTION_EVERY
+        };
+        let ending = self.total.is_some_and(|t| i + every_n >= t);
         // (Not on a whole-frame pass's first half: the halves cover it.)
-        let cadence = small || k % MOTION_EVERY == 0 || cut || ending;
-        if !self.s.adaptive || (!full && cadence) {
+        if !full && (k % every_n == 0 || cut || ending) {
             for j in moved {
                 mark(
                     &mut marks,
@@ -628,6 +661,7 @@ pub fn detectors(opts: &AnalyseOptions, threads: usize) -> Result<DetectorSet> {
         Some(p) => set.push(Box::new(PersonDetector::new(p, threads)?)),
         None if vehicles => set.push(Box::new(PersonDetector::vehicles_only(
             PersonSettings::default().every,
+            opts.plates.map_or(VEHICLE_TILE, |p| p.vehicle_tile),
             threads,
         )?)),
         None => {}
@@ -1344,7 +1378,7 @@ mod tests {
     }
 
     #[test]
-    fn plates_are_searched_where_something_moved_and_around_plates_on_every_frame() {
+    fn plates_are_searched_around_plates_on_every_frame_and_where_something_moved_on_every_other() {
         let (w, h) = (320, 240);
         let still = luma(w, h, (0, 0, 0));
         let mut p = RoiPlanner::for_plates(RoiSettings::default(), None).expect("on by default");
@@ -1374,19 +1408,47 @@ mod tests {
         let i = ROI_LAG + recent + 1;
         assert_eq!(plan(&mut p, i, w, h, &still), Some(vec![]));
         p.saw(i, &[]);
-        // Motion is searched on every frame (faces with a known large size
-        // search it on every other frame only).
-        for (k, i) in (i + 1..i + 5).enumerate() {
+        // Motion is searched on every PLATE_MOTION_EVERY frames, and a cut
+        // (every block changes) off that cadence is read whole.
+        let mut searched = Vec::new();
+        for (k, i) in (i + 1..i + 7).enumerate() {
             let data = luma(w, h, (20 + 8 * k, 100, 24));
             let rois = plan(&mut p, i, w, h, &data).expect("regions");
-            assert!(
+            searched.push(
                 rois.iter()
                     .any(|r| r.rect[1] <= 100 && r.rect[1] + r.rect[3] >= 124),
-                "frame {i}: {rois:?}"
             );
             p.saw(i, &[]);
         }
-        // Every full_every frames the whole frame.
+        assert_eq!(PLATE_MOTION_EVERY, 2);
+        assert_eq!(searched.iter().filter(|&&s| s).count(), 3, "{searched:?}");
+        assert!(searched.windows(2).all(|w| w[0] != w[1]), "{searched:?}");
+        let i = i + 7;
+        let off = if searched[5] { i } else { i + 1 };
+        if off > i {
+            plan(&mut p, i, w, h, &still);
+            p.saw(i, &[]);
+        }
+        assert_eq!(plan(&mut p, off, w, h, &vec![20u8; w * h]), None);
+        p.saw(off, &[]);
+        // Records made before the setting read as every frame.
+        let old: RoiSettings = serde_json::from_str(
+            r#"{"full_every":32,"block":16,"diff":4,"margin":2,"max_fraction":0.6,"min_side":160,"adaptive":true,"plates":true}"#,
+        )
+        .expect("parses");
+        assert_eq!(old.plate_motion_every, 1);
+        let mut q = RoiPlanner::for_plates(old, None).expect("plates on");
+        plan(&mut q, 0, w, h, &still);
+        q.saw(0, &[]);
+        for (k, i) in (1..5u64).enumerate() {
+            let data = luma(w, h, (20 + 8 * k, 100, 24));
+            assert!(!plan(&mut q, i, w, h, &data).expect("regions").is_empty());
+            q.saw(i, &[]);
+        }
+        // Every full_every frames the whole frame (once the picture is
+        // back from the cut).
+        plan(&mut p, 99, w, h, &still);
+        p.saw(99, &[]);
         let mut whole = 0;
         for i in 0..RoiSettings::default().full_every {
             whole += usize::from(plan(&mut p, 100 + i, w, h, &still).is_none());
