@@ -95,9 +95,10 @@ pub struct RoiSettings {
     pub min_side: usize,
     /// Choose each region's detection scale from the faces the footage
     /// shows rather than from its width ([`RoiPlanner`]): around a face,
-    /// the scale that face needs; where something moved and on whole-frame
-    /// passes, the scale that finds faces half the size of the smallest
-    /// seen lately (the full scale until a face is seen, and on every
+    /// the scale that face needs (more for one found without margin, see
+    /// [`SIZE_SCORE`]); where something moved and on whole-frame passes,
+    /// the scale that finds faces half the size of the smallest seen
+    /// lately with a margin (the full scale until a face is seen, and on every
     /// [`DISCOVERY_EVERY`]th whole-frame pass); where those faces are
     /// large, motion is searched on every [`MOTION_EVERY`]th frame only,
     /// tracks on every frame. Only with the
@@ -167,9 +168,21 @@ pub const DISCOVERY_EVERY: u64 = 4;
 /// tell how small faces are in the footage.
 const SMALL_WINDOW: u64 = 250;
 
-/// Faces scoring at least this tell the footage's face size (a low-score
-/// false detection must not set it).
-const SIZE_SCORE: f32 = 0.5;
+/// Faces scoring at least this tell the footage's face size, and are
+/// searched around at the scale their size needs. A face found with less is
+/// near the detector's limit at the scale it was found at: read smaller, it
+/// is lost. Big Buck Bunny's rabbit, 180-250 px tall, scores 0.40-0.66 at
+/// the full scale; at 0.5 it set the footage's size, everything was read at
+/// 0.25, and the rabbit was found on no frame of its next shots (recall
+/// 0/13 against the full scale's faces, `examples/roi_recall.rs` on the
+/// first 7 s of the 1080p clip). Around such a face the full scale is kept,
+/// and a low-score false detection does not lower the scale either.
+const SIZE_SCORE: f32 = 0.7;
+
+/// Around a face scoring under [`SIZE_SCORE`], regions are read for faces
+/// this many times smaller than it: it comes out 128 model pixels tall
+/// (16 x 8), four times what a confident face is given.
+const UNSURE_FACE_READ: f32 = 8.0;
 
 /// Frames between a frame's detections and their use for planning the
 /// regions of a later frame. Fixed (not tied to the worker count or to
@@ -186,7 +199,7 @@ struct RoiPlanner {
     prev: Vec<u16>,
     /// Detection boxes by frame, for the last `ROI_LAG + recent_frames`
     /// frames.
-    recent: BTreeMap<u64, Vec<(Class, crate::detect::BBox)>>,
+    recent: BTreeMap<u64, Vec<(Class, crate::detect::BBox, f32)>>,
     /// How many frames of detections (before the lag) are searched
     /// around: [`ROI_RECENT`], or for plates `full_every`.
     recent_frames: u64,
@@ -485,11 +498,15 @@ impl RoiPlanner {
             .range(last.saturating_sub(self.recent_frames)..=last)
             .map(|(_, v)| v)
         {
-            for (class, d) in boxes {
+            for (class, d, score) in boxes {
                 if self.s.adaptive && *class != Class::Face {
                     continue;
                 }
-                let smallest = if self.s.adaptive { d.h / 2.0 } else { 0.0 };
+                let smallest = match (self.s.adaptive, *score >= SIZE_SCORE) {
+                    (false, _) => 0.0,
+                    (true, true) => d.h / 2.0,
+                    (true, false) => d.h / UNSURE_FACE_READ,
+                };
                 let moved = !self.s.adaptive;
                 let e = d.padded(2.0);
                 let x0 = (e.x.max(0.0) as usize / b).min(bw - 1);
@@ -519,7 +536,7 @@ impl RoiPlanner {
             frame,
             dets.iter()
                 .filter(|d| d.class != Class::Person)
-                .map(|d| (d.class, d.bbox))
+                .map(|d| (d.class, d.bbox, d.score))
                 .collect(),
         );
         let keep_from = frame.saturating_sub(2 * (ROI_LAG + self.recent_frames));
@@ -1252,6 +1269,49 @@ mod tests {
         }
         let moved = luma(w, h, (0, 200, 32));
         let rois = plan(&mut p, i, w, h, &moved).expect("regions");
+        let low = rois.iter().find(|r| r.rect[1] + r.rect[3] >= 232);
+        assert_eq!(low.map(|r| r.smallest), Some(40.0), "{rois:?}");
+    }
+
+    #[test]
+    fn a_face_found_without_margin_neither_sets_the_footage_size_nor_is_read_small() {
+        let (w, h) = (320, 240);
+        let still = luma(w, h, (0, 0, 0));
+        let mut p = RoiPlanner::new(RoiSettings::default(), None);
+        plan(&mut p, 0, w, h, &still);
+        // An 80-pixel face at 0.6: found, but near the detector's limit.
+        let unsure = Detection {
+            score: 0.6,
+            ..face(100.0, 60.0, 80.0)
+        };
+        p.saw(0, &[unsure]);
+        for i in 1..ROI_LAG {
+            plan(&mut p, i, w, h, &still);
+            p.saw(i, &[]);
+        }
+        // Around it, faces an eighth of its height (it is read 128 model
+        // pixels tall, not 32).
+        let rois = plan(&mut p, ROI_LAG, w, h, &still).expect("regions");
+        assert_eq!(rois.len(), 1, "{rois:?}");
+        assert_eq!(rois[0].smallest, 80.0 / UNSURE_FACE_READ);
+        // The footage's face size is still unknown: motion elsewhere is
+        // searched for faces of any size.
+        p.saw(ROI_LAG, &[]);
+        let moved = luma(w, h, (0, 200, 32));
+        let rois = plan(&mut p, ROI_LAG + 1, w, h, &moved).expect("regions");
+        let low = rois.iter().find(|r| r.rect[1] + r.rect[3] >= 232);
+        assert_eq!(low.map(|r| r.smallest), Some(0.0), "{rois:?}");
+        // The same face at 0.9 sets both.
+        let mut p = RoiPlanner::new(RoiSettings::default(), None);
+        plan(&mut p, 0, w, h, &still);
+        p.saw(0, &[face(100.0, 60.0, 80.0)]);
+        // (Motion is then searched on every other frame: to one.)
+        for i in 1..=ROI_LAG + 1 {
+            plan(&mut p, i, w, h, &still);
+            p.saw(i, &[]);
+        }
+        assert_eq!(p.frames % MOTION_EVERY, 0);
+        let rois = plan(&mut p, ROI_LAG + 2, w, h, &moved).expect("regions");
         let low = rois.iter().find(|r| r.rect[1] + r.rect[3] >= 232);
         assert_eq!(low.map(|r| r.smallest), Some(40.0), "{rois:?}");
     }
