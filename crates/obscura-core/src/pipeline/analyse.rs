@@ -175,8 +175,9 @@ const SMALL_WINDOW: u64 = 250;
 /// the full scale; at 0.5 it set the footage's size, everything was read at
 /// 0.25, and the rabbit was found on no frame of its next shots (recall
 /// 0/13 against the full scale's faces, `examples/roi_recall.rs` on the
-/// first 7 s of the 1080p clip). Around such a face the full scale is kept,
-/// and a low-score false detection does not lower the scale either.
+/// first 7 s of the 1080p clip). Around such a face the region is read at
+/// [`UNSURE_FACE_READ`] (not the full scale, which loses large faces too),
+/// and a low-score false detection does not lower the scale elsewhere.
 const SIZE_SCORE: f32 = 0.7;
 
 /// Around a face scoring under [`SIZE_SCORE`], regions are read for faces
