@@ -21,7 +21,7 @@ pub mod person;
 use crate::detect::onnx::{Model, Tensor};
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameView;
-use ndarray::{s, Array2, Array4, ArrayView2};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut4};
 use serde::{Deserialize, Serialize};
 
 pub use person::{PersonDetector, PersonSettings};
@@ -117,37 +117,29 @@ pub fn nms(mut dets: Vec<Detection>, thresh: f32) -> Vec<Detection> {
     keep
 }
 
-/// Resamples a YUV 4:2:0 frame to `dw`x`dh` planar float RGB (BT.601
-/// limited range), bilinear on luma, nearest on chroma. `order` maps output
-/// channel to R(0)/G(1)/B(2); `norm` is applied per output channel.
-fn to_planar_rgb(
-    frame: &FrameView<'_>,
-    src: [usize; 4],
-    dw: usize,
-    dh: usize,
-    order: [usize; 3],
-    norm: impl Fn(usize, f32) -> f32,
-) -> Array4<f32> {
-    to_planar_rgb_window(frame, src, [dw, dh], [0, 0, dw, dh], order, norm)
-}
-
-/// The window `[x, y, w, h]` (output pixels) of [`to_planar_rgb`]'s
-/// `size[0]`x`size[1]` picture, sampled exactly as the whole picture would
-/// be, so windows put side by side equal the whole.
-fn to_planar_rgb_window(
+/// Resamples the `src` rectangle `[x, y, w, h]` of a YUV 4:2:0 frame to a
+/// `size[0]`x`size[1]` planar float RGB picture (BT.601 limited range),
+/// bilinear on luma, nearest on chroma, and writes its window `[x, y, w,
+/// h]` (output pixels) into `out` (`[1, 3, h, w]`), such as a model's
+/// input buffer ([`Model::run_filled`]). A window is sampled exactly as the
+/// whole picture would be, so windows put side by side equal the whole.
+/// `order` maps output channel to R(0)/G(1)/B(2); `norm` is applied per
+/// output channel.
+fn fill_planar_rgb(
     frame: &FrameView<'_>,
     src: [usize; 4],
     size: [usize; 2],
     window: [usize; 4],
     order: [usize; 3],
     norm: impl Fn(usize, f32) -> f32,
-) -> Array4<f32> {
+    mut out: ArrayViewMut4<'_, f32>,
+) {
     let (w, h) = (frame.width(), frame.height());
     let [rx, ry, rw, rh] = src;
     let [dw, dh] = size;
     let [wx, wy, ww, wh] = window;
     let (yp, up, vp) = (frame.plane(0), frame.plane(1), frame.plane(2));
-    let mut out = Array4::<f32>::zeros((1, 3, wh, ww));
+    debug_assert_eq!(out.dim(), (1, 3, wh, ww));
     let (mut p0, mut p1, mut p2) =
         out.multi_slice_mut((s![0, 0, .., ..], s![0, 1, .., ..], s![0, 2, .., ..]));
     let sx = rw as f32 / dw as f32;
@@ -178,7 +170,6 @@ fn to_planar_rgb_window(
             }
         }
     }
-    out
 }
 
 /// A detection of `class` from a model's box `[x1, y1, x2, y2]` (model
@@ -517,8 +508,17 @@ impl FaceDetector {
     ) -> Result<Vec<Detection>> {
         let [rx, ry, w, h] = rect;
         let (dw, dh) = (model_side(w, scale), model_side(h, scale));
-        let input = to_planar_rgb(frame, rect, dw, dh, [0, 1, 2], |_, v| v);
-        let outs = self.model.run("input.1", input)?;
+        let outs = self.model.run_filled("input.1", [1, 3, dh, dw], |input| {
+            fill_planar_rgb(
+                frame,
+                rect,
+                [dw, dh],
+                [0, 0, dw, dh],
+                [0, 1, 2],
+                |_, v| v,
+                input,
+            )
+        })?;
         // Heatmap [1, 1, h, w]; box sizes and offsets [1, 2, h, w]
         // (row then column), on a grid of 4x4 input pixels.
         let (heat, scale, off) = (
@@ -902,13 +902,23 @@ impl PlateReader {
         let width = rw.max(REC_MIN_WIDTH);
         // PaddleOCR feeds OpenCV's B, G, R order, scaled to -1..1, and pads
         // the right with zeros.
-        let crop = to_planar_rgb(frame, src, rw, REC_HEIGHT, [2, 1, 0], |_, v| {
-            v / 127.5 - 1.0
-        });
-        let mut input = Array4::<f32>::zeros((1, 3, REC_HEIGHT, width));
-        input.slice_mut(s![.., .., .., ..rw]).assign(&crop);
         let name = self.model.inputs()[0].clone();
-        let outs = self.model.run(&name, input)?;
+        let outs = self
+            .model
+            .run_filled(&name, [1, 3, REC_HEIGHT, width], |mut input| {
+                input.slice_mut(s![.., .., .., rw..]).fill(0.0);
+                let crop = input.slice_mut(s![.., .., .., ..rw]);
+                let whole = [0, 0, rw, REC_HEIGHT];
+                fill_planar_rgb(
+                    frame,
+                    src,
+                    [rw, REC_HEIGHT],
+                    whole,
+                    [2, 1, 0],
+                    |_, v| v / 127.5 - 1.0,
+                    crop,
+                )
+            })?;
         let out = outs
             .first()
             .ok_or_else(|| Error::new(ErrorKind::Model, "PP-OCR recogniser gave no output"))?;
@@ -1039,10 +1049,19 @@ impl PlateDetector {
         let mut prob = Array2::<f32>::zeros((dh, dw));
         for (win, keep) in text_windows(dw, dh, self.input_limit) {
             // PaddleOCR normalises the image as OpenCV loads it: B, G, R.
-            let input = to_planar_rgb_window(frame, rect, [dw, dh], win, [2, 1, 0], |c, v| {
-                (v / 255.0 - MEAN[c]) / STD[c]
-            });
-            let outs = self.model.run(&name, input)?;
+            let outs = self
+                .model
+                .run_filled(&name, [1, 3, win[3], win[2]], |input| {
+                    fill_planar_rgb(
+                        frame,
+                        rect,
+                        [dw, dh],
+                        win,
+                        [2, 1, 0],
+                        |c, v| (v / 255.0 - MEAN[c]) / STD[c],
+                        input,
+                    )
+                })?;
             let part = outs
                 .first()
                 .ok_or_else(|| Error::new(ErrorKind::Model, "PP-OCR detector gave no output"))?
@@ -1303,6 +1322,39 @@ fn components(prob: ArrayView2<'_, f32>, thresh: f32) -> Vec<Component> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array4;
+
+    /// The model inputs built window by window (the text detector's) or
+    /// into part of a buffer (the recogniser's, padded on the right) equal
+    /// the whole picture built at once, and every element of a reused
+    /// buffer is written.
+    #[test]
+    fn windows_of_a_resampled_picture_equal_the_whole() {
+        let (w, h) = (37, 22);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i * 37 % 251) as u8).collect();
+        let frame = crate::frame::OwnedFrame::from_rgb(w, h, &rgb, w * 3).expect("frame");
+        let (src, size) = ([3, 2, 30, 17], [45, 26]);
+        let norm = |c: usize, v: f32| v / 255.0 - c as f32;
+        let mut whole = Array4::<f32>::from_elem((1, 3, 26, 45), f32::NAN);
+        let all = [0, 0, 45, 26];
+        fill_planar_rgb(
+            &frame.view(),
+            src,
+            size,
+            all,
+            [2, 1, 0],
+            norm,
+            whole.view_mut(),
+        );
+        assert!(whole.iter().all(|v| v.is_finite()));
+        let mut parts = Array4::<f32>::from_elem((1, 3, 26, 45), f32::NAN);
+        for win in [[0, 0, 20, 26], [20, 0, 25, 11], [20, 11, 25, 15]] {
+            let [x, y, ww, wh] = win;
+            let part = parts.slice_mut(s![.., .., y..y + wh, x..x + ww]);
+            fill_planar_rgb(&frame.view(), src, size, win, [2, 1, 0], norm, part);
+        }
+        assert_eq!(parts, whole);
+    }
 
     #[test]
     fn faces_detect_in_8_bits_unless_float_is_asked_for_and_old_records_read_as_float() {

@@ -17,7 +17,7 @@
 //! tracker interpolates between.
 
 use super::onnx::{Model, Tensor};
-use super::{nms, to_planar_rgb, Class, Detection, Detector};
+use super::{fill_planar_rgb, nms, Class, Detection, Detector};
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::FrameView;
 use ndarray::{ArrayView2, Ix3};
@@ -178,8 +178,20 @@ impl PersonDetector {
     /// People in the rectangle `rect` of `frame`, read at 416x416.
     fn detect_rect(&mut self, frame: &FrameView<'_>, rect: [usize; 4]) -> Result<Vec<Detection>> {
         let [rx, ry, rw, rh] = rect;
-        let input = to_planar_rgb(frame, rect, SIDE, SIDE, [0, 1, 2], |_, v| v / 255.0);
-        let outs = self.model.run("input_1:0", input)?;
+        let outs = self
+            .model
+            .run_filled("input_1:0", [1, 3, SIDE, SIDE], |input| {
+                let whole = [0, 0, SIDE, SIDE];
+                fill_planar_rgb(
+                    frame,
+                    rect,
+                    [SIDE, SIDE],
+                    whole,
+                    [0, 1, 2],
+                    |_, v| v / 255.0,
+                    input,
+                )
+            })?;
         let (fx, fy) = (rw as f32 / SIDE as f32, rh as f32 / SIDE as f32);
         let mut dets = Vec::new();
         for (scores, dists, stride) in OUTPUTS {
