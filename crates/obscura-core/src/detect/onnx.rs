@@ -377,15 +377,11 @@ impl Model {
         if buf.len() < len {
             buf.resize(len, 0.0);
         }
-        let result = match buf.get_mut(..len) {
-            Some(part) => {
-                if cfg!(debug_assertions) {
-                    part.fill(f32::NAN);
-                }
-                self.run_in(input, shape, part, fill)
-            }
-            None => Err(model_err(&self.path, "input buffer too small")),
-        };
+        let part = &mut buf[..len];
+        if cfg!(debug_assertions) {
+            part.fill(f32::NAN);
+        }
+        let result = self.run_in(input, shape, part, fill);
         INPUT.with(|kept| kept.set(buf));
         result
     }
