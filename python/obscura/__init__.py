@@ -139,6 +139,10 @@ class VideoInfo:
     discontinuities: int
     video_streams: int
     timestamps_complete: bool
+    #: How the file shows it was cut short where its header declares no
+    #: frame count (an MPEG-TS file ending inside a packet, a Matroska file
+    #: whose packets stop before its declared duration), in words; else None.
+    cut_short: Optional[str]
 
     @classmethod
     def _from_dict(cls, d: Dict[str, Any]) -> "VideoInfo":

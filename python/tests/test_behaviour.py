@@ -149,6 +149,21 @@ def test_each_error_kind_has_its_class_and_the_cli_message(cli, sample, tmp_path
     assert not list(tmp_path.glob("o.mp4*"))
 
 
+def test_probe_says_a_transport_stream_was_cut_short(sample, tmp_path):
+    # The same finding a redaction record and an index carry: an MPEG-TS
+    # that ends inside a 188-byte packet was cut short.
+    ts = tmp_path / "cam.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(sample("bikes.mp4")), "-c", "copy",
+                    "-f", "mpegts", str(ts)], check=True)
+    data = ts.read_bytes()
+    cut = tmp_path / "cut.ts"
+    cut.write_bytes(data[: len(data) // 2 // 188 * 188 + 20])
+    info = obscura.probe(cut)
+    assert info.cut_short == "the file ends 20 bytes into a 188-byte transport-stream packet"
+    assert 0 < info.frames < obscura.probe(ts).frames
+    assert obscura.probe(ts).cut_short is None
+
+
 def test_every_core_error_kind_has_one_exception_class():
     from obscura import _obscura, errors
 

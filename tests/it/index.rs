@@ -360,6 +360,37 @@ fn a_truncated_recording_is_indexed_as_damaged_and_is_a_fault_on(b: Backend) {
         "{decodable} of {declared}"
     );
     assert!(done[0].damaged.is_some(), "{:?}", done[0]);
+
+    // An MPEG-TS declares no frame count: one that ends inside a packet
+    // is marked damaged all the same, with no declared count.
+    let ts = dir.path().join("whole.ts");
+    crate::common::make_clip(
+        &crate::common::sample("bikes.mp4"),
+        &ts,
+        &["-c", "copy", "-f", "mpegts"],
+    );
+    let bytes = std::fs::read(&ts).expect("read");
+    let cut = dir.path().join("cam_20261113_080000.ts");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 / 188 * 188 + 100]).expect("write");
+    let done = index_ok(&db, &p, std::slice::from_ref(&cut));
+    assert_eq!(done[0].frames, crate::common::ffprobe_count_frames(&cut));
+    assert_eq!(done[0].expected_frames, None);
+    assert!(
+        done[0]
+            .damaged
+            .as_deref()
+            .is_some_and(|d| d.contains("100 bytes into a 188-byte transport-stream packet")),
+        "{:?}",
+        done[0]
+    );
+    let idx = Store::open(&db).expect("open");
+    let rec = idx
+        .recordings(None)
+        .expect("list")
+        .into_iter()
+        .find(|r| r.path.ends_with("cam_20261113_080000.ts"))
+        .expect("stored");
+    assert_eq!((rec.expected_frames, rec.damaged.is_some()), (None, true));
 }
 
 #[test]

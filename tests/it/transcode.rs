@@ -139,6 +139,90 @@ fn a_stream_cut_short_gives_every_frame_it_holds_and_says_it_was_cut() {
     assert_eq!(whole.frames_out, declared);
 }
 
+/// `bytes` of `src` cut to about `fraction` of its length, ending `tail`
+/// bytes past a multiple of `unit` (0: exactly on one).
+fn cut_copy(src: &Path, dst: &Path, fraction: f64, unit: usize, tail: usize) {
+    let bytes = std::fs::read(src).expect("read");
+    let at = (bytes.len() as f64 * fraction) as usize / unit * unit + tail;
+    std::fs::write(dst, &bytes[..at]).expect("write");
+}
+
+#[test]
+fn transport_streams_and_matroska_cut_short_say_so_without_a_declared_count() {
+    let dir = tempdir();
+    let src = sample("bikes.mp4");
+    let transcode_of = |input: &Path, name: &str| {
+        transcode(input, &dir.path().join(name), &PipelineOptions::default())
+            .expect("transcodes what is there")
+    };
+    // MPEG-TS (188-byte packets) and M2TS (192) have no frame count in
+    // any header: a file that ends inside a packet was cut short.
+    for (name, extra, unit) in [
+        ("cam.ts", vec!["-c", "copy", "-f", "mpegts"], 188),
+        (
+            "cam.m2ts",
+            vec!["-c", "copy", "-f", "mpegts", "-mpegts_m2ts_mode", "1"],
+            192,
+        ),
+    ] {
+        let whole = dir.path().join(name);
+        make_clip(&src, &whole, &extra);
+        let cut = dir.path().join(format!("cut-{name}"));
+        cut_copy(&whole, &cut, 0.5, unit, 77);
+        let info = obscura::media::probe(&cut).expect("probes");
+        let how = info.cut_short.clone().expect("cut short");
+        assert!(
+            how.contains(&format!(
+                "77 bytes into a {unit}-byte transport-stream packet"
+            )),
+            "{how}"
+        );
+        assert_eq!(info.header_frames, None);
+        assert_eq!(info.frames, ffprobe_count_frames(&cut));
+        let s = transcode_of(&cut, &format!("{name}.mp4"));
+        assert_eq!(s.cut_short.as_deref(), Some(how.as_str()));
+        assert_eq!((s.frames_in, s.frames_out), (info.frames, info.frames));
+        // A whole file, and one cut exactly between packets (which no
+        // file structure can tell from a whole one), say nothing.
+        assert_eq!(
+            obscura::media::probe(&whole).expect("probes").cut_short,
+            None
+        );
+        let even = dir.path().join(format!("even-{name}"));
+        cut_copy(&whole, &even, 0.5, unit, 0);
+        assert_eq!(
+            obscura::media::probe(&even).expect("probes").cut_short,
+            None
+        );
+        assert_eq!(
+            transcode_of(&whole, &format!("whole-{name}.mp4")).cut_short,
+            None
+        );
+    }
+    // Matroska declares its duration: packets that stop short of it.
+    let mkv = dir.path().join("cam.mkv");
+    make_clip(&src, &mkv, &["-c", "copy"]);
+    let cut = dir.path().join("cut.mkv");
+    cut_copy(&mkv, &cut, 0.5, 1, 0);
+    let info = obscura::media::probe(&cut).expect("probes");
+    let how = info.cut_short.clone().expect("cut short");
+    assert!(
+        how.starts_with("its header declares 10.0 s but its packets reach"),
+        "{how}"
+    );
+    assert_eq!(info.frames, ffprobe_count_frames(&cut));
+    assert_eq!(transcode_of(&cut, "mkv.mp4").cut_short, Some(how));
+    assert_eq!(obscura::media::probe(&mkv).expect("probes").cut_short, None);
+    // Timestamps that start late are not a shortfall: the declared
+    // duration runs from 0.
+    let late = dir.path().join("late.mkv");
+    make_clip(&src, &late, &["-c", "copy", "-output_ts_offset", "100"]);
+    assert_eq!(
+        obscura::media::probe(&late).expect("probes").cut_short,
+        None
+    );
+}
+
 #[test]
 fn invalid_options_and_outputs_are_refused_before_any_work() {
     let dir = tempdir();

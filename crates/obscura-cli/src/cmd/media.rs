@@ -45,6 +45,9 @@ pub(crate) fn transcode(cmd: TranscodeCmd) -> Result<ExitCode> {
         if let Some(declared) = summary.declared_frames {
             println!("{}", cut_short(summary.frames_in, declared));
         }
+        if let Some(how) = &summary.cut_short {
+            println!("{}", ends_cut_short(summary.frames_in, how));
+        }
         if summary.other_video_streams > 0 {
             println!(
                 "used video stream #{}; {} other video stream(s) left out",
@@ -72,6 +75,12 @@ pub(crate) fn transcode(cmd: TranscodeCmd) -> Result<ExitCode> {
 }
 
 /// The line that says an input holds fewer frames than its header declares.
+/// What to tell the user about a source that shows it was cut short
+/// (`how`) without declaring a frame count.
+pub(crate) fn ends_cut_short(held: u64, how: &str) -> String {
+    format!("the source was cut short: {how}; all {held} frames it holds are in the output")
+}
+
 pub(crate) fn cut_short(held: u64, declared: u64) -> String {
     format!(
         "the source holds {held} of the {declared} frames its header declares (cut short or damaged): all {held} are in the output"

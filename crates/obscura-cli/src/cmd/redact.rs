@@ -159,6 +159,9 @@ pub(crate) fn redact(cmd: RedactCmd) -> Result<ExitCode> {
         if let Some(declared) = record.input.declared_frames {
             println!("{}", super::media::cut_short(record.input.frames, declared));
         }
+        if let Some(how) = &record.input.cut_short {
+            println!("{}", super::media::ends_cut_short(record.input.frames, how));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

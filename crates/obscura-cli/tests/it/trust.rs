@@ -537,3 +537,49 @@ fn a_recording_cut_short_is_redacted_in_full_and_the_record_says_it_was_cut() {
     let record: serde_json::Value = serde_json::from_slice(&whole.stdout).expect("JSON");
     assert!(record["input"].get("declared_frames").is_none(), "{record}");
 }
+
+#[test]
+fn a_transport_stream_cut_short_is_redacted_in_full_and_the_record_says_how() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ts = dir.path().join("cam.ts");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample("bikes.mp4"))
+        .args(["-c", "copy", "-f", "mpegts"])
+        .arg(&ts)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    let bytes = std::fs::read(&ts).expect("read");
+    let cut = dir.path().join("cut.ts");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 / 188 * 188 + 50]).expect("write");
+    let out = dir.path().join("out.mp4");
+    let run = redact(&cut, &out, &[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let record: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
+    let how = record["input"]["cut_short"]
+        .as_str()
+        .expect("cut_short in the record");
+    assert_eq!(
+        how,
+        "the file ends 50 bytes into a 188-byte transport-stream packet"
+    );
+    assert!(record["input"].get("declared_frames").is_none());
+    assert_eq!(record["output"]["frames"], record["input"]["frames"]);
+    assert!(record["output"].get("cut_short").is_none());
+    // Without --json the officer is told.
+    let text = obscura(&redact_args(&cut, &dir.path().join("out2.mp4"), &[]));
+    assert!(text.status.success());
+    let said = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        said.contains(&format!("the source was cut short: {how}; all ")),
+        "{said}"
+    );
+    let whole = redact(&ts, &dir.path().join("whole.mp4"), &[]);
+    let record: serde_json::Value = serde_json::from_slice(&whole.stdout).expect("JSON");
+    assert!(record["input"].get("cut_short").is_none(), "{record}");
+}

@@ -95,6 +95,16 @@ pub struct VideoInfo {
     /// need them; without them decoding falls back to sequential (and cuts
     /// are refused).
     pub timestamps_complete: bool,
+    /// How the file shows it was cut short, in words, where its header
+    /// declares no frame count to check the frames against (those are
+    /// [`VideoInfo::declared_frames_missing`]): an MPEG-TS file that ends
+    /// inside a transport-stream packet, or a Matroska file whose header
+    /// declares a longer duration than its packets reach. Every frame it
+    /// holds is still decoded; this is what a record or summary reports
+    /// beside it. `None` when nothing says so (a file cut exactly between
+    /// packets and without a declared length cannot be told from a whole
+    /// one).
+    pub cut_short: Option<String>,
 }
 
 impl VideoInfo {
@@ -164,8 +174,17 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
     let stream = VideoStreamFacts::read(&ictx, vidx, path, container_creation_time)?;
 
     let tb = rational_f64(stream.time_base);
+    let stream_tbs: Vec<f64> = ictx
+        .streams()
+        .map(|s| rational_f64(s.time_base()))
+        .collect();
+    // SAFETY: reads one plain field of the open format context we own.
+    let from_header = unsafe {
+        (*ictx.as_ptr()).duration_estimation_method
+            == ff::ffi::AVDurationEstimationMethod::AVFMT_DURATION_FROM_STREAM
+    };
     let mut scan = PacketScan::new(tb);
-    scan.read_all(&mut ictx, vidx, path)?;
+    scan.read_all(&mut ictx, vidx, path, &stream_tbs)?;
     if scan.timestamps.is_empty() {
         return Err(Error::new(ErrorKind::Corrupt, "video stream has no packets").with_path(path));
     }
@@ -189,6 +208,15 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         // Sorting by timestamp no longer gives presentation order.
         scan.timestamps_complete = false;
     }
+    // Matroska's declared duration runs from timestamp 0 (not from the
+    // first packet) to the end of the last: it is compared with how far
+    // the packets reach from 0, so a file whose timestamps start late is
+    // not taken for one cut short.
+    let cut_short = ends_inside_ts_packet(path, &container).or_else(|| {
+        let declared =
+            container_duration_s.filter(|_| from_header && container.contains("matroska"))?;
+        header_duration_unreached(declared, scan.end_s, fps)
+    });
     Ok(VideoInfo {
         path: path.to_path_buf(),
         container,
@@ -211,6 +239,50 @@ pub fn probe(path: impl AsRef<Path>) -> Result<VideoInfo> {
         discontinuities: scan.discontinuities,
         video_streams,
         timestamps_complete: scan.timestamps_complete,
+        cut_short,
+    })
+}
+
+/// Transport-stream packet sizes: plain, M2TS/Blu-ray (4-byte timecode
+/// first), and with 16 bytes of Reed-Solomon parity.
+const TS_PACKET_SIZES: [(u64, u64); 3] = [(188, 0), (192, 4), (204, 0)];
+
+/// For an MPEG-TS file, whether its length is not a whole number of
+/// packets (the size found from the sync bytes at its start): a file
+/// cut short mid-packet, in words. `None` for other containers, for a
+/// whole number of packets, and when the packet size cannot be told.
+fn ends_inside_ts_packet(path: &Path, container: &str) -> Option<String> {
+    use std::io::Read;
+    if container != "mpegts" {
+        return None;
+    }
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(4 * 204 + 4)
+        .read_to_end(&mut head)
+        .ok()?;
+    let len = std::fs::metadata(path).ok()?.len();
+    let (size, _) = TS_PACKET_SIZES.iter().copied().find(|&(size, sync)| {
+        (0..4u64).all(|k| {
+            usize::try_from(k * size + sync)
+                .ok()
+                .and_then(|i| head.get(i))
+                == Some(&0x47)
+        })
+    })?;
+    let rem = len % size;
+    (rem != 0)
+        .then(|| format!("the file ends {rem} bytes into a {size}-byte transport-stream packet"))
+}
+
+/// Whether `held_s`, how far the file's packets reach from timestamp 0,
+/// falls short of the `declared_s` its header states by more than a
+/// second and two frames: a file cut short, in words.
+fn header_duration_unreached(declared_s: f64, held_s: f64, fps: f64) -> Option<String> {
+    let slack = 1.0 + if fps > 0.0 { 2.0 / fps } else { 0.0 };
+    (held_s.is_finite() && held_s >= 0.0 && declared_s - held_s > slack).then(|| {
+        format!("its header declares {declared_s:.1} s but its packets reach {held_s:.1} s")
     })
 }
 
@@ -337,6 +409,8 @@ struct PacketScan {
     prev_dts: Option<i64>,
     run_start: i64,
     runs_len: i64,
+    /// Latest end of any packet of any stream, seconds.
+    end_s: f64,
 }
 
 impl PacketScan {
@@ -358,15 +432,19 @@ impl PacketScan {
             prev_dts: None,
             run_start: 0,
             runs_len: 0,
+            end_s: f64::NEG_INFINITY,
         }
     }
 
-    /// Reads every packet of `ictx`, tallying video stream `vidx`'s (pre-roll left out).
+    /// Reads every packet of `ictx`, tallying video stream `vidx`'s
+    /// (pre-roll left out), and how far every stream's packets reach
+    /// (`stream_tbs`: each stream's time base, seconds).
     fn read_all(
         &mut self,
         ictx: &mut ff::format::context::Input,
         vidx: usize,
         path: &Path,
+        stream_tbs: &[f64],
     ) -> Result<()> {
         let mut packet = ff::Packet::empty();
         // A packet the demuxer flagged corrupt is counted once another
@@ -385,6 +463,13 @@ impl PacketScan {
             )
             .with_path(path)
         })? {
+            if let (Some(tb), Some(t)) = (
+                stream_tbs.get(packet.stream()),
+                packet.pts().or(packet.dts()),
+            ) {
+                let end = t.saturating_add(packet.duration().max(0)) as f64 * tb;
+                self.end_s = self.end_s.max(end);
+            }
             if packet.stream() != vidx {
                 continue;
             }

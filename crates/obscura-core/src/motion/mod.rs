@@ -825,6 +825,9 @@ pub struct MotionAnalysis {
     /// Frames the file's header declares, when it does: more than
     /// `frames` means a truncated or damaged file.
     pub header_frames: Option<u64>,
+    /// How the file shows it was cut short where its header declares no
+    /// frame count ([`VideoInfo::cut_short`](crate::media::VideoInfo::cut_short)).
+    pub cut_short: Option<String>,
     /// Frames analysed.
     pub frames: u64,
     /// Duration, seconds.
@@ -847,16 +850,24 @@ pub struct MotionAnalysis {
 }
 
 impl MotionAnalysis {
-    /// Whether fewer frames decoded than the file declares (truncated or
-    /// damaged): the fault in words and the declared count.
+    /// Whether fewer frames decoded than the file declares, or the file
+    /// otherwise shows it was cut short (truncated or damaged): the fault
+    /// in words and the declared count, if it declares one.
     pub fn damage(&self) -> (Option<String>, Option<u64>) {
-        match self.header_frames {
-            Some(h) if h > self.frames => (
+        match (self.header_frames, &self.cut_short) {
+            (Some(h), _) if h > self.frames => (
                 Some(format!(
                     "truncated or damaged: decoded {} of the {h} frames the file declares",
                     self.frames
                 )),
                 Some(h),
+            ),
+            (_, Some(how)) => (
+                Some(format!(
+                    "truncated: {how}; decoded the {} frames it holds",
+                    self.frames
+                )),
+                None,
             ),
             _ => (None, None),
         }

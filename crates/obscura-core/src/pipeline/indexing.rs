@@ -404,6 +404,7 @@ pub fn scan_probed(
         height: info.height,
         fps: info.fps,
         header_frames: info.header_frames,
+        cut_short: info.cut_short.clone(),
     })
 }
 

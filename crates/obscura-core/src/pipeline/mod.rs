@@ -86,6 +86,10 @@ pub struct PipelineSummary {
     /// the input holds (a file cut short): the output has every frame the
     /// input holds (`frames_in`), and this says the source is incomplete.
     pub declared_frames: Option<u64>,
+    /// How the input shows it was cut short where its header declares no
+    /// frame count ([`VideoInfo::cut_short`](crate::media::VideoInfo::cut_short)):
+    /// the output still has every frame the input holds.
+    pub cut_short: Option<String>,
     /// Wall-clock seconds the run took.
     pub seconds: f64,
     /// Frames per second achieved.
@@ -155,6 +159,7 @@ impl<'a> Sink<'a> {
             other_video_streams: info.video_streams.saturating_sub(1),
             source_start_s: info.start_pts as f64 * info.time_base_f64(),
             declared_frames: info.declared_frames_missing(),
+            cut_short: info.cut_short.clone(),
             seconds,
             fps: if seconds > 0.0 {
                 written as f64 / seconds

@@ -358,6 +358,13 @@ pub struct FileRef {
     /// otherwise, and in records made before this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declared_frames: Option<u64>,
+    /// How the file shows it was cut short where its header declares no
+    /// frame count (an MPEG-TS file ending inside a packet, a Matroska
+    /// file whose packets stop before its declared duration): every frame
+    /// it holds was used. Absent otherwise, and in records made before
+    /// this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_short: Option<String>,
 }
 
 /// The camera profile used.
@@ -1680,12 +1687,14 @@ fn complete(
             sha256: input_sha,
             frames: r.summary.frames_in,
             declared_frames: r.summary.declared_frames,
+            cut_short: r.summary.cut_short.clone(),
         },
         output: FileRef {
             path: r.summary.output.clone(),
             sha256: output_sha,
             frames: r.summary.frames_out,
             declared_frames: None,
+            cut_short: None,
         },
         camera,
         masks_applied,
