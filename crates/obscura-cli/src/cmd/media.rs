@@ -87,6 +87,19 @@ pub(crate) fn cut_short(held: u64, declared: u64) -> String {
     )
 }
 
+/// What probe found that says `info`'s file is incomplete, in words: more
+/// frames declared than it holds, or a structure cut short.
+fn incomplete(info: &media::VideoInfo) -> Option<String> {
+    match (info.declared_frames_missing(), &info.cut_short) {
+        (Some(declared), _) => Some(format!(
+            "holds {} of the {declared} frames its header declares (cut short or damaged)",
+            info.frames
+        )),
+        (None, Some(how)) => Some(format!("cut short: {how}")),
+        (None, None) => None,
+    }
+}
+
 pub(crate) fn decode(cmd: DecodeCmd) -> Result<ExitCode> {
     let DecodeCmd {
         input,
@@ -127,6 +140,7 @@ pub(crate) fn decode(cmd: DecodeCmd) -> Result<ExitCode> {
     if json {
         let v = serde_json::json!({
             "path": info.path, "frames": n, "seconds": secs, "fps": fps,
+            "declared_frames": info.declared_frames_missing(), "cut_short": info.cut_short,
         });
         writeln!(out, "{v}")?;
     } else if !hashes {
@@ -135,6 +149,9 @@ pub(crate) fn decode(cmd: DecodeCmd) -> Result<ExitCode> {
             "{}: {n} frames in {secs:.2} s ({fps:.1} fps)",
             info.path.display()
         )?;
+        if let Some(said) = incomplete(&info) {
+            writeln!(out, "{}: {said}", info.path.display())?;
+        }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
@@ -207,6 +224,9 @@ pub(crate) fn probe(cmd: ProbeCmd) -> Result<ExitCode> {
                             if info.discontinuities == 1 { "y" } else { "ies" },
                             media::DISCONTINUITY_S
                         );
+                    }
+                    if let Some(said) = incomplete(&info) {
+                        println!("{}: {said}", info.path.display());
                     }
                 }
             }

@@ -579,6 +579,18 @@ fn a_transport_stream_cut_short_is_redacted_in_full_and_the_record_says_how() {
         said.contains(&format!("the source was cut short: {how}; all ")),
         "{said}"
     );
+    // probe and decode say it too, and say nothing of the whole file.
+    for cmd in ["probe", "decode"] {
+        let said = obscura(&[os(cmd), cut.as_os_str()]);
+        assert!(said.status.success());
+        let said = String::from_utf8_lossy(&said.stdout);
+        assert!(
+            said.contains(&format!("cut.ts: cut short: {how}\n")),
+            "{said}"
+        );
+        let whole = obscura(&[os(cmd), ts.as_os_str()]);
+        assert!(!String::from_utf8_lossy(&whole.stdout).contains("cut short"));
+    }
     let whole = redact(&ts, &dir.path().join("whole.mp4"), &[]);
     let record: serde_json::Value = serde_json::from_slice(&whole.stdout).expect("JSON");
     assert!(record["input"].get("cut_short").is_none(), "{record}");
