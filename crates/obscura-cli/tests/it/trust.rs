@@ -491,21 +491,28 @@ fn the_models_memory_arena_changes_memory_not_what_is_obscured() {
     assert!(!entries(dir.path()).iter().any(|e| e.starts_with("bad")));
 }
 
+/// bikes.mp4 stream-copied to `whole` (with `extra` output options), and
+/// its first `keep(length)` bytes written to `cut`.
+fn copy_and_cut(whole: &Path, extra: &[&str], cut: &Path, keep: impl Fn(usize) -> usize) {
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(sample("bikes.mp4"))
+        .args(["-c", "copy"])
+        .args(extra)
+        .arg(whole)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(made.success());
+    let bytes = std::fs::read(whole).expect("read");
+    std::fs::write(cut, &bytes[..keep(bytes.len())]).expect("write");
+}
+
 #[test]
 fn a_recording_cut_short_is_redacted_in_full_and_the_record_says_it_was_cut() {
     let dir = tempfile::tempdir().expect("temp dir");
     let fast = dir.path().join("fast.mp4");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(sample("bikes.mp4"))
-        .args(["-c", "copy", "-movflags", "+faststart"])
-        .arg(&fast)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(made.success());
-    let bytes = std::fs::read(&fast).expect("read");
     let cut = dir.path().join("cut.mp4");
-    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    copy_and_cut(&fast, &["-movflags", "+faststart"], &cut, |len| len / 2);
     let out = dir.path().join("out.mp4");
     let run = redact(&cut, &out, &[]);
     assert!(
@@ -542,17 +549,8 @@ fn a_recording_cut_short_is_redacted_in_full_and_the_record_says_it_was_cut() {
 fn a_transport_stream_cut_short_is_redacted_in_full_and_the_record_says_how() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ts = dir.path().join("cam.ts");
-    let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-i"])
-        .arg(sample("bikes.mp4"))
-        .args(["-c", "copy", "-f", "mpegts"])
-        .arg(&ts)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(made.success());
-    let bytes = std::fs::read(&ts).expect("read");
     let cut = dir.path().join("cut.ts");
-    std::fs::write(&cut, &bytes[..bytes.len() / 2 / 188 * 188 + 50]).expect("write");
+    copy_and_cut(&ts, &["-f", "mpegts"], &cut, |len| len / 2 / 188 * 188 + 50);
     let out = dir.path().join("out.mp4");
     let run = redact(&cut, &out, &[]);
     assert!(
