@@ -325,6 +325,13 @@ pub(crate) fn audit_verify(cmd: AuditVerifyCmd) -> Result<ExitCode> {
                     .unwrap_or_default()
             ),
         }
+        if report.first_bad.is_none() && report.signatures.is_empty() && report.entries > 0 {
+            // "Intact" alone would overstate it: a hash chain cut short at
+            // its end is still a valid chain.
+            println!(
+                "     no head is signed: entries cut off the end of the trail would not show (sign it: obscura audit sign)"
+            );
+        }
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

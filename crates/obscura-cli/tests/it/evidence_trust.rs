@@ -367,6 +367,30 @@ fn a_redaction_cut_short_around_its_audit_entry_is_settled_by_the_next() {
     assert_eq!(redactions(), 1);
     let v = obscura(&[os("audit"), os("verify"), os("--db"), os(&db)]);
     assert!(v.status.success());
+    // An unsigned trail is not called intact without saying what that
+    // cannot show; once its head is signed, it need not.
+    let said = String::from_utf8_lossy(&v.stdout);
+    assert!(
+        said.contains("no head is signed: entries cut off the end of the trail would not show"),
+        "{said}"
+    );
+    let keys = tempfile::tempdir().expect("temp dir");
+    let key = keys.path().join("ops.key");
+    assert!(obscura(&[os("audit"), os("keygen"), os("--out"), os(&key)])
+        .status
+        .success());
+    let signed = obscura(&[
+        os("audit"),
+        os("sign"),
+        os("--db"),
+        os(&db),
+        os("--key"),
+        os(&key),
+    ]);
+    assert!(signed.status.success());
+    let v = obscura(&[os("audit"), os("verify"), os("--db"), os(&db)]);
+    assert!(v.status.success());
+    assert!(!String::from_utf8_lossy(&v.stdout).contains("no head is signed"));
 
     // Staged to be placed (not replacing) while a file took the output's
     // name: that file is never replaced; both stay, and it says why.
