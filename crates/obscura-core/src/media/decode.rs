@@ -455,7 +455,11 @@ impl Decoder {
     }
 
     /// Packets the decoder rejected as damaged so far (they are skipped, as
-    /// FFmpeg's own tools do; the count goes into reports).
+    /// FFmpeg's own tools do, up to a bound). A rejected packet loses its
+    /// picture, so a decoder held to probe's count
+    /// ([`Decoder::expect_frames`]) ends in a `Corrupt` error saying how
+    /// many decoded; pictures the decoder repaired by concealment are not
+    /// counted here.
     pub fn decode_errors(&self) -> u64 {
         self.decode_errors
     }
